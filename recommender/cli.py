@@ -1,0 +1,64 @@
+"""``python -m recommender``: the command line over the library.
+
+Each area of the library registers its own sub-commands (a ``register(subparsers)``
+function in the module named below), so this file only assembles them and turns
+expected failures (:class:`SoundalikeError`) into one clear line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .config import load_config
+from .errors import SoundalikeError
+
+# Modules that add `python -m recommender data <command>` sub-commands.
+DATA_COMMAND_MODULES = [
+    "recommender.importers.commands",
+    "recommender.importers.demo",
+]
+# Modules that add top-level sub-commands.
+COMMAND_MODULES = [
+    "recommender.training",
+    "recommender.commands",
+    "recommender.evaluation",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m recommender",
+        description="Soundalike: import listening data, train, resolve titles, recommend, evaluate.",
+    )
+    parser.add_argument("--config", help="config file (default: config.toml at the project root)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    data = commands.add_parser("data", help="build or import datasets")
+    data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    for name in DATA_COMMAND_MODULES:
+        importlib.import_module(name).register(data_commands)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.config_obj = load_config(args.config)
+        result = args.func(args)
+    except SoundalikeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)

@@ -1,0 +1,212 @@
+"""Typed configuration: one dataclass per concern, layered from files and the environment.
+
+Order, later wins: ``config.toml`` < ``config.local.toml`` (git-ignored) < environment
+variables named ``SOUNDALIKE_<SECTION>__<KEY>``. Every key is checked against its
+section's declared type, so a typo or a wrong type fails at start with the key named.
+Secrets (the Discord token) are deliberately not part of this file's world.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "SOUNDALIKE_"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = "data"
+    default_dataset: str = "demo"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    algorithm: str = "als"
+    weighting: str = "bm25"
+    factors: int = 64
+    iterations: int = 15
+    regularization: float = 0.05
+    alpha: float = 1.0
+    learning_rate: float = 0.05
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    neighbours: int = 100
+    random_state: int = 1
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    protocol: str = "holdout"
+    k: int = 10
+    random_state: int = 1
+    train_share: float = 0.8
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    min_listeners: int = 1
+    default_count: int = 5
+    novelty: str = "balanced"
+    per_artist_cap: int = 2
+    index: str = "brute"
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    dev_guild_ids: list[int] = field(default_factory=list)
+    admin_role_ids: list[int] = field(default_factory=list)
+    admin_user_ids: list[int] = field(default_factory=list)
+    default_results: int = 5
+    max_results: int = 10
+    cooldown_seconds: float = 3.0
+    per_guild_concurrency: int = 4
+    max_queue: int = 64
+    feedback_weight: float = 5.0
+    promotion_tolerance: float = 0.005
+    database: str = "data/soundalike.sqlite3"
+
+
+# Allowed values for string keys that are really enumerations.
+CHOICES = {
+    ("training", "algorithm"): {"als", "bpr", "lmf", "cosine", "bm25"},
+    ("training", "weighting"): {"raw", "log", "bm25"},
+    ("evaluation", "protocol"): {"holdout", "users", "item2item"},
+    ("serving", "novelty"): {"popular", "balanced", "deep"},
+    ("serving", "index"): {"brute", "ann"},
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    bot: BotConfig = field(default_factory=BotConfig)
+    # Folder that relative paths in the config are resolved against.
+    base_dir: Path = PROJECT_ROOT
+
+    def resolve_path(self, value: str | Path) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def data_root(self) -> Path:
+        return self.resolve_path(self.data.root)
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_root / "datasets"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_root / "models"
+
+    @property
+    def database_path(self) -> Path:
+        return self.resolve_path(self.bot.database)
+
+
+SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "base_dir"}
+
+
+def _section_class(name: str) -> type:
+    hints = typing.get_type_hints(Config)
+    return hints[name]
+
+
+def _coerce(section: str, key: str, value: object, annotation: object, source: str) -> object:
+    """Check ``value`` against the declared type; env strings are parsed first."""
+    where = f"{source}: [{section}] {key}"
+    if isinstance(value, str) and source.startswith("environment"):
+        if annotation is str:
+            pass
+        else:
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{where}: cannot parse {value!r} as {annotation}") from None
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if not isinstance(value, list) or not all(
+            isinstance(v, item_type) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"{where}: expected a list of {item_type.__name__}, got {value!r}")
+        return list(value)
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if annotation in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
+    if not isinstance(value, annotation):  # type: ignore[arg-type]
+        raise ConfigError(
+            f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}"  # type: ignore[union-attr]
+        )
+    allowed = CHOICES.get((section, key))
+    if allowed is not None and value not in allowed:
+        raise ConfigError(f"{where}: {value!r} is not one of {sorted(allowed)}")
+    if annotation in (int, float) and value < 0:  # type: ignore[operator]
+        raise ConfigError(f"{where}: must not be negative, got {value!r}")
+    return value
+
+
+def _merge(layers: dict[str, dict[str, object]], raw: dict, source: str) -> None:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected tables of settings")
+    for section, values in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{section}] (known: {', '.join(SECTIONS)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table")
+        cls = _section_class(section)
+        hints = typing.get_type_hints(cls)
+        for key, value in values.items():
+            if key not in hints:
+                raise ConfigError(
+                    f"{source}: unknown key [{section}] {key} (known: {', '.join(hints)})"
+                )
+            layers.setdefault(section, {})[key] = _coerce(section, key, value, hints[key], source)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_config(
+    path: str | Path | None = None, environ: typing.Mapping[str, str] | None = None
+) -> Config:
+    """Load ``config.toml`` (or ``path``), then ``config.local.toml`` beside it, then env."""
+    main = Path(path) if path is not None else PROJECT_ROOT / "config.toml"
+    environ = os.environ if environ is None else environ
+    layers: dict[str, dict[str, object]] = {}
+    if main.exists():
+        _merge(layers, _read_toml(main), str(main))
+    elif path is not None:
+        raise ConfigError(f"{main}: config file not found")
+    local = main.with_name("config.local.toml")
+    if local.exists():
+        _merge(layers, _read_toml(local), str(local))
+    env_raw: dict[str, dict[str, object]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        env_raw.setdefault(section, {})[key] = value
+    if env_raw:
+        _merge(layers, env_raw, f"environment ({ENV_PREFIX}<SECTION>__<KEY>)")
+    sections = {name: _section_class(name)(**layers.get(name, {})) for name in SECTIONS}
+    return Config(**sections, base_dir=main.resolve().parent)

@@ -1,0 +1,78 @@
+"""Plain result types shared by the resolver, the recommender, the CLI, console and bot.
+
+They carry indices (for the library) and ids/titles (for people) so that callers never
+look anything up twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One catalog song a typed title may mean."""
+
+    item_index: int
+    item_id: str
+    title: str
+    artist: str
+    score: float  # match quality 0..100
+    listeners: int  # popularity, used to break ties
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} — {self.artist}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a typed title resolved to. ``candidates`` is ranked best first.
+
+    ``confident`` is False when nothing matched or when the best candidates are too close
+    to pick one without asking the person.
+    """
+
+    query: str
+    artist: str | None
+    candidates: list[Candidate]
+    confident: bool
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def found(self) -> bool:
+        return bool(self.candidates)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One recommended song with why it was picked."""
+
+    item_index: int
+    item_id: str
+    title: str
+    artist: str
+    score: float  # similarity 0..1, shown as a percentage
+    reason: str  # one line a person can read
+    # Seeds (item indices) or liked songs that led to this pick, for /mix and /foryou.
+    because_of: tuple[int, ...] = ()
+
+    @property
+    def percent(self) -> int:
+        return int(round(max(0.0, min(1.0, self.score)) * 100))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A full answer: the seeds, the ranked suggestions, and the model that made them."""
+
+    seeds: list[Candidate]
+    suggestions: list[Suggestion]
+    model_version: str
+    dataset: str
+    # Position of the first suggestion in the full ranking (for "More").
+    offset: int = 0
+    notes: list[str] = field(default_factory=list)
