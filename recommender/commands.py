@@ -1,0 +1,156 @@
+"""`python -m recommender similar|resolve|mix`: answers on the command line.
+
+Thin: every command opens the same SoundalikeService the bot and console use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import DataError
+from .recommend import NOVELTY_LEVELS
+from .results import Answer, Resolution
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    similar = commands.add_parser("similar", help="songs similar to a song, with scores and reasons")
+    similar.add_argument("title", help="a song title as a person would type it, or an item id")
+    similar.add_argument("--artist", help="narrow the title to this artist")
+    _answer_options(similar)
+    similar.add_argument("--exclude-seed-artist", action="store_true", help="leave out the seed's own artist")
+    similar.set_defaults(func=run_similar)
+
+    mix = commands.add_parser("mix", help="recommendations from 2 to 5 songs together")
+    mix.add_argument("titles", nargs="+", help="song titles (quote each) or item ids")
+    _answer_options(mix)
+    mix.set_defaults(func=run_mix)
+
+    resolve = commands.add_parser("resolve", help="which catalog song a typed title means")
+    resolve.add_argument("title", nargs="?", help="the typed title")
+    resolve.add_argument("--artist", help="narrow to this artist")
+    resolve.add_argument("--dataset", help="dataset name (default from config)")
+    resolve.add_argument("--json", action="store_true", help="print one JSON object")
+    resolve.add_argument(
+        "--batch", type=Path,
+        help="resolve every line of FILE (`title` or `title<TAB>artist`), one JSON object a line",
+    )
+    resolve.set_defaults(func=run_resolve)
+
+
+def _answer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", "--count", type=int, default=None, help="how many songs (default from config)")
+    parser.add_argument("--dataset", help="dataset name (default from config)")
+    parser.add_argument("--novelty", choices=NOVELTY_LEVELS, help="popular, balanced (default) or deep cuts")
+    parser.add_argument("--per-artist-cap", type=int, help="at most this many songs per artist (0 = no cap)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _service(args):
+    from .service import SoundalikeService  # imported late: `resolve --help` stays instant
+
+    return SoundalikeService.open(args.config_obj, args.dataset)
+
+
+def answer_to_dict(answer: Answer) -> dict:
+    return {
+        "dataset": answer.dataset,
+        "model_version": answer.model_version,
+        "seeds": [{"item_id": s.item_id, "title": s.title, "artist": s.artist} for s in answer.seeds],
+        "suggestions": [
+            {
+                "position": answer.offset + number,
+                "item_id": s.item_id,
+                "title": s.title,
+                "artist": s.artist,
+                "score": round(s.score, 4),
+                "percent": s.percent,
+                "reason": s.reason,
+            }
+            for number, s in enumerate(answer.suggestions, start=1)
+        ],
+    }
+
+
+def format_answer(answer: Answer) -> str:
+    """Plain text for the CLI and console: numbered songs, percentage, reason."""
+    lines = []
+    if answer.seeds:
+        seeds = "; ".join(f"{s.title} — {s.artist}" for s in answer.seeds)
+        lines.append(f"Because you asked for {seeds}:")
+    if not answer.suggestions:
+        lines.append("  (no suggestions left for this query)")
+    for number, s in enumerate(answer.suggestions, start=answer.offset + 1):
+        lines.append(f"{number:>3}. {s.title} — {s.artist}  ({s.percent}% match)")
+        lines.append(f"     {s.reason}")
+    lines.append(f"model {answer.model_version} on {answer.dataset}")
+    return "\n".join(lines)
+
+
+def format_resolution(resolution: Resolution) -> str:
+    if not resolution.found:
+        return f"No song matches {resolution.query!r}."
+    head = "Best match:" if resolution.confident else "Several songs match; which one did you mean?"
+    lines = [head]
+    for number, c in enumerate(resolution.candidates, start=1):
+        lines.append(f"{number:>3}. {c.title} — {c.artist}  (match {c.score:.0f}, {c.listeners:,} listeners, id {c.item_id})")
+    return "\n".join(lines)
+
+
+def _count(args) -> int:
+    return args.count if args.count is not None else args.config_obj.serving.default_count
+
+
+def _print_answer(args, answer: Answer) -> int:
+    print(json.dumps(answer_to_dict(answer), ensure_ascii=False) if args.json else format_answer(answer))
+    return 0
+
+
+def run_similar(args) -> int:
+    service = _service(args)
+    seed = service.seed(args.title, args.artist)
+    answer = service.similar(
+        seed.item_id, count=_count(args), novelty=args.novelty,
+        exclude_seed_artist=args.exclude_seed_artist, per_artist_cap=args.per_artist_cap,
+    )
+    return _print_answer(args, answer)
+
+
+def run_mix(args) -> int:
+    service = _service(args)
+    seeds = [service.seed(title).item_id for title in args.titles]
+    answer = service.mix(seeds, count=_count(args), novelty=args.novelty, per_artist_cap=args.per_artist_cap)
+    return _print_answer(args, answer)
+
+
+def run_resolve(args) -> int:
+    from .dataset import Dataset
+    from .resolver import TitleResolver, candidate_to_dict, resolve_batch
+
+    if (args.title is None) == (args.batch is None):
+        raise DataError("give either a TITLE or --batch FILE")
+    dataset = Dataset.open(args.config_obj.datasets_dir, args.dataset or args.config_obj.data.default_dataset)
+    resolver = TitleResolver.build(dataset)
+    if args.batch is not None:
+        try:
+            lines = args.batch.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise DataError("file not found", path=args.batch) from None
+        except UnicodeDecodeError as error:
+            raise DataError(f"not UTF-8 (byte {error.start})", path=args.batch) from None
+        for result in resolve_batch(resolver, lines):
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return 0
+    resolution = resolver.resolve(args.title, artist=args.artist)
+    if args.json:
+        print(json.dumps({
+            "query": resolution.query,
+            "artist": resolution.artist,
+            "confident": resolution.confident,
+            "candidates": [candidate_to_dict(c) for c in resolution.candidates],
+        }, ensure_ascii=False))
+    else:
+        print(format_resolution(resolution))
+    return 0 if resolution.found else 1

@@ -1,0 +1,246 @@
+"""SoundalikeService: the one object the bot, the console and the CLI call.
+
+Built once at start (dataset, title resolver, current model); every compute method is
+synchronous, read-only on shared state and safe to run from several executor threads at
+once. ``reload`` swaps the model with one attribute assignment, so a request in flight
+keeps the model it started with and the next one sees the new model: no restart, no lock
+on the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .config import Config
+from .dataset import Dataset
+from .errors import SoundalikeError, UnknownSong
+from .recommend import (
+    RankingOptions,
+    explain_for_you,
+    explain_similar,
+    rank,
+)
+from .resolver import TitleResolver
+from .results import Answer, Candidate, Resolution
+from .store import ModelStore
+
+log = logging.getLogger(__name__)
+
+# /foryou needs a few liked songs before fold-in says anything useful.
+MIN_LIKES_FOR_YOU = 3
+MAX_MIX_SEEDS = 5
+
+
+class NoListeningData(SoundalikeError):
+    """The song is in the catalog but nobody in the data has played it."""
+
+
+class NotEnoughHistory(SoundalikeError):
+    """/foryou was asked before the member rated enough songs."""
+
+
+class SoundalikeService:
+    def __init__(self, config: Config, dataset: Dataset, resolver: TitleResolver, store: ModelStore, model):
+        self.config = config
+        self.dataset = dataset
+        self.resolver = resolver
+        self.store = store
+        self.model = model  # replaced whole by reload(); read once per request
+        self.loaded_at = time.time()
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def open(cls, config: Config, dataset: str | None = None) -> "SoundalikeService":
+        name = dataset or config.data.default_dataset
+        started = time.perf_counter()
+        data = Dataset.open(config.datasets_dir, name)
+        store = ModelStore(config.models_dir / name)
+        model = store.load_serving(data)
+        resolver = TitleResolver.build(data)
+        log.info(
+            "serving dataset %s (%s songs) with model %s, ready in %.2f s",
+            name, f"{data.n_items:,}", model.version, time.perf_counter() - started,
+        )
+        return cls(config, data, resolver, store, model)
+
+    def reload(self, version: str | None = None) -> str:
+        """Load ``version`` (default: the store's current) and swap it in."""
+        model = self.store.load(self.dataset, version) if version else self.store.load_serving(self.dataset)
+        self.model = model
+        log.info("now serving model %s", model.version)
+        return model.version
+
+    def model_info(self) -> dict:
+        model = self.model
+        manifest = dict(model.manifest)
+        manifest.setdefault("version", model.version)
+        manifest["dataset"] = self.dataset.name
+        manifest["versions"] = self.store.versions()
+        return manifest
+
+    # -- titles ----------------------------------------------------------------------------
+    def resolve(self, title: str, artist: str | None = None) -> Resolution:
+        return self.resolver.resolve(title, artist=artist)
+
+    def complete(self, partial: str, artist: str | None = None, limit: int = 25) -> list[tuple[str, str]]:
+        return self.resolver.complete(partial, artist=artist, limit=limit)
+
+    def complete_artist(self, partial: str, limit: int = 25) -> list[str]:
+        return self.resolver.complete_artist(partial, limit=limit)
+
+    def candidate(self, item_id: str) -> Candidate | None:
+        """The catalog song with this id (an autocomplete value), or None."""
+        index = self.dataset.item_index(item_id)
+        return None if index is None else self._candidate(index)
+
+    def _candidate(self, index: int, score: float = 100.0) -> Candidate:
+        return Candidate(
+            item_index=int(index),
+            item_id=str(self.dataset.item_ids[index]),
+            title=self.dataset.title(index),
+            artist=self.dataset.artist(index),
+            score=score,
+            listeners=int(self.dataset.listeners[index]),
+        )
+
+    def seed(self, title_or_id: str, artist: str | None = None) -> Candidate:
+        """An exact item id, or the confident best match of a typed title.
+
+        Raises UnknownSong with the closest titles when nothing matches. An ambiguous
+        title is the caller's to present (see ``resolve``); here the best match wins.
+        """
+        exact = self.candidate(title_or_id)
+        if exact is not None:
+            return exact
+        resolution = self.resolve(title_or_id, artist)
+        if not resolution.found:
+            raise UnknownSong(title_or_id, self.resolver.closest_titles(title_or_id))
+        return resolution.best
+
+    # -- answers ---------------------------------------------------------------------------
+    def _options(self, count: int, offset: int, novelty: str | None, per_artist_cap: int | None,
+                 exclude_seed_artist: bool = False) -> RankingOptions:
+        serving = self.config.serving
+        try:
+            return RankingOptions(
+                count=count,
+                offset=offset,
+                novelty=novelty or serving.novelty,
+                per_artist_cap=serving.per_artist_cap if per_artist_cap is None else per_artist_cap,
+                exclude_seed_artist=exclude_seed_artist,
+                min_listeners=serving.min_listeners,
+            )
+        except ValueError as error:
+            raise SoundalikeError(str(error)) from None
+
+    def _indices(self, item_ids: Iterable[str]) -> list[int]:
+        found = (self.dataset.item_index(i) for i in item_ids)
+        return [i for i in found if i is not None]
+
+    def _seed_exclusions(self, seeds: Sequence[int]) -> set[int]:
+        """The seeds and every other version of them."""
+        excluded: set[int] = set()
+        for seed in seeds:
+            excluded.update(int(i) for i in self.resolver.group_members(self.resolver.version_group(seed)))
+        return excluded
+
+    def _require_listeners(self, seeds: Sequence[int]) -> None:
+        for seed in seeds:
+            if self.dataset.listeners[seed] == 0:
+                raise NoListeningData(
+                    f"Nobody in the {self.dataset.name} data has played "
+                    f"{self.dataset.title(seed)} by {self.dataset.artist(seed)}, so there is nothing to go on yet."
+                )
+
+    def similar(
+        self,
+        item_id: str,
+        count: int = 5,
+        offset: int = 0,
+        novelty: str | None = None,
+        exclude_seed_artist: bool = False,
+        per_artist_cap: int | None = None,
+        exclude_ids: Iterable[str] = (),
+    ) -> Answer:
+        """Songs whose listeners overlap with ``item_id``'s, best first."""
+        return self.mix([item_id], count, offset, novelty, per_artist_cap, exclude_ids, exclude_seed_artist)
+
+    def mix(
+        self,
+        item_ids: Sequence[str],
+        count: int = 5,
+        offset: int = 0,
+        novelty: str | None = None,
+        per_artist_cap: int | None = None,
+        exclude_ids: Iterable[str] = (),
+        exclude_seed_artist: bool = False,
+    ) -> Answer:
+        """Recommendations from several seeds together; no seed appears in the answer."""
+        seeds = list(dict.fromkeys(self._indices(item_ids)))
+        if not seeds:
+            raise UnknownSong(", ".join(item_ids))
+        if len(seeds) > MAX_MIX_SEEDS:
+            raise SoundalikeError(f"A mix takes at most {MAX_MIX_SEEDS} songs, got {len(seeds)}.")
+        self._require_listeners(seeds)
+        options = self._options(count, offset, novelty, per_artist_cap, exclude_seed_artist)
+        model = self.model
+        indices, scores = model.similar_items(np.asarray(seeds, dtype=np.int64), options.pool_size)
+        picked = rank(
+            self.dataset, indices, scores, options,
+            exclude=self._seed_exclusions(seeds) | set(self._indices(exclude_ids)),
+            seed_artists=[self.dataset.artist(s) for s in seeds],
+            version_group=self.resolver.version_group,
+            representative=self.resolver.representative,
+        )
+        return Answer(
+            seeds=[self._candidate(s) for s in seeds],
+            suggestions=explain_similar(self.dataset, seeds, picked),
+            model_version=model.version,
+            dataset=self.dataset.name,
+            offset=offset,
+        )
+
+    def for_you(
+        self,
+        liked_ids: Sequence[str],
+        count: int = 5,
+        offset: int = 0,
+        novelty: str | None = None,
+        per_artist_cap: int | None = None,
+        exclude_ids: Iterable[str] = (),
+    ) -> Answer:
+        """A playlist from a member's liked songs, folded into the current model on the fly."""
+        history = list(dict.fromkeys(self._indices(liked_ids)))
+        if len(history) < MIN_LIKES_FOR_YOU:
+            raise NotEnoughHistory(
+                f"You have liked {len(history)} suggestion{'s' if len(history) != 1 else ''} so far; "
+                f"/foryou needs at least {MIN_LIKES_FOR_YOU}. Ask /soundalike for a song you love and rate "
+                "the suggestions with the 👍 buttons."
+            )
+        options = self._options(count, offset, novelty, per_artist_cap)
+        model = self.model
+        indices, scores = model.score_for_history(
+            np.asarray(history, dtype=np.int64), np.ones(len(history), dtype=np.float32), options.pool_size
+        )
+        picked = rank(
+            self.dataset, indices, scores, options,
+            exclude=self._seed_exclusions(history) | set(self._indices(exclude_ids)),
+            version_group=self.resolver.version_group,
+            representative=self.resolver.representative,
+        )
+        return Answer(
+            seeds=[],
+            suggestions=explain_for_you(self.dataset, picked, history, model.contributions),
+            model_version=model.version,
+            dataset=self.dataset.name,
+            offset=offset,
+        )
+
+    @property
+    def database_path(self) -> Path:
+        return self.config.database_path
