@@ -1,0 +1,1 @@
+"""Importers: turn listening data (the MSD, a CSV, the demo generator) into datasets."""
