@@ -817,33 +817,47 @@ async def _configure(db: aiosqlite.Connection, path: Path, *, writing: bool) -> 
         raise LogWriteError(path, "open the log", _why(error)) from None
 
 
+async def _schema_version(db: aiosqlite.Connection) -> int:
+    async with db.execute(PRAGMA_USER_VERSION) as cursor:
+        (version,) = await cursor.fetchone()
+    return version
+
+
 async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
     """Bring the schema to CURRENT_SCHEMA_VERSION, one migration per transaction.
 
-    The version is read again under the write lock, so two processes opening an old file at
-    once apply each migration once; re-opening a current file changes nothing.
+    A current file is only read (so a read-only file still opens, and its writes fail with a
+    clear LogWriteError). Otherwise the version is read again under the write lock, so two
+    processes opening an old file at once apply each migration exactly once.
     """
+    try:
+        version = await _schema_version(db)
+    except sqlite3.Error as error:
+        raise LogWriteError(path, "read the schema version", _why(error)) from None
+    if version > CURRENT_SCHEMA_VERSION:
+        raise FeedbackLogError(
+            f"The feedback log {path} has schema version {version}, made by a newer "
+            f"Soundalike; this one knows up to version {CURRENT_SCHEMA_VERSION}."
+        )
     for migration in MIGRATIONS:
+        if version >= migration.version:
+            continue
         try:
             await db.execute(BEGIN_WRITE)
             try:
-                async with db.execute(PRAGMA_USER_VERSION) as cursor:
-                    (version,) = await cursor.fetchone()
-                if version > CURRENT_SCHEMA_VERSION:
-                    raise FeedbackLogError(
-                        f"The feedback log {path} has schema version {version}, made by a newer "
-                        f"Soundalike; this one knows up to version {CURRENT_SCHEMA_VERSION}."
-                    )
+                version = await _schema_version(db)
                 if version < migration.version:
                     for statement in migration.statements:
                         await db.execute(statement)
-                    log.info("%s: schema upgraded to version %d (%s)", path, migration.version, migration.summary)
+                    version = migration.version
+                    log.info("%s: schema upgraded to version %d (%s)", path, version, migration.summary)
                 await db.execute(COMMIT)
             except BaseException:
                 await _rollback_quietly(db)
                 raise
         except sqlite3.Error as error:
-            raise LogWriteError(path, f"upgrade the schema to version {migration.version}", _why(error)) from None
+            action = f"upgrade the schema to version {migration.version}"
+            raise LogWriteError(path, action, _why(error)) from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,610 @@
+"""FeedbackLog: round trips, rating semantics, concurrency, forgetting a member, read-only
+helpers, and write errors that name the file."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import os
+import random
+import re
+import sqlite3
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from recommender import feedback_log
+from recommender.errors import SoundalikeError
+from recommender.feedback_log import (
+    CURRENT_SCHEMA_VERSION,
+    NO_GUILD,
+    FeedbackDay,
+    FeedbackLog,
+    FeedbackLogError,
+    LoggedSuggestion,
+    LogReadError,
+    LogWriteError,
+    TopQuery,
+    VersionStats,
+    online_rates,
+    read_positive_feedback,
+)
+
+GUILD = 111_111_111_111_111_111
+OTHER_GUILD = 222_222_222_222_222_222
+ASKER = 900_000_000_000_000_001
+ALICE = 900_000_000_000_000_002
+BOB = 900_000_000_000_000_003
+UP, DOWN = 1, -1
+
+
+class SteppingClock:
+    """A fixed start time that tests move forward by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "log" / "soundalike.sqlite3"
+
+
+@pytest.fixture
+async def log(db_path: Path, clock: SteppingClock):
+    async with FeedbackLog.open(db_path, clock=clock) as opened:
+        yield opened
+
+
+async def answer(
+    log: FeedbackLog,
+    message_id: int | None,
+    items=("a", "b", "c"),
+    *,
+    guild: int = GUILD,
+    user: int = ASKER,
+    seed: str | None = "seed",
+    version: str | None = "v1",
+    title: str | None = "Hey Ya!",
+) -> int:
+    return await log.record_answer(
+        guild_id=guild,
+        channel_id=5,
+        user_id=user,
+        command="similar",
+        typed_title=title,
+        resolved_item_id=seed,
+        model_version=version,
+        latency_ms=12.5,
+        params={"count": len(items)},
+        suggestions=[(position, item, 1.0 / position) for position, item in enumerate(items, 1)],
+        message_id=message_id,
+    )
+
+
+def table_rows(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every table, sorted, read through a separate plain connection."""
+    with closing(sqlite3.connect(path)) as connection, connection:
+        return {
+            table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in ("queries", "suggestions", "feedback", "blocks")
+        }
+
+
+# -- opening -------------------------------------------------------------------------------
+
+
+async def test_open_creates_a_durable_wal_database(log: FeedbackLog, db_path: Path):
+    with closing(sqlite3.connect(db_path)) as connection, connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("PRAGMA user_version").fetchone() == (CURRENT_SCHEMA_VERSION,)
+    # Per-connection settings of the writer: FULL (2) fsyncs the WAL at every commit.
+    assert await log._writer.execute_fetchall("PRAGMA synchronous") == [(2,)]
+    assert await log._writer.execute_fetchall("PRAGMA foreign_keys") == [(1,)]
+    assert await log._writer.execute_fetchall("PRAGMA busy_timeout") == [(5000,)]
+
+
+async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "notes.sqlite3"
+    path.write_text("these are not the rows you are looking for\n" * 100)
+    with pytest.raises(LogWriteError, match=re.escape(str(path))) as caught:
+        async with FeedbackLog.open(path):
+            pass
+    assert "not a SQLite database" in str(caught.value)
+
+
+async def test_a_log_from_a_newer_soundalike_is_refused(db_path: Path):
+    async with FeedbackLog.open(db_path):
+        pass
+    with closing(sqlite3.connect(db_path)) as connection, connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(FeedbackLogError, match="newer Soundalike") as caught:
+        async with FeedbackLog.open(db_path):
+            pass
+    assert str(db_path) in str(caught.value)
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+async def test_record_answer_round_trips_through_query_for_message(log: FeedbackLog):
+    query_id = await log.record_answer(
+        guild_id=GUILD,
+        channel_id=42,
+        user_id=ASKER,
+        command="mix",
+        typed_title="Hey Ya!",
+        typed_artist="OutKast",
+        resolved_item_id="song-1",
+        model_version="2024-05-01T10-00-00",
+        latency_ms=31.25,
+        params={"novelty": "deep", "count": 2},
+        suggestions=[(2, "song-9", 0.5), (1, "song-7", 0.75)],
+        message_id=7001,
+    )
+    logged = await log.query_for_message(7001)
+    assert logged is not None
+    assert logged.id == query_id
+    assert (logged.guild_id, logged.channel_id, logged.user_id) == (GUILD, 42, ASKER)
+    assert (logged.command, logged.typed_title, logged.typed_artist) == ("mix", "Hey Ya!", "OutKast")
+    assert (logged.resolved_item_id, logged.model_version) == ("song-1", "2024-05-01T10-00-00")
+    assert logged.latency_ms == 31.25
+    assert logged.message_id == 7001
+    assert logged.params == {"novelty": "deep", "count": 2}
+    assert logged.created_at.startswith("2024-05-01T12:00:00")
+    assert logged.suggestions == (
+        LoggedSuggestion(1, "song-7", 0.75),
+        LoggedSuggestion(2, "song-9", 0.5),
+    )
+    assert await log.query_for_message(7002) is None
+
+
+async def test_query_then_suggestions_then_message(log: FeedbackLog):
+    query_id = await log.record_query(guild_id=NO_GUILD, user_id=ASKER, command="similar")
+    assert await log.query_for_message(8000) is None
+    assert await log.record_suggestions(query_id, [(1, "x", None), (2, "y", 0.25)]) is True
+    assert await log.attach_message(query_id, 8000) is True
+    logged = await log.query_for_message(8000)
+    assert logged.id == query_id
+    assert logged.guild_id == NO_GUILD
+    assert logged.params == {}
+    assert logged.suggestions == (LoggedSuggestion(1, "x", None), LoggedSuggestion(2, "y", 0.25))
+
+
+async def test_attach_and_suggestions_for_a_vanished_query_do_not_land(log: FeedbackLog, db_path):
+    assert await log.attach_message(12345, 8000) is False
+    assert await log.record_suggestions(12345, [(1, "x", 0.5)]) is False
+    assert table_rows(db_path)["suggestions"] == []
+
+
+async def test_a_message_moves_to_the_answer_it_now_shows(log: FeedbackLog):
+    first = await answer(log, 8100, ("a", "b"))
+    await log.record_feedback(8100, ALICE, UP, position=1)
+    second = await answer(log, None, ("c", "d"))
+    assert await log.attach_message(second, 8100) is True
+    assert (await log.query_for_message(8100)).id == second
+    # New ratings go to the answer shown now; the old rating can still be withdrawn.
+    await log.record_feedback(8100, ALICE, UP, position=1)
+    assert await log.liked_items(GUILD, ALICE) == ["c", "a"]
+    assert await log.retract_feedback(8100, ALICE, UP, position=1) is True
+    assert await log.liked_items(GUILD, ALICE) == []
+    # record_answer with a message id takes it over too.
+    third = await answer(log, 8100, ("e",))
+    assert (await log.query_for_message(8100)).id == third
+    assert first != second != third
+
+
+async def test_duplicate_positions_are_refused_before_writing(log: FeedbackLog, db_path):
+    with pytest.raises(ValueError, match="position 1 appears twice"):
+        await log.record_answer(
+            guild_id=GUILD, user_id=ASKER, command="similar", suggestions=[(1, "a", 0.5), (1, "b", 0.4)]
+        )
+    assert table_rows(db_path)["queries"] == []
+
+
+# -- ratings ---------------------------------------------------------------------------------
+
+
+async def test_feedback_lands_only_on_our_messages_and_shown_positions(log: FeedbackLog, db_path):
+    query_id = await answer(log, 9000)
+    assert await log.record_feedback(9001, ALICE, UP) is False  # not one of ours
+    assert await log.record_feedback(9000, ALICE, UP, position=4) is False  # only 1..3 shown
+    assert table_rows(db_path)["feedback"] == []
+    assert await log.record_feedback(9000, ALICE, UP, position=2) is True
+    assert await log.record_feedback(None, BOB, DOWN, query_id=query_id) is True
+    rows = {row[1:6] for row in table_rows(db_path)["feedback"]}
+    assert rows == {(query_id, 9000, ALICE, 2, UP), (query_id, 9000, BOB, None, DOWN)}
+
+
+async def test_bad_rating_arguments_are_refused(log: FeedbackLog):
+    await answer(log, 9000)
+    with pytest.raises(ValueError, match="rating is"):
+        await log.record_feedback(9000, ALICE, 2)
+    with pytest.raises(ValueError, match="rating is"):
+        await log.record_feedback(9000, ALICE, True)
+    with pytest.raises(ValueError, match="exactly one"):
+        await log.record_feedback(9000, ALICE, UP, query_id=1)
+    with pytest.raises(ValueError, match="exactly one"):
+        await log.retract_feedback(None, ALICE, UP)
+
+
+async def test_rerating_replaces_and_retracting_restores_the_standing_rating(log: FeedbackLog):
+    await answer(log, 9000, ("a", "b", "c"))
+    await log.record_feedback(9000, ALICE, UP, position=1)
+    assert await log.liked_items(GUILD, ALICE) == ["a"]
+    await log.record_feedback(9000, ALICE, DOWN, position=1)  # re-rate: 👎 replaces 👍
+    assert await log.liked_items(GUILD, ALICE) == []
+    assert await log.disliked_items(GUILD, ALICE) == {"a"}
+    # Removing the 👎 reaction leaves the 👍 reaction, still on the message, in force.
+    assert await log.retract_feedback(9000, ALICE, DOWN, position=1) is True
+    assert await log.liked_items(GUILD, ALICE) == ["a"]
+    assert await log.disliked_items(GUILD, ALICE) == set()
+    assert await log.retract_feedback(9000, ALICE, UP, position=1) is True
+    assert await log.liked_items(GUILD, ALICE) == []
+    assert await log.retract_feedback(9000, ALICE, UP, position=1) is False  # nothing left
+
+
+async def test_whole_message_thumbs_up_likes_every_song_not_rated_one_by_one(log: FeedbackLog):
+    await answer(log, 9000, ("a", "b", "c"))
+    await log.record_feedback(9000, ALICE, DOWN, position=2)
+    await log.record_feedback(9000, ALICE, UP)  # whole message
+    assert await log.liked_items(GUILD, ALICE) == ["a", "c"]
+    assert await log.disliked_items(GUILD, ALICE) == {"b"}
+    # A whole-message 👎 says the list was bad, not which song: it touches no song.
+    await log.record_feedback(9000, BOB, DOWN)
+    assert await log.disliked_items(GUILD, BOB) == set()
+    assert await log.liked_items(GUILD, BOB) == []
+
+
+async def test_the_newest_rating_touching_a_song_decides(log: FeedbackLog, clock):
+    await answer(log, 9000, ("a", "b"), seed="seed-1")
+    await answer(log, 9001, ("b", "c"), seed="seed-2")
+    await log.record_feedback(9000, ALICE, DOWN, position=2)  # b disliked for seed-1
+    assert await log.disliked_items(GUILD, ALICE) == {"b"}
+    await log.record_feedback(9001, ALICE, UP, position=1)  # later, b liked for seed-2
+    assert await log.liked_items(GUILD, ALICE) == ["b"]
+    assert await log.disliked_items(GUILD, ALICE) == set()
+    # For seed-1 alone the 👎 is still the newest word on b.
+    assert await log.disliked_items(GUILD, ALICE, seed_item_id="seed-1") == {"b"}
+    assert await log.disliked_items(GUILD, ALICE, seed_item_id="seed-2") == set()
+
+
+async def test_liked_items_are_newest_first_and_scoped_to_guild_and_member(log: FeedbackLog):
+    await answer(log, 9000, ("a", "b", "c"))
+    await answer(log, 9100, ("z",), guild=OTHER_GUILD)
+    await log.record_feedback(9000, ALICE, UP, position=3)
+    await log.record_feedback(9000, ALICE, UP, position=1)
+    await log.record_feedback(9000, BOB, UP, position=2)
+    await log.record_feedback(9100, ALICE, UP, position=1)
+    assert await log.liked_items(GUILD, ALICE) == ["a", "c"]
+    assert await log.liked_items(GUILD, BOB) == ["b"]
+    assert await log.liked_items(OTHER_GUILD, ALICE) == ["z"]
+    assert await log.liked_items(OTHER_GUILD, BOB) == []
+
+
+# -- blocks ----------------------------------------------------------------------------------
+
+
+async def test_blocks_are_per_guild(log: FeedbackLog):
+    assert await log.block(GUILD, "a", by=ALICE) is True
+    assert await log.block(GUILD, "a", by=BOB) is False  # already blocked
+    assert await log.block(GUILD, "b", by=ALICE) is True
+    assert await log.blocked_items(GUILD) == {"a", "b"}
+    assert await log.blocked_items(OTHER_GUILD) == set()
+    assert await log.unblock(GUILD, "a") is True
+    assert await log.unblock(GUILD, "a") is False
+    assert await log.blocked_items(GUILD) == {"b"}
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+async def test_stats_count_answers_and_current_ratings_per_version(log: FeedbackLog, db_path):
+    await answer(log, 1, version="v1")
+    await answer(log, 2, version="v1")
+    await answer(log, 3, version="v2")
+    await answer(log, 4, version="v2", guild=OTHER_GUILD)
+    await log.record_query(guild_id=GUILD, user_id=ASKER, command="similar", model_version="v2")
+    await log.record_feedback(1, ALICE, UP)
+    await log.record_feedback(1, BOB, UP, position=1)
+    await log.record_feedback(2, ALICE, DOWN, position=2)
+    await log.record_feedback(3, ALICE, UP)
+    await log.record_feedback(3, BOB, DOWN)
+    await log.retract_feedback(3, BOB, DOWN)
+    await log.record_feedback(4, ALICE, DOWN)
+    assert await log.stats(GUILD) == [VersionStats("v1", 2, 2, 1), VersionStats("v2", 1, 1, 0)]
+    assert await log.stats() == [VersionStats("v1", 2, 2, 1), VersionStats("v2", 2, 1, 1)]
+    assert (await log.stats())[0].up_rate == pytest.approx(2 / 3)
+    assert VersionStats("v3", 4, 0, 0).up_rate == 0.0
+    assert online_rates(db_path) == {
+        "v1": {"answers": 2, "up": 2, "down": 1, "up_rate": pytest.approx(2 / 3)},
+        "v2": {"answers": 2, "up": 1, "down": 1, "up_rate": 0.5},
+    }
+
+
+async def test_top_queries(log: FeedbackLog):
+    await answer(log, 1, seed="hey-ya", title="hey ya")
+    await answer(log, 2, seed="toxic", title="Toxic")
+    await answer(log, 3, seed="hey-ya", title="Hey Ya!")
+    await answer(log, 4, seed="toxic", guild=OTHER_GUILD)
+    await answer(log, 5, seed=None, title="no such song")
+    assert await log.top_queries(GUILD, limit=5) == [
+        TopQuery("hey-ya", "Hey Ya!", None, 2),
+        TopQuery("toxic", "Toxic", None, 1),
+    ]
+    assert await log.top_queries(limit=1) == [TopQuery("toxic", "Hey Ya!", None, 2)]
+    with pytest.raises(ValueError, match="limit"):
+        await log.top_queries(GUILD, limit=0)
+
+
+async def test_feedback_over_time_groups_by_day_and_version(log: FeedbackLog, clock):
+    await answer(log, 1, version="v1")
+    await answer(log, 2, version="v2")
+    await log.record_feedback(1, ALICE, UP)
+    await log.record_feedback(1, BOB, DOWN)
+    clock.advance(days=1)
+    await log.record_feedback(2, ALICE, UP)
+    await log.record_feedback(2, BOB, UP, position=1)
+    await log.record_feedback(1, ASKER, UP, position=3)
+    await log.record_feedback(2, ASKER, DOWN)
+    await log.retract_feedback(2, ASKER, DOWN)
+    assert await log.feedback_over_time(GUILD) == [
+        FeedbackDay("2024-05-01", "v1", 1, 1),
+        FeedbackDay("2024-05-02", "v1", 1, 0),
+        FeedbackDay("2024-05-02", "v2", 2, 0),
+    ]
+    assert await log.feedback_over_time(OTHER_GUILD) == []
+
+
+# -- concurrency -----------------------------------------------------------------------------
+
+
+async def test_concurrent_writes_land_in_the_right_rows(log: FeedbackLog, db_path: Path):
+    messages = [10_000 + index for index in range(20)]
+    query_of = {}
+    for index, message_id in enumerate(messages):
+        query_of[message_id] = await answer(log, message_id, [f"s{index}-{p}" for p in range(5)])
+    shuffle = random.Random(7)
+    expected_feedback = set()
+    expected_answers = {}
+
+    async def rate(number: int) -> bool:
+        message_id = messages[number % len(messages)]
+        member = 50_000 + number
+        position = number % 6 or None  # 0 -> whole message, else suggestion 1..5
+        value = UP if number % 3 else DOWN
+        expected_feedback.add((query_of[message_id], message_id, member, position, value))
+        for _ in range(shuffle.randrange(4)):
+            await asyncio.sleep(0)  # let other writers get ahead
+        return await log.record_feedback(message_id, member, value, position)
+
+    async def ask(number: int) -> int:
+        for _ in range(shuffle.randrange(4)):
+            await asyncio.sleep(0)
+        items = [f"new{number}-{p}" for p in range(3)]
+        query_id = await answer(log, 20_000 + number, items, user=60_000 + number)
+        expected_answers[query_id] = (20_000 + number, 60_000 + number, items)
+        return query_id
+
+    async def read(number: int) -> list[str]:
+        await asyncio.sleep(0)
+        return await log.liked_items(GUILD, 50_000 + number)
+
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            *(rate(number) for number in range(200)),
+            *(ask(number) for number in range(20)),
+            *(read(number) for number in range(20)),
+        ),
+        timeout=60,
+    )
+    assert all(results[:200])
+    rows = table_rows(db_path)
+    assert {row[1:6] for row in rows["feedback"]} == expected_feedback
+    assert len(rows["feedback"]) == 200
+    for query_id, (message_id, member, items) in expected_answers.items():
+        logged = await log.query_for_message(message_id)
+        assert (logged.id, logged.user_id) == (query_id, member)
+        assert [suggestion.item_id for suggestion in logged.suggestions] == items
+
+
+# -- forgetting a member ---------------------------------------------------------------------
+
+
+async def test_forget_user_removes_everything_about_them_and_nothing_else(log, db_path: Path):
+    secret_title = "Alice's very own search 7f3c"
+    alice_query = await answer(log, 1, ("a", "b"), user=ALICE, title=secret_title)
+    bob_query = await answer(log, 2, ("c", "d"), user=BOB)
+    await log.record_feedback(2, ALICE, UP, position=1)  # Alice on Bob's answer
+    await log.record_feedback(1, BOB, UP)  # Bob on Alice's answer
+    await log.record_feedback(2, BOB, DOWN, position=2)
+    await log.record_feedback(2, ASKER, UP)
+    await log.block(GUILD, "zz", by=ALICE)
+    await log.block(GUILD, "yy", by=BOB)
+    before = table_rows(db_path)
+
+    counts = await log.forget_user(ALICE)
+
+    assert counts == {
+        "feedback": 1,
+        "feedback_on_their_answers": 1,
+        "suggestions": 2,
+        "queries": 1,
+        "blocks_unnamed": 1,
+    }
+    after = table_rows(db_path)
+    assert after["queries"] == [row for row in before["queries"] if row[0] != alice_query]
+    assert after["suggestions"] == [row for row in before["suggestions"] if row[0] != alice_query]
+    assert after["feedback"] == [
+        row for row in before["feedback"] if row[3] != ALICE and row[1] != alice_query
+    ]
+    assert {row[1] for row in after["feedback"]} == {bob_query}
+    assert sorted(row[:3] for row in after["blocks"]) == [(GUILD, "yy", BOB), (GUILD, "zz", None)]
+    assert await log.query_for_message(1) is None
+    assert await log.liked_items(GUILD, ALICE) == []
+    assert await log.liked_items(GUILD, ASKER) == ["c", "d"]
+    # Nothing readable is left in the file or its WAL either.
+    leftovers = b"".join(
+        path.read_bytes() for path in db_path.parent.iterdir() if path.name.startswith(db_path.name)
+    )
+    assert secret_title.encode() not in leftovers
+    assert await log.forget_user(ALICE) == dict.fromkeys(counts, 0)
+
+
+# -- read-only helpers -----------------------------------------------------------------------
+
+
+async def test_read_positive_feedback_lists_likes_per_member(log: FeedbackLog, db_path: Path):
+    await answer(log, 1, ("a", "b", "c"))
+    await answer(log, 2, ("a", "d"), guild=OTHER_GUILD)
+    await log.record_feedback(1, ALICE, UP)  # a, c (b rated down below)
+    await log.record_feedback(1, ALICE, DOWN, position=2)
+    await log.record_feedback(2, ALICE, UP, position=1)  # a again, other guild: one pair
+    await log.record_feedback(1, BOB, DOWN, position=1)  # a 👎 is never a play
+    await log.record_feedback(2, BOB, UP, position=2)
+    await log.retract_feedback(2, BOB, UP, position=2)  # retracted: not a play
+    await log.record_feedback(2, ASKER, UP, position=2)
+    assert read_positive_feedback(db_path) == sorted(
+        [(f"discord:{ALICE}", "a"), (f"discord:{ALICE}", "c"), (f"discord:{ASKER}", "d")]
+    )
+
+
+def test_read_only_helpers_on_a_missing_log_see_nothing(tmp_path: Path):
+    missing = tmp_path / "never-written.sqlite3"
+    assert read_positive_feedback(missing) == []
+    assert online_rates(missing) == {}
+    assert not missing.exists()
+
+
+def test_read_only_helpers_refuse_an_old_schema_by_name(tmp_path: Path):
+    path = tmp_path / "old.sqlite3"
+    with closing(sqlite3.connect(path)) as connection, connection:
+        for statement in feedback_log.SCHEMA_V1:
+            connection.execute(statement)
+    with pytest.raises(LogReadError, match="start the bot or the console once") as caught:
+        read_positive_feedback(path)
+    assert str(path) in str(caught.value)
+    with pytest.raises(LogReadError):
+        online_rates(path)
+
+
+async def test_read_only_helpers_cannot_write(log: FeedbackLog, db_path: Path):
+    await answer(log, 1)
+    connection = feedback_log._open_read_only(db_path)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            connection.execute("DELETE FROM queries")
+    finally:
+        connection.close()
+    assert len(table_rows(db_path)["queries"]) == 1
+
+
+# -- write errors ----------------------------------------------------------------------------
+
+
+async def test_a_refused_write_is_a_clear_error_and_leaves_no_partial_rows(log, db_path: Path):
+    await answer(log, 1)
+    # query_only makes SQLite refuse every write as for a read-only file (works as root too).
+    await log._writer.execute("PRAGMA query_only = ON")
+    with pytest.raises(LogWriteError) as caught:
+        await answer(log, 2, ("x", "y"))
+    assert str(db_path) in str(caught.value)
+    assert "read-only" in str(caught.value)
+    assert isinstance(caught.value, SoundalikeError)
+    await log._writer.execute("PRAGMA query_only = OFF")
+    # The failed transaction was rolled back and the log still works.
+    assert await log.record_feedback(1, ALICE, UP) is True
+    assert len(table_rows(db_path)["queries"]) == 1
+
+
+async def test_a_full_disk_is_a_clear_error(log, db_path: Path):
+    (pages,) = (await log._writer.execute_fetchall("PRAGMA page_count"))[0]
+    await log._writer.execute("PRAGMA max_page_count = " + str(pages))  # the file cannot grow
+    big_answer = [f"song-with-a-long-identifier-{index:05d}" * 4 for index in range(500)]
+    with pytest.raises(LogWriteError, match="disk is full") as caught:
+        await answer(log, 1, big_answer)
+    assert str(db_path) in str(caught.value)
+    assert await log.query_for_message(1) is None
+
+
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root ignores file permissions; test_a_refused_write_is_a_clear_error covers the path",
+)
+async def test_a_read_only_file_opens_and_its_writes_fail_clearly(db_path: Path):
+    async with FeedbackLog.open(db_path) as log:
+        await answer(log, 1)
+    db_path.chmod(0o444)
+    try:
+        async with FeedbackLog.open(db_path) as log:
+            assert (await log.query_for_message(1)) is not None
+            with pytest.raises(LogWriteError, match="read-only") as caught:
+                await log.record_feedback(1, ALICE, UP)
+            assert str(db_path) in str(caught.value)
+    finally:
+        db_path.chmod(0o644)
+
+
+# -- SQL hygiene -----------------------------------------------------------------------------
+
+SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA|WHERE)\b")
+EXECUTING_CALLS = {"execute", "executemany", "execute_fetchall", "executescript"}
+# Functions of the module that pass a statement given to them on to execute().
+PASS_THROUGH = {"_fetch": 0, "_read_only_rows": 1}
+
+
+def test_sql_is_never_built_by_string_formatting():
+    tree = ast.parse(Path(feedback_log.__file__).read_text())
+    constants = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+    }
+    problems = []
+    executed = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            literal = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+            if SQL_WORDS.search(literal):
+                problems.append(f"line {node.lineno}: f-string with SQL")
+        if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Constant):
+            if isinstance(node.left.value, str) and SQL_WORDS.search(node.left.value):
+                problems.append(f"line {node.lineno}: SQL built with an operator")
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name == "format" and isinstance(node.func, ast.Attribute):
+            problems.append(f"line {node.lineno}: str.format call")
+        if name in EXECUTING_CALLS:
+            executed += 1
+            statement = node.args[0]
+            # A named constant, or a variable that only ever holds one (checked below/above).
+            if not isinstance(statement, ast.Name):
+                problems.append(f"line {node.lineno}: {name}() is not given a named constant")
+            elif statement.id not in constants | {"sql", "statement"}:
+                problems.append(f"line {node.lineno}: {name}({statement.id}) is not a constant")
+        if name in PASS_THROUGH:
+            statement = node.args[PASS_THROUGH[name]]
+            if not (isinstance(statement, ast.Name) and statement.id in constants):
+                problems.append(f"line {node.lineno}: {name}() is not given a named constant")
+    assert executed > 20  # the check looked at the real statements
+    assert problems == []
+    # The loop variables `statement` walk tuples of constants only.
+    for migration in feedback_log.MIGRATIONS:
+        assert all(isinstance(statement, str) for statement in migration.statements)
