@@ -88,7 +88,8 @@ class Counts:
 
         songs = scaled(FULL_SONGS_WITH_LISTENERS, 50)
         tracks = scaled(FULL_TRACKS, songs * 2)
-        catalog = min(tracks, max(scaled(FULL_CATALOG_SONGS, songs), songs))
+        # Some songs have more than one track (at least one such song at any scale).
+        catalog = max(songs, tracks - scaled(FULL_TRACKS - FULL_CATALOG_SONGS, 1))
         artists = scaled(FULL_ARTISTS, 10)
         # About twenty songs per genre at the tiniest scales, 24 genres from scale 0.002 up.
         genres = int(np.clip(songs // 20, 2, 24))

@@ -89,9 +89,7 @@ def build_rows(steps: dict) -> list[Row]:
         return v
 
     # (a) import
-    import_ours = "import-msd" if "import-msd" in steps else "write-dataset"
-    note = None if import_ours == "import-msd" and (steps["import-msd"].get("returncode") == 0) \
-        else _why(steps, "import-msd")
+    note = None if _ok(steps, "import-msd") else _why(steps, "import-msd")
     rows.append(Row("(a) import MSD files", "wall time", "s",
                     ours=value("import-msd", measured="wall_s"),
                     anchor=value("import-anchor", measured="wall_s"),
@@ -303,8 +301,9 @@ def markdown_table(report: dict) -> str:
             target = f"{'≤' if op == '<=' else '≥'} {_format(float(limit), unit)}"
         ours = _format(row["ours"], unit)
         if row["ours"] is None and row["note"]:
-            notes.append(row["note"])
-            ours = f"n/a [{len(notes)}]"
+            if row["note"] not in notes:
+                notes.append(row["note"])
+            ours = f"n/a [{notes.index(row['note']) + 1}]"
         anchor = _format(row["anchor"], unit)
         if row["anchor"] is not None and row["anchor_name"]:
             anchor = f"{anchor} ({row['anchor_name']})"

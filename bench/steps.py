@@ -158,14 +158,41 @@ def import_msd_argv(work: Path) -> list[str]:
     return argv
 
 
-def train_argv(command: str = "train") -> list[str]:
+def train_argv() -> list[str]:
+    """``python -m recommender train`` for ALS 64 x 15 on the bench dataset, publishing it."""
     top, _ = cli_parsers()
-    if command not in top:
-        raise Unavailable(f"`{command}` is not registered yet")
-    argv = [sys.executable, "-m", "recommender", command]
-    if "--dataset" in option_names(top[command]):
-        argv += ["--dataset", DATASET_NAME]
+    if "train" not in top:
+        raise Unavailable("`train` is not registered yet")
+    names = option_names(top["train"])
+    argv = [sys.executable, "-m", "recommender", "train"]
+    for flag, value in (("--dataset", DATASET_NAME), ("--algorithm", "als"), ("--factors", "64"),
+                        ("--iterations", "15")):
+        if flag in names:
+            argv += [flag, value]
+    # The held-out evaluation fits a second model; the figure here is one training.
+    argv += [flag for flag in ("--no-eval", "--quiet") if flag in names]
     return argv
+
+
+def retrain_argv(ctx: Context) -> list[str]:
+    """The retrain exactly as the bot starts it (bot.retrain), else a plain `train`.
+
+    While the command line cannot be built, the library training (train-library) stands in.
+    """
+    try:
+        top, _ = cli_parsers()
+    except Unavailable:
+        return [sys.executable, "-m", "bench.steps", "train-library", "--scale", repr(ctx.scale),
+                "--work", str(ctx.work), "--seed", str(ctx.seed), "--out", str(ctx.work / "retrain.json")]
+    if "retrain" in top:
+        try:
+            from bot.retrain import Retrainer
+        except ImportError:
+            Retrainer = None
+        if Retrainer is not None:
+            return Retrainer(load_config(), dataset=DATASET_NAME).argv()
+        return [sys.executable, "-m", "recommender", "retrain", "--dataset", DATASET_NAME]
+    return train_argv()
 
 
 # -- data helpers ------------------------------------------------------------------------------
@@ -296,16 +323,45 @@ def step_train_implicit(ctx: Context) -> dict:
             "implicit_version": implicit.__version__}
 
 
-def model_summary(ctx: Context) -> dict:
-    """What the product's model store says about the current model, if it says anything."""
-    models = ctx.data_root / "models"
+def step_train_library(ctx: Context) -> dict:
+    """What `train --no-eval` does, through the library: used while the CLI cannot be built."""
+    training = _import("recommender.training", "training")
+    store_module = _import("recommender.store", "model store")
+    dataset_module = _import("recommender.dataset", "dataset format")
+    config = load_config()
+    dataset = dataset_module.Dataset.open(config.datasets_dir, DATASET_NAME)
+    params = training.TrainParams.from_config(config.training)
+    stamps: list[float] = []
+    started = time.perf_counter()
+    fitted = training.fit(params, dataset.interactions, progress=lambda share: stamps.append(time.perf_counter()))
+    seconds = time.perf_counter() - started
+    manifest = {**fitted.manifest_fields(), "dataset": training.dataset_fields(dataset), "metrics": {}}
+    version = store_module.ModelStore.for_dataset(config.models_dir, DATASET_NAME).publish(fitted.arrays(), manifest)
+    iterations = np.diff([started, *stamps[: params.iterations]])
+    return {"via": "recommender.training.fit + ModelStore.publish (the CLI is not buildable yet)",
+            "version": version, "seconds_with_weighting": round(seconds, 3),
+            "fit_seconds": round(fitted.seconds, 3), "iterations": params.iterations,
+            "factors": params.factors,
+            "per_iteration_s": round(float(np.median(iterations[1:] if len(iterations) > 1 else iterations)), 4)}
+
+
+def trained_model_figures(work: Path) -> dict:
+    """Seconds per iteration from the newest model manifest the product's store wrote."""
+    models = Path(work) / "data" / "models"
     manifests = sorted(models.rglob("manifest.json"), key=lambda p: p.stat().st_mtime) if models.exists() else []
     if not manifests:
         return {}
     try:
-        return json.loads(manifests[-1].read_text(encoding="utf-8"))
+        manifest = json.loads(manifests[-1].read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return {}
+    seconds = (manifest.get("training") or {}).get("seconds")
+    iterations = (manifest.get("parameters") or {}).get("iterations")
+    figures = {"model": str(manifests[-1].parent.relative_to(models)), "fit_seconds": seconds,
+               "factors": (manifest.get("parameters") or {}).get("factors"), "iterations": iterations}
+    if seconds and iterations:
+        figures["per_iteration_s"] = round(seconds / iterations, 4)
+    return figures
 
 
 # -- (d) service start -------------------------------------------------------------------------
@@ -497,7 +553,7 @@ def anchor_original(ctx: Context, dataset, typed: list[str], budget_s: float = 6
 
 # -- (f) throughput ----------------------------------------------------------------------------
 
-def step_throughput(ctx: Context, workers: int = 4, in_flight: int = 64) -> dict:
+def step_throughput(ctx: Context, in_flight: int = 64) -> dict:
     """Many /soundalike at once through asyncio + a thread pool, as the bot runs them."""
     service = open_service(ctx)
     titles, listeners, _ = _titles_and_listeners(service)
@@ -506,25 +562,54 @@ def step_throughput(ctx: Context, workers: int = 4, in_flight: int = 64) -> dict
     path = ComputePath(service)
     path(typed[0])
 
-    async def run() -> tuple[float, list[float]]:
-        loop = asyncio.get_running_loop()
+    async def run() -> tuple[float, list[float], str, int]:
+        pool, pool_name = compute_pool()
+        # Stay inside the pool's queue bound, as a busy bot would by answering "busy" beyond it.
         gate = asyncio.Semaphore(in_flight)
         latencies: list[float] = []
 
         async def one(title: str) -> None:
             async with gate:
                 started = time.perf_counter()
-                await loop.run_in_executor(pool, path, title)
+                await pool.run(None, path, title)
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
-        await asyncio.wait_for(asyncio.gather(*(one(t) for t in typed)), timeout=300)
-        return time.perf_counter() - started, latencies
+        try:
+            await asyncio.wait_for(asyncio.gather(*(one(t) for t in typed)), timeout=300)
+        finally:
+            pool.close()
+        return time.perf_counter() - started, latencies, pool_name, pool.workers
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        seconds, latencies = asyncio.run(run())
+    seconds, latencies, pool_name, workers = asyncio.run(run())
     return {"answers_per_s": round(len(latencies) / seconds, 1), "requests": len(latencies),
-            "workers": workers, "in_flight": in_flight, "latency_under_load": percentiles(latencies)}
+            "pool": pool_name, "workers": workers, "in_flight": in_flight,
+            "latency_under_load": percentiles(latencies)}
+
+
+class _PlainPool:
+    """A thread pool with ComputePool's run/close, for when bot/limits.py is not there."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._executor = ThreadPoolExecutor(max_workers=workers)
+
+    async def run(self, guild_id, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False)
+
+
+def compute_pool():
+    """The bot's compute pool (bot.limits.ComputePool), or a plain pool of 4 threads."""
+    try:
+        from bot.limits import ComputePool
+    except ImportError:
+        return _PlainPool(4), "ThreadPoolExecutor(4) (bot/limits.py not there)"
+    config = load_config()
+    pool = ComputePool(per_guild=config.bot.per_guild_concurrency, max_queue=10 ** 6)
+    return pool, f"bot.limits.ComputePool ({pool.workers} workers)"
 
 
 # -- (g) autocomplete --------------------------------------------------------------------------
@@ -563,9 +648,7 @@ def step_complete(ctx: Context) -> dict:
 def step_retrain(ctx: Context, quiet_s: float = 3.0, max_retrain_s: float = 1800.0,
                  requesters: int = 2, pause_s: float = 0.05) -> dict:
     """/soundalike p99 and event-loop lag while `retrain` (or `train`) runs beside the bot."""
-    top, _ = cli_parsers()
-    command = "retrain" if "retrain" in top else "train"
-    argv = train_argv(command)
+    argv = retrain_argv(ctx)
     service = open_service(ctx)
     titles, listeners, _ = _titles_and_listeners(service)
     rng = ctx.rng(7)
@@ -592,7 +675,7 @@ def step_retrain(ctx: Context, quiet_s: float = 3.0, max_retrain_s: float = 1800
             index = offset
             while not done():
                 started = time.perf_counter()
-                await loop.run_in_executor(pool, path, typed[index % len(typed)])
+                await pool.run(None, path, typed[index % len(typed)])
                 latencies.append(time.perf_counter() - started)
                 index += requesters
                 await asyncio.sleep(pause_s)
@@ -600,21 +683,31 @@ def step_retrain(ctx: Context, quiet_s: float = 3.0, max_retrain_s: float = 1800
         await asyncio.gather(heartbeat(), *(requester(i) for i in range(requesters)))
         return {"compute": percentiles(latencies), "loop_lag": percentiles(lags)}
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        quiet = asyncio.run(observe(lambda: False, quiet_s))
-        log = (ctx.work / "retrain.log").open("wb")
-        started = time.perf_counter()
-        child = subprocess.Popen(argv, env=product_env(ctx.work), stdout=log, stderr=subprocess.STDOUT)
+    async def main() -> dict:
+        nonlocal pool
+        pool, pool_name = compute_pool()  # made inside the loop its semaphore belongs to
         try:
-            busy = asyncio.run(observe(lambda: child.poll() is not None, max_retrain_s))
+            quiet = await observe(lambda: False, quiet_s)
+            with (ctx.work / "retrain.log").open("wb") as log:
+                started = time.perf_counter()
+                # As the bot does (bot/retrain.py): a separate process, stdout read line by line.
+                child = await asyncio.create_subprocess_exec(
+                    *argv, env=product_env(ctx.work), stdout=log, stderr=asyncio.subprocess.STDOUT)
+                try:
+                    busy = await observe(lambda: child.returncode is not None, max_retrain_s)
+                finally:
+                    if child.returncode is None:
+                        child.kill()
+                    await child.wait()
+                retrain_seconds = time.perf_counter() - started
         finally:
-            if child.poll() is None:
-                child.kill()
-            child.wait()
-            log.close()
-        retrain_seconds = time.perf_counter() - started
-    return {"command": " ".join(argv[2:]), "retrain_seconds": round(retrain_seconds, 2),
-            "retrain_returncode": child.returncode, "quiet": quiet, "during_retrain": busy}
+            pool.close()
+        return {"command": " ".join(argv[2:]), "pool": pool_name,
+                "retrain_seconds": round(retrain_seconds, 2), "retrain_returncode": child.returncode,
+                "quiet": quiet, "during_retrain": busy}
+
+    pool = None
+    return asyncio.run(main())
 
 
 # -- (i) resolver ------------------------------------------------------------------------------
@@ -803,6 +896,7 @@ STEPS: dict[str, Callable[[Context], dict]] = {
     "write-dataset": step_write_dataset,
     "load": step_load,
     "train-implicit": step_train_implicit,
+    "train-library": step_train_library,
     "open": step_open,
     "compute": step_compute,
     "throughput": step_throughput,
