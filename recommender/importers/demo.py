@@ -327,6 +327,8 @@ def add_version_plays(plays: sp.csr_matrix, version_of: np.ndarray, seed: int) -
         listeners = by_song.indices[by_song.indptr[song]:by_song.indptr[song + 1]]
         counts = by_song.data[by_song.indptr[song]:by_song.indptr[song + 1]]
         chosen = rng.random(len(listeners)) < rng.uniform(*VERSION_LISTENER_SHARE)
+        if len(listeners) and not chosen.any():
+            chosen[np.argmax(counts)] = True  # a version nobody plays could never be found
         share = rng.uniform(*VERSION_PLAY_SHARE)
         rows.append(listeners[chosen])
         cols.append(np.full(int(chosen.sum()), plays.shape[1] + offset))
