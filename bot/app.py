@@ -1,0 +1,115 @@
+"""The Discord bot: a ``commands.Bot`` holding the resources every cog uses.
+
+Built like discord.py's ``examples/advanced_startup.py``: ``main()`` opens the feedback log
+and the service with ``async with`` and hands them in; ``setup_hook`` loads one cog per
+concern, registers the persistent components (so buttons on old messages still work after a
+restart), and syncs slash commands to the configured dev guilds only, else globally.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from recommender.config import Config
+from recommender.errors import SoundalikeError
+from recommender.feedback_log import FeedbackLog
+from recommender.service import SoundalikeService
+
+from . import render
+from .limits import Busy, ComputePool, Cooldowns
+from .retrain import Retrainer
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (
+    "bot.cogs.soundalike",
+    "bot.cogs.feedback",
+    "bot.cogs.admin",
+    "bot.cogs.stats",
+    "bot.cogs.privacy",
+)
+
+# No message content, no members, no presences: slash commands need no intents, and
+# reactions arrive as raw events with the (non-privileged) reaction intents.
+INTENTS = discord.Intents.default()
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class SoundalikeTree(app_commands.CommandTree):
+    """Turns expected failures into one ephemeral sentence; logs the unexpected ones."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, Busy):
+            text = str(original)
+        elif isinstance(original, SoundalikeError):
+            text = render.message_text(original)
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            text = "That command works in a server, not in direct messages."
+        elif isinstance(error, app_commands.CheckFailure):
+            text = render.message_text(error) or "You cannot use that command here."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("command /%s failed", command, exc_info=error)
+            text = "Something went wrong on my side; it has been logged. Please try again later."
+        await send_ephemeral(interaction, text)
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Tell only the person who asked, whether or not the interaction was answered already."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException as error:
+        log.warning("could not tell a member %r: %s", text[:80], error)
+
+
+class SoundalikeBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        config: Config,
+        service: SoundalikeService,
+        feedback_log: FeedbackLog,
+        pool: ComputePool,
+        retrainer: Retrainer,
+        **options,
+    ):
+        options.setdefault("intents", INTENTS)
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # unused: every command is a slash command
+            help_command=None,
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=SoundalikeTree,
+            **options,
+        )
+        self.config = config
+        self.service = service
+        self.feedback_log = feedback_log
+        self.pool = pool
+        self.retrainer = retrainer
+        self.cooldowns = Cooldowns(config.bot.cooldown_seconds)
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        guild_ids = self.config.bot.dev_guild_ids
+        if guild_ids:
+            for guild_id in guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to dev guild %d", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally (may take a while to show up)", len(synced))
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info("logged in as %s (id %d) in %d servers", self.user, self.user.id, len(self.guilds))

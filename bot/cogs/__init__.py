@@ -1,0 +1,1 @@
+"""One cog per concern; each module is a discord.py extension loaded by ``SoundalikeBot.setup_hook``."""

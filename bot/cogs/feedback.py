@@ -1,0 +1,149 @@
+"""Ratings: 👍/👎 reactions on an answer, and per-suggestion rating buttons.
+
+Reactions come as raw gateway events (they need only the non-privileged reaction intents and
+no message cache), so reactions on messages sent before a restart still count: the log finds
+the answer by message id. Removing a reaction takes the rating back.
+
+The buttons are persistent: each ``custom_id`` says which position and which rating it is
+(``soundalike:rate:<position>:<up|down>``), and the message id comes with the click, so a
+:class:`discord.ui.DynamicItem` rebuilds them from any old message after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from recommender.errors import SoundalikeError
+from recommender.results import Answer
+
+from .. import render
+from ..app import send_ephemeral
+
+if TYPE_CHECKING:
+    from ..app import SoundalikeBot
+
+log = logging.getLogger(__name__)
+
+RATING_BY_EMOJI = {render.THUMBS_UP: 1, render.THUMBS_DOWN: -1}
+# Skin tones (🏻..🏿) and the emoji variation selector do not change what a thumb means.
+_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F]")
+BUTTONS_PER_ROW = 5
+
+
+def rating_of(emoji: discord.PartialEmoji) -> int | None:
+    """+1 for 👍, -1 for 👎 (any skin tone), None for every other emoji (custom ones included)."""
+    if emoji.id is not None or not emoji.name:
+        return None
+    return RATING_BY_EMOJI.get(_MODIFIERS.sub("", emoji.name))
+
+
+class RateButton(discord.ui.DynamicItem[discord.ui.Button],
+                 template=r"soundalike:rate:(?P<position>\d{1,3}):(?P<value>up|down)"):
+    """👍 n / 👎 n under an answer: rate suggestion n alone."""
+
+    def __init__(self, position: int, value: int):
+        up = value > 0
+        super().__init__(
+            discord.ui.Button(
+                label=str(position),
+                emoji=render.THUMBS_UP if up else render.THUMBS_DOWN,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"soundalike:rate:{position}:{'up' if up else 'down'}",
+            )
+        )
+        self.position = position
+        self.value = 1 if up else -1
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(int(match["position"]), 1 if match["value"] == "up" else -1)
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        bot: SoundalikeBot = interaction.client  # type: ignore[assignment]
+        if interaction.message is None:
+            return
+        recorded = await bot.feedback_log.record_feedback(
+            interaction.message.id, interaction.user.id, self.value, position=self.position
+        )
+        emoji = render.THUMBS_UP if self.value > 0 else render.THUMBS_DOWN
+        if recorded:
+            text = f"Noted: {emoji} for suggestion {self.position}. Thanks, this teaches the next model."
+        else:
+            text = "I have no record of that answer any more, so the rating was not kept."
+        await send_ephemeral(interaction, text)
+
+
+def rating_view(answer: Answer) -> discord.ui.View:
+    """👍 n and 👎 n buttons for every suggestion (two rows per five suggestions, at most 25)."""
+    view = discord.ui.View(timeout=None)
+    positions = list(range(1 + answer.offset, 1 + answer.offset + len(answer.suggestions)))
+    rows = 0
+    for start in range(0, len(positions), BUTTONS_PER_ROW):
+        chunk = positions[start:start + BUTTONS_PER_ROW]
+        for value, row in ((1, rows), (-1, rows + 1)):
+            if row >= 5:
+                return view
+            for position in chunk:
+                button = RateButton(position, value)
+                button.row = row
+                view.add_item(button)
+        rows += 2
+    return view
+
+
+async def add_rating_reactions(message: discord.Message) -> None:
+    """Put 👍 and 👎 on an answer so that rating it is one click."""
+    for emoji in (render.THUMBS_UP, render.THUMBS_DOWN):
+        try:
+            await message.add_reaction(emoji)
+        except discord.HTTPException as error:  # no Add Reactions permission, message gone...
+            log.info("could not add %s to message %d: %s", emoji, message.id, error)
+            return
+
+
+class FeedbackCog(commands.Cog, name="Feedback"):
+    def __init__(self, bot: "SoundalikeBot"):
+        self.bot = bot
+
+    def _rating(self, payload: discord.RawReactionActionEvent) -> int | None:
+        if self.bot.user is not None and payload.user_id == self.bot.user.id:
+            return None  # the bot's own 👍/👎 are prompts, not opinions
+        return rating_of(payload.emoji)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        value = self._rating(payload)
+        if value is None:
+            return
+        try:
+            recorded = await self.bot.feedback_log.record_feedback(payload.message_id, payload.user_id, value)
+        except SoundalikeError as error:
+            log.warning("a reaction on message %d was not recorded: %s", payload.message_id, error)
+            return
+        log.debug("reaction %+d by %d on %d recorded=%s", value, payload.user_id, payload.message_id, recorded)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        value = self._rating(payload)
+        if value is None:
+            return
+        try:
+            retracted = await self.bot.feedback_log.retract_feedback(payload.message_id, payload.user_id, value)
+        except SoundalikeError as error:
+            log.warning("a removed reaction on message %d was not recorded: %s", payload.message_id, error)
+            return
+        log.debug("reaction %+d by %d on %d retracted=%s", value, payload.user_id, payload.message_id, retracted)
+
+
+async def setup(bot: "SoundalikeBot") -> None:
+    bot.add_dynamic_items(RateButton)
+    await bot.add_cog(FeedbackCog(bot))
+
+
+async def teardown(bot: "SoundalikeBot") -> None:
+    bot.remove_dynamic_items(RateButton)

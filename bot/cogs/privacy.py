@@ -1,0 +1,38 @@
+"""/forgetme: erase everything the log holds about the member who asks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from ..app import NO_MENTIONS
+
+if TYPE_CHECKING:
+    from ..app import SoundalikeBot
+
+
+def forgotten_text(counts: dict[str, int]) -> str:
+    queries = counts.get("queries", 0)
+    ratings = counts.get("feedback", 0)
+    return (
+        f"Done: I erased your {queries} question{'s' if queries != 1 else ''} and "
+        f"{ratings} rating{'s' if ratings != 1 else ''} from the log. "
+        "The next retrain will not use them."
+    )
+
+
+class PrivacyCog(commands.Cog, name="Privacy"):
+    def __init__(self, bot: "SoundalikeBot"):
+        self.bot = bot
+
+    @app_commands.command(name="forgetme", description="Erase your questions and ratings from Soundalike's log")
+    async def forgetme(self, interaction: discord.Interaction) -> None:
+        counts = await self.bot.feedback_log.forget_user(interaction.user.id)
+        await interaction.response.send_message(forgotten_text(counts), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def setup(bot: "SoundalikeBot") -> None:
+    await bot.add_cog(PrivacyCog(bot))

@@ -1,0 +1,311 @@
+"""The bot's commands in a terminal or from a pipe, without Discord.
+
+    $ printf '/soundalike Hey Ya!\\n+1\\n' | python -m bot --console
+
+Same service, same feedback log, same steps as the cogs (:mod:`bot.answers`); the console
+member is user 0 in the log's no-guild space. Options use Discord's own syntax:
+``/soundalike title:Hey Ya! artist:OutKast count:3`` (``title:`` may be left out, and a line
+that is not a command is a title).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+from recommender.config import Config
+from recommender.errors import SoundalikeError
+from recommender.feedback_log import NO_GUILD, FeedbackLog
+from recommender.results import Candidate
+
+from . import render
+from .answers import Lookup, log_answer, look_up, similar_answer
+from .limits import ComputePool
+from .retrain import RetrainOutcome, RetrainProgress, Retrainer
+
+log = logging.getLogger(__name__)
+
+CONSOLE_USER_ID = 0
+HOW_TO_SET_TOKEN = (
+    "To run the real Discord bot instead, set the bot token in the environment and start it again:\n"
+    "    export DISCORD_TOKEN=<your bot token>   # Discord Developer Portal > your app > Bot > Reset Token\n"
+    "    python -m bot                           # or: make run\n"
+    "The token is read only from DISCORD_TOKEN, never from a config file."
+)
+HELP = """\
+Commands (as in Discord):
+  /soundalike TITLE [artist:ARTIST] [count:N]   songs that listeners of TITLE also love
+  TITLE                                         the same as /soundalike TITLE
+  +N / -N                                       rate suggestion N of the last answer 👍 / 👎
+  + / -                                         rate the whole last answer
+  /retrain                                      retrain with the ratings, swap the model if better
+  /model                                        the model answering now
+  /model rollback                               serve the previous model version again
+  /stats                                        answers and 👍/👎 per model version (console)
+  /forgetme                                     erase the console's questions and ratings
+  /help                                         this list
+  /quit                                         leave (end of input does too)"""
+
+_OPTION = re.compile(r"(?:^|\s)(title|artist|count):", re.IGNORECASE)
+_RATING = re.compile(r"([+-])\s*(\d{1,3})?")
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """``Hey Ya! artist:OutKast count:3`` -> {'title': 'Hey Ya!', 'artist': 'OutKast', 'count': '3'}."""
+    options: dict[str, str] = {}
+    matches = list(_OPTION.finditer(text))
+    head = text[: matches[0].start()] if matches else text
+    if head.strip():
+        options["title"] = head.strip()
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        options[match[1].lower()] = text[match.end():end].strip()
+    return options
+
+
+class Console:
+    """Handles one line at a time; ``handle`` returns False when the console should end."""
+
+    def __init__(self, config: Config, service, feedback_log: FeedbackLog, pool: ComputePool,
+                 retrainer: Retrainer, out: TextIO):
+        self.config = config
+        self.service = service
+        self.feedback_log = feedback_log
+        self.pool = pool
+        self.retrainer = retrainer
+        self.out = out
+        self.last_query_id: int | None = None
+        self.last_count = 0
+        self.pending_choices: list[Candidate] = []
+        self._pending_count = 0
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def handle(self, line: str) -> bool:
+        line = line.strip()
+        if not line:
+            return True
+        try:
+            return await self._dispatch(line)
+        except SoundalikeError as error:
+            self.say(f"error: {render.clean(error)}")
+        except Exception:
+            log.exception("console command failed: %r", line[:80])
+            self.say("error: something went wrong (details in the log); try again.")
+        return True
+
+    async def _dispatch(self, line: str) -> bool:
+        if self.pending_choices and line.isdigit():
+            return await self._pick(int(line))
+        if rating := _RATING.fullmatch(line):
+            await self.rate(1 if rating[1] == "+" else -1, int(rating[2]) if rating[2] else None)
+            return True
+        if not line.startswith("/"):
+            await self.soundalike(line)
+            return True
+        command, _, rest = line[1:].partition(" ")
+        command = command.lower()
+        if command in ("quit", "exit", "q"):
+            return False
+        if command == "help":
+            self.say(HELP)
+        elif command == "soundalike":
+            await self.soundalike(rest)
+        elif command == "retrain":
+            await self.retrain()
+        elif command == "model":
+            await (self.rollback() if rest.strip().lower() == "rollback" else self.model())
+        elif command == "stats":
+            await self.stats()
+        elif command == "forgetme":
+            counts = await self.feedback_log.forget_user(CONSOLE_USER_ID)
+            self.last_query_id = None
+            self.say(f"Erased {counts.get('queries', 0)} questions and {counts.get('feedback', 0)} ratings.")
+        else:
+            self.say(f"Unknown command /{render.clean(command)[:40]}; /help lists the commands.")
+        return True
+
+    # -- /soundalike -------------------------------------------------------------------
+    def _count(self, text: str | None) -> int:
+        settings = self.config.bot
+        try:
+            wanted = int(text) if text else settings.default_results
+        except ValueError:
+            raise SoundalikeError(f"count must be a whole number, got {render.clean(text)[:40]!r}") from None
+        return max(1, min(wanted, settings.max_results))
+
+    async def soundalike(self, text: str) -> None:
+        options = parse_options(text)
+        title, artist = options.get("title", ""), options.get("artist") or None
+        count = self._count(options.get("count"))
+        started = time.perf_counter()
+        found: Lookup = await self.pool.run(None, look_up, self.service, title, artist)
+        self.pending_choices = []
+        if found.seed is not None:
+            await self._answer(found.seed, count, started, title, artist)
+        elif found.choices:
+            self.pending_choices, self._pending_count = found.choices, count
+            self.say(f"Several songs match “{render.clean(found.query)}”. Type the number of the one you mean:")
+            for number, candidate in enumerate(found.choices, start=1):
+                self.say(f"{number:>3}. {render.clean(candidate.label)}  ({candidate.listeners:,} listeners)")
+        else:
+            text = f"No song matches “{render.clean(found.query)}”."
+            if found.closest:
+                text += " Closest titles: " + "; ".join(render.clean(t) for t in found.closest[:5])
+            self.say(text)
+
+    async def _pick(self, number: int) -> bool:
+        choices, self.pending_choices = self.pending_choices, []
+        if not 1 <= number <= len(choices):
+            self.say(f"Pick a number from 1 to {len(choices)}; ask again with /soundalike.")
+            return True
+        seed = choices[number - 1]
+        await self._answer(seed, self._pending_count, time.perf_counter(), seed.title, None)
+        return True
+
+    async def _answer(self, seed: Candidate, count: int, started: float, typed_title: str, typed_artist: str | None):
+        answer = await similar_answer(
+            self.service, self.feedback_log, self.pool, seed=seed, count=count,
+            guild_id=NO_GUILD, user_id=CONSOLE_USER_ID, pool_key=None,
+        )
+        self.say(render.answer_text(answer))
+        self.last_query_id = await log_answer(
+            self.feedback_log, answer, command="soundalike", guild_id=NO_GUILD, user_id=CONSOLE_USER_ID,
+            channel_id=None, typed_title=typed_title, typed_artist=typed_artist, started=started,
+            params={"count": count, "console": True},
+        )
+        self.last_count = len(answer.suggestions)
+        if answer.suggestions:
+            self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list.")
+
+    # -- ratings -----------------------------------------------------------------------
+    async def rate(self, value: int, position: int | None) -> None:
+        if self.last_query_id is None:
+            self.say("Nothing to rate yet: ask for songs first, e.g. /soundalike Hey Ya!")
+            return
+        recorded = await self.feedback_log.record_feedback(
+            None, CONSOLE_USER_ID, value, position, query_id=self.last_query_id
+        )
+        emoji = render.THUMBS_UP if value > 0 else render.THUMBS_DOWN
+        what = f"suggestion {position}" if position is not None else "the whole list"
+        if recorded:
+            self.say(f"Noted: {emoji} for {what}.")
+        else:
+            self.say(f"There is no suggestion {position} in the last answer (it had {self.last_count}).")
+
+    # -- admin -------------------------------------------------------------------------
+    async def retrain(self) -> None:
+        async def show(progress: RetrainProgress) -> None:
+            share = f" {progress.progress:.0%}" if progress.progress is not None else ""
+            self.say(f"  retrain: {render.clean(progress.stage)}{share} {render.clean(progress.message)}")
+
+        self.say("Retraining with the logged ratings…")
+        outcome: RetrainOutcome = await self.retrainer.run(show, started_by="the console")
+        if outcome.promoted:
+            version = await asyncio.to_thread(self.service.reload)
+            self.say(f"Retrained: now serving model {version}. {render.clean(outcome.reason)}")
+        else:
+            self.say(f"Kept model {self.service.model.version}: {render.clean(outcome.reason)}")
+
+    async def model(self) -> None:
+        info = await asyncio.to_thread(self.service.model_info)
+        self.say(f"Model {info.get('version')} ({info.get('algorithm', '?')}) on {info.get('dataset')} data, "
+                 f"created {info.get('created', '?')}")
+        metrics = info.get("metrics")
+        if isinstance(metrics, dict):
+            for name, value in metrics.items():
+                if not isinstance(value, dict):
+                    self.say(f"  {name}: {value}")
+        versions = info.get("versions")
+        if versions:
+            self.say(f"  versions on disk: {', '.join(map(str, versions))}")
+
+    async def rollback(self) -> None:
+        before = self.service.model.version
+
+        def roll_back() -> str:
+            self.service.store.rollback()
+            return self.service.reload()
+
+        now = await asyncio.to_thread(roll_back)
+        self.say(f"Rolled back: now serving model {now} (was {before}).")
+
+    async def stats(self) -> None:
+        rows = await self.feedback_log.stats(NO_GUILD)
+        if not rows:
+            self.say("No answers logged from the console yet.")
+        for row in rows:
+            rated = row.up + row.down
+            self.say(f"model {row.model_version}: {row.answers} answered, "
+                     f"👍 {row.up} ({render.percent(row.up, rated)}), 👎 {row.down} ({render.percent(row.down, rated)})")
+
+
+async def read_line(stream: TextIO, prompt: str) -> str:
+    """The next line ('' at end of input), read on a daemon thread so the event loop keeps
+    running and Ctrl-C never waits for a blocked read."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            if prompt:
+                line = input(prompt) + "\n"
+            else:
+                line = stream.readline()
+        except EOFError:
+            line = ""
+        except BaseException as error:  # noqa: BLE001 - handed to the loop
+            loop.call_soon_threadsafe(_settle, future, None, error)
+            return
+        loop.call_soon_threadsafe(_settle, future, line, None)
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return await future
+
+
+def _settle(future: asyncio.Future, value, error) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+async def run_console(config: Config, *, config_path: Path | None = None, stdin: TextIO | None = None,
+                      stdout: TextIO | None = None, service=None, retrainer: Retrainer | None = None) -> int:
+    """Run the console until /quit or end of input; returns the exit status."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    interactive = stdin is sys.stdin and stdin.isatty()
+    stdout.write("Soundalike console: the bot's commands, without Discord.\n" + HOW_TO_SET_TOKEN + "\n")
+    stdout.flush()
+    if service is None:
+        from recommender.service import SoundalikeService
+
+        service = await asyncio.to_thread(SoundalikeService.open, config)
+    settings = config.bot
+    pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue, workers=1)
+    try:
+        async with FeedbackLog.open(config.database_path) as feedback_log:
+            console = Console(config, service, feedback_log, pool,
+                              retrainer or Retrainer(config, config_path=config_path), stdout)
+            console.say(f"Serving the {service.dataset.name} data with model {service.model.version}. "
+                        "Type /help for the commands.")
+            while True:
+                line = await read_line(stdin, "soundalike> " if interactive else "")
+                if not line:
+                    break
+                if not await console.handle(line):
+                    break
+    finally:
+        pool.close()
+    return 0

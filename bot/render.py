@@ -1,0 +1,271 @@
+"""What people see: embeds and short texts built from library results.
+
+Titles and artists come from catalogs and from people's typing, so they are untrusted:
+every piece of them is cleaned (control characters out), escaped (no markdown tricks, no
+mentions) and shortened to fit Discord's limits before it is put in a message. Every
+builder here returns something Discord accepts, whatever the input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from typing import Iterable, Mapping, Sequence
+from urllib.parse import quote, quote_plus
+
+import discord
+
+from recommender.results import Answer, Candidate, Suggestion
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+EMBED_FIELD_NAME = 256
+EMBED_FIELD_VALUE = 1024
+EMBED_FOOTER = 2048
+EMBED_TOTAL = 6000
+MESSAGE_CONTENT = 2000
+LABEL = 100  # select option labels/descriptions/values, autocomplete choice names/values, button labels
+
+# How much of a title/artist a line in an answer shows; the full text is in the links.
+TITLE_IN_LIST = 90
+ARTIST_IN_LIST = 60
+REASON_IN_LIST = 180
+# Words in a search link (after escaping, non-Latin text grows ~9x when URL-encoded).
+SEARCH_TEXT = 80
+
+THUMBS_UP = "👍"
+THUMBS_DOWN = "👎"
+COLOUR = discord.Colour(0x1DB954)
+
+_CONTROL_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+# Zero-width joiners keep emoji sequences (👩‍🎤) whole; other format characters go.
+_KEEP_FORMAT = {"\u200d", "\ufe0f"}
+
+
+def clean(text: object) -> str:
+    """One line of printable text: control/format characters become spaces, runs collapse."""
+    out = []
+    for char in str(text):
+        if char in _KEEP_FORMAT or unicodedata.category(char) not in _CONTROL_CATEGORIES:
+            out.append(char)
+        else:
+            out.append(" ")
+    return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, with an ellipsis when cut."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def safe(text: object, limit: int | None = None) -> str:
+    """Cleaned, shortened and escaped: ready to put inside a message or embed."""
+    cleaned = clean(text)
+    if limit is not None:
+        cleaned = shorten(cleaned, limit)
+    escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(cleaned))
+    if limit is not None and len(escaped) > limit:
+        # Escaping adds backslashes; cut the raw text further until the escaped form fits.
+        raw_limit = limit
+        while len(escaped) > limit and raw_limit > 1:
+            raw_limit = max(1, raw_limit - max(1, len(escaped) - limit))
+            escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(shorten(cleaned, raw_limit)))
+    return escaped
+
+
+def label(text: object, limit: int = LABEL) -> str:
+    """Plain text for a component label or autocomplete name (Discord shows these unformatted).
+
+    Never empty: Discord refuses empty labels.
+    """
+    return shorten(clean(text), limit) or "(untitled)"
+
+
+def search_links(title: str, artist: str) -> tuple[str, str]:
+    """Spotify and YouTube search URLs (no API keys), fully URL-encoded."""
+    words = shorten(clean(f"{title} {artist}"), SEARCH_TEXT)
+    spotify = "https://open.spotify.com/search/" + quote(words, safe="")
+    youtube = "https://www.youtube.com/results?search_query=" + quote_plus(words, safe="")
+    return spotify, youtube
+
+
+def song_line(title: str, artist: str) -> str:
+    return f"{safe(title, TITLE_IN_LIST)} — {safe(artist, ARTIST_IN_LIST)}"
+
+
+def _suggestion_entry(position: int, suggestion: Suggestion, detail: int) -> str:
+    """One numbered suggestion; ``detail`` 2 = with reason and links, 1 = with reason, 0 = bare."""
+    head = f"**{position}. {song_line(suggestion.title, suggestion.artist)}** · {suggestion.percent}% match"
+    if detail == 0:
+        return head
+    lines = [head, f"↳ {safe(suggestion.reason, REASON_IN_LIST)}"]
+    if detail == 2:
+        spotify, youtube = search_links(suggestion.title, suggestion.artist)
+        lines.append(f"[Spotify]({spotify}) · [YouTube]({youtube})")
+    return "\n".join(lines)
+
+
+def _fit_entries(entries_at: Sequence[Sequence[str]], budget: int) -> list[str]:
+    """Pick a detail level per entry so that all of them joined fit in ``budget``.
+
+    ``entries_at[i][d]`` is entry i at detail d (increasing). Detail is lowered from the
+    last entry up, so the best matches keep their links longest.
+    """
+    level = [len(options) - 1 for options in entries_at]
+
+    def total() -> int:
+        return sum(len(entries_at[i][level[i]]) for i in range(len(level))) + 2 * max(0, len(level) - 1)
+
+    for index in reversed(range(len(level))):
+        while total() > budget and level[index] > 0:
+            level[index] -= 1
+    chosen = [entries_at[i][level[i]] for i in range(len(level))]
+    while chosen and total_len(chosen) > budget:
+        chosen.pop()  # only possible with absurd budgets; keep what fits
+    return chosen
+
+
+def total_len(entries: Sequence[str]) -> int:
+    return sum(map(len, entries)) + 2 * max(0, len(entries) - 1)
+
+
+def answer_embed(answer: Answer, *, rated_with: str = "👍/👎 reactions or the buttons") -> discord.Embed:
+    """The /soundalike answer: seed, numbered suggestions, reasons, listen links, model version."""
+    if answer.seeds:
+        seed = answer.seeds[0]
+        title = shorten("Songs like " + label(seed.title, 150) + " — " + label(seed.artist, 80), EMBED_TITLE)
+    else:
+        title = "Songs for you"
+    footer = shorten(
+        f"model {clean(answer.model_version)} · {clean(answer.dataset)} data · rate with {rated_with}",
+        EMBED_FOOTER,
+    )
+    notes = [safe(note, 300) for note in answer.notes[:3]]
+    entries = [
+        [_suggestion_entry(position, suggestion, detail) for detail in (0, 1, 2)]
+        for position, suggestion in enumerate(answer.suggestions, start=1 + answer.offset)
+    ]
+    notes_text = "\n".join(notes)
+    budget = min(EMBED_DESCRIPTION, EMBED_TOTAL - len(title) - len(footer)) - len(notes_text) - 2
+    body = "\n\n".join(_fit_entries(entries, budget)) if entries else "No suggestions this time."
+    description = (notes_text + "\n\n" + body) if notes_text else body
+    embed = discord.Embed(title=title, description=shorten(description, EMBED_DESCRIPTION), colour=COLOUR)
+    embed.set_footer(text=footer)
+    return embed
+
+
+def answer_text(answer: Answer) -> str:
+    """The same answer as plain text for the console (no markdown, no escaping needed)."""
+    lines = []
+    if answer.seeds:
+        seed = answer.seeds[0]
+        lines.append(f"Songs like {clean(seed.title)} — {clean(seed.artist)}:")
+    for note in answer.notes:
+        lines.append(f"  ({clean(note)})")
+    for position, suggestion in enumerate(answer.suggestions, start=1 + answer.offset):
+        lines.append(f"{position:>3}. {clean(suggestion.title)} — {clean(suggestion.artist)}  {suggestion.percent}% match")
+        lines.append(f"     {clean(suggestion.reason)}")
+        spotify, youtube = search_links(suggestion.title, suggestion.artist)
+        lines.append(f"     {spotify}")
+        lines.append(f"     {youtube}")
+    if not answer.suggestions:
+        lines.append("  No suggestions this time.")
+    lines.append(f"(model {clean(answer.model_version)}, {clean(answer.dataset)} data)")
+    return "\n".join(lines)
+
+
+def candidate_option(candidate: Candidate) -> tuple[str, str]:
+    """(label, description) for a song in a select menu."""
+    description = f"{candidate.listeners:,} listeners"
+    return label(candidate.label), label(description)
+
+
+def message_text(text: object, limit: int = MESSAGE_CONTENT) -> str:
+    """Untrusted text (an error quoting someone's input) made safe for message content."""
+    return safe(text, limit)
+
+
+def closest_titles_text(query: str, titles: Iterable[str]) -> str:
+    titles = [safe(t, 120) for t in list(titles)[:5]]
+    head = f"No song matches “{safe(query, 200)}”."
+    if titles:
+        head += " Closest titles:\n" + "\n".join(f"• {t}" for t in titles)
+    return shorten(head, MESSAGE_CONTENT)
+
+
+def _when(value: object) -> str:
+    """A timestamp (epoch seconds or ISO text) as Discord's relative time, else as given."""
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return discord.utils.format_dt(dt.datetime.fromtimestamp(value, tz=dt.timezone.utc), "R")
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return safe(value, 100)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        return discord.utils.format_dt(parsed, "R")
+    return "unknown"
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return safe(value, 60)
+
+
+def model_embed(info: Mapping[str, object], feedback: Mapping[str, int] | None = None) -> discord.Embed:
+    """/model: which model answers, when and on what it was trained, its metrics."""
+    version = clean(info.get("version", "unknown"))
+    embed = discord.Embed(title=shorten(f"Model {version}", EMBED_TITLE), colour=COLOUR)
+    embed.add_field(name="Algorithm", value=safe(info.get("algorithm", "unknown"), 200) or "unknown")
+    embed.add_field(name="Trained", value=_when(info.get("created")))
+    dataset = info.get("dataset", "unknown")
+    embed.add_field(name="Data", value=safe(dataset, 200) or "unknown")
+    metrics = info.get("metrics")
+    if isinstance(metrics, Mapping) and metrics:
+        lines = [f"{safe(k, 60)}: {_number(v)}" for k, v in list(metrics.items())[:15] if not isinstance(v, Mapping)]
+        embed.add_field(name="Metrics", value=shorten("\n".join(lines) or "none", EMBED_FIELD_VALUE), inline=False)
+    if feedback is not None:
+        text = " · ".join(f"{safe(k, 40)} {v:,}" if isinstance(v, int) else f"{safe(k, 40)} {safe(v, 40)}"
+                          for k, v in feedback.items())
+        embed.add_field(name="Feedback since", value=shorten(text or "none yet", EMBED_FIELD_VALUE), inline=False)
+    versions = info.get("versions")
+    if isinstance(versions, Sequence) and not isinstance(versions, str) and versions:
+        shown = ", ".join(clean(v) for v in list(versions)[-8:])
+        embed.set_footer(text=shorten(f"versions on disk: {shown}", EMBED_FOOTER))
+    return embed
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def stats_embed(guild_name: str, rows: Sequence[Mapping[str, object]]) -> discord.Embed:
+    """/stats: per model version, queries answered and 👍/👎 rates for this server.
+
+    ``rows`` have ``model_version``, ``queries``, ``likes`` and ``dislikes``.
+    """
+    embed = discord.Embed(title=shorten(f"Soundalike in {clean(guild_name)}", EMBED_TITLE), colour=COLOUR)
+    if not rows:
+        embed.description = "No questions answered here yet. Try /soundalike."
+        return embed
+    for row in rows[:20]:
+        queries = int(row.get("queries", 0) or 0)
+        likes = int(row.get("likes", 0) or 0)
+        dislikes = int(row.get("dislikes", 0) or 0)
+        rated = likes + dislikes
+        embed.add_field(
+            name=shorten(f"model {clean(row.get('model_version', '?'))}", EMBED_FIELD_NAME),
+            value=(f"{queries:,} answered · {THUMBS_UP} {likes:,} ({percent(likes, rated)}) · "
+                   f"{THUMBS_DOWN} {dislikes:,} ({percent(dislikes, rated)})"),
+            inline=False,
+        )
+    return embed
