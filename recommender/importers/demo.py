@@ -17,9 +17,9 @@ depends on the seed, and always "Hey Ya!") also get made-up versions, "Hey Ya! (
 and the like, with their own item ids and a small share of the original's listeners. That
 gives the version handling something to merge.
 
-Everything is drawn from one ``numpy.random.Generator(seed)`` in a fixed order, in blocks
-of users so memory stays bounded, so a seed always gives the same dataset (the same
-fingerprint). The default 6,000 listeners take about a second to build.
+The listeners are drawn from ``numpy.random.Generator(seed)`` in a fixed order, in blocks
+of users so memory stays bounded, and the versions from a second generator seeded from the
+same seed, so a seed always gives the same dataset (the same fingerprint). The default 6,000 listeners take about a second to build.
 """
 
 from __future__ import annotations
