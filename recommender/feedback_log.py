@@ -251,44 +251,106 @@ SELECT_SUGGESTIONS = (
     "SELECT position, item_id, score FROM suggestions WHERE query_id = ? ORDER BY position"
 )
 
-# Songs a member's current ratings touch (see "Rating semantics" above), newest rating wins.
-# :guild NULL means every guild, :seed NULL means answers for any seed.
-LATEST_TOUCH_PER_ITEM = """
-WITH touches AS (
-    SELECT c.user_id, s.item_id, s.position, c.value, c.id AS rating_id
+# Songs and the newest current rating touching each (see "Rating semantics" above).
+# Statements come in pairs, one filtered and one over the whole log, because a filter written
+# as "(:guild IS NULL OR guild_id = :guild)" stops SQLite from using an index: the filtered
+# ones must stay fast as the log grows (they run on every /foryou), the global ones feed
+# batch jobs. In each pair only the first CTE differs.
+
+# For one member in one guild, optionally only answers for one seed. Filtering the view on
+# user_id (a PARTITION BY column) lets SQLite push the filter inside its window.
+MEMBER_SONG_VERDICTS = """
+WITH rated AS (
+    SELECT c.user_id, c.query_id, c.position, c.value, c.id
     FROM current_feedback AS c
     JOIN queries AS q ON q.id = c.query_id
-    JOIN suggestions AS s ON s.query_id = c.query_id AND s.position = c.position
-    WHERE (:guild IS NULL OR q.guild_id = :guild)
-      AND (:user IS NULL OR c.user_id = :user)
+    WHERE c.user_id = :user AND q.guild_id = :guild
       AND (:seed IS NULL OR q.resolved_item_id = :seed)
+),
+touches AS (
+    SELECT r.user_id, r.query_id, s.position, s.item_id, r.value, r.id AS rating_id,
+           1 AS one_by_one
+    FROM rated AS r
+    JOIN suggestions AS s ON s.query_id = r.query_id AND s.position = r.position
     UNION ALL
-    SELECT c.user_id, s.item_id, s.position, c.value, c.id AS rating_id
-    FROM current_feedback AS c
-    JOIN queries AS q ON q.id = c.query_id
-    JOIN suggestions AS s ON s.query_id = c.query_id
-    WHERE c.position IS NULL AND c.value = 1
-      AND (:guild IS NULL OR q.guild_id = :guild)
-      AND (:user IS NULL OR c.user_id = :user)
-      AND (:seed IS NULL OR q.resolved_item_id = :seed)
-      AND NOT EXISTS (
-          SELECT 1 FROM current_feedback AS d
-          WHERE d.query_id = c.query_id AND d.user_id = c.user_id AND d.position = s.position
-      )
-)
-SELECT user_id, item_id, value, rating_id, position
-FROM (
+    SELECT r.user_id, r.query_id, s.position, s.item_id, r.value, r.id AS rating_id,
+           0 AS one_by_one
+    FROM rated AS r
+    JOIN suggestions AS s ON s.query_id = r.query_id
+    WHERE r.position IS NULL AND r.value = 1
+),
+per_song_shown AS (
+    -- A rating of the song itself beats a whole-message rating of the same message.
+    SELECT user_id, item_id, value, rating_id, position, ROW_NUMBER() OVER (
+        PARTITION BY user_id, query_id, position ORDER BY one_by_one DESC
+    ) AS pick
+    FROM touches
+),
+newest AS (
     SELECT user_id, item_id, value, rating_id, position, ROW_NUMBER() OVER (
         PARTITION BY user_id, item_id ORDER BY rating_id DESC
     ) AS newest_first
-    FROM touches
+    FROM per_song_shown
+    WHERE pick = 1
 )
+SELECT user_id, item_id, value, rating_id, position
+FROM newest
+WHERE newest_first = 1 AND value = :value
+ORDER BY user_id, rating_id DESC, position
+"""
+
+# The same verdicts for every member in every guild (the retrain feed).
+ALL_SONG_VERDICTS = """
+WITH rated AS (
+    SELECT c.user_id, c.query_id, c.position, c.value, c.id
+    FROM current_feedback AS c
+),
+touches AS (
+    SELECT r.user_id, r.query_id, s.position, s.item_id, r.value, r.id AS rating_id,
+           1 AS one_by_one
+    FROM rated AS r
+    JOIN suggestions AS s ON s.query_id = r.query_id AND s.position = r.position
+    UNION ALL
+    SELECT r.user_id, r.query_id, s.position, s.item_id, r.value, r.id AS rating_id,
+           0 AS one_by_one
+    FROM rated AS r
+    JOIN suggestions AS s ON s.query_id = r.query_id
+    WHERE r.position IS NULL AND r.value = 1
+),
+per_song_shown AS (
+    SELECT user_id, item_id, value, rating_id, position, ROW_NUMBER() OVER (
+        PARTITION BY user_id, query_id, position ORDER BY one_by_one DESC
+    ) AS pick
+    FROM touches
+),
+newest AS (
+    SELECT user_id, item_id, value, rating_id, position, ROW_NUMBER() OVER (
+        PARTITION BY user_id, item_id ORDER BY rating_id DESC
+    ) AS newest_first
+    FROM per_song_shown
+    WHERE pick = 1
+)
+SELECT user_id, item_id, value, rating_id, position
+FROM newest
 WHERE newest_first = 1 AND value = :value
 ORDER BY user_id, rating_id DESC, position
 """
 
 # Per model version: answers shown (queries with suggestions) and current ratings on them.
-VERSION_STATS = """
+# The guild's current ratings are computed from its own answers only (the view cannot be
+# filtered by guild before its window runs); the result is the same as the view's.
+GUILD_VERSION_STATS = """
+WITH ratings AS (
+    SELECT query_id, value FROM (
+        SELECT f.query_id, f.value, ROW_NUMBER() OVER (
+            PARTITION BY f.query_id, f.user_id, f.position ORDER BY f.id DESC
+        ) AS newest_first
+        FROM queries AS q
+        JOIN feedback AS f ON f.query_id = q.id
+        WHERE q.guild_id = :guild AND f.retracted_at IS NULL
+    )
+    WHERE newest_first = 1
+)
 SELECT q.model_version AS model_version,
        COUNT(*) AS answers,
        COALESCE(SUM(r.up), 0) AS up,
@@ -296,10 +358,29 @@ SELECT q.model_version AS model_version,
 FROM queries AS q
 LEFT JOIN (
     SELECT query_id, SUM(value = 1) AS up, SUM(value = -1) AS down
-    FROM current_feedback GROUP BY query_id
+    FROM ratings GROUP BY query_id
+) AS r ON r.query_id = q.id
+WHERE q.guild_id = :guild
+  AND q.model_version IS NOT NULL
+  AND EXISTS (SELECT 1 FROM suggestions AS s WHERE s.query_id = q.id)
+GROUP BY q.model_version
+ORDER BY MIN(q.id)
+"""
+
+ALL_VERSION_STATS = """
+WITH ratings AS (
+    SELECT query_id, value FROM current_feedback
+)
+SELECT q.model_version AS model_version,
+       COUNT(*) AS answers,
+       COALESCE(SUM(r.up), 0) AS up,
+       COALESCE(SUM(r.down), 0) AS down
+FROM queries AS q
+LEFT JOIN (
+    SELECT query_id, SUM(value = 1) AS up, SUM(value = -1) AS down
+    FROM ratings GROUP BY query_id
 ) AS r ON r.query_id = q.id
 WHERE q.model_version IS NOT NULL
-  AND (:guild IS NULL OR q.guild_id = :guild)
   AND EXISTS (SELECT 1 FROM suggestions AS s WHERE s.query_id = q.id)
 GROUP BY q.model_version
 ORDER BY MIN(q.id)
@@ -307,21 +388,53 @@ ORDER BY MIN(q.id)
 
 # In SQLite a bare column beside MAX() comes from the row holding the max, so the label
 # shown for a seed is the title most recently typed for it.
-TOP_QUERIES = """
+GUILD_TOP_QUERIES = """
 SELECT resolved_item_id AS item_id, typed_title, typed_artist, COUNT(*) AS times, MAX(id)
 FROM queries
-WHERE resolved_item_id IS NOT NULL AND (:guild IS NULL OR guild_id = :guild)
+WHERE guild_id = :guild AND resolved_item_id IS NOT NULL
 GROUP BY resolved_item_id
 ORDER BY times DESC, MAX(id) DESC
 LIMIT :limit
 """
 
-FEEDBACK_BY_DAY = """
-SELECT date(c.created_at) AS day, q.model_version AS model_version,
-       SUM(c.value = 1) AS up, SUM(c.value = -1) AS down
-FROM current_feedback AS c
-JOIN queries AS q ON q.id = c.query_id
-WHERE (:guild IS NULL OR q.guild_id = :guild)
+ALL_TOP_QUERIES = """
+SELECT resolved_item_id AS item_id, typed_title, typed_artist, COUNT(*) AS times, MAX(id)
+FROM queries
+WHERE resolved_item_id IS NOT NULL
+GROUP BY resolved_item_id
+ORDER BY times DESC, MAX(id) DESC
+LIMIT :limit
+"""
+
+# Current ratings per UTC day (the day each was made) and the version that made the answer.
+GUILD_FEEDBACK_BY_DAY = """
+WITH ratings AS (
+    SELECT query_id, value, created_at FROM (
+        SELECT f.query_id, f.value, f.created_at, ROW_NUMBER() OVER (
+            PARTITION BY f.query_id, f.user_id, f.position ORDER BY f.id DESC
+        ) AS newest_first
+        FROM queries AS q
+        JOIN feedback AS f ON f.query_id = q.id
+        WHERE q.guild_id = :guild AND f.retracted_at IS NULL
+    )
+    WHERE newest_first = 1
+)
+SELECT date(r.created_at) AS day, q.model_version AS model_version,
+       SUM(r.value = 1) AS up, SUM(r.value = -1) AS down
+FROM ratings AS r
+JOIN queries AS q ON q.id = r.query_id
+GROUP BY day, q.model_version
+ORDER BY day, MIN(q.id)
+"""
+
+ALL_FEEDBACK_BY_DAY = """
+WITH ratings AS (
+    SELECT query_id, value, created_at FROM current_feedback
+)
+SELECT date(r.created_at) AS day, q.model_version AS model_version,
+       SUM(r.value = 1) AS up, SUM(r.value = -1) AS down
+FROM ratings AS r
+JOIN queries AS q ON q.id = r.query_id
 GROUP BY day, q.model_version
 ORDER BY day, MIN(q.id)
 """
@@ -387,6 +500,10 @@ class FeedbackDay(NamedTuple):
     down: int
 
 
+def _version_stats(row: sqlite3.Row) -> VersionStats:
+    return VersionStats(row["model_version"], row["answers"], row["up"], row["down"])
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -405,15 +522,24 @@ def _check_target(message_id: int | None, query_id: int | None) -> None:
         raise ValueError("give exactly one of message_id and query_id")
 
 
-def _suggestion_rows(query_id: int, suggestions: Iterable[tuple[int, str, float | None]]):
-    rows = []
+def _suggestion_rows(
+    query_id: int, suggestions: list[tuple[int, str, float | None]]
+) -> list[tuple[int, int, str, float | None]]:
+    return [(query_id, position, item_id, score) for position, item_id, score in suggestions]
+
+
+def _checked_suggestions(
+    suggestions: Iterable[tuple[int, str, float | None]],
+) -> list[tuple[int, str, float | None]]:
+    """``(position, item_id, score)`` as plain values, each position once."""
+    checked = []
     seen: set[int] = set()
     for position, item_id, score in suggestions:
         if position in seen:
             raise ValueError(f"suggestion position {position} appears twice")
         seen.add(position)
-        rows.append((query_id, int(position), str(item_id), None if score is None else float(score)))
-    return rows
+        checked.append((int(position), str(item_id), None if score is None else float(score)))
+    return checked
 
 
 def _why(error: sqlite3.Error) -> str:
@@ -515,7 +641,8 @@ class FeedbackLog:
                 finally:
                     await self._reader.execute(COMMIT)
             except sqlite3.Error as error:
-                raise LogReadError(f"Could not read the feedback log {self.path}: {_why(error)}.") from error
+                message = f"Could not read the feedback log {self.path}: {_why(error)}."
+                raise LogReadError(message) from error
 
     async def _fetch(self, sql: str, params: tuple | dict) -> list[sqlite3.Row]:
         async with self._read() as db:
@@ -544,7 +671,7 @@ class FeedbackLog:
         ``suggestions`` are ``(position, item_id, score)``. A ``message_id`` already attached to
         another query moves to this one (the bot edited that message to show this answer).
         """
-        rows_without_id = _suggestion_rows(0, suggestions)
+        checked = _checked_suggestions(suggestions)
         values = {
             "created_at": _timestamp(self._clock()),
             "guild_id": guild_id,
@@ -564,8 +691,7 @@ class FeedbackLog:
                 await db.execute(RELEASE_MESSAGE, (message_id,))
             cursor = await db.execute(INSERT_QUERY, values)
             query_id = cursor.lastrowid
-            rows = [(query_id, *row[1:]) for row in rows_without_id]
-            await db.executemany(INSERT_SUGGESTION, rows)
+            await db.executemany(INSERT_SUGGESTION, _suggestion_rows(query_id, checked))
         return query_id
 
     async def record_query(
@@ -603,7 +729,7 @@ class FeedbackLog:
         self, query_id: int, suggestions: Iterable[tuple[int, str, float | None]]
     ) -> bool:
         """Add the suggestions shown for a query. False when the query is gone (forgotten)."""
-        rows = _suggestion_rows(query_id, suggestions)
+        rows = _suggestion_rows(query_id, _checked_suggestions(suggestions))
         async with self._write("record suggestions") as db:
             if not await db.execute_fetchall(QUERY_EXISTS, (query_id,)):
                 return False
@@ -685,7 +811,7 @@ class FeedbackLog:
     async def liked_items(self, guild_id: int, user_id: int) -> list[str]:
         """Songs the member likes in this guild (latest rating touching them is 👍), newest first."""
         rows = await self._fetch(
-            LATEST_TOUCH_PER_ITEM, {"guild": guild_id, "user": user_id, "seed": None, "value": 1}
+            MEMBER_SONG_VERDICTS, {"guild": guild_id, "user": user_id, "seed": None, "value": 1}
         )
         return [row["item_id"] for row in rows]
 
@@ -695,7 +821,7 @@ class FeedbackLog:
         """Songs the member rated 👎 one by one (and not since 👍), in answers for ``seed_item_id``
         when given, else in any answer in this guild."""
         rows = await self._fetch(
-            LATEST_TOUCH_PER_ITEM,
+            MEMBER_SONG_VERDICTS,
             {"guild": guild_id, "user": user_id, "seed": seed_item_id, "value": -1},
         )
         return {row["item_id"] for row in rows}
@@ -726,19 +852,31 @@ class FeedbackLog:
 
     async def stats(self, guild_id: int | None = None) -> list[VersionStats]:
         """Per model version, oldest first; ``guild_id=None`` covers every guild."""
-        rows = await self._fetch(VERSION_STATS, {"guild": guild_id})
-        return [VersionStats(row["model_version"], row["answers"], row["up"], row["down"]) for row in rows]
+        if guild_id is None:
+            rows = await self._fetch(ALL_VERSION_STATS, {})
+        else:
+            rows = await self._fetch(GUILD_VERSION_STATS, {"guild": guild_id})
+        return [_version_stats(row) for row in rows]
 
     async def top_queries(self, guild_id: int | None = None, limit: int = 10) -> list[TopQuery]:
         """The seeds asked for most often (resolved queries only), most asked first."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        rows = await self._fetch(TOP_QUERIES, {"guild": guild_id, "limit": limit})
-        return [TopQuery(row["item_id"], row["typed_title"], row["typed_artist"], row["times"]) for row in rows]
+        if guild_id is None:
+            rows = await self._fetch(ALL_TOP_QUERIES, {"limit": limit})
+        else:
+            rows = await self._fetch(GUILD_TOP_QUERIES, {"guild": guild_id, "limit": limit})
+        return [
+            TopQuery(row["item_id"], row["typed_title"], row["typed_artist"], row["times"])
+            for row in rows
+        ]
 
     async def feedback_over_time(self, guild_id: int | None = None) -> list[FeedbackDay]:
         """Current 👍/👎 counts per UTC day (the day each rating was made) and model version."""
-        rows = await self._fetch(FEEDBACK_BY_DAY, {"guild": guild_id})
+        if guild_id is None:
+            rows = await self._fetch(ALL_FEEDBACK_BY_DAY, {})
+        else:
+            rows = await self._fetch(GUILD_FEEDBACK_BY_DAY, {"guild": guild_id})
         return [FeedbackDay(row["day"], row["model_version"], row["up"], row["down"]) for row in rows]
 
     async def query_for_message(self, message_id: int) -> LoggedQuery | None:
@@ -810,7 +948,7 @@ async def _configure(db: aiosqlite.Connection, path: Path, *, writing: bool) -> 
             async with db.execute(PRAGMA_WAL) as cursor:
                 (mode,) = await cursor.fetchone()
             if mode != "wal":
-                log.warning("%s: WAL mode unavailable (journal mode %s); writes stay durable", path, mode)
+                log.warning("%s: WAL unavailable (journal mode %s); writes stay durable", path, mode)
             await db.execute(PRAGMA_SYNCHRONOUS_FULL)
             await db.execute(PRAGMA_SECURE_DELETE)
     except sqlite3.Error as error:
@@ -850,7 +988,7 @@ async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
                     for statement in migration.statements:
                         await db.execute(statement)
                     version = migration.version
-                    log.info("%s: schema upgraded to version %d (%s)", path, version, migration.summary)
+                    log.info("%s: schema now at version %d (%s)", path, version, migration.summary)
                 await db.execute(COMMIT)
             except BaseException:
                 await _rollback_quietly(db)
@@ -915,17 +1053,17 @@ def read_positive_feedback(db_path: str | Path) -> list[tuple[str, str]]:
     Sorted, one pair per member and song. Empty when the log does not exist yet.
     """
     rows = _read_only_rows(
-        db_path, LATEST_TOUCH_PER_ITEM, {"guild": None, "user": None, "seed": None, "value": 1}
+        db_path, ALL_SONG_VERDICTS, {"value": 1}
     )
     return sorted((member_key(row["user_id"]), row["item_id"]) for row in rows)
 
 
 def online_rates(db_path: str | Path) -> dict[str, dict[str, float | int]]:
     """Per model version: ``answers``, ``up``, ``down``, ``up_rate`` (0.0 while nothing rated)."""
-    rows = _read_only_rows(db_path, VERSION_STATS, {"guild": None})
+    rows = _read_only_rows(db_path, ALL_VERSION_STATS, {})
     rates: dict[str, dict[str, float | int]] = {}
     for row in rows:
-        stats = VersionStats(row["model_version"], row["answers"], row["up"], row["down"])
+        stats = _version_stats(row)
         rates[stats.model_version] = {
             "answers": stats.answers,
             "up": stats.up,

@@ -295,6 +295,87 @@ async def test_liked_items_are_newest_first_and_scoped_to_guild_and_member(log: 
     assert await log.liked_items(OTHER_GUILD, BOB) == []
 
 
+def reference_verdicts(answers, ratings, guild, user, seed=None):
+    """The documented rules, in plain Python: song -> (value, rating id, position) of the
+    newest rating touching it, for one member in one guild (every guild for None) and one
+    seed when given. ``ratings`` lists every rating in the order the log got them."""
+    current = {}
+    for rating_id, (query_id, member, position, value, retracted) in enumerate(ratings, 1):
+        if not retracted:
+            current[(query_id, member, position)] = (rating_id, value)
+    chosen = {}  # (query_id, position) -> (one_by_one, rating_id, value, item)
+    for (query_id, member, position), (rating_id, value) in current.items():
+        answer_guild, answer_seed, items = answers[query_id]
+        if member != user or guild not in (None, answer_guild) or seed not in (None, answer_seed):
+            continue
+        if position is not None:
+            chosen[(query_id, position)] = (1, rating_id, value, items[position])
+        elif value == UP:
+            for shown, item in items.items():
+                if chosen.get((query_id, shown), (0,))[0] == 0:
+                    chosen[(query_id, shown)] = (0, rating_id, value, item)
+    newest = {}
+    for (query_id, position), (_, rating_id, value, item) in chosen.items():
+        if item not in newest or rating_id > newest[item][1]:
+            newest[item] = (value, rating_id, position)
+    return newest
+
+
+async def test_ratings_agree_with_the_documented_rules_on_random_histories(log, db_path):
+    shuffle = random.Random(20240501)
+    members = [ALICE, BOB, ASKER]
+    answers, ratings = {}, []  # mirrors of what the log was told
+    message_of = {}
+    for scenario in range(25):
+        guild = 1_000 + scenario
+        in_guild = []
+        for step in range(40):
+            action = shuffle.random()
+            if action < 0.2 or not in_guild:
+                items = shuffle.sample("abcdefgh", shuffle.randint(1, 4))
+                seed = shuffle.choice(["s1", "s2"])
+                message_id = guild * 100 + step
+                query_id = await answer(log, message_id, items, guild=guild, seed=seed)
+                answers[query_id] = (guild, seed, dict(enumerate(items, 1)))
+                message_of[query_id] = message_id
+                in_guild.append(query_id)
+                continue
+            query_id = shuffle.choice(in_guild)
+            member = shuffle.choice(members)
+            positions = [None, *answers[query_id][2]]
+            position = shuffle.choice(positions)
+            value = shuffle.choice([UP, DOWN])
+            if action < 0.8:
+                assert await log.record_feedback(message_of[query_id], member, value, position)
+                ratings.append([query_id, member, position, value, False])
+            else:
+                await log.retract_feedback(message_of[query_id], member, value, position)
+                for rating in ratings:
+                    if rating[:4] == [query_id, member, position, value]:
+                        rating[4] = True
+        for member in members:
+            expected = reference_verdicts(answers, ratings, guild, member)
+            liked = sorted(
+                (item for item, (value, _, _) in expected.items() if value == UP),
+                key=lambda item: (-expected[item][1], expected[item][2]),
+            )
+            assert await log.liked_items(guild, member) == liked, f"scenario {scenario}"
+            disliked = {item for item, (value, _, _) in expected.items() if value == DOWN}
+            assert await log.disliked_items(guild, member) == disliked, f"scenario {scenario}"
+            for seed in ("s1", "s2"):
+                by_seed = reference_verdicts(answers, ratings, guild, member, seed)
+                assert await log.disliked_items(guild, member, seed) == {
+                    item for item, (value, _, _) in by_seed.items() if value == DOWN
+                }, f"scenario {scenario}, seed {seed}"
+    # The retrain feed: the same rules over every guild, one listener per member.
+    assert read_positive_feedback(db_path) == sorted(
+        (f"discord:{member}", item)
+        for member in members
+        for item, (value, _, _) in reference_verdicts(answers, ratings, None, member).items()
+        if value == UP
+    )
+
+
 # -- blocks ----------------------------------------------------------------------------------
 
 
@@ -367,6 +448,14 @@ async def test_feedback_over_time_groups_by_day_and_version(log: FeedbackLog, cl
         FeedbackDay("2024-05-02", "v2", 2, 0),
     ]
     assert await log.feedback_over_time(OTHER_GUILD) == []
+    await answer(log, 3, version="v2", guild=OTHER_GUILD)
+    await log.record_feedback(3, BOB, DOWN)
+    assert await log.feedback_over_time(OTHER_GUILD) == [FeedbackDay("2024-05-02", "v2", 0, 1)]
+    assert await log.feedback_over_time() == [
+        FeedbackDay("2024-05-01", "v1", 1, 1),
+        FeedbackDay("2024-05-02", "v1", 1, 0),
+        FeedbackDay("2024-05-02", "v2", 2, 1),
+    ]
 
 
 # -- concurrency -----------------------------------------------------------------------------

@@ -144,7 +144,11 @@ async def test_a_failing_migration_is_rolled_back_whole(tmp_path: Path, monkeypa
     broken = Migration(
         CURRENT_SCHEMA_VERSION + 1,
         "a step that fails halfway",
-        ("CREATE TABLE half_done (x INTEGER)", "CREATE TABLE queries (x INTEGER)", "PRAGMA user_version = 99"),
+        (
+            "CREATE TABLE half_done (x INTEGER)",
+            "CREATE TABLE queries (x INTEGER)",  # fails: the table exists
+            "PRAGMA user_version = 99",
+        ),
     )
     monkeypatch.setattr(feedback_log, "MIGRATIONS", (*MIGRATIONS, broken))
     monkeypatch.setattr(feedback_log, "CURRENT_SCHEMA_VERSION", broken.version)
