@@ -1,0 +1,390 @@
+"""``python -m recommender evaluate``: offline figures, always beside the popularity baseline.
+
+Three protocols, each scoring the model and the most-listened baseline on the same split:
+
+- ``holdout``: ``implicit.evaluation.train_test_split(X, train_share, random_state=seed)``
+  of the interactions; the configuration is re-fitted on the training part and scored by
+  implicit's own ``ranking_metrics_at_k`` (precision@k, map@k, ndcg@k exactly as implicit
+  computes them; its "precision" divides by min(k, held-out items)).
+- ``users`` (MSD Challenge / Liang et al. 2018): a share of the users is held out whole;
+  the model is fitted on the others, and each held-out user's history is split into a
+  visible half, folded in without retraining (``LoadedModel.score_for_history``), and a
+  hidden half to find: mAP@500, Recall@20, Recall@50 (hits / min(k, hidden)), NDCG@100.
+- ``item2item``: what the bot does. For each held-out user, one of their songs is the
+  seed of ``similar_items``; hit rate (any other song of theirs in the top k) and recall.
+
+The stored model was trained on all the data, so every protocol re-fits the model's
+configuration on its training part; the figures describe the configuration.
+
+Online feedback: when the bot's SQLite log exists, ``recommender.feedback_log.online_rates``
+(imported lazily) is printed beside the offline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from .errors import ConfigError, SoundalikeError
+from .model import LoadedModel
+from .training import FittedModel, TrainParams, add_param_arguments, fit
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("holdout", "users", "item2item")
+# Liang et al. 2018 and the MSD Challenge cut-offs for the users protocol.
+USERS_CUTOFFS = {"map": 500, "recall": (20, 50), "ndcg": 100}
+DEFAULT_MAX_HELDOUT_USERS = 5000
+
+
+def primary_metric(protocol: str, k: int) -> str:
+    """The one figure that decides a promotion for each protocol."""
+    return {"holdout": f"precision@{k}", "users": "ndcg@100", "item2item": f"recall@{k}"}[protocol]
+
+
+# -- the baseline ----------------------------------------------------------------------
+class PopularityRecommender:
+    """Most-listened items first (by number of listeners in the training data).
+
+    Quacks like an implicit recommender (``recommend``) so implicit's own metric code
+    scores it exactly like the model.
+    """
+
+    def __init__(self, listeners: np.ndarray):
+        self.listeners = np.asarray(listeners, dtype=np.float64)
+        self.order = np.argsort(-self.listeners, kind="stable")
+
+    @classmethod
+    def fit(cls, train: sp.spmatrix) -> "PopularityRecommender":
+        train = sp.csr_matrix(train)
+        return cls(np.bincount(train.indices, minlength=train.shape[1]))
+
+    def top(self, exclude: np.ndarray, n: int) -> np.ndarray:
+        """The ``n`` most popular items not in ``exclude``."""
+        exclude = np.asarray(exclude)
+        head = self.order[: n + exclude.size]
+        if exclude.size:
+            head = head[~np.isin(head, exclude)]
+        return head[:n]
+
+    def recommend(self, userid, user_items, N=10, filter_already_liked_items=True, **_ignored):
+        user_items = sp.csr_matrix(user_items)
+        single = np.isscalar(userid)
+        rows = 1 if single else len(userid)
+        ids = np.full((rows, N), -1, dtype=np.int32)
+        scores = np.full((rows, N), -np.finfo(np.float32).max, dtype=np.float32)
+        for row in range(rows):
+            liked = user_items.indices[user_items.indptr[row]:user_items.indptr[row + 1]]
+            top = self.top(liked if filter_already_liked_items else np.empty(0, np.int64), N)
+            ids[row, : top.size] = top
+            scores[row, : top.size] = self.listeners[top]
+        return (ids[0], scores[0]) if single else (ids, scores)
+
+
+# -- holdout ---------------------------------------------------------------------------
+def holdout_split(counts: sp.spmatrix, train_share: float, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """implicit's random split of the interactions (the figures in the README use it)."""
+    from implicit.evaluation import train_test_split
+
+    if not 0 < train_share < 1:
+        raise ConfigError(f"train_share must be between 0 and 1, got {train_share}")
+    train, test = train_test_split(sp.csr_matrix(counts), train_share, random_state=seed)
+    return train.tocsr(), test.tocsr()
+
+
+def holdout_metrics(model: FittedModel | PopularityRecommender, train: sp.spmatrix, test: sp.spmatrix, k: int) -> dict:
+    """precision@k, map@k and ndcg@k from implicit's ``ranking_metrics_at_k``.
+
+    For a FittedModel the matrix it was fitted on (weighted ``train``) is what the model
+    scores from (kNN) and filters already-liked items with.
+    """
+    from implicit.evaluation import ranking_metrics_at_k
+
+    if isinstance(model, FittedModel):
+        if model.weighted.shape != train.shape:
+            raise ValueError(f"model was fitted on {model.weighted.shape}, train is {train.shape}")
+        recommender, train_items = model.implicit_model, model.weighted
+    else:
+        recommender, train_items = model, sp.csr_matrix(train)
+    with threadpool_limits(1, "blas"):
+        raw = ranking_metrics_at_k(recommender, train_items, sp.csr_matrix(test), K=k, show_progress=False)
+    return {f"precision@{k}": float(raw["precision"]), f"map@{k}": float(raw["map"]), f"ndcg@{k}": float(raw["ndcg"])}
+
+
+def _stack_extra(train: sp.csr_matrix, test: sp.csr_matrix, extra: sp.spmatrix | None):
+    """Append extra training-only rows (feedback listeners) below train; test gets empty rows."""
+    if extra is None or extra.shape[0] == 0:
+        return train, test
+    extra = sp.csr_matrix(extra, dtype=train.dtype)
+    if extra.shape[1] != train.shape[1]:
+        raise ValueError(f"extra rows have {extra.shape[1]} items, the dataset {train.shape[1]}")
+    empty = sp.csr_matrix((extra.shape[0], test.shape[1]), dtype=test.dtype)
+    return sp.vstack([train, extra], format="csr"), sp.vstack([test, empty], format="csr")
+
+
+# -- held-out users --------------------------------------------------------------------
+@dataclass
+class UsersSplit:
+    train: sp.csr_matrix  # the other users, whole
+    users: np.ndarray  # held-out user rows (in the original matrix)
+    visible: list[np.ndarray]  # item indices folded in
+    hidden: list[np.ndarray]  # item indices to find
+
+
+def users_split(
+    counts: sp.spmatrix,
+    train_share: float,
+    seed: int,
+    *,
+    visible_share: float = 0.5,
+    max_users: int = DEFAULT_MAX_HELDOUT_USERS,
+) -> UsersSplit:
+    """Hold out ``1 - train_share`` of the users (at most ``max_users``), half of each visible.
+
+    Only items some training user played can be predicted, so held-out histories are
+    restricted to them (as Liang et al. do); users left with fewer than 2 items are skipped.
+    """
+    if not 0 < train_share < 1:
+        raise ConfigError(f"train_share must be between 0 and 1, got {train_share}")
+    counts = sp.csr_matrix(counts)
+    rng = np.random.default_rng(seed)
+    n_users = counts.shape[0]
+    eligible = np.flatnonzero(np.diff(counts.indptr) >= 2)
+    wanted = min(max_users, int(round(n_users * (1 - train_share))), eligible.size)
+    heldout = np.sort(rng.choice(eligible, size=wanted, replace=False)) if wanted else np.empty(0, np.int64)
+    keep = np.ones(n_users, dtype=bool)
+    keep[heldout] = False
+    train = counts[keep]
+    known = np.bincount(train.indices, minlength=counts.shape[1]) > 0
+    users, visible, hidden = [], [], []
+    for user in heldout:
+        items = counts.indices[counts.indptr[user]:counts.indptr[user + 1]]
+        items = items[known[items]]
+        if items.size < 2:
+            continue
+        items = rng.permutation(items)
+        n_visible = min(items.size - 1, max(1, int(math.floor(items.size * visible_share))))
+        users.append(user)
+        visible.append(np.sort(items[:n_visible]))
+        hidden.append(np.sort(items[n_visible:]))
+    return UsersSplit(train=train, users=np.asarray(users, dtype=np.int64), visible=visible, hidden=hidden)
+
+
+def ranking_scores(ranked: np.ndarray, hidden: np.ndarray, k: int) -> tuple[float, float, float]:
+    """(average precision@k, recall@k, ndcg@k) of one ranked list, as Liang et al. define them."""
+    relevant = np.isin(ranked[:k], hidden)
+    wanted = min(k, hidden.size)
+    if wanted == 0:
+        return 0.0, 0.0, 0.0
+    hits = np.cumsum(relevant)
+    ranks = np.arange(1, relevant.size + 1)
+    average_precision = float(np.sum(hits[relevant] / ranks[relevant]) / wanted)
+    recall = float(hits[-1] / wanted) if relevant.size else 0.0
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = float(np.sum(discounts[: relevant.size][relevant]))
+    ndcg = dcg / float(np.sum(discounts[:wanted]))
+    return average_precision, recall, ndcg
+
+
+def _users_metrics(rank: "callable", split: UsersSplit, k: int) -> dict:
+    depth = max(USERS_CUTOFFS["map"], USERS_CUTOFFS["ndcg"], *USERS_CUTOFFS["recall"], k)
+    sums: dict[str, float] = {}
+    for visible, hidden in zip(split.visible, split.hidden):
+        ranked = rank(visible, depth)
+        values = {
+            "map@500": ranking_scores(ranked, hidden, 500)[0],
+            "recall@20": ranking_scores(ranked, hidden, 20)[1],
+            "recall@50": ranking_scores(ranked, hidden, 50)[1],
+            "ndcg@100": ranking_scores(ranked, hidden, 100)[2],
+            f"recall@{k}": ranking_scores(ranked, hidden, k)[1],
+            f"ndcg@{k}": ranking_scores(ranked, hidden, k)[2],
+        }
+        for name, value in values.items():
+            sums[name] = sums.get(name, 0.0) + value
+    count = max(len(split.visible), 1)
+    return {name: total / count for name, total in sums.items()}
+
+
+def _item2item_metrics(similar: "callable", split: UsersSplit, k: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    hit_total = recall_total = 0.0
+    for visible, hidden in zip(split.visible, split.hidden):
+        items = np.concatenate([visible, hidden])
+        seed_item = int(items[rng.integers(items.size)])
+        others = items[items != seed_item]
+        found = np.isin(similar(seed_item, k), others).sum()
+        hit_total += float(found > 0)
+        recall_total += found / min(k, others.size)
+    count = max(len(split.visible), 1)
+    return {f"hit_rate@{k}": hit_total / count, f"recall@{k}": recall_total / count}
+
+
+# -- the function API ------------------------------------------------------------------
+def evaluate(
+    dataset: object,
+    config_params: TrainParams,
+    protocol: str = "holdout",
+    k: int = 10,
+    seed: int = 1,
+    *,
+    train_share: float = 0.8,
+    extra_train: sp.spmatrix | None = None,
+    max_users: int = DEFAULT_MAX_HELDOUT_USERS,
+) -> dict:
+    """Fit ``config_params`` on the protocol's training part and score it beside popularity.
+
+    ``dataset`` is a Dataset or a users x items matrix. ``extra_train`` rows (feedback
+    listeners) join the model's training part only: they are never scored, and the
+    baseline is computed on the dataset's own split, identical for every call with the
+    same seed.
+    """
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, got {k}")
+    counts = sp.csr_matrix(getattr(dataset, "interactions", dataset))
+    report: dict = {"protocol": protocol, "k": k, "seed": seed, "train_share": train_share,
+                    "params": config_params.to_dict()}
+    if protocol == "holdout":
+        train, test = holdout_split(counts, train_share, seed)
+        model_train, model_test = _stack_extra(train, test, extra_train)
+        fitted = fit(config_params, model_train)
+        report["model"] = holdout_metrics(fitted, model_train, model_test, k)
+        report["baseline"] = holdout_metrics(PopularityRecommender.fit(train), train, test, k)
+        report["users_evaluated"] = int(np.count_nonzero(np.diff(test.indptr)))
+    else:
+        split = users_split(counts, train_share, seed, max_users=max_users)
+        if not split.visible:
+            raise SoundalikeError("no held-out user has 2 or more known items; the dataset is too small for this protocol")
+        model_train = split.train
+        if extra_train is not None and extra_train.shape[0]:
+            model_train = sp.vstack([split.train, sp.csr_matrix(extra_train, dtype=split.train.dtype)], format="csr")
+        served: LoadedModel = fit(config_params, model_train).loaded("evaluation")
+        popularity = PopularityRecommender.fit(split.train)
+        if protocol == "users":
+            report["model"] = _users_metrics(lambda seen, n: served.score_for_history(seen, None, n)[0], split, k)
+            report["baseline"] = _users_metrics(popularity.top, split, k)
+        else:
+            report["model"] = _item2item_metrics(lambda item, n: served.similar_items(np.array([item]), n)[0], split, k, seed)
+            report["baseline"] = _item2item_metrics(lambda item, n: popularity.top(np.array([item]), n), split, k, seed)
+        report["users_evaluated"] = len(split.visible)
+    return report
+
+
+# -- online feedback (the bot's log) ---------------------------------------------------
+def online_rates(database_path: Path) -> dict | None:
+    """Per-version 👍/👎 rates from the bot's log, or None when there is none to read.
+
+    The reader lives in ``recommender.feedback_log`` (the bot's side); it is imported
+    only here and only when the database file exists, and skipped quietly if absent.
+    """
+    if not Path(database_path).exists():
+        return None
+    try:
+        module = importlib.import_module("recommender.feedback_log")
+    except ImportError:
+        return None
+    reader = getattr(module, "online_rates", None)
+    if reader is None:
+        return None
+    try:
+        return reader(database_path)
+    except SoundalikeError as error:
+        log.warning("online feedback not shown: %s", error)
+        return None
+
+
+# -- the command -----------------------------------------------------------------------
+def _model_params(config, args) -> tuple[TrainParams, str]:
+    """The configuration to evaluate: --model V, else current, else [training]; then overrides."""
+    from .store import ModelStore
+    from .training import params_from_args
+
+    store = ModelStore.for_dataset(config.models_dir, args.dataset or config.data.default_dataset)
+    version = args.model or store.current_version()
+    overrides = {name: getattr(args, name) for name in
+                 ("algorithm", "weighting", "factors", "iterations", "regularization", "alpha",
+                  "learning_rate", "neighbours") if getattr(args, name, None) is not None}
+    if version is None:
+        return params_from_args(config, args), "the [training] configuration (no model published yet)"
+    manifest = store.read_manifest(version)
+    params = TrainParams.from_dict(manifest.get("parameters", {})).replace(**overrides)
+    label = f"model {version}'s configuration" + (" with overrides" if overrides else "")
+    return params, label
+
+
+def _print_report(report: dict, label: str, online: dict | None) -> None:
+    protocol, k = report["protocol"], report["k"]
+    share = int(round(report["train_share"] * 100))
+    how = {
+        "holdout": f"{share}% of interactions to train, the rest to test",
+        "users": f"{100 - share}% of users held out (at most {DEFAULT_MAX_HELDOUT_USERS}), half of each history folded in",
+        "item2item": f"{100 - share}% of users held out, one song of each as the seed",
+    }[protocol]
+    print(f"Protocol {protocol} ({how}; seed {report['seed']}), k={k}, {report['users_evaluated']:,} users scored")
+    print(f"Evaluating {label}: {TrainParams.from_dict(report['params']).describe()}")
+    print("(re-fitted on the training part; the published model itself saw all the data)")
+    print(f"{'metric':<14} {'model':>8} {'popularity':>11}")
+    for name, value in report["model"].items():
+        print(f"{name:<14} {value:>8.4f} {report['baseline'][name]:>11.4f}")
+    if online:
+        print("Online (bot feedback):")
+        for version, stats in sorted(online.items()):
+            print(f"  {version:<8} answers {stats.get('answers', 0):>6}  up {stats.get('up', 0):>5}  "
+                  f"down {stats.get('down', 0):>5}  up-rate {float(stats.get('up_rate', 0.0)):.3f}")
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from .dataset import Dataset
+
+    config = args.config_obj
+    name = args.dataset or config.data.default_dataset
+    dataset = Dataset.open(config.datasets_dir, name)
+    params, label = _model_params(config, args)
+    protocol = args.protocol or config.evaluation.protocol
+    k = args.k or config.evaluation.k
+    seed = config.evaluation.random_state if args.seed is None else args.seed
+    report = evaluate(dataset, params, protocol, k, seed, train_share=config.evaluation.train_share,
+                      max_users=args.max_users)
+    report["dataset"] = name
+    report["evaluated"] = label
+    online = online_rates(config.database_path)
+    if online is not None:
+        report["online"] = online
+    if args.json:
+        print(json.dumps(report, sort_keys=False))
+    else:
+        _print_report(report, label, online)
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="offline figures of a model's configuration beside the popularity baseline",
+        description="Score a model's configuration and the most-listened baseline on the same split. "
+        "The stored model was trained on all the data, so its configuration is RE-FITTED on the "
+        "split's training part before scoring (the figures describe the configuration). "
+        "holdout: implicit's train_test_split + precision/map/ndcg@k; users: held-out users with half "
+        "of each history folded in (mAP@500, Recall@20/50, NDCG@100); item2item: one song of a "
+        "held-out user as the seed, hit rate and recall of their other songs in the top k.",
+    )
+    parser.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
+    parser.add_argument("--model", help="model version whose configuration to evaluate (default: current)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, help="default: [evaluation] protocol")
+    parser.add_argument("--k", type=int, help="cut-off (default: [evaluation] k)")
+    parser.add_argument("--seed", type=int, help="split seed (default: [evaluation] random_state)")
+    parser.add_argument("--max-users", type=int, default=DEFAULT_MAX_HELDOUT_USERS,
+                        help=f"most held-out users for users/item2item (default {DEFAULT_MAX_HELDOUT_USERS})")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_param_arguments(parser)
+    parser.set_defaults(func=evaluate_command)
