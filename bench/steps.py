@@ -814,6 +814,8 @@ def step_ann(ctx: Context, k: int = 10, n_queries: int = 1000) -> dict:
     build_seconds = time.perf_counter() - started
     found, _ = ann.query(index, queries, k)
     return {"rows": rows, "dim": ANN_DIM, "library": getattr(ann, "LIBRARY", "?"),
+            "kind": getattr(index, "kind", None), "nprobe": getattr(index, "nprobe", None),
+            "calibrated_recall": getattr(index, "calibrated_recall", None),
             "build_seconds": round(build_seconds, 2), f"recall_at_{k}": round(recall_at_k(found, exact), 4),
             "ann": _ann_latency(lambda q: ann.query(index, q, k), queries), "brute_force": brute,
             "rss_mb": round(rss_mb(), 1)}
