@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "recommender.training",
     "recommender.commands",
     "recommender.evaluation",
+    "recommender.retrain",
 ]
 
 

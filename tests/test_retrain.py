@@ -1,0 +1,182 @@
+"""Retrain: feedback rows, promote and refuse, JSON progress, the one-at-a-time lock."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from planted_data import ITEMS_PER_GENRE, write_config, write_planted_dataset
+from recommender import retrain as retrain_module
+from recommender import training
+from recommender.config import load_config
+from recommender.errors import DatasetNotFound, ModelError
+from recommender.retrain import LOCK_NAME, RetrainBusy, RetrainLock, feedback_rows, retrain
+from recommender.store import ModelStore
+
+
+@pytest.fixture
+def env(tmp_path):
+    config_path = write_config(tmp_path, "[evaluation]\nk = 5\n")
+    config = load_config(config_path)
+    dataset = write_planted_dataset(config.datasets_dir)
+    return config_path, config, dataset
+
+
+def train_first_model(config_path) -> None:
+    parser = argparse.ArgumentParser()
+    training.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--dataset", "planted", "--no-eval", "--quiet"])
+    args.config_obj = load_config(config_path)
+    assert args.func(args) == 0
+
+
+def genre_fans(members: int = 3):
+    """Feedback that agrees with the data: each member likes songs of one genre."""
+    def read(db_path):
+        return [(f"discord:{m}", f"song{m * ITEMS_PER_GENRE + i}") for m in range(members) for i in range(4)]
+    return read
+
+
+def dead_pid() -> int:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    return int(finished.stdout)
+
+
+def test_feedback_rows_are_one_listener_per_member(env):
+    _, _, dataset = env
+    pairs = [("discord:1", "song0"), ("discord:1", "song0"), ("discord:1", "song3"),
+             ("discord:2", "song7"), ("discord:2", "not-in-catalog")]
+    rows = feedback_rows(dataset, pairs, weight=5.0)
+    assert rows.matrix.shape == (2, dataset.n_items)
+    assert rows.members == 2 and rows.likes == 3 and rows.unknown_items == 1
+    assert rows.matrix[0].toarray().ravel()[[0, 3]].tolist() == [5.0, 5.0], "a like is a play count of the weight"
+    assert rows.matrix.sum() == 15.0
+    with pytest.raises(ModelError, match="weight must be above 0"):
+        feedback_rows(dataset, pairs, weight=0)
+
+
+def test_candidate_is_promoted_when_not_worse(env):
+    config_path, config, dataset = env
+    train_first_model(config_path)
+    stages = []
+    result = retrain(config, "planted", read_feedback=genre_fans(), tolerance=0.05,
+                     report=lambda stage, progress, message: stages.append((stage, progress)))
+    assert result["promoted"] is True and result["version"] == "v2"
+    metrics = result["metrics"]
+    assert metrics["metric"] == "precision@5"
+    assert metrics["candidate"]["precision@5"] >= metrics["current"]["precision@5"] - 0.05
+    store = ModelStore.for_dataset(config.models_dir, "planted")
+    assert store.current_version() == "v2"
+    manifest = store.read_manifest("v2")
+    assert manifest["parent"] == "v1" and manifest["feedback"]["members"] == 3
+    assert manifest["feedback"]["likes"] == 12
+    assert manifest["training"]["users"] == dataset.n_users + 3
+    assert manifest["dataset"]["fingerprint"] == dataset.fingerprint, "served against the same catalog"
+    assert store.load(dataset).n_items == dataset.n_items
+    assert [p for _, p in stages] == sorted(p for _, p in stages)
+    assert not (store.folder / LOCK_NAME).exists()
+
+
+def test_candidate_is_refused_when_feedback_makes_it_worse(env):
+    config_path, config, dataset = env
+    train_first_model(config_path)
+    rng = np.random.default_rng(0)
+
+    def noise(db_path):
+        # Many "members" liking random songs across every genre, with a huge weight.
+        return [(f"discord:{m}", f"song{i}") for m in range(400) for i in rng.choice(dataset.n_items, 8, replace=False)]
+
+    result = retrain(config, "planted", read_feedback=noise, feedback_weight=500.0, tolerance=0.0)
+    assert result["promoted"] is False and result["version"] == "v1"
+    assert "below current v1" in result["reason"] and "kept v1" in result["reason"]
+    assert result["metrics"]["candidate"]["precision@5"] < result["metrics"]["current"]["precision@5"]
+    store = ModelStore.for_dataset(config.models_dir, "planted")
+    assert store.versions() == ["v1"] and store.current_version() == "v1"
+
+
+def test_first_model_is_promoted_without_comparison(env):
+    _, config, _ = env
+    result = retrain(config, "planted", read_feedback=lambda path: [])
+    assert result["promoted"] and result["version"] == "v1"
+    assert "no current model" in result["reason"]
+
+
+def test_json_progress_lines_for_the_bot(env, capsys, monkeypatch):
+    config_path, config, _ = env
+    train_first_model(config_path)
+    capsys.readouterr()
+    monkeypatch.setattr(retrain_module, "default_feedback_reader", genre_fans(2))
+    parser = argparse.ArgumentParser()
+    retrain_module.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["retrain", "--dataset", "planted", "--json-progress", "--tolerance", "1"])
+    args.config_obj = config
+    assert args.func(args) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert all({"stage", "progress", "message"} <= set(line) for line in lines)
+    progress = [line["progress"] for line in lines]
+    assert progress == sorted(progress) and 0 <= progress[0] and progress[-1] == 1.0
+    assert {"load", "feedback", "evaluate", "decide", "train", "publish"} <= {line["stage"] for line in lines}
+    done = lines[-1]
+    assert done["stage"] == "done" and done["promoted"] is True and done["version"] == "v2"
+    assert done["reason"] and "candidate" in done["metrics"] and "current" in done["metrics"]
+
+
+def test_json_progress_reports_errors_as_a_line(env, capsys):
+    _, config, _ = env
+    parser = argparse.ArgumentParser()
+    retrain_module.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["retrain", "--dataset", "nosuch", "--json-progress"])
+    args.config_obj = config
+    with pytest.raises(DatasetNotFound, match="nosuch"):
+        args.func(args)
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["stage"] == "error" and "nosuch" in line["message"]
+
+
+def test_one_retrain_at_a_time(env, tmp_path):
+    _, config, _ = env
+    lock_path = config.models_dir / "planted" / LOCK_NAME
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path.write_text(f"{sleeper.pid} 2024-01-01T00:00:00Z\n")
+        with pytest.raises(RetrainBusy, match=f"already running \\(pid {sleeper.pid}\\)"):
+            retrain(config, "planted", read_feedback=lambda path: [])
+        assert lock_path.read_text().startswith(str(sleeper.pid)), "a live owner's lock stays"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(env):
+    _, config, _ = env
+    lock_path = config.models_dir / "planted" / LOCK_NAME
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path.write_text(f"{dead_pid()} 2024-01-01T00:00:00Z\n")
+    with RetrainLock(lock_path) as lock:
+        assert lock.held and lock_path.read_text().startswith(str(os.getpid()))
+    assert not lock_path.exists()
+
+
+def test_killed_retrain_leftovers_are_cleaned_and_store_stays_consistent(env):
+    config_path, config, _ = env
+    train_first_model(config_path)
+    store = ModelStore.for_dataset(config.models_dir, "planted")
+    pid = dead_pid()
+    # What a retrain killed while publishing leaves: its lock and a half-written temp folder.
+    (store.folder / LOCK_NAME).write_text(f"{pid}\n")
+    half = store.folder / f".tmp-{pid}-123"
+    half.mkdir()
+    (half / "item_factors.npy").write_bytes(b"\x93NUMPY")
+    assert store.load_serving().version == "v1", "serving is unaffected"
+    result = retrain(config, "planted", read_feedback=genre_fans(), tolerance=1.0)
+    assert result["promoted"] and store.current_version() == "v2"
+    assert not half.exists() and not (store.folder / LOCK_NAME).exists()
+    assert sorted(p.name for p in store.folder.iterdir()) == ["current", "v1", "v2"]
