@@ -100,11 +100,15 @@ def build_index(normalized_factors: np.ndarray, *, target_recall: float = DEFAUL
 
 
 def _exact_top_k(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Exact top-k inner products, in blocks so the score matrix stays small (~70 MB)."""
+    if len(queries) > 128:
+        return np.concatenate([_exact_top_k(data, queries[start:start + 128], k)
+                               for start in range(0, len(queries), 128)])
     best = np.empty((len(queries), 0), dtype=np.int64)
     best_scores = np.empty((len(queries), 0), dtype=np.float32)
-    for start in range(0, len(data), 262_144):
-        scores = queries @ _as_rows(data[start:start + 262_144], "data").T
-        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+    for start in range(0, len(data), 131_072):
+        scores = queries @ np.asarray(data[start:start + 131_072], dtype=np.float32).T
+        top = np.argpartition(scores, -min(k, scores.shape[1]), axis=1)[:, -k:]
         best = np.concatenate([best, top + start], axis=1)
         best_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, axis=1)], axis=1)
         keep = np.argsort(-best_scores, axis=1)[:, :k]
