@@ -48,6 +48,8 @@ class SoundalikeTree(app_commands.CommandTree):
             text = str(original)
         elif isinstance(original, SoundalikeError):
             text = render.message_text(original)
+        elif isinstance(error, app_commands.TransformerError):
+            text = render.message_text(f"That value does not fit: {error}")
         elif isinstance(error, app_commands.NoPrivateMessage):
             text = "That command works in a server, not in direct messages."
         elif isinstance(error, app_commands.CheckFailure):

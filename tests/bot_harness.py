@@ -94,11 +94,15 @@ class BotWorld:
         return await self.fake.slash_command("soundalike", options, member=who or self.member, guild=self.guild)
 
     async def answer_message(self, interaction, *, since: int = 0) -> dict:
-        """The message the bot edited into the deferred response of ``interaction``."""
+        """The message the bot edited into the deferred response of ``interaction``, once the bot
+        is done with it (its last step is putting 👍 and 👎 on it, after logging the answer)."""
         app = self.fake.application_id
         await self.fake.wait_for("PATCH", rf"/webhooks/{app}/{interaction.token}/messages/@original",
                                  since=since, timeout=WAIT)
-        return self.fake.message(interaction.original_message_id)
+        message_id = interaction.original_message_id
+        await self.fake.wait_for("PUT", rf"/channels/\d+/messages/{message_id}/reactions/[^/]+/@me",
+                                 since=since, timeout=WAIT, where=lambda r: "👎" in r.path)
+        return self.fake.message(message_id)
 
     async def ephemeral_reply(self, interaction, *, since: int = 0) -> str:
         """The text of the ephemeral message the bot answered ``interaction`` with."""

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 
 import pytest
 from bot_harness import WAIT, bot_world
 from fake_discord import option
 
 from bot.cogs.admin import NotAdmin
-from recommender.feedback_log import FeedbackLog
 
 pytestmark = pytest.mark.asyncio
 
@@ -32,11 +32,26 @@ async def hey_ya_id(world) -> str:
     return resolution.best.item_id
 
 
-async def feedback_rows(path) -> list[tuple]:
-    async with FeedbackLog.open(path) as log:
-        async with log._read() as db:  # test-only peek at the table
-            return [tuple(row) for row in await db.execute_fetchall(
-                "SELECT message_id, user_id, position, value, retracted_at IS NOT NULL FROM feedback ORDER BY id")]
+def feedback_rows(path) -> list[tuple]:
+    """Every rating row, oldest first: (message_id, user_id, position, value, retracted)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return connection.execute(
+            "SELECT message_id, user_id, position, value, retracted_at IS NOT NULL FROM feedback ORDER BY id"
+        ).fetchall()
+    finally:
+        connection.close()
+
+
+async def rows_become(world, expected: set[tuple]) -> None:
+    """Wait (bounded) until the feedback table holds exactly ``expected`` (events are handled concurrently)."""
+    rows: set[tuple] = set()
+    try:
+        async with asyncio.timeout(WAIT):
+            while (rows := set(feedback_rows(world.config.database_path))) != expected:
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"feedback rows stayed {sorted(rows)}, expected {sorted(expected)}") from None
 
 
 async def test_connects_and_syncs_every_command_globally(world):
@@ -100,10 +115,7 @@ async def test_picked_autocomplete_value_is_used_exactly(world):
 
 async def test_reaction_and_rating_button_land_in_sqlite(world):
     interaction = await world.soundalike("Hey Ya!")
-    message = await world.answer_message(interaction)
-    message_id = int(message["id"])
-    await world.fake.wait_for("PUT", rf"/channels/\d+/messages/{message_id}/reactions/.+/@me", timeout=WAIT,
-                              where=lambda r: THUMBS_DOWN in r.path)
+    message_id = int((await world.answer_message(interaction))["id"])
     # The bot's own reactions are prompts, not ratings; another emoji is not a rating either.
     await world.fake.react(message_id, THUMBS_UP, user_id=world.fake.application_id, guild=world.guild)
     await world.fake.react(message_id, "🎸", user_id=world.member.user.id, guild=world.guild)
@@ -112,15 +124,16 @@ async def test_reaction_and_rating_button_land_in_sqlite(world):
     press = await world.fake.press(message_id, "soundalike:rate:2:down", member=world.dj, guild=world.guild)
     reply = await world.ephemeral_reply(press, since=since)
     assert reply.startswith("Noted: 👎 for suggestion 2")
-    rows = await feedback_rows(world.config.database_path)
-    assert rows == [
+    await rows_become(world, {
         (message_id, world.member.user.id, None, 1, 0),
         (message_id, world.dj.user.id, 2, -1, 0),
-    ]
+    })
+    # Taking the reaction back retracts that rating (the row stays, stamped).
     await world.fake.react(message_id, THUMBS_UP, user_id=world.member.user.id, guild=world.guild, remove=True)
-    async with asyncio.timeout(WAIT):
-        while (await feedback_rows(world.config.database_path))[0][4] != 1:
-            await asyncio.sleep(0.01)
+    await rows_become(world, {
+        (message_id, world.member.user.id, None, 1, 1),
+        (message_id, world.dj.user.id, 2, -1, 0),
+    })
 
 
 async def test_non_admin_retrain_is_refused(world):
@@ -132,24 +145,86 @@ async def test_non_admin_retrain_is_refused(world):
 
 async def test_ambiguous_title_asks_with_a_select_and_the_pick_answers(world):
     since = len(world.fake.requests)
-    interaction = await world.soundalike("Hey")
+    interaction = await world.soundalike("Hello")  # Adele's and Lionel Richie's
     recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
                                          since=since, timeout=WAIT)
     data = recorded.body["data"]
     assert data["flags"] & 64 and "Which one did you mean?" in data["content"]
     select = data["components"][0]["components"][0]
     assert re.fullmatch(r"soundalike:pick:\d+", select["custom_id"])
-    jude = next(o for o in select["options"] if o["label"] == "Hey Jude — The Beatles")
+    labels = [o["label"] for o in select["options"]]
+    assert "Hello — Adele" in labels and "Hello — Lionel Richie" in labels
+    richie = next(o for o in select["options"] if o["label"] == "Hello — Lionel Richie")
     picker_id = interaction.original_message_id
     since = len(world.fake.requests)
     pick = await world.fake.press(picker_id, select["custom_id"], member=world.member, guild=world.guild,
-                                  values=[jude["value"]])
+                                  values=[richie["value"]])
     followup = await world.fake.wait_for("POST", rf"/webhooks/\d+/{pick.token}", since=since, timeout=WAIT)
-    assert followup.body["embeds"][0]["title"] == "Songs like Hey Jude — The Beatles"
+    assert followup.body["embeds"][0]["title"] == "Songs like Hello — Lionel Richie"
     assert not (followup.body.get("flags") or 0) & 64
+    answer_id = pick.followup_message_ids[0]
+    await world.fake.wait_for("PUT", rf"/channels/\d+/messages/{answer_id}/reactions/[^/]+/@me", since=since,
+                              timeout=WAIT, where=lambda r: THUMBS_DOWN in r.path)
+    logged = await world.feedback_log.query_for_message(answer_id)
+    assert logged is not None and logged.resolved_item_id == richie["value"]
 
 
 async def test_unknown_title_gets_an_ephemeral_note(world):
     since = len(world.fake.requests)
     interaction = await world.soundalike("qqqqzzzzxxxx")
     assert (await world.ephemeral_reply(interaction, since=since)).startswith("No song matches")
+
+
+async def test_reaction_and_button_on_a_message_from_before_a_restart_still_land(world):
+    interaction = await world.soundalike("Hey Ya!")
+    message_id = int((await world.answer_message(interaction))["id"])
+    await world.restart()
+    assert len(world.fake.identify_payloads) == 2
+    await world.fake.react(message_id, THUMBS_DOWN, user_id=world.member.user.id, guild=world.guild)
+    since = len(world.fake.requests)
+    press = await world.fake.press(message_id, "soundalike:rate:3:up", member=world.member, guild=world.guild)
+    assert (await world.ephemeral_reply(press, since=since)).startswith("Noted: 👍 for suggestion 3")
+    await rows_become(world, {
+        (message_id, world.member.user.id, None, -1, 0),
+        (message_id, world.member.user.id, 3, 1, 0),
+    })
+
+
+async def test_admin_commands_are_refused_in_direct_messages(world):
+    since = len(world.fake.requests)
+    interaction = await world.fake.slash_command("retrain", [], member=world.manager, guild=None)
+    reply = await world.ephemeral_reply(interaction, since=since)
+    assert reply == "That command works in a server, not in direct messages."
+
+
+async def test_model_show_for_an_admin_role(world):
+    since = len(world.fake.requests)
+    interaction = await world.fake.slash_command("model", [], member=world.dj, guild=world.guild, subcommand="show")
+    followup = await world.fake.wait_for("POST", rf"/webhooks/\d+/{interaction.token}", since=since, timeout=WAIT)
+    embed = followup.body["embeds"][0]
+    assert embed["title"] == f"Model {world.service.model.version}"
+    assert followup.body["flags"] & 64
+
+
+async def test_stats_counts_answers_and_ratings_for_this_server(world):
+    interaction = await world.soundalike("Hey Ya!")
+    message_id = int((await world.answer_message(interaction))["id"])
+    await world.fake.react(message_id, THUMBS_UP, user_id=world.dj.user.id, guild=world.guild)
+    await rows_become(world, {(message_id, world.dj.user.id, None, 1, 0)})
+    since = len(world.fake.requests)
+    stats = await world.fake.slash_command("stats", [], member=world.member, guild=world.guild)
+    recorded = await world.fake.wait_for("POST", rf"/interactions/{stats.id}/{stats.token}/callback",
+                                         since=since, timeout=WAIT)
+    field = recorded.body["data"]["embeds"][0]["fields"][0]
+    assert field["name"] == f"model {world.service.model.version}"
+    assert field["value"].startswith("1 answered · 👍 1 (100%) · 👎 0 (0%)")
+
+
+async def test_forgetme_erases_the_members_log_and_confirms_privately(world):
+    interaction = await world.soundalike("Hey Ya!")
+    message_id = int((await world.answer_message(interaction))["id"])
+    since = len(world.fake.requests)
+    forget = await world.fake.slash_command("forgetme", [], member=world.member, guild=world.guild)
+    reply = await world.ephemeral_reply(forget, since=since)
+    assert reply.startswith("Done: I erased your 1 question and 0 ratings")
+    assert await world.feedback_log.query_for_message(message_id) is None

@@ -61,6 +61,7 @@ class PendingInteraction:
     original_message_id: int | None = None
     message_id: int | None = None  # the message a component sits on
     callback_types: list[int] = field(default_factory=list)
+    followup_message_ids: list[int] = field(default_factory=list)
 
 
 class FakeDiscord:
@@ -76,6 +77,7 @@ class FakeDiscord:
         self.interactions: dict[str, PendingInteraction] = {}
         self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> last synced commands
         self.identify_payloads: list[dict] = []
+        self.rejected_tokens: set[str] = set()  # GET /users/@me answers 401 for these
         self._sockets: list[web.WebSocketResponse] = []
         self._sequence = 0
         self._changed = asyncio.Condition()
@@ -302,6 +304,8 @@ class FakeDiscord:
     def _route(self, r: Recorded) -> web.Response:
         app = str(self.application_id)
         if r.matches("GET", "/users/@me"):
+            if r.authorization in {f"Bot {token}" for token in self.rejected_tokens}:
+                return _json({"message": "401: Unauthorized", "code": 0}, status=401)
             return _json(self.bot_user.payload())
         if r.matches("GET", "/oauth2/applications/@me"):
             return _json({
@@ -320,7 +324,9 @@ class FakeDiscord:
         if match := re.fullmatch(rf"/webhooks/{app}/([^/]+)", r.path):
             if r.method == "POST":
                 pending = self.interactions[match[1]]
-                return _json(self._new_message(pending.channel_id, r.body))  # type: ignore[arg-type]
+                created = self._new_message(pending.channel_id, r.body)  # type: ignore[arg-type]
+                pending.followup_message_ids.append(int(created["id"]))
+                return _json(created)
         if match := re.fullmatch(rf"/webhooks/{app}/([^/]+)/messages/(@original|\d+)", r.path):
             return self._webhook_message(r.method, self.interactions[match[1]], match[2], r.body)
         if re.fullmatch(r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", r.path):
