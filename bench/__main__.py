@@ -105,6 +105,11 @@ def run_suite(scale: float, *, seed: int, steps: list[str], work_root: Path, res
             measured[name] = step(name)
             _say(name, measured[name])
 
+    for name, step_result in measured.items():
+        step_result.setdefault("date", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    if results_dir is not None:
+        # A run of some steps keeps the other steps' latest figures for this scale.
+        measured = report.merge_previous(results_dir, scale, seed, measured)
     result = report.build_report(scale, seed, measured, meta, started)
     if results_dir is not None:
         report.write_results(result, results_dir)

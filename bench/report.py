@@ -335,6 +335,28 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge_previous(results_dir: Path, scale: float, seed: int, steps: dict) -> dict:
+    """``steps`` plus the steps of the saved run at this scale that this run did not measure.
+
+    Carried steps keep their own ``date``; a different seed or generator makes them stale,
+    so they are not carried then.
+    """
+    path = Path(results_dir) / f"scale-{scale:g}.json"
+    if not path.exists():
+        return steps
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return steps
+    if previous.get("seed") != seed or previous.get("scale") != scale:
+        return steps
+    merged = dict(steps)
+    for name, step in (previous.get("steps") or {}).items():
+        if name not in merged:
+            merged[name] = {**step, "carried_over": True}
+    return merged
+
+
 def write_results(report: dict, results_dir: Path) -> tuple[Path, Path]:
     """results/scale-<s>.json (kept per scale, for the plot) and results/latest.json."""
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -424,17 +424,36 @@ def renderer() -> tuple[str, Callable]:
 class ComputePath:
     """resolve + similar (versions merged, reasons) + render: what one /soundalike costs."""
 
-    def __init__(self, service):
+    def __init__(self, service, timed: bool = False):
         self.service = service
         self.render_name, self.render = renderer()
+        # Per-stage seconds (resolve, similar, render) when timed; one thread only.
+        self.stages: dict[str, list[float]] | None = {"resolve": [], "similar": [], "render": []} \
+            if timed else None
 
     def __call__(self, title: str):
+        if self.stages is not None:
+            return self._timed(title)
         resolution = self.service.resolve(title)
         best = resolution.best
         if best is None:
             return None
         answer = self.service.similar(best.item_id, count=5)
         self.render(answer)
+        return answer
+
+    def _timed(self, title: str):
+        started = time.perf_counter()
+        best = self.service.resolve(title).best
+        resolved = time.perf_counter()
+        self.stages["resolve"].append(resolved - started)
+        if best is None:
+            return None
+        answer = self.service.similar(best.item_id, count=5)
+        answered = time.perf_counter()
+        self.render(answer)
+        self.stages["similar"].append(answered - resolved)
+        self.stages["render"].append(time.perf_counter() - answered)
         return answer
 
 
@@ -451,7 +470,7 @@ def step_compute(ctx: Context) -> dict:
     rng = ctx.rng(1)
     picked = query_songs(ctx, titles, listeners, ctx.queries, purpose=2)
     typed = [as_typed(titles[i], rng) for i in picked]
-    path = ComputePath(service)
+    path = ComputePath(service, timed=True)
     genres = truth_genres(ctx, dataset.item_ids)
 
     path(typed[0])  # first call pays lazy set-up (norms, caches); the bot pays it at start
@@ -470,7 +489,8 @@ def step_compute(ctx: Context) -> dict:
                 same_genre += int(genres[suggestion.item_index] == seed_genre)
         if time.perf_counter() > deadline:
             break
-    return {"ours": percentiles(latencies), "render": path.render_name, "not_found": not_found,
+    stages = {name: percentiles(seconds[1:]) for name, seconds in path.stages.items()}
+    return {"ours": percentiles(latencies), "stages": stages, "render": path.render_name, "not_found": not_found,
             "genre_agreement": round(same_genre / suggested, 4) if suggested else None,
             "genre_chance": genre_chance(genres),
             "implicit_similar_items": anchor_similar_items(ctx, dataset, picked, genres),
