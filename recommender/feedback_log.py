@@ -48,6 +48,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -548,7 +549,7 @@ def _why(error: sqlite3.Error) -> str:
     reasons = (
         ("SQLITE_READONLY", "the file (or its folder) is read-only"),
         ("SQLITE_FULL", "the disk is full"),
-        ("SQLITE_BUSY", f"another process held the write lock for over {BUSY_TIMEOUT_SECONDS:g} s"),
+        ("SQLITE_BUSY", f"another connection kept it busy for over {BUSY_TIMEOUT_SECONDS:g} s"),
         ("SQLITE_LOCKED", "the database is locked"),
         ("SQLITE_CANTOPEN", "the file cannot be opened (missing folder or no permission)"),
         ("SQLITE_PERM", "permission denied"),
@@ -940,13 +941,31 @@ async def _connect(path: Path, action: str) -> aiosqlite.Connection:
         raise LogWriteError(path, action, _why(error)) from None
 
 
+async def _enable_wal(db: aiosqlite.Connection) -> str:
+    """Switch the file to WAL (a no-op once it is) and return the journal mode now in force.
+
+    Switching needs an exclusive lock, and two connections switching a new file at once
+    deadlock: SQLite answers one of them SQLITE_BUSY at once rather than waiting. So retry,
+    for as long as busy_timeout would have waited.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            async with db.execute(PRAGMA_WAL) as cursor:
+                (mode,) = await cursor.fetchone()
+            return mode
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
 async def _configure(db: aiosqlite.Connection, path: Path, *, writing: bool) -> None:
     try:
         await db.execute(PRAGMA_BUSY_TIMEOUT)
         await db.execute(PRAGMA_FOREIGN_KEYS)
         if writing:
-            async with db.execute(PRAGMA_WAL) as cursor:
-                (mode,) = await cursor.fetchone()
+            mode = await _enable_wal(db)
             if mode != "wal":
                 log.warning("%s: WAL unavailable (journal mode %s); writes stay durable", path, mode)
             await db.execute(PRAGMA_SYNCHRONOUS_FULL)
