@@ -70,14 +70,25 @@ def safe(text: object, limit: int | None = None) -> str:
     cleaned = clean(text)
     if limit is not None:
         cleaned = shorten(cleaned, limit)
-    escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(cleaned))
+    escaped = _escape(cleaned)
     if limit is not None and len(escaped) > limit:
-        # Escaping adds backslashes; cut the raw text further until the escaped form fits.
+        # Escaping adds characters; cut the raw text further until the escaped form fits.
         raw_limit = limit
         while len(escaped) > limit and raw_limit > 1:
             raw_limit = max(1, raw_limit - max(1, len(escaped) - limit))
-            escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(shorten(cleaned, raw_limit)))
+            escaped = _escape(shorten(cleaned, raw_limit))
     return escaped
+
+
+_MASS_MENTION = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
+
+
+def _escape(text: str) -> str:
+    """No markdown and no mention of any form: a zero-width space breaks @everyone, @here,
+    <@user>, <@!user> and <@&role> alike (escape_mentions only knows well-formed ids), while
+    "ndcg@10" stays as it is. allowed_mentions=none() is the other, independent guard."""
+    escaped = discord.utils.escape_markdown(text).replace("<@", "<@\u200b")
+    return _MASS_MENTION.sub("@\u200b", escaped)
 
 
 def label(text: object, limit: int = LABEL) -> str:

@@ -34,7 +34,7 @@ def bot_config(config: Config, guild: FakeGuild, **bot_changes) -> Config:
     return dataclasses.replace(config, bot=settings)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class BotWorld:
     fake: FakeDiscord
     guild: FakeGuild
@@ -48,6 +48,9 @@ class BotWorld:
     bot: SoundalikeBot | None = None
     pool: ComputePool | None = None
     _task: asyncio.Task | None = None
+
+    def __repr__(self) -> str:  # short: hypothesis prints fixtures in failure reports
+        return f"<BotWorld guild={self.guild.id} bot={'running' if self.bot else 'stopped'}>"
 
     async def start(self, **bot_options) -> SoundalikeBot:
         settings = self.config.bot

@@ -1,0 +1,166 @@
+"""Mocks for cog unit tests, built from real discord.py types with ``spec_set``.
+
+Like python-discord's tests/helpers.py: every mock refuses attributes the real class does not
+have, so a typo in a cog (``interaction.respnse``) fails the test instead of passing silently.
+``FakeService`` is a tiny stand-in with the SoundalikeService methods the bot calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+from unittest import mock
+
+import discord
+
+from bot.app import SoundalikeBot
+from bot.limits import ComputePool
+from bot.retrain import Retrainer
+from recommender.config import Config
+from recommender.errors import UnknownSong
+from recommender.feedback_log import FeedbackLog
+from recommender.results import Answer, Candidate, Resolution, Suggestion
+
+GUILD_ID = 111
+CHANNEL_ID = 222
+ADMIN_ROLE_ID = 333
+ADMIN_USER_ID = 444
+MESSAGE_ID = 555
+
+SONGS = [
+    # item_id, title, artist, listeners
+    ("s-heyya", "Hey Ya!", "OutKast", 500),
+    ("s-hello-a", "Hello", "Adele", 400),
+    ("s-hello-l", "Hello", "Lionel Richie", 300),
+    ("s-msjackson", "Ms. Jackson", "OutKast", 250),
+    ("s-roses", "Roses", "OutKast", 120),
+    ("s-jude", "Hey Jude", "The Beatles", 200),
+]
+
+
+class FakeService:
+    """The service contract on six songs: exact titles are confident, shared titles ambiguous."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.model = SimpleNamespace(version="v1")
+        self.dataset = SimpleNamespace(name="tiny")
+        self.store = mock.Mock(spec_set=["rollback"])
+        self.fail_similar: Exception | None = None
+
+    def _candidate(self, row, score=100.0) -> Candidate:
+        item_id, title, artist, listeners = row
+        return Candidate(SONGS.index(row), item_id, title, artist, score, listeners)
+
+    def candidate(self, item_id: str) -> Candidate | None:
+        self.calls.append(("candidate", item_id))
+        row = next((r for r in SONGS if r[0] == item_id), None)
+        return None if row is None else self._candidate(row)
+
+    def resolve(self, title: str, artist: str | None = None) -> Resolution:
+        self.calls.append(("resolve", title, artist))
+        rows = [r for r in SONGS if r[1].lower() == title.lower() and (artist is None or r[2] == artist)]
+        return Resolution(title, artist, [self._candidate(r) for r in rows], confident=len(rows) == 1)
+
+    def seed(self, title: str, artist: str | None = None) -> Candidate:
+        resolution = self.resolve(title, artist)
+        if not resolution.found:
+            raise UnknownSong(title, [r[1] for r in SONGS if r[1][0].lower() == title[:1].lower()])
+        return resolution.best
+
+    def complete(self, partial: str, artist: str | None = None, limit: int = 25) -> list[tuple[str, str]]:
+        self.calls.append(("complete", partial, artist))
+        return [(f"{t} — {a}", i) for i, t, a, _ in SONGS if t.lower().startswith(partial.lower())][:limit]
+
+    def complete_artist(self, partial: str, limit: int = 25) -> list[str]:
+        return sorted({a for _, _, a, _ in SONGS if a.lower().startswith(partial.lower())})[:limit]
+
+    def similar(self, item_id: str, count: int = 5, offset: int = 0, novelty=None, exclude_seed_artist=False,
+                per_artist_cap=None, exclude_ids=()) -> Answer:
+        self.calls.append(("similar", item_id, count, tuple(sorted(exclude_ids))))
+        if self.fail_similar is not None:
+            raise self.fail_similar
+        seed = self.candidate(item_id)
+        others = [r for r in SONGS if r[0] != item_id and r[0] not in exclude_ids][:count]
+        suggestions = [Suggestion(SONGS.index(r), r[0], r[1], r[2], 0.9 - 0.1 * n, f"reason {n}")
+                       for n, r in enumerate(others)]
+        return Answer([seed], suggestions, self.model.version, self.dataset.name)
+
+    def reload(self, version: str | None = None) -> str:
+        self.calls.append(("reload", version))
+        self.model = SimpleNamespace(version=version or "v2")
+        return self.model.version
+
+    def model_info(self) -> dict:
+        return {"version": self.model.version, "algorithm": "als", "created": "2026-01-02T03:04:05+00:00",
+                "dataset": "tiny", "metrics": {"ndcg@10": 0.31}, "versions": ["v1"]}
+
+
+def make_bot(config: Config, *, service=None, feedback_log=None, retrainer=None, pool=None) -> SoundalikeBot:
+    """A real SoundalikeBot (never connected) around fakes and spec'd mocks."""
+    settings = dataclasses.replace(config.bot, admin_role_ids=[ADMIN_ROLE_ID], admin_user_ids=[ADMIN_USER_ID])
+    config = dataclasses.replace(config, bot=settings)
+    if feedback_log is None:
+        feedback_log = mock.create_autospec(FeedbackLog, instance=True, spec_set=True)
+        feedback_log.disliked_items.return_value = set()
+        feedback_log.blocked_items.return_value = set()
+        feedback_log.record_answer.return_value = 1
+    return SoundalikeBot(
+        config=config,
+        service=service or FakeService(),
+        feedback_log=feedback_log,
+        pool=pool or ComputePool(per_guild=4, max_queue=8, workers=1),
+        retrainer=retrainer or mock.create_autospec(Retrainer, instance=True, spec_set=True),
+    )
+
+
+def make_role(role_id: int) -> discord.Role:
+    role = mock.create_autospec(discord.Role, instance=True, spec_set=True)
+    role.id = role_id
+    return role
+
+
+def make_message(message_id: int = MESSAGE_ID) -> discord.InteractionMessage:
+    message = mock.create_autospec(discord.InteractionMessage, instance=True, spec_set=True)
+    message.id = message_id
+    return message
+
+
+def make_interaction(bot: SoundalikeBot, *, user_id: int = 1, dm: bool = False, role_ids: tuple[int, ...] = (),
+                     manage_guild: bool = False, kind=discord.InteractionType.application_command,
+                     message: discord.Message | None = None) -> discord.Interaction:
+    interaction = mock.create_autospec(discord.Interaction, instance=True, spec_set=True)
+    interaction.client = bot
+    interaction.type = kind
+    interaction.guild_id = None if dm else GUILD_ID
+    interaction.guild = None
+    interaction.channel_id = CHANNEL_ID
+    if dm:
+        user = mock.create_autospec(discord.User, instance=True, spec_set=True)
+    else:
+        user = mock.create_autospec(discord.Member, instance=True, spec_set=True)
+        user.roles = [make_role(r) for r in role_ids]
+    user.id = user_id
+    interaction.user = user
+    interaction.permissions = discord.Permissions(manage_guild=manage_guild)
+    interaction.response = mock.create_autospec(discord.InteractionResponse, instance=True, spec_set=True)
+    interaction.response.is_done.return_value = False
+    interaction.followup = mock.create_autospec(discord.Webhook, instance=True, spec_set=True)
+    interaction.edit_original_response.return_value = make_message()
+    interaction.message = message
+    interaction.namespace = SimpleNamespace()
+    return interaction
+
+
+def sent_texts(interaction) -> list[str]:
+    """Every text the cog sent through the response or followups, in order."""
+    texts = []
+    for call in interaction.response.send_message.call_args_list + interaction.followup.send.call_args_list:
+        texts.append(call.args[0] if call.args else call.kwargs.get("content", ""))
+    return texts
+
+
+def assert_no_mentions(async_mock) -> None:
+    for call in async_mock.call_args_list:
+        allowed = call.kwargs.get("allowed_mentions")
+        assert isinstance(allowed, discord.AllowedMentions) and allowed.to_dict() == {"parse": []}, call

@@ -1,0 +1,403 @@
+"""Cog unit tests: each command's branches, with spec'd discord.py mocks and a tiny fake service."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+from unittest import mock
+
+import discord
+import pytest
+from bot_mocks import (
+    ADMIN_ROLE_ID,
+    ADMIN_USER_ID,
+    GUILD_ID,
+    MESSAGE_ID,
+    FakeService,
+    assert_no_mentions,
+    make_bot,
+    make_interaction,
+    make_message,
+    sent_texts,
+)
+from discord import app_commands
+
+from bot.app import SoundalikeTree
+from bot.cogs.admin import AdminCog, NotAdmin, ProgressMessage, admin_check, is_admin
+from bot.cogs.feedback import FeedbackCog, RateButton, rating_of, rating_view
+from bot.cogs.privacy import PrivacyCog
+from bot.cogs.soundalike import PickSong, SoundalikeCog
+from bot.cogs.stats import StatsCog
+from bot.limits import Busy, ComputePool
+from bot.retrain import RetrainFailed, RetrainOutcome, RetrainProgress
+from recommender.config import Config
+from recommender.errors import SoundalikeError
+from recommender.feedback_log import VersionStats
+
+
+@pytest.fixture
+def bot():
+    return make_bot(Config())
+
+
+async def run_soundalike(bot, interaction, title, artist=None, count=None):
+    cog = SoundalikeCog(bot)
+    await SoundalikeCog.soundalike.callback(cog, interaction, title, artist, count)
+    return cog
+
+
+# -- /soundalike -------------------------------------------------------------------------------
+
+
+async def test_confident_title_is_answered_logged_and_given_reactions(bot):
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Hey Ya!")
+    interaction.response.defer.assert_awaited_once_with(thinking=True)
+    edit = interaction.edit_original_response.call_args
+    assert edit.kwargs["embed"].title == "Songs like Hey Ya! — OutKast"
+    assert isinstance(edit.kwargs["view"], discord.ui.View) and len(edit.kwargs["view"].children) == 10
+    assert_no_mentions(interaction.edit_original_response)
+    logged = bot.feedback_log.record_answer.call_args.kwargs
+    assert logged["message_id"] == MESSAGE_ID and logged["resolved_item_id"] == "s-heyya"
+    assert logged["guild_id"] == GUILD_ID and [s[0] for s in logged["suggestions"]] == [1, 2, 3, 4, 5]
+    message = interaction.edit_original_response.return_value
+    assert [c.args[0] for c in message.add_reaction.call_args_list] == ["👍", "👎"]
+
+
+async def test_autocomplete_value_is_taken_as_an_exact_item_id(bot):
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "s-hello-l", count=2)
+    assert not any(call[0] == "resolve" for call in bot.service.calls)
+    assert ("similar", "s-hello-l", 2, ()) in bot.service.calls
+
+
+async def test_songs_the_member_turned_down_and_blocked_songs_are_left_out(bot):
+    bot.feedback_log.disliked_items.return_value = {"s-roses"}
+    bot.feedback_log.blocked_items.return_value = {"s-jude"}
+    await run_soundalike(bot, make_interaction(bot, user_id=9), "Hey Ya!")
+    bot.feedback_log.disliked_items.assert_awaited_once_with(GUILD_ID, 9, "s-heyya")
+    assert ("similar", "s-heyya", 5, ("s-jude", "s-roses")) in bot.service.calls
+
+
+async def test_count_is_clamped_to_the_configured_maximum(bot):
+    await run_soundalike(bot, make_interaction(bot), "Hey Ya!", count=10_000)
+    assert ("similar", "s-heyya", bot.config.bot.max_results, ()) in bot.service.calls
+
+
+async def test_ambiguous_title_offers_a_persistent_select_privately(bot):
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Hello", count=3)
+    interaction.response.defer.assert_not_awaited()
+    call = interaction.response.send_message.call_args
+    assert call.kwargs["ephemeral"] is True
+    (pick,) = call.kwargs["view"].children
+    assert isinstance(pick, PickSong) and pick.custom_id == "soundalike:pick:3"
+    assert [o.value for o in pick.item.options] == ["s-hello-a", "s-hello-l"]
+    assert_no_mentions(interaction.response.send_message)
+
+
+async def test_unknown_title_lists_the_closest_titles_privately(bot):
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Hxx @everyone")
+    (text,) = sent_texts(interaction)
+    assert text.startswith("No song matches “Hxx @\u200beveryone”. Closest titles:")
+    assert "Hey Ya!" in text and interaction.response.send_message.call_args.kwargs["ephemeral"] is True
+
+
+async def test_a_second_request_within_the_cooldown_is_refused(bot):
+    bot.cooldowns.seconds = 60.0
+    await run_soundalike(bot, make_interaction(bot), "Hey Ya!")
+    again = make_interaction(bot)
+    await run_soundalike(bot, again, "Hey Ya!")
+    (text,) = sent_texts(again)
+    assert text.startswith("Slow down a little: try again in ")
+    assert sum(1 for call in bot.service.calls if call[0] == "similar") == 1
+
+
+async def test_busy_pool_answers_busy_at_once_and_gives_the_turn_back(bot):
+    bot.cooldowns.seconds = 60.0
+    full = ComputePool(per_guild=1, max_queue=0, workers=1)
+    bot.pool = full
+    gate = threading.Event()
+    blocker = asyncio.create_task(full.run(GUILD_ID, gate.wait, 5))
+    await asyncio.sleep(0)  # the blocker takes the only slot of this server
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Hey Ya!")
+    (text,) = sent_texts(interaction)
+    assert text.startswith("Busy, try again in ") and text.endswith(" s.")
+    assert interaction.response.send_message.call_args.kwargs["ephemeral"] is True
+    gate.set()
+    await blocker
+    later = make_interaction(bot)
+    await run_soundalike(bot, later, "Hey Ya!")  # not refused by the cooldown: the turn was given back
+    later.edit_original_response.assert_awaited_once()
+    full.close()
+
+
+async def test_failure_after_deferring_replaces_the_placeholder_with_a_private_note(bot):
+    bot.service.fail_similar = SoundalikeError("Nobody has played that song yet.")
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Hey Ya!")
+    interaction.delete_original_response.assert_awaited_once()
+    call = interaction.followup.send.call_args
+    assert call.args == ("Nobody has played that song yet.",) and call.kwargs["ephemeral"] is True
+    bot.feedback_log.record_answer.assert_not_awaited()
+
+
+async def test_pick_from_the_select_answers_publicly_in_a_followup(bot):
+    interaction = make_interaction(bot, kind=discord.InteractionType.component, message=make_message(77))
+    interaction.data = {"custom_id": "soundalike:pick:2", "component_type": 3, "values": ["s-hello-l"]}
+    interaction.followup.send.return_value = make_message(88)
+    await bot.add_cog(SoundalikeCog(bot))
+    await PickSong(2).callback(interaction)
+    interaction.response.edit_message.assert_awaited_once()
+    sent = interaction.followup.send.call_args
+    assert sent.kwargs["embed"].title == "Songs like Hello — Lionel Richie" and sent.kwargs["wait"] is True
+    assert bot.feedback_log.record_answer.call_args.kwargs["message_id"] == 88
+    assert ("similar", "s-hello-l", 2, ()) in bot.service.calls
+
+
+async def test_title_autocomplete_gives_labels_and_item_ids(bot):
+    cog = SoundalikeCog(bot)
+    interaction = make_interaction(bot, kind=discord.InteractionType.autocomplete)
+    interaction.namespace.artist = "OutKast"
+    choices = await cog.title_autocomplete(interaction, "he")
+    assert choices == [app_commands.Choice(name="Hey Ya! — OutKast", value="s-heyya"),
+                       app_commands.Choice(name="Hello — Adele", value="s-hello-a"),
+                       app_commands.Choice(name="Hello — Lionel Richie", value="s-hello-l"),
+                       app_commands.Choice(name="Hey Jude — The Beatles", value="s-jude")]
+    assert ("complete", "he", "OutKast") in bot.service.calls
+
+
+async def test_autocomplete_gives_nothing_rather_than_failing(bot, caplog):
+    cog = SoundalikeCog(bot)
+    interaction = make_interaction(bot, kind=discord.InteractionType.autocomplete)
+    with mock.patch.object(FakeService, "complete", side_effect=RuntimeError("index broken")):
+        assert await cog.title_autocomplete(interaction, "he") == []
+    assert "title autocomplete failed" in caplog.text
+    with mock.patch.object(ComputePool, "run", side_effect=Busy(3)):
+        assert await cog.artist_autocomplete(interaction, "out") == []
+
+
+# -- feedback ----------------------------------------------------------------------------------
+
+
+def reaction(emoji: str, user_id: int, emoji_id: int | None = None) -> discord.RawReactionActionEvent:
+    data = {"message_id": str(MESSAGE_ID), "channel_id": "1", "user_id": str(user_id), "guild_id": str(GUILD_ID),
+            "type": 0, "burst": False}
+    return discord.RawReactionActionEvent(data, discord.PartialEmoji(name=emoji, id=emoji_id), "REACTION_ADD")
+
+
+def test_only_thumbs_in_any_skin_tone_are_ratings():
+    assert rating_of(discord.PartialEmoji(name="👍")) == 1
+    assert rating_of(discord.PartialEmoji(name="👍🏿")) == 1
+    assert rating_of(discord.PartialEmoji(name="👎🏻")) == -1
+    assert rating_of(discord.PartialEmoji(name="🎸")) is None
+    assert rating_of(discord.PartialEmoji(name="thumbsup", id=123)) is None  # a custom emoji
+
+
+async def test_reactions_are_recorded_and_taken_back_but_not_the_bots_own(bot):
+    cog = FeedbackCog(bot)
+    bot_user = mock.create_autospec(discord.ClientUser, instance=True, spec_set=True)
+    bot_user.id = 999
+    with mock.patch.object(type(bot), "user", new_callable=mock.PropertyMock, return_value=bot_user):
+        await cog.on_raw_reaction_add(reaction("👍", 999))
+        await cog.on_raw_reaction_add(reaction("🎸", 5))
+        bot.feedback_log.record_feedback.assert_not_awaited()
+        await cog.on_raw_reaction_add(reaction("👎🏽", 5))
+        bot.feedback_log.record_feedback.assert_awaited_once_with(MESSAGE_ID, 5, -1)
+        await cog.on_raw_reaction_remove(reaction("👎", 5))
+        bot.feedback_log.retract_feedback.assert_awaited_once_with(MESSAGE_ID, 5, -1)
+
+
+async def test_a_log_failure_on_a_reaction_is_logged_not_raised(bot, caplog):
+    bot.feedback_log.record_feedback.side_effect = SoundalikeError("disk full")
+    await FeedbackCog(bot).on_raw_reaction_add(reaction("👍", 5))
+    assert "was not recorded: disk full" in caplog.text
+
+
+def test_rating_buttons_two_rows_per_five_suggestions(bot):
+    answer = FakeService().similar("s-heyya", count=5)
+    view = rating_view(answer)
+    ids = [(item.custom_id, item.row) for item in view.children]
+    assert ids[:5] == [(f"soundalike:rate:{n}:up", 0) for n in range(1, 6)]
+    assert ids[5:] == [(f"soundalike:rate:{n}:down", 1) for n in range(1, 6)]
+    assert view.timeout is None and view.is_persistent()
+    ten = dataclasses.replace(answer, suggestions=answer.suggestions * 2)
+    assert [item.row for item in rating_view(ten).children] == [0] * 5 + [1] * 5 + [2] * 5 + [3] * 5
+
+
+async def test_rate_button_is_rebuilt_from_its_custom_id_and_records_the_position(bot):
+    match = RateButton.__discord_ui_compiled_template__.fullmatch("soundalike:rate:3:down")
+    interaction = make_interaction(bot, kind=discord.InteractionType.component, message=make_message())
+    button = await RateButton.from_custom_id(interaction, mock.Mock(), match)
+    assert (button.position, button.value) == (3, -1)
+    bot.feedback_log.record_feedback.return_value = True
+    await button.callback(interaction)
+    bot.feedback_log.record_feedback.assert_awaited_once_with(MESSAGE_ID, interaction.user.id, -1, position=3)
+    assert sent_texts(interaction) == ["Noted: 👎 for suggestion 3. Thanks, this teaches the next model."]
+    bot.feedback_log.record_feedback.return_value = False
+    again = make_interaction(bot, kind=discord.InteractionType.component, message=make_message())
+    await button.callback(again)
+    assert sent_texts(again)[0].startswith("I have no record of that answer")
+
+
+# -- admin checks --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        ({"user_id": ADMIN_USER_ID}, True),
+        ({"role_ids": (ADMIN_ROLE_ID,)}, True),
+        ({"manage_guild": True}, True),
+        ({"role_ids": (12345,)}, False),
+        ({}, False),
+        ({"user_id": ADMIN_USER_ID, "dm": True}, False),
+    ],
+    ids=["admin user id", "admin role", "manage server", "other role", "member", "admin in DMs"],
+)
+def test_who_is_an_admin(bot, who, expected):
+    assert is_admin(make_interaction(bot, **who), bot.config.bot) is expected
+
+
+async def test_admin_check_refuses_members_and_direct_messages(bot):
+    assert await admin_check(make_interaction(bot, role_ids=(ADMIN_ROLE_ID,))) is True
+    with pytest.raises(NotAdmin):
+        await admin_check(make_interaction(bot))
+    with pytest.raises(app_commands.NoPrivateMessage):
+        await admin_check(make_interaction(bot, user_id=ADMIN_USER_ID, dm=True))
+
+
+def test_admin_commands_are_hidden_by_default_and_server_only(bot):
+    cog = AdminCog(bot)
+    commands = {c.qualified_name: c for c in cog.walk_app_commands()}
+    assert commands["retrain"].default_permissions == discord.Permissions(manage_guild=True)
+    assert commands["retrain"].guild_only and cog.model.guild_only
+    assert cog.model.default_permissions == discord.Permissions(manage_guild=True)
+    for name in ("retrain", "model show", "model rollback"):
+        assert admin_check in [check for check in commands[name].checks], name
+
+
+async def test_tree_turns_failures_into_one_private_sentence(bot, caplog):
+    tree = bot.tree
+    assert isinstance(tree, SoundalikeTree)
+    cases = [
+        (NotAdmin(), str(NotAdmin())),
+        (app_commands.NoPrivateMessage(), "That command works in a server, not in direct messages."),
+        (app_commands.CommandInvokeError(mock.Mock(), SoundalikeError("Bad @everyone")), "Bad @\u200beveryone"),
+        (app_commands.CommandInvokeError(mock.Mock(), Busy(2.1)), "Busy, try again in 3 s."),
+    ]
+    for error, expected in cases:
+        interaction = make_interaction(bot)
+        interaction.command = None
+        await tree.on_error(interaction, error)
+        assert sent_texts(interaction) == [expected]
+        assert_no_mentions(interaction.response.send_message)
+    interaction = make_interaction(bot)
+    interaction.command = None
+    interaction.response.is_done.return_value = True
+    with caplog.at_level(logging.ERROR):
+        await tree.on_error(interaction, app_commands.CommandInvokeError(mock.Mock(), KeyError("x")))
+    assert sent_texts(interaction)[0].startswith("Something went wrong on my side")
+    assert interaction.followup.send.call_args.kwargs["ephemeral"] is True
+    assert "failed" in caplog.text
+
+
+# -- /retrain, /model ----------------------------------------------------------------------------
+
+
+async def run_retrain(bot, interaction):
+    await AdminCog.retrain.callback(AdminCog(bot), interaction)
+
+
+async def test_retrain_reports_progress_then_swaps_in_the_promoted_model(bot):
+    bot.retrainer.running = False
+
+    async def run(on_progress, started_by):
+        await on_progress(RetrainProgress("train", 0.5, "ALS iteration 8/15"))
+        return RetrainOutcome(True, "v2", "ndcg@10 0.31 -> 0.33", {})
+
+    bot.retrainer.run.side_effect = run
+    interaction = make_interaction(bot, manage_guild=True)
+    await run_retrain(bot, interaction)
+    assert sent_texts(interaction) == ["Retraining: starting…"]
+    edits = [c.kwargs["content"] for c in interaction.edit_original_response.call_args_list]
+    assert edits == ["Retraining… train (50%): ALS iteration 8/15",
+                     "Retrained: now serving model v2. ndcg@10 0.31 -> 0.33"]
+    assert ("reload", None) in bot.service.calls
+    assert_no_mentions(interaction.edit_original_response)
+
+
+async def test_retrain_kept_or_failed_is_said_plainly(bot):
+    bot.retrainer.running = False
+    bot.retrainer.run.return_value = RetrainOutcome(False, None, "ndcg@10 dropped 0.02", {})
+    interaction = make_interaction(bot, manage_guild=True)
+    await run_retrain(bot, interaction)
+    assert interaction.edit_original_response.call_args.kwargs["content"] == (
+        "Retrained, but kept model v1: ndcg@10 dropped 0.02.")
+    assert ("reload", None) not in bot.service.calls
+    bot.retrainer.run.side_effect = RetrainFailed("The retrain failed (exit status 2): error: no dataset")
+    failed = make_interaction(bot, manage_guild=True)
+    await run_retrain(bot, failed)
+    assert failed.edit_original_response.call_args.kwargs["content"] == (
+        "The retrain failed (exit status 2): error: no dataset")
+
+
+async def test_a_second_retrain_is_told_one_is_running(bot):
+    bot.retrainer.running = True
+    interaction = make_interaction(bot, manage_guild=True)
+    await run_retrain(bot, interaction)
+    assert sent_texts(interaction) == ["A retrain is already running; wait for it to finish."]
+    bot.retrainer.run.assert_not_awaited()
+
+
+async def test_progress_edits_are_throttled():
+    interaction = make_interaction(make_bot(Config()))
+    now = [100.0]
+    reply = ProgressMessage(interaction, clock=lambda: now[0])
+    for _ in range(5):
+        await reply.update(RetrainProgress("train", None, "working"))
+    now[0] += 2.5
+    await reply.update(RetrainProgress("evaluate", None, "scoring"))
+    assert interaction.edit_original_response.await_count == 2
+
+
+async def test_model_show_and_rollback(bot):
+    bot.feedback_log.stats.return_value = [VersionStats("v1", 10, 4, 1)]
+    interaction = make_interaction(bot, role_ids=(ADMIN_ROLE_ID,))
+    await AdminCog.show.callback(AdminCog(bot), interaction)
+    embed = interaction.followup.send.call_args.kwargs["embed"]
+    assert embed.title == "Model v1"
+    assert {f.name: f.value for f in embed.fields}["Feedback since"] == "answers 10 · 👍 4 · 👎 1"
+    bot.retrainer.running = False
+    rollback = make_interaction(bot, role_ids=(ADMIN_ROLE_ID,))
+    await AdminCog.rollback.callback(AdminCog(bot), rollback)
+    bot.service.store.rollback.assert_called_once_with()
+    assert sent_texts(rollback) == ["Rolled back: now serving model v2 (was v1)."]
+
+
+# -- /stats, /forgetme ---------------------------------------------------------------------------
+
+
+async def test_stats_per_model_version(bot):
+    bot.feedback_log.stats.return_value = [VersionStats("v1", 10, 3, 1), VersionStats("v2", 4, 0, 0)]
+    interaction = make_interaction(bot)
+    await StatsCog.stats.callback(StatsCog(bot), interaction)
+    bot.feedback_log.stats.assert_awaited_once_with(GUILD_ID)
+    fields = interaction.response.send_message.call_args.kwargs["embed"].fields
+    assert [(f.name, f.value) for f in fields] == [
+        ("model v1", "10 answered · 👍 3 (75%) · 👎 1 (25%)"),
+        ("model v2", "4 answered · 👍 0 (–) · 👎 0 (–)"),
+    ]
+
+
+async def test_forgetme_erases_and_confirms_privately(bot):
+    bot.feedback_log.forget_user.return_value = {"queries": 2, "feedback": 1}
+    interaction = make_interaction(bot, user_id=42)
+    await PrivacyCog.forgetme.callback(PrivacyCog(bot), interaction)
+    bot.feedback_log.forget_user.assert_awaited_once_with(42)
+    assert sent_texts(interaction)[0].startswith("Done: I erased your 2 questions and 1 rating from the log.")
+    assert interaction.response.send_message.call_args.kwargs["ephemeral"] is True
