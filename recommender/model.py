@@ -6,8 +6,10 @@ never needs the implicit object: everything here is numpy on arrays that the sto
 with ``allow_pickle=False``.
 
 Cost at MSD scale (384 k items x 64 factors): the L2-normalized float32 factors are made
-once at load, so one "similar" answer is one matrix-vector product plus an argpartition,
-with no copy of the factor matrix per request.
+once at load, and one answer is a single pass of implicit's fused dot-product + top-k
+(``implicit.cpu.topk``, the kernel behind its own brute-force ``similar_items``): about
+half the time of a numpy matrix-vector product followed by ``argpartition``, and no
+items-sized score array per request.
 
 Scores:
 - ``similar_items``: cosine of each item with the seeds' mean direction (factors), or the
@@ -31,6 +33,21 @@ FACTOR_ALGORITHMS = frozenset({"als", "bpr", "lmf"})
 NEIGHBOUR_ALGORITHMS = frozenset({"cosine", "bm25"})
 
 _EMPTY = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+
+
+def top_by_dot(items: np.ndarray, query: np.ndarray, n: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``n`` rows of ``items`` by dot product with ``query``, ``exclude`` left out."""
+    from implicit.cpu.topk import topk
+
+    n = min(int(n), items.shape[0] - exclude.size)
+    if n <= 0:
+        return _EMPTY
+    query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+    # One thread: the bot runs several requests at once, each already on its own thread.
+    indices, scores = topk(items, query, n, filter_items=exclude.astype(np.int32), num_threads=1)
+    indices, scores = indices[0], scores[0]
+    keep = np.isfinite(scores) & (indices >= 0)
+    return indices[keep].astype(np.int64), scores[keep].astype(np.float32, copy=False)
 
 
 def top_n(scores: np.ndarray, n: int, *, positive_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +133,17 @@ class LoadedModel:
     def __repr__(self) -> str:
         return f"LoadedModel(version={self.version!r}, algorithm={self.algorithm!r}, n_items={self.n_items})"
 
+    # An approximate nearest-neighbour index ([serving] index = "ann"); None = exact brute force.
+    ann_index = None
+
+    def build_ann(self) -> None:
+        """Index the item factors (recommender.ann); similar_items uses the index from then on."""
+        if self.kind != "factors":
+            return
+        from . import ann
+
+        self.ann_index = ann.build_index(self._normalized)
+
     # -- helpers -----------------------------------------------------------------------
     def _indices(self, indices: object, what: str) -> np.ndarray:
         array = np.atleast_1d(np.asarray(indices))
@@ -166,12 +194,18 @@ class LoadedModel:
             if length == 0.0:
                 return _EMPTY  # seeds the model knows nothing about
             query /= length
-            scores = self._normalized @ query
-        else:
-            scale = self._row_scale[seeds] / seeds.size
-            scores = np.asarray(self._similarity[seeds].T @ scale).ravel()
+            index = self.ann_index
+            if index is not None:
+                from . import ann
+
+                ids, found = ann.query(index, query, n + seeds.size)
+                keep = (ids[0] >= 0) & ~np.isin(ids[0], seeds)
+                return ids[0][keep][:n], found[0][keep][:n]
+            return top_by_dot(self._normalized, query, n, seeds)
+        scale = self._row_scale[seeds] / seeds.size
+        scores = np.asarray(self._similarity[seeds].T @ scale).ravel()
         scores[seeds] = -np.inf
-        return top_n(scores, n, positive_only=self.kind == "neighbours")
+        return top_n(scores, n, positive_only=True)
 
     def score_for_history(
         self, item_indices: np.ndarray, weights: np.ndarray | None = None, n: int = 10
@@ -189,13 +223,12 @@ class LoadedModel:
             return _EMPTY
         if self.kind == "factors":
             system, rhs, _ = self._fold_in_system(items, weights)
-            user = np.linalg.solve(system, rhs).astype(np.float32)
-            scores = self._factors @ user
-        else:
-            scale = self._row_scale[items] * (weights / max(float(np.abs(weights).sum()), 1e-12))
-            scores = np.asarray(self._similarity[items].T @ scale.astype(np.float32)).ravel()
+            user = np.linalg.solve(system, rhs)
+            return top_by_dot(self._factors, user, n, np.unique(items))
+        scale = self._row_scale[items] * (weights / max(float(np.abs(weights).sum()), 1e-12))
+        scores = np.asarray(self._similarity[items].T @ scale.astype(np.float32)).ravel()
         scores[items] = -np.inf
-        return top_n(scores, n, positive_only=self.kind == "neighbours")
+        return top_n(scores, n, positive_only=True)
 
     def contributions(
         self, history_indices: np.ndarray, item_index: int, weights: np.ndarray | None = None

@@ -10,6 +10,7 @@ on the hot path.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -44,6 +45,23 @@ class NotEnoughHistory(SoundalikeError):
     """/foryou was asked before the member rated enough songs."""
 
 
+def _index_in_background(config: Config, model) -> None:
+    """[serving] index = "ann": build the index off the start path; exact answers until it is ready."""
+    if config.serving.index != "ann":
+        return
+
+    def build() -> None:
+        started = time.perf_counter()
+        try:
+            model.build_ann()
+        except SoundalikeError as error:
+            log.warning("approximate index not built, answering exactly: %s", error)
+            return
+        log.info("approximate index for model %s ready in %.1f s", model.version, time.perf_counter() - started)
+
+    threading.Thread(target=build, name="ann-index", daemon=True).start()
+
+
 class SoundalikeService:
     def __init__(self, config: Config, dataset: Dataset, resolver: TitleResolver, store: ModelStore, model):
         self.config = config
@@ -66,11 +84,13 @@ class SoundalikeService:
             "serving dataset %s (%s songs) with model %s, ready in %.2f s",
             name, f"{data.n_items:,}", model.version, time.perf_counter() - started,
         )
+        _index_in_background(config, model)
         return cls(config, data, resolver, store, model)
 
     def reload(self, version: str | None = None) -> str:
         """Load ``version`` (default: the store's current) and swap it in."""
         model = self.store.load(self.dataset, version) if version else self.store.load_serving(self.dataset)
+        _index_in_background(self.config, model)
         self.model = model
         log.info("now serving model %s", model.version)
         return model.version
