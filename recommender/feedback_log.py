@@ -75,7 +75,7 @@ class LogWriteError(FeedbackLogError):
     """A write did not reach the disk (read-only file, disk full, lock held too long...)."""
 
     def __init__(self, path: Path, action: str, reason: str):
-        super().__init__(f"Could not {action} in the feedback log {path}: {reason}.")
+        super().__init__(f"Feedback log {path}: could not {action}: {reason}.")
         self.path = path
         self.action = action
 
@@ -593,7 +593,9 @@ class FeedbackLog:
     ) -> AsyncIterator[FeedbackLog]:
         """Open (creating and migrating as needed) the log at ``path``.
 
-        ``clock`` returns the current time (aware datetime); tests pass a fixed one.
+        ``clock`` returns the current time (aware datetime); tests pass a fixed one. Raises
+        LogWriteError when the file cannot be opened or upgraded, and FeedbackLogError when a
+        newer Soundalike made it. A read-only file opens; its writes raise LogWriteError.
         """
         path = Path(path)
         try:
@@ -642,7 +644,7 @@ class FeedbackLog:
                 finally:
                     await self._reader.execute(COMMIT)
             except sqlite3.Error as error:
-                message = f"Could not read the feedback log {self.path}: {_why(error)}."
+                message = f"Feedback log {self.path}: could not read: {_why(error)}."
                 raise LogReadError(message) from error
 
     async def _fetch(self, sql: str, params: tuple | dict) -> list[sqlite3.Row]:
@@ -1033,7 +1035,7 @@ def _open_read_only(db_path: str | Path) -> sqlite3.Connection | None:
         connection.row_factory = sqlite3.Row
         (version,) = connection.execute(PRAGMA_USER_VERSION).fetchone()
     except sqlite3.Error as error:
-        raise LogReadError(f"Could not read the feedback log {path}: {_why(error)}.") from None
+        raise LogReadError(f"Feedback log {path}: could not read: {_why(error)}.") from None
     if version != CURRENT_SCHEMA_VERSION:
         connection.close()
         hint = (
@@ -1055,7 +1057,7 @@ def _read_only_rows(db_path: str | Path, sql: str, params: dict) -> list[sqlite3
     try:
         return connection.execute(sql, params).fetchall()
     except sqlite3.Error as error:
-        raise LogReadError(f"Could not read the feedback log {db_path}: {_why(error)}.") from None
+        raise LogReadError(f"Feedback log {db_path}: could not read: {_why(error)}.") from None
     finally:
         connection.close()
 
