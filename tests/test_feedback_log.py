@@ -590,6 +590,14 @@ def test_read_only_helpers_refuse_an_old_schema_by_name(tmp_path: Path):
         online_rates(path)
 
 
+def test_read_only_helpers_name_a_file_that_is_not_a_log(tmp_path: Path):
+    path = tmp_path / "notes.sqlite3"
+    path.write_text("not a database\n" * 100)
+    with pytest.raises(LogReadError, match="not a SQLite database") as caught:
+        online_rates(path)
+    assert str(path) in str(caught.value)
+
+
 async def test_read_only_helpers_cannot_write(log: FeedbackLog, db_path: Path):
     await answer(log, 1)
     connection = feedback_log._open_read_only(db_path)
