@@ -103,7 +103,7 @@ def test_bad_indices_are_refused_with_the_range(fitted_models):
 
 def test_unknown_seed_gives_nothing_rather_than_noise():
     factors = np.zeros((4, 2), dtype=np.float32)
-    factors[1:] = [[1, 0], [0.9, 0.1], [0, 1]]
+    factors[1:] = [[1, 0], [0.9, 0.1], [0.2, 1]]
     model = LoadedModel(manifest={"algorithm": "als"}, item_factors=factors)
     indices, scores = model.similar_items(np.array([0]), 3)  # item 0 has a zero vector
     assert indices.size == 0 and scores.size == 0
