@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import threading
 from pathlib import Path
 
 from fake_discord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser, pointed_at, snowflake
@@ -151,3 +152,20 @@ async def bot_world(tmp_path: Path, config: Config, service, *, retrainer: Retra
                     yield world
                 finally:
                     await world.stop()
+
+
+class LoopThread:
+    """An event loop in a daemon thread; ``run`` waits (bounded) for a coroutine on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="fuzz-bot-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine, timeout: float = WAIT * 2):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(WAIT)
+        self.loop.close()

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 
 import pytest
-from bot_harness import WAIT, bot_world
+from bot_harness import WAIT, LoopThread, bot_world
 from fake_discord import option
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -51,23 +50,6 @@ def texts():
         st.text(max_size=200),
         st.builds(lambda piece, times: piece * times, st.text(min_size=1, max_size=4), st.integers(500, 3000)),
     )
-
-
-class LoopThread:
-    """An event loop in a daemon thread; ``run`` waits (bounded) for a coroutine on it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="fuzz-bot-loop", daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine, timeout: float = WAIT * 2):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(WAIT)
-        self.loop.close()
 
 
 class ErrorRecords(logging.Handler):

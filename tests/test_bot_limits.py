@@ -1,0 +1,89 @@
+"""Cooldowns and the bounded compute pool: refuse at once rather than pile up."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from bot.limits import Busy, ComputePool, Cooldowns
+
+
+def test_cooldown_per_member_with_a_clock():
+    now = [0.0]
+    cooldowns = Cooldowns(3.0, clock=lambda: now[0])
+    assert cooldowns.retry_after("ann") == 0.0
+    assert cooldowns.retry_after("ann") == 3.0
+    assert cooldowns.retry_after("bob") == 0.0  # members do not share a cooldown
+    now[0] = 2.0
+    assert cooldowns.retry_after("ann") == pytest.approx(1.0)
+    now[0] = 3.0
+    assert cooldowns.retry_after("ann") == 0.0
+    cooldowns.reset("ann")
+    assert cooldowns.retry_after("ann") == 0.0
+
+
+def test_zero_cooldown_never_refuses():
+    cooldowns = Cooldowns(0.0)
+    assert all(cooldowns.retry_after("ann") == 0.0 for _ in range(3))
+
+
+def test_busy_message_rounds_up_to_whole_seconds():
+    assert str(Busy(0.01)) == "Busy, try again in 1 s."
+    assert Busy(4.2).retry_after == 5
+
+
+async def test_work_runs_on_a_worker_thread_not_the_event_loop():
+    pool = ComputePool(per_guild=2, max_queue=2, workers=1)
+    try:
+        name = await pool.run(1, lambda: threading.current_thread().name)
+        assert name.startswith("soundalike-compute") and name != threading.current_thread().name
+    finally:
+        pool.close()
+
+
+async def test_per_guild_limit_refuses_that_guild_only():
+    pool = ComputePool(per_guild=1, max_queue=5, workers=2)
+    gate = threading.Event()
+    try:
+        first = asyncio.create_task(pool.run("guild-a", gate.wait, 5))
+        await asyncio.sleep(0)
+        with pytest.raises(Busy):
+            await pool.run("guild-a", lambda: "never")
+        assert await pool.run("guild-b", lambda: "other guild") == "other guild"
+        gate.set()
+        assert await first is True
+        assert await pool.run("guild-a", lambda: "again") == "again"
+        assert pool.in_flight == 0
+    finally:
+        gate.set()
+        pool.close()
+
+
+async def test_queue_bound_refuses_beyond_workers_plus_queue():
+    pool = ComputePool(per_guild=10, max_queue=1, workers=1)
+    gate = threading.Event()
+    try:
+        running = asyncio.create_task(pool.run(None, gate.wait, 5))
+        waiting = asyncio.create_task(pool.run(None, gate.wait, 5))
+        await asyncio.sleep(0)
+        assert pool.in_flight == 2 and pool.waiting == 1
+        with pytest.raises(Busy) as busy:
+            await pool.run(None, lambda: "never")
+        assert busy.value.retry_after >= 1
+        gate.set()
+        assert await running and await waiting
+    finally:
+        gate.set()
+        pool.close()
+
+
+async def test_a_failing_job_frees_its_slot():
+    pool = ComputePool(per_guild=1, max_queue=0, workers=1)
+    try:
+        with pytest.raises(ZeroDivisionError):
+            await pool.run("g", lambda: 1 / 0)
+        assert await pool.run("g", lambda: 2) == 2
+    finally:
+        pool.close()

@@ -1,0 +1,120 @@
+"""Rendering: untrusted titles are cleaned, escaped and shortened; embeds always fit Discord."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote, urlparse
+
+import discord
+from hypothesis import given, settings, strategies as st
+
+from bot import render
+from recommender.results import Answer, Candidate, Suggestion
+
+
+def song(title: str, artist: str, score: float = 0.5, reason: str = "because") -> Suggestion:
+    return Suggestion(0, "id", title, artist, score, reason)
+
+
+def answer(suggestions, seed_title="Hey Ya!", seed_artist="OutKast", notes=()) -> Answer:
+    seed = Candidate(0, "seed", seed_title, seed_artist, 100.0, 10)
+    return Answer([seed], list(suggestions), "v3", "demo", notes=list(notes))
+
+
+def test_search_links_are_url_encoded_searches_without_keys():
+    spotify, youtube = render.search_links("Crazy (Remix) & [Live]?", "Beyoncé feat. Jay-Z")
+    assert spotify.startswith("https://open.spotify.com/search/")
+    assert unquote(spotify.rsplit("/", 1)[1]) == "Crazy (Remix) & [Live]? Beyoncé feat. Jay-Z"
+    assert not set("()[] ") & set(spotify)  # nothing that could end a markdown link early
+    query = parse_qs(urlparse(youtube).query)
+    assert urlparse(youtube).netloc == "www.youtube.com" and query == {
+        "search_query": ["Crazy (Remix) & [Live]? Beyoncé feat. Jay-Z"]}
+
+
+def test_safe_escapes_markdown_and_every_mention_form():
+    text = render.safe("**Hey** @everyone <@123> <@&45> @here")
+    assert "\\*\\*Hey\\*\\*" in text
+    for ping in ("@everyone", "@here", "<@123>", "<@&45>"):
+        assert ping not in text
+    assert render.safe("ndcg@10") == "ndcg@10"
+
+
+def test_clean_drops_control_and_invisible_characters_but_keeps_emoji_sequences():
+    assert render.clean("Hey\nYa\x00!\u202e\u200b") == "Hey Ya !"
+    assert render.clean("👩‍🎤 star") == "👩‍🎤 star"
+
+
+def test_shorten_and_labels():
+    assert render.shorten("abcdef", 4) == "abc…"
+    assert render.shorten("abc", 4) == "abc"
+    assert render.label("x" * 300) == "x" * 99 + "…"
+    assert render.label("\u200b\n") == "(untitled)"
+
+
+def test_answer_embed_shows_numbered_suggestions_with_percent_reason_links_and_version():
+    embed = render.answer_embed(answer([song("Ms. Jackson", "OutKast", 0.5, "298 listeners also played it")]))
+    assert embed.title == "Songs like Hey Ya! — OutKast"
+    assert embed.description.splitlines() == [
+        "**1. Ms. Jackson — OutKast** · 50% match",
+        "↳ 298 listeners also played it",
+        "[Spotify](https://open.spotify.com/search/Ms.%20Jackson%20OutKast) · "
+        "[YouTube](https://www.youtube.com/results?search_query=Ms.+Jackson+OutKast)",
+    ]
+    assert embed.footer.text.startswith("model v3 · demo data")
+
+
+def test_long_titles_lose_links_from_the_bottom_first_and_the_embed_fits():
+    long_title = "長い曲名" * 60  # URL-encodes to ~9x its length
+    suggestions = [song(long_title + str(n), "アーティスト" * 20, reason="r" * 500) for n in range(10)]
+    embed = render.answer_embed(answer(suggestions, seed_title="x" * 500))
+    assert len(embed) <= render.EMBED_TOTAL and len(embed.description) <= render.EMBED_DESCRIPTION
+    assert len(embed.title) <= render.EMBED_TITLE
+    entries = embed.description.split("\n\n")
+    assert len(entries) == 10 and all(e.startswith(f"**{n}. ") for n, e in enumerate(entries, 1))
+    with_links = ["[Spotify]" in e for e in entries]
+    assert with_links[0] and not with_links[-1]
+    assert with_links == sorted(with_links, reverse=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    titles=st.lists(st.text(max_size=2000), min_size=0, max_size=10),
+    artist=st.text(max_size=500),
+    reason=st.text(max_size=1000),
+    seed=st.text(max_size=1000),
+    notes=st.lists(st.text(max_size=500), max_size=3),
+)
+def test_any_answer_fits_discords_embed_limits(titles, artist, reason, seed, notes):
+    embed = render.answer_embed(answer([song(t, artist, 0.3, reason) for t in titles], seed, artist, notes))
+    assert len(embed) <= render.EMBED_TOTAL
+    assert len(embed.title or "") <= render.EMBED_TITLE
+    assert len(embed.description or "") <= render.EMBED_DESCRIPTION
+    assert len(embed.footer.text or "") <= render.EMBED_FOOTER
+    assert "@everyone" not in (embed.description or "") + (embed.title or "")
+    assert embed.to_dict()  # serialisable
+
+
+def test_candidate_options_fit_select_limits():
+    candidate = Candidate(0, "id", "t" * 150, "a" * 150, 90.0, 1_234_567)
+    name, description = render.candidate_option(candidate)
+    assert len(name) == render.LABEL and description == "1,234,567 listeners"
+    discord.SelectOption(label=name, value="id", description=description)  # accepted by discord.py
+
+
+def test_closest_titles_text_is_escaped_and_short():
+    text = render.closest_titles_text("@everyone" * 500, ["**A**", "B"] * 10)
+    assert text.startswith("No song matches “@\u200beveryone") and len(text) <= render.MESSAGE_CONTENT
+    assert text.count("• ") == 5 and "\\*\\*A\\*\\*" in text
+
+
+def test_model_and_stats_embeds():
+    embed = render.model_embed(
+        {"version": "v2", "algorithm": "als", "created": "2026-01-02T03:04:05+00:00", "dataset": "demo",
+         "metrics": {"ndcg@10": 0.312345, "holdout": {"nested": 1}}, "versions": ["v1", "v2"]},
+        {"answers": 3},
+    )
+    fields = {f.name: f.value for f in embed.fields}
+    assert embed.title == "Model v2" and fields["Algorithm"] == "als"
+    assert fields["Trained"] == "<t:1767323045:R>" and fields["Metrics"] == "ndcg@10: 0.3123"
+    assert embed.footer.text == "versions on disk: v1, v2"
+    empty = render.stats_embed("Server", [])
+    assert empty.description.startswith("No questions answered here yet")
