@@ -124,6 +124,8 @@ def build_rows(steps: dict) -> list[Row]:
                     ours=value("open", "seconds"),
                     anchor=round(original_p50 / 1000, 4) if original_p50 is not None else None,
                     anchor_name="the original loads its pickles on every request (p50)", note=open_note))
+    rows.append(Row("(d) bot start to answering", "first /soundalike after open", "ms",
+                    ours=value("open", "first_answer_ms"), note=open_note))
     rows.append(Row("(d) bot start to answering", "peak RSS", "MB", "<= 1536",
                     ours=value("open", measured="peak_rss_mb") if _ok(steps, "open") else None,
                     note=open_note))

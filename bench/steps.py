@@ -389,8 +389,15 @@ def step_open(ctx: Context) -> dict:
         info = service.model_info()
     except Exception as error:  # the figure is the start time; model_info is a courtesy
         info = {"error": str(error)}
-    return {"seconds": round(seconds, 3), "rss_after_open_mb": round(rss_mb(), 1),
-            "rss_added_mb": round(rss_mb() - before, 1), "model": _jsonable(info)}
+    titles, listeners, _ = _titles_and_listeners(service)
+    first = titles[int(np.argmax(listeners))]
+    path = ComputePath(service)  # imports the renderer (discord.py): the bot has it loaded already
+    answered = time.perf_counter()
+    path(first)  # what the first /soundalike after a start costs
+    first_answer = time.perf_counter() - answered
+    return {"seconds": round(seconds, 3), "first_answer_ms": round(first_answer * 1000, 2),
+            "rss_after_open_mb": round(rss_mb(), 1), "rss_added_mb": round(rss_mb() - before, 1),
+            "model": _jsonable(info)}
 
 
 def _jsonable(value):
@@ -424,12 +431,11 @@ def renderer() -> tuple[str, Callable]:
 class ComputePath:
     """resolve + similar (versions merged, reasons) + render: what one /soundalike costs."""
 
-    def __init__(self, service, timed: bool = False):
+    def __init__(self, service):
         self.service = service
         self.render_name, self.render = renderer()
-        # Per-stage seconds (resolve, similar, render) when timed; one thread only.
-        self.stages: dict[str, list[float]] | None = {"resolve": [], "similar": [], "render": []} \
-            if timed else None
+        # Set to {"resolve": [], "similar": [], "render": []} to record per-stage seconds (one thread).
+        self.stages: dict[str, list[float]] | None = None
 
     def __call__(self, title: str):
         if self.stages is not None:
@@ -470,10 +476,11 @@ def step_compute(ctx: Context) -> dict:
     rng = ctx.rng(1)
     picked = query_songs(ctx, titles, listeners, ctx.queries, purpose=2)
     typed = [as_typed(titles[i], rng) for i in picked]
-    path = ComputePath(service, timed=True)
+    path = ComputePath(service)
     genres = truth_genres(ctx, dataset.item_ids)
 
     path(typed[0])  # first call pays lazy set-up (norms, caches); the bot pays it at start
+    path.stages = {"resolve": [], "similar": [], "render": []}
     latencies, same_genre, suggested, not_found = [], 0, 0, 0
     deadline = time.perf_counter() + 120
     for title in typed:
@@ -489,7 +496,7 @@ def step_compute(ctx: Context) -> dict:
                 same_genre += int(genres[suggestion.item_index] == seed_genre)
         if time.perf_counter() > deadline:
             break
-    stages = {name: percentiles(seconds[1:]) for name, seconds in path.stages.items()}
+    stages = {name: percentiles(seconds) for name, seconds in path.stages.items()}
     return {"ours": percentiles(latencies), "stages": stages, "render": path.render_name, "not_found": not_found,
             "genre_agreement": round(same_genre / suggested, 4) if suggested else None,
             "genre_chance": genre_chance(genres),
