@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from recommender.config import Config
+from recommender.config import PROJECT_ROOT, Config
 from recommender.errors import SoundalikeError
 
 log = logging.getLogger(__name__)
@@ -121,10 +121,12 @@ class Retrainer:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             limit=LINE_LIMIT,
+            cwd=PROJECT_ROOT,  # so that `-m recommender` imports this checkout
         )
         errors: collections.deque[str] = collections.deque(maxlen=20)
         drain_stderr = asyncio.create_task(_collect_lines(process.stderr, errors))
         outcome: RetrainOutcome | None = None
+        error_message = ""  # from a {"stage": "error"} line: the clearest reason there is
         try:
             assert process.stdout is not None
             async for raw in process.stdout:
@@ -141,6 +143,8 @@ class Retrainer:
                         metrics=event.get("metrics") if isinstance(event.get("metrics"), dict) else {},
                     )
                     continue
+                if event.get("stage") == "error":
+                    error_message = str(event.get("message") or "")
                 progress = event.get("progress")
                 await on_progress(RetrainProgress(
                     stage=str(event.get("stage") or ""),
@@ -156,7 +160,7 @@ class Retrainer:
             drain_stderr.cancel()
             raise
         if status != 0 or outcome is None:
-            last = next((line for line in reversed(errors) if line.strip()), "")
+            last = error_message or next((line for line in reversed(errors) if line.strip()), "")
             detail = f": {last}" if last else ""
             raise RetrainFailed(f"The retrain failed (exit status {status}){detail}")
         log.info("retrain finished: promoted=%s version=%s (%s)", outcome.promoted, outcome.version, outcome.reason)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import sqlite3
 
 import pytest
@@ -228,3 +229,44 @@ async def test_forgetme_erases_the_members_log_and_confirms_privately(world):
     reply = await world.ephemeral_reply(forget, since=since)
     assert reply.startswith("Done: I erased your 1 question and 0 ratings")
     assert await world.feedback_log.query_for_message(message_id) is None
+
+
+@pytest.mark.slow
+async def test_admin_retrain_swaps_the_model_while_soundalike_keeps_answering(tmp_path, demo_env):
+    """The real `python -m recommender retrain` in a subprocess, on a copy of the demo data."""
+    from recommender.config import load_config
+    from recommender.service import SoundalikeService
+
+    shutil.copytree(demo_env.config.data_root, tmp_path / "data")
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(
+        f'[data]\nroot = "{tmp_path / "data"}"\n[bot]\ndatabase = "{tmp_path / "feedback.sqlite3"}"\n'
+        "promotion_tolerance = 1.0\n",  # promote whatever the figures say: this test is about the swap
+        encoding="utf-8",
+    )
+    config = load_config(config_path)
+    service = await asyncio.to_thread(SoundalikeService.open, config)
+    before = service.model.version
+    async with bot_world(tmp_path, config, service, config_path=config_path) as world:
+        liked = int((await world.answer_message(await world.soundalike("Hey Ya!")))["id"])
+        await world.fake.react(liked, THUMBS_UP, user_id=world.member.user.id, guild=world.guild)
+        await rows_become(world, {(liked, world.member.user.id, None, 1, 0)})
+
+        retrain = await world.fake.slash_command("retrain", [], member=world.dj, guild=world.guild)
+        started = await world.fake.wait_for("POST", rf"/interactions/{retrain.id}/{retrain.token}/callback",
+                                            timeout=WAIT)
+        assert started.body["data"]["content"] == "Retraining: starting…"
+        # While the retrain process works, the bot keeps answering.
+        during = await world.answer_message(await world.soundalike("Hello", artist="Adele"))
+        assert world.retrainer.running, "the retrain ended before the answer came; nothing was shown"
+        assert f"model {before}" in during["embeds"][0]["footer"]["text"]
+
+        finished = await world.fake.wait_for(
+            "PATCH", rf"/webhooks/\d+/{retrain.token}/messages/@original", timeout=120,
+            where=lambda r: not r.body["content"].startswith("Retraining"),
+        )
+        after = service.model.version
+        assert after != before
+        assert finished.body["content"].startswith(f"Retrained: now serving model {after}.")
+        answer = await world.answer_message(await world.soundalike("Hey Ya!"))
+        assert f"model {after}" in answer["embeds"][0]["footer"]["text"]

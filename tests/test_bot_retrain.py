@@ -24,6 +24,10 @@ STAND_IN = textwrap.dedent("""
     emit(stage="load", progress=0.1, message="reading the feedback log")
     if mode == "slow":
         time.sleep(30)
+    if mode == "error-line":
+        emit(stage="error", progress=1.0, message="another retrain of demo is running (pid 42)")
+        print("error: another retrain of demo is running (pid 42)", file=sys.stderr)
+        sys.exit(2)
     if mode == "fail":
         print("Traceback (most recent call last): ...", file=sys.stderr)
         print("error: no dataset named demo", file=sys.stderr)
@@ -62,6 +66,12 @@ async def test_a_failed_process_is_one_message_with_its_last_error_line(tmp_path
     with pytest.raises(RetrainFailed) as failed:
         await stand_in(tmp_path, "fail").run(ignore)
     assert str(failed.value) == "The retrain failed (exit status 2): error: no dataset named demo"
+
+
+async def test_an_error_line_is_the_reason_given(tmp_path):
+    with pytest.raises(RetrainFailed) as failed:
+        await stand_in(tmp_path, "error-line").run(ignore)
+    assert str(failed.value) == "The retrain failed (exit status 2): another retrain of demo is running (pid 42)"
 
 
 async def test_a_process_that_never_says_done_has_failed(tmp_path):
