@@ -138,10 +138,15 @@ def make_people(fake: FakeDiscord) -> tuple[FakeGuild, FakeMember, FakeMember, F
 
 @contextlib.asynccontextmanager
 async def bot_world(tmp_path: Path, config: Config, service, *, retrainer: Retrainer | None = None,
-                    config_path: Path | None = None, **bot_changes):
-    """A started fake Discord + feedback log + connected bot; everything closed afterwards."""
+                    config_path: Path | None = None, dev_guild: bool = False, **bot_changes):
+    """A started fake Discord + feedback log + connected bot; everything closed afterwards.
+
+    ``dev_guild`` configures the fake server as the dev guild (commands synced there only).
+    """
     async with FakeDiscord() as fake:
         guild, member, dj, manager = make_people(fake)
+        if dev_guild:
+            bot_changes["dev_guild_ids"] = [guild.id]
         config = bot_config(config, guild, database=str(tmp_path / "feedback.sqlite3"), **bot_changes)
         with pointed_at(fake):
             async with FeedbackLog.open(config.database_path) as feedback_log:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
+import time
 from unittest import mock
 
 import discord
@@ -24,6 +25,7 @@ from bot_mocks import (
 )
 from discord import app_commands
 
+import bot.cogs.soundalike as soundalike_cog
 from bot.app import SoundalikeTree
 from bot.cogs.admin import AdminCog, NotAdmin, ProgressMessage, admin_check, is_admin
 from bot.cogs.feedback import FeedbackCog, RateButton, rating_of, rating_view
@@ -144,6 +146,30 @@ async def test_failure_after_deferring_replaces_the_placeholder_with_a_private_n
     call = interaction.followup.send.call_args
     assert call.args == ("Nobody has played that song yet.",) and call.kwargs["ephemeral"] is True
     bot.feedback_log.record_answer.assert_not_awaited()
+
+
+class SlowService(FakeService):
+    def resolve(self, title, artist=None):
+        time.sleep(0.2)  # a queue on the compute pool, say
+        return super().resolve(title, artist)
+
+
+@pytest.mark.parametrize("title", ["Hey Ya!", "Hello"])
+async def test_a_slow_lookup_shows_thinking_first_and_still_answers_right(monkeypatch, title):
+    monkeypatch.setattr(soundalike_cog, "RESPOND_WITHIN_S", 0.01)
+    bot = make_bot(Config(), service=SlowService())
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, title)
+    interaction.response.defer.assert_awaited_once_with(thinking=True)
+    interaction.response.send_message.assert_not_awaited()
+    if title == "Hey Ya!":  # confident: the placeholder becomes the answer
+        interaction.edit_original_response.assert_awaited_once()
+        interaction.delete_original_response.assert_not_awaited()
+    else:  # ambiguous: the public placeholder goes, the picker comes privately
+        interaction.delete_original_response.assert_awaited_once()
+        call = interaction.followup.send.call_args
+        assert call.kwargs["ephemeral"] is True and isinstance(call.kwargs["view"].children[0], PickSong)
+        assert_no_mentions(interaction.followup.send)
 
 
 async def test_pick_from_the_select_answers_publicly_in_a_followup(bot):

@@ -65,6 +65,13 @@ async def test_connects_and_syncs_every_command_globally(world):
     assert not world.bot.intents.message_content and not world.bot.intents.members
 
 
+async def test_with_a_dev_guild_commands_sync_to_it_only(tmp_path, demo_env, demo_service):
+    async with bot_world(tmp_path, demo_env.config, demo_service, dev_guild=True) as world:
+        assert "global" not in world.fake.commands
+        synced = {command["name"] for command in world.fake.commands[str(world.guild.id)]}
+        assert synced == {"soundalike", "retrain", "model", "stats", "forgetme"}
+
+
 async def test_title_autocomplete_offers_catalog_songs_with_item_ids(world):
     interaction = await world.fake.autocomplete(
         "soundalike", [option("title", "hey y", focused=True)], member=world.member, guild=world.guild

@@ -8,6 +8,7 @@ ephemeral note with the closest titles.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -17,6 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from recommender.errors import SoundalikeError
 from recommender.feedback_log import NO_GUILD
 from recommender.results import Candidate
 
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
+# Discord drops an interaction that gets no response within 3 s. A title lookup that has not
+# finished by then (a queue on the compute pool) answers "thinking…" first.
+RESPOND_WITHIN_S = 2.0
 
 
 def guild_key(interaction: discord.Interaction) -> int:
@@ -124,32 +129,61 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
             await send_ephemeral(interaction, f"Slow down a little: try again in {max(1, round(wait))} s.")
             return
         started = time.perf_counter()
+        lookup = asyncio.ensure_future(
+            bot.pool.run(guild_key(interaction), look_up, bot.service, title, artist))
+        deferred = False
         try:
-            found: Lookup = await bot.pool.run(guild_key(interaction), look_up, bot.service, title, artist)
+            found: Lookup = await asyncio.wait_for(asyncio.shield(lookup), RESPOND_WITHIN_S)
         except Busy as busy:
             bot.cooldowns.reset(member_cooldown_key(interaction))
             await send_ephemeral(interaction, str(busy))
             return
+        except TimeoutError:
+            # Discord drops an interaction not answered within 3 s: show "thinking…" and wait on.
+            await interaction.response.defer(thinking=True)
+            deferred = True
+            try:
+                found = await lookup
+            except Exception as error:
+                await self._withdraw_placeholder(interaction, error)
+                return
         wanted = clamp_count(bot, count)
         if found.seed is None:
             if found.choices:
                 view = discord.ui.View(timeout=None)
                 view.add_item(PickSong(wanted, found.choices))
-                await interaction.response.send_message(
-                    f"Several songs match “{render.safe(found.query, 200)}”. Which one did you mean?",
-                    view=view, ephemeral=True, allowed_mentions=NO_MENTIONS,
-                )
+                text = f"Several songs match “{render.safe(found.query, 200)}”. Which one did you mean?"
+                await self._reply_privately(interaction, text, deferred=deferred, view=view)
             else:
-                await send_ephemeral(interaction, render.closest_titles_text(found.query, found.closest))
+                text = render.closest_titles_text(found.query, found.closest)
+                await self._reply_privately(interaction, text, deferred=deferred)
             return
 
-        await interaction.response.defer(thinking=True)
+        if not deferred:
+            await interaction.response.defer(thinking=True)
 
         async def deliver(embed: discord.Embed, view: discord.ui.View) -> discord.Message:
             return await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
         await self.answer(interaction, found.seed, wanted, deliver, started=started,
                           typed_title=title, typed_artist=artist)
+
+    async def _reply_privately(self, interaction: discord.Interaction, text: str, *, deferred: bool,
+                               view: discord.ui.View | None = None) -> None:
+        """An ephemeral reply; after a public "thinking…" placeholder, the placeholder goes first."""
+        extra = {"view": view} if view is not None else {}
+        if not deferred:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
+            return
+        await self._delete_placeholder(interaction)
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
+
+    @staticmethod
+    async def _delete_placeholder(interaction: discord.Interaction) -> None:
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException:
+            pass  # already gone; the private note still goes out
 
     async def answer(self, interaction: discord.Interaction, seed: Candidate, count: int, deliver,
                      *, started: float, typed_title: str | None, typed_artist: str | None) -> None:
@@ -173,19 +207,18 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
         await add_rating_reactions(message)
 
     async def _withdraw_placeholder(self, interaction: discord.Interaction, error: Exception) -> None:
-        """Replace the public "thinking…" placeholder by an ephemeral note for the asker."""
-        from recommender.errors import SoundalikeError
+        """Replace the public "thinking…" placeholder by an ephemeral note for the asker.
 
+        For a pick from the select menu the "placeholder" is the private picker itself, which
+        stays (edited to "Finding songs like …"); the note simply follows it.
+        """
         if isinstance(error, (Busy, SoundalikeError)):
             text = render.message_text(error)
         else:
             log.error("answering /soundalike failed", exc_info=error)
             text = "Something went wrong on my side; it has been logged. Please try again later."
         if interaction.type is discord.InteractionType.application_command:
-            try:
-                await interaction.delete_original_response()
-            except discord.HTTPException:
-                pass
+            await self._delete_placeholder(interaction)
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @soundalike.autocomplete("title")
