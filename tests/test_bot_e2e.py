@@ -9,6 +9,7 @@ import asyncio
 import re
 import shutil
 import sqlite3
+import threading
 
 import pytest
 from bot_harness import WAIT, bot_world
@@ -277,3 +278,21 @@ async def test_admin_retrain_swaps_the_model_while_soundalike_keeps_answering(tm
         assert finished.body["content"].startswith(f"Retrained: now serving model {after}.")
         answer = await world.answer_message(await world.soundalike("Hey Ya!"))
         assert f"model {after}" in answer["embeds"][0]["footer"]["text"]
+
+
+async def test_an_overloaded_server_is_told_busy_at_once(tmp_path, demo_env, demo_service):
+    async with bot_world(tmp_path, demo_env.config, demo_service, per_guild_concurrency=1, max_queue=0) as world:
+        gate = threading.Event()
+        # Someone else's request of this server holds its only slot.
+        holder = asyncio.create_task(world.pool.run(world.guild.id, gate.wait, WAIT))
+        await asyncio.sleep(0)
+        try:
+            since = len(world.fake.requests)
+            interaction = await world.soundalike("Hey Ya!")
+            reply = await world.ephemeral_reply(interaction, since=since)
+            assert re.fullmatch(r"Busy, try again in \d+ s\.", reply)
+        finally:
+            gate.set()
+            await holder
+        answer = await world.answer_message(await world.soundalike("Hey Ya!"))
+        assert answer["embeds"][0]["title"] == "Songs like Hey Ya! — OutKast"
