@@ -220,10 +220,9 @@ class Console:
         self.say(f"Model {info.get('version')} ({info.get('algorithm', '?')}) on {info.get('dataset')} data, "
                  f"created {info.get('created', '?')}")
         metrics = info.get("metrics")
-        if isinstance(metrics, dict):
-            for name, value in metrics.items():
-                if not isinstance(value, dict):
-                    self.say(f"  {name}: {value}")
+        if isinstance(metrics, dict) and metrics:
+            for line in render.metrics_text(metrics, plain=True).splitlines():
+                self.say(f"  {line}")
         versions = info.get("versions")
         if versions:
             self.say(f"  versions on disk: {', '.join(map(str, versions))}")

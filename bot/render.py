@@ -226,27 +226,55 @@ def _when(value: object) -> str:
     return "unknown"
 
 
-def _number(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return safe(value, 60)
+def _count(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else "?"
+
+
+def metrics_text(metrics: Mapping[str, object], *, plain: bool = False) -> str:
+    """Held-out figures of the model beside the popularity baseline, one per line.
+
+    ``plain`` skips Discord escaping (for the console)."""
+    text = (lambda value, limit: shorten(clean(value), limit)) if plain else safe
+
+    def number(value: object) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else text(value, 60)
+
+    model = metrics.get("model")
+    baseline = metrics.get("baseline") if isinstance(metrics.get("baseline"), Mapping) else {}
+    lines = []
+    if isinstance(model, Mapping):
+        for name, value in list(model.items())[:8]:
+            line = f"{text(name, 40)}: {number(value)}"
+            if name in baseline:  # type: ignore[operator]
+                line += f" (popularity {number(baseline[name])})"  # type: ignore[index]
+            lines.append(line)
+        protocol = metrics.get("protocol")
+        if protocol is not None:
+            lines.append(f"{text(protocol, 40)} protocol, seed {text(metrics.get('seed', '?'), 20)}")
+    else:  # flat figures
+        lines = [f"{text(k, 40)}: {number(v)}" for k, v in list(metrics.items())[:10] if not isinstance(v, Mapping)]
+    return shorten("\n".join(lines) or "none", EMBED_FIELD_VALUE)
 
 
 def model_embed(info: Mapping[str, object], feedback: Mapping[str, int] | None = None) -> discord.Embed:
-    """/model: which model answers, when and on what it was trained, its metrics."""
+    """/model: which model answers, when and on what it was trained, its metrics, feedback since."""
     version = clean(info.get("version", "unknown"))
     embed = discord.Embed(title=shorten(f"Model {version}", EMBED_TITLE), colour=COLOUR)
     embed.add_field(name="Algorithm", value=safe(info.get("algorithm", "unknown"), 200) or "unknown")
     embed.add_field(name="Trained", value=_when(info.get("created")))
-    dataset = info.get("dataset", "unknown")
-    embed.add_field(name="Data", value=safe(dataset, 200) or "unknown")
+    data = safe(info.get("dataset", "unknown"), 200) or "unknown"
+    training = info.get("training")
+    if isinstance(training, Mapping):
+        data += f": {_count(training.get('interactions'))} plays by {_count(training.get('users'))} listeners"
+    learned = info.get("feedback")
+    if isinstance(learned, Mapping):
+        data += f", with {_count(learned.get('likes'))} 👍 from {_count(learned.get('members'))} members"
+    embed.add_field(name="Data", value=shorten(data, EMBED_FIELD_VALUE), inline=False)
     metrics = info.get("metrics")
     if isinstance(metrics, Mapping) and metrics:
-        lines = [f"{safe(k, 60)}: {_number(v)}" for k, v in list(metrics.items())[:15] if not isinstance(v, Mapping)]
-        embed.add_field(name="Metrics", value=shorten("\n".join(lines) or "none", EMBED_FIELD_VALUE), inline=False)
+        embed.add_field(name="Held-out figures", value=metrics_text(metrics), inline=False)
     if feedback is not None:
-        text = " · ".join(f"{safe(k, 40)} {v:,}" if isinstance(v, int) else f"{safe(k, 40)} {safe(v, 40)}"
-                          for k, v in feedback.items())
+        text = " · ".join(f"{safe(k, 40)} {_count(v)}" for k, v in feedback.items())
         embed.add_field(name="Feedback since", value=shorten(text or "none yet", EMBED_FIELD_VALUE), inline=False)
     versions = info.get("versions")
     if isinstance(versions, Sequence) and not isinstance(versions, str) and versions:

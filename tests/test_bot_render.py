@@ -106,15 +106,31 @@ def test_closest_titles_text_is_escaped_and_short():
     assert text.count("• ") == 5 and "\\*\\*A\\*\\*" in text
 
 
-def test_model_and_stats_embeds():
+def test_model_embed_says_what_when_on_what_and_how_well():
     embed = render.model_embed(
         {"version": "v2", "algorithm": "als", "created": "2026-01-02T03:04:05+00:00", "dataset": "demo",
-         "metrics": {"ndcg@10": 0.312345, "holdout": {"nested": 1}}, "versions": ["v1", "v2"]},
-        {"answers": 3},
+         "training": {"interactions": 52977, "users": 2000}, "feedback": {"likes": 12, "members": 3},
+         "metrics": {"protocol": "holdout", "seed": 1, "model": {"ndcg@10": 0.312345},
+                     "baseline": {"ndcg@10": 0.1}},
+         "versions": ["v1", "v2"]},
+        {"answers": 3, "👍": 2},
     )
     fields = {f.name: f.value for f in embed.fields}
     assert embed.title == "Model v2" and fields["Algorithm"] == "als"
-    assert fields["Trained"] == "<t:1767323045:R>" and fields["Metrics"] == "ndcg@10: 0.3123"
+    assert fields["Trained"] == "<t:1767323045:R>"
+    assert fields["Data"] == "demo: 52,977 plays by 2,000 listeners, with 12 👍 from 3 members"
+    assert fields["Held-out figures"] == "ndcg@10: 0.3123 (popularity 0.1000)\nholdout protocol, seed 1"
+    assert fields["Feedback since"] == "answers 3 · 👍 2"
     assert embed.footer.text == "versions on disk: v1, v2"
-    empty = render.stats_embed("Server", [])
-    assert empty.description.startswith("No questions answered here yet")
+
+
+def test_model_embed_survives_an_odd_manifest():
+    embed = render.model_embed({"metrics": {"ndcg": 0.5, "odd": {"x": 1}}, "created": "yesterday",
+                                "training": "n/a", "versions": "v1"})
+    fields = {f.name: f.value for f in embed.fields}
+    assert embed.title == "Model unknown" and fields["Trained"] == "yesterday"
+    assert fields["Held-out figures"] == "ndcg: 0.5000"
+
+
+def test_empty_stats():
+    assert render.stats_embed("Server", []).description.startswith("No questions answered here yet")
