@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from recommender.config import Config
 from recommender.errors import SoundalikeError
-from recommender.feedback_log import FeedbackLog
+from recommender.feedback_log import FeedbackLog, FeedbackLogError
 from recommender.service import SoundalikeService
 
 from . import render
@@ -46,10 +46,17 @@ class SoundalikeTree(app_commands.CommandTree):
         original = getattr(error, "original", error)
         if isinstance(original, Busy):
             text = str(original)
+        elif isinstance(original, FeedbackLogError):
+            # The message names a server path: log it, tell the member only what happened.
+            log.warning("feedback log error: %s", original)
+            text = "I could not write to my log just now, so this was not recorded. Please try again later."
         elif isinstance(original, SoundalikeError):
             text = render.message_text(original)
         elif isinstance(error, app_commands.TransformerError):
             text = render.message_text(f"That value does not fit: {error}")
+        elif isinstance(error, (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)):
+            log.warning("Discord sent a command this bot does not know as such: %s", error)
+            text = "That command has changed; Discord should show the new version within a few minutes."
         elif isinstance(error, app_commands.NoPrivateMessage):
             text = "That command works in a server, not in direct messages."
         elif isinstance(error, app_commands.CheckFailure):

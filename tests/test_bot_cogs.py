@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import threading
 import time
+from pathlib import Path
 from unittest import mock
 
 import discord
@@ -36,7 +37,7 @@ from bot.limits import Busy, ComputePool
 from bot.retrain import RetrainFailed, RetrainOutcome, RetrainProgress
 from recommender.config import Config
 from recommender.errors import SoundalikeError
-from recommender.feedback_log import VersionStats
+from recommender.feedback_log import LogWriteError, VersionStats
 
 
 @pytest.fixture
@@ -315,6 +316,10 @@ async def test_tree_turns_failures_into_one_private_sentence(bot, caplog):
         (app_commands.NoPrivateMessage(), "That command works in a server, not in direct messages."),
         (app_commands.CommandInvokeError(mock.Mock(), SoundalikeError("Bad @everyone")), "Bad @\u200beveryone"),
         (app_commands.CommandInvokeError(mock.Mock(), Busy(2.1)), "Busy, try again in 3 s."),
+        (app_commands.CommandInvokeError(mock.Mock(), LogWriteError(Path("/srv/secret/log.sqlite3"), "record", "disk full")),
+         "I could not write to my log just now, so this was not recorded. Please try again later."),
+        (app_commands.CommandNotFound("gone", []),
+         "That command has changed; Discord should show the new version within a few minutes."),
     ]
     for error, expected in cases:
         interaction = make_interaction(bot)
