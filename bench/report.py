@@ -138,6 +138,9 @@ def build_rows(steps: dict) -> list[Row]:
     rows.append(Row("(e) /soundalike compute path", "p99", "ms", "<= 25", ours=value("compute", "ours", "p99_ms"),
                     anchor=value("compute", "implicit_similar_items", "p99_ms"), anchor_name="same",
                     note=compute_note))
+    rows.append(Row("(e) /soundalike compute path", "p50 with BLAS held to 1 thread (diagnostic)", "ms",
+                    ours=value("compute", "ours_blas_one_thread", "p50_ms"),
+                    anchor=value("compute", "ours", "p50_ms"), anchor_name="ours as configured", note=compute_note))
     rows.append(Row("(e) /soundalike compute path", "p50 vs the original", "ms",
                     ours=value("compute", "ours", "p50_ms"), anchor=original_p50,
                     anchor_name="original: 4 pickles loaded per request + exact title match + similar_items",

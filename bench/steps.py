@@ -148,6 +148,8 @@ def import_msd_argv(work: Path) -> list[str]:
                         ("--name", DATASET_NAME), ("--dataset", DATASET_NAME)):
         if flag in names:
             argv += [flag, str(value)]
+    if "--no-progress" in names:
+        argv.append("--no-progress")
     if "--triplets" not in names:
         if "--source" in names:
             argv += ["--source", str(msd)]
@@ -438,28 +440,24 @@ class ComputePath:
         self.stages: dict[str, list[float]] | None = None
 
     def __call__(self, title: str):
-        if self.stages is not None:
-            return self._timed(title)
-        resolution = self.service.resolve(title)
-        best = resolution.best
-        if best is None:
-            return None
-        answer = self.service.similar(best.item_id, count=5)
-        self.render(answer)
-        return answer
+        """The rendered answer, None when no title matched, or the SoundalikeError the bot would show."""
+        from recommender.errors import SoundalikeError
 
-    def _timed(self, title: str):
         started = time.perf_counter()
         best = self.service.resolve(title).best
         resolved = time.perf_counter()
-        self.stages["resolve"].append(resolved - started)
         if best is None:
             return None
-        answer = self.service.similar(best.item_id, count=5)
+        try:
+            answer = self.service.similar(best.item_id, count=5)
+        except SoundalikeError as error:  # e.g. a song nobody has played: the bot says so
+            return error
         answered = time.perf_counter()
         self.render(answer)
-        self.stages["similar"].append(answered - resolved)
-        self.stages["render"].append(time.perf_counter() - answered)
+        if self.stages is not None:
+            self.stages["resolve"].append(resolved - started)
+            self.stages["similar"].append(answered - resolved)
+            self.stages["render"].append(time.perf_counter() - answered)
         return answer
 
 
@@ -482,14 +480,21 @@ def step_compute(ctx: Context) -> dict:
     path(typed[0])  # first call pays lazy set-up (norms, caches); the bot pays it at start
     path.stages = {"resolve": [], "similar": [], "render": []}
     latencies, same_genre, suggested, not_found = [], 0, 0, 0
+    messages: dict[str, int] = {}
+    resolved_to_asked = 0
     deadline = time.perf_counter() + 120
-    for title in typed:
+    for asked, title in zip(picked.tolist(), typed):
         started = time.perf_counter()
         answer = path(title)
         latencies.append(time.perf_counter() - started)
         if answer is None:
             not_found += 1
+        elif isinstance(answer, Exception):
+            messages[type(answer).__name__] = messages.get(type(answer).__name__, 0) + 1
         else:
+            seed = answer.seeds[0].item_index
+            resolved_to_asked += int(seed == asked or (dataset.title(seed), dataset.artist(seed))
+                                     == (dataset.title(asked), dataset.artist(asked)))
             seed_genre = genres[answer.seeds[0].item_index]
             for suggestion in answer.suggestions:
                 suggested += 1
@@ -497,7 +502,22 @@ def step_compute(ctx: Context) -> dict:
         if time.perf_counter() > deadline:
             break
     stages = {name: percentiles(seconds) for name, seconds in path.stages.items()}
-    return {"ours": percentiles(latencies), "stages": stages, "render": path.render_name, "not_found": not_found,
+    # Diagnostic: the same path with BLAS held to one thread (a matrix-vector product per request
+    # gains nothing from BLAS threads, and on 2 busy cores they can cost more than the product).
+    from threadpoolctl import threadpool_limits
+
+    path.stages = None
+    one_thread = []
+    with threadpool_limits(1, "blas"):
+        for title in typed[:300]:
+            started = time.perf_counter()
+            path(title)
+            one_thread.append(time.perf_counter() - started)
+    return {"ours": percentiles(latencies), "stages": stages, "ours_blas_one_thread": percentiles(one_thread),
+            "render": path.render_name,
+            "not_found": not_found, "answered_with_message": messages,
+            # The seed is the song the title was typed from (or a same-title same-artist twin).
+            "resolved_to_the_song_asked": round(resolved_to_asked / max(1, len(latencies)), 4),
             "genre_agreement": round(same_genre / suggested, 4) if suggested else None,
             "genre_chance": genre_chance(genres),
             "implicit_similar_items": anchor_similar_items(ctx, dataset, picked, genres),
