@@ -482,6 +482,11 @@ def step_compute(ctx: Context) -> dict:
     latencies, same_genre, suggested, not_found = [], 0, 0, 0
     messages: dict[str, int] = {}
     resolved_to_asked = 0
+    # Titles several artists share ("Home", covers) are ambiguous without the artist: count apart.
+    folded = dataset.items["title"].astype(str).str.casefold()
+    artists_per_title = dataset.items.groupby(folded)["artist"].nunique()
+    ambiguous = set(artists_per_title.index[artists_per_title > 1])
+    unique_asked, unique_resolved = 0, 0
     deadline = time.perf_counter() + 120
     for asked, title in zip(picked.tolist(), typed):
         started = time.perf_counter()
@@ -493,8 +498,12 @@ def step_compute(ctx: Context) -> dict:
             messages[type(answer).__name__] = messages.get(type(answer).__name__, 0) + 1
         else:
             seed = answer.seeds[0].item_index
-            resolved_to_asked += int(seed == asked or (dataset.title(seed), dataset.artist(seed))
-                                     == (dataset.title(asked), dataset.artist(asked)))
+            hit = int(seed == asked or (dataset.title(seed), dataset.artist(seed))
+                      == (dataset.title(asked), dataset.artist(asked)))
+            resolved_to_asked += hit
+            if dataset.title(asked).casefold() not in ambiguous:
+                unique_asked += 1
+                unique_resolved += hit
             seed_genre = genres[answer.seeds[0].item_index]
             for suggestion in answer.suggestions:
                 suggested += 1
@@ -518,6 +527,8 @@ def step_compute(ctx: Context) -> dict:
             "not_found": not_found, "answered_with_message": messages,
             # The seed is the song the title was typed from (or a same-title same-artist twin).
             "resolved_to_the_song_asked": round(resolved_to_asked / max(1, len(latencies)), 4),
+            "resolved_to_the_song_asked_unshared_titles": round(unique_resolved / max(1, unique_asked), 4),
+            "queries_with_unshared_titles": unique_asked,
             "genre_agreement": round(same_genre / suggested, 4) if suggested else None,
             "genre_chance": genre_chance(genres),
             "implicit_similar_items": anchor_similar_items(ctx, dataset, picked, genres),
