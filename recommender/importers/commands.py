@@ -1,0 +1,150 @@
+"""``python -m recommender data import-msd | import-csv | download-msd``.
+
+Each handler takes the parsed arguments (``args.config_obj`` is the loaded Config), writes
+datasets under ``config.datasets_dir / <name>`` and returns an exit status. Expected failures
+are :class:`SoundalikeError` subclasses, which the CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from ..errors import SoundalikeError
+
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def dataset_dest(args: argparse.Namespace) -> Path:
+    name = args.name
+    if not DATASET_NAME.fullmatch(name):
+        raise SoundalikeError(f"dataset name {name!r}: use letters, digits, '-', '_' and '.', "
+                              "starting with a letter or digit (at most 64 characters)")
+    return args.config_obj.datasets_dir / name
+
+
+def _print_summary(summary) -> None:
+    for line in summary.lines():
+        print(line)
+
+
+def import_msd_command(args: argparse.Namespace) -> int:
+    from .msd import import_msd
+
+    summary = import_msd(triplets=args.triplets, tracks=args.tracks, dest=dataset_dest(args),
+                         name=args.name, on_error=args.on_error, progress=not args.no_progress)
+    _print_summary(summary)
+    return 0
+
+
+def import_csv_command(args: argparse.Namespace) -> int:
+    from .csv import CsvOptions, import_csv, parse_separator
+
+    separator = parse_separator(args.sep)
+    options = CsvOptions(
+        separator=separator,
+        catalog_separator=parse_separator(args.catalog_sep) if args.catalog_sep else None,
+        quote=args.quote,
+        interactions_header=args.interactions_header,
+        catalog_header=args.catalog_header,
+        user_col=args.user_col, item_col=args.item_col, count_col=args.count_col,
+        catalog_item_col=args.catalog_item_col, title_col=args.title_col, artist_col=args.artist_col,
+        on_error=args.on_error,
+    )
+    summary = import_csv(interactions=args.interactions, catalog=args.catalog, dest=dataset_dest(args),
+                         name=args.name, options=options, progress=not args.no_progress)
+    _print_summary(summary)
+    return 0
+
+
+def download_msd_command(args: argparse.Namespace) -> int:
+    from .download import download_msd
+
+    dest = args.dest if args.dest is not None else args.config_obj.data_root / "downloads"
+    files = download_msd(Path(dest), base_url=args.base_url, retries=args.retries,
+                         timeout=args.timeout, force=args.force, progress=not args.no_progress)
+    for path in files:
+        print(f"ready: {path}")
+    tracks = next((p for p in files if p.name == "unique_tracks.txt"), None)
+    triplets = next((p for p in files if p.name == "train_triplets.txt"), None)
+    if tracks and triplets:
+        print(f"next: python -m recommender data import-msd --triplets {triplets} --tracks {tracks}")
+    return 0
+
+
+def _add_common(parser: argparse.ArgumentParser, default_name: str | None) -> None:
+    if default_name is None:
+        parser.add_argument("--name", required=True, help="dataset name (folder under data/datasets)")
+    else:
+        parser.add_argument("--name", default=default_name,
+                            help=f"dataset name (folder under data/datasets; default {default_name})")
+    parser.add_argument("--on-error", choices=("stop", "skip"), default="stop",
+                        help="a malformed row stops the import (default) or is skipped and counted")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(data_subparsers) -> None:
+    msd = data_subparsers.add_parser(
+        "import-msd", help="import the Million Song Dataset's triplets and track catalog",
+        description="Import train_triplets.txt (user<TAB>song<TAB>count) and unique_tracks.txt "
+                    "(track<SEP>song<SEP>artist<SEP>title). Items are every song of either file, "
+                    "sorted by song id; each song takes the title and artist of its smallest track "
+                    "id; songs missing from the catalog are titled by their id.")
+    msd.add_argument("--triplets", type=Path, required=True, help="train_triplets.txt")
+    msd.add_argument("--tracks", type=Path, required=True, help="unique_tracks.txt")
+    _add_common(msd, "msd")
+    msd.set_defaults(func=import_msd_command)
+
+    csv = data_subparsers.add_parser(
+        "import-csv", help="import a user/item/count file and a catalog",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Import any delimited user, item[, count] file plus an optional catalog "
+                    "(item, title[, artist]).\nColumns are 0-based numbers, or names when the file "
+                    "has a header. Repeated (user, item) rows are summed.\n\n"
+                    "Last.fm HetRec 2011 (items are artists, so the artist name is both title and "
+                    "artist):\n"
+                    "  python -m recommender data import-csv \\\n"
+                    "    --interactions ../shared/datasets/hetrec2011-lastfm-2k/user_artists.dat \\\n"
+                    "    --catalog ../shared/datasets/hetrec2011-lastfm-2k/artists.dat --catalog-header \\\n"
+                    "    --catalog-item-col 0 --title-col 1 --artist-col 1 --name lastfm")
+    csv.add_argument("--interactions", type=Path, required=True, help="user, item[, count] file")
+    csv.add_argument("--catalog", type=Path, help="item, title[, artist] file (default: none; "
+                                                  "items are then titled by their id)")
+    csv.add_argument("--sep", default="\t", help="field separator: a character, an escape such as "
+                                                 "'\\t', or tab/comma/semicolon/pipe (default: tab)")
+    csv.add_argument("--catalog-sep", help="the catalog's separator, when it differs from --sep")
+    csv.add_argument("--quote", default="auto",
+                     help="quote character, or 'none' (default: '\"' unless the separator is a tab)")
+    csv.add_argument("--interactions-header", action=argparse.BooleanOptionalAction, default=False,
+                     help="the interactions file starts with a header line (default: no)")
+    csv.add_argument("--catalog-header", action=argparse.BooleanOptionalAction, default=False,
+                     help="the catalog starts with a header line (default: no)")
+    csv.add_argument("--user-col", default="0", help="user column (default 0)")
+    csv.add_argument("--item-col", default="1", help="item column (default 1)")
+    csv.add_argument("--count-col", default="auto",
+                     help="play count column, or 'none' to count each row as one play "
+                          "(default: column 2 when the file has 3 or more columns, else none)")
+    csv.add_argument("--catalog-item-col", default="0", help="the catalog's item column (default 0)")
+    csv.add_argument("--title-col", default="1", help="the catalog's title column (default 1)")
+    csv.add_argument("--artist-col", default=None,
+                     help="the catalog's artist column (default: none, artist 'Unknown artist'); "
+                          "for a catalog of artists give the name column again")
+    _add_common(csv, None)
+    csv.set_defaults(func=import_csv_command)
+
+    download = data_subparsers.add_parser(
+        "download-msd", help="download the MSD triplets and track catalog (resumable)",
+        description="Fetch train_triplets.txt.zip and unique_tracks.txt with a progress bar, resume "
+                    "an interrupted download (HTTP Range, a .part file), check the size, and unzip "
+                    "the triplets.")
+    download.add_argument("--dest", type=Path, help="folder (default: data/downloads)")
+    download.add_argument("--base-url", help="fetch both files from this folder URL instead of "
+                                             "millionsongdataset.com")
+    download.add_argument("--retries", type=int, default=5,
+                          help="how many times a broken transfer is resumed (default 5)")
+    download.add_argument("--timeout", type=float, default=60.0,
+                          help="seconds without data before a transfer counts as broken (default 60)")
+    download.add_argument("--force", action="store_true", help="download again even if the files exist")
+    download.add_argument("--no-progress", action="store_true", help="no progress bar")
+    download.set_defaults(func=download_msd_command)

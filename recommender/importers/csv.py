@@ -1,0 +1,941 @@
+"""Delimited text -> dataset: the chunked reader every importer uses, and ``data import-csv``.
+
+How a file is read (the fast path)
+    The file is cut at line ends into chunks of about 64 MB; each chunk is parsed by pyarrow's
+    CSV reader in a worker thread (pyarrow and numpy release the GIL, so two chunks are parsed
+    at once on two cores). Id columns are read as strings and turned into per-chunk codes by
+    :func:`factorize_strings`; the per-chunk vocabularies are merged once at the end
+    (:func:`merge_vocabularies`) and the users x items matrix is built in one go
+    (:meth:`InteractionsBuilder.to_csr`). No Python code runs per row.
+
+When a chunk is rejected
+    pyarrow's errors do not say which line failed, so a rejected chunk is scanned again line by
+    line in Python (:class:`LineChecker`), which names the line, the field and the byte. With
+    ``on_error="stop"`` the first bad line ends the import with a :class:`DataError`; with
+    ``"skip"`` the bad lines are dropped, the rest of the chunk is parsed again and the skips are
+    counted (:class:`ReadReport`). The Python rules are a little stricter than pyarrow's (no
+    stray carriage returns, counts are plain digits), so whatever the scan keeps parses.
+
+``data import-csv`` reads any ``user, item[, count]`` file plus an optional catalog. Items are
+ordered as the catalog lists them (the first row of a repeated id wins), then items that only
+the interactions name, in order of first appearance; those keep their id as title. Users are
+ordered by first appearance. Repeated (user, item) rows are summed.
+
+Import the Last.fm HetRec 2011 folder (its items are artists, so the artist name serves as both
+title and artist; ``user_artists.dat`` has no header, and its third column, the play count, is
+used by default)::
+
+    python -m recommender data import-csv \\
+        --interactions ../shared/datasets/hetrec2011-lastfm-2k/user_artists.dat \\
+        --catalog ../shared/datasets/hetrec2011-lastfm-2k/artists.dat --catalog-header \\
+        --catalog-item-col 0 --title-col 1 --artist-col 1 --name lastfm
+"""
+
+from __future__ import annotations
+
+import csv as stdlib_csv
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import scipy.sparse as sp
+from tqdm import tqdm
+
+from ..dataset import write_dataset
+from ..errors import DataError, SoundalikeError
+
+CHUNK_BYTES = 64 << 20
+MIN_CHUNK_BYTES = 4 << 20
+MAX_WORKERS = 4
+UNKNOWN_ARTIST = "Unknown artist"
+BOM = b"\xef\xbb\xbf"
+ON_ERROR_CHOICES = ("stop", "skip")
+# Ids and texts lose surrounding spaces and tabs ("65  " and "65" are one artist in Last.fm's data).
+PADDING = " \t"
+
+SEPARATOR_NAMES = {"\t": "TAB", ",": "comma", ";": "semicolon", "|": "pipe", " ": "space"}
+SEPARATOR_WORDS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
+# Separators a wrongly split line is checked for, most telling first.
+SEPARATOR_CANDIDATES = ("\t", ",", ";", "|")
+# Bytes a multi-character separator (the MSD's "<SEP>") may be swapped for before pyarrow,
+# which only splits on one character; a chunk uses the first one it does not contain.
+SEPARATOR_STAND_INS = bytes([0x1F, 0x1E, 0x1D, 0x1C, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06])
+
+T = TypeVar("T")
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def default_workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
+
+
+def separator_name(separator: str) -> str:
+    return SEPARATOR_NAMES.get(separator, repr(separator))
+
+
+def parse_separator(text: str) -> str:
+    """A separator as typed: a character, an escape like ``\\t``, or a word like ``tab``."""
+    value = SEPARATOR_WORDS.get(text.lower(), text)
+    if "\\" in value:
+        try:
+            value = value.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        except UnicodeDecodeError:
+            raise SoundalikeError(f"separator {text!r}: not a valid escape (try '\\t' or 'tab')") from None
+    if not value:
+        raise SoundalikeError("the separator must not be empty")
+    if "\n" in value or "\r" in value:
+        raise SoundalikeError(f"separator {text!r}: a line break cannot separate fields")
+    return value
+
+
+def validate_on_error(on_error: str) -> str:
+    if on_error not in ON_ERROR_CHOICES:
+        raise SoundalikeError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
+    return on_error
+
+
+# -- what a file looks like ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    """One column an importer needs. ``kind``: "id" (non-empty text), "count" (a positive whole
+    number) or "text" (anything, may be empty)."""
+
+    name: str  # column name in the parsed table
+    label: str  # how messages call it
+    index: int  # 0-based position in the line
+    kind: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything the reader needs to know about one delimited file."""
+
+    path: Path
+    what: str  # "triplets file", "catalog", ... for messages
+    separator: str
+    n_fields: int
+    fields: tuple[Field, ...]
+    quote: str | None = None
+    data_offset: int = 0  # first byte of the rows (after a byte-order mark and the header)
+    header_option: str | None = None  # the flag that declares a header, for hints
+    separator_option: str | None = None  # the flag that sets the separator, for hints
+
+    def column_types(self) -> dict[str, pa.DataType]:
+        types: dict[str, pa.DataType] = {}
+        for f in self.fields:
+            key = f"f{f.index}"
+            types[key] = pa.int64() if f.kind == "count" else types.get(key, pa.string())
+        return types
+
+    def empty_table(self) -> pa.Table:
+        return pa.table({f.name: pa.array([], pa.int64() if f.kind == "count" else pa.string())
+                         for f in self.fields})
+
+
+@dataclass(frozen=True)
+class FileHead:
+    """The start of a file: where rows begin and what the first line holds."""
+
+    size: int
+    data_offset: int
+    first_fields: list[str]  # the header's fields, or the first row's
+    header: list[str] | None
+
+
+def open_input(path: Path, what: str):
+    """Open a file for reading bytes, turning the usual failures into one clear line."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", path=path) from None
+    except IsADirectoryError:
+        raise DataError(f"{what} is a folder, not a file", path=path) from None
+    except PermissionError:
+        raise DataError(f"{what} cannot be read (permission denied)", path=path) from None
+    except OSError as error:
+        raise DataError(f"{what} cannot be opened: {error.strerror}", path=path) from None
+
+
+def split_line(text: str, separator: str, quote: str | None) -> list[str]:
+    if quote is None:
+        return text.split(separator)
+    return next(stdlib_csv.reader([text], delimiter=separator, quotechar=quote, strict=True))
+
+
+def inspect_head(path: Path, what: str, separator: str, *, header: bool,
+                 quote: str | None = None) -> FileHead:
+    """Read the first line: the header when there is one, else the first row (for its width)."""
+    with open_input(path, what) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        start = handle.read(len(BOM))
+        offset = len(BOM) if start == BOM else 0
+        handle.seek(offset)
+        line_number = 0
+        while True:
+            raw = handle.readline(CHUNK_BYTES)
+            if not raw:
+                if size == 0 or (offset == len(BOM) and size == len(BOM)):
+                    raise DataError(f"{what} is empty", path=path)
+                raise DataError(f"{what} has no rows (only blank lines)", path=path)
+            line_number += 1
+            line = raw.rstrip(b"\n").removesuffix(b"\r")
+            if not line:
+                offset += len(raw)
+                continue
+            if not raw.endswith(b"\n") and len(raw) == CHUNK_BYTES:
+                raise DataError(f"line is longer than {CHUNK_BYTES >> 20} MB; is this a text file?",
+                                path=path, line=line_number)
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(_utf8_problem(line, error), path=path, line=line_number) from None
+            try:
+                fields = split_line(text, separator, quote)
+            except stdlib_csv.Error as error:
+                raise DataError(f"badly quoted field: {error}", path=path, line=line_number) from None
+            if header:
+                return FileHead(size, offset + len(raw), fields, fields)
+            return FileHead(size, offset, fields, None)
+
+
+def resolve_column(spec: str, head: FileHead, *, option: str, path: Path, what: str,
+                   separator: str, header_option: str) -> int:
+    """A column given as a 0-based index or, when the file has a header, by name."""
+    spec = spec.strip()
+    width = len(head.first_fields)
+    if spec.isdigit():
+        index = int(spec)
+        if index >= width:
+            hint = _separator_hint(separator.join(head.first_fields), separator)
+            raise DataError(
+                f"{option} {index} is out of range: the first line has {width} field(s) separated by "
+                f"{separator_name(separator)}{hint}", path=path, line=1)
+        return index
+    if head.header is None:
+        raise DataError(f"{option} {spec!r} is a column name, but the {what} has no header: pass "
+                        f"{header_option} or give a 0-based column number", path=path)
+    if spec not in head.header:
+        raise DataError(f"{option}: no column named {spec!r} (the header has: "
+                        f"{', '.join(head.header)})", path=path, line=1)
+    return head.header.index(spec)
+
+
+# -- checking lines one by one (only for chunks pyarrow rejected) --------------------------------
+
+def _utf8_problem(line: bytes, error: UnicodeDecodeError) -> str:
+    return (f"not valid UTF-8: byte {error.start + 1} of the line is 0x{line[error.start]:02x} "
+            "(save the file as UTF-8)")
+
+
+def _separator_hint(text: str, expected: str, option: str | None = None) -> str:
+    """' (the line looks comma-separated ...)' when another separator explains the line."""
+    counts = {c: text.count(c) for c in SEPARATOR_CANDIDATES if c != expected}
+    best = max(counts, key=counts.get) if counts else None
+    if best is None or counts[best] == 0:
+        return ""
+    advice = f"; pass {option} '{best}'" if option else f"; this file must be {separator_name(expected)}-separated"
+    if best == "\t" and option:
+        advice = f"; pass {option} '\\t'"
+    return f" (the line looks {separator_name(best)}-separated{advice})"
+
+
+class LineChecker:
+    """The rules a row must meet, applied to one line at a time, with a reason when it fails."""
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+        self.max_index = max((f.index for f in layout.fields), default=0)
+
+    def problem(self, line: bytes) -> str | None:
+        """Why ``line`` (without its newline) is not a valid row; None when it is (or is blank)."""
+        layout = self.layout
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line:
+            return None
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return _utf8_problem(line, error)
+        if "\r" in text:
+            return "a carriage return in the middle of the line"
+        try:
+            fields = split_line(text, layout.separator, layout.quote)
+        except stdlib_csv.Error as error:
+            return f"badly quoted field: {error}"
+        if len(fields) != layout.n_fields:
+            return (f"expected {layout.n_fields} fields separated by {separator_name(layout.separator)}, "
+                    f"found {len(fields)}"
+                    + _separator_hint(text, layout.separator, layout.separator_option))
+        for f in layout.fields:
+            value = fields[f.index]
+            if f.kind == "id" and not value.strip(PADDING):
+                return f"empty {f.label}"
+            if f.kind == "count":
+                digits = value.strip(" ")
+                if digits.startswith("-") and digits[1:].isascii() and digits[1:].isdigit():
+                    return f"{f.label} must be positive, found {digits}"
+                if not (digits.isascii() and digits.isdigit()):
+                    return f"{f.label} {value!r} is not a whole number"
+                number = int(digits)
+                if number <= 0:
+                    return f"{f.label} must be positive, found {number}"
+                if number >= 2**63:
+                    return f"{f.label} {digits} is too large"
+        return None
+
+
+# -- the chunked reader -------------------------------------------------------------------------
+
+class _Rejected(Exception):
+    """pyarrow refused a chunk, or a vectorised check failed; the reason is pyarrow's or ours."""
+
+
+class _BadLine(Exception):
+    def __init__(self, index: int, reason: str):
+        super().__init__(reason)
+        self.index = index  # 0-based line within the chunk
+        self.reason = reason
+
+
+class _Unreadable(Exception):
+    """pyarrow refused lines the Python scan accepted (should not happen; reported, not hidden)."""
+
+
+@dataclass
+class _ChunkOutput:
+    value: object
+    rows: int
+    skipped: int
+    first_skip: tuple[int, str] | None
+
+
+@dataclass
+class ReadReport:
+    """Rows read and rows skipped in one file."""
+
+    path: Path
+    rows: int = 0
+    skipped: int = 0
+    first_skip: tuple[int, str] | None = None  # (line, reason)
+
+    def skip_message(self) -> str | None:
+        if not self.skipped:
+            return None
+        line, reason = self.first_skip
+        rows = "row" if self.skipped == 1 else "rows"
+        return f"{self.path}: skipped {self.skipped} malformed {rows} (first at line {line}: {reason})"
+
+
+def _parse(layout: Layout, data) -> pa.Table:
+    """Parse a chunk of whole lines with pyarrow and run the vectorised checks."""
+    delimiter = layout.separator
+    if len(delimiter) > 1:
+        raw = bytes(data)
+        stand_in = next((b for b in SEPARATOR_STAND_INS if b not in raw), None)
+        if stand_in is None:
+            raise _Rejected("the chunk uses every stand-in byte for the separator")
+        data = raw.replace(delimiter.encode("utf-8"), bytes([stand_in]))
+        delimiter = chr(stand_in)
+    types = layout.column_types()
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(
+                column_names=[f"f{i}" for i in range(layout.n_fields)],
+                block_size=max(len(data) + 1, 1 << 16), use_threads=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, quote_char=layout.quote or False, newlines_in_values=False,
+                ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, include_columns=list(types), null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False, check_utf8=True),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+        raise _Rejected(str(error)) from None
+    columns = {}
+    for f in layout.fields:
+        column = table.column(f"f{f.index}").combine_chunks()
+        if f.kind != "count" and _has_padding(column):
+            column = pc.ascii_trim(column, PADDING)
+        if len(column):
+            if f.kind == "id" and pc.min(pc.binary_length(column)).as_py() == 0:
+                raise _Rejected(f"empty {f.label}")
+            if f.kind == "count" and (column.null_count or pc.min(column).as_py() < 1):
+                raise _Rejected(f"{f.label} below 1")
+        columns[f.name] = column
+    return pa.table(columns)
+
+
+def _has_padding(values: pa.Array) -> bool:
+    """Whether any value starts or ends with a space or tab (cheap: two byte gathers)."""
+    n = len(values)
+    data_buffer = values.buffers()[2] if n else None
+    if data_buffer is None or values.type != pa.string():
+        return False
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1, offset=values.offset * 4)
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    edges = np.concatenate([data[starts[filled]], data[ends[filled] - 1]])
+    return bool(np.any((edges == 0x20) | (edges == 0x09)))
+
+
+def _rescan(layout: Layout, data, *, stop_at_first: bool) -> tuple[tuple[int, str] | None, int, bytes]:
+    """Check each line in Python: (first bad line, number of bad lines, the good lines)."""
+    checker = LineChecker(layout)
+    lines = bytes(data).split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    first: tuple[int, str] | None = None
+    bad = 0
+    keep: list[bytes] = []
+    for index, line in enumerate(lines):
+        problem = checker.problem(line)
+        if problem is None:
+            keep.append(line)
+            continue
+        bad += 1
+        if first is None:
+            first = (index, problem)
+            if stop_at_first:
+                break
+    return first, bad, (b"\n".join(keep) + b"\n") if keep else b""
+
+
+def _parse_rescued(layout: Layout, good: bytes, original: _Rejected) -> pa.Table:
+    if not good.strip(b"\r\n"):
+        return layout.empty_table()
+    try:
+        return _parse(layout, good)
+    except _Rejected as again:
+        raise _Unreadable(f"{original} / {again}") from None
+
+
+def _process_chunk(layout: Layout, data, transform: Callable[[pa.Table], object],
+                   on_error: str) -> _ChunkOutput:
+    """Worker: parse (rescuing or rejecting bad lines) and transform one chunk."""
+    try:
+        table = _parse(layout, data)
+        return _ChunkOutput(transform(table), table.num_rows, 0, None)
+    except _Rejected as rejection:
+        first, bad, good = _rescan(layout, data, stop_at_first=on_error == "stop")
+        if first is not None and on_error == "stop":
+            raise _BadLine(*first) from None
+        table = _parse_rescued(layout, good, rejection)
+        return _ChunkOutput(transform(table), table.num_rows, bad, first)
+
+
+def line_number_at(path: Path, offset: int) -> int:
+    """1-based number of the line that starts at byte ``offset`` (counts the newlines before it)."""
+    newlines = 0
+    with open(path, "rb") as handle:
+        remaining = offset
+        while remaining > 0:
+            block = handle.read(min(remaining, 16 << 20))
+            if not block:
+                break
+            newlines += block.count(b"\n")
+            remaining -= len(block)
+    return newlines + 1
+
+
+def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: ReadReport, *,
+                on_error: str = "stop", chunk_bytes: int | None = None,
+                workers: int | None = None, progress: bool = True) -> Iterator[T]:
+    """Yield ``transform(table)`` for each chunk of ``layout.path``, in file order.
+
+    ``table`` has one column per :class:`Field` (strings, or int64 for counts), already checked.
+    ``transform`` runs in a worker thread, so it must only touch its own chunk. Raises
+    :class:`DataError` naming the file and line of the first bad row (``on_error="stop"``), or
+    skips bad rows and counts them in ``report`` (``"skip"``).
+    """
+    validate_on_error(on_error)
+    path = layout.path
+    workers = workers or default_workers()
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    with open_input(path, layout.what) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        body = max(0, size - layout.data_offset)
+        # Smaller chunks for smaller files, so every worker gets some (but not tiny ones).
+        buffer_size = max(1, min(chunk_bytes, body + 1, max(MIN_CHUNK_BYTES, body // (4 * workers) + 1)))
+        n_buffers = max(1, min(workers + 1, body // buffer_size + 1))
+        buffers = [bytearray(buffer_size) for _ in range(n_buffers)]
+        pending: deque[tuple[int, Future]] = deque()
+        bar = tqdm(total=body, unit="B", unit_scale=True, unit_divisor=1024, desc=path.name,
+                   disable=None if progress else True, leave=False, mininterval=0.5)
+
+        def collect(chunk_offset: int, future: Future) -> T:
+            try:
+                output: _ChunkOutput = future.result()
+            except _BadLine as bad:
+                line = line_number_at(path, chunk_offset) + bad.index
+                reason = bad.reason
+                if layout.header_option and line == 1 and "is not a whole number" in reason:
+                    reason += f" (if line 1 is a header, pass {layout.header_option})"
+                raise DataError(reason, path=path, line=line) from None
+            except _Unreadable as unreadable:
+                raise DataError(f"rows from this line on could not be read: {unreadable}", path=path,
+                                line=line_number_at(path, chunk_offset)) from None
+            report.rows += output.rows
+            if output.skipped:
+                if report.first_skip is None:
+                    index, reason = output.first_skip
+                    report.first_skip = (line_number_at(path, chunk_offset) + index, reason)
+                report.skipped += output.skipped
+            return output.value  # type: ignore[return-value]
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="import") as pool:
+            try:
+                handle.seek(layout.data_offset)
+                chunk_offset = layout.data_offset
+                carry = b""
+                eof = False
+                turn = 0
+                while not eof:
+                    # A buffer is refilled only once the chunk parsed from it has been collected.
+                    while len(pending) >= n_buffers:
+                        yield collect(*pending.popleft())
+                    view = memoryview(buffers[turn % n_buffers])
+                    turn += 1
+                    view[: len(carry)] = carry
+                    filled = len(carry)
+                    while filled < len(view):
+                        got = handle.readinto(view[filled:])
+                        if not got:
+                            eof = True
+                            break
+                        filled += got
+                    if eof:
+                        cut = filled
+                    else:
+                        cut = buffers[(turn - 1) % n_buffers].rfind(b"\n", 0, filled) + 1
+                        if cut == 0:
+                            raise DataError(
+                                f"line is longer than {len(view) >> 20} MB; is this a text file?",
+                                path=path, line=line_number_at(path, chunk_offset))
+                    carry = bytes(view[cut:filled])
+                    if cut:
+                        pending.append((chunk_offset, pool.submit(
+                            _process_chunk, layout, view[:cut], transform, on_error)))
+                    chunk_offset += cut
+                    bar.update(cut)
+                while pending:
+                    yield collect(*pending.popleft())
+            finally:
+                for _, future in pending:
+                    future.cancel()
+                bar.close()
+
+
+# -- string columns to codes ----------------------------------------------------------------------
+
+MAX_KEY_BYTES = 64
+_KEY_MULTIPLIER = np.uint64(0xFF51AFD7ED558CCD)
+_KEY_SEED = 0x9E3779B97F4A7C15
+
+
+@dataclass
+class Factorized:
+    """Codes for a string column: ``uniques[codes[i]] == values[i]``.
+
+    ``uniques`` are in order of first appearance. ``keys`` is a 64-bit content key of each
+    unique value, present when the values are all of one width (ids usually are), so
+    vocabularies can be merged by key; None otherwise.
+    """
+
+    codes: np.ndarray
+    uniques: pa.Array
+    keys: np.ndarray | None
+
+
+def _fixed_width_words(values: pa.Array) -> tuple[np.ndarray, int] | None:
+    """The values as rows of 64-bit words (zero padded), when all have one width <= 64 bytes."""
+    n = len(values)
+    if n == 0 or values.null_count or values.type != pa.string():
+        return None
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1, offset=values.offset * 4)
+    width = int(offsets[1] - offsets[0])
+    if not 0 < width <= MAX_KEY_BYTES or int(offsets[-1] - offsets[0]) != n * width:
+        return None
+    if n > 1 and np.any(np.diff(offsets) != width):
+        return None
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
+    padded = np.zeros((n, (width + 7) // 8 * 8), dtype=np.uint8)
+    padded[:, :width] = data[offsets[0]: offsets[0] + n * width].reshape(n, width)
+    return padded.view(np.uint64), width
+
+
+def _keys(words: np.ndarray, width: int) -> np.ndarray:
+    """A 64-bit mix of each row of words (and the width, so padding cannot collide)."""
+    key = np.full(len(words), (width * _KEY_SEED) % 2**64, dtype=np.uint64)
+    for column in words.T:
+        key ^= column
+        key *= _KEY_MULTIPLIER
+        key ^= key >> np.uint64(32)
+    return key
+
+
+def _first_positions(codes: np.ndarray) -> np.ndarray:
+    """Where each code first appears, given codes numbered in order of first appearance."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    running = np.maximum.accumulate(codes)
+    return np.flatnonzero(np.diff(running, prepend=-1))
+
+
+def factorize_strings(values: pa.Array | pa.ChunkedArray, *, prefer_keys: bool = True) -> Factorized:
+    """Codes and distinct values of a string column, exactly.
+
+    With ``prefer_keys`` and values of one width, the values are hashed with numpy and
+    factorized by pandas (about twice as fast as Arrow's hash table when most values are
+    distinct); every row is then compared with its representative, word by word, so a hash
+    collision can only cost speed: it falls back to Arrow's exact ``dictionary_encode``.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    packed = _fixed_width_words(values) if prefer_keys else None
+    if packed is not None:
+        words, width = packed
+        keys = _keys(words, width)
+        codes, unique_keys = pd.factorize(keys)
+        first = _first_positions(codes)
+        if np.array_equal(words, words[first][codes]):
+            return Factorized(codes.astype(np.int32), values.take(pa.array(first)), unique_keys)
+    encoded = pc.dictionary_encode(values)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    uniques = encoded.dictionary
+    packed = _fixed_width_words(uniques)
+    return Factorized(codes, uniques, _keys(*packed) if packed is not None else None)
+
+
+class StringEncoder:
+    """Factorizes chunks of one column, learning which method suits it.
+
+    Columns where most values in a chunk repeat (the grouped user ids) are cheapest for
+    Arrow's small hash table; columns of mostly distinct values (song ids) for keys.
+    """
+
+    KEYS_ABOVE_DISTINCT_SHARE = 0.05
+
+    def __init__(self) -> None:
+        self.prefer_keys = True
+
+    def factorize(self, values) -> Factorized:
+        result = factorize_strings(values, prefer_keys=self.prefer_keys)
+        if len(result.codes):
+            # A hint for the next chunks; a race between workers only costs a little speed.
+            self.prefer_keys = len(result.uniques) > self.KEYS_ABOVE_DISTINCT_SHARE * len(result.codes)
+        return result
+
+
+def merge_vocabularies(parts: list[Factorized]) -> tuple[list[np.ndarray], pa.Array]:
+    """Merge per-chunk vocabularies: per part, its uniques' global codes; and the global values.
+
+    Global values are in order of first appearance across the parts. When every part has keys
+    they are merged by key and checked value by value; otherwise (or on a collision) Arrow
+    merges the strings exactly.
+    """
+    if not parts:
+        return [], pa.array([], pa.string())
+    sizes = [len(p.uniques) for p in parts]
+    if all(p.keys is not None for p in parts):
+        codes, _ = pd.factorize(np.concatenate([p.keys for p in parts]))
+        first = _first_positions(codes)
+        values = pa.chunked_array([p.uniques for p in parts], type=pa.string()).take(pa.array(first))
+        values = values.combine_chunks()
+        maps = np.split(codes.astype(np.int32), np.cumsum(sizes)[:-1])
+        if all(len(p.uniques) == 0 or pc.all(pc.equal(p.uniques, values.take(pa.array(m)))).as_py()
+               for p, m in zip(parts, maps)):
+            return maps, values
+    encoded = pc.dictionary_encode(pa.concat_arrays([p.uniques for p in parts]))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    return np.split(codes, np.cumsum(sizes)[:-1]), encoded.dictionary
+
+
+# -- interactions --------------------------------------------------------------------------------
+
+@dataclass
+class _InteractionPart:
+    users: Factorized
+    items: Factorized
+    counts: np.ndarray
+
+
+class InteractionsBuilder:
+    """Collects chunks of (user, item, count) rows and builds the users x items matrix.
+
+    :meth:`encode` runs in reader workers (one chunk each); :meth:`add` and the rest run in the
+    reading thread. Tables need ``user`` and ``item`` string columns and optionally ``count``
+    (absent: each row counts one play).
+    """
+
+    def __init__(self) -> None:
+        self._user_encoder = StringEncoder()
+        self._item_encoder = StringEncoder()
+        self._parts: list[_InteractionPart] = []
+        self.rows = 0
+        self.user_ids: pa.Array | None = None
+        self.item_ids: pa.Array | None = None
+        self._user_maps: list[np.ndarray] = []
+        self._item_maps: list[np.ndarray] = []
+
+    def encode(self, table: pa.Table) -> _InteractionPart:
+        users = self._user_encoder.factorize(table.column("user"))
+        items = self._item_encoder.factorize(table.column("item"))
+        if "count" in table.column_names:
+            counts = table.column("count").to_numpy().astype(np.float32)
+        else:
+            counts = np.ones(table.num_rows, dtype=np.float32)
+        return _InteractionPart(users, items, counts)
+
+    def add(self, part: _InteractionPart) -> None:
+        self._parts.append(part)
+        self.rows += len(part.counts)
+
+    def finish(self) -> None:
+        """Merge the vocabularies: sets ``user_ids`` and ``item_ids`` (first appearance order)."""
+        self._user_maps, self.user_ids = merge_vocabularies([p.users for p in self._parts])
+        self._item_maps, self.item_ids = merge_vocabularies([p.items for p in self._parts])
+        for part in self._parts:  # the per-chunk vocabularies are merged; keep only the codes
+            part.users.uniques = part.items.uniques = None  # type: ignore[assignment]
+
+    def to_csr(self, item_columns: np.ndarray, n_items: int) -> sp.csr_matrix:
+        """The matrix with ``item_ids[j]`` in column ``item_columns[j]``; repeated pairs summed."""
+        if self.user_ids is None:
+            self.finish()
+        n = self.rows
+        rows = np.empty(n, dtype=np.int32)
+        cols = np.empty(n, dtype=np.int32)
+        data = np.empty(n, dtype=np.float32)
+        item_columns = np.asarray(item_columns, dtype=np.int32)
+        start = 0
+        for part, user_map, item_map in zip(self._parts, self._user_maps, self._item_maps):
+            stop = start + len(part.counts)
+            np.take(user_map, part.users.codes, out=rows[start:stop])
+            np.take(item_columns[item_map], part.items.codes, out=cols[start:stop])
+            data[start:stop] = part.counts
+            start = stop
+        self._parts.clear()  # free the chunk codes before the matrix is built
+        matrix = sp.coo_matrix((data, (rows, cols)), shape=(len(self.user_ids), n_items))
+        del rows, cols, data
+        matrix = matrix.tocsr()  # sums repeated (user, item) pairs
+        matrix.sum_duplicates()
+        return matrix
+
+
+# -- import summary ------------------------------------------------------------------------------
+
+@dataclass
+class ImportSummary:
+    """What an import did, for the command to print and for tests to check."""
+
+    name: str
+    dest: Path
+    users: int
+    items: int
+    interactions: int
+    rows: int
+    seconds: float
+    reports: list[ReadReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.skipped for r in self.reports)
+
+    def lines(self) -> list[str]:
+        out = [f"Imported {self.name!r}: {self.users:,} users, {self.items:,} items, "
+               f"{self.interactions:,} user-item pairs from {self.rows:,} rows in "
+               f"{self.seconds:.1f} s -> {self.dest}"]
+        out += [m for r in self.reports if (m := r.skip_message())]
+        out += self.notes
+        return out
+
+
+def items_frame(item_ids: pa.Array, titles: pa.Array, artists: pa.Array) -> pd.DataFrame:
+    return pa.table({"item_id": item_ids, "title": titles, "artist": artists}).to_pandas()
+
+
+def _text_or(values: pa.Array, fallback) -> pa.Array:
+    """``values`` with empty strings replaced by ``fallback`` (an array or a scalar)."""
+    empty = pc.equal(pc.binary_length(values), 0)
+    if not pc.any(empty).as_py():
+        return values
+    return pc.if_else(empty, fallback, values)
+
+
+# -- `data import-csv` ---------------------------------------------------------------------------
+
+AUTO = "auto"
+NONE_WORDS = {"none", "no", ""}
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How to read a user/item/count file and its catalog (see ``data import-csv --help``)."""
+
+    separator: str = "\t"
+    catalog_separator: str | None = None  # default: ``separator``
+    quote: str | None = AUTO  # AUTO: '"' unless the separator is a tab
+    interactions_header: bool = False
+    catalog_header: bool = False
+    user_col: str = "0"
+    item_col: str = "1"
+    count_col: str | None = AUTO  # AUTO: column 2 when the file has 3 or more columns, else none
+    catalog_item_col: str = "0"
+    title_col: str = "1"
+    artist_col: str | None = None
+    on_error: str = "stop"
+
+
+def _quote_for(quote: str | None, separator: str) -> str | None:
+    if quote == AUTO:
+        return None if separator == "\t" or len(separator) > 1 else '"'
+    if quote is None or quote.lower() in NONE_WORDS:
+        return None
+    if len(quote) != 1:
+        raise SoundalikeError(f"the quote must be one character or 'none', got {quote!r}")
+    return quote
+
+
+def _interactions_layout(path: Path, options: CsvOptions) -> tuple[Layout, str]:
+    separator = options.separator
+    quote = _quote_for(options.quote, separator)
+    what = "interactions file"
+    head = inspect_head(path, what, separator, header=options.interactions_header, quote=quote)
+
+    def column(spec: str, option: str) -> int:
+        return resolve_column(spec, head, option=option, path=path, what=what, separator=separator,
+                              header_option="--interactions-header")
+
+    user = column(options.user_col, "--user-col")
+    item = column(options.item_col, "--item-col")
+    fields = [Field("user", "user id", user, "id"), Field("item", "item id", item, "id")]
+    count_spec = options.count_col
+    if count_spec == AUTO:
+        count_spec = "2" if len(head.first_fields) >= 3 else None
+    elif count_spec is not None and count_spec.strip().lower() in NONE_WORDS:
+        count_spec = None
+    if count_spec is not None:
+        count = column(count_spec, "--count-col")
+        if count in (user, item):
+            raise DataError(f"--count-col {count_spec} is also the user or item column", path=path)
+        fields.append(Field("count", "count", count, "count"))
+        counted = f"counts from column {count}"
+    else:
+        counted = "each row counts one play (no count column)"
+    if user == item:
+        raise DataError(f"--user-col and --item-col are the same column ({user})", path=path)
+    layout = Layout(path, what, separator, len(head.first_fields), tuple(fields), quote=quote,
+                    data_offset=head.data_offset,
+                    header_option=None if options.interactions_header else "--interactions-header",
+                    separator_option="--sep")
+    return layout, counted
+
+
+def _catalog_layout(path: Path, options: CsvOptions) -> Layout:
+    separator = options.catalog_separator or options.separator
+    quote = _quote_for(options.quote, separator)
+    what = "catalog"
+    head = inspect_head(path, what, separator, header=options.catalog_header, quote=quote)
+
+    def column(spec: str, option: str) -> int:
+        return resolve_column(spec, head, option=option, path=path, what=what, separator=separator,
+                              header_option="--catalog-header")
+
+    fields = [Field("item", "item id", column(options.catalog_item_col, "--catalog-item-col"), "id"),
+              Field("title", "title", column(options.title_col, "--title-col"), "text")]
+    if options.artist_col is not None and options.artist_col.strip().lower() not in NONE_WORDS:
+        fields.append(Field("artist", "artist", column(options.artist_col, "--artist-col"), "text"))
+    return Layout(path, what, separator, len(head.first_fields), tuple(fields), quote=quote,
+                  data_offset=head.data_offset,
+                  separator_option="--catalog-sep" if options.catalog_separator else "--sep")
+
+
+def read_table(layout: Layout, report: ReadReport, *, on_error: str, progress: bool = True) -> pa.Table:
+    """A whole (small) file as one table, through the same checks as the big ones."""
+    tables = list(read_chunks(layout, lambda table: table, report, on_error=on_error, progress=progress))
+    return pa.concat_tables(tables) if tables else layout.empty_table()
+
+
+def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: str,
+               options: CsvOptions = CsvOptions(), progress: bool = True) -> ImportSummary:
+    """Import a user/item[/count] file and an optional catalog into the dataset at ``dest``."""
+    started = time.perf_counter()
+    on_error = validate_on_error(options.on_error)
+    interactions, dest = Path(interactions), Path(dest)
+    layout, counted = _interactions_layout(interactions, options)
+    reports: list[ReadReport] = []
+    notes = [f"{interactions.name}: {counted}"]
+
+    catalog_table = None
+    if catalog is not None:
+        catalog = Path(catalog)
+        catalog_report = ReadReport(catalog)
+        catalog_table = read_table(_catalog_layout(catalog, options), catalog_report,
+                                   on_error=on_error, progress=progress)
+        reports.append(catalog_report)
+
+    report = ReadReport(interactions)
+    builder = InteractionsBuilder()
+    for part in read_chunks(layout, builder.encode, report, on_error=on_error, progress=progress):
+        builder.add(part)
+    reports.insert(0, report)
+    if builder.rows == 0:
+        raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""),
+                        path=interactions)
+    builder.finish()
+    seen = builder.item_ids
+
+    if catalog_table is not None and catalog_table.num_rows:
+        listed = factorize_strings(catalog_table.column("item"))
+        first_rows = pa.array(_first_positions(listed.codes))
+        catalog_ids = listed.uniques
+        repeated = catalog_table.num_rows - len(catalog_ids)
+        if repeated:
+            notes.append(f"{catalog.name}: {plural(repeated, 'repeated item id')} (the first row of each was kept)")
+        titles = _text_or(catalog_table.column("title").combine_chunks().take(first_rows), catalog_ids)
+        if "artist" in catalog_table.column_names:
+            artists = _text_or(catalog_table.column("artist").combine_chunks().take(first_rows),
+                               pa.scalar(UNKNOWN_ARTIST))
+        else:
+            artists = pa.array([UNKNOWN_ARTIST] * len(catalog_ids), pa.string())
+        unlisted = seen.filter(pc.is_null(pc.index_in(seen, value_set=catalog_ids)))
+    else:
+        catalog_ids = titles = artists = pa.array([], pa.string())
+        unlisted = seen
+    if len(unlisted) and catalog is not None:
+        notes.append(f"{plural(len(unlisted), 'item')} in {interactions.name} not in the catalog: "
+                     "kept, titled by their id")
+    item_ids = pa.concat_arrays([catalog_ids, unlisted])
+    titles = pa.concat_arrays([titles, unlisted])
+    artists = pa.concat_arrays([artists, pa.array([UNKNOWN_ARTIST] * len(unlisted), pa.string())])
+    item_columns = pc.index_in(seen, value_set=item_ids).to_numpy()
+    matrix = builder.to_csr(item_columns, len(item_ids))
+
+    write_dataset(dest, name=name, interactions=matrix, items=items_frame(item_ids, titles, artists),
+                  user_ids=builder.user_ids, source={
+                      "kind": "csv", "interactions": str(interactions),
+                      "catalog": str(catalog) if catalog is not None else None,
+                      "rows": report.rows, "skipped_rows": sum(r.skipped for r in reports),
+                      "unlisted_items": len(unlisted)})
+    return ImportSummary(name, dest, matrix.shape[0], matrix.shape[1], int(matrix.nnz), report.rows,
+                         time.perf_counter() - started, reports, notes)
