@@ -206,7 +206,7 @@ def build_rows(steps: dict) -> list[Row]:
                     anchor=1.0 if value("ann", "recall_at_10") is not None else None,
                     anchor_name="brute force (exact)", note=ann_note))
     rows.append(Row(f"(j) ANN, {label}", "query p50", "ms", ours=value("ann", "ann", "p50_ms"),
-                    anchor=value("ann", "brute_force", "p50_ms"), anchor_name="brute force, one query",
+                    anchor=value("ann", "brute_force", "p50_ms"), anchor_name="brute force, one query, 1 BLAS thread",
                     note=ann_note))
     rows.append(Row(f"(j) ANN, {label}", "index build", "s", "<= 600", ours=value("ann", "build_seconds"),
                     note=ann_note))
