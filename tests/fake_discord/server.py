@@ -139,8 +139,11 @@ class FakeDiscord:
                 async with self._changed:
                     await self._changed.wait_for(lambda: find() is not None)
         except TimeoutError:
-            seen = "\n  ".join(f"{r.method} {r.path}" for r in self.requests[since:]) or "(none)"
-            raise AssertionError(f"the bot never sent {method} {pattern} within {timeout} s; it sent:\n  {seen}")
+            sent = self.requests[since:]
+            seen = "\n  ".join(f"{r.method} {r.path}" for r in sent[-20:]) or "(none)"
+            more = f" ({len(sent) - 20} earlier not shown)" if len(sent) > 20 else ""
+            raise AssertionError(
+                f"the bot never sent {method} {pattern} within {timeout} s; it sent{more}:\n  {seen}")
         return find()  # type: ignore[return-value]
 
     def sent(self, method: str, pattern: str, *, since: int = 0) -> list[Recorded]:
