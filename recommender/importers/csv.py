@@ -55,6 +55,7 @@ from ..errors import DataError, SoundalikeError
 
 CHUNK_BYTES = 64 << 20
 MIN_CHUNK_BYTES = 4 << 20
+MAX_LINE_BYTES = 64 << 20
 MAX_WORKERS = 4
 UNKNOWN_ARTIST = "Unknown artist"
 BOM = b"\xef\xbb\xbf"
@@ -189,7 +190,7 @@ def inspect_head(path: Path, what: str, separator: str, *, header: bool,
         handle.seek(offset)
         line_number = 0
         while True:
-            raw = handle.readline(CHUNK_BYTES)
+            raw = handle.readline(MAX_LINE_BYTES)
             if not raw:
                 if size == 0 or (offset == len(BOM) and size == len(BOM)):
                     raise DataError(f"{what} is empty", path=path)
@@ -199,8 +200,8 @@ def inspect_head(path: Path, what: str, separator: str, *, header: bool,
             if not line:
                 offset += len(raw)
                 continue
-            if not raw.endswith(b"\n") and len(raw) == CHUNK_BYTES:
-                raise DataError(f"line is longer than {CHUNK_BYTES >> 20} MB; is this a text file?",
+            if not raw.endswith(b"\n") and len(raw) == MAX_LINE_BYTES:
+                raise DataError(f"line is longer than {MAX_LINE_BYTES >> 20} MB; is this a text file?",
                                 path=path, line=line_number)
             try:
                 text = line.decode("utf-8")
@@ -216,14 +217,14 @@ def inspect_head(path: Path, what: str, separator: str, *, header: bool,
 
 
 def resolve_column(spec: str, head: FileHead, *, option: str, path: Path, what: str,
-                   separator: str, header_option: str) -> int:
+                   separator: str, header_option: str, separator_option: str | None = None) -> int:
     """A column given as a 0-based index or, when the file has a header, by name."""
     spec = spec.strip()
     width = len(head.first_fields)
     if spec.isdigit():
         index = int(spec)
         if index >= width:
-            hint = _separator_hint(separator.join(head.first_fields), separator)
+            hint = _separator_hint(separator.join(head.first_fields), separator, separator_option)
             raise DataError(
                 f"{option} {index} is out of range: the first line has {width} field(s) separated by "
                 f"{separator_name(separator)}{hint}", path=path, line=1)
@@ -513,24 +514,34 @@ def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: Read
                     # A buffer is refilled only once the chunk parsed from it has been collected.
                     while len(pending) >= n_buffers:
                         yield collect(*pending.popleft())
-                    view = memoryview(buffers[turn % n_buffers])
+                    index = turn % n_buffers
                     turn += 1
+                    buffer = buffers[index]
+                    if len(carry) >= len(buffer):  # the line in progress outgrew this buffer
+                        buffers[index] = buffer = bytearray(
+                            min(max(2 * len(carry), len(buffer)), MAX_LINE_BYTES))
+                    view = memoryview(buffer)
                     view[: len(carry)] = carry
                     filled = len(carry)
-                    while filled < len(view):
-                        got = handle.readinto(view[filled:])
-                        if not got:
-                            eof = True
+                    while True:
+                        while filled < len(buffer):
+                            got = handle.readinto(view[filled:])
+                            if not got:
+                                eof = True
+                                break
+                            filled += got
+                        cut = filled if eof else buffer.rfind(b"\n", 0, filled) + 1
+                        if cut or eof:
                             break
-                        filled += got
-                    if eof:
-                        cut = filled
-                    else:
-                        cut = buffers[(turn - 1) % n_buffers].rfind(b"\n", 0, filled) + 1
-                        if cut == 0:
+                        # One line fills the whole buffer: make this buffer room for it.
+                        if len(buffer) >= MAX_LINE_BYTES:
                             raise DataError(
-                                f"line is longer than {len(view) >> 20} MB; is this a text file?",
+                                f"line is longer than {MAX_LINE_BYTES >> 20} MB; is this a text file?",
                                 path=path, line=line_number_at(path, chunk_offset))
+                        bigger = bytearray(min(2 * len(buffer), MAX_LINE_BYTES))
+                        bigger[:filled] = view[:filled]
+                        buffers[index] = buffer = bigger
+                        view = memoryview(buffer)
                     carry = bytes(view[cut:filled])
                     if cut:
                         pending.append((chunk_offset, pool.submit(
@@ -824,7 +835,7 @@ def _interactions_layout(path: Path, options: CsvOptions) -> tuple[Layout, str]:
 
     def column(spec: str, option: str) -> int:
         return resolve_column(spec, head, option=option, path=path, what=what, separator=separator,
-                              header_option="--interactions-header")
+                              header_option="--interactions-header", separator_option="--sep")
 
     user = column(options.user_col, "--user-col")
     item = column(options.item_col, "--item-col")
@@ -855,19 +866,19 @@ def _catalog_layout(path: Path, options: CsvOptions) -> Layout:
     separator = options.catalog_separator or options.separator
     quote = _quote_for(options.quote, separator)
     what = "catalog"
+    separator_option = "--catalog-sep" if options.catalog_separator else "--sep"
     head = inspect_head(path, what, separator, header=options.catalog_header, quote=quote)
 
     def column(spec: str, option: str) -> int:
         return resolve_column(spec, head, option=option, path=path, what=what, separator=separator,
-                              header_option="--catalog-header")
+                              header_option="--catalog-header", separator_option=separator_option)
 
     fields = [Field("item", "item id", column(options.catalog_item_col, "--catalog-item-col"), "id"),
               Field("title", "title", column(options.title_col, "--title-col"), "text")]
     if options.artist_col is not None and options.artist_col.strip().lower() not in NONE_WORDS:
         fields.append(Field("artist", "artist", column(options.artist_col, "--artist-col"), "text"))
     return Layout(path, what, separator, len(head.first_fields), tuple(fields), quote=quote,
-                  data_offset=head.data_offset,
-                  separator_option="--catalog-sep" if options.catalog_separator else "--sep")
+                  data_offset=head.data_offset, separator_option=separator_option)
 
 
 def read_table(layout: Layout, report: ReadReport, *, on_error: str, progress: bool = True) -> pa.Table:
