@@ -58,6 +58,7 @@ def plot_scaling(results_dir: Path, out: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
 
     runs = load_runs(results_dir)
     if not runs:
@@ -74,6 +75,7 @@ def plot_scaling(results_dir: Path, out: Path) -> Path | None:
             if memory:
                 memory_axis.plot(*zip(*memory), marker="o", color=colour, linestyle=style,
                                  label=label.replace(", 15 iterations", "").replace(" (s)", ""))
+    memory_axis.axhline(1.5, color="tab:green", alpha=0.4, linewidth=1, label="bot budget (1.5 GB)")
     for axis, title, unit in ((time_axis, "time", "seconds"), (memory_axis, "peak memory (RSS)", "GB")):
         axis.set_xscale("log")
         axis.set_yscale("log")
@@ -81,9 +83,11 @@ def plot_scaling(results_dir: Path, out: Path) -> Path | None:
         axis.set_ylabel(unit)
         axis.set_title(title)
         axis.grid(True, which="both", alpha=0.3)
+        axis.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         if axis.has_data():
             axis.legend(fontsize=8)
-    memory_axis.axhline(1.5, color="tab:green", alpha=0.4, linewidth=1)  # the bot's 1.5 GB budget
     scales = ", ".join(f"{run['scale']:g} ({run['date'][:10]})" for run in runs)
     figure.suptitle(f"Soundalike bench: runs at scale {scales}", fontsize=10)
     figure.tight_layout()
