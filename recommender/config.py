@@ -32,10 +32,10 @@ class DataConfig:
 class TrainingConfig:
     algorithm: str = "als"
     weighting: str = "bm25"
-    factors: int = 64
+    factors: int = 32
     iterations: int = 15
-    regularization: float = 0.05
-    alpha: float = 1.0
+    regularization: float = 1.0
+    alpha: float = 0.5
     learning_rate: float = 0.05
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

@@ -14,7 +14,7 @@ from recommender.training import TrainParams, fit
 # One factor per planted genre: the structure is exact, so the answers are too.
 ALGORITHM_PARAMS = {
     "als": TrainParams(algorithm="als", factors=4, iterations=10, threads=1),
-    "bpr": TrainParams(algorithm="bpr", factors=4, iterations=100, learning_rate=0.05, threads=1),
+    "bpr": TrainParams(algorithm="bpr", factors=4, iterations=100, learning_rate=0.05, regularization=0.01, threads=1),
     "lmf": TrainParams(algorithm="lmf", factors=4, iterations=30, learning_rate=1.0, regularization=0.6, threads=1),
     "cosine": TrainParams(algorithm="cosine", neighbours=20, threads=1),
     "bm25": TrainParams(algorithm="bm25", neighbours=20, threads=1),

@@ -22,7 +22,7 @@ FINGERPRINT = "f" * 32
 
 PARAMS = {
     "als": TrainParams(algorithm="als", factors=4, iterations=5, threads=1),
-    "bpr": TrainParams(algorithm="bpr", factors=4, iterations=20, threads=1),
+    "bpr": TrainParams(algorithm="bpr", factors=4, iterations=20, regularization=0.01, threads=1),
     "lmf": TrainParams(algorithm="lmf", factors=4, iterations=5, threads=1),
     "cosine": TrainParams(algorithm="cosine", neighbours=10, threads=1),
     "bm25": TrainParams(algorithm="bm25", neighbours=10, threads=1),

@@ -1,0 +1,105 @@
+"""Real data: Last.fm 2k (hetrec2011) from ../shared. Slow; skipped with a reason without it.
+
+Figures to reach (README of the data set; implicit train_test_split(X, 0.8, random_state=1),
+implicit's precision_at_k with K=10): popularity 0.079; the original settings 0.135; the
+best hand-tried 0.178; 0.223 found by searching on the test split itself (a ceiling, not a
+method). `train --tune` chooses on validation data only and must reach 0.21.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recommender import evaluation, training
+from recommender.config import DataConfig, load_config
+from recommender.dataset import Dataset, write_dataset
+from recommender.store import ModelStore
+from recommender.training import TrainParams
+
+pytestmark = [pytest.mark.slow, pytest.mark.shared]
+
+LASTFM = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "hetrec2011-lastfm-2k"
+
+
+def require_lastfm() -> Path:
+    if not (LASTFM / "user_artists.dat").exists():
+        pytest.skip(f"real Last.fm data not found at {LASTFM} (../shared is only present in the team's workspace)")
+    return LASTFM
+
+
+def import_lastfm(datasets_dir: Path) -> Dataset:
+    """user_artists.dat (tab-separated, no header, CRLF) + artists.dat names -> a Dataset."""
+    folder = require_lastfm()
+    plays = pd.read_csv(folder / "user_artists.dat", sep="\t", header=None, names=["user", "artist", "plays"],
+                        dtype={"user": "int64", "artist": "int64", "plays": "float32"})
+    names = pd.read_csv(folder / "artists.dat", sep="\t", usecols=["id", "name"]).set_index("id")["name"]
+    users = plays["user"].astype("category")
+    artists = plays["artist"].astype("category")
+    counts = sp.csr_matrix((plays["plays"].to_numpy(), (users.cat.codes, artists.cat.codes)),
+                           shape=(len(users.cat.categories), len(artists.cat.categories)))
+    labels = [str(names.get(artist_id, artist_id)) for artist_id in artists.cat.categories]
+    items = pd.DataFrame({"item_id": [str(a) for a in artists.cat.categories], "title": labels, "artist": labels})
+    write_dataset(datasets_dir / "lastfm", name="lastfm", interactions=counts, items=items,
+                  user_ids=users.cat.categories.astype(str).to_numpy(), source={"kind": "hetrec2011-lastfm-2k"})
+    return Dataset.open(datasets_dir, "lastfm")
+
+
+@pytest.fixture(scope="module")
+def lastfm(tmp_path_factory):
+    require_lastfm()
+    root = tmp_path_factory.mktemp("lastfm")
+    # The project's own config.toml, so its [training] defaults are what is measured.
+    project = load_config()
+    config = dataclasses.replace(project, data=DataConfig(root=str(root / "data"), default_dataset="lastfm"),
+                                 bot=dataclasses.replace(project.bot, database=str(root / "none.sqlite3")))
+    return config, import_lastfm(config.datasets_dir)
+
+
+def test_lastfm_import_matches_the_published_counts(lastfm):
+    _, dataset = lastfm
+    assert (dataset.n_users, dataset.n_items, dataset.interactions.nnz) == (1892, 17632, 92834)
+
+
+def test_tune_reaches_the_target_on_the_untouched_test_split(lastfm, capsys):
+    config, dataset = lastfm
+    parser = argparse.ArgumentParser()
+    training.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--dataset", "lastfm", "--tune", "--quiet"])
+    args.config_obj = config
+    assert args.func(args) == 0
+    print(capsys.readouterr().out)  # shown with -s: the trials, the choice, the figures
+    store = ModelStore.for_dataset(config.models_dir, "lastfm")
+    manifest = store.read_manifest(store.current_version())
+    metrics = manifest["metrics"]
+    assert (metrics["protocol"], metrics["k"], metrics["seed"], metrics["train_share"]) == ("holdout", 10, 1, 0.8)
+    assert metrics["baseline"]["precision@10"] == pytest.approx(0.079, abs=0.001)
+    assert metrics["model"]["precision@10"] >= 0.21
+    assert manifest["tuning"]["trials"] >= 1 and manifest["tuning"]["validation_seed"] == 2
+
+    # "Similar" answers a person would accept: Radiohead's neighbours are its members and
+    # alternative/indie bands, not the pop charts.
+    model = store.load_serving(dataset)
+    radiohead = int(np.flatnonzero(dataset.items["title"].to_numpy() == "Radiohead")[0])
+    indices, scores = model.similar_items(np.array([radiohead]), 15)
+    neighbours = {dataset.title(i) for i in indices}
+    alternative = {"Thom Yorke", "Jonny Greenwood", "Sigur Rós", "Muse", "Coldplay", "Blur", "Beck",
+                   "Arcade Fire", "Placebo", "Interpol", "Bloc Party", "The Smashing Pumpkins", "Pink Floyd"}
+    charts = {"Britney Spears", "Lady Gaga", "Rihanna", "Katy Perry", "Beyoncé", "Christina Aguilera"}
+    assert len(alternative & neighbours) >= 3 and not charts & neighbours, neighbours
+    assert 0 < scores.min() and scores.max() <= 1.0 + 1e-5
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_config_defaults_hold_up_on_splits_not_used_to_choose_them(lastfm, seed):
+    config, dataset = lastfm
+    params = TrainParams.from_config(config.training)
+    report = evaluation.evaluate(dataset, params, "holdout", 10, seed)
+    assert report["model"]["precision@10"] >= 0.20
+    assert report["model"]["precision@10"] > 2.5 * report["baseline"]["precision@10"]
