@@ -13,13 +13,12 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 from recommender import evaluation, training
+from recommender.cli import main as cli_main
 from recommender.config import DataConfig, load_config
-from recommender.dataset import Dataset, write_dataset
+from recommender.dataset import Dataset
 from recommender.store import ModelStore
 from recommender.training import TrainParams
 
@@ -34,21 +33,17 @@ def require_lastfm() -> Path:
     return LASTFM
 
 
-def import_lastfm(datasets_dir: Path) -> Dataset:
-    """user_artists.dat (tab-separated, no header, CRLF) + artists.dat names -> a Dataset."""
+def import_lastfm(root: Path) -> None:
+    """The product's own importer, as its help shows for this data set."""
     folder = require_lastfm()
-    plays = pd.read_csv(folder / "user_artists.dat", sep="\t", header=None, names=["user", "artist", "plays"],
-                        dtype={"user": "int64", "artist": "int64", "plays": "float32"})
-    names = pd.read_csv(folder / "artists.dat", sep="\t", usecols=["id", "name"]).set_index("id")["name"]
-    users = plays["user"].astype("category")
-    artists = plays["artist"].astype("category")
-    counts = sp.csr_matrix((plays["plays"].to_numpy(), (users.cat.codes, artists.cat.codes)),
-                           shape=(len(users.cat.categories), len(artists.cat.categories)))
-    labels = [str(names.get(artist_id, artist_id)) for artist_id in artists.cat.categories]
-    items = pd.DataFrame({"item_id": [str(a) for a in artists.cat.categories], "title": labels, "artist": labels})
-    write_dataset(datasets_dir / "lastfm", name="lastfm", interactions=counts, items=items,
-                  user_ids=users.cat.categories.astype(str).to_numpy(), source={"kind": "hetrec2011-lastfm-2k"})
-    return Dataset.open(datasets_dir, "lastfm")
+    config_path = root / "import.toml"
+    config_path.write_text(f'[data]\nroot = "{root / "data"}"\n', encoding="utf-8")
+    assert cli_main([
+        "--config", str(config_path), "data", "import-csv",
+        "--interactions", str(folder / "user_artists.dat"), "--catalog", str(folder / "artists.dat"),
+        "--catalog-header", "--catalog-item-col", "0", "--title-col", "1", "--artist-col", "1",
+        "--name", "lastfm", "--no-progress",
+    ]) == 0
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +51,11 @@ def lastfm(tmp_path_factory):
     require_lastfm()
     root = tmp_path_factory.mktemp("lastfm")
     # The project's own config.toml, so its [training] defaults are what is measured.
-    project = load_config()
+    project = load_config(environ={})
     config = dataclasses.replace(project, data=DataConfig(root=str(root / "data"), default_dataset="lastfm"),
                                  bot=dataclasses.replace(project.bot, database=str(root / "none.sqlite3")))
-    return config, import_lastfm(config.datasets_dir)
+    import_lastfm(root)
+    return config, Dataset.open(config.datasets_dir, "lastfm")
 
 
 def test_lastfm_import_matches_the_published_counts(lastfm):
