@@ -246,8 +246,8 @@ def fit(
             model.fit(weighted, show_progress=show_progress, callback=callback)
         else:
             model.fit(weighted, show_progress=show_progress)
-    if progress is not None:
-        progress(1.0)
+    if progress is not None and callback is None:
+        progress(1.0)  # kNN models fit in one step
     return FittedModel(params=params, implicit_model=model, weighted=weighted,
                        seconds=time.perf_counter() - started)
 
@@ -424,6 +424,8 @@ def train_command(args: argparse.Namespace) -> int:
                       max_trials=args.tune_trials, time_budget=args.tune_seconds,
                       show_progress=not args.quiet)
         ranked = sorted(result.trials, key=lambda t: -t.validation)
+        print(f"{len(result.trials)} trials in {sum(t.seconds for t in result.trials):.0f} s; the best by "
+              f"validation {result.metric}:")
         for trial in ranked[:5]:
             print(f"  validation {result.metric} {trial.validation:.4f}  {trial.params.describe()}")
         params = result.best
