@@ -75,6 +75,18 @@ def test_matrix_values_are_exact(tmp_path, chunking):
     assert dataset.manifest["users"] == 3 and dataset.manifest["items"] == 5
 
 
+def test_grouped_users_with_repeated_songs(tmp_path, chunking):
+    # Users in order (the Taste Profile's layout): the matrix is built from the rows in place.
+    triplets = "u1\tS2\t1\nu1\tS1\t2\nu1\tS2\t3\nu2\tS1\t1\nu2\tS1\t1\nu3\tS4\t7\n"
+    dataset = Dataset.load(run_import(tmp_path, triplets=triplets).dest)
+    np.testing.assert_array_equal(dataset.interactions.toarray(), [
+        [2, 4, 0, 0],
+        [2, 0, 0, 0],
+        [0, 0, 0, 7],
+    ])
+    assert dataset.interactions.has_canonical_format
+
+
 def test_title_is_the_smallest_track_ids_whatever_the_file_order(tmp_path):
     first = Dataset.load(run_import(tmp_path / "a").dest)
     shuffled = "".join(reversed(TRACKS.splitlines(keepends=True)))

@@ -336,6 +336,14 @@ class ReadReport:
     rows: int = 0
     skipped: int = 0
     first_skip: tuple[int, str] | None = None  # (line, reason)
+    body_bytes: int = 0  # bytes of rows in the file
+    bytes_done: int = 0  # of which read so far
+
+    def expected_rows(self) -> int | None:
+        """The file's rows, extrapolated from what was read so far (sizes arrays once)."""
+        if not self.bytes_done or not self.rows:
+            return None
+        return int((self.rows + self.skipped) * self.body_bytes / self.bytes_done * 1.02) + 1024
 
     def skip_message(self) -> str | None:
         if not self.skipped:
@@ -373,7 +381,7 @@ def _parse(layout: Layout, data) -> pa.Table:
         raise _Rejected(str(error)) from None
     columns = {}
     for f in layout.fields:
-        column = table.column(f"f{f.index}").combine_chunks()
+        column = single_array(table.column(f"f{f.index}"))
         if f.kind != "count" and _has_padding(column):
             column = pc.ascii_trim(column, PADDING)
         if len(column):
@@ -385,6 +393,13 @@ def _parse(layout: Layout, data) -> pa.Table:
     return pa.table(columns)
 
 
+def single_array(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One contiguous array (copying only when there really are several chunks)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    return values
+
+
 def _has_padding(values: pa.Array) -> bool:
     """Whether any value starts or ends with a space or tab (cheap: two byte gathers)."""
     n = len(values)
@@ -394,9 +409,13 @@ def _has_padding(values: pa.Array) -> bool:
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=n + 1, offset=values.offset * 4)
     data = np.frombuffer(data_buffer, dtype=np.uint8)
     starts, ends = offsets[:-1], offsets[1:]
-    filled = ends > starts
-    edges = np.concatenate([data[starts[filled]], data[ends[filled] - 1]])
-    return bool(np.any((edges == 0x20) | (edges == 0x09)))
+    if not np.all(ends > starts):  # some values are empty: look at the others only
+        filled = ends > starts
+        starts, ends = starts[filled], ends[filled]
+    for edge in (data[starts], data[ends - 1]):
+        if np.any((edge == 0x20) | (edge == 0x09)):
+            return True
+    return False
 
 
 def _rescan(layout: Layout, data, *, stop_at_first: bool) -> tuple[tuple[int, str] | None, int, bytes]:
@@ -479,11 +498,13 @@ def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: Read
         buffer_size = max(1, min(chunk_bytes, body + 1, max(MIN_CHUNK_BYTES, body // (4 * workers) + 1)))
         n_buffers = max(1, min(workers + 1, body // buffer_size + 1))
         buffers = [bytearray(buffer_size) for _ in range(n_buffers)]
-        pending: deque[tuple[int, Future]] = deque()
+        pending: deque[tuple[int, int, Future]] = deque()  # (offset, length, parse)
         bar = tqdm(total=body, unit="B", unit_scale=True, unit_divisor=1024, desc=path.name,
                    disable=None if progress else True, leave=False, mininterval=0.5)
 
-        def collect(chunk_offset: int, future: Future) -> T:
+        report.body_bytes = body
+
+        def collect(chunk_offset: int, length: int, future: Future) -> T:
             try:
                 output: _ChunkOutput = future.result()
             except _BadLine as bad:
@@ -496,6 +517,7 @@ def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: Read
                 raise DataError(f"rows from this line on could not be read: {unreadable}", path=path,
                                 line=line_number_at(path, chunk_offset)) from None
             report.rows += output.rows
+            report.bytes_done += length
             if output.skipped:
                 if report.first_skip is None:
                     index, reason = output.first_skip
@@ -544,14 +566,14 @@ def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: Read
                         view = memoryview(buffer)
                     carry = bytes(view[cut:filled])
                     if cut:
-                        pending.append((chunk_offset, pool.submit(
+                        pending.append((chunk_offset, cut, pool.submit(
                             _process_chunk, layout, view[:cut], transform, on_error)))
                     chunk_offset += cut
                     bar.update(cut)
                 while pending:
                     yield collect(*pending.popleft())
             finally:
-                for _, future in pending:
+                for _, _, future in pending:
                     future.cancel()
                 bar.close()
 
@@ -620,8 +642,7 @@ def factorize_strings(values: pa.Array | pa.ChunkedArray, *, prefer_keys: bool =
     distinct); every row is then compared with its representative, word by word, so a hash
     collision can only cost speed: it falls back to Arrow's exact ``dictionary_encode``.
     """
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    values = single_array(values)
     packed = _fixed_width_words(values) if prefer_keys else None
     if packed is not None:
         words, width = packed
@@ -685,8 +706,13 @@ def merge_vocabularies(parts: list[Factorized]) -> tuple[list[np.ndarray], pa.Ar
 
 @dataclass
 class _InteractionPart:
-    users: Factorized
-    items: Factorized
+    """One chunk, encoded: users as runs (files are grouped by user), item codes, counts."""
+
+    users: Factorized  # codes dropped: the runs below carry them
+    run_users: np.ndarray  # local user code of each run of equal users
+    run_lengths: np.ndarray
+    items: Factorized  # codes dropped: ``item_codes`` carries them
+    item_codes: np.ndarray
     counts: np.ndarray
 
 
@@ -696,60 +722,115 @@ class InteractionsBuilder:
     :meth:`encode` runs in reader workers (one chunk each); :meth:`add` and the rest run in the
     reading thread. Tables need ``user`` and ``item`` string columns and optionally ``count``
     (absent: each row counts one play).
+
+    Memory: each row costs 8 bytes while reading (item slot code and count, in two arrays sized
+    from the first chunk's density), users cost 8 bytes per run of equal users. When users come
+    grouped (each one's rows together, as in the Taste Profile), those arrays become the CSR
+    matrix in place; otherwise the row indices are expanded and scipy sorts them.
     """
 
     def __init__(self) -> None:
         self._user_encoder = StringEncoder()
         self._item_encoder = StringEncoder()
-        self._parts: list[_InteractionPart] = []
+        self._user_vocabs: list[Factorized] = []
+        self._item_vocabs: list[Factorized] = []
+        self._run_users: list[np.ndarray] = []  # user slot of each run
+        self._run_lengths: list[np.ndarray] = []
+        self._item_slots = np.zeros(0, dtype=np.int32)  # item slot of each row (grows)
+        self._counts = np.zeros(0, dtype=np.float32)
+        self._user_slot_total = 0
+        self._item_slot_total = 0
         self.rows = 0
         self.user_ids: pa.Array | None = None
         self.item_ids: pa.Array | None = None
-        self._user_maps: list[np.ndarray] = []
-        self._item_maps: list[np.ndarray] = []
+        self._user_slot_map: np.ndarray | None = None
+        self._item_slot_map: np.ndarray | None = None
 
     def encode(self, table: pa.Table) -> _InteractionPart:
         users = self._user_encoder.factorize(table.column("user"))
         items = self._item_encoder.factorize(table.column("item"))
+        n = table.num_rows
+        starts = np.flatnonzero(np.diff(users.codes)) + 1 if n else np.zeros(0, dtype=np.int64)
+        bounds = np.concatenate([[0], starts, [n]]) if n else np.zeros(1, dtype=np.int64)
+        run_users = users.codes[bounds[:-1]]
+        run_lengths = np.diff(bounds).astype(np.int32)
         if "count" in table.column_names:
             counts = table.column("count").to_numpy().astype(np.float32)
         else:
-            counts = np.ones(table.num_rows, dtype=np.float32)
-        return _InteractionPart(users, items, counts)
+            counts = np.ones(n, dtype=np.float32)
+        item_codes = items.codes
+        users.codes = items.codes = None  # type: ignore[assignment]
+        return _InteractionPart(users, run_users, run_lengths, items, item_codes, counts)
 
-    def add(self, part: _InteractionPart) -> None:
-        self._parts.append(part)
-        self.rows += len(part.counts)
+    def add(self, part: _InteractionPart, expected_rows: int | None = None) -> None:
+        """Append a chunk; ``expected_rows`` (an estimate of the file's rows) sizes the arrays once."""
+        n = len(part.counts)
+        needed = self.rows + n
+        if needed > len(self._counts):
+            capacity = max(needed, expected_rows or 0, int(len(self._counts) * 1.25))
+            self._item_slots = _grown(self._item_slots, capacity, self.rows)
+            self._counts = _grown(self._counts, capacity, self.rows)
+        np.add(part.item_codes, self._item_slot_total, out=self._item_slots[self.rows:needed])
+        self._counts[self.rows:needed] = part.counts
+        self._run_users.append(part.run_users + self._user_slot_total)
+        self._run_lengths.append(part.run_lengths)
+        self._user_vocabs.append(part.users)
+        self._item_vocabs.append(part.items)
+        self._user_slot_total += len(part.users.uniques)
+        self._item_slot_total += len(part.items.uniques)
+        self.rows = needed
 
     def finish(self) -> None:
         """Merge the vocabularies: sets ``user_ids`` and ``item_ids`` (first appearance order)."""
-        self._user_maps, self.user_ids = merge_vocabularies([p.users for p in self._parts])
-        self._item_maps, self.item_ids = merge_vocabularies([p.items for p in self._parts])
-        for part in self._parts:  # the per-chunk vocabularies are merged; keep only the codes
-            part.users.uniques = part.items.uniques = None  # type: ignore[assignment]
+        maps, self.user_ids = merge_vocabularies(self._user_vocabs)
+        self._user_slot_map = np.concatenate(maps) if maps else np.zeros(0, dtype=np.int32)
+        maps, self.item_ids = merge_vocabularies(self._item_vocabs)
+        self._item_slot_map = np.concatenate(maps) if maps else np.zeros(0, dtype=np.int32)
+        self._user_vocabs, self._item_vocabs = [], []
 
     def to_csr(self, item_columns: np.ndarray, n_items: int) -> sp.csr_matrix:
-        """The matrix with ``item_ids[j]`` in column ``item_columns[j]``; repeated pairs summed."""
+        """The matrix with ``item_ids[j]`` in column ``item_columns[j]``; repeated pairs summed.
+
+        Consumes the collected rows (call once).
+        """
         if self.user_ids is None:
             self.finish()
-        n = self.rows
-        rows = np.empty(n, dtype=np.int32)
-        cols = np.empty(n, dtype=np.int32)
-        data = np.empty(n, dtype=np.float32)
-        item_columns = np.asarray(item_columns, dtype=np.int32)
-        start = 0
-        for part, user_map, item_map in zip(self._parts, self._user_maps, self._item_maps):
-            stop = start + len(part.counts)
-            np.take(user_map, part.users.codes, out=rows[start:stop])
-            np.take(item_columns[item_map], part.items.codes, out=cols[start:stop])
-            data[start:stop] = part.counts
-            start = stop
-        self._parts.clear()  # free the chunk codes before the matrix is built
-        matrix = sp.coo_matrix((data, (rows, cols)), shape=(len(self.user_ids), n_items))
-        del rows, cols, data
-        matrix = matrix.tocsr()  # sums repeated (user, item) pairs
-        matrix.sum_duplicates()
+        n_users = len(self.user_ids)
+        slot_columns = np.asarray(item_columns, dtype=np.int32)[self._item_slot_map]
+        columns = self._item_slots[: self.rows]
+        for start in range(0, self.rows, REMAP_BLOCK):  # in place, a block at a time
+            block = columns[start: start + REMAP_BLOCK]
+            np.take(slot_columns, block, out=block, mode="clip")
+        counts = self._counts[: self.rows]
+        run_users = self._user_slot_map[np.concatenate(self._run_users)] if self._run_users \
+            else np.zeros(0, dtype=np.int32)
+        run_lengths = np.concatenate(self._run_lengths) if self._run_lengths else np.zeros(0, dtype=np.int32)
+        self._item_slots = self._counts = None  # type: ignore[assignment]
+        self._run_users, self._run_lengths = [], []
+        if np.all(run_users[1:] >= run_users[:-1]):
+            # Rows already in user order: the arrays are the CSR matrix as they are.
+            per_user = np.bincount(run_users, weights=run_lengths, minlength=n_users).astype(np.int64)
+            indptr = np.zeros(n_users + 1, dtype=np.int64)
+            np.cumsum(per_user, out=indptr[1:])
+            if self.rows < 2**31:
+                indptr = indptr.astype(np.int32)
+            matrix = sp.csr_matrix((counts, columns, indptr), shape=(n_users, n_items))
+        else:
+            rows = np.repeat(run_users, run_lengths)
+            matrix = sp.coo_matrix((counts, (rows, columns)), shape=(n_users, n_items))
+            del rows
+            matrix = matrix.tocsr()
+        matrix.sum_duplicates()  # sorts each row's columns and adds up repeated (user, item) pairs
         return matrix
+
+
+REMAP_BLOCK = 1 << 20
+
+
+def _grown(array: np.ndarray, capacity: int, used: int) -> np.ndarray:
+    bigger = np.empty(capacity, dtype=array.dtype)
+    bigger[:used] = array[:used]
+    return bigger
 
 
 # -- import summary ------------------------------------------------------------------------------
@@ -908,7 +989,7 @@ def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: st
     report = ReadReport(interactions)
     builder = InteractionsBuilder()
     for part in read_chunks(layout, builder.encode, report, on_error=on_error, progress=progress):
-        builder.add(part)
+        builder.add(part, report.expected_rows())
     reports.insert(0, report)
     if builder.rows == 0:
         raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""),
@@ -923,9 +1004,9 @@ def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: st
         repeated = catalog_table.num_rows - len(catalog_ids)
         if repeated:
             notes.append(f"{catalog.name}: {plural(repeated, 'repeated item id')} (the first row of each was kept)")
-        titles = _text_or(catalog_table.column("title").combine_chunks().take(first_rows), catalog_ids)
+        titles = _text_or(single_array(catalog_table.column("title")).take(first_rows), catalog_ids)
         if "artist" in catalog_table.column_names:
-            artists = _text_or(catalog_table.column("artist").combine_chunks().take(first_rows),
+            artists = _text_or(single_array(catalog_table.column("artist")).take(first_rows),
                                pa.scalar(UNKNOWN_ARTIST))
         else:
             artists = pa.array([UNKNOWN_ARTIST] * len(catalog_ids), pa.string())

@@ -39,7 +39,7 @@ from ..dataset import write_dataset
 from ..errors import DataError
 from .csv import (UNKNOWN_ARTIST, Field, ImportSummary, InteractionsBuilder, Layout, ReadReport,
                   _first_positions, _text_or, factorize_strings, inspect_head, items_frame, plural,
-                  read_chunks, read_table, validate_on_error)
+                  read_chunks, read_table, single_array, validate_on_error)
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ def read_song_catalog(path: Path, report: ReadReport, *, on_error: str = "stop",
         chosen[codes_sorted[firsts]] = rows[order][firsts]
     picked = pa.array(chosen)
     return SongCatalog(songs.uniques,
-                       _text_or(table.column("title").combine_chunks().take(picked), songs.uniques),
-                       _text_or(table.column("artist").combine_chunks().take(picked), pa.scalar(UNKNOWN_ARTIST)),
+                       _text_or(single_array(table.column("title")).take(picked), songs.uniques),
+                       _text_or(single_array(table.column("artist")).take(picked), pa.scalar(UNKNOWN_ARTIST)),
                        table.num_rows)
 
 
@@ -121,7 +121,7 @@ def import_msd(*, triplets: Path, tracks: Path, dest: Path, name: str = "msd",
     report = ReadReport(triplets)
     builder = InteractionsBuilder()
     for part in read_chunks(triplets_view, builder.encode, report, on_error=on_error, progress=progress):
-        builder.add(part)
+        builder.add(part, report.expected_rows())
     if builder.rows == 0:
         raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""),
                         path=triplets)
