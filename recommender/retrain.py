@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ModelError, SoundalikeError
-from .store import ModelStore, pid_alive
+from .store import ModelStore, pid_alive, version_number
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,24 @@ def feedback_rows(dataset, pairs: Iterable[tuple[str, str]], weight: float) -> F
     return FeedbackRows(matrix, len(member_rows), len(cells), unknown, float(weight))
 
 
+def serving_version(store: ModelStore, report: Reporter) -> tuple[str | None, dict | None]:
+    """The version being served (current, or the newest good older one) and its manifest."""
+    versions = store.versions()
+    try:
+        current = store.current_version()
+    except ModelError as error:
+        report("load", 0.02, f"{error}; using the newest good version")
+        current = None
+    if current is not None:
+        versions = [v for v in versions if version_number(v) <= version_number(current)]
+    for version in reversed(versions):
+        try:
+            return version, store.verify(version)
+        except ModelError as error:
+            report("load", 0.02, f"{error}; skipping it")
+    return None, None
+
+
 def retrain(
     config,
     dataset_name: str,
@@ -177,10 +195,10 @@ def retrain(
     with RetrainLock(store.folder / LOCK_NAME):
         report("load", 0.02, f"loading dataset {dataset_name}")
         dataset = Dataset.open(config.datasets_dir, dataset_name)
-        current = store.current_version()
+        current, current_manifest = serving_version(store, report)
         params = TrainParams.from_config(config.training)
-        if params_from == "current" and current is not None:
-            params = TrainParams.from_dict(store.read_manifest(current).get("parameters", {}))
+        if params_from == "current" and current_manifest is not None:
+            params = TrainParams.from_dict(current_manifest.get("parameters", {}))
 
         report("feedback", 0.05, f"reading feedback from {feedback_db}")
         pairs = (read_feedback or default_feedback_reader)(feedback_db)

@@ -180,3 +180,18 @@ def test_killed_retrain_leftovers_are_cleaned_and_store_stays_consistent(env):
     assert result["promoted"] and store.current_version() == "v2"
     assert not half.exists() and not (store.folder / LOCK_NAME).exists()
     assert sorted(p.name for p in store.folder.iterdir()) == ["current", "v1", "v2"]
+
+
+def test_damaged_current_is_replaced_by_comparing_with_what_is_served(env):
+    config_path, config, _ = env
+    train_first_model(config_path)
+    train_first_model(config_path)
+    store = ModelStore.for_dataset(config.models_dir, "planted")
+    (store.folder / "v2" / "item_factors.npy").write_bytes(b"damaged")
+    messages = []
+    result = retrain(config, "planted", read_feedback=genre_fans(), tolerance=1.0,
+                     report=lambda stage, progress, message: messages.append(message))
+    assert any("v2: item_factors.npy fails its checksum" in m for m in messages)
+    assert "current v1" in result["reason"], "compared with the version actually served"
+    assert result["promoted"] and store.current_version() == "v3"
+    assert store.read_manifest("v3")["retrain"]["compared_with"] == "v1"
