@@ -31,7 +31,7 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from .config import CHOICES, TrainingConfig
 from .errors import ConfigError
-from .model import FACTOR_ALGORITHMS, NEIGHBOUR_ALGORITHMS, LoadedModel
+from .model import FACTOR_ALGORITHMS, LoadedModel
 
 log = logging.getLogger(__name__)
 
