@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +196,29 @@ def test_damaged_current_is_replaced_by_comparing_with_what_is_served(env):
     assert "current v1" in result["reason"], "compared with the version actually served"
     assert result["promoted"] and store.current_version() == "v3"
     assert store.read_manifest("v3")["retrain"]["compared_with"] == "v1"
+
+
+def test_a_retrain_killed_mid_way_leaves_a_consistent_store(env):
+    config_path, config, _ = env
+    train_first_model(config_path)
+    store = ModelStore.for_dataset(config.models_dir, "planted")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recommender", "--config", str(config_path), "retrain", "--dataset", "planted",
+         "--json-progress", "--tolerance", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        for line in process.stdout:  # bounded: the process ends after "done" at the latest
+            if json.loads(line)["stage"] in ("train", "done"):
+                break
+        process.kill()
+    finally:
+        process.wait(timeout=60)
+    # Wherever the kill landed, what is served is a whole, verified model ...
+    assert store.load_serving().version in ("v1", "v2")
+    for version in store.versions():
+        store.verify(version)
+    # ... and the next retrain takes over the lock and clears any leftovers.
+    result = retrain(config, "planted", read_feedback=genre_fans(), tolerance=1.0)
+    assert result["promoted"]
+    assert not [p.name for p in store.folder.iterdir() if p.name.startswith(".")]
