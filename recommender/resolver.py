@@ -154,12 +154,14 @@ def match_scores(query: str, strings: Sequence[str], partial: bool = False) -> n
                 typed = process.cdist([query], heads, scorer=OSA.normalized_similarity, processor=None,
                                       dtype=np.float32)[0].astype(np.float64) * 100.0 - 2.0
                 np.maximum(scores, typed, out=scores)
-    if len(query) >= MIN_AFFIX_CHARS:
+    if partial or len(query) >= MIN_AFFIX_CHARS:
         spaced = f" {query} "
+        affixes = len(query) >= MIN_AFFIX_CHARS
         for position, string in enumerate(strings):
             if string.startswith(query):
+                # While typing, any title starting with what was typed is a full match.
                 bonus = 100.0 if partial else PREFIX_BASE + PREFIX_SPAN * len(query) / len(string)
-            elif len(string) >= MIN_AFFIX_CHARS and (f" {string} " in spaced or spaced in f" {string} "):
+            elif affixes and len(string) >= MIN_AFFIX_CHARS and (f" {string} " in spaced or spaced in f" {string} "):
                 longer = max(len(string), len(query))
                 bonus = CONTAINED_BASE + CONTAINED_SPAN * min(len(string), len(query)) / longer
             else:

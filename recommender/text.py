@@ -52,8 +52,8 @@ _ASCII_FOLD = str.maketrans({
 _SEPARATORS = re.compile(r"[\W_]+")
 
 # "(feat. X)", "ft. X", "featuring X", "feat X". A bare "ft" (feet) is not a marker.
-_FEATURING = re.compile(r"^\s*(?:feat\.?|ft\.|featuring|feat(?=\s))\s*(.*)$", re.IGNORECASE | re.DOTALL)
-_FEATURING_TAIL = re.compile(r"\s(?:feat\.?|ft\.|featuring)\s+(.+)$", re.IGNORECASE | re.DOTALL)
+_FEATURING = re.compile(r"^\s*(?:featuring\b|feat\b\.?|ft\.)\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_FEATURING_TAIL = re.compile(r"\s(?:featuring|feat\.?|ft\.)\s+(.+)$", re.IGNORECASE | re.DOTALL)
 # "(...)", "[...]", "{...}" and an unclosed bracket running to the end (a half-typed query).
 _BRACKETED = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|\{([^{}]*)\}|[(\[{]([^)\]}]*)$")
 # A dashed tail needs spaces around the dash, so "Jay-Z" and "T-Shirt" stay whole.
@@ -61,7 +61,7 @@ _DASH = re.compile(r"\s+[-–—]+\s+")
 # Separators between several featured artists: "X, Y & Z", "X and Y", "X / Y", "X x Y".
 _FEATURED_SPLIT = re.compile(r"\s*(?:,|&|/|\band\b|\bx\b)\s*", re.IGNORECASE)
 # Primary artist: what comes before "feat."/"ft."/"featuring", " / ", " vs. ".
-_ARTIST_CREDIT_SPLIT = re.compile(r"\s+(?:feat\.?|ft\.|featuring|vs\.?|/)\s+|\s*/\s*", re.IGNORECASE)
+_ARTIST_CREDIT_SPLIT = re.compile(r"\s+(?:featuring|feat\.?|ft\.|vs\.?|/)\s+|\s*/\s*", re.IGNORECASE)
 
 # Words that mark an extra as a version of the same recording rather than a subtitle.
 VERSION_WORDS = frozenset("""

@@ -1,0 +1,443 @@
+"""TitleResolver on a small hand-made catalog: what people type, and what they get back."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recommender.dataset import Dataset, write_dataset
+from recommender.resolver import MAX_CHOICES, MAX_LABEL, TitleResolver, candidate_to_dict, make_label, resolve_batch
+
+LONG_TITLE = "A Very Long Title " + "That Keeps Going " * 8 + "(Extended Club Mix)"
+LONG_ARTIST = "The Extremely Verbose Orchestra " * 4
+
+# (title, artist, listeners). Covers have few listeners; two "Halo"s are about as popular.
+CATALOG = [
+    ("Hey Ya!", "OutKast", 900),
+    ("Hey Ya! (Radio Mix)", "OutKast", 120),
+    ("Hey Ya! - Live at Wembley", "OutKast", 30),
+    ("Hey Ya", "Obadiah Parker", 25),
+    ("Ms. Jackson", "OutKast", 500),
+    ("Roses", "OutKast", 300),
+    ("Crazy in Love (feat. Jay-Z)", "Beyoncé", 800),
+    ("Crazy in Love", "Antony and the Johnsons", 40),
+    ("Halo", "Beyoncé", 700),
+    ("Halo", "Depeche Mode", 650),
+    ("Hallo", "Some Band", 3),
+    ("Smells Like Teen Spirit", "Nirvana", 1000),
+    ("Smells Like Teen Spirit", "Tori Amos", 50),
+    ("The Scientist", "Coldplay", 600),
+    ("Yesterday", "The Beatles", 750),
+    ("Hey Jude", "The Beatles", 800),
+    ("Hey You", "Pink Floyd", 500),
+    ("Heyday", "Mint Royale", 10),
+    ("(I Can't Get No) Satisfaction", "The Rolling Stones", 500),
+    ("Umbrella", "Rihanna feat. Jay-Z", 650),
+    ("The Sound of Silence", "Simon & Garfunkel", 400),
+    ("Señorita", "Justin Timberlake", 300),
+    ("Don't Stop Me Now", "Queen", 700),
+    ("Bohemian Rhapsody (Remastered 2011)", "Queen", 650),
+    ("Bohemian Rhapsody", "Queen", 100),
+    ("Rock 'n' Roll Star", "Oasis", 200),
+    ("Mr. Brightside", "The Killers", 800),
+    ("Wonderwall", "Oasis", 850),
+    (LONG_TITLE, LONG_ARTIST, 5),
+    ("Nobody Played This", "Unknown Artist", 0),
+]
+
+
+def make_dataset(root, rows, name="tiny") -> Dataset:
+    """A dataset whose item i is played by exactly rows[i][2] users."""
+    listeners = np.array([row[2] for row in rows], dtype=np.int64)
+    n_users = max(1, int(listeners.max()))
+    user_ids = np.concatenate([np.arange(count) for count in listeners]).astype(np.int64)
+    item_ids = np.repeat(np.arange(len(rows)), listeners)
+    matrix = sp.csr_matrix((np.ones(len(user_ids), dtype=np.float32), (user_ids, item_ids)),
+                           shape=(n_users, len(rows)))
+    items = pd.DataFrame({
+        "item_id": [f"SO{i:04d}" for i in range(len(rows))],
+        "title": [row[0] for row in rows],
+        "artist": [row[1] for row in rows],
+    })
+    write_dataset(root / name, name=name, interactions=matrix, items=items,
+                  user_ids=[f"u{u}" for u in range(n_users)])
+    return Dataset.load(root / name)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Dataset:
+    return make_dataset(tmp_path_factory.mktemp("resolver"), CATALOG)
+
+
+@pytest.fixture(scope="module")
+def resolver(dataset) -> TitleResolver:
+    return TitleResolver.build(dataset)
+
+
+def index_of(title: str, artist: str) -> int:
+    return next(i for i, row in enumerate(CATALOG) if row[0] == title and row[1] == artist)
+
+
+def best(resolver, title, artist=None):
+    resolution = resolver.resolve(title, artist=artist)
+    assert resolution.found, f"{title!r} found nothing"
+    return resolution.best.title, resolution.best.artist
+
+
+# -- each kind of damage ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("typed, expected", [
+    ("Hey Ya!", ("Hey Ya!", "OutKast")),  # exact
+    ("hey ya", ("Hey Ya!", "OutKast")),  # punctuation dropped
+    ("HEY YA", ("Hey Ya!", "OutKast")),  # case
+    ("Hey Ya!!!", ("Hey Ya!", "OutKast")),
+    ("dont stop me now", ("Don't Stop Me Now", "Queen")),
+    ("mr brightside", ("Mr. Brightside", "The Killers")),
+    ("scientist", ("The Scientist", "Coldplay")),  # "the" dropped
+    ("the wonderwall", ("Wonderwall", "Oasis")),  # "the" added
+    ("teh scientist", ("The Scientist", "Coldplay")),  # "the" mistyped
+    ("senorita", ("Señorita", "Justin Timberlake")),  # accents
+    ("sound of silence", ("The Sound of Silence", "Simon & Garfunkel")),
+    ("rock and roll star", ("Rock 'n' Roll Star", "Oasis")),  # 'n' / and / &
+    ("rock & roll star", ("Rock 'n' Roll Star", "Oasis")),
+    ("smells like teen spirt", ("Smells Like Teen Spirit", "Nirvana")),  # one typo
+    ("hye ya", ("Hey Ya!", "OutKast")),  # transposed letters
+    ("wonderwal", ("Wonderwall", "Oasis")),
+    ("smels like ten spirit", ("Smells Like Teen Spirit", "Nirvana")),  # two typos
+    ("bohemain rapsody", ("Bohemian Rhapsody (Remastered 2011)", "Queen")),
+    ("like smells teen spirit", ("Smells Like Teen Spirit", "Nirvana")),  # swapped words
+    ("me stop dont now", ("Don't Stop Me Now", "Queen")),
+    ("heya", ("Hey Ya!", "OutKast")),  # a missing space
+    ("Umbrella (feat. Jay-Z)", ("Umbrella", "Rihanna feat. Jay-Z")),  # feat. added
+    ("Wonderwall ft. Noel Gallagher", ("Wonderwall", "Oasis")),
+    ("Crazy in Love", ("Crazy in Love (feat. Jay-Z)", "Beyoncé")),  # feat. removed
+    ("satisfaction", ("(I Can't Get No) Satisfaction", "The Rolling Stones")),
+    ("i cant get no satisfaction", ("(I Can't Get No) Satisfaction", "The Rolling Stones")),
+    ("**Hey Ya**", ("Hey Ya!", "OutKast")),  # markdown
+])
+def test_damaged_titles_find_the_song(resolver, typed, expected):
+    assert best(resolver, typed) == expected
+
+
+@pytest.mark.parametrize("typed", [
+    "Hey Ya OutKast",
+    "hey ya outkast",
+    "OutKast - Hey Ya",
+    "Hey Ya - OutKast",
+    "hey ya by outkast",
+    "outkast hey ya",
+    "heya outkast",  # typo and artist
+    "HEY YA!! OUTKAST",
+])
+def test_artist_inside_the_query(resolver, typed):
+    resolution = resolver.resolve(typed)
+    assert (resolution.best.title, resolution.best.artist) == ("Hey Ya!", "OutKast")
+    assert resolution.confident
+
+
+def test_artist_inside_the_query_picks_between_equal_titles(resolver):
+    for typed in ("Beyonce - Halo", "halo beyonce", "Depeche Mode - Halo", "halo by depeche mode"):
+        resolution = resolver.resolve(typed)
+        assert resolution.confident, typed
+        assert resolution.best.title == "Halo"
+        assert resolution.best.artist == ("Beyoncé" if "beyonce" in typed.lower() else "Depeche Mode")
+
+
+def test_artist_named_like_a_title_word_does_not_hijack_the_title(resolver):
+    # "Roses" is an OutKast song; typing a title that merely ends with an artist's name
+    # ("the beatles") still finds the title when it exists.
+    assert best(resolver, "yesterday the beatles") == ("Yesterday", "The Beatles")
+    assert best(resolver, "the beatles hey jude") == ("Hey Jude", "The Beatles")
+
+
+def test_version_words_typed_without_brackets(resolver):
+    resolution = resolver.resolve("hey ya live")
+    assert resolution.best.artist == "OutKast"
+    assert resolution.best.title == "Hey Ya! - Live at Wembley"
+
+
+# -- popularity, versions, ambiguity --------------------------------------------------------------
+
+def test_the_original_beats_a_cover_with_few_listeners(resolver):
+    resolution = resolver.resolve("smells like teen spirit")
+    assert [c.artist for c in resolution.candidates[:2]] == ["Nirvana", "Tori Amos"]
+    assert resolution.confident
+    assert resolution.candidates[0].score == resolution.candidates[1].score == 100.0
+    assert resolution.candidates[0].listeners > resolution.candidates[1].listeners
+
+
+def test_versions_collapse_to_the_most_listened(resolver, dataset):
+    resolution = resolver.resolve("hey ya")
+    outkast = [c for c in resolution.candidates if c.artist == "OutKast"]
+    assert len(outkast) == 1
+    assert outkast[0].title == "Hey Ya!" and outkast[0].listeners == 900
+    assert outkast[0].listeners == dataset.listeners[outkast[0].item_index]
+    assert outkast[0].item_id == dataset.item_ids[outkast[0].item_index]
+
+
+def test_version_groups(resolver):
+    studio = index_of("Hey Ya!", "OutKast")
+    radio = index_of("Hey Ya! (Radio Mix)", "OutKast")
+    live = index_of("Hey Ya! - Live at Wembley", "OutKast")
+    cover = index_of("Hey Ya", "Obadiah Parker")
+    group = resolver.version_group(radio)
+    assert resolver.version_group(studio) == resolver.version_group(live) == group
+    assert resolver.version_group(cover) != group
+    assert resolver.version_group(index_of("Ms. Jackson", "OutKast")) != group
+    assert list(resolver.group_members(group)) == [studio, radio, live]  # most listened first
+    assert resolver.representative(group) == studio
+    remaster = index_of("Bohemian Rhapsody (Remastered 2011)", "Queen")
+    plain = index_of("Bohemian Rhapsody", "Queen")
+    assert resolver.version_group(remaster) == resolver.version_group(plain)
+    assert resolver.representative(resolver.version_group(plain)) == remaster
+    groups = {resolver.version_group(i) for i in range(len(CATALOG))}
+    assert sorted(int(i) for g in groups for i in resolver.group_members(g)) == list(range(len(CATALOG)))
+
+
+def test_a_typed_version_shows_that_version(resolver):
+    assert best(resolver, "Hey Ya (Radio Mix)") == ("Hey Ya! (Radio Mix)", "OutKast")
+    assert best(resolver, "Hey Ya! [Live]") == ("Hey Ya! - Live at Wembley", "OutKast")
+
+
+def test_two_songs_with_one_title_and_similar_popularity_are_ambiguous(resolver):
+    resolution = resolver.resolve("halo")
+    assert not resolution.confident
+    assert {(c.title, c.artist) for c in resolution.candidates[:2]} == {("Halo", "Beyoncé"), ("Halo", "Depeche Mode")}
+    assert resolution.candidates[0].artist == "Beyoncé"  # more listeners first
+
+
+def test_an_exact_title_beats_a_popular_near_miss(resolver):
+    # "Hallo" exists: typing it exactly means it, though "Halo" is far more played.
+    assert best(resolver, "hallo") == ("Hallo", "Some Band")
+
+
+# -- artist narrowing -----------------------------------------------------------------------------
+
+def test_given_artist_narrows(resolver):
+    resolution = resolver.resolve("halo", artist="Depeche Mode")
+    assert resolution.confident
+    assert [(c.title, c.artist) for c in resolution.candidates] == [("Halo", "Depeche Mode")]
+    assert resolution.artist == "Depeche Mode"
+
+
+def test_given_artist_tolerates_typos_case_and_the(resolver):
+    assert best(resolver, "halo", artist="depeche mod") == ("Halo", "Depeche Mode")
+    assert best(resolver, "hey ya", artist="OUTKAST") == ("Hey Ya!", "OutKast")
+    assert best(resolver, "yesterday", artist="beatles") == ("Yesterday", "The Beatles")
+    assert best(resolver, "halo", artist="Beyonce") == ("Halo", "Beyoncé")
+
+
+def test_given_artist_matches_featured_credits(resolver):
+    assert best(resolver, "umbrella", artist="Jay-Z") == ("Umbrella", "Rihanna feat. Jay-Z")
+    assert best(resolver, "crazy in love", artist="jay z") == ("Crazy in Love (feat. Jay-Z)", "Beyoncé")
+
+
+def test_given_artist_that_disagrees_still_finds_the_title_but_asks(resolver):
+    resolution = resolver.resolve("wonderwall", artist="Beyoncé")
+    assert resolution.best.title == "Wonderwall"
+    assert not resolution.confident
+
+
+def test_featured_artist_in_the_query_prefers_the_credited_song(resolver):
+    resolution = resolver.resolve("Crazy in Love (feat. Jay-Z)")
+    assert resolution.best.artist == "Beyoncé"
+    assert resolution.confident
+
+
+# -- autocomplete ---------------------------------------------------------------------------------
+
+def test_complete_ranks_prefix_matches_by_popularity(resolver):
+    choices = resolver.complete("hey")
+    labels = [label for label, _ in choices]
+    assert labels[:3] == ["Hey Ya! — OutKast", "Hey Jude — The Beatles", "Hey You — Pink Floyd"]
+    assert "Hey Ya — Obadiah Parker" in labels and "Heyday — Mint Royale" in labels
+    assert sum(label.startswith("Hey Ya!") for label in labels) == 1  # versions collapsed
+    ids = [item_id for _, item_id in choices]
+    assert ids[0] == f"SO{index_of('Hey Ya!', 'OutKast'):04d}"
+    assert len(set(ids)) == len(ids)
+
+
+def test_complete_forgives_a_typo_in_what_was_typed(resolver):
+    assert resolver.complete("smels like")[0][0] == "Smells Like Teen Spirit — Nirvana"
+    assert resolver.complete("bohemain")[0][0] == "Bohemian Rhapsody (Remastered 2011) — Queen"
+
+
+def test_complete_empty_offers_the_most_listened(resolver):
+    choices = resolver.complete("")
+    assert choices[0][0] == "Smells Like Teen Spirit — Nirvana"
+    assert len(choices) == min(MAX_CHOICES, len({resolver.version_group(i) for i in range(len(CATALOG))}))
+    assert resolver.complete("   ") == choices
+
+
+def test_complete_with_an_artist(resolver):
+    labels = [label for label, _ in resolver.complete("", artist="OutKast")]
+    assert labels == ["Hey Ya! — OutKast", "Ms. Jackson — OutKast", "Roses — OutKast"]
+    labels = [label for label, _ in resolver.complete("h", artist="Beyonce")]
+    assert labels[0] == "Halo — Beyoncé"
+    assert all(label.endswith("Beyoncé") for label in labels)
+
+
+def test_choices_respect_discord_limits(resolver):
+    for partial in ("", "a", "very long title that keeps", LONG_TITLE, "x" * 10_000):
+        choices = resolver.complete(partial, limit=100)
+        assert len(choices) <= MAX_CHOICES
+        assert all(len(label) <= MAX_LABEL for label, _ in choices)
+    label = resolver.complete("a very long title")[0][0]
+    assert len(label) <= MAX_LABEL and "…" in label and "Verbose" in label
+    assert len(resolver.complete("hey", limit=2)) == 2
+
+
+def test_make_label():
+    assert make_label("Hey Ya!", "OutKast") == "Hey Ya! — OutKast"
+    label = make_label("t" * 300, "a" * 300)
+    assert len(label) == MAX_LABEL and label.count("…") == 2
+    assert len(make_label("t" * 300, "OutKast")) == MAX_LABEL and make_label("t" * 300, "OutKast").endswith("— OutKast")
+
+
+def test_complete_artist(resolver):
+    assert resolver.complete_artist("out") == ["OutKast"]
+    assert resolver.complete_artist("beatles") == ["The Beatles"]
+    assert resolver.complete_artist("the beat") == ["The Beatles"]
+    assert resolver.complete_artist("beyonce") == ["Beyoncé"]
+    assert resolver.complete_artist("outkats")[0] == "OutKast"  # typo
+    assert resolver.complete_artist("Rihanna feat") == ["Rihanna"]  # shown by primary name
+    everyone = resolver.complete_artist("")
+    assert everyone[0] == "OutKast"  # most listeners over all songs
+    assert len(everyone) <= MAX_CHOICES and len(set(everyone)) == len(everyone)
+    assert resolver.complete_artist("zzzzqqqq") == []
+
+
+def test_closest_titles_for_a_no_match_message(resolver):
+    assert resolver.resolve("smelly teens").candidates == []  # too far for a match...
+    closest = resolver.closest_titles("smelly teens")
+    assert closest and closest[0] == "Smells Like Teen Spirit — Nirvana"  # ...but the closest title
+    assert len(resolver.closest_titles("hey", limit=3)) == 3
+    assert resolver.closest_titles("") == []
+
+
+# -- bad input ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("junk", [
+    "", "   ", "\t\n", "🎵🎶🔥", "\u200b\u200c\u200d", "!!!???...", "()", "-", None,
+])
+def test_input_with_no_words_is_a_clear_no_match(resolver, junk):
+    resolution = resolver.resolve(junk)
+    assert resolution.candidates == [] and not resolution.confident and not resolution.found
+    assert resolver.complete(junk) == resolver.complete("")  # nothing typed yet
+    assert resolver.closest_titles(junk) == []
+
+
+@pytest.mark.parametrize("odd", [
+    "x" * 10_000,
+    "hey ya " * 2_000,
+    "'; DROP TABLE songs; --",
+    "Robert'); DELETE FROM items WHERE 1=1; --",
+    "<script>alert(1)</script>",
+    "[Hey Ya](https://example.com) `code` > quote",
+    "\u202eay yeH\u202c",
+    "שלום עולם",
+    "مرحبا بالعالم",
+    "日本語のタイトル",
+    "hey\x00ya\x07",
+    "%s %d {0} {title}",
+])
+def test_odd_input_never_raises(resolver, odd):
+    resolution = resolver.resolve(odd)
+    assert len(resolution.query) <= 200
+    assert all(0 <= c.score <= 100 for c in resolution.candidates)
+    resolver.resolve("hey ya", artist=odd)
+    assert len(resolver.complete(odd)) <= MAX_CHOICES
+    resolver.complete_artist(odd)
+    resolver.closest_titles(odd)
+
+
+def test_long_pasted_text_with_the_title_first_still_finds_it(resolver):
+    assert resolver.resolve("Hey Ya! " + "x" * 10_000).query == ("Hey Ya! " + "x" * 10_000)[:200]
+
+
+def test_junk_artist_is_ignored(resolver):
+    assert best(resolver, "hey ya", artist="🎵") == ("Hey Ya!", "OutKast")
+    assert best(resolver, "hey ya", artist="   ") == ("Hey Ya!", "OutKast")
+
+
+def test_nonsense_matches_nothing(resolver):
+    for nonsense in ("qwzxv", "zzzzqqqq", "xkcd blorp fnord"):
+        assert resolver.resolve(nonsense).candidates == []
+
+
+def test_limit(resolver):
+    assert len(resolver.resolve("smells like teen spirit", limit=1).candidates) == 1
+    # Not confident: every close candidate is offered even past the limit.
+    assert len(resolver.resolve("halo", limit=1).candidates) >= 2
+
+
+# -- batch and dicts ---------------------------------------------------------------------------------
+
+def test_resolve_batch(resolver):
+    lines = ["hey ya\toutkast", "", "   ", "halo", "🎵", "halo\tDepeche Mode\n"]
+    results = list(resolve_batch(resolver, lines))
+    assert len(results) == 4  # blank lines are skipped
+    json.dumps(results)  # JSON-serialisable
+    first, halo, junk, depeche = results
+    assert first["query"] == "hey ya" and first["artist"] == "outkast" and first["confident"]
+    assert first["candidates"][0] == {"item_id": "SO0000", "title": "Hey Ya!", "artist": "OutKast",
+                                      "score": 100.0, "listeners": 900}
+    assert halo["artist"] is None and not halo["confident"] and len(halo["candidates"]) >= 2
+    assert junk["candidates"] == [] and not junk["confident"]
+    assert depeche["artist"] == "Depeche Mode" and depeche["candidates"][0]["artist"] == "Depeche Mode"
+
+
+def test_candidate_to_dict(resolver):
+    candidate = resolver.resolve("wonderwall").best
+    assert candidate_to_dict(candidate) == {
+        "item_id": candidate.item_id, "title": "Wonderwall", "artist": "Oasis", "score": 100.0, "listeners": 850}
+
+
+# -- building and sharing -----------------------------------------------------------------------------
+
+def test_build_from_plain_columns_matches_build_from_a_dataset(resolver):
+    other = TitleResolver.from_columns(
+        [f"SO{i:04d}" for i in range(len(CATALOG))], [r[0] for r in CATALOG], [r[1] for r in CATALOG],
+        np.array([r[2] for r in CATALOG]))
+    for typed in ("hey ya", "halo", "smels like ten spirit", "heya outkast"):
+        assert other.resolve(typed) == resolver.resolve(typed)
+
+
+def test_missing_titles_and_artists_do_not_break_the_build():
+    resolver = TitleResolver.from_columns(["a", "b", "c"], ["Hey Ya!", None, ""], [None, "OutKast", "X"],
+                                          np.array([1, 2, 3]))
+    assert resolver.resolve("hey ya").best.item_id == "a"
+    assert resolver.resolve("hey ya").best.artist == ""
+
+
+def test_an_empty_catalog_resolves_nothing():
+    resolver = TitleResolver.from_columns([], [], [], np.zeros(0, dtype=np.int64))
+    assert resolver.resolve("hey ya").candidates == []
+    assert resolver.complete("hey") == [] and resolver.complete("") == []
+    assert resolver.complete_artist("") == []
+
+
+def test_mismatched_columns_are_refused():
+    with pytest.raises(ValueError, match="differ in length"):
+        TitleResolver.from_columns(["a"], ["t", "u"], ["x", "y"], np.array([1, 2]))
+
+
+def test_concurrent_readers_get_the_same_answers(resolver):
+    queries = ["hey ya", "halo", "smels like ten spirit", "outkast - roses", "wonderwal", "bohemain rapsody"] * 20
+    expected = [resolver.resolve(q) for q in queries]
+    results: dict[int, list] = {}
+
+    def work(worker: int) -> None:
+        results[worker] = [resolver.resolve(q) for q in queries]
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(results[w] == expected for w in range(4))
