@@ -810,7 +810,8 @@ class TitleResolver:
         shown_artist = artist_text or None
         if not parts.core:
             return query, shown_artist, [], True
-        dashed = bool(dash_parts(query)[1:])
+        # "Beyonce - Halo" may be artist - title; "Hey Ya - Live at Wembley" is only a version.
+        dashed = bool(dash_parts(query)[1:]) and not parts.is_version
         version_tail = "" if partial else _version_tail(parts.core)
         extras = parts.extras + ((version_tail,) if version_tail else ())
         readings = [self._plain_reading(parts, dashed, version_tail, floor, partial)]
