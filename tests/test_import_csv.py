@@ -92,6 +92,13 @@ def test_separators_as_typed(typed, separator):
     assert parse_separator(typed) == separator
 
 
+@pytest.mark.parametrize("separator, quote, words", [("<SEP>", '"', "one-character separator"),
+                                                     (",", ",", "cannot both be ','")])
+def test_quote_and_separator_must_fit_together(tmp_path, separator, quote, words):
+    with pytest.raises(SoundalikeError, match=words):
+        run(tmp_path, "a,x\n", separator=separator, quote=quote)
+
+
 def test_an_empty_separator_is_refused():
     with pytest.raises(SoundalikeError, match="must not be empty"):
         parse_separator("")

@@ -19,7 +19,8 @@ When a chunk is rejected
 ``data import-csv`` reads any ``user, item[, count]`` file plus an optional catalog. Items are
 ordered as the catalog lists them (the first row of a repeated id wins), then items that only
 the interactions name, in order of first appearance; those keep their id as title. Users are
-ordered by first appearance. Repeated (user, item) rows are summed.
+ordered by first appearance. Repeated (user, item) rows are summed. Spaces and tabs around ids,
+titles and artists are dropped (Last.fm's file has an artist id "65  ").
 
 Import the Last.fm HetRec 2011 folder (its items are artists, so the artist name serves as both
 title and artist; ``user_artists.dat`` has no header, and its third column, the play count, is
@@ -158,6 +159,7 @@ class FileHead:
     data_offset: int
     first_fields: list[str]  # the header's fields, or the first row's
     header: list[str] | None
+    first_line: int = 1  # the line those fields are on (blank lines may come first)
 
 
 def open_input(path: Path, what: str):
@@ -212,8 +214,8 @@ def inspect_head(path: Path, what: str, separator: str, *, header: bool,
             except stdlib_csv.Error as error:
                 raise DataError(f"badly quoted field: {error}", path=path, line=line_number) from None
             if header:
-                return FileHead(size, offset + len(raw), fields, fields)
-            return FileHead(size, offset, fields, None)
+                return FileHead(size, offset + len(raw), fields, fields, line_number)
+            return FileHead(size, offset, fields, None, line_number)
 
 
 def resolve_column(spec: str, head: FileHead, *, option: str, path: Path, what: str,
@@ -227,14 +229,14 @@ def resolve_column(spec: str, head: FileHead, *, option: str, path: Path, what: 
             hint = _separator_hint(separator.join(head.first_fields), separator, separator_option)
             raise DataError(
                 f"{option} {index} is out of range: the first line has {width} field(s) separated by "
-                f"{separator_name(separator)}{hint}", path=path, line=1)
+                f"{separator_name(separator)}{hint}", path=path, line=head.first_line)
         return index
     if head.header is None:
         raise DataError(f"{option} {spec!r} is a column name, but the {what} has no header: pass "
                         f"{header_option} or give a 0-based column number", path=path)
     if spec not in head.header:
         raise DataError(f"{option}: no column named {spec!r} (the header has: "
-                        f"{', '.join(head.header)})", path=path, line=1)
+                        f"{', '.join(head.header)})", path=path, line=head.first_line)
     return head.header.index(spec)
 
 
@@ -245,9 +247,16 @@ def _utf8_problem(line: bytes, error: UnicodeDecodeError) -> str:
             "(save the file as UTF-8)")
 
 
-def _separator_hint(text: str, expected: str, option: str | None = None) -> str:
-    """' (the line looks comma-separated ...)' when another separator explains the line."""
+def _separator_hint(text: str, expected: str, option: str | None = None,
+                    fields: int | None = None) -> str:
+    """' (the line looks comma-separated ...)' when another separator explains the line.
+
+    With ``fields`` (the expected count), a candidate must split the line into exactly that
+    many fields, unless the expected separator is absent altogether.
+    """
     counts = {c: text.count(c) for c in SEPARATOR_CANDIDATES if c != expected}
+    if fields is not None and expected in text:
+        counts = {c: n for c, n in counts.items() if n == fields - 1}
     best = max(counts, key=counts.get) if counts else None
     if best is None or counts[best] == 0:
         return ""
@@ -262,7 +271,6 @@ class LineChecker:
 
     def __init__(self, layout: Layout):
         self.layout = layout
-        self.max_index = max((f.index for f in layout.fields), default=0)
 
     def problem(self, line: bytes) -> str | None:
         """Why ``line`` (without its newline) is not a valid row; None when it is (or is blank)."""
@@ -284,7 +292,7 @@ class LineChecker:
         if len(fields) != layout.n_fields:
             return (f"expected {layout.n_fields} fields separated by {separator_name(layout.separator)}, "
                     f"found {len(fields)}"
-                    + _separator_hint(text, layout.separator, layout.separator_option))
+                    + _separator_hint(text, layout.separator, layout.separator_option, layout.n_fields))
         for f in layout.fields:
             value = fields[f.index]
             if f.kind == "id" and not value.strip(PADDING):
@@ -905,6 +913,11 @@ def _quote_for(quote: str | None, separator: str) -> str | None:
         return None
     if len(quote) != 1:
         raise SoundalikeError(f"the quote must be one character or 'none', got {quote!r}")
+    if len(separator) > 1:
+        raise SoundalikeError(f"quoted fields need a one-character separator, not {separator!r}: "
+                              "pass --quote none")
+    if quote == separator:
+        raise SoundalikeError(f"the quote and the separator cannot both be {quote!r}")
     return quote
 
 
