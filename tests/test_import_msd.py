@@ -87,6 +87,16 @@ def test_grouped_users_with_repeated_songs(tmp_path, chunking):
     assert dataset.interactions.has_canonical_format
 
 
+def test_hash_collisions_fall_back_to_exact_matching(tmp_path, chunking, monkeypatch):
+    # Every id gets the same 64-bit key: the row-by-row check must notice and match exactly.
+    monkeypatch.setattr(reader, "_keys", lambda words, width: np.zeros(len(words), dtype=np.uint64))
+    dataset = Dataset.load(run_import(tmp_path).dest)
+    assert list(dataset.item_ids) == ["S1", "S2", "S3", "S4", "S9"]
+    assert list(dataset.user_ids) == ["u1", "u2", "u3"]
+    np.testing.assert_array_equal(dataset.interactions.toarray(),
+                                  [[3, 0, 5, 0, 0], [0, 5, 0, 0, 0], [0, 0, 0, 0, 4]])
+
+
 def test_title_is_the_smallest_track_ids_whatever_the_file_order(tmp_path):
     first = Dataset.load(run_import(tmp_path / "a").dest)
     shuffled = "".join(reversed(TRACKS.splitlines(keepends=True)))

@@ -22,6 +22,12 @@ What the dataset holds:
 Reading goes through :mod:`recommender.importers.csv` (chunks parsed by pyarrow in worker
 threads, exact line numbers for bad rows, ``--on-error skip``); nothing is written until every
 row has been read, and then only through :func:`recommender.dataset.write_dataset`.
+
+Measured on full-size files from ``python -m bench.generate --scale 1.0`` (48.5 M triplets,
+1 M tracks), 2 cores: 16.8 s wall and 1.8 GB peak RSS for the whole command when the cores were
+free (catalog 1.0 s, triplets 8.0 s, vocabularies 1.4 s, items 1.0 s, matrix 1.5 s, writing
+3.1 s); user + sys CPU about 20 s, so expect more wall time on a busy machine. pandas
+``read_csv(engine="pyarrow")`` with categories, the triplets only, took 55 s and 10.3 GB there.
 """
 
 from __future__ import annotations
