@@ -109,7 +109,6 @@ def _fetch_once(url: str, part: Path, *, expected_total: int | None, timeout: fl
             total = length
         mode = "ab" if have else "wb"
         received = 0
-        announced = length if length is not None else None
         with open(part, mode) as out, tqdm(total=total, initial=have, unit="B", unit_scale=True,
                                            unit_divisor=1024, desc=part.name.removesuffix(".part"),
                                            disable=None if progress else True, leave=False) as bar:
@@ -120,7 +119,7 @@ def _fetch_once(url: str, part: Path, *, expected_total: int | None, timeout: fl
                 out.write(block)
                 received += len(block)
                 bar.update(len(block))
-        ended_early = announced is not None and received < announced
+        ended_early = length is not None and received < length
         return _Attempt(total, not ended_early)
 
 
