@@ -1,21 +1,28 @@
-"""The steps of answering "songs like X", shared by the Discord cogs and the console.
+"""The steps of answering, shared by the Discord cogs and the console.
 
 ``look_up`` turns what a person typed (or an autocomplete value) into a seed song, a short
-list to pick from, or the closest titles. ``similar_answer`` computes the suggestions on the
-compute pool, leaving out songs the member turned down for that seed and songs the server
-blocked. ``log_answer`` writes the query and what was shown to the feedback log.
+list to pick from, or the closest titles; ``mix_seeds`` does the same for the songs of a mix.
+A :class:`Request` says what was asked (/soundalike, /mix or /foryou, with its options and
+page); it is stored in the log's params, so "More" can ask for the next page of any logged
+answer, also after a restart. ``compute_answer`` runs a request on the compute pool, leaving
+out the server's blocked songs and what the member turned down; ``log_answer`` writes the query
+and what was shown. ``rate_suggestion`` records a 👍/👎 on one suggestion, or takes it back when
+the member presses the same rating again. ``block_song`` / ``unblock_song`` are the admin side.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import time
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Hashable, Mapping
 
 from recommender.errors import SoundalikeError, UnknownSong
-from recommender.feedback_log import FeedbackLog
+from recommender.feedback_log import FeedbackLog, LoggedQuery
+from recommender.recommend import NOVELTY_LEVELS
 from recommender.results import Answer, Candidate
-from recommender.service import SoundalikeService
+from recommender.service import MAX_MIX_SEEDS, SoundalikeService
 
 from .limits import ComputePool
 from .render import clean
@@ -25,11 +32,39 @@ from .render import clean
 MAX_QUERY_CHARS = 200
 # Songs offered when a title is ambiguous (a select menu holds at most 25).
 MAX_CHOICES = 10
+# A per-artist cap above this is no cap in practice (an answer holds at most 25 songs).
+MAX_PER_ARTIST_CAP = 25
+# The commands whose answers can be asked again ("More").
+COMMANDS = ("soundalike", "mix", "foryou")
+DEFAULT_NOVELTY = "balanced"
+NOVELTY_NAMES = {"popular": "popular", "balanced": "balanced", "deep": "deep cuts"}
 
 
 class EmptyQuery(SoundalikeError):
     def __init__(self) -> None:
         super().__init__("Type a song title, e.g. /soundalike Hey Ya!")
+
+
+class BadNovelty(SoundalikeError):
+    def __init__(self, given: object) -> None:
+        super().__init__(f"novelty must be one of {', '.join(NOVELTY_LEVELS)}, not {clean(given)[:40]!r}")
+
+
+class MixNeedsTwoSongs(SoundalikeError):
+    def __init__(self) -> None:
+        super().__init__("A mix needs at least two different songs, e.g. /mix Hey Ya! | Hello")
+
+
+class UnknownMixSong(SoundalikeError):
+    """One song of a mix matched nothing; the message names it and the closest titles."""
+
+    def __init__(self, query: str, closest: list[str]):
+        self.query = query
+        self.closest = closest
+        text = f"No song matches “{query}”."
+        if closest:
+            text += " Closest titles: " + "; ".join(closest[:5])
+        super().__init__(text)
 
 
 @dataclass(frozen=True)
@@ -45,6 +80,83 @@ class Lookup:
 def tidy(text: str | None) -> str:
     """Typed text as it is matched and logged: one line, at most MAX_QUERY_CHARS."""
     return clean(text or "")[:MAX_QUERY_CHARS].strip()
+
+
+def check_novelty(value: object) -> str:
+    """A novelty level as the service takes it; None/empty means the default."""
+    if value is None or value == "":
+        return DEFAULT_NOVELTY
+    text = str(value).strip().lower()
+    if text in ("deep cuts", "deep-cuts", "deepcuts"):
+        text = "deep"
+    if text not in NOVELTY_LEVELS:
+        raise BadNovelty(value)
+    return text
+
+
+def clamp_cap(value: int | None) -> int | None:
+    """A per-artist cap within 0..MAX_PER_ARTIST_CAP; None keeps the configured default."""
+    if value is None:
+        return None
+    return max(0, min(int(value), MAX_PER_ARTIST_CAP))
+
+
+@dataclass(frozen=True)
+class Request:
+    """What was asked. ``params()`` is what the log keeps; ``from_logged`` reads it back."""
+
+    command: str  # soundalike | mix | foryou
+    seeds: tuple[str, ...] = ()  # item ids: one for soundalike, 2..5 for a mix, none for foryou
+    count: int = 5
+    offset: int = 0
+    novelty: str = DEFAULT_NOVELTY
+    exclude_seed_artist: bool = False
+    per_artist_cap: int | None = None  # None = the config's [serving] per_artist_cap
+
+    def params(self) -> dict:
+        return {
+            "count": self.count,
+            "offset": self.offset,
+            "novelty": self.novelty,
+            "seeds": list(self.seeds),
+            "exclude_seed_artist": self.exclude_seed_artist,
+            "per_artist_cap": self.per_artist_cap,
+        }
+
+    def next_page(self) -> "Request":
+        return dataclasses.replace(self, offset=self.offset + self.count)
+
+    @property
+    def seed_item_id(self) -> str | None:
+        """The seed a /soundalike answer is logged under (dislikes stick per seed); else None."""
+        return self.seeds[0] if self.command == "soundalike" and self.seeds else None
+
+    @classmethod
+    def from_logged(cls, logged: LoggedQuery) -> "Request | None":
+        """The request behind a logged answer; None when it cannot be asked again.
+
+        Answers logged before params held everything (only ``count``) were /soundalike
+        answers: their seed is the resolved item.
+        """
+        params: Mapping = logged.params if isinstance(logged.params, Mapping) else {}
+        command = logged.command if logged.command in COMMANDS else None
+        if command is None:
+            return None
+        seeds = params.get("seeds")
+        if not isinstance(seeds, list) or not all(isinstance(s, str) for s in seeds):
+            seeds = [logged.resolved_item_id] if logged.resolved_item_id else []
+        if command != "foryou" and not seeds:
+            return None
+        try:
+            count = max(1, int(params.get("count", 5)))
+            offset = max(0, int(params.get("offset", 0)))
+            novelty = check_novelty(params.get("novelty"))
+            cap = params.get("per_artist_cap")
+            cap = clamp_cap(cap) if cap is not None else None
+        except (TypeError, ValueError, SoundalikeError):
+            return None
+        return cls(command, tuple(seeds), count, offset, novelty,
+                   params.get("exclude_seed_artist") is True, cap)
 
 
 def look_up(service: SoundalikeService, title: str, artist: str | None = None) -> Lookup:
@@ -69,21 +181,64 @@ def look_up(service: SoundalikeService, title: str, artist: str | None = None) -
     return Lookup(query=query)
 
 
-async def similar_answer(
+def mix_seeds(service: SoundalikeService, songs: list[tuple[str, str | None]]) -> list[Candidate]:
+    """Synchronous. The seeds of a mix from (title or item id, artist) pairs, empty ones skipped.
+
+    A mix cannot stop to ask "which one did you mean?" for each song, so an ambiguous title
+    takes the resolver's best match (the answer's heading names the songs it used); a title
+    that matches nothing is an error naming it and the closest titles.
+    """
+    seeds: dict[str, Candidate] = {}
+    for title, artist in songs:
+        if not tidy(title):
+            continue
+        found = look_up(service, title, artist)
+        seed = found.seed or (found.choices[0] if found.choices else None)
+        if seed is None:
+            raise UnknownMixSong(found.query, found.closest)
+        seeds.setdefault(seed.item_id, seed)
+    if len(seeds) < 2:
+        raise MixNeedsTwoSongs()
+    if len(seeds) > MAX_MIX_SEEDS:
+        raise SoundalikeError(f"A mix takes at most {MAX_MIX_SEEDS} songs, got {len(seeds)}.")
+    return list(seeds.values())
+
+
+async def compute_answer(
     service: SoundalikeService,
     feedback_log: FeedbackLog,
     pool: ComputePool,
+    request: Request,
     *,
-    seed: Candidate,
-    count: int,
     guild_id: int,
     user_id: int,
     pool_key: Hashable | None,
 ) -> Answer:
-    """Suggestions for ``seed``; raises Busy when the pool is full, SoundalikeError when no answer."""
-    excluded = await feedback_log.disliked_items(guild_id, user_id, seed.item_id)
-    excluded |= await feedback_log.blocked_items(guild_id)
-    return await pool.run(pool_key, service.similar, seed.item_id, count=count, exclude_ids=tuple(excluded))
+    """One page of suggestions for ``request``; raises Busy when the pool is full,
+    SoundalikeError (e.g. NotEnoughHistory) when there is no answer.
+
+    Never shown: the server's blocked songs. /soundalike leaves out what the member turned
+    down (👎 on the song itself) in answers for the same seed; /mix and /foryou leave out
+    everything they turned down in this server, and /foryou also what they already like
+    (the service drops the history it folds in).
+    """
+    excluded = await feedback_log.blocked_items(guild_id)
+    options = dict(count=request.count, offset=request.offset, novelty=request.novelty,
+                   per_artist_cap=request.per_artist_cap)
+    if request.command == "soundalike":
+        (seed,) = request.seeds[:1]
+        excluded |= await feedback_log.disliked_items(guild_id, user_id, seed)
+        return await pool.run(pool_key, service.similar, seed, exclude_seed_artist=request.exclude_seed_artist,
+                              exclude_ids=tuple(sorted(excluded)), **options)
+    excluded |= await feedback_log.disliked_items(guild_id, user_id)
+    if request.command == "mix":
+        return await pool.run(pool_key, service.mix, list(request.seeds), exclude_ids=tuple(sorted(excluded)),
+                              **options)
+    if request.command == "foryou":
+        # The service leaves the liked songs (the history it folds in) out by itself.
+        liked = await feedback_log.liked_items(guild_id, user_id)
+        return await pool.run(pool_key, service.for_you, liked, exclude_ids=tuple(sorted(excluded)), **options)
+    raise ValueError(f"unknown command {request.command!r}")
 
 
 async def log_answer(
@@ -99,7 +254,15 @@ async def log_answer(
     started: float,
     message_id: int | None = None,
     params: dict | None = None,
+    request: Request | None = None,
 ) -> int:
+    """Log a query and what was shown. With a ``request``, its params are stored (so "More"
+    and ratings work after a restart) and the logged seed is the request's."""
+    if request is not None:
+        resolved = request.seed_item_id
+        params = {**request.params(), **(params or {})}
+    else:
+        resolved = answer.seeds[0].item_id if answer.seeds else None
     return await feedback_log.record_answer(
         guild_id=guild_id,
         user_id=user_id,
@@ -107,7 +270,7 @@ async def log_answer(
         channel_id=channel_id,
         typed_title=tidy(typed_title) or None,
         typed_artist=tidy(typed_artist) or None,
-        resolved_item_id=answer.seeds[0].item_id if answer.seeds else None,
+        resolved_item_id=resolved,
         model_version=answer.model_version,
         latency_ms=(time.perf_counter() - started) * 1000.0,
         params=params or {},
@@ -117,3 +280,95 @@ async def log_answer(
         ],
         message_id=message_id,
     )
+
+
+# -- ratings --------------------------------------------------------------------------------
+
+
+class Rated(enum.Enum):
+    RECORDED = "recorded"
+    TAKEN_BACK = "taken back"
+    NOT_FOUND = "not found"  # the answer or that position is not in the log
+
+
+async def rate_suggestion(
+    feedback_log: FeedbackLog,
+    *,
+    guild_id: int,
+    user_id: int,
+    value: int,
+    position: int,
+    item_id: str | None,
+    message_id: int | None = None,
+    query_id: int | None = None,
+) -> Rated:
+    """Rate suggestion ``position`` (showing ``item_id``) of an answer, or take the rating back.
+
+    Pressing 👎 on a song the member currently turns down (or 👍 on one they like) takes back
+    that rating on this answer, so a dislike that sticks can always be undone where it was made.
+    """
+    if item_id is not None:
+        current = (set(await feedback_log.liked_items(guild_id, user_id)) if value > 0
+                   else await feedback_log.disliked_items(guild_id, user_id))
+        if item_id in current and await feedback_log.retract_feedback(
+                message_id, user_id, value, position, query_id=query_id):
+            return Rated.TAKEN_BACK
+    recorded = await feedback_log.record_feedback(message_id, user_id, value, position, query_id=query_id)
+    return Rated.RECORDED if recorded else Rated.NOT_FOUND
+
+
+# -- blocks ---------------------------------------------------------------------------------
+
+
+class BlockOutcome(enum.Enum):
+    BLOCKED = "blocked"
+    ALREADY_BLOCKED = "already blocked"
+    UNBLOCKED = "unblocked"
+    NOT_BLOCKED = "not blocked"
+    AMBIGUOUS = "ambiguous"
+    NOT_FOUND = "not found"
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    outcome: BlockOutcome
+    song: Candidate | None = None
+    lookup: Lookup | None = None
+
+
+async def block_song(service, feedback_log: FeedbackLog, pool: ComputePool, *, guild_id: int, user_id: int,
+                     song: str, pool_key: Hashable | None) -> BlockResult:
+    """Block a song (an item id, or a title that names one song) in a server."""
+    if not tidy(song):
+        raise SoundalikeError("Name the song to block, e.g. /block Hey Ya!")
+    found: Lookup = await pool.run(pool_key, look_up, service, song)
+    if found.seed is None:
+        return BlockResult(BlockOutcome.AMBIGUOUS if found.choices else BlockOutcome.NOT_FOUND, lookup=found)
+    added = await feedback_log.block(guild_id, found.seed.item_id, user_id)
+    return BlockResult(BlockOutcome.BLOCKED if added else BlockOutcome.ALREADY_BLOCKED, song=found.seed)
+
+
+async def unblock_song(service, feedback_log: FeedbackLog, pool: ComputePool, *, guild_id: int,
+                       song: str, pool_key: Hashable | None) -> BlockResult:
+    """Unblock a song: an item id, or a title; of several songs by that title, the blocked one."""
+    if not tidy(song):
+        raise SoundalikeError("Name the song to unblock, e.g. /unblock Hey Ya!")
+    blocked = await feedback_log.blocked_items(guild_id)
+    found: Lookup = await pool.run(pool_key, look_up, service, song)
+    options = [found.seed] if found.seed is not None else found.choices
+    blocked_options = [candidate for candidate in options if candidate.item_id in blocked]
+    if len(blocked_options) > 1:
+        return BlockResult(BlockOutcome.AMBIGUOUS, lookup=dataclasses.replace(found, choices=blocked_options))
+    if not blocked_options:
+        if not options:
+            return BlockResult(BlockOutcome.NOT_FOUND, lookup=found)
+        return BlockResult(BlockOutcome.NOT_BLOCKED, song=options[0])
+    (target,) = blocked_options
+    removed = await feedback_log.unblock(guild_id, target.item_id)
+    return BlockResult(BlockOutcome.UNBLOCKED if removed else BlockOutcome.NOT_BLOCKED, song=target)
+
+
+def blocked_songs(service, blocked: set[str]) -> list[Candidate]:
+    """The blocked songs still in the catalog, by title."""
+    songs = [service.candidate(item_id) for item_id in blocked]
+    return sorted((s for s in songs if s is not None), key=lambda s: (s.title.casefold(), s.artist.casefold()))

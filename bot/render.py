@@ -147,15 +147,41 @@ def total_len(entries: Sequence[str]) -> int:
     return sum(map(len, entries)) + 2 * max(0, len(entries) - 1)
 
 
-def answer_embed(answer: Answer, *, rated_with: str = "👍/👎 reactions or the buttons") -> discord.Embed:
-    """The /soundalike answer: seed, numbered suggestions, reasons, listen links, model version."""
-    if answer.seeds:
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def answer_heading(answer: Answer, *, for_name: str | None = None) -> str:
+    """Plain one-line heading: "Songs like X — A", "A mix of X, Y and Z", or "Songs for N".
+
+    A later page ("More") says which positions it shows.
+    """
+    if len(answer.seeds) == 1:
         seed = answer.seeds[0]
-        title = shorten("Songs like " + label(seed.title, 150) + " — " + label(seed.artist, 80), EMBED_TITLE)
+        heading = f"Songs like {label(seed.title, 150)} — {label(seed.artist, 80)}"
+    elif answer.seeds:
+        heading = "A mix of " + _and([label(seed.title, 60) for seed in answer.seeds])
     else:
-        title = "Songs for you"
+        heading = f"Songs for {label(for_name, 80)}" if for_name else "Songs for you"
+    if answer.offset and answer.suggestions:
+        first = answer.offset + 1
+        heading += f" ({first}–{answer.offset + len(answer.suggestions)})"
+    return heading
+
+
+def novelty_note(novelty: str | None) -> str:
+    """" · deep cuts" for a footer when the knob is not at its default, else ""."""
+    names = {"popular": "popular picks", "deep": "deep cuts"}
+    return f" · {names[novelty]}" if novelty in names else ""
+
+
+def answer_embed(answer: Answer, *, rated_with: str = "👍/👎 reactions or the buttons",
+                 for_name: str | None = None, novelty: str | None = None) -> discord.Embed:
+    """An answer: heading, numbered suggestions, reasons, listen links, model version."""
+    title = shorten(answer_heading(answer, for_name=for_name), EMBED_TITLE)
     footer = shorten(
-        f"model {clean(answer.model_version)} · {clean(answer.dataset)} data · rate with {rated_with}",
+        f"model {clean(answer.model_version)} · {clean(answer.dataset)} data{novelty_note(novelty)}"
+        f" · rate with {rated_with}",
         EMBED_FOOTER,
     )
     notes = [safe(note, 300) for note in answer.notes[:3]]
@@ -172,12 +198,9 @@ def answer_embed(answer: Answer, *, rated_with: str = "👍/👎 reactions or th
     return embed
 
 
-def answer_text(answer: Answer) -> str:
+def answer_text(answer: Answer, *, novelty: str | None = None) -> str:
     """The same answer as plain text for the console (no markdown, no escaping needed)."""
-    lines = []
-    if answer.seeds:
-        seed = answer.seeds[0]
-        lines.append(f"Songs like {clean(seed.title)} — {clean(seed.artist)}:")
+    lines = [answer_heading(answer) + ":"]
     for note in answer.notes:
         lines.append(f"  ({clean(note)})")
     for position, suggestion in enumerate(answer.suggestions, start=1 + answer.offset):
@@ -188,7 +211,7 @@ def answer_text(answer: Answer) -> str:
         lines.append(f"     {youtube}")
     if not answer.suggestions:
         lines.append("  No suggestions this time.")
-    lines.append(f"(model {clean(answer.model_version)}, {clean(answer.dataset)} data)")
+    lines.append(f"(model {clean(answer.model_version)}, {clean(answer.dataset)} data{novelty_note(novelty)})")
     return "\n".join(lines)
 
 
@@ -308,3 +331,56 @@ def stats_embed(guild_name: str, rows: Sequence[Mapping[str, object]]) -> discor
             inline=False,
         )
     return embed
+
+
+def rating_text(outcome, value: int, position: int, *, per_seed: bool = False) -> str:
+    """What a member is told after pressing 👍 n / 👎 n (``outcome`` is a bot.answers.Rated).
+
+    ``per_seed``: the answer was a /soundalike one, so a 👎 also sticks for that seed.
+    """
+    emoji = THUMBS_UP if value > 0 else THUMBS_DOWN
+    kind = getattr(outcome, "name", str(outcome))
+    if kind == "NOT_FOUND":
+        return "I have no record of that answer any more, so the rating was not kept."
+    if kind == "TAKEN_BACK":
+        if value > 0:
+            return f"Took back your {emoji} for suggestion {position}."
+        return f"Took back your {emoji} for suggestion {position}: it may be suggested to you again."
+    if value > 0:
+        return (f"Noted: {emoji} for suggestion {position}. Thanks, this teaches the next model and your "
+                f"/foryou. Press {emoji} {position} again to take it back.")
+    where = "your answers for this song, your mixes and /foryou" if per_seed else "your mixes and /foryou"
+    return (f"Noted: {emoji} for suggestion {position}. I will leave it out of {where}; "
+            f"press {emoji} {position} again to take that back.")
+
+
+def song_text(title: str, artist: str, *, plain: bool = False) -> str:
+    """"Title — Artist": escaped for Discord, or ``plain`` for the console."""
+    if plain:
+        return f"{shorten(clean(title), TITLE_IN_LIST)} — {shorten(clean(artist), ARTIST_IN_LIST)}"
+    return song_line(title, artist)
+
+
+def block_text(result, *, plain: bool = False) -> str:
+    """What an admin is told after /block or /unblock (``result`` is a bot.answers.BlockResult)."""
+    kind = result.outcome.name
+    song = song_text(result.song.title, result.song.artist, plain=plain) if result.song is not None else ""
+    lookup = result.lookup
+    query = (clean(lookup.query) if plain else safe(lookup.query, 200)) if lookup is not None else ""
+    if kind == "BLOCKED":
+        return f"Blocked {song}: Soundalike will not suggest it in this server until /unblock."
+    if kind == "ALREADY_BLOCKED":
+        return f"{song} was already blocked in this server."
+    if kind == "UNBLOCKED":
+        return f"Unblocked {song}: it may be suggested in this server again."
+    if kind == "NOT_BLOCKED":
+        return f"{song} is not blocked in this server."
+    if kind == "AMBIGUOUS":
+        names = [song_text(c.title, c.artist, plain=plain) for c in lookup.choices[:5]] if lookup else []
+        return shorten(f"Several songs match “{query}”: pick one from the list as you type, or add the "
+                       "artist. " + "; ".join(names), MESSAGE_CONTENT)
+    closest = [clean(t) if plain else safe(t, 120) for t in (lookup.closest[:5] if lookup else [])]
+    text = f"No song matches “{query}”."
+    if closest:
+        text += " Closest titles: " + "; ".join(closest)
+    return shorten(text, MESSAGE_CONTENT)

@@ -20,6 +20,7 @@ from recommender.config import Config
 from recommender.errors import UnknownSong
 from recommender.feedback_log import FeedbackLog
 from recommender.results import Answer, Candidate, Resolution, Suggestion
+from recommender.service import NotEnoughHistory
 
 GUILD_ID = 111
 CHANNEL_ID = 222
@@ -47,6 +48,7 @@ class FakeService:
         self.dataset = SimpleNamespace(name="tiny")
         self.store = mock.Mock(spec_set=["rollback"])
         self.fail_similar: Exception | None = None
+        self.options: list[dict] = []  # the knobs of each similar/mix/for_you call, in order
 
     def _candidate(self, row, score=100.0) -> Candidate:
         item_id, title, artist, listeners = row
@@ -78,13 +80,33 @@ class FakeService:
     def similar(self, item_id: str, count: int = 5, offset: int = 0, novelty=None, exclude_seed_artist=False,
                 per_artist_cap=None, exclude_ids=()) -> Answer:
         self.calls.append(("similar", item_id, count, tuple(sorted(exclude_ids))))
+        self.options.append({"offset": offset, "novelty": novelty, "exclude_seed_artist": exclude_seed_artist,
+                             "per_artist_cap": per_artist_cap})
         if self.fail_similar is not None:
             raise self.fail_similar
-        seed = self.candidate(item_id)
-        others = [r for r in SONGS if r[0] != item_id and r[0] not in exclude_ids][:count]
+        return self._answer([item_id], count, offset, exclude_ids)
+
+    def mix(self, item_ids, count: int = 5, offset: int = 0, novelty=None, per_artist_cap=None,
+            exclude_ids=(), exclude_seed_artist=False) -> Answer:
+        self.calls.append(("mix", tuple(item_ids), count, tuple(sorted(exclude_ids))))
+        self.options.append({"offset": offset, "novelty": novelty, "per_artist_cap": per_artist_cap})
+        return self._answer(list(item_ids), count, offset, exclude_ids)
+
+    def for_you(self, liked_ids, count: int = 5, offset: int = 0, novelty=None, per_artist_cap=None,
+                exclude_ids=()) -> Answer:
+        self.calls.append(("for_you", tuple(liked_ids), count, tuple(sorted(exclude_ids))))
+        self.options.append({"offset": offset, "novelty": novelty})
+        if len(set(liked_ids)) < 3:
+            raise NotEnoughHistory(f"You have liked {len(set(liked_ids))} suggestions so far; /foryou needs 3.")
+        answer = self._answer(list(liked_ids), count, offset, exclude_ids)
+        return dataclasses.replace(answer, seeds=[])
+
+    def _answer(self, seed_ids: list[str], count: int, offset: int, exclude_ids) -> Answer:
+        others = [r for r in SONGS if r[0] not in seed_ids and r[0] not in exclude_ids][offset:offset + count]
         suggestions = [Suggestion(SONGS.index(r), r[0], r[1], r[2], 0.9 - 0.1 * n, f"reason {n}")
                        for n, r in enumerate(others)]
-        return Answer([seed], suggestions, self.model.version, self.dataset.name)
+        seeds = [self.candidate(item_id) for item_id in seed_ids]
+        return Answer(seeds, suggestions, self.model.version, self.dataset.name, offset=offset)
 
     def reload(self, version: str | None = None) -> str:
         self.calls.append(("reload", version))
@@ -103,8 +125,12 @@ def make_bot(config: Config, *, service=None, feedback_log=None, retrainer=None,
     if feedback_log is None:
         feedback_log = mock.create_autospec(FeedbackLog, instance=True, spec_set=True)
         feedback_log.disliked_items.return_value = set()
+        feedback_log.liked_items.return_value = []
         feedback_log.blocked_items.return_value = set()
         feedback_log.record_answer.return_value = 1
+        feedback_log.query_for_message.return_value = None
+        feedback_log.feedback_over_time.return_value = []
+        feedback_log.top_queries.return_value = []
     return SoundalikeBot(
         config=config,
         service=service or FakeService(),

@@ -17,6 +17,7 @@ from bot_mocks import (
     ADMIN_USER_ID,
     GUILD_ID,
     MESSAGE_ID,
+    SONGS,
     FakeService,
     assert_no_mentions,
     make_bot,
@@ -26,18 +27,19 @@ from bot_mocks import (
 )
 from discord import app_commands
 
-import bot.cogs.soundalike as soundalike_cog
+import bot.replies as replies
 from bot.app import SoundalikeTree
 from bot.cogs.admin import AdminCog, NotAdmin, ProgressMessage, admin_check, is_admin
 from bot.cogs.feedback import FeedbackCog, RateButton, rating_of, rating_view
 from bot.cogs.privacy import PrivacyCog
 from bot.cogs.soundalike import PickSong, SoundalikeCog
+from bot.replies import MoreButton
 from bot.cogs.stats import StatsCog
 from bot.limits import Busy, ComputePool
 from bot.retrain import RetrainFailed, RetrainOutcome, RetrainProgress
 from recommender.config import Config
 from recommender.errors import SoundalikeError
-from recommender.feedback_log import LogWriteError, VersionStats
+from recommender.feedback_log import LoggedQuery, LoggedSuggestion, LogWriteError, VersionStats
 
 
 @pytest.fixture
@@ -60,11 +62,15 @@ async def test_confident_title_is_answered_logged_and_given_reactions(bot):
     interaction.response.defer.assert_awaited_once_with(thinking=True)
     edit = interaction.edit_original_response.call_args
     assert edit.kwargs["embed"].title == "Songs like Hey Ya! — OutKast"
-    assert isinstance(edit.kwargs["view"], discord.ui.View) and len(edit.kwargs["view"].children) == 10
+    view = edit.kwargs["view"]
+    assert isinstance(view, discord.ui.View) and len(view.children) == 11  # 10 ratings and More
+    assert isinstance(view.children[-1], MoreButton) and view.children[-1].item.row == 4
     assert_no_mentions(interaction.edit_original_response)
     logged = bot.feedback_log.record_answer.call_args.kwargs
     assert logged["message_id"] == MESSAGE_ID and logged["resolved_item_id"] == "s-heyya"
     assert logged["guild_id"] == GUILD_ID and [s[0] for s in logged["suggestions"]] == [1, 2, 3, 4, 5]
+    assert logged["params"] == {"count": 5, "offset": 0, "novelty": "balanced", "seeds": ["s-heyya"],
+                                "exclude_seed_artist": False, "per_artist_cap": None}
     message = interaction.edit_original_response.return_value
     assert [c.args[0] for c in message.add_reaction.call_args_list] == ["👍", "👎"]
 
@@ -96,7 +102,7 @@ async def test_ambiguous_title_offers_a_persistent_select_privately(bot):
     call = interaction.response.send_message.call_args
     assert call.kwargs["ephemeral"] is True
     (pick,) = call.kwargs["view"].children
-    assert isinstance(pick, PickSong) and pick.custom_id == "soundalike:pick:3"
+    assert isinstance(pick, PickSong) and pick.custom_id == "soundalike:pick:3:balanced:0:-"
     assert [o.value for o in pick.item.options] == ["s-hello-a", "s-hello-l"]
     assert_no_mentions(interaction.response.send_message)
 
@@ -139,10 +145,28 @@ async def test_busy_pool_answers_busy_at_once_and_gives_the_turn_back(bot):
     full.close()
 
 
-async def test_failure_after_deferring_replaces_the_placeholder_with_a_private_note(bot):
+async def test_a_quick_failure_is_a_private_note_with_no_placeholder(bot):
     bot.service.fail_similar = SoundalikeError("Nobody has played that song yet.")
     interaction = make_interaction(bot)
     await run_soundalike(bot, interaction, "Hey Ya!")
+    interaction.response.defer.assert_not_awaited()
+    assert sent_texts(interaction) == ["Nobody has played that song yet."]
+    assert interaction.response.send_message.call_args.kwargs["ephemeral"] is True
+    bot.feedback_log.record_answer.assert_not_awaited()
+
+
+class SlowFailingService(FakeService):
+    def similar(self, *args, **kwargs):
+        time.sleep(0.2)
+        raise SoundalikeError("Nobody has played that song yet.")
+
+
+async def test_failure_after_thinking_replaces_the_placeholder_with_a_private_note(monkeypatch):
+    monkeypatch.setattr(replies, "RESPOND_WITHIN_S", 0.01)
+    bot = make_bot(Config(), service=SlowFailingService())
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "s-heyya")
+    interaction.response.defer.assert_awaited_once_with(thinking=True)
     interaction.delete_original_response.assert_awaited_once()
     call = interaction.followup.send.call_args
     assert call.args == ("Nobody has played that song yet.",) and call.kwargs["ephemeral"] is True
@@ -157,7 +181,7 @@ class SlowService(FakeService):
 
 @pytest.mark.parametrize("title", ["Hey Ya!", "Hello"])
 async def test_a_slow_lookup_shows_thinking_first_and_still_answers_right(monkeypatch, title):
-    monkeypatch.setattr(soundalike_cog, "RESPOND_WITHIN_S", 0.01)
+    monkeypatch.setattr(replies, "RESPOND_WITHIN_S", 0.01)
     bot = make_bot(Config(), service=SlowService())
     interaction = make_interaction(bot)
     await run_soundalike(bot, interaction, title)
@@ -178,7 +202,10 @@ async def test_pick_from_the_select_answers_publicly_in_a_followup(bot):
     interaction.data = {"custom_id": "soundalike:pick:2", "component_type": 3, "values": ["s-hello-l"]}
     interaction.followup.send.return_value = make_message(88)
     await bot.add_cog(SoundalikeCog(bot))
-    await PickSong(2).callback(interaction)
+    # A menu sent before the other options existed carries the count only.
+    match = PickSong.__discord_ui_compiled_template__.fullmatch("soundalike:pick:2")
+    pick = await PickSong.from_custom_id(interaction, mock.Mock(), match)
+    await pick.callback(interaction)
     interaction.response.edit_message.assert_awaited_once()
     sent = interaction.followup.send.call_args
     assert sent.kwargs["embed"].title == "Songs like Hello — Lionel Richie" and sent.kwargs["wait"] is True
@@ -256,19 +283,42 @@ def test_rating_buttons_two_rows_per_five_suggestions(bot):
     assert [item.row for item in rating_view(ten).children] == [0] * 5 + [1] * 5 + [2] * 5 + [3] * 5
 
 
+def logged_query(command="soundalike", params=None, positions=(1, 2, 3)) -> LoggedQuery:
+    return LoggedQuery(
+        id=7, created_at="2026-01-02T03:04:05+00:00", guild_id=GUILD_ID, channel_id=1, user_id=1, command=command,
+        typed_title="Hey Ya!", typed_artist=None, resolved_item_id="s-heyya" if command == "soundalike" else None,
+        model_version="v1", latency_ms=1.0, message_id=MESSAGE_ID, params=params if params is not None else {"count": 3},
+        suggestions=tuple(LoggedSuggestion(p, SONGS[p][0], 0.5) for p in positions),
+    )
+
+
 async def test_rate_button_is_rebuilt_from_its_custom_id_and_records_the_position(bot):
     match = RateButton.__discord_ui_compiled_template__.fullmatch("soundalike:rate:3:down")
     interaction = make_interaction(bot, kind=discord.InteractionType.component, message=make_message())
     button = await RateButton.from_custom_id(interaction, mock.Mock(), match)
     assert (button.position, button.value) == (3, -1)
+    bot.feedback_log.query_for_message.return_value = logged_query()
     bot.feedback_log.record_feedback.return_value = True
     await button.callback(interaction)
-    bot.feedback_log.record_feedback.assert_awaited_once_with(MESSAGE_ID, interaction.user.id, -1, position=3)
-    assert sent_texts(interaction) == ["Noted: 👎 for suggestion 3. Thanks, this teaches the next model."]
-    bot.feedback_log.record_feedback.return_value = False
+    bot.feedback_log.record_feedback.assert_awaited_once_with(MESSAGE_ID, interaction.user.id, -1, 3, query_id=None)
+    assert sent_texts(interaction) == [
+        "Noted: 👎 for suggestion 3. I will leave it out of your answers for this song, your mixes and /foryou; "
+        "press 👎 3 again to take that back."]
+    bot.feedback_log.query_for_message.return_value = None
     again = make_interaction(bot, kind=discord.InteractionType.component, message=make_message())
     await button.callback(again)
     assert sent_texts(again)[0].startswith("I have no record of that answer")
+
+
+async def test_pressing_the_same_rating_again_takes_it_back(bot):
+    bot.feedback_log.query_for_message.return_value = logged_query()
+    bot.feedback_log.disliked_items.return_value = {SONGS[2][0]}  # the song shown at position 2
+    bot.feedback_log.retract_feedback.return_value = True
+    interaction = make_interaction(bot, kind=discord.InteractionType.component, message=make_message())
+    await RateButton(2, -1).callback(interaction)
+    bot.feedback_log.retract_feedback.assert_awaited_once_with(MESSAGE_ID, interaction.user.id, -1, 2, query_id=None)
+    bot.feedback_log.record_feedback.assert_not_awaited()
+    assert sent_texts(interaction) == ["Took back your 👎 for suggestion 2: it may be suggested to you again."]
 
 
 # -- admin checks --------------------------------------------------------------------------------

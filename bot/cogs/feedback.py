@@ -6,7 +6,9 @@ the answer by message id. Removing a reaction takes the rating back.
 
 The buttons are persistent: each ``custom_id`` says which position and which rating it is
 (``soundalike:rate:<position>:<up|down>``), and the message id comes with the click, so a
-:class:`discord.ui.DynamicItem` rebuilds them from any old message after a restart.
+:class:`discord.ui.DynamicItem` rebuilds them from any old message after a restart. Pressing
+the rating a member already gives that song again takes it back (a 👎 on one suggestion
+keeps the song out of their answers until then; see :func:`bot.answers.rate_suggestion`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from recommender.errors import SoundalikeError
 from recommender.results import Answer
 
 from .. import render
+from ..answers import Rated, rate_suggestion
 from ..app import send_ephemeral
 
 if TYPE_CHECKING:
@@ -67,26 +70,30 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button],
         bot: SoundalikeBot = interaction.client  # type: ignore[assignment]
         if interaction.message is None:
             return
-        recorded = await bot.feedback_log.record_feedback(
-            interaction.message.id, interaction.user.id, self.value, position=self.position
+        message_id = interaction.message.id
+        logged = await bot.feedback_log.query_for_message(message_id)
+        shown = next((s for s in logged.suggestions if s.position == self.position), None) if logged else None
+        if logged is None or shown is None:
+            await send_ephemeral(interaction, render.rating_text(Rated.NOT_FOUND, self.value, self.position))
+            return
+        outcome = await rate_suggestion(
+            bot.feedback_log, guild_id=logged.guild_id, user_id=interaction.user.id, value=self.value,
+            position=self.position, item_id=shown.item_id, message_id=message_id,
         )
-        emoji = render.THUMBS_UP if self.value > 0 else render.THUMBS_DOWN
-        if recorded:
-            text = f"Noted: {emoji} for suggestion {self.position}. Thanks, this teaches the next model."
-        else:
-            text = "I have no record of that answer any more, so the rating was not kept."
-        await send_ephemeral(interaction, text)
+        await send_ephemeral(interaction, render.rating_text(outcome, self.value, self.position,
+                                                             per_seed=logged.command == "soundalike"))
 
 
-def rating_view(answer: Answer) -> discord.ui.View:
-    """👍 n and 👎 n buttons for every suggestion (two rows per five suggestions, at most 25)."""
+def rating_view(answer: Answer, *, max_rows: int = 5) -> discord.ui.View:
+    """👍 n and 👎 n buttons for every suggestion (two rows per five suggestions, within
+    ``max_rows`` of Discord's five; reactions still rate the whole answer beyond that)."""
     view = discord.ui.View(timeout=None)
     positions = list(range(1 + answer.offset, 1 + answer.offset + len(answer.suggestions)))
     rows = 0
     for start in range(0, len(positions), BUTTONS_PER_ROW):
         chunk = positions[start:start + BUTTONS_PER_ROW]
         for value, row in ((1, rows), (-1, rows + 1)):
-            if row >= 5:
+            if row >= max_rows:
                 return view
             for position in chunk:
                 button = RateButton(position, value)

@@ -1,0 +1,201 @@
+"""Answering in Discord: the steps every answer takes, whichever command asked for it.
+
+/soundalike (typed or picked from its menu), /mix, /foryou and the More button all end in
+:func:`send_answer`: compute the request on the pool (:mod:`bot.answers`, shared with the
+console), show it (embed, rating buttons, More), log it with its params, put 👍/👎 on it.
+
+Discord drops an interaction that has no response within 3 s. :class:`Reply` answers at once
+when the work is done within ``RESPOND_WITHIN_S`` of the command (so a quick "no such song"
+stays private and leaves nothing behind), and shows a public "thinking…" placeholder first
+when it is not; failures after that replace the placeholder with a private note.
+
+"More" is a persistent button (``soundalike:more``): the click carries the id of the message
+it sits on, and the log maps that message to its query and params, so it works on answers
+sent before a restart. It posts the next page as a new message with its own rating buttons:
+ratings already given on the first page stay attached to that page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Awaitable, TypeVar
+
+import discord
+
+from recommender.errors import SoundalikeError
+from recommender.feedback_log import NO_GUILD
+from recommender.results import Answer
+
+from . import render
+from .answers import Request, compute_answer, log_answer
+from .app import NO_MENTIONS
+from .cogs.feedback import add_rating_reactions, rating_view
+from .limits import Busy
+
+if TYPE_CHECKING:
+    from .app import SoundalikeBot
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Discord drops an interaction that gets no response within 3 s; work not done by then
+# (a queue on the compute pool) answers "thinking…" first.
+RESPOND_WITHIN_S = 2.0
+# "More" stops here: rating buttons number positions with at most three digits, and nobody
+# reads 200 suggestions for one song.
+MAX_POSITION = 200
+GENERIC_FAILURE = "Something went wrong on my side; it has been logged. Please try again later."
+
+
+def guild_key(interaction: discord.Interaction) -> int:
+    """The log's guild id: the server's, or NO_GUILD in DMs."""
+    return interaction.guild_id or NO_GUILD
+
+
+def member_cooldown_key(interaction: discord.Interaction) -> tuple[int, int]:
+    return (guild_key(interaction), interaction.user.id)
+
+
+def failure_text(error: BaseException, what: str) -> str:
+    """One sentence for the member: theirs to act on, or ours (then logged)."""
+    if isinstance(error, (Busy, SoundalikeError)):
+        return render.message_text(error)
+    log.error("answering %s failed", what, exc_info=error)
+    return GENERIC_FAILURE
+
+
+class Reply:
+    """How one interaction gets answered.
+
+    ``fresh``: nothing sent yet. ``thinking``: a public "thinking…" placeholder stands and
+    becomes the answer. ``followup``: the interaction was answered otherwise (a pick edits
+    the private menu), so the answer is a new public message.
+    """
+
+    def __init__(self, interaction: discord.Interaction, started: float, *, state: str = "fresh"):
+        self.interaction = interaction
+        self.started = started
+        self.state = state
+
+    async def within_window(self, work: Awaitable[T]) -> T:
+        """Await ``work``; if it is not done ``RESPOND_WITHIN_S`` after the command came, show
+        "thinking…" and wait on. Errors of ``work`` propagate (see :meth:`fail`)."""
+        if self.state != "fresh":
+            return await work
+        task = asyncio.ensure_future(work)
+        left = max(0.0, RESPOND_WITHIN_S - (time.perf_counter() - self.started))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), left)
+        except TimeoutError:
+            await self.interaction.response.defer(thinking=True)
+            self.state = "thinking"
+            return await task
+
+    async def private(self, text: str, *, view: discord.ui.View | None = None) -> None:
+        """An ephemeral reply; a public placeholder goes first."""
+        extra = {"view": view} if view is not None else {}
+        if self.state == "fresh":
+            await self.interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS,
+                                                         **extra)
+            self.state = "followup"
+            return
+        if self.state == "thinking":
+            try:
+                await self.interaction.delete_original_response()
+            except discord.HTTPException:
+                pass  # already gone; the private note still goes out
+            self.state = "followup"
+        await self.interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
+
+    async def fail(self, error: BaseException, what: str) -> None:
+        await self.private(failure_text(error, what))
+
+    async def public(self, embed: discord.Embed, view: discord.ui.View) -> discord.Message:
+        """Show the answer to everyone in the channel; returns its message."""
+        if self.state == "followup":
+            return await self.interaction.followup.send(embed=embed, view=view, wait=True,
+                                                        allowed_mentions=NO_MENTIONS)
+        if self.state == "fresh":
+            await self.interaction.response.defer(thinking=True)
+            self.state = "thinking"
+        return await self.interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+
+
+class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"soundalike:more"):
+    """The next suggestions for the same question, as a new message."""
+
+    def __init__(self) -> None:
+        super().__init__(discord.ui.Button(label="More", emoji="➕", style=discord.ButtonStyle.primary,
+                                           custom_id="soundalike:more"))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        bot: SoundalikeBot = interaction.client  # type: ignore[assignment]
+        started = time.perf_counter()
+        reply = Reply(interaction, started)
+        logged = (await bot.feedback_log.query_for_message(interaction.message.id)
+                  if interaction.message is not None else None)
+        request = Request.from_logged(logged) if logged is not None else None
+        if logged is None or request is None:
+            await reply.private("I have no record of that answer any more; ask again with /soundalike.")
+            return
+        if request.command == "foryou" and logged.user_id != interaction.user.id:
+            await reply.private("That playlist was made for someone else; ask /foryou for your own.")
+            return
+        following = request.next_page()
+        if following.offset >= MAX_POSITION:
+            await reply.private(f"That is as far as I go ({MAX_POSITION} songs). Try novelty “deep cuts” "
+                                "or a /mix for other songs.")
+            return
+        wait = bot.cooldowns.retry_after(member_cooldown_key(interaction))
+        if wait > 0:
+            await reply.private(f"Slow down a little: try again in {max(1, round(wait))} s.")
+            return
+        await send_answer(bot, reply, following, typed_title=logged.typed_title, typed_artist=logged.typed_artist,
+                          for_name=interaction.user.display_name if request.command == "foryou" else None)
+
+
+def answer_view(answer: Answer, request: Request) -> discord.ui.View:
+    """Rating buttons (four rows at most) and, when the page was full, More on the last row."""
+    view = rating_view(answer, max_rows=4)
+    if answer.suggestions and len(answer.suggestions) >= request.count and \
+            answer.offset + len(answer.suggestions) < MAX_POSITION:
+        more = MoreButton()
+        more.row = 4
+        view.add_item(more)
+    return view
+
+
+async def send_answer(bot: "SoundalikeBot", reply: Reply, request: Request, *, typed_title: str | None,
+                      typed_artist: str | None, for_name: str | None = None) -> discord.Message | None:
+    """Compute, show, log and react: one answer, whichever command asked for it."""
+    interaction = reply.interaction
+    try:
+        answer = await reply.within_window(compute_answer(
+            bot.service, bot.feedback_log, bot.pool, request,
+            guild_id=guild_key(interaction), user_id=interaction.user.id, pool_key=guild_key(interaction),
+        ))
+    except Exception as error:  # Busy, SoundalikeError or a bug: never leave a placeholder behind
+        if isinstance(error, Busy) and reply.state == "fresh":
+            bot.cooldowns.reset(member_cooldown_key(interaction))  # refused at once: give the turn back
+        await reply.fail(error, f"/{request.command}")
+        return None
+    if request.offset and not answer.suggestions:
+        await reply.private("That was all: there are no more suggestions for this.")
+        return None
+    message = await reply.public(
+        render.answer_embed(answer, for_name=for_name, novelty=request.novelty), answer_view(answer, request))
+    await log_answer(
+        bot.feedback_log, answer, command=request.command, guild_id=guild_key(interaction),
+        user_id=interaction.user.id, channel_id=interaction.channel_id, typed_title=typed_title,
+        typed_artist=typed_artist, started=reply.started, message_id=message.id, request=request,
+    )
+    await add_rating_reactions(message)
+    return message
