@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = (
     "bot.cogs.soundalike",
+    "bot.cogs.playlists",
     "bot.cogs.feedback",
     "bot.cogs.admin",
+    "bot.cogs.blocks",
     "bot.cogs.stats",
     "bot.cogs.privacy",
 )

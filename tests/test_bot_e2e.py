@@ -20,6 +20,7 @@ from bot.cogs.admin import NotAdmin
 pytestmark = pytest.mark.asyncio
 
 THUMBS_UP, THUMBS_DOWN = "👍", "👎"
+ALL_COMMANDS = {"soundalike", "mix", "foryou", "retrain", "model", "block", "unblock", "stats", "forgetme"}
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ async def rows_become(world, expected: set[tuple]) -> None:
 
 async def test_connects_and_syncs_every_command_globally(world):
     synced = {command["name"] for command in world.fake.commands["global"]}
-    assert synced == {"soundalike", "retrain", "model", "stats", "forgetme"}
+    assert synced == ALL_COMMANDS
     retrain = next(c for c in world.fake.commands["global"] if c["name"] == "retrain")
     assert str(retrain["default_member_permissions"]) == "32"  # Manage Server
     assert retrain["contexts"] == [0]  # servers only
@@ -70,7 +71,7 @@ async def test_with_a_dev_guild_commands_sync_to_it_only(tmp_path, demo_env, dem
     async with bot_world(tmp_path, demo_env.config, demo_service, dev_guild=True) as world:
         assert "global" not in world.fake.commands
         synced = {command["name"] for command in world.fake.commands[str(world.guild.id)]}
-        assert synced == {"soundalike", "retrain", "model", "stats", "forgetme"}
+        assert synced == ALL_COMMANDS
 
 
 async def test_title_autocomplete_offers_catalog_songs_with_item_ids(world):
@@ -160,7 +161,7 @@ async def test_ambiguous_title_asks_with_a_select_and_the_pick_answers(world):
     data = recorded.body["data"]
     assert data["flags"] & 64 and "Which one did you mean?" in data["content"]
     select = data["components"][0]["components"][0]
-    assert re.fullmatch(r"soundalike:pick:\d+", select["custom_id"])
+    assert re.fullmatch(r"soundalike:pick:\d+:balanced:0:-", select["custom_id"])
     labels = [o["label"] for o in select["options"]]
     assert "Hello — Adele" in labels and "Hello — Lionel Richie" in labels
     richie = next(o for o in select["options"] if o["label"] == "Hello — Lionel Richie")

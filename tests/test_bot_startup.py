@@ -156,5 +156,5 @@ async def test_python_m_bot_output_never_holds_the_token(tmp_path, demo_env):
     stdout = (tmp_path / "stdout.txt").read_text(encoding="utf-8", errors="replace")
     stderr = (tmp_path / "stderr.txt").read_text(encoding="utf-8", errors="replace")
     assert status == 0, stderr[-3000:]
-    assert "synced 5 commands" in stderr and "has connected to Gateway" in stderr and "DEBUG" in stderr
+    assert "synced 9 commands" in stderr and "has connected to Gateway" in stderr and "DEBUG" in stderr
     assert TEST_TOKEN not in stdout and TEST_TOKEN not in stderr

@@ -1,0 +1,80 @@
+"""/block and /unblock (admins): songs Soundalike must never suggest in this server.
+
+The same two locks as /retrain (:mod:`bot.cogs.admin`): hidden from members without Manage
+Server in Discord's UI, and checked on our side every time. A blocked song is left out of
+every answer in the server (/soundalike, /mix, /foryou and More), see
+:func:`bot.answers.compute_answer`. Replies are private to the admin.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from .. import render
+from ..answers import block_song, blocked_songs, tidy, unblock_song
+from ..app import send_ephemeral
+from ..replies import guild_key
+from .admin import admin_only
+from .soundalike import AUTOCOMPLETE_LIMIT, song_choices
+
+if TYPE_CHECKING:
+    from ..app import SoundalikeBot
+
+log = logging.getLogger(__name__)
+
+
+class BlocksCog(commands.Cog, name="Blocks"):
+    def __init__(self, bot: "SoundalikeBot"):
+        self.bot = bot
+
+    @app_commands.command(name="block", description="Never suggest a song in this server (admins)")
+    @app_commands.describe(song="The song: pick one from the list or type its title")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @admin_only
+    async def block(self, interaction: discord.Interaction, song: str) -> None:
+        result = await block_song(self.bot.service, self.bot.feedback_log, self.bot.pool,
+                                  guild_id=guild_key(interaction), user_id=interaction.user.id, song=song,
+                                  pool_key=guild_key(interaction))
+        await send_ephemeral(interaction, render.block_text(result))
+
+    @app_commands.command(name="unblock", description="Allow a blocked song in this server again (admins)")
+    @app_commands.describe(song="A blocked song: pick one from the list")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @admin_only
+    async def unblock(self, interaction: discord.Interaction, song: str) -> None:
+        result = await unblock_song(self.bot.service, self.bot.feedback_log, self.bot.pool,
+                                    guild_id=guild_key(interaction), song=song, pool_key=guild_key(interaction))
+        await send_ephemeral(interaction, render.block_text(result))
+
+    @block.autocomplete("song")
+    async def block_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await song_choices(self.bot, current)
+
+    @unblock.autocomplete("song")
+    async def unblock_autocomplete(self, interaction: discord.Interaction, current: str
+                                   ) -> list[app_commands.Choice[str]]:
+        """The server's blocked songs whose "Title — Artist" contains what was typed."""
+        if interaction.guild_id is None:
+            return []
+        try:
+            songs = blocked_songs(self.bot.service, await self.bot.feedback_log.blocked_items(interaction.guild_id))
+        except Exception:
+            log.exception("unblock autocomplete failed")
+            return []
+        typed = tidy(current).casefold()
+        return [
+            app_commands.Choice(name=render.label(song.label), value=song.item_id)
+            for song in songs
+            if typed in song.label.casefold() and 0 < len(song.item_id) <= render.LABEL
+        ][:AUTOCOMPLETE_LIMIT]
+
+
+async def setup(bot: "SoundalikeBot") -> None:
+    await bot.add_cog(BlocksCog(bot))

@@ -1,0 +1,115 @@
+"""/mix and /foryou: answers from several songs at once.
+
+/mix song1 song2 [song3 .. song5]: songs the listeners of all the seeds love; every option
+autocompletes catalog songs (the value is the item id), none of the seeds is in the answer,
+and each suggestion's reason names the seeds it came from. An ambiguous typed title takes the
+best match (the heading names the songs used); one that matches nothing gets a private note.
+
+/foryou [count]: a playlist from the member's own 👍 in this server, folded into the current
+model on the fly (no retrain), leaving out what they already rated and the server's blocked
+songs. Too few 👍 yet gets a private note saying how to start.
+
+Both share the answer path of /soundalike (:func:`bot.replies.send_answer`): the same
+rating buttons, reactions, logging (seeds and options in the params) and More.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Optional
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from ..answers import Request, mix_seeds
+from ..app import send_ephemeral
+from ..limits import Busy
+from ..replies import Reply, guild_key, member_cooldown_key, send_answer
+from .soundalike import NOVELTY_CHOICES, clamp_count, novelty_of, song_choices
+
+if TYPE_CHECKING:
+    from ..app import SoundalikeBot
+
+
+class PlaylistsCog(commands.Cog, name="Playlists"):
+    def __init__(self, bot: "SoundalikeBot"):
+        self.bot = bot
+
+    async def _allowed(self, interaction: discord.Interaction) -> bool:
+        wait = self.bot.cooldowns.retry_after(member_cooldown_key(interaction))
+        if wait > 0:
+            await send_ephemeral(interaction, f"Slow down a little: try again in {max(1, round(wait))} s.")
+            return False
+        return True
+
+    @app_commands.command(name="mix", description="Songs for the listeners of several songs at once")
+    @app_commands.describe(
+        song1="A song: pick one from the list or type its title",
+        song2="Another song",
+        song3="Another song (optional)",
+        song4="Another song (optional)",
+        song5="Another song (optional)",
+        count="How many songs to suggest",
+        novelty="Well-known songs, a balance, or deep cuts (default: balanced)",
+    )
+    @app_commands.choices(novelty=NOVELTY_CHOICES)
+    async def mix(
+        self,
+        interaction: discord.Interaction,
+        song1: str,
+        song2: str,
+        song3: Optional[str] = None,
+        song4: Optional[str] = None,
+        song5: Optional[str] = None,
+        count: Optional[app_commands.Range[int, 1, 25]] = None,
+        novelty: Optional[app_commands.Choice[str]] = None,
+    ) -> None:
+        bot = self.bot
+        if not await self._allowed(interaction):
+            return
+        reply = Reply(interaction, time.perf_counter())
+        songs = [(song, None) for song in (song1, song2, song3, song4, song5) if song is not None]
+        try:
+            seeds = await reply.within_window(bot.pool.run(guild_key(interaction), mix_seeds, bot.service, songs))
+        except Exception as error:
+            if isinstance(error, Busy):
+                bot.cooldowns.reset(member_cooldown_key(interaction))
+            await reply.fail(error, "/mix")
+            return
+        request = Request("mix", tuple(seed.item_id for seed in seeds), clamp_count(bot, count),
+                          novelty=novelty_of(novelty))
+        typed = " | ".join(str(song) for song, _ in songs)
+        await send_answer(bot, reply, request, typed_title=typed, typed_artist=None)
+
+    @mix.autocomplete("song1")
+    @mix.autocomplete("song2")
+    @mix.autocomplete("song3")
+    @mix.autocomplete("song4")
+    @mix.autocomplete("song5")
+    async def song_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await song_choices(self.bot, current)
+
+    @app_commands.command(name="foryou", description="A playlist from the songs you gave 👍 in this server")
+    @app_commands.describe(
+        count="How many songs to suggest",
+        novelty="Well-known songs, a balance, or deep cuts (default: balanced)",
+    )
+    @app_commands.choices(novelty=NOVELTY_CHOICES)
+    async def foryou(
+        self,
+        interaction: discord.Interaction,
+        count: Optional[app_commands.Range[int, 1, 25]] = None,
+        novelty: Optional[app_commands.Choice[str]] = None,
+    ) -> None:
+        bot = self.bot
+        if not await self._allowed(interaction):
+            return
+        reply = Reply(interaction, time.perf_counter())
+        request = Request("foryou", (), clamp_count(bot, count), novelty=novelty_of(novelty))
+        await send_answer(bot, reply, request, typed_title=None, typed_artist=None,
+                          for_name=interaction.user.display_name)
+
+
+async def setup(bot: "SoundalikeBot") -> None:
+    await bot.add_cog(PlaylistsCog(bot))
