@@ -1,18 +1,44 @@
-"""/stats: how Soundalike does in this server, per model version."""
+"""/stats: how Soundalike does in this server, per model version, with a chart.
+
+The numbers go out at once; the chart (👍 rate per model version over time, and the most
+asked-for songs) is drawn on the compute pool, never on the event loop, and then attached to
+the same message. With nothing to draw yet, the reply says so instead of sending an empty chart.
+"""
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import render
+from recommender.feedback_log import FeedbackDay, TopQuery
+
+from .. import charts, render
 from ..app import NO_MENTIONS
+from ..limits import Busy
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
+
+log = logging.getLogger(__name__)
+
+NOTHING_TO_CHART = "The chart appears here once members ask for songs and rate the answers."
+
+
+def chart_inputs(service, days: list[FeedbackDay], top: list[TopQuery]
+                 ) -> tuple[list[charts.RatingDay], list[tuple[str, int]]]:
+    """The log's rows as the chart takes them; songs are named from the catalog when known
+    (a value picked from autocomplete was typed as an item id)."""
+    rating_days = [charts.RatingDay(d.day, d.model_version or "?", int(d.up or 0), int(d.down or 0)) for d in days]
+    songs = []
+    for row in top:
+        song = service.candidate(row.item_id)
+        songs.append((song.label if song is not None else (row.typed_title or row.item_id), int(row.times)))
+    return rating_days, songs
 
 
 class StatsCog(commands.Cog, name="Stats"):
@@ -23,13 +49,38 @@ class StatsCog(commands.Cog, name="Stats"):
     @app_commands.guild_only()
     async def stats(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None  # guild_only
-        rows = await self.bot.feedback_log.stats(interaction.guild_id)
+        guild_id = interaction.guild_id
+        feedback_log = self.bot.feedback_log
+        rows = await feedback_log.stats(guild_id)
+        days = await feedback_log.feedback_over_time(guild_id)
+        top = await feedback_log.top_queries(guild_id, limit=charts.MAX_SONGS)
         guild_name = interaction.guild.name if interaction.guild is not None else "this server"
         embed = render.stats_embed(
             guild_name,
             [{"model_version": r.model_version, "queries": r.answers, "likes": r.up, "dislikes": r.down} for r in rows],
         )
+        rating_days, songs = chart_inputs(self.bot.service, days, top)
+        if not charts.has_data(rating_days, songs):
+            embed.set_footer(text=NOTHING_TO_CHART)
+            await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+            return
         await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+        try:
+            png = await self.bot.pool.run(guild_id, charts.stats_png, rating_days, songs,
+                                          title=f"Soundalike in {guild_name}")
+        except Busy:
+            log.info("stats chart skipped: the compute pool is busy")
+            return
+        except Exception:
+            log.exception("drawing the stats chart failed")
+            return
+        embed.set_image(url=f"attachment://{charts.FILENAME}")
+        try:
+            await interaction.edit_original_response(
+                embed=embed, attachments=[discord.File(io.BytesIO(png), filename=charts.FILENAME)],
+                allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:  # e.g. no Attach Files permission
+            log.warning("could not attach the stats chart: %s", error)
 
 
 async def setup(bot: "SoundalikeBot") -> None:

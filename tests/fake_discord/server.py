@@ -46,6 +46,7 @@ class Recorded:
     query: dict[str, str]
     body: object
     authorization: str | None
+    files: dict[str, bytes] = field(default_factory=dict)  # uploaded attachments: filename -> bytes
 
     def matches(self, method: str, pattern: str) -> bool:
         return self.method == method and re.fullmatch(pattern, self.path) is not None
@@ -74,6 +75,7 @@ class FakeDiscord:
         self.guilds: list[FakeGuild] = []
         self.requests: list[Recorded] = []
         self.messages: dict[int, dict] = {}
+        self.attachments: dict[int, dict[str, bytes]] = {}  # message id -> files the bot attached by editing
         self.interactions: dict[str, PendingInteraction] = {}
         self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> last synced commands
         self.identify_payloads: list[dict] = []
@@ -288,14 +290,19 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body: object = None
+        files: dict[str, bytes] = {}
         if request.can_read_body:
             if request.content_type.startswith("multipart/"):
                 form = await request.post()
                 body = json.loads(form.get("payload_json", "{}"))  # type: ignore[arg-type]
+                for value in form.values():
+                    if isinstance(value, web.FileField):
+                        files[value.filename] = value.file.read()
             else:
                 raw = await request.text()
                 body = json.loads(raw) if raw else None
-        recorded = Recorded(request.method, path, dict(request.query), body, request.headers.get("Authorization"))
+        recorded = Recorded(request.method, path, dict(request.query), body, request.headers.get("Authorization"),
+                            files)
         try:
             response = self._route(recorded)
         finally:
@@ -331,7 +338,7 @@ class FakeDiscord:
                 pending.followup_message_ids.append(int(created["id"]))
                 return _json(created)
         if match := re.fullmatch(rf"/webhooks/{app}/([^/]+)/messages/(@original|\d+)", r.path):
-            return self._webhook_message(r.method, self.interactions[match[1]], match[2], r.body)
+            return self._webhook_message(r.method, self.interactions[match[1]], match[2], r.body, r.files)
         if re.fullmatch(r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", r.path):
             if r.method in ("PUT", "DELETE"):
                 return web.Response(status=204)
@@ -358,11 +365,19 @@ class FakeDiscord:
         self.messages[message_id] = data
         return data
 
-    def _edit_message(self, message_id: int, body: dict | None) -> dict:
+    def _edit_message(self, message_id: int, body: dict | None, files: dict[str, bytes] | None = None) -> dict:
         stored = self.messages[message_id]
         for key, value in (body or {}).items():
             if key in ("content", "embeds", "components", "flags"):
                 stored[key] = value if value is not None else ([] if key != "content" else "")
+        if files:
+            stored["attachments"] = [
+                {"id": str(snowflake()), "filename": name, "size": len(data),
+                 "url": f"http://127.0.0.1:{self.port}/attachments/{name}",
+                 "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{name}"}
+                for name, data in files.items()
+            ]
+            self.attachments[message_id] = dict(files)
         stored["edited_timestamp"] = stored["timestamp"]
         return stored
 
@@ -392,12 +407,13 @@ class FakeDiscord:
                 resource["message"] = self._edit_message(pending.message_id, data)
         return _json({"interaction": interaction, "resource": resource})
 
-    def _webhook_message(self, method: str, pending: PendingInteraction, which: str, body: object) -> web.Response:
+    def _webhook_message(self, method: str, pending: PendingInteraction, which: str, body: object,
+                         files: dict[str, bytes] | None = None) -> web.Response:
         message_id = pending.original_message_id if which == "@original" else int(which)
         if message_id is None or message_id not in self.messages:
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
         if method == "PATCH":
-            return _json(self._edit_message(message_id, body))  # type: ignore[arg-type]
+            return _json(self._edit_message(message_id, body, files))  # type: ignore[arg-type]
         if method == "GET":
             return _json(self.messages[message_id])
         if method == "DELETE":
