@@ -1,16 +1,20 @@
 """The bot's commands in a terminal or from a pipe, without Discord.
 
-    $ printf '/soundalike Hey Ya!\\n+1\\n' | python -m bot --console
+    $ printf '/soundalike Hey Ya!\\n+1\\n/more\\n' | python -m bot --console
 
 Same service, same feedback log, same steps as the cogs (:mod:`bot.answers`); the console
-member is user 0 in the log's no-guild space. Options use Discord's own syntax:
-``/soundalike title:Hey Ya! artist:OutKast count:3`` (``title:`` may be left out, and a line
-that is not a command is a title).
+member is user 0 in the log's no-guild space, and its own admin there (/block, /unblock).
+Options use Discord's own syntax: ``/soundalike title:Hey Ya! artist:OutKast count:3
+novelty:deep`` (``title:`` may be left out, and a line that is not a command is a title).
+The songs of a mix are separated by ``|`` (no title in the demo catalog has one):
+``/mix Hey Ya! | Hello artist:Adele | Hey Jude novelty:deep``. ``/novelty deep`` sets the
+novelty for every later answer of the session; a ``novelty:`` option wins for one answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import sys
@@ -22,10 +26,25 @@ from typing import TextIO
 from recommender.config import Config
 from recommender.errors import SoundalikeError
 from recommender.feedback_log import NO_GUILD, FeedbackLog
-from recommender.results import Candidate
+from recommender.results import Answer, Candidate
 
 from . import render
-from .answers import Lookup, log_answer, look_up, similar_answer
+from .answers import (
+    DEFAULT_NOVELTY,
+    NOVELTY_NAMES,
+    Lookup,
+    Rated,
+    Request,
+    block_song,
+    check_novelty,
+    clamp_cap,
+    compute_answer,
+    log_answer,
+    look_up,
+    mix_seeds,
+    rate_suggestion,
+    unblock_song,
+)
 from .limits import ComputePool
 from .retrain import RetrainOutcome, RetrainProgress, Retrainer
 
@@ -40,19 +59,31 @@ HOW_TO_SET_TOKEN = (
 )
 HELP = """\
 Commands (as in Discord):
-  /soundalike TITLE [artist:ARTIST] [count:N]   songs that listeners of TITLE also love
-  TITLE                                         the same as /soundalike TITLE
-  +N / -N                                       rate suggestion N of the last answer 👍 / 👎
-  + / -                                         rate the whole last answer
-  /retrain                                      retrain with the ratings, swap the model if better
-  /model                                        the model answering now
-  /model rollback                               serve the previous model version again
-  /stats                                        answers and 👍/👎 per model version (console)
-  /forgetme                                     erase the console's questions and ratings
-  /help                                         this list
-  /quit                                         leave (end of input does too)"""
+  /soundalike TITLE [artist:ARTIST] [count:N] [novelty:LEVEL] [leave_out_artist:yes] [per_artist:N]
+                                 songs that listeners of TITLE also love; per_artist 0 = no limit
+  TITLE                          the same as /soundalike TITLE
+  /mix A | B [| C | D | E] [count:N] [novelty:LEVEL]
+                                 songs for the listeners of 2 to 5 songs together (| between songs;
+                                 each may add artist:ARTIST)
+  /foryou [N] [novelty:LEVEL]    a playlist from the songs you rated 👍 (needs 3)
+  /more                          the next suggestions for the last question
+  /novelty [LEVEL]               show or set the novelty for later answers: popular, balanced, deep
+  +N / -N                        rate suggestion N of the last answer 👍 / 👎 (again: take it back)
+  + / -                          rate the whole last answer
+  /block TITLE [artist:ARTIST]   never suggest that song in the console's answers
+  /unblock TITLE                 allow a blocked song again
+  /retrain                       retrain with the ratings, swap the model if better
+  /model                         the model answering now
+  /model rollback                serve the previous model version again
+  /stats                         answers, 👍/👎 per model version, most asked-for songs (console)
+  /forgetme                      erase the console's questions and ratings
+  /help                          this list
+  /quit                          leave (end of input does too)"""
 
-_OPTION = re.compile(r"(?:^|\s)(title|artist|count):", re.IGNORECASE)
+_OPTION = re.compile(r"(?:^|\s)(title|artist|count|novelty|leave_out_artist|per_artist):", re.IGNORECASE)
+MIX_SEPARATOR = "|"
+_YES = {"yes", "y", "true", "1", "on"}
+_NO = {"no", "n", "false", "0", "off"}
 _RATING = re.compile(r"([+-])\s*(\d{1,3})?")
 
 
@@ -82,8 +113,12 @@ class Console:
         self.out = out
         self.last_query_id: int | None = None
         self.last_count = 0
+        self.last_answer: Answer | None = None
+        self.last_request: Request | None = None
+        self._last_typed: tuple[str | None, str | None] = (None, None)
+        self.novelty = DEFAULT_NOVELTY  # /novelty sets it for the session
         self.pending_choices: list[Candidate] = []
-        self._pending_count = 0
+        self._pending_request: Request | None = None
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -119,6 +154,18 @@ class Console:
             self.say(HELP)
         elif command == "soundalike":
             await self.soundalike(rest)
+        elif command == "mix":
+            await self.mix(rest)
+        elif command == "foryou":
+            await self.foryou(rest)
+        elif command == "more":
+            await self.more()
+        elif command == "novelty":
+            self.set_novelty(rest)
+        elif command == "block":
+            await self.block(rest)
+        elif command == "unblock":
+            await self.unblock(rest)
         elif command == "retrain":
             await self.retrain()
         elif command == "model":
@@ -127,13 +174,13 @@ class Console:
             await self.stats()
         elif command == "forgetme":
             counts = await self.feedback_log.forget_user(CONSOLE_USER_ID)
-            self.last_query_id = None
+            self.last_query_id = self.last_answer = self.last_request = None
             self.say(f"Erased {counts.get('queries', 0)} questions and {counts.get('feedback', 0)} ratings.")
         else:
             self.say(f"Unknown command /{render.clean(command)[:40]}; /help lists the commands.")
         return True
 
-    # -- /soundalike -------------------------------------------------------------------
+    # -- options ----------------------------------------------------------------------
     def _count(self, text: str | None) -> int:
         settings = self.config.bot
         try:
@@ -142,17 +189,49 @@ class Console:
             raise SoundalikeError(f"count must be a whole number, got {render.clean(text)[:40]!r}") from None
         return max(1, min(wanted, settings.max_results))
 
+    def _novelty(self, text: str | None) -> str:
+        return check_novelty(text) if text else self.novelty
+
+    @staticmethod
+    def _yes_no(name: str, text: str | None) -> bool:
+        if not text:
+            return False
+        if text.strip().lower() in _YES:
+            return True
+        if text.strip().lower() in _NO:
+            return False
+        raise SoundalikeError(f"{name} takes yes or no, got {render.clean(text)[:40]!r}")
+
+    @staticmethod
+    def _cap(text: str | None) -> int | None:
+        if not text:
+            return None
+        try:
+            return clamp_cap(int(text))
+        except ValueError:
+            raise SoundalikeError(f"per_artist must be a whole number, got {render.clean(text)[:40]!r}") from None
+
+    def set_novelty(self, text: str) -> None:
+        if text.strip():
+            self.novelty = check_novelty(text)
+        self.say(f"Novelty: {NOVELTY_NAMES[self.novelty]} (choose popular, balanced or deep: /novelty deep).")
+
+    # -- /soundalike, /mix, /foryou, /more -----------------------------------------------
     async def soundalike(self, text: str) -> None:
         options = parse_options(text)
         title, artist = options.get("title", ""), options.get("artist") or None
-        count = self._count(options.get("count"))
+        request = Request(
+            "soundalike", count=self._count(options.get("count")), novelty=self._novelty(options.get("novelty")),
+            exclude_seed_artist=self._yes_no("leave_out_artist", options.get("leave_out_artist")),
+            per_artist_cap=self._cap(options.get("per_artist")),
+        )
         started = time.perf_counter()
         found: Lookup = await self.pool.run(None, look_up, self.service, title, artist)
         self.pending_choices = []
         if found.seed is not None:
-            await self._answer(found.seed, count, started, title, artist)
+            await self._answer(dataclasses.replace(request, seeds=(found.seed.item_id,)), started, title, artist)
         elif found.choices:
-            self.pending_choices, self._pending_count = found.choices, count
+            self.pending_choices, self._pending_request = found.choices, request
             self.say(f"Several songs match “{render.clean(found.query)}”. Type the number of the one you mean:")
             for number, candidate in enumerate(found.choices, start=1):
                 self.say(f"{number:>3}. {render.clean(candidate.label)}  ({candidate.listeners:,} listeners)")
@@ -168,38 +247,105 @@ class Console:
             self.say(f"Pick a number from 1 to {len(choices)}; ask again with /soundalike.")
             return True
         seed = choices[number - 1]
-        await self._answer(seed, self._pending_count, time.perf_counter(), seed.title, None)
+        request = dataclasses.replace(self._pending_request or Request("soundalike"), seeds=(seed.item_id,))
+        await self._answer(request, time.perf_counter(), seed.title, None)
         return True
 
-    async def _answer(self, seed: Candidate, count: int, started: float, typed_title: str, typed_artist: str | None):
-        answer = await similar_answer(
-            self.service, self.feedback_log, self.pool, seed=seed, count=count,
-            guild_id=NO_GUILD, user_id=CONSOLE_USER_ID, pool_key=None,
-        )
-        self.say(render.answer_text(answer))
+    async def mix(self, text: str) -> None:
+        songs: list[tuple[str, str | None]] = []
+        knobs: dict[str, str] = {}
+        for part in text.split(MIX_SEPARATOR):
+            options = parse_options(part)
+            songs.append((options.get("title", ""), options.get("artist") or None))
+            knobs.update({k: v for k, v in options.items() if k in ("count", "novelty")})
+        request = Request("mix", count=self._count(knobs.get("count")), novelty=self._novelty(knobs.get("novelty")))
+        started = time.perf_counter()
+        seeds = await self.pool.run(None, mix_seeds, self.service, songs)
+        request = dataclasses.replace(request, seeds=tuple(seed.item_id for seed in seeds))
+        await self._answer(request, started, " | ".join(title for title, _ in songs if title.strip()), None)
+
+    async def foryou(self, text: str) -> None:
+        options = parse_options(text)
+        count = options.get("count") or options.get("title")  # "/foryou 3" means three songs
+        request = Request("foryou", count=self._count(count), novelty=self._novelty(options.get("novelty")))
+        await self._answer(request, time.perf_counter(), None, None)
+
+    async def more(self) -> None:
+        if self.last_request is None:
+            self.say("Nothing to continue yet: ask for songs first, e.g. /soundalike Hey Ya!")
+            return
+        typed_title, typed_artist = self._last_typed
+        await self._answer(self.last_request.next_page(), time.perf_counter(), typed_title, typed_artist)
+
+    async def _answer(self, request: Request, started: float, typed_title: str | None,
+                      typed_artist: str | None) -> None:
+        answer = await compute_answer(self.service, self.feedback_log, self.pool, request,
+                                      guild_id=NO_GUILD, user_id=CONSOLE_USER_ID, pool_key=None)
+        if request.offset and not answer.suggestions:
+            self.say("That was all: there are no more suggestions for this.")
+            return
+        self.say(render.answer_text(answer, novelty=request.novelty))
         self.last_query_id = await log_answer(
-            self.feedback_log, answer, command="soundalike", guild_id=NO_GUILD, user_id=CONSOLE_USER_ID,
+            self.feedback_log, answer, command=request.command, guild_id=NO_GUILD, user_id=CONSOLE_USER_ID,
             channel_id=None, typed_title=typed_title, typed_artist=typed_artist, started=started,
-            params={"count": count, "console": True},
+            params={"console": True}, request=request,
         )
+        self.last_answer, self.last_request = answer, request
+        self._last_typed = (typed_title, typed_artist)
         self.last_count = len(answer.suggestions)
         if answer.suggestions:
-            self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list.")
+            self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list; /more for the next ones.")
 
     # -- ratings -----------------------------------------------------------------------
     async def rate(self, value: int, position: int | None) -> None:
-        if self.last_query_id is None:
+        if self.last_query_id is None or self.last_answer is None:
             self.say("Nothing to rate yet: ask for songs first, e.g. /soundalike Hey Ya!")
             return
-        recorded = await self.feedback_log.record_feedback(
-            None, CONSOLE_USER_ID, value, position, query_id=self.last_query_id
-        )
         emoji = render.THUMBS_UP if value > 0 else render.THUMBS_DOWN
-        what = f"suggestion {position}" if position is not None else "the whole list"
-        if recorded:
-            self.say(f"Noted: {emoji} for {what}.")
+        if position is None:
+            recorded = await self.feedback_log.record_feedback(
+                None, CONSOLE_USER_ID, value, None, query_id=self.last_query_id)
+            self.say(f"Noted: {emoji} for the whole list." if recorded else
+                     "I have no record of that answer any more, so the rating was not kept.")
+            return
+        answer = self.last_answer
+        index = position - 1 - answer.offset
+        if not 0 <= index < len(answer.suggestions):
+            first = answer.offset + 1
+            self.say(f"There is no suggestion {position} in the last answer "
+                     f"(it had {self.last_count}" + (f", numbered from {first})." if answer.offset else ")."))
+            return
+        outcome = await rate_suggestion(
+            self.feedback_log, guild_id=NO_GUILD, user_id=CONSOLE_USER_ID, value=value, position=position,
+            item_id=answer.suggestions[index].item_id, query_id=self.last_query_id,
+        )
+        if outcome is Rated.RECORDED:
+            self.say(f"Noted: {emoji} for suggestion {position}.")
         else:
-            self.say(f"There is no suggestion {position} in the last answer (it had {self.last_count}).")
+            self.say(render.rating_text(outcome, value, position))
+
+    # -- blocks ------------------------------------------------------------------------
+    async def block(self, text: str) -> None:
+        options = parse_options(text)
+        song = self._song_text(options)
+        result = await block_song(self.service, self.feedback_log, self.pool, guild_id=NO_GUILD,
+                                  user_id=CONSOLE_USER_ID, song=song, pool_key=None)
+        self.say(render.block_text(result, plain=True).replace("this server", "the console"))
+
+    async def unblock(self, text: str) -> None:
+        options = parse_options(text)
+        result = await unblock_song(self.service, self.feedback_log, self.pool, guild_id=NO_GUILD,
+                                    song=self._song_text(options), pool_key=None)
+        self.say(render.block_text(result, plain=True).replace("this server", "the console"))
+
+    def _song_text(self, options: dict[str, str]) -> str:
+        """A typed title with an artist narrows to that artist's song (the resolver takes both)."""
+        title, artist = options.get("title", ""), options.get("artist")
+        if artist and title:
+            found = self.service.resolve(title, artist)
+            if found.found and (found.confident or len(found.candidates) == 1):
+                return found.best.item_id
+        return title
 
     # -- admin -------------------------------------------------------------------------
     async def retrain(self) -> None:
@@ -245,6 +391,13 @@ class Console:
             rated = row.up + row.down
             self.say(f"model {row.model_version}: {row.answers} answered, "
                      f"👍 {row.up} ({render.percent(row.up, rated)}), 👎 {row.down} ({render.percent(row.down, rated)})")
+        top = await self.feedback_log.top_queries(NO_GUILD, limit=5)
+        if top:
+            self.say("Most asked-for songs:")
+            for row in top:
+                song = self.service.candidate(row.item_id)
+                name = render.clean(song.label if song is not None else (row.typed_title or row.item_id))
+                self.say(f"  {row.times:>3}× {name}")
 
 
 async def read_line(stream: TextIO, prompt: str) -> str:
