@@ -13,6 +13,12 @@ Three protocols, each scoring the model and the most-listened baseline on the sa
 - ``item2item``: what the bot does. For each held-out user, one of their songs is the
   seed of ``similar_items``; hit rate (any other song of theirs in the top k) and recall.
 
+``--knobs`` (item2item or users) measures the novelty knob instead of claiming it: on the
+same split and fit, a seeded sample of held-out users is answered through the bot's own
+ranking (``recommend.rank``: popular / balanced / deep, artist cap, version merging) and
+each setting reports coverage, novelty (self-information), intra-list diversity and mean
+listeners beside hit rate and recall, with the popularity baseline ranked the same way.
+
 The stored model was trained on all the data, so every protocol re-fits the model's
 configuration on its training part; the figures describe the configuration.
 
@@ -31,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
@@ -214,18 +221,256 @@ def _users_metrics(rank: "callable", split: UsersSplit, k: int) -> dict:
     return {name: total / count for name, total in sums.items()}
 
 
-def _item2item_metrics(similar: "callable", split: UsersSplit, k: int, seed: int) -> dict:
+def item2item_seeds(split: UsersSplit, seed: int) -> np.ndarray:
+    """The seed song of each held-out user (one of their songs, drawn with ``seed``).
+
+    The model, the baseline and every novelty-knob setting ask about the same seeds.
+    """
     rng = np.random.default_rng(seed)
-    hit_total = recall_total = 0.0
-    for visible, hidden in zip(split.visible, split.hidden):
+    seeds = np.empty(len(split.visible), dtype=np.int64)
+    for position, (visible, hidden) in enumerate(zip(split.visible, split.hidden)):
         items = np.concatenate([visible, hidden])
-        seed_item = int(items[rng.integers(items.size)])
+        seeds[position] = items[rng.integers(items.size)]
+    return seeds
+
+
+def _item2item_metrics(similar: "callable", split: UsersSplit, k: int, seed: int) -> dict:
+    hit_total = recall_total = 0.0
+    for seed_item, visible, hidden in zip(item2item_seeds(split, seed).tolist(), split.visible, split.hidden):
+        items = np.concatenate([visible, hidden])
         others = items[items != seed_item]
         found = np.isin(similar(seed_item, k), others).sum()
         hit_total += float(found > 0)
         recall_total += found / min(k, others.size)
     count = max(len(split.visible), 1)
     return {f"hit_rate@{k}": hit_total / count, f"recall@{k}": recall_total / count}
+
+
+# -- the novelty knob ------------------------------------------------------------------
+KNOB_PROTOCOLS = ("item2item", "users")
+DEFAULT_KNOB_USERS = 500
+
+
+@dataclass
+class KnobCase:
+    """One held-out user as the bot would be asked about them."""
+
+    user: int  # row in the dataset's matrix
+    seeds: np.ndarray  # item2item: the seed song; users: the visible half, folded in (/foryou)
+    targets: np.ndarray  # their songs an answer should find
+
+
+def knob_cases(split: UsersSplit, protocol: str, seed: int, max_users: int) -> list[KnobCase]:
+    """Cases for at most ``max_users`` of the split's held-out users, drawn with ``seed``.
+
+    Item2item cases use the very seeds the model and baseline rows were scored on.
+    """
+    count = len(split.visible)
+    wanted = min(max(int(max_users), 0), count)
+    positions = np.sort(np.random.default_rng(seed).choice(count, size=wanted, replace=False))
+    if protocol == "item2item":
+        seeds = item2item_seeds(split, seed)
+        cases = []
+        for position in positions.tolist():
+            items = np.concatenate([split.visible[position], split.hidden[position]])
+            cases.append(KnobCase(user=int(split.users[position]), seeds=seeds[position:position + 1],
+                                  targets=items[items != seeds[position]]))
+    else:
+        cases = [KnobCase(user=int(split.users[p]), seeds=split.visible[p], targets=split.hidden[p])
+                 for p in positions.tolist()]
+    return cases
+
+
+class ItemSimilarity:
+    """Pairwise similarity of items in the model's own space, for intra-list diversity.
+
+    Factor models: cosine of the item factors. kNN models: the similarity matrix with each
+    row divided by its largest value (the scale ``similar_items`` answers in, 0..1), made
+    symmetric by taking the larger direction, since each row keeps only its top neighbours.
+    """
+
+    def __init__(self, arrays: dict):
+        if "item_factors" in arrays:
+            factors = np.asarray(arrays["item_factors"], dtype=np.float64)
+            norms = np.linalg.norm(factors, axis=1)
+            self.normalized = factors / np.where(norms > 0, norms, 1.0)[:, None]
+            self.similarity = None
+        else:
+            similarity = sp.csr_matrix(arrays["similarity"], dtype=np.float64)
+            row_max = np.zeros(similarity.shape[0])
+            has_entries = np.diff(similarity.indptr) > 0
+            if has_entries.any():
+                row_max[has_entries] = np.maximum.reduceat(similarity.data, similarity.indptr[:-1][has_entries])
+            scale = np.where(row_max > 0, 1.0 / np.where(row_max > 0, row_max, 1.0), 0.0)
+            self.similarity = sp.csr_matrix(sp.diags(scale) @ similarity)
+            self.normalized = None
+
+    def mean_distance(self, items: np.ndarray) -> float | None:
+        """Mean of (1 - similarity) over the pairs of ``items``; None below two items."""
+        if len(items) < 2:
+            return None
+        if self.normalized is not None:
+            vectors = self.normalized[items]
+            pairwise = vectors @ vectors.T
+        else:
+            block = self.similarity[items][:, items].toarray()
+            pairwise = np.maximum(block, block.T)
+        upper = np.triu_indices(len(items), 1)
+        return float(np.mean(1.0 - pairwise[upper]))
+
+
+class ListFigures:
+    """Accuracy and beyond-accuracy figures over the answer lists of one setting.
+
+    - hit rate@k / recall@k: a shown song counts when the user played any version of it
+      (the bot merges versions and shows the most listened one);
+    - coverage: distinct songs shown / songs with a listener in the training part;
+    - novelty: mean self-information -log2(listeners / users) of the songs shown, in bits
+      (Zhou et al. 2010; Castells et al.'s "popularity-based novelty");
+    - diversity: mean pairwise (1 - similarity) within a list (intra-list diversity);
+    - mean_listeners: mean training listeners of the songs shown.
+    Per-list means are averaged over lists (lists of one song count for all but diversity).
+    """
+
+    def __init__(self, k: int, listeners: np.ndarray, n_users: int, similarity: ItemSimilarity,
+                 group_of: np.ndarray):
+        self.k = k
+        self.listeners = listeners
+        self.self_information = -np.log2(np.maximum(listeners, 1) / max(n_users, 1))
+        self.similarity = similarity
+        self.group_of = group_of
+        self.shown: set[int] = set()
+        self.sums = {"hits": 0.0, "recall": 0.0, "novelty": 0.0, "listeners": 0.0, "length": 0.0,
+                     "diversity": 0.0}
+        self.lists = self.lists_with_pairs = self.nonempty = 0
+
+    def add(self, shown: np.ndarray, targets: np.ndarray) -> None:
+        shown = np.asarray(shown, dtype=np.int64)
+        self.lists += 1
+        self.sums["length"] += shown.size
+        found = int(np.isin(self.group_of[shown], self.group_of[targets]).sum()) if shown.size else 0
+        self.sums["hits"] += float(found > 0)
+        self.sums["recall"] += found / max(min(self.k, targets.size), 1)
+        if shown.size:
+            self.nonempty += 1
+            self.shown.update(shown.tolist())
+            self.sums["novelty"] += float(self.self_information[shown].mean())
+            self.sums["listeners"] += float(self.listeners[shown].mean())
+        distance = self.similarity.mean_distance(shown)
+        if distance is not None:
+            self.lists_with_pairs += 1
+            self.sums["diversity"] += distance
+
+    def result(self) -> dict:
+        lists, nonempty = max(self.lists, 1), max(self.nonempty, 1)
+        with_listeners = max(int(np.count_nonzero(self.listeners)), 1)
+        return {
+            f"hit_rate@{self.k}": self.sums["hits"] / lists,
+            f"recall@{self.k}": self.sums["recall"] / lists,
+            "coverage": len(self.shown) / with_listeners,
+            "novelty": self.sums["novelty"] / nonempty,
+            "diversity": self.sums["diversity"] / max(self.lists_with_pairs, 1),
+            "mean_listeners": self.sums["listeners"] / nonempty,
+            "mean_length": self.sums["length"] / lists,
+        }
+
+
+def _catalog(dataset: object, n_items: int) -> pd.DataFrame:
+    """The dataset's items, or one made-up song per artist when a bare matrix was given."""
+    items = getattr(dataset, "items", None)
+    if items is not None:
+        return items
+    names = [str(i) for i in range(n_items)]
+    return pd.DataFrame({"item_id": names, "title": names, "artist": names})
+
+
+def knob_tradeoffs(
+    dataset: object,
+    split: UsersSplit,
+    fitted: FittedModel,
+    protocol: str,
+    k: int,
+    seed: int,
+    *,
+    per_artist_cap: int = 2,
+    min_listeners: int = 1,
+    max_users: int = DEFAULT_KNOB_USERS,
+) -> dict:
+    """The novelty knob's trade-off, measured on the answers the bot would give.
+
+    For each sampled held-out user the model's pool is made once, exactly as
+    ``SoundalikeService`` makes it (``similar_items`` for item2item = /soundalike,
+    ``score_for_history`` with weights 1 for users = /foryou, ``RankingOptions.pool_size``
+    deep), then ranked by ``recommend.rank`` for each setting with the seeds' versions
+    excluded and versions merged through the title resolver. Popularity, listener counts
+    and version representatives come from the training part only, so nothing about the
+    held-out users leaks in. The popularity baseline's top items go through the same
+    ``rank`` (balanced, same cap) so its lists obey the same filters.
+    """
+    from .dataset import Dataset
+    from .recommend import NOVELTY_LEVELS, RankingOptions, rank
+    from .resolver import TitleResolver
+
+    if protocol not in KNOB_PROTOCOLS:
+        raise ConfigError(f"--knobs measures the bot's answers: use --protocol item2item (/soundalike) "
+                          f"or users (/foryou), not {protocol!r}")
+    items = _catalog(dataset, split.train.shape[1])
+    # The bot ranks against the data the model was trained on: here, the training part.
+    training = Dataset(name=str(getattr(dataset, "name", "evaluation")), path=Path(getattr(dataset, "path", ".")),
+                       interactions=split.train, items=items)
+    listeners = training.listeners
+    resolver = TitleResolver.build(training)
+    served = fitted.loaded("evaluation")
+    similarity = ItemSimilarity(fitted.arrays())
+    popularity = PopularityRecommender(listeners)
+
+    try:
+        settings = {(level, per_artist_cap): RankingOptions(count=k, novelty=level, per_artist_cap=per_artist_cap,
+                                                            min_listeners=min_listeners)
+                    for level in NOVELTY_LEVELS}
+        if per_artist_cap:
+            settings.update({(level, 0): RankingOptions(count=k, novelty=level, per_artist_cap=0,
+                                                        min_listeners=min_listeners) for level in NOVELTY_LEVELS})
+        baseline_options = RankingOptions(count=k, novelty="balanced", per_artist_cap=per_artist_cap,
+                                          min_listeners=min_listeners)
+    except ValueError as error:
+        raise ConfigError(f"ranking options: {error}") from None
+    pool_size = baseline_options.pool_size  # the same for every setting: it depends on count only
+
+    def figures() -> ListFigures:
+        return ListFigures(k, listeners, training.n_users, similarity, resolver.item_group)
+
+    per_setting = {key: figures() for key in settings}
+    baseline = figures()
+    cases = knob_cases(split, protocol, seed, max_users)
+    top_listeners = float(max(listeners.max(initial=0), 1))
+    for case in cases:
+        excluded = {int(i) for s in case.seeds.tolist() for i in resolver.group_members(resolver.version_group(s))}
+        seed_artists = [str(items["artist"].iat[s]) for s in case.seeds.tolist()] if protocol == "item2item" else []
+        if protocol == "item2item":
+            pool, scores = served.similar_items(case.seeds, pool_size)
+        else:
+            pool, scores = served.score_for_history(case.seeds, np.ones(case.seeds.size, dtype=np.float32), pool_size)
+        for key, options in settings.items():
+            picked = rank(training, pool, scores, options, exclude=excluded, seed_artists=seed_artists,
+                          version_group=resolver.version_group, representative=resolver.representative)
+            per_setting[key].add(np.array([index for index, _ in picked], dtype=np.int64), case.targets)
+        popular = popularity.top(case.seeds, pool_size)
+        picked = rank(training, popular, listeners[popular] / top_listeners, baseline_options, exclude=excluded,
+                      seed_artists=seed_artists, version_group=resolver.version_group,
+                      representative=resolver.representative)
+        baseline.add(np.array([index for index, _ in picked], dtype=np.int64), case.targets)
+
+    report = {
+        "knobs": {level: per_setting[(level, per_artist_cap)].result() for level in NOVELTY_LEVELS},
+        "knobs_baseline": baseline.result(),
+        "knobs_setup": {"protocol": protocol, "users_evaluated": len(cases), "per_artist_cap": per_artist_cap,
+                        "min_listeners": min_listeners, "pool_size": pool_size,
+                        "items_with_listeners": int(np.count_nonzero(listeners))},
+    }
+    if per_artist_cap:
+        report["knobs_no_artist_cap"] = {level: per_setting[(level, 0)].result() for level in NOVELTY_LEVELS}
+    return report
 
 
 # -- the function API ------------------------------------------------------------------
@@ -239,16 +484,24 @@ def evaluate(
     train_share: float = 0.8,
     extra_train: sp.spmatrix | None = None,
     max_users: int = DEFAULT_MAX_HELDOUT_USERS,
+    knobs: bool = False,
+    knob_users: int = DEFAULT_KNOB_USERS,
+    per_artist_cap: int = 2,
+    min_listeners: int = 1,
 ) -> dict:
     """Fit ``config_params`` on the protocol's training part and score it beside popularity.
 
     ``dataset`` is a Dataset or a users x items matrix. ``extra_train`` rows (feedback
     listeners) join the model's training part only: they are never scored, and the
     baseline is computed on the dataset's own split, identical for every call with the
-    same seed.
+    same seed. ``knobs`` (item2item or users) adds the novelty knob's trade-off on the
+    same split and fit: see :func:`knob_tradeoffs`.
     """
     if protocol not in PROTOCOLS:
         raise ConfigError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if knobs and protocol not in KNOB_PROTOCOLS:
+        raise ConfigError(f"--knobs measures the bot's answers: use --protocol item2item (/soundalike) "
+                          f"or users (/foryou), not {protocol!r}")
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
     counts = sp.csr_matrix(getattr(dataset, "interactions", dataset))
@@ -268,7 +521,8 @@ def evaluate(
         model_train = split.train
         if extra_train is not None and extra_train.shape[0]:
             model_train = sp.vstack([split.train, sp.csr_matrix(extra_train, dtype=split.train.dtype)], format="csr")
-        served: LoadedModel = fit(config_params, model_train).loaded("evaluation")
+        fitted = fit(config_params, model_train)
+        served: LoadedModel = fitted.loaded("evaluation")
         popularity = PopularityRecommender.fit(split.train)
         if protocol == "users":
             report["model"] = _users_metrics(lambda seen, n: served.score_for_history(seen, None, n)[0], split, k)
@@ -277,6 +531,9 @@ def evaluate(
             report["model"] = _item2item_metrics(lambda item, n: served.similar_items(np.array([item]), n)[0], split, k, seed)
             report["baseline"] = _item2item_metrics(lambda item, n: popularity.top(np.array([item]), n), split, k, seed)
         report["users_evaluated"] = len(split.visible)
+        if knobs:
+            report.update(knob_tradeoffs(dataset, split, fitted, protocol, k, seed, per_artist_cap=per_artist_cap,
+                                         min_listeners=min_listeners, max_users=knob_users))
     return report
 
 
@@ -336,11 +593,31 @@ def _print_report(report: dict, label: str, online: dict | None) -> None:
     print(f"{'metric':<14} {'model':>8} {'popularity':>11}")
     for name, value in report["model"].items():
         print(f"{name:<14} {value:>8.4f} {report['baseline'][name]:>11.4f}")
+    if "knobs" in report:
+        _print_knobs(report)
     if online:
         print("Online (bot feedback):")
         for version, stats in sorted(online.items()):
             print(f"  {version:<8} answers {stats.get('answers', 0):>6}  up {stats.get('up', 0):>5}  "
                   f"down {stats.get('down', 0):>5}  up-rate {float(stats.get('up_rate', 0.0)):.3f}")
+
+
+def _print_knobs(report: dict) -> None:
+    setup, k = report["knobs_setup"], report["k"]
+    asked = {"item2item": "one seed song (/soundalike)", "users": "half of each history folded in (/foryou)"}
+    cap = f"at most {setup['per_artist_cap']} per artist" if setup["per_artist_cap"] else "no artist cap"
+    print(f"Novelty knob: answers as the bot ranks them ({asked[setup['protocol']]}; pool {setup['pool_size']}, "
+          f"{cap}, min {setup['min_listeners']} listener(s)), {setup['users_evaluated']:,} sampled held-out users")
+    print(f"coverage = distinct songs shown / {setup['items_with_listeners']:,} songs with listeners; "
+          "novelty = mean -log2(listeners/users) in bits; diversity = mean pairwise (1 - similarity)")
+    columns = [f"hit_rate@{k}", f"recall@{k}", "coverage", "novelty", "diversity", "mean_listeners"]
+    print(f"{'setting':<24}" + "".join(f"{name:>15}" for name in columns))
+    rows = [(level, figures) for level, figures in report["knobs"].items()]
+    rows += [(f"{level}, no artist cap", figures) for level, figures in report.get("knobs_no_artist_cap", {}).items()]
+    rows.append(("popularity baseline", report["knobs_baseline"]))
+    for name, figures in rows:
+        print(f"{name:<24}" + "".join(f"{figures[column]:>15.4f}" if column != "mean_listeners"
+                                      else f"{figures[column]:>15.1f}" for column in columns))
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -354,7 +631,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     k = args.k or config.evaluation.k
     seed = config.evaluation.random_state if args.seed is None else args.seed
     report = evaluate(dataset, params, protocol, k, seed, train_share=config.evaluation.train_share,
-                      max_users=args.max_users)
+                      max_users=args.max_users, knobs=args.knobs, knob_users=args.knob_users,
+                      per_artist_cap=config.serving.per_artist_cap, min_listeners=config.serving.min_listeners)
     report["dataset"] = name
     report["evaluated"] = label
     online = online_rates(config.database_path)
@@ -385,6 +663,12 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, help="split seed (default: [evaluation] random_state)")
     parser.add_argument("--max-users", type=int, default=DEFAULT_MAX_HELDOUT_USERS,
                         help=f"most held-out users for users/item2item (default {DEFAULT_MAX_HELDOUT_USERS})")
+    parser.add_argument("--knobs", action="store_true",
+                        help="item2item/users only: also rank each held-out user's answer as the bot does for "
+                        "each novelty setting (popular, balanced, deep; [serving] artist cap and none) and report "
+                        "coverage, novelty, diversity and mean listeners beside hit rate and recall")
+    parser.add_argument("--knob-users", type=int, default=DEFAULT_KNOB_USERS,
+                        help=f"held-out users sampled for --knobs (default {DEFAULT_KNOB_USERS})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_param_arguments(parser)
     parser.set_defaults(func=evaluate_command)
