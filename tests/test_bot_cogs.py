@@ -482,3 +482,37 @@ async def test_forgetme_erases_and_confirms_privately(bot):
     bot.feedback_log.forget_user.assert_awaited_once_with(42)
     assert sent_texts(interaction)[0].startswith("Done: I erased your 2 questions and 1 rating from the log.")
     assert interaction.response.send_message.call_args.kwargs["ephemeral"] is True
+
+
+def test_block_commands_are_for_admins_hidden_by_default_and_server_only(bot):
+    from bot.cogs.blocks import BlocksCog
+
+    commands = {c.qualified_name: c for c in BlocksCog(bot).walk_app_commands()}
+    for name in ("block", "unblock"):
+        assert commands[name].guild_only and admin_check in commands[name].checks
+        assert commands[name].default_permissions == discord.Permissions(manage_guild=True)
+
+
+async def test_stats_chart_is_drawn_on_a_compute_thread_and_attached(bot, monkeypatch):
+    import bot.charts as charts
+    from recommender.feedback_log import FeedbackDay, TopQuery
+
+    drawn_on = []
+    real = charts.stats_png
+
+    def spy(*args, **kwargs):
+        drawn_on.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "stats_png", spy)
+    bot.feedback_log.stats.return_value = [VersionStats("v1", 2, 1, 1)]
+    bot.feedback_log.feedback_over_time.return_value = [FeedbackDay("2026-01-02", "v1", 1, 1)]
+    bot.feedback_log.top_queries.return_value = [TopQuery("s-heyya", "s-heyya", None, 2)]
+    interaction = make_interaction(bot)
+    await StatsCog.stats.callback(StatsCog(bot), interaction)
+    assert drawn_on and drawn_on[0].startswith("soundalike-compute")
+    interaction.response.send_message.assert_awaited_once()  # the numbers went out first
+    edit = interaction.edit_original_response.call_args.kwargs
+    (attached,) = edit["attachments"]
+    assert attached.filename == charts.FILENAME and attached.fp.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert edit["embed"].image.url == f"attachment://{charts.FILENAME}"

@@ -166,3 +166,88 @@ def test_autocomplete_any_input_gives_valid_choices(fuzz, typed, focus, other):
     for choice in choices:
         assert 1 <= len(choice["name"]) <= render.LABEL and 1 <= len(choice["value"]) <= render.LABEL
     assert not errors.records, [r.getMessage() for r in errors.records]
+
+
+NOVELTIES = st.one_of(st.none(), st.sampled_from(["popular", "balanced", "deep"]), texts())
+COUNTS = st.none() | st.integers(-(2**53), 2**53)
+
+
+def ask_and_check(runner, world, errors, command: str, options: list[dict], who=None) -> list[dict]:
+    async def ask():
+        since = len(world.fake.requests)
+        interaction = await world.fake.slash_command(command, options, member=who or world.member,
+                                                     guild=world.guild)
+        return await settled_replies(world, interaction, since)
+
+    bodies = runner.run(ask())
+    check_reply(bodies)
+    assert not errors.records, [r.getMessage() for r in errors.records]
+    return bodies
+
+
+def optional(name: str, value, **kwargs) -> list[dict]:
+    return [] if value is None else [option(name, value, **kwargs)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=texts(), novelty=NOVELTIES, leave_out_artist=st.none() | st.booleans(),
+       per_artist=st.none() | st.integers(-(2**53), 2**53))
+def test_soundalike_knobs_any_values_answer_or_explain(fuzz, title, novelty, leave_out_artist, per_artist):
+    runner, world, errors = fuzz
+    ask_and_check(runner, world, errors, "soundalike", [
+        option("title", title), *optional("novelty", novelty),
+        *optional("leave_out_artist", leave_out_artist, kind=5), *optional("per_artist", per_artist)])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(songs=st.lists(st.one_of(texts(), st.sampled_from(["Hey Ya!", "Hey Jude", "Hello"])), min_size=2,
+                      max_size=5),
+       count=COUNTS, novelty=NOVELTIES)
+def test_mix_any_songs_answer_or_explain(fuzz, songs, count, novelty):
+    runner, world, errors = fuzz
+    ask_and_check(runner, world, errors, "mix", [
+        *(option(f"song{n}", song) for n, song in enumerate(songs, start=1)),
+        *optional("count", count), *optional("novelty", novelty)])
+
+
+@pytest.fixture(scope="module")
+def member_with_likes(fuzz):
+    """The dj likes three songs, so that /foryou answers rather than explains."""
+    runner, world, _ = fuzz
+
+    async def like_three():
+        ids = [world.service.resolve(title).best.item_id for title in ("Ms. Jackson", "Lose Yourself", "Juicy")]
+        query = await world.feedback_log.record_answer(
+            guild_id=world.guild.id, user_id=world.dj.user.id, command="soundalike",
+            suggestions=[(n, item_id, 0.5) for n, item_id in enumerate(ids, start=1)])
+        for position in (1, 2, 3):
+            await world.feedback_log.record_feedback(None, world.dj.user.id, 1, position, query_id=query)
+
+    runner.run(like_three())
+    return world.dj
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count=COUNTS, novelty=NOVELTIES, with_likes=st.booleans())
+def test_foryou_any_arguments_answer_or_explain(fuzz, member_with_likes, count, novelty, with_likes):
+    runner, world, errors = fuzz
+    who = member_with_likes if with_likes else world.member
+    bodies = ask_and_check(runner, world, errors, "foryou", [*optional("count", count), *optional("novelty", novelty)],
+                           who=who)
+    if novelty in (None, "popular", "balanced", "deep"):  # a valid knob, and any count is clamped
+        final = bodies[-1]
+        if with_likes:
+            assert final.get("embeds") and final["embeds"][0]["title"] == "Songs for dj", final
+        else:
+            assert final["content"].startswith("You have liked 0 suggestions so far")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(song=texts(), command=st.sampled_from(["block", "unblock"]), admin=st.booleans())
+def test_block_and_unblock_any_song_answer_or_explain(fuzz, song, command, admin):
+    runner, world, errors = fuzz
+    bodies = ask_and_check(runner, world, errors, command, [option("song", song)],
+                           who=world.dj if admin else world.member)
+    assert all((body.get("flags") or 0) & 64 for body in bodies)  # an admin's business: private replies
+    if not admin:
+        assert bodies[-1]["content"].startswith("Only this server's Soundalike admins")

@@ -134,3 +134,41 @@ def test_model_embed_survives_an_odd_manifest():
 
 def test_empty_stats():
     assert render.stats_embed("Server", []).description.startswith("No questions answered here yet")
+
+
+# -- headings, blocks, the /stats chart ------------------------------------------------------
+
+
+def test_headings_say_what_was_asked_and_which_page():
+    one = answer([song("Ms. Jackson", "OutKast")])
+    assert render.answer_heading(one) == "Songs like Hey Ya! — OutKast"
+    seeds = [Candidate(i, f"s{i}", t, "x", 100.0, 1) for i, t in enumerate(["Hey Ya!", "Hello", "Hey Jude"])]
+    mix = Answer(seeds, [song("Come Together", "The Beatles")] * 5, "v3", "demo", offset=5)
+    assert render.answer_heading(mix) == "A mix of Hey Ya!, Hello and Hey Jude (6–10)"
+    mine = Answer([], [song("Roses", "OutKast")], "v3", "demo")
+    assert render.answer_heading(mine, for_name="dj\n@everyone") == "Songs for dj @everyone"
+    assert render.answer_embed(mine, for_name="dj", novelty="deep").footer.text.startswith(
+        "model v3 · demo data · deep cuts · rate with")
+    assert "balanced" not in render.answer_embed(mine, novelty="balanced").footer.text
+
+
+def test_block_texts_escape_what_was_typed():
+    from bot.answers import BlockOutcome, BlockResult, Lookup
+
+    typed = BlockResult(BlockOutcome.NOT_FOUND, lookup=Lookup(query="**x** @everyone", closest=["<@1> y"]))
+    text = render.block_text(typed)
+    assert "@everyone" not in text and "<@1>" not in text and text.startswith("No song matches “\\*\\*x\\*\\*")
+    assert render.block_text(typed, plain=True) == "No song matches “**x** @everyone”. Closest titles: <@1> y"
+    seed = Candidate(0, "s", "Hey_Ya", "Out*Kast", 100.0, 1)
+    assert render.block_text(BlockResult(BlockOutcome.BLOCKED, song=seed)).startswith("Blocked Hey\\_Ya — Out\\*Kast:")
+
+
+def test_stats_chart_is_a_png_whatever_the_titles():
+    from bot.charts import RatingDay, has_data, stats_png
+
+    assert not has_data([RatingDay("2026-01-01", "v1", 0, 0)], [("x", 0)])
+    days = [RatingDay("2026-01-01", "v1", 3, 1), RatingDay("2026-01-03", "v2", 0, 2), RatingDay("bad", "v2", 1, 0)]
+    songs = [("$100 Bill $ — Money $$", 5), ("\x00\n" * 50 + "🎸" * 300, 2), ("日本語の歌 — 歌手", 1), ("$", 1)]
+    png = stats_png(days, songs, title="Soundalike in $erver")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
+    assert stats_png([], [("Hey Ya! — OutKast", 1)]).startswith(b"\x89PNG")  # no ratings yet: one panel says so

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +16,7 @@ from bot_harness import LoopThread
 from bot_mocks import FakeService
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.console import CONSOLE_USER_ID, HOW_TO_SET_TOKEN, Console, parse_options, run_console
+from bot.console import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, parse_options, run_console
 from bot.limits import ComputePool
 from bot.retrain import Retrainer
 from recommender.feedback_log import NO_GUILD, FeedbackLog
@@ -43,17 +45,20 @@ def ratings(db: Path) -> list[tuple]:
 
 @pytest.mark.slow
 def test_piped_soundalike_and_rating_as_in_the_readme(tmp_path, demo_env):
-    """printf '/soundalike Hey Ya!\\n+1\\n' | python -m bot --console"""
+    """printf '/soundalike Hey Ya!\\n+1\\n/more\\n/mix Hey Ya! | Hey Jude novelty:deep\\n' | python -m bot --console"""
     config = console_config(tmp_path, demo_env)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)}  # no DISCORD_TOKEN
     done = subprocess.run(
         [sys.executable, "-m", "bot", "--console", "--config", str(config)],
-        input="/soundalike Hey Ya!\n+1\n", capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT, env=env,
+        input="/soundalike Hey Ya!\n+1\n/more\n/mix Hey Ya! | Hey Jude novelty:deep\n", capture_output=True, text=True,
+        timeout=120, cwd=PROJECT_ROOT, env=env,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Soundalike console") and "export DISCORD_TOKEN=" in done.stdout
     assert "Songs like Hey Ya! — OutKast:\n  1. " in done.stdout
     assert "Noted: 👍 for suggestion 1." in done.stdout
+    assert "Songs like Hey Ya! — OutKast (6–10):\n  6. " in done.stdout
+    assert "A mix of Hey Ya! and Hey Jude:\n  1. " in done.stdout and "demo data · deep cuts)" in done.stdout
     assert "Traceback" not in done.stderr
     assert ratings(tmp_path / "log.sqlite3") == [(NO_GUILD, CONSOLE_USER_ID, 1, 1)]
 
@@ -118,10 +123,87 @@ async def test_retrain_from_the_console_reports_progress_and_swaps_the_model(tmp
     assert ("reload", None) in service.calls
 
 
+def answers_in(out: str) -> list[list[str]]:
+    """Each answer printed, as its list of "Title — Artist" lines, in order."""
+    answers, current = [], None
+    for line in out.splitlines():
+        if line.endswith(":") and (line.startswith(("Songs like ", "A mix of ", "Songs for "))):
+            current = []
+            answers.append(current)
+        elif current is not None and re.match(r"\s+\d+\. ", line):
+            current.append(re.sub(r"^\s+\d+\. (.*?)  \d+% match$", r"\1", line))
+    return answers
+
+
+async def test_mix_more_and_novelty_from_a_pipe(tmp_path, demo_env, demo_service):
+    out = await run_lines(
+        "/mix Hey Ya! | Hello artist:Adele | Hey Jude\n/more\n/soundalike Hey Ya! novelty:popular\n"
+        "/novelty deep\n/soundalike Hey Ya!\n/more\n/mix Hey Ya! | Hey Ya!\n/soundalike Hey Ya! novelty:weird\n",
+        demo_env, tmp_path, service=demo_service)
+    assert "A mix of Hey Ya!, Hello and Hey Jude:" in out
+    assert "A mix of Hey Ya!, Hello and Hey Jude (6–10):" in out
+    mix, mix_more, popular, deep, deep_more = answers_in(out)
+    seeds = {"Hey Ya! — OutKast", "Hello — Adele", "Hey Jude — The Beatles"}
+    assert len(mix) == len(mix_more) == 5 and not seeds & set(mix + mix_more) and not set(mix) & set(mix_more)
+    assert "Novelty: deep cuts" in out and popular != deep and not set(deep) & set(deep_more)
+
+    def listeners(lines):
+        return sum(world_song(demo_service, line).listeners for line in lines) / len(lines)
+
+    assert listeners(deep) < listeners(popular)
+    assert "error: A mix needs at least two different songs" in out
+    assert "error: novelty must be one of popular, balanced, deep, not 'weird'" in out
+    logged = queries(tmp_path / "log.sqlite3")
+    assert [command for command, _ in logged] == ["mix", "mix", "soundalike", "soundalike", "soundalike"]
+    assert logged[1][1]["offset"] == 5 and logged[3][1]["novelty"] == "deep" and logged[2][1]["novelty"] == "popular"
+
+
+async def test_foryou_dislikes_that_stick_and_blocks_from_a_pipe(tmp_path, demo_env, demo_service):
+    out = await run_lines(
+        "/foryou\n/soundalike Hey Ya!\n+1\n+2\n+3\n-4\n/foryou 8\n/soundalike Hey Ya!\n-1\n-1\n"
+        "/soundalike Hey Ya!\n/block Ms. Jackson\n/soundalike Hey Ya!\n/unblock Ms. Jackson\n/block Hello\n"
+        "/unblock Hey Jude\n/soundalike Hey Ya!\n",
+        demo_env, tmp_path, service=demo_service)
+    assert "error: You have liked 0 suggestions so far; /foryou needs at least 3." in out
+    first, playlist, without_fourth, again, without_blocked, unblocked = answers_in(out)
+    assert len(playlist) == 8 and not set(first[:4]) & set(playlist)
+    assert first[3] not in without_fourth and len(without_fourth) == 5
+    # -1 twice: noted, then taken back, so the next answer is the same.
+    assert "Took back your 👎 for suggestion 1: it may be suggested to you again." in out
+    assert again == without_fourth and again[0] == "Ms. Jackson — OutKast"
+    assert "Blocked Ms. Jackson — OutKast: Soundalike will not suggest it in the console until /unblock." in out
+    assert "Ms. Jackson — OutKast" not in without_blocked and len(without_blocked) == 5
+    assert "Unblocked Ms. Jackson — OutKast: it may be suggested in the console again." in out
+    assert unblocked == without_fourth
+    assert "Several songs match “Hello”" in out and "Hey Jude — The Beatles is not blocked in the console." in out
+
+
+def world_song(service, line: str):
+    title, artist = line.rsplit(" — ", 1)
+    return service.resolve(title, artist).best
+
+
+def queries(db: Path) -> list[tuple[str, dict]]:
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = connection.execute("SELECT command, params_json FROM queries ORDER BY id").fetchall()
+    finally:
+        connection.close()
+    return [(command, json.loads(params)) for command, params in rows]
+
+
+def test_help_lists_every_command():
+    for command in ("/soundalike", "/mix A | B", "/foryou", "/more", "/novelty", "/block", "/unblock", "/stats",
+                    "novelty:LEVEL", "leave_out_artist:yes", "per_artist:N"):
+        assert command in HELP, command
+
+
 def test_options_use_discords_syntax():
     assert parse_options("Hey Ya! artist:OutKast count:3") == {"title": "Hey Ya!", "artist": "OutKast", "count": "3"}
     assert parse_options("title:Crazy artist: Gnarls Barkley") == {"title": "Crazy", "artist": "Gnarls Barkley"}
     assert parse_options("Re:Stacks") == {"title": "Re:Stacks"}
+    assert parse_options("Hey Ya! novelty:deep per_artist:0 leave_out_artist:yes") == {
+        "title": "Hey Ya!", "novelty": "deep", "per_artist": "0", "leave_out_artist": "yes"}
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +226,13 @@ def console_on_a_loop(tmp_path_factory, demo_env, demo_service):
 @given(line=st.one_of(
     st.text(max_size=300),
     st.sampled_from(["/soundalike", "/soundalike ", "+", "-0", "+1000", "count:", "artist:", "/model nope",
-                     "/soundalike @everyone artist:<@1> count:-5", "'; DROP TABLE feedback; --", "x" * 10_000]),
-    st.builds(lambda cmd, text: f"{cmd} {text}", st.sampled_from(["/soundalike", "/SOUNDALIKE", "+", "/help"]),
+                     "/soundalike @everyone artist:<@1> count:-5", "'; DROP TABLE feedback; --", "x" * 10_000,
+                     "/mix", "/mix |", "/mix Hey Ya! | Hey Jude", "/mix a|b|c|d|e|f", "/foryou", "/foryou -3",
+                     "/foryou 2 novelty:deep", "/more", "/novelty", "/novelty sideways", "/block", "/unblock x",
+                     "/soundalike Hey Ya! per_artist:-1 leave_out_artist:maybe novelty:"]),
+    st.builds(lambda cmd, text: f"{cmd} {text}",
+              st.sampled_from(["/soundalike", "/SOUNDALIKE", "+", "/help", "/mix", "/foryou", "/novelty", "/block",
+                               "/unblock", "/more"]),
               st.text(max_size=200)),
 ))
 def test_any_console_line_gets_a_reply_and_never_crashes(console_on_a_loop, line):
