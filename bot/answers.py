@@ -32,6 +32,11 @@ from .render import clean
 MAX_QUERY_CHARS = 200
 # Songs offered when a title is ambiguous (a select menu holds at most 25).
 MAX_CHOICES = 10
+# "More" stops here: rating buttons number positions with at most three digits, and nobody
+# reads 200 suggestions for one song.
+MAX_POSITION = 200
+# Songs in one answer: Discord's option range (the config's max_results is usually lower).
+MAX_COUNT = 25
 # A per-artist cap above this is no cap in practice (an answer holds at most 25 songs).
 MAX_PER_ARTIST_CAP = 25
 # The commands whose answers can be asked again ("More").
@@ -148,7 +153,7 @@ class Request:
         if command != "foryou" and not seeds:
             return None
         try:
-            count = max(1, int(params.get("count", 5)))
+            count = max(1, min(int(params.get("count", 5)), MAX_COUNT))
             offset = max(0, int(params.get("offset", 0)))
             novelty = check_novelty(params.get("novelty"))
             cap = params.get("per_artist_cap")

@@ -31,6 +31,7 @@ from recommender.results import Answer, Candidate
 from . import render
 from .answers import (
     DEFAULT_NOVELTY,
+    MAX_POSITION,
     NOVELTY_NAMES,
     Lookup,
     Rated,
@@ -274,8 +275,12 @@ class Console:
         if self.last_request is None:
             self.say("Nothing to continue yet: ask for songs first, e.g. /soundalike Hey Ya!")
             return
+        following = self.last_request.next_page()
+        if following.offset >= MAX_POSITION:
+            self.say(render.as_far_as_i_go(MAX_POSITION))
+            return
         typed_title, typed_artist = self._last_typed
-        await self._answer(self.last_request.next_page(), time.perf_counter(), typed_title, typed_artist)
+        await self._answer(following, time.perf_counter(), typed_title, typed_artist)
 
     async def _answer(self, request: Request, started: float, typed_title: str | None,
                       typed_artist: str | None) -> None:

@@ -384,3 +384,8 @@ def block_text(result, *, plain: bool = False) -> str:
     if closest:
         text += " Closest titles: " + "; ".join(closest)
     return shorten(text, MESSAGE_CONTENT)
+
+
+def as_far_as_i_go(songs: int) -> str:
+    """More pressed past the last page that is offered."""
+    return f"That is as far as I go ({songs} songs). Try novelty “deep cuts” or a /mix for other songs."

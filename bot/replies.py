@@ -30,7 +30,7 @@ from recommender.feedback_log import NO_GUILD
 from recommender.results import Answer
 
 from . import render
-from .answers import Request, compute_answer, log_answer
+from .answers import MAX_POSITION, Request, compute_answer, log_answer
 from .app import NO_MENTIONS
 from .cogs.feedback import add_rating_reactions, rating_view
 from .limits import Busy
@@ -45,9 +45,6 @@ T = TypeVar("T")
 # Discord drops an interaction that gets no response within 3 s; work not done by then
 # (a queue on the compute pool) answers "thinking…" first.
 RESPOND_WITHIN_S = 2.0
-# "More" stops here: rating buttons number positions with at most three digits, and nobody
-# reads 200 suggestions for one song.
-MAX_POSITION = 200
 GENERIC_FAILURE = "Something went wrong on my side; it has been logged. Please try again later."
 
 
@@ -151,8 +148,7 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"soundalik
             return
         following = request.next_page()
         if following.offset >= MAX_POSITION:
-            await reply.private(f"That is as far as I go ({MAX_POSITION} songs). Try novelty “deep cuts” "
-                                "or a /mix for other songs.")
+            await reply.private(render.as_far_as_i_go(MAX_POSITION))
             return
         wait = bot.cooldowns.retry_after(member_cooldown_key(interaction))
         if wait > 0:

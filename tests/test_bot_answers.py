@@ -81,7 +81,7 @@ def test_a_request_survives_the_log_and_old_answers_can_still_be_continued():
 def test_any_logged_params_give_a_valid_request_or_none(params, command):
     request = Request.from_logged(logged(command, params, resolved=HEY_YA))
     if request is not None:
-        assert request.count >= 1 and request.offset >= 0 and request.novelty in ("popular", "balanced", "deep")
+        assert 1 <= request.count <= 25 and request.offset >= 0 and request.novelty in ("popular", "balanced", "deep")
         assert request.per_artist_cap is None or 0 <= request.per_artist_cap <= 25
         assert request.command != "soundalike" or len(request.seeds) >= 1
 

@@ -247,3 +247,13 @@ def test_any_console_line_gets_a_reply_and_never_crashes(console_on_a_loop, line
     assert keep_going is True
     assert written.strip() or not line.strip()
     assert "something went wrong" not in written
+
+
+async def test_more_stops_at_the_last_offered_position(tmp_path, demo_env, demo_service, monkeypatch):
+    import bot.console as console_module
+
+    monkeypatch.setattr(console_module, "MAX_POSITION", 10)
+    out = await run_lines("/more\nHey Ya!\n/more\n/more\n", demo_env, tmp_path, service=demo_service)
+    assert "Nothing to continue yet: ask for songs first" in out
+    assert "Songs like Hey Ya! — OutKast (6–10):" in out
+    assert out.rstrip().endswith("That is as far as I go (10 songs). Try novelty “deep cuts” or a /mix for other songs.")
