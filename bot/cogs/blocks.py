@@ -9,6 +9,7 @@ every answer in the server (/soundalike, /mix, /foryou and More), see
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -17,8 +18,7 @@ from discord.ext import commands
 
 from .. import render
 from ..answers import block_song, blocked_songs, tidy, unblock_song
-from ..app import send_ephemeral
-from ..replies import guild_key
+from ..replies import Reply, guild_key
 from .admin import admin_only
 from .soundalike import AUTOCOMPLETE_LIMIT, song_choices
 
@@ -38,10 +38,9 @@ class BlocksCog(commands.Cog, name="Blocks"):
     @app_commands.default_permissions(manage_guild=True)
     @admin_only
     async def block(self, interaction: discord.Interaction, song: str) -> None:
-        result = await block_song(self.bot.service, self.bot.feedback_log, self.bot.pool,
-                                  guild_id=guild_key(interaction), user_id=interaction.user.id, song=song,
-                                  pool_key=guild_key(interaction))
-        await send_ephemeral(interaction, render.block_text(result))
+        await self._private_reply(interaction, "/block", block_song(
+            self.bot.service, self.bot.feedback_log, self.bot.pool, guild_id=guild_key(interaction),
+            user_id=interaction.user.id, song=song, pool_key=guild_key(interaction)))
 
     @app_commands.command(name="unblock", description="Allow a blocked song in this server again (admins)")
     @app_commands.describe(song="A blocked song: pick one from the list")
@@ -49,9 +48,20 @@ class BlocksCog(commands.Cog, name="Blocks"):
     @app_commands.default_permissions(manage_guild=True)
     @admin_only
     async def unblock(self, interaction: discord.Interaction, song: str) -> None:
-        result = await unblock_song(self.bot.service, self.bot.feedback_log, self.bot.pool,
-                                    guild_id=guild_key(interaction), song=song, pool_key=guild_key(interaction))
-        await send_ephemeral(interaction, render.block_text(result))
+        await self._private_reply(interaction, "/unblock", unblock_song(
+            self.bot.service, self.bot.feedback_log, self.bot.pool, guild_id=guild_key(interaction), song=song,
+            pool_key=guild_key(interaction)))
+
+    @staticmethod
+    async def _private_reply(interaction: discord.Interaction, what: str, work) -> None:
+        """The outcome, privately; a title look-up stuck in a queue shows "thinking…" first."""
+        reply = Reply(interaction, time.perf_counter())
+        try:
+            result = await reply.within_window(work)
+        except Exception as error:
+            await reply.fail(error, what)
+            return
+        await reply.private(render.block_text(result))
 
     @block.autocomplete("song")
     async def block_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
