@@ -29,9 +29,17 @@ from __future__ import annotations
 import bisect
 import ctypes
 import ctypes.util
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
 import math
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -54,6 +62,12 @@ from .text import (
     parse_title,
     primary_artist_display,
 )
+
+log = logging.getLogger(__name__)
+
+# The saved index: a folder inside the dataset folder, rebuilt when its key changes.
+CACHE_DIR = "resolver-index"
+CACHE_FORMAT = 1
 
 # -- ranking knobs ---------------------------------------------------------------------------
 # Below this match score (0-100) a title is not offered as a match at all.
@@ -179,6 +193,14 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[np.r_[True, values[1:] != values[:-1]]]
 
 
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values; for the small arrays of one query, sorting beats hashing."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    return values[np.r_[True, values[1:] != values[:-1]]]
+
+
 def _csr(keys: np.ndarray, values: np.ndarray, n_keys: int, order_within: np.ndarray | None = None):
     """Group ``values`` by ``keys`` into (indptr, values); ``order_within`` sorts each row
     (ascending), ties keep ``values`` order."""
@@ -186,9 +208,76 @@ def _csr(keys: np.ndarray, values: np.ndarray, n_keys: int, order_within: np.nda
         order = np.argsort(keys, kind="stable")
     else:
         order = np.lexsort((values, order_within, keys))
-    indptr = np.zeros(n_keys + 1, dtype=np.int64)
+    indptr = np.zeros(n_keys + 1, dtype=np.int32 if len(values) < 2**31 else np.int64)
     np.cumsum(np.bincount(keys, minlength=n_keys), out=indptr[1:])
     return indptr, values[order]
+
+
+def _trigram_arrays(strings: list[str], lengths: np.ndarray) -> dict[str, np.ndarray]:
+    """The trigram inverted index of ``strings`` (padded " s "), as plain arrays.
+
+    Vectorized: all strings become one array of code points, each trigram one integer
+    (three alphabet ranks), and a single sort of (trigram, id) keys yields the CSR rows,
+    each sorted by id with duplicates gone.
+    """
+    n = len(strings)
+    if n == 0:
+        return {"alphabet": np.zeros(1, dtype=np.uint32), "gram_codes": np.zeros(0, dtype=np.int64),
+                "indptr": np.zeros(1, dtype=np.int64), "postings": np.zeros(0, dtype=np.int32)}
+    # "\0" separates strings (folded strings never contain it) so no trigram spans two.
+    joined = "\0".join(f" {s} " for s in strings)
+    points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    del joined
+    present = np.flatnonzero(np.bincount(points)).astype(np.uint32)
+    lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+    lookup[present] = np.arange(len(present))  # "\0" gets rank 0
+    codes = lookup[points]
+    del points, lookup
+    size = len(present)
+    valid = (codes[:-2] != 0) & (codes[1:-1] != 0) & (codes[2:] != 0)
+    grams = (codes[:-2] * size + codes[1:-1]) * size + codes[2:]
+    owner = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64) + 3)[: len(codes) - 2]
+    del codes
+    grams, owner = grams[valid], owner[valid]
+    del valid
+    if size**3 * n < 2**62:
+        grams *= n
+        grams += owner
+        del owner
+        keys = _sorted_unique(grams)  # sorted by (trigram, id), duplicates gone
+        del grams
+        gram_of_key, posting = np.divmod(keys, n)
+    else:  # huge alphabets (many scripts): rank the trigrams first
+        gram_values, gram_rank = np.unique(grams, return_inverse=True)
+        keys = _sorted_unique(gram_rank.astype(np.int64) * n + owner)
+        rank_of_key, posting = np.divmod(keys, n)
+        gram_of_key = gram_values[rank_of_key]
+    starts = np.flatnonzero(np.r_[True, gram_of_key[1:] != gram_of_key[:-1]]) if len(keys) \
+        else np.zeros(0, dtype=np.int64)
+    return {"alphabet": present, "gram_codes": gram_of_key[starts].astype(np.int64),
+            "indptr": np.r_[starts, len(keys)].astype(np.int64), "postings": posting.astype(np.int32)}
+
+
+def _cache_key(dataset, titles: pa.Array, artists: pa.Array) -> str:
+    """What the saved index depends on: the dataset, its titles and artists, and this code
+    (normalization and index layout), so any change to them rebuilds it."""
+    digest = hashlib.blake2b(digest_size=16)
+    manifest = getattr(dataset, "manifest", None) or {}
+    digest.update(str(manifest.get("fingerprint")).encode())
+    for column in (titles, artists):
+        digest.update(f"{len(column)}:{column.offset}".encode())
+        for buffer in column.buffers():
+            if buffer is not None:
+                digest.update(buffer)
+    for module in (__file__, _text_module_file()):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
+def _text_module_file() -> str:
+    from . import text
+
+    return text.__file__
 
 
 def _release_free_heap() -> None:
@@ -241,78 +330,63 @@ class _StringIndex:
     # of them, so it is always counted. Commoner trigrams (" lo", "ove": in 80,000 titles)
     # are added while the budget lasts, to rank what was found.
     GUARANTEED = 7
-    WINDOW_BUDGET = 40_000
-    OUTSIDE_ALWAYS = 3  # rarest trigrams read for much longer / shorter titles
-    OUTSIDE_BUDGET = 15_000
+    WINDOW_BUDGET = 25_000
+    OUTSIDE_ALWAYS = 2  # rarest trigrams read for much longer / shorter titles
+    OUTSIDE_BUDGET = 8_000
     OUTSIDE_CAP = 50_000  # ... unless one alone is this big
-    WINDOW_CANDIDATES = 150
+    WINDOW_CANDIDATES = 100
     LONGER_CANDIDATES = 40
     SHORTER_CANDIDATES = 30
 
-    def __init__(self, strings: Sequence[str], popularity: np.ndarray):
-        strings = list(strings)
-        lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
-        # Order by (length, text): np.lexsort is stable on the string rank.
-        # Arrow sorts UTF-8 bytes, which is code point order: the order bisect sees in Python.
-        text_rank = pc.array_sort_indices(pa.array(strings, type=pa.string())).to_numpy() if strings \
-            else np.zeros(0, np.int64)
-        rank = np.empty(len(strings), dtype=np.int64)
-        rank[text_rank] = np.arange(len(strings))
-        order = np.lexsort((rank, lengths))
-        self.strings: list[str] = [strings[i] for i in order]
-        self.lengths = lengths[order].astype(np.int32)
-        self.popularity = np.asarray(popularity, dtype=np.float64)[order]
-        # Old position -> new id, for the caller to re-map its own arrays.
-        self.id_of_input = np.empty(len(strings), dtype=np.int64)
-        self.id_of_input[order] = np.arange(len(strings))
-        max_len = int(self.lengths.max()) if len(strings) else 0
-        # len_start[L] = first id whose string has length >= L.
-        self.len_start = np.searchsorted(self.lengths, np.arange(max_len + 2)).astype(np.int64)
-        # Alphabetical order for exact and prefix look-ups.
-        alpha_order = rank[order].argsort(kind="stable")
-        self.alpha: list[str] = [self.strings[i] for i in alpha_order]
-        self.alpha_ids = alpha_order.astype(np.int32)
-        self.alpha_popularity = self.popularity[alpha_order]
-        self._build_trigrams()
+    # Arrays that make up an index, as saved in the resolver cache.
+    ARRAYS = ("lengths", "popularity", "len_start", "alpha_ids", "alphabet", "gram_codes", "indptr", "postings")
+
+    def __init__(self, strings: list[str], arrays: dict[str, np.ndarray]):
+        """An index from its parts (see :meth:`build` and :meth:`arrays`)."""
+        self.strings = strings
+        self.lengths = arrays["lengths"]
+        self.popularity = arrays["popularity"]
+        self.len_start = arrays["len_start"]  # len_start[L] = first id whose string has length >= L
+        self.alpha_ids = arrays["alpha_ids"]  # ids in alphabetical order, for exact and prefix look-ups
+        self.alpha: list[str] = [strings[i] for i in self.alpha_ids.tolist()]
+        self.alpha_popularity = self.popularity[self.alpha_ids]
+        self.alphabet = arrays["alphabet"]  # code points of every character, "\0" first
+        self.alphabet_size = max(1, len(self.alphabet))
+        self.char_code = {chr(int(p)): i for i, p in enumerate(self.alphabet.tolist())}
+        self.gram_codes = arrays["gram_codes"]  # sorted trigram codes; row r's postings are
+        self.indptr = arrays["indptr"]  # postings[indptr[r]:indptr[r + 1]], sorted ids
+        self.postings = arrays["postings"]
         self._scratch = threading.local()
 
-    # -- building ---------------------------------------------------------------------------
-    def _build_trigrams(self) -> None:
-        n = len(self.strings)
-        if n == 0:
-            self.char_code: dict[str, int] = {}
-            self.alphabet_size = 1
-            self.gram_codes = np.zeros(0, dtype=np.int64)
-            self.indptr = np.zeros(1, dtype=np.int64)
-            self.postings = np.zeros(0, dtype=np.int32)
-            return
-        # One padded text " s " per string, "\0"-separated (never inside a folded string).
-        joined = "\0".join(f" {s} " for s in self.strings)
-        points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-        present = np.flatnonzero(np.bincount(points))
-        lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
-        lookup[present] = np.arange(len(present))  # "\0" gets code 0
-        codes = lookup[points]
-        size = len(present)
-        self.alphabet_size = size
-        self.char_code = {chr(int(p)): i for i, p in enumerate(present)}
-        first, second, third = codes[:-2], codes[1:-1], codes[2:]
-        valid = (first != 0) & (second != 0) & (third != 0)
-        grams = (first * size + second) * size + third
-        owner = np.repeat(np.arange(n, dtype=np.int64), self.lengths.astype(np.int64) + 3)[: len(points) - 2]
-        grams, owner = grams[valid], owner[valid]
-        if size**3 * n < 2**62:
-            keys = _sorted_unique(grams * n + owner)  # sorted by (gram, id), duplicates gone
-            gram_of_key, posting = np.divmod(keys, n)
-        else:  # huge alphabets (many scripts): rank the trigrams first
-            gram_values, gram_rank = np.unique(grams, return_inverse=True)
-            keys = _sorted_unique(gram_rank.astype(np.int64) * n + owner)
-            rank_of_key, posting = np.divmod(keys, n)
-            gram_of_key = gram_values[rank_of_key]
-        starts = np.flatnonzero(np.r_[True, gram_of_key[1:] != gram_of_key[:-1]]) if len(keys) else np.zeros(0, np.int64)
-        self.gram_codes = gram_of_key[starts].astype(np.int64)
-        self.indptr = np.r_[starts, len(keys)].astype(np.int64)
-        self.postings = posting.astype(np.int32)
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.ARRAYS}
+
+    @classmethod
+    def build(cls, strings: Sequence[str], popularity: np.ndarray) -> tuple["_StringIndex", np.ndarray]:
+        """Index distinct ``strings``; also returns the new id of each input position."""
+        strings = list(strings)
+        n = len(strings)
+        lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=n)
+        # Order by (length, text). Arrow sorts UTF-8 bytes, which is code point order: the
+        # order bisect sees in Python.
+        text_rank = np.empty(n, dtype=np.int64)
+        if n:
+            text_rank[pc.array_sort_indices(pa.array(strings, type=pa.string())).to_numpy()] = np.arange(n)
+        order = np.lexsort((text_rank, lengths))
+        id_of_input = np.empty(n, dtype=np.int64)
+        id_of_input[order] = np.arange(n)
+        ordered = [strings[i] for i in order.tolist()]
+        del strings
+        lengths = lengths[order].astype(np.int32)
+        max_len = int(lengths.max()) if n else 0
+        arrays = {
+            "lengths": lengths,
+            "popularity": np.asarray(popularity, dtype=np.float32)[order],
+            "len_start": np.searchsorted(lengths, np.arange(max_len + 2)).astype(np.int32),
+            "alpha_ids": text_rank[order].argsort(kind="stable").astype(np.int32),
+            **_trigram_arrays(ordered, lengths),
+        }
+        return cls(ordered, arrays), id_of_input
 
     # -- look-ups ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -398,7 +472,7 @@ class _StringIndex:
         picked = [self._best_inside(inside, low, high, length)]
         if outside_grams:
             picked.append(self._best_outside(outside, low, high, outside_grams))
-        return np.unique(np.concatenate(picked))
+        return _unique(np.concatenate(picked))
 
     def _counter(self) -> np.ndarray:
         """This thread's zeroed scratch array of per-string counts (left zeroed after use)."""
@@ -410,16 +484,20 @@ class _StringIndex:
     def _count_shared(self, slices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, shared): every posting of ``slices`` and, for each, how many slices hold its
         id, i.e. how many of the query's trigrams that string shares. Ids repeat once per
-        trigram. Costs O(postings), never O(catalog): the counter is reset by the ids touched.
+        trigram. Costs O(postings + id range), or O(postings) for a wide range of few ids.
         """
         slices = [part for part in slices if len(part)]
         if not slices:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        counter = self._counter()
-        for part in slices:  # ids are unique within one posting list, so += counts right
-            counter[part] += 1
         ids = np.concatenate(slices)
+        low = min(int(part[0]) for part in slices)  # posting lists are sorted
+        span = max(int(part[-1]) for part in slices) + 1 - low
+        if span <= 8 * len(ids):
+            return ids, np.bincount(ids - low, minlength=span)[ids - low]
+        counter = self._counter()  # ids are unique within one posting list, so += counts right
+        for part in slices:
+            counter[part] += 1
         shared = counter[ids]
         counter[ids] = 0
         return ids, shared
@@ -433,8 +511,8 @@ class _StringIndex:
         per_level = per_level // np.maximum(np.arange(len(per_level)), 1)
         reached = np.cumsum(per_level[::-1])[::-1]  # distinct strings sharing >= k
         cut = int(np.flatnonzero(reached >= limit)[-1]) if reached[1] >= limit else 1
-        above = np.unique(ids[shared > cut])
-        at_cut = np.unique(ids[shared == cut])
+        above = _unique(ids[shared > cut])
+        at_cut = _unique(ids[shared == cut])
         room = limit - len(above)
         if len(at_cut) > room:
             at_cut = at_cut[np.argsort(np.abs(self.lengths[at_cut] - length), kind="stable")[:room]]
@@ -458,7 +536,7 @@ class _StringIndex:
         if longer.any():
             need = max(2, math.ceil(n_grams / 2))
             keep = longer & (shared >= need)
-            found = np.unique(ids[keep]).astype(np.int64)
+            found = _unique(ids[keep]).astype(np.int64)
             if len(found) > self.LONGER_CANDIDATES:
                 # Shortest first: the least left untyped.
                 found = found[np.argsort(self.lengths[found], kind="stable")[: self.LONGER_CANDIDATES]]
@@ -467,7 +545,7 @@ class _StringIndex:
         if shorter.any():
             keep = shorter & (shared >= 2)
             keep[keep] = shared[keep] >= 0.5 * self.lengths[ids[keep]]
-            found = np.unique(ids[keep]).astype(np.int64)
+            found = _unique(ids[keep]).astype(np.int64)
             if len(found) > self.SHORTER_CANDIDATES:
                 found = found[np.argsort(-self.lengths[found], kind="stable")[: self.SHORTER_CANDIDATES]]
             picked.append(found)
@@ -509,10 +587,103 @@ class TitleResolver:
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
-    def build(cls, dataset) -> "TitleResolver":
-        """Index ``dataset.items`` (title, artist, item_id) with ``dataset.listeners``."""
+    def build(cls, dataset, cache: bool = True) -> "TitleResolver":
+        """Index ``dataset.items`` (item_id, title, artist) with ``dataset.listeners``.
+
+        With ``cache`` and a dataset folder, the index is saved beside the dataset as plain
+        arrays (``resolver-index/``) and loaded from there next time, as long as the
+        dataset, its titles and artists, and this code are unchanged.
+        """
         items = dataset.items
-        return cls.from_columns(items["item_id"], items["title"], items["artist"], dataset.listeners)
+        columns = (_arrow_strings(items["item_id"]), _arrow_strings(items["title"]),
+                   _arrow_strings(items["artist"]), np.asarray(dataset.listeners, dtype=np.int64))
+        folder = getattr(dataset, "path", None)
+        if not cache or folder is None or not len(columns[0]):
+            return cls.from_columns(*columns)
+        cache_dir = Path(folder) / CACHE_DIR
+        key = _cache_key(dataset, *columns[1:3])
+        started = time.perf_counter()
+        resolver = cls._load(cache_dir, key, columns)
+        if resolver is not None:
+            log.info("title index loaded from %s in %.2f s", cache_dir, time.perf_counter() - started)
+            return resolver
+        resolver = cls.from_columns(*columns)
+        log.info("title index of %s songs built in %.2f s", f"{len(resolver):,}", time.perf_counter() - started)
+        resolver._save(cache_dir, key)
+        return resolver
+
+    # -- the cache beside the dataset -----------------------------------------------------------
+    # Arrays of the resolver itself (the display columns and listeners come from the dataset).
+    ARRAYS = ("item_is_version", "item_group", "group_indptr", "group_items", "group_rep", "item_core",
+              "title_indptr", "title_items", "item_primary", "artist_indptr", "artist_items",
+              "credit_indptr", "credit_artists", "_popular_groups")
+
+    def _save(self, folder: Path, key: str) -> None:
+        """Write the index into ``folder`` atomically; a failure only costs the next start."""
+        temp = None
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+            arrays = {name: getattr(self, name) for name in self.ARRAYS}
+            for prefix, index in (("title.", self.title_index), ("artist.", self.artist_index)):
+                arrays.update({prefix + name: array for name, array in index.arrays().items()})
+            for name, array in arrays.items():
+                np.save(temp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+            strings = {"title_strings": self.title_index.strings, "artist_strings": self.artist_index.strings,
+                       "artist_display": self.artist_display}
+            for name, values in strings.items():
+                table = pa.table({"value": pa.array(values, type=pa.large_string())})
+                with pa.OSFile(str(temp / f"{name}.arrow"), "wb") as sink:
+                    with pa.ipc.new_file(sink, table.schema) as writer:
+                        writer.write_table(table)
+            manifest = {"format": CACHE_FORMAT, "key": key, "items": len(self), "arrays": sorted(arrays),
+                        "strings": sorted(strings)}
+            (temp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(temp, folder)
+            temp = None
+        except OSError as error:  # read-only dataset folder, full disk, a concurrent writer
+            log.warning("could not save the title index in %s (%s); it will be built again next time", folder, error)
+        finally:
+            if temp is not None:
+                shutil.rmtree(temp, ignore_errors=True)
+
+    @classmethod
+    def _load(cls, folder: Path, key: str, columns) -> "TitleResolver | None":
+        """The saved index when it matches ``key``, else None (and it gets rebuilt)."""
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.exists():
+            return None
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if manifest.get("format") != CACHE_FORMAT or manifest.get("key") != key:
+                return None
+
+            def array(name: str) -> np.ndarray:
+                path = folder / f"{name}.npy"
+                # Memory-mapped: pages load on demand and are shared by every process.
+                return np.load(path, mmap_mode="r" if path.stat().st_size > 4096 else None, allow_pickle=False)
+
+            def strings(name: str) -> list:
+                with pa.memory_map(str(folder / f"{name}.arrow")) as source:
+                    return pa.ipc.open_file(source).read_all().column("value").to_pylist()
+
+            self = cls()
+            self.item_ids, self.titles, self.artists, self.listeners = columns
+            for name in cls.ARRAYS:
+                setattr(self, name, array(name))
+            self.title_index = _StringIndex(strings("title_strings"),
+                                            {name: array(f"title.{name}") for name in _StringIndex.ARRAYS})
+            self.artist_index = _StringIndex(strings("artist_strings"),
+                                             {name: array(f"artist.{name}") for name in _StringIndex.ARRAYS})
+            self.artist_display = strings("artist_display")
+            if len(self.item_group) != len(self.titles) or len(self.artist_display) != len(self.artist_index):
+                raise ValueError("index sizes do not match the dataset")
+            return self
+        except (OSError, ValueError, KeyError, pa.ArrowException) as error:
+            log.warning("ignoring the saved title index in %s (%s); building it again", folder, error)
+            return None
 
     @classmethod
     def from_columns(cls, item_ids, titles, artists, listeners) -> "TitleResolver":
@@ -591,10 +762,11 @@ class TitleResolver:
         pair_items = np.r_[np.arange(n, dtype=np.int32), np.flatnonzero(has_alias).astype(np.int32)]
         title_popularity = np.zeros(len(name_of), dtype=np.float64)
         np.maximum.at(title_popularity, pair_names, popularity[pair_items])
-        self.title_index = _StringIndex(list(name_of), title_popularity)
-        pair_names = self.title_index.id_of_input[pair_names]
-        self.item_core = self.title_index.id_of_input[item_core].astype(np.int32)
-        self.title_indptr, self.title_items = _csr(pair_names, pair_items, len(name_of),
+        self.title_index, title_id = _StringIndex.build(list(name_of), title_popularity)
+        del name_of
+        pair_names = title_id[pair_names]
+        self.item_core = title_id[item_core].astype(np.int32)
+        self.title_indptr, self.title_items = _csr(pair_names, pair_items, len(self.title_index),
                                                    order_within=-self.listeners[pair_items])
 
         # Artist index: popularity = listeners summed over the artist's credited songs.
@@ -602,9 +774,9 @@ class TitleResolver:
         credit_names_all = np.concatenate(credit_names)
         artist_popularity = np.bincount(credit_names_all, weights=popularity[credit_items_all],
                                         minlength=len(artist_of))
-        self.artist_index = _StringIndex(list(artist_of), artist_popularity)
-        credit_names_all = self.artist_index.id_of_input[credit_names_all].astype(np.int32)
-        self.item_primary = self.artist_index.id_of_input[item_primary].astype(np.int32)
+        self.artist_index, artist_id = _StringIndex.build(list(artist_of), artist_popularity)
+        credit_names_all = artist_id[credit_names_all].astype(np.int32)
+        self.item_primary = artist_id[item_primary].astype(np.int32)
         self.artist_indptr, self.artist_items = _csr(credit_names_all, credit_items_all, len(artist_of),
                                                      order_within=-self.listeners[credit_items_all])
         self.credit_indptr, self.credit_artists = _csr(credit_items_all, credit_names_all, n)
@@ -680,7 +852,7 @@ class TitleResolver:
         exact = index.find(folded_artist)
         candidates = index.similar(folded_artist)
         if exact >= 0:
-            candidates = np.unique(np.r_[candidates, exact])
+            candidates = _unique(np.r_[candidates, exact])
         if not len(candidates):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         strings = [index.strings[i] for i in candidates.tolist()]
@@ -705,7 +877,7 @@ class TitleResolver:
     def _items_of_artists(self, artist_ids: np.ndarray) -> np.ndarray:
         chunks = [self.artist_items[self.artist_indptr[a]:min(self.artist_indptr[a + 1], self.artist_indptr[a] + ITEMS_PER_ARTIST)]
                   for a in artist_ids.tolist()]
-        return np.unique(np.concatenate(chunks)) if chunks else np.zeros(0, dtype=np.int64)
+        return _unique(np.concatenate(chunks)) if chunks else np.zeros(0, dtype=np.int64)
 
     def _score_titles_of_items(self, query: str, items: np.ndarray, partial: bool = False) -> np.ndarray:
         """Title match of ``query`` against each item's core title (and subtitle form)."""
@@ -723,7 +895,7 @@ class TitleResolver:
         exact = index.find(query)
         if exact >= 0:
             pools.append(np.array([exact], dtype=np.int64))
-        ids = np.unique(np.concatenate(pools))
+        ids = _unique(np.concatenate(pools))
         return ids, self._title_scores(query, ids, partial)
 
     def _plain_reading(self, parts: TitleParts, dashed: bool, version_tail: str, floor: float,
@@ -919,7 +1091,7 @@ class TitleResolver:
             return [int(self.group_rep[g]) for g in self._popular_groups[:limit].tolist()]
         ids, _ = self._artist_ids(folded)
         items = self._items_of_artists(ids)
-        groups = np.unique(self.item_group[items])
+        groups = _unique(self.item_group[items])
         reps = self.group_rep[groups]
         reps = reps[np.argsort(-self.listeners[reps], kind="stable")]
         return [int(i) for i in reps[:limit].tolist()]
@@ -933,7 +1105,7 @@ class TitleResolver:
             ids = index.prefixed("", limit * 2)
             scores = np.full(len(ids), 100.0)
         else:
-            ids = np.unique(np.r_[index.prefixed(folded, limit * 2), index.similar(folded)])
+            ids = _unique(np.r_[index.prefixed(folded, limit * 2), index.similar(folded)])
             scores = match_scores(folded, [index.strings[i] for i in ids.tolist()], partial=True)
         keep = scores >= MIN_SCORE
         ids, scores = ids[keep], scores[keep]

@@ -441,3 +441,73 @@ def test_concurrent_readers_get_the_same_answers(resolver):
     for thread in threads:
         thread.join()
     assert all(results[w] == expected for w in range(4))
+
+
+# -- the saved index beside the dataset ----------------------------------------------------------
+
+QUERIES = ["hey ya", "halo", "smels like ten spirit", "heya outkast", "Beyonce - Halo", "umbrella"]
+
+
+def test_the_index_is_saved_beside_the_dataset_and_loaded_next_time(tmp_path, monkeypatch):
+    dataset = make_dataset(tmp_path, CATALOG)
+    built = TitleResolver.build(dataset)
+    saved = dataset.path / "resolver-index"
+    assert (saved / "manifest.json").exists()
+    assert not list(tmp_path.glob("**/.resolver-index.tmp-*"))  # nothing half-written left
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("rebuilt instead of loading the saved index")
+
+    monkeypatch.setattr(TitleResolver, "from_columns", no_rebuild)
+    loaded = TitleResolver.build(Dataset.load(dataset.path))
+    for typed in QUERIES:
+        assert loaded.resolve(typed) == built.resolve(typed)
+        assert loaded.complete(typed) == built.complete(typed)
+    assert loaded.complete_artist("o") == built.complete_artist("o")
+    assert [loaded.version_group(i) for i in range(len(CATALOG))] == [built.version_group(i) for i in range(len(CATALOG))]
+
+
+def test_a_stale_or_damaged_saved_index_is_rebuilt(tmp_path, caplog):
+    dataset = make_dataset(tmp_path, CATALOG)
+    expected = [TitleResolver.build(dataset, cache=False).resolve(q) for q in QUERIES]
+    TitleResolver.build(dataset)
+    saved = dataset.path / "resolver-index"
+    manifest = json.loads((saved / "manifest.json").read_text())
+    manifest["key"] = "made with other code"
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+    assert [TitleResolver.build(dataset).resolve(q) for q in QUERIES] == expected
+    assert json.loads((saved / "manifest.json").read_text())["key"] != "made with other code"  # saved again
+
+    (saved / "title.postings.npy").write_bytes(b"not an array")
+    assert [TitleResolver.build(dataset).resolve(q) for q in QUERIES] == expected
+    assert "ignoring the saved title index" in caplog.text
+
+
+def test_other_titles_with_the_same_ids_are_not_served_from_an_old_index(tmp_path):
+    dataset = make_dataset(tmp_path, CATALOG)
+    TitleResolver.build(dataset)
+    renamed = [("Totally New Song" if row[0] == "Wonderwall" else row[0], row[1], row[2]) for row in CATALOG]
+    items = dataset.items.copy()
+    items["title"] = [row[0] for row in renamed]
+    changed = type(dataset)(name=dataset.name, path=dataset.path, interactions=dataset.interactions, items=items,
+                            manifest=dataset.manifest)
+    assert TitleResolver.build(changed).resolve("totally new song").best.title == "Totally New Song"
+
+
+def test_an_unwritable_dataset_folder_still_gets_an_index(tmp_path, monkeypatch, caplog):
+    dataset = make_dataset(tmp_path, CATALOG)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr("recommender.resolver.tempfile.mkdtemp", refuse)
+    resolver = TitleResolver.build(dataset)
+    assert resolver.resolve("hey ya").best.title == "Hey Ya!"
+    assert not (dataset.path / "resolver-index").exists()
+    assert "could not save the title index" in caplog.text
+
+
+def test_no_cache_when_asked(tmp_path):
+    dataset = make_dataset(tmp_path, CATALOG)
+    TitleResolver.build(dataset, cache=False)
+    assert not (dataset.path / "resolver-index").exists()
