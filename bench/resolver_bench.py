@@ -21,15 +21,17 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from recommender.resolver import TitleResolver
+from recommender.resolver import CACHE_DIR, TitleResolver, _cache_key
 from recommender.text import fold, parse_title
 
 # -- catalog generation ------------------------------------------------------------------------
@@ -450,6 +452,25 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         del traced
         gc.collect()
 
+    # The index saved beside a dataset folder, as the bot and the CLI use it: save, then load.
+    cache = {}
+    with tempfile.TemporaryDirectory() as folder:
+        beside = SimpleNamespace(items=dataset.items, listeners=dataset.listeners, path=folder,
+                                 manifest={"fingerprint": f"bench-{n_titles}-{seed}"})
+        started = time.perf_counter()
+        resolver._save(Path(folder) / CACHE_DIR, _cache_key(beside, resolver.titles, resolver.artists))
+        cache["save_s"] = round(time.perf_counter() - started, 2)
+        cache["size_mb"] = round(sum(p.stat().st_size for p in (Path(folder) / CACHE_DIR).iterdir()) / 2**20, 1)
+        gc.collect()
+        rss_before = _rss()
+        started = time.perf_counter()
+        loaded = TitleResolver.build(beside)
+        cache["load_s"] = round(time.perf_counter() - started, 3)
+        cache["rss_delta_mb"] = round((_rss() - rss_before) / 2**20, 1)
+        cache["same_answers"] = all(loaded.resolve(t) == resolver.resolve(t)
+                                    for t in catalog.items["title"].iloc[:200].tolist())
+        del loaded
+
     queries = make_queries(catalog, resolver, n_queries, seed, weighting)
     songs = catalog.items["song"].to_numpy()
     for q in queries[:50]:  # warm-up
@@ -539,6 +560,7 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         "generate_s": round(generated_s, 2),
         "build_s": round(build_s, 2),
         "rss_delta_mb": round(rss_delta / 2**20, 1),
+        "saved_index": cache,
         "tracemalloc_mb": None if traced_current is None else round(traced_current / 2**20, 1),
         "tracemalloc_peak_mb": None if traced_peak is None else round(traced_peak / 2**20, 1),
         "queries": len(queries),

@@ -454,14 +454,17 @@ class _StringIndex:
         outside: list[np.ndarray] = []
         inside_budget, outside_budget = self.WINDOW_BUDGET, self.OUTSIDE_BUDGET
         outside_grams = 0
-        for position, row in enumerate(rows.tolist()):
-            plist = self.postings[self.indptr[row]:self.indptr[row + 1]]
-            cut_low, cut_high = np.searchsorted(plist, (low, high)).tolist()
+        postings = self.postings
+        bounds = np.array((low, high), dtype=postings.dtype)
+        starts, ends = self.indptr[rows].tolist(), self.indptr[rows + 1].tolist()
+        for position, (start, end) in enumerate(zip(starts, ends)):
+            plist = postings[start:end]
+            cut_low, cut_high = plist.searchsorted(bounds).tolist()
             size = cut_high - cut_low
             if position < self.GUARANTEED or size <= inside_budget:
                 inside.append(plist[cut_low:cut_high])
                 inside_budget -= size
-            rest = len(plist) - size
+            rest = end - start - size
             if rest <= outside_budget or (position < self.OUTSIDE_ALWAYS and rest <= self.OUTSIDE_CAP):
                 outside.append(plist[:cut_low])
                 outside.append(plist[cut_high:])
