@@ -8,9 +8,9 @@ costs a few hundred string comparisons, never a scan of the catalog:
 1. candidate generation, over unique normalized titles (:class:`_StringIndex`):
    an exact look-up and a prefix range (both by bisection of a sorted list), and a
    character-trigram inverted index (numpy CSR: trigram -> title ids, ids ordered by title
-   length) that counts shared trigrams among titles of about the query's length, using
-   every trigram but the very common ones, plus the rarest trigrams for much longer or
-   shorter titles (partial queries, queries with extra words);
+   length, so "about this long" is one id range) that counts, within a bounded budget of
+   postings, which titles share the query's rarest trigrams (partial queries and queries
+   with extra words get a smaller pool of much longer or shorter titles);
 2. rescoring of those candidates with rapidfuzz (:func:`match_scores`: OSA edit similarity,
    sorted words, prefix and containment, through ``process.cdist`` with ``processor=None``
    on the pre-normalized strings), blended with artist agreement when
@@ -22,6 +22,10 @@ costs a few hundred string comparisons, never a scan of the catalog:
 ``confident`` is False when the top candidates are too close to pick one (they are all
 returned, so the bot lets the person choose), when the best match is weak, or when
 nothing matched (no candidates).
+
+The index is built once per dataset (about 10 s for a million titles) and saved beside it
+as plain arrays (``resolver-index/``: .npy files and Arrow string tables, no pickle),
+which later starts load, memory-mapped, in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -32,12 +36,12 @@ import ctypes.util
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
-import time
-import math
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -224,8 +228,9 @@ def _trigram_arrays(strings: list[str], lengths: np.ndarray) -> dict[str, np.nda
     if n == 0:
         return {"alphabet": np.zeros(1, dtype=np.uint32), "gram_codes": np.zeros(0, dtype=np.int64),
                 "indptr": np.zeros(1, dtype=np.int64), "postings": np.zeros(0, dtype=np.int32)}
-    # "\0" separates strings (folded strings never contain it) so no trigram spans two.
-    joined = "\0".join(f" {s} " for s in strings)
+    # "\0" ends each string (folded strings never contain it), so no trigram spans two
+    # and "\0", the smallest code point, always gets alphabet rank 0.
+    joined = "".join(f" {s} \0" for s in strings)
     points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     del joined
     present = np.flatnonzero(np.bincount(points)).astype(np.uint32)
@@ -236,7 +241,7 @@ def _trigram_arrays(strings: list[str], lengths: np.ndarray) -> dict[str, np.nda
     size = len(present)
     valid = (codes[:-2] != 0) & (codes[1:-1] != 0) & (codes[2:] != 0)
     grams = (codes[:-2] * size + codes[1:-1]) * size + codes[2:]
-    owner = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64) + 3)[: len(codes) - 2]
+    owner = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64) + 3)[:-2]
     del codes
     grams, owner = grams[valid], owner[valid]
     del valid
@@ -330,6 +335,7 @@ class _StringIndex:
     # of them, so it is always counted. Commoner trigrams (" lo", "ove": in 80,000 titles)
     # are added while the budget lasts, to rank what was found.
     GUARANTEED = 7
+    MAX_GRAMS = 250
     WINDOW_BUDGET = 25_000
     OUTSIDE_ALWAYS = 2  # rarest trigrams read for much longer / shorter titles
     OUTSIDE_BUDGET = 8_000
@@ -410,39 +416,40 @@ class _StringIndex:
         picked = picked[np.argsort(-self.alpha_popularity[picked], kind="stable")]
         return self.alpha_ids[picked].astype(np.int64)
 
-    def _query_grams(self, text: str) -> tuple[np.ndarray, int]:
-        """Posting rows of the trigrams of ``text`` and how many distinct trigrams it has."""
+    def _query_rows(self, text: str) -> np.ndarray:
+        """Posting rows of the trigrams of " text " that occur in the index."""
         padded = f" {text} "
         codes = [self.char_code.get(ch, -1) for ch in padded]
         size = self.alphabet_size
-        distinct = {padded[i:i + 3] for i in range(len(padded) - 2)}
         known = {
             (codes[i] * size + codes[i + 1]) * size + codes[i + 2]
             for i in range(len(padded) - 2)
             if codes[i] > 0 and codes[i + 1] > 0 and codes[i + 2] > 0
         }
         if not known or not len(self.gram_codes):
-            return np.zeros(0, dtype=np.int64), len(distinct)
+            return np.zeros(0, dtype=np.int64)
         wanted = np.fromiter(known, dtype=np.int64, count=len(known))
         rows = np.searchsorted(self.gram_codes, wanted)
         inside = rows < len(self.gram_codes)
         rows, wanted = rows[inside], wanted[inside]
-        rows = rows[self.gram_codes[rows] == wanted]
-        return rows.astype(np.int64), len(distinct)
+        return rows[self.gram_codes[rows] == wanted].astype(np.int64)
 
     def similar(self, text: str) -> np.ndarray:
         """Ids of strings sharing the most trigrams with ``text``: typo-tolerant candidates.
 
-        Three pools, each bounded: strings of about the same length (every trigram but the
-        very common ones, ranked by estimated Jaccard similarity), much longer strings that
-        contain most of the query's rarest trigrams (partial queries), and much shorter ones
-        mostly contained in the query (queries with extra words).
+        Three bounded pools. Strings of about the query's length: the GUARANTEED rarest
+        trigrams are always read (so a title that lost fewer trigrams than that to typos is
+        always found), commoner ones while WINDOW_BUDGET lasts, and the WINDOW_CANDIDATES
+        sharing the most are kept. Much longer strings holding half the rarest trigrams read
+        for them (partial queries) and much shorter ones mostly held in the query (extra
+        words) come from a smaller budget.
         """
-        rows, n_grams = self._query_grams(text)
+        rows = self._query_rows(text)
         if not len(rows):
             return np.zeros(0, dtype=np.int64)
         df = self.indptr[rows + 1] - self.indptr[rows]
-        rows = rows[np.argsort(df, kind="stable")]
+        # Rarest first; at most MAX_GRAMS of them, so a count never overflows the uint8 counter.
+        rows = rows[np.argsort(df, kind="stable")][: self.MAX_GRAMS]
         length = len(text)
         # Typos and swaps change the length by a character or two; a title much longer or
         # shorter than the query is searched for separately (partial queries, extra words).
@@ -883,7 +890,7 @@ class TitleResolver:
         return _unique(np.concatenate(chunks)) if chunks else np.zeros(0, dtype=np.int64)
 
     def _score_titles_of_items(self, query: str, items: np.ndarray, partial: bool = False) -> np.ndarray:
-        """Title match of ``query`` against each item's core title (and subtitle form)."""
+        """Title match of ``query`` against each item's core title."""
         if not len(items):
             return np.zeros(0)
         names = self.item_core[items]
@@ -1029,26 +1036,26 @@ class TitleResolver:
         first = np.r_[True, groups[order][1:] != groups[order][:-1]]
         groups, scores = groups[order][first], scores[order][first]
         shown = self.group_rep[groups]
-        if extras:
-            shown = np.array([self._version_matching(int(g), extras, int(s))
-                              for g, s in zip(groups.tolist(), shown.tolist())], dtype=np.int64)
-        rank_scores = scores + POPULARITY_WEIGHT * np.log10(1.0 + self.listeners[self.group_rep[groups]])
+        rank_scores = scores + POPULARITY_WEIGHT * np.log10(1.0 + self.listeners[shown])
         order = np.lexsort((shown, -rank_scores))[:MAX_RESULTS * 4]
         ranked = [(float(rank_scores[i]), float(min(100.0, scores[i])), int(shown[i])) for i in order.tolist()]
+        if extras:  # only the songs that can be shown look among their versions
+            ranked[:MAX_CHOICES] = [(rank, score, self._version_matching(item, extras))
+                                    for rank, score, item in ranked[:MAX_CHOICES]]
         return query, shown_artist, ranked, artist_agreed
 
-    def _version_matching(self, group: int, extras: tuple[str, ...], default: int) -> int:
-        members = self.group_members(group)[:50]
+    def _version_matching(self, representative: int, extras: tuple[str, ...]) -> int:
+        """The version of the song whose extras best match the typed ones ("live"), else
+        the representative."""
+        members = self.group_members(self.version_group(representative))[:50]
         if len(members) < 2:
-            return default
+            return representative
         wanted = " ".join(extras)
-        best, best_score = default, 0.0
-        for item in members.tolist():
-            item_extras = " ".join(parse_title(self.display([item])[0][1], MAX_CATALOG_CHARS).extras)
-            if not item_extras:
-                continue
-            score = fuzz.token_set_ratio(wanted, item_extras)
-            if score > best_score + 1e-9 and score >= 70:
+        best, best_score = representative, 70.0  # a weaker likeness is no reason to switch
+        for item, (_, title, _) in zip(members.tolist(), self.display(members)):
+            item_extras = " ".join(parse_title(title, MAX_CATALOG_CHARS).extras)
+            score = fuzz.token_set_ratio(wanted, item_extras) if item_extras else 0.0
+            if score > best_score:
                 best, best_score = item, score
         return best
 
@@ -1105,7 +1112,7 @@ class TitleResolver:
         index = self.artist_index
         folded = drop_leading_the(fold(clean(partial, MAX_QUERY_CHARS)))
         if not folded:
-            ids = index.prefixed("", limit * 2)
+            ids = index.prefixed("", limit * 4)  # some are featured-only names, not shown
             scores = np.full(len(ids), 100.0)
         else:
             ids = _unique(np.r_[index.prefixed(folded, limit * 2), index.similar(folded)])
