@@ -108,6 +108,7 @@ ITEMS_PER_TITLE = 25  # most listened items taken per matching title string
 ITEMS_PER_ARTIST = 3000  # most listened items taken per matching artist
 MAX_ARTIST_TOKENS = 4  # longest artist name looked for inside a query, in words
 MAX_EMBEDDED = 4  # artist readings of one query ("<artist> <title>", "<title> <artist>")
+MAX_FEATURED = 3  # featured artists of a query checked against credits
 
 
 def shorten(text: str, limit: int) -> str:
@@ -1022,7 +1023,7 @@ class TitleResolver:
             else:
                 artist_agreed = False
         if parts.featured and len(items):
-            for name in parts.featured:
+            for name in list(dict.fromkeys(parts.featured))[:MAX_FEATURED]:
                 agreement = self._artist_agreement(items, name)
                 scores = np.where(agreement >= 90, np.minimum(100.0, scores + FEATURED_BONUS), scores)
         keep = scores >= floor
