@@ -109,6 +109,9 @@ ITEMS_PER_ARTIST = 3000  # most listened items taken per matching artist
 MAX_ARTIST_TOKENS = 4  # longest artist name looked for inside a query, in words
 MAX_EMBEDDED = 4  # artist readings of one query ("<artist> <title>", "<title> <artist>")
 MAX_FEATURED = 3  # featured artists of a query checked against credits
+# A query word that ends artist names ("lennon") reads as the SURNAME_ARTISTS most listened
+# of them, agreeing less than the full name would.
+MIN_SURNAME_CHARS, SURNAME_ARTISTS, SURNAME_AGREEMENT = 4, 3, 90.0
 
 
 def shorten(text: str, limit: int) -> str:
@@ -689,6 +692,7 @@ class TitleResolver:
             self.artist_index = _StringIndex(strings("artist_strings"),
                                              {name: array(f"artist.{name}") for name in _StringIndex.ARRAYS})
             self.artist_display = strings("artist_display")
+            self._index_artist_surnames()
             if len(self.item_group) != len(self.titles) or len(self.artist_display) != len(self.artist_index):
                 raise ValueError("index sizes do not match the dataset")
             return self
@@ -803,8 +807,23 @@ class TitleResolver:
 
         # Empty autocomplete: the most listened songs.
         self._popular_groups = np.argsort(-group_listeners, kind="stable")[:MAX_CHOICES].astype(np.int64)
+        self._index_artist_surnames()
         _release_free_heap()
         return self
+
+    def _index_artist_surnames(self) -> None:
+        """Last word of multi-word artist names -> the most listened such artists, so
+        "imagine lennon" finds John Lennon ("the" and short words excepted)."""
+        by_word: dict[str, list[int]] = {}
+        for artist_id, name in enumerate(self.artist_index.strings):
+            words = name.split()
+            if len(words) > 1 and len(words[-1]) >= MIN_SURNAME_CHARS and self.artist_display[artist_id]:
+                by_word.setdefault(words[-1], []).append(artist_id)
+        popularity = self.artist_index.popularity
+        self._artists_by_surname = {
+            word: np.array(sorted(ids, key=lambda i: -popularity[i])[:SURNAME_ARTISTS], dtype=np.int64)
+            for word, ids in by_word.items()
+        }
 
     # -- version groups ---------------------------------------------------------------------
     def __len__(self) -> int:
@@ -962,12 +981,17 @@ class TitleResolver:
         words = parts.core.split()
         if len(words) < 2:
             return readings
-        found: list[tuple[int, str, int]] = []
+        found: list[tuple[str, np.ndarray, np.ndarray]] = []
         for size in range(min(MAX_ARTIST_TOKENS, len(words) - 1), 0, -1):
             for artist_last in (True, False):
                 artist_words, title_words = (words[-size:], words[:-size]) if artist_last else (words[:size], words[size:])
                 artist_id = self.artist_index.find(" ".join(artist_words))
-                if artist_id < 0:
+                if artist_id >= 0:
+                    ids, similarity = np.array([artist_id], dtype=np.int64), np.array([100.0])
+                elif size == 1 and artist_words[0] in self._artists_by_surname:  # "imagine lennon"
+                    ids = self._artists_by_surname[artist_words[0]]
+                    similarity = np.full(len(ids), SURNAME_AGREEMENT)
+                else:
                     continue
                 # "hey ya by outkast", "yesterday the beatles", "outkast by ...": drop the joining word.
                 if artist_last:
@@ -977,9 +1001,8 @@ class TitleResolver:
                     title_words = title_words[1:]
                 title = drop_leading_the(" ".join(title_words))
                 if title:
-                    found.append((size, title, artist_id))
-        for _, title, artist_id in found[:MAX_EMBEDDED]:
-            readings.append((title, np.array([artist_id], dtype=np.int64), np.array([100.0])))
+                    found.append((title, ids, similarity))
+        readings.extend(found[:MAX_EMBEDDED])
         return readings
 
     # -- ranking ------------------------------------------------------------------------------

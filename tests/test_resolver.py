@@ -148,6 +148,11 @@ def test_artist_inside_the_query_picks_between_equal_titles(resolver):
         assert resolution.best.artist == ("Beyoncé" if "beyonce" in typed.lower() else "Depeche Mode")
 
 
+def test_artist_surname_inside_the_query(resolver):
+    assert best(resolver, "senorita timberlake") == ("Señorita", "Justin Timberlake")
+    assert best(resolver, "stones satisfaction") == ("(I Can't Get No) Satisfaction", "The Rolling Stones")
+
+
 def test_artist_named_like_a_title_word_does_not_hijack_the_title(resolver):
     # "Roses" is an OutKast song; typing a title that merely ends with an artist's name
     # ("the beatles") still finds the title when it exists.
@@ -511,3 +516,11 @@ def test_no_cache_when_asked(tmp_path):
     dataset = make_dataset(tmp_path, CATALOG)
     TitleResolver.build(dataset, cache=False)
     assert not (dataset.path / "resolver-index").exists()
+
+
+def test_a_one_song_catalog_still_has_typo_tolerance():
+    resolver = TitleResolver.from_columns(["a"], ["Smells Like Teen Spirit"], ["Nirvana"], np.array([5]))
+    assert resolver.title_index.alphabet[0] == 0  # the separator, never a real character
+    assert resolver.resolve("smells like teen spirt").best.item_id == "a"
+    assert resolver.resolve("spirit teen smells like").best.item_id == "a"
+    assert resolver.complete("smels")[0][1] == "a"
