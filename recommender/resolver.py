@@ -238,16 +238,22 @@ def _trigram_arrays(strings: list[str], lengths: np.ndarray) -> dict[str, np.nda
     points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     del joined
     present = np.flatnonzero(np.bincount(points)).astype(np.uint32)
-    lookup = np.zeros(int(present[-1]) + 1, dtype=np.int64)
+    lookup = np.zeros(int(present[-1]) + 1, dtype=np.int32)
     lookup[present] = np.arange(len(present))  # "\0" gets rank 0
     codes = lookup[points]
     del points, lookup
     size = len(present)
-    valid = (codes[:-2] != 0) & (codes[1:-1] != 0) & (codes[2:] != 0)
-    grams = (codes[:-2] * size + codes[1:-1]) * size + codes[2:]
-    owner = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64) + 3)[:-2]
-    del codes
-    grams, owner = grams[valid], owner[valid]
+    # Arrays here have one entry per character of the catalog (13 M for 1 M titles): keep
+    # them narrow, update in place, and free each as soon as it is used.
+    first, second, third = codes[:-2], codes[1:-1], codes[2:]
+    valid = (first != 0) & (second != 0) & (third != 0)
+    grams = first[valid].astype(np.int64)
+    grams *= size
+    grams += second[valid]
+    grams *= size
+    grams += third[valid]
+    del codes, first, second, third
+    owner = np.repeat(np.arange(n, dtype=np.int32), lengths.astype(np.int64) + 3)[:-2][valid]
     del valid
     if size**3 * n < 2**62:
         grams *= n
@@ -255,16 +261,18 @@ def _trigram_arrays(strings: list[str], lengths: np.ndarray) -> dict[str, np.nda
         del owner
         keys = _sorted_unique(grams)  # sorted by (trigram, id), duplicates gone
         del grams
-        gram_of_key, posting = np.divmod(keys, n)
+        posting = (keys % n).astype(np.int32)
+        keys //= n  # now the trigram of each posting
+        gram_of_key = keys
     else:  # huge alphabets (many scripts): rank the trigrams first
         gram_values, gram_rank = np.unique(grams, return_inverse=True)
         keys = _sorted_unique(gram_rank.astype(np.int64) * n + owner)
-        rank_of_key, posting = np.divmod(keys, n)
-        gram_of_key = gram_values[rank_of_key]
+        posting = (keys % n).astype(np.int32)
+        gram_of_key = gram_values[keys // n]
     starts = np.flatnonzero(np.r_[True, gram_of_key[1:] != gram_of_key[:-1]]) if len(keys) \
         else np.zeros(0, dtype=np.int64)
     return {"alphabet": present, "gram_codes": gram_of_key[starts].astype(np.int64),
-            "indptr": np.r_[starts, len(keys)].astype(np.int64), "postings": posting.astype(np.int32)}
+            "indptr": np.r_[starts, len(keys)].astype(np.int64), "postings": posting}
 
 
 def _cache_key(dataset, titles: pa.Array, artists: pa.Array) -> str:
