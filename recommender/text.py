@@ -60,8 +60,8 @@ _BRACKETED = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|\{([^{}]*)\}|[(\[{]([^)\]}
 _DASH = re.compile(r"\s+[-–—]+\s+")
 # Separators between several featured artists: "X, Y & Z", "X and Y", "X / Y", "X x Y".
 _FEATURED_SPLIT = re.compile(r"\s*(?:,|&|/|\band\b|\bx\b)\s*", re.IGNORECASE)
-# Primary artist: what comes before "feat."/"ft."/"featuring", " / ", " vs. ".
-_ARTIST_CREDIT_SPLIT = re.compile(r"\s+(?:featuring|feat\.?|ft\.|vs\.?|/)\s+|\s*/\s*", re.IGNORECASE)
+# Primary artist: what comes before "feat."/"ft."/"featuring", " / ", " vs. " ("AC/DC" stays whole).
+_ARTIST_CREDIT_SPLIT = re.compile(r"\s+(?:featuring|feat\.?|ft\.|vs\.?|/)\s+", re.IGNORECASE)
 
 # Words that mark an extra as a version of the same recording rather than a subtitle.
 VERSION_WORDS = frozenset("""

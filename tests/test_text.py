@@ -182,6 +182,7 @@ def test_parse_never_fails_and_stays_bounded(text):
     ("The Beatles", "beatles", ()),
     ("Simon & Garfunkel", "simon and garfunkel", ()),
     ("Earth, Wind & Fire", "earth wind and fire", ()),
+    ("AC/DC", "ac dc", ()),
     ("", "", ()),
 ])
 def test_parse_artist(credit, primary, featured):
