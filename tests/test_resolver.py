@@ -362,7 +362,9 @@ def test_odd_input_never_raises(resolver, odd):
 
 
 def test_long_pasted_text_with_the_title_first_still_finds_it(resolver):
-    assert resolver.resolve("Hey Ya! " + "x" * 10_000).query == ("Hey Ya! " + "x" * 10_000)[:200]
+    resolution = resolver.resolve("Hey Ya! " + "x" * 10_000)
+    assert resolution.query == ("Hey Ya! " + "x" * 10_000)[:200]  # cut before any work
+    assert resolution.best.title == "Hey Ya!" and not resolution.confident
 
 
 def test_junk_artist_is_ignored(resolver):
