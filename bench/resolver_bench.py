@@ -5,12 +5,23 @@ frequencies, artists with a heavy-tailed number of tracks, titles repeated acros
 releases, live/remastered versions, covers with few listeners, featured artists, accents),
 builds the resolver, and replays queries made from catalog songs with the damage people
 do when typing (case, punctuation, a dropped "the", one or two typos, swapped words, the
-artist in the query, "(feat. ...)" added or removed, a partial title). It reports
-p50/p95 latency per kind of query, top-1 accuracy (the top candidate is a version of the
-song the query was made from), the same accuracy for a full rapidfuzz WRatio scan on a
-subsample of the same queries, autocomplete latency, build time and memory.
+artist in the query, "(feat. ...)" added or removed, a partial title). It reports:
 
-    .venv/bin/python -m bench.resolver_bench --titles 1000000 --queries 3000 --scan-queries 150
+- latency p50/p95 per kind of query, wall clock and thread CPU time (the CPU figures are
+  not inflated by other processes competing for the cores);
+- accuracy over every kind but "partial": ``top1`` (the top candidate is a version of the
+  song the query was made from), ``top1_unambiguous`` (the same, leaving out queries that
+  no title matcher can answer: a more listened *different* song has exactly the typed
+  title and the query names no artist; ``ambiguous_share`` says how many those are), and
+  ``top1_or_offered`` (right at the top, or not confident with the song among the choices
+  offered, as the bot then asks the person to pick);
+- the same top-1 for a full rapidfuzz WRatio scan over every title on a subsample of the
+  same queries (ties to the most listened), and its latency;
+- autocomplete latency over every other prefix length of some titles;
+- build time, resident memory (psutil RSS delta; tracemalloc with ``--memory-trace``),
+  and the index saved beside a dataset: save and load time, size, memory once loaded.
+
+    .venv/bin/python -m bench.resolver_bench --titles 1000000 --queries 2400 --scan-queries 100
 """
 
 from __future__ import annotations
