@@ -134,16 +134,14 @@ class CoListeners:
 
     def __init__(self, dataset: Dataset, seed_index: int):
         self.dataset = dataset
-        item_user = dataset.item_user
-        start, end = item_user.indptr[seed_index], item_user.indptr[seed_index + 1]
-        self.seed_listeners = end - start
+        seed_users = dataset.item_user.of(seed_index)
+        self.seed_listeners = len(seed_users)
         self.mask = np.zeros(dataset.n_users, dtype=bool)
-        self.mask[item_user.indices[start:end]] = True
+        self.mask[seed_users] = True
 
     def count(self, index: int) -> tuple[int, float]:
         """(shared listeners, lift): how many more than chance the overlap is."""
-        item_user = self.dataset.item_user
-        users = item_user.indices[item_user.indptr[index]:item_user.indptr[index + 1]]
+        users = self.dataset.item_user.of(index)
         shared = int(self.mask[users].sum())
         expected = self.seed_listeners * len(users) / max(1, self.dataset.n_users)
         lift = shared / expected if expected > 0 else 0.0

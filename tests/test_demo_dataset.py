@@ -89,13 +89,13 @@ def test_hey_ya_has_versions_that_group_with_it(built):
     assert len(versions) >= 1
     assert all(items.loc[v, "title"].startswith("Hey Ya! (") for v in versions)
     by_item = built.item_user
-    original_listeners = set(by_item[:, hey_ya].indices)
+    original_listeners = set(by_item.of(hey_ya).tolist())
     for version in versions:
         # Same song to the resolver's version handling, same artist, genre and year.
         assert song_key(items.loc[version, "title"], items.loc[version, "artist"]) == \
             song_key("Hey Ya!", "OutKast")
         assert (items.loc[version, "genre"], items.loc[version, "year"]) == ("hip hop", 2003)
-        listeners = set(by_item[:, version].indices)
+        listeners = set(by_item.of(version).tolist())
         # A small share of the original's listeners, none from elsewhere.
         assert listeners and listeners <= original_listeners
         assert len(listeners) < 0.5 * len(original_listeners)
