@@ -137,8 +137,9 @@ def answers_in(out: str) -> list[list[str]]:
 
 async def test_mix_more_and_novelty_from_a_pipe(tmp_path, demo_env, demo_service):
     out = await run_lines(
-        "/mix Hey Ya! | Hello artist:Adele | Hey Jude\n/more\n/soundalike Hey Ya! novelty:popular\n"
-        "/novelty deep\n/soundalike Hey Ya!\n/more\n/mix Hey Ya! | Hey Ya!\n/soundalike Hey Ya! novelty:weird\n",
+        # The knob is compared on Hey Jude: Hey Ya!'s first page is the same five hits at every setting.
+        "/mix Hey Ya! | Hello artist:Adele | Hey Jude\n/more\n/soundalike Hey Jude novelty:popular\n"
+        "/novelty deep\n/soundalike Hey Jude\n/more\n/mix Hey Ya! | Hey Ya!\n/soundalike Hey Ya! novelty:weird\n",
         demo_env, tmp_path, service=demo_service)
     assert "A mix of Hey Ya!, Hello and Hey Jude:" in out
     assert "A mix of Hey Ya!, Hello and Hey Jude (6–10):" in out
