@@ -12,7 +12,7 @@ import logging
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from recommender.config import Config
 from recommender.errors import SoundalikeError
@@ -120,6 +120,24 @@ class SoundalikeBot(commands.Bot):
         else:
             synced = await self.tree.sync()
             log.info("synced %d commands globally (may take a while to show up)", len(synced))
+        if self.config.bot.retention_days:
+            self.expire_old_questions.start()
+
+    @tasks.loop(hours=24)
+    async def expire_old_questions(self) -> None:
+        """Keep the README's retention promise: at start, then once a day."""
+        try:
+            counts = await self.feedback_log.expire(self.config.bot.retention_days)
+        except FeedbackLogError as error:
+            log.warning("could not erase questions older than %d days: %s", self.config.bot.retention_days, error)
+            return
+        if counts.get("queries"):
+            log.info("erased %d questions older than %d days (%d ratings)", counts["queries"],
+                     self.config.bot.retention_days, counts["feedback"])
+
+    async def close(self) -> None:
+        self.expire_old_questions.cancel()
+        await super().close()
 
     async def on_ready(self) -> None:
         assert self.user is not None

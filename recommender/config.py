@@ -74,6 +74,8 @@ class BotConfig:
     feedback_weight: float = 5.0
     promotion_tolerance: float = 0.005
     database: str = "data/soundalike.sqlite3"
+    # Questions older than this many days are erased with their answers and ratings; 0 keeps them.
+    retention_days: int = 365
 
 
 # Allowed values for string keys that are really enumerations.

@@ -52,7 +52,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -242,6 +242,10 @@ FORGET_SUGGESTIONS = (
 )
 FORGET_QUERIES = "DELETE FROM queries WHERE user_id = ?"
 FORGET_BLOCKER = "UPDATE blocks SET blocked_by = NULL WHERE blocked_by = ?"
+
+EXPIRE_FEEDBACK = "DELETE FROM feedback WHERE query_id IN (SELECT id FROM queries WHERE created_at < ?)"
+EXPIRE_SUGGESTIONS = "DELETE FROM suggestions WHERE query_id IN (SELECT id FROM queries WHERE created_at < ?)"
+EXPIRE_QUERIES = "DELETE FROM queries WHERE created_at < ?"
 
 SELECT_QUERY_BY_MESSAGE = """
 SELECT id, created_at, guild_id, channel_id, user_id, command, typed_title, typed_artist,
@@ -925,6 +929,24 @@ class FeedbackLog:
                 await self._writer.execute(PRAGMA_CHECKPOINT)
         except sqlite3.Error as error:
             log.info("checkpoint after forgetting a member was deferred: %s", error)
+        return counts
+
+    async def expire(self, older_than_days: int) -> dict[str, int]:
+        """Erase questions older than ``older_than_days`` with their answers and ratings.
+
+        The retention promise of the README ([bot] retention_days). A rating lives with the
+        question it rates, so an old answer's 👍 goes too (and stops being training data).
+        Returns how many rows each step removed.
+        """
+        if older_than_days <= 0:
+            return {}
+        cutoff = _timestamp(self._clock() - timedelta(days=older_than_days))
+        async with self._write("expire old questions") as db:
+            counts = {}
+            for name, statement in (("feedback", EXPIRE_FEEDBACK), ("suggestions", EXPIRE_SUGGESTIONS),
+                                    ("queries", EXPIRE_QUERIES)):
+                cursor = await db.execute(statement, (cutoff,))
+                counts[name] = cursor.rowcount
         return counts
 
 

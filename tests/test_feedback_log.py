@@ -556,6 +556,26 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(log, d
 # -- read-only helpers -----------------------------------------------------------------------
 
 
+async def test_expire_erases_old_questions_with_their_answers_and_ratings_only(log, db_path: Path, clock):
+    await answer(log, 1, ["old-a", "old-b"])
+    await log.record_feedback(1, ALICE, UP, position=1)
+    clock.advance(days=30)
+    await answer(log, 2, ["new-a"])
+    # A rating made today on the old answer goes with the old question.
+    await log.record_feedback(1, BOB, UP)
+    await log.record_feedback(2, ALICE, UP)
+    clock.advance(days=10)
+    assert await log.expire(0) == {}, "0 keeps everything"
+    counts = await log.expire(35)
+    assert counts == {"feedback": 2, "suggestions": 2, "queries": 1}
+    assert await log.query_for_message(1) is None
+    assert (await log.query_for_message(2)).suggestions[0].item_id == "new-a"
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM feedback").fetchone() == (1,)
+        assert db.execute("SELECT count(*) FROM suggestions").fetchone() == (1,)
+    assert await log.expire(35) == {"feedback": 0, "suggestions": 0, "queries": 0}
+
+
 async def test_read_positive_feedback_lists_likes_per_member(log: FeedbackLog, db_path: Path):
     await answer(log, 1, ("a", "b", "c"))
     await answer(log, 2, ("a", "d"), guild=OTHER_GUILD)
