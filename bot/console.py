@@ -453,6 +453,7 @@ async def run_console(config: Config, *, config_path: Path | None = None, stdin:
     pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue, workers=1)
     try:
         async with FeedbackLog.open(config.database_path) as feedback_log:
+            await feedback_log.expire(settings.retention_days)  # the README's retention promise
             console = Console(config, service, feedback_log, pool,
                               retrainer or Retrainer(config, config_path=config_path), stdout)
             console.say(f"Serving the {service.dataset.name} data with model {service.model.version}. "
