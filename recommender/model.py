@@ -101,9 +101,12 @@ class LoadedModel:
             self._factors = np.ascontiguousarray(item_factors, dtype=np.float32)
             # einsum skips linalg.norm's squared temporary (1 M x 64: 0.02 s instead of 0.10 s).
             norms = np.sqrt(np.einsum("ij,ij->i", self._factors, self._factors))
-            safe = np.where(norms > 0, norms, 1.0).astype(np.float32)
-            # Items never seen in training have zero vectors; they stay zero (score 0).
-            self._normalized = self._factors / safe[:, None]
+            self._norms = np.where(norms > 0, norms, 1.0).astype(np.float32)
+            # Items never seen in training have zero vectors and can never be suggested, so
+            # "similar" scans only the others: the MSD catalog has 1 M songs but 384 k with
+            # listeners, and one answer is a pass over these rows (2.6x less memory to read).
+            self._scored = np.flatnonzero(norms > 0)
+            self._normalized = np.ascontiguousarray(self._factors[self._scored] / self._norms[self._scored, None])
             self._similarity = None
             self.n_items = self._factors.shape[0]
         else:
@@ -143,7 +146,7 @@ class LoadedModel:
             return
         from . import ann
 
-        self.ann_index = ann.build_index(self._normalized)
+        self.ann_index = ann.build_index(self._normalized)  # rows are self._scored's items
 
     # -- helpers -----------------------------------------------------------------------
     def _indices(self, indices: object, what: str) -> np.ndarray:
@@ -154,6 +157,17 @@ class LoadedModel:
         if array.size and (array.min() < 0 or array.max() >= self.n_items):
             raise ValueError(f"{what} out of range 0..{self.n_items - 1}: {array[(array < 0) | (array >= self.n_items)][:5]}")
         return array
+
+    def _scored_rows(self, items: np.ndarray) -> np.ndarray:
+        """Rows of the scored matrices holding ``items`` (items with zero vectors have none)."""
+        rows = np.searchsorted(self._scored, items)
+        rows = np.minimum(rows, max(self._scored.size - 1, 0))
+        return rows[self._scored[rows] == items] if self._scored.size else rows[:0]
+
+    @cached_property
+    def _scored_factors(self) -> np.ndarray:
+        """The raw factors of the scored items (what /foryou's fold-in scans)."""
+        return np.ascontiguousarray(self._factors[self._scored])
 
     def _weights(self, items: np.ndarray, weights: object) -> np.ndarray:
         if weights is None:
@@ -190,7 +204,7 @@ class LoadedModel:
         if seeds.size == 0 or n <= 0:
             return _EMPTY
         if self.kind == "factors":
-            query = self._normalized[seeds].sum(axis=0)
+            query = (self._factors[seeds] / self._norms[seeds, None]).sum(axis=0)
             length = float(np.linalg.norm(query))
             if length == 0.0:
                 return _EMPTY  # seeds the model knows nothing about
@@ -199,10 +213,13 @@ class LoadedModel:
             if index is not None:
                 from . import ann
 
-                ids, found = ann.query(index, query, n + seeds.size)
-                keep = (ids[0] >= 0) & ~np.isin(ids[0], seeds)
-                return ids[0][keep][:n], found[0][keep][:n]
-            return top_by_dot(self._normalized, query, n, seeds)
+                rows, found = ann.query(index, query, n + seeds.size)
+                keep = rows[0] >= 0
+                ids, found = self._scored[rows[0][keep]], found[0][keep]
+                keep = ~np.isin(ids, seeds)
+                return ids[keep][:n], found[keep][:n]
+            rows, found = top_by_dot(self._normalized, query, n, self._scored_rows(seeds))
+            return self._scored[rows], found
         scale = self._row_scale[seeds] / seeds.size
         scores = np.asarray(self._similarity[seeds].T @ scale).ravel()
         scores[seeds] = -np.inf
@@ -225,7 +242,8 @@ class LoadedModel:
         if self.kind == "factors":
             system, rhs, _ = self._fold_in_system(items, weights)
             user = np.linalg.solve(system, rhs)
-            return top_by_dot(self._factors, user, n, np.unique(items))
+            rows, found = top_by_dot(self._scored_factors, user, n, self._scored_rows(np.unique(items)))
+            return self._scored[rows], found
         scale = self._row_scale[items] * (weights / max(float(np.abs(weights).sum()), 1e-12))
         scores = np.asarray(self._similarity[items].T @ scale.astype(np.float32)).ravel()
         scores[items] = -np.inf

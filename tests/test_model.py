@@ -130,3 +130,24 @@ def test_top_n_skips_excluded_and_orders():
     assert indices.tolist()[:2] in ([2, 4], [4, 2]) and 1 not in indices
     assert values.tolist() == sorted(values.tolist(), reverse=True)
     assert top_n(scores, 0)[0].size == 0
+
+
+def test_items_with_zero_vectors_are_skipped_and_indices_stay_the_catalogs():
+    # Songs nobody played keep zero factors; the scan skips them but answers in catalog indices.
+    rng = np.random.default_rng(3)
+    factors = rng.normal(size=(60, 8)).astype(np.float32)
+    unplayed = np.arange(0, 60, 3)
+    factors[unplayed] = 0.0
+    model = LoadedModel(manifest={"algorithm": "als", "version": "v1"}, item_factors=factors)
+    unit = factors / np.maximum(np.linalg.norm(factors, axis=1, keepdims=True), 1e-12)
+    for seeds in ([1], [4, 7], [1, 3]):  # 3 has a zero vector: it adds nothing, is still excluded
+        indices, scores = model.similar_items(np.array(seeds), 10)
+        query = unit[seeds].sum(axis=0)
+        query /= np.linalg.norm(query)
+        expected = np.argsort(-(unit @ query), kind="stable")
+        expected = [i for i in expected if i not in seeds and i not in unplayed][:10]
+        assert indices.tolist() == expected
+        np.testing.assert_allclose(scores, (unit @ query)[expected], rtol=1e-5)
+    liked, _ = model.score_for_history(np.array([2, 5]), n=40)
+    assert not set(liked.tolist()) & set(unplayed.tolist()) and not {2, 5} & set(liked.tolist())
+    assert model.similar_items(np.array([0]), 5)[0].size == 0, "an unplayed seed gives nothing"
