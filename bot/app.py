@@ -39,6 +39,8 @@ EXTENSIONS = (
 # reactions arrive as raw events with the (non-privileged) reaction intents.
 INTENTS = discord.Intents.default()
 NO_MENTIONS = discord.AllowedMentions.none()
+# What a member is told when the log could not keep what they did (disk full, read-only...).
+LOG_NOT_WRITTEN = "I could not write to my log just now, so this was not recorded. Please try again later."
 
 
 class SoundalikeTree(app_commands.CommandTree):
@@ -51,7 +53,7 @@ class SoundalikeTree(app_commands.CommandTree):
         elif isinstance(original, FeedbackLogError):
             # The message names a server path: log it, tell the member only what happened.
             log.warning("feedback log error: %s", original)
-            text = "I could not write to my log just now, so this was not recorded. Please try again later."
+            text = LOG_NOT_WRITTEN
         elif isinstance(original, SoundalikeError):
             text = render.message_text(original)
         elif isinstance(error, app_commands.TransformerError):

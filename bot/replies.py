@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Awaitable, TypeVar
 import discord
 
 from recommender.errors import SoundalikeError
-from recommender.feedback_log import NO_GUILD
+from recommender.feedback_log import NO_GUILD, FeedbackLogError
 from recommender.results import Answer
 
 from . import render
 from .answers import MAX_POSITION, Request, compute_answer, log_answer
-from .app import NO_MENTIONS
+from .app import LOG_NOT_WRITTEN, NO_MENTIONS, send_ephemeral
 from .cogs.feedback import add_rating_reactions, rating_view
 from .limits import Busy
 
@@ -188,10 +188,17 @@ async def send_answer(bot: "SoundalikeBot", reply: Reply, request: Request, *, t
         return None
     message = await reply.public(
         render.answer_embed(answer, for_name=for_name, novelty=request.novelty), answer_view(answer, request))
-    await log_answer(
-        bot.feedback_log, answer, command=request.command, guild_id=guild_key(interaction),
-        user_id=interaction.user.id, channel_id=interaction.channel_id, typed_title=typed_title,
-        typed_artist=typed_artist, started=reply.started, message_id=message.id, request=request,
-    )
+    try:
+        await log_answer(
+            bot.feedback_log, answer, command=request.command, guild_id=guild_key(interaction),
+            user_id=interaction.user.id, channel_id=interaction.channel_id, typed_title=typed_title,
+            typed_artist=typed_artist, started=reply.started, message_id=message.id, request=request,
+        )
+    except FeedbackLogError as error:
+        # The answer stands; the member learns that it (and ratings on it) cannot be kept.
+        # Buttons (More, a pick) never reach the tree's on_error, so this is said here.
+        log.warning("an answer to /%s was not logged: %s", request.command, error)
+        await send_ephemeral(interaction, LOG_NOT_WRITTEN)
+        return message
     await add_rating_reactions(message)
     return message

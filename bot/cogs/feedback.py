@@ -21,11 +21,12 @@ import discord
 from discord.ext import commands
 
 from recommender.errors import SoundalikeError
+from recommender.feedback_log import FeedbackLogError
 from recommender.results import Answer
 
 from .. import render
 from ..answers import Rated, rate_suggestion
-from ..app import send_ephemeral
+from ..app import LOG_NOT_WRITTEN, send_ephemeral
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -71,15 +72,21 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button],
         if interaction.message is None:
             return
         message_id = interaction.message.id
-        logged = await bot.feedback_log.query_for_message(message_id)
-        shown = next((s for s in logged.suggestions if s.position == self.position), None) if logged else None
-        if logged is None or shown is None:
-            await send_ephemeral(interaction, render.rating_text(Rated.NOT_FOUND, self.value, self.position))
+        try:
+            logged = await bot.feedback_log.query_for_message(message_id)
+            shown = next((s for s in logged.suggestions if s.position == self.position), None) if logged else None
+            if logged is None or shown is None:
+                await send_ephemeral(interaction, render.rating_text(Rated.NOT_FOUND, self.value, self.position))
+                return
+            outcome = await rate_suggestion(
+                bot.feedback_log, guild_id=logged.guild_id, user_id=interaction.user.id, value=self.value,
+                position=self.position, item_id=shown.item_id, message_id=message_id,
+            )
+        except FeedbackLogError as error:
+            # A button press is not a command: its errors never reach the tree's on_error.
+            log.warning("a rating on message %d was not recorded: %s", message_id, error)
+            await send_ephemeral(interaction, LOG_NOT_WRITTEN)
             return
-        outcome = await rate_suggestion(
-            bot.feedback_log, guild_id=logged.guild_id, user_id=interaction.user.id, value=self.value,
-            position=self.position, item_id=shown.item_id, message_id=message_id,
-        )
         await send_ephemeral(interaction, render.rating_text(outcome, self.value, self.position,
                                                              per_seed=logged.command == "soundalike"))
 
