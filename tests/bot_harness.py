@@ -138,12 +138,14 @@ def make_people(fake: FakeDiscord) -> tuple[FakeGuild, FakeMember, FakeMember, F
 
 @contextlib.asynccontextmanager
 async def bot_world(tmp_path: Path, config: Config, service, *, retrainer: Retrainer | None = None,
-                    config_path: Path | None = None, dev_guild: bool = False, **bot_changes):
+                    config_path: Path | None = None, dev_guild: bool = False, fake_options: dict | None = None,
+                    **bot_changes):
     """A started fake Discord + feedback log + connected bot; everything closed afterwards.
 
-    ``dev_guild`` configures the fake server as the dev guild (commands synced there only).
+    ``dev_guild`` configures the fake server as the dev guild (commands synced there only);
+    ``fake_options`` go to ``FakeDiscord`` (e.g. ``heartbeat_interval_ms``).
     """
-    async with FakeDiscord() as fake:
+    async with FakeDiscord(**(fake_options or {})) as fake:
         guild, member, dj, manager = make_people(fake)
         if dev_guild:
             bot_changes["dev_guild_ids"] = [guild.id]

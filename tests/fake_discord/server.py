@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -47,6 +48,7 @@ class Recorded:
     body: object
     authorization: str | None
     files: dict[str, bytes] = field(default_factory=dict)  # uploaded attachments: filename -> bytes
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
     def matches(self, method: str, pattern: str) -> bool:
         return self.method == method and re.fullmatch(pattern, self.path) is not None
@@ -68,7 +70,7 @@ class PendingInteraction:
 class FakeDiscord:
     """REST + gateway. Use ``async with FakeDiscord() as fake`` (or start/close)."""
 
-    def __init__(self, *, bot_name: str = "Soundalike") -> None:
+    def __init__(self, *, bot_name: str = "Soundalike", heartbeat_interval_ms: int = 45_000) -> None:
         self.application_id = snowflake()
         self.bot_user = FakeUser(self.application_id, bot_name, bot=True)
         self.owner = FakeUser(snowflake(), "owner")
@@ -80,6 +82,9 @@ class FakeDiscord:
         self.commands: dict[str, list[dict]] = {}  # "global" or guild id -> last synced commands
         self.identify_payloads: list[dict] = []
         self.rejected_tokens: set[str] = set()  # GET /users/@me answers 401 for these
+        # Sent in HELLO; a load test uses a short one to see whether heartbeats keep coming.
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.heartbeats: list[float] = []  # time.monotonic() of every HEARTBEAT received
         self._sockets: list[web.WebSocketResponse] = []
         self._sequence = 0
         self._changed = asyncio.Condition()
@@ -245,7 +250,7 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        await socket.send_str(json.dumps({"op": HELLO, "d": {"heartbeat_interval": 45000}}))
+        await socket.send_str(json.dumps({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}))
         try:
             async for frame in socket:
                 if frame.type != aiohttp.WSMsgType.TEXT:
@@ -253,6 +258,7 @@ class FakeDiscord:
                 payload = json.loads(frame.data)
                 op = payload.get("op")
                 if op == HEARTBEAT:
+                    self.heartbeats.append(time.monotonic())
                     await socket.send_str(json.dumps({"op": HEARTBEAT_ACK}))
                 elif op == IDENTIFY:
                     await self._identify(socket, payload["d"])
