@@ -58,7 +58,7 @@ class ServingConfig:
     default_count: int = 5
     novelty: str = "balanced"
     per_artist_cap: int = 2
-    index: str = "brute"
+    index: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ CHOICES = {
     ("training", "weighting"): {"raw", "log", "bm25"},
     ("evaluation", "protocol"): {"holdout", "users", "item2item"},
     ("serving", "novelty"): {"popular", "balanced", "deep"},
-    ("serving", "index"): {"brute", "ann"},
+    ("serving", "index"): {"brute", "ann", "auto"},
 }
 
 

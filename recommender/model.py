@@ -140,6 +140,11 @@ class LoadedModel:
     # An approximate nearest-neighbour index ([serving] index = "ann"); None = exact brute force.
     ann_index = None
 
+    @property
+    def scanned_items(self) -> int:
+        """How many items one exact "similar" answer scans (0 for neighbour models)."""
+        return int(self._scored.size) if self.kind == "factors" else 0
+
     def build_ann(self) -> None:
         """Index the item factors (recommender.ann); similar_items uses the index from then on."""
         if self.kind != "factors":

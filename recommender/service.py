@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from . import ann
 from .config import Config
 from .dataset import Dataset
 from .errors import SoundalikeError, UnknownSong
@@ -47,8 +48,11 @@ class NotEnoughHistory(SoundalikeError):
 
 
 def _index_in_background(config: Config, model) -> None:
-    """[serving] index = "ann": build the index off the start path; exact answers until it is ready."""
-    if config.serving.index != "ann":
+    """[serving] index = "ann" (or "auto" on a large catalog): build the index off the start
+    path; exact answers until it is ready."""
+    wanted = config.serving.index == "ann" or (
+        config.serving.index == "auto" and model.scanned_items >= ann.AUTO_FROM_ITEMS)
+    if not wanted:
         return
 
     def build() -> None:

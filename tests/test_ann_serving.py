@@ -68,3 +68,18 @@ def test_service_with_ann_setting_answers_like_the_exact_service(demo_env, demo_
         exact = [s.item_id for s in demo_service.similar(str(item_id)).suggestions]
         approximate = [s.item_id for s in service.similar(str(item_id)).suggestions]
         assert approximate == exact  # the demo catalog is small enough for an exact index
+
+
+@pytest.mark.parametrize("from_items, built", [(1, True), (10**9, False)])
+def test_auto_setting_builds_an_index_only_for_large_catalogs(demo_env, monkeypatch, from_items, built):
+    from recommender import ann
+    from recommender.service import SoundalikeService
+
+    assert demo_env.config.serving.index == "auto", "the shipped default"
+    monkeypatch.setattr(ann, "AUTO_FROM_ITEMS", from_items)
+    service = SoundalikeService.open(demo_env.config)
+    deadline = time.monotonic() + 30
+    while built and service.model.ann_index is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0 if built else 0.5)  # a wrongly started build would have finished on the demo
+    assert (service.model.ann_index is not None) == built
