@@ -47,8 +47,11 @@ _KEEP_FORMAT = {"\u200d", "\ufe0f"}
 
 def clean(text: object) -> str:
     """One line of printable text: control/format characters become spaces, runs collapse."""
+    text = str(text)
+    if text.isprintable():  # the usual title: no control, format or odd space characters
+        return " ".join(text.split())
     out = []
-    for char in str(text):
+    for char in text:
         if char in _KEEP_FORMAT or unicodedata.category(char) not in _CONTROL_CATEGORIES:
             out.append(char)
         else:

@@ -182,7 +182,8 @@ class Dataset:
         file = self.path / name
         if not self._derived_on_disk or not file.exists():
             return None
-        return np.load(file, mmap_mode="r", allow_pickle=False)
+        # A plain view of the map: np.memmap pays Python overhead on every indexing.
+        return np.load(file, mmap_mode="r", allow_pickle=False).view(np.ndarray)
 
     @cached_property
     def listeners(self) -> np.ndarray:

@@ -685,7 +685,9 @@ class TitleResolver:
             def array(name: str) -> np.ndarray:
                 path = folder / f"{name}.npy"
                 # Memory-mapped: pages load on demand and are shared by every process.
-                return np.load(path, mmap_mode="r" if path.stat().st_size > 4096 else None, allow_pickle=False)
+                array = np.load(path, mmap_mode="r" if path.stat().st_size > 4096 else None, allow_pickle=False)
+                # A plain view of the map: np.memmap pays Python overhead on every indexing.
+                return array.view(np.ndarray) if isinstance(array, np.memmap) else array
 
             def strings(name: str) -> list:
                 with pa.memory_map(str(folder / f"{name}.arrow")) as source:
