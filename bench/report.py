@@ -129,6 +129,12 @@ def build_rows(steps: dict) -> list[Row]:
     rows.append(Row("(d) bot start to answering", "peak RSS", "MB", "<= 1536",
                     ours=value("open", measured="peak_rss_mb") if _ok(steps, "open") else None,
                     note=open_note))
+    first_note = None if _ok(steps, "open-first") else _why(steps, "open-first")
+    rows.append(Row("(d) first start after an import", "open, building and saving the title index", "s",
+                    ours=value("open-first", "seconds"), note=first_note))
+    rows.append(Row("(d) first start after an import", "peak RSS", "MB",
+                    ours=value("open-first", measured="peak_rss_mb") if _ok(steps, "open-first") else None,
+                    note=first_note))
     # (e) compute path
     compute_note = None if _ok(steps, "compute") else _why(steps, "compute")
     rows.append(Row("(e) /soundalike compute path", "p50", "ms", "<= 5", ours=value("compute", "ours", "p50_ms"),
