@@ -145,3 +145,27 @@ def test_online_rates_are_shown_when_the_bot_log_exists(tmp_path, capsys, monkey
     monkeypatch.setitem(sys.modules, "recommender.feedback_log", types.ModuleType("recommender.feedback_log"))
     run_command(config_path, "evaluate", "--dataset", "planted", "--json")
     assert "online" not in json.loads(capsys.readouterr().out)
+
+
+def test_holdout_scores_a_seeded_sample_of_at_most_max_users():
+    from recommender.evaluation import sample_test_users
+
+    rng = np.random.default_rng(0)
+    test = sp.random(300, 50, density=0.1, format="csr", random_state=rng, dtype=np.float32)
+    test.data[:] = 1
+    with_plays = np.flatnonzero(np.diff(test.indptr))
+    sampled = sample_test_users(test, 40, seed=3)
+    kept = np.flatnonzero(np.diff(sampled.indptr))
+    assert kept.size == 40 and set(kept) <= set(with_plays)
+    assert (sampled[kept] != test[kept]).nnz == 0, "a kept user keeps all their held-out plays"
+    assert np.array_equal(kept, np.flatnonzero(np.diff(sample_test_users(test, 40, seed=3).indptr)))
+    assert sample_test_users(test, 10_000, seed=3) is test
+
+
+def test_holdout_report_counts_only_the_sampled_users():
+    counts, _ = planted_counts(seed=0)
+    params = TrainParams(algorithm="als", factors=4, iterations=3, threads=1)
+    whole = evaluate(counts, params, "holdout", 5, 1)
+    sampled = evaluate(counts, params, "holdout", 5, 1, max_users=20)
+    assert whole["users_evaluated"] > 20 and sampled["users_evaluated"] == 20
+    assert set(sampled["model"]) == set(whole["model"])
