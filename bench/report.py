@@ -90,12 +90,12 @@ def build_rows(steps: dict) -> list[Row]:
 
     # (a) import
     note = None if _ok(steps, "import-msd") else _why(steps, "import-msd")
-    rows.append(Row("(a) import MSD files", "wall time", "s",
+    rows.append(Row("(a) import MSD files", "wall time", "s", "<= 20",
                     ours=value("import-msd", measured="wall_s"),
                     anchor=value("import-anchor", measured="wall_s"),
                     anchor_name='pandas read_csv(engine="pyarrow"), category dtypes -> CSR (triplets only)',
                     note=note))
-    rows.append(Row("(a) import MSD files", "peak RSS", "MB", ours=mb("import-msd"), anchor=mb("import-anchor"),
+    rows.append(Row("(a) import MSD files", "peak RSS", "MB", "<= 2560", ours=mb("import-msd"), anchor=mb("import-anchor"),
                     anchor_name="same", note=note))
     # (b) load
     rows.append(Row("(b) load binary dataset", "Dataset.load", "s", "<= 1",
@@ -111,7 +111,7 @@ def build_rows(steps: dict) -> list[Row]:
         else:
             ours_iteration = round(steps["train"]["wall_s"] / 15, 4)
             how = "whole `train` command / 15 (includes loading and weighting)"
-    rows.append(Row("(c) ALS 64 factors x 15", "seconds per iteration", "s",
+    rows.append(Row("(c) ALS 64 factors x 15", "seconds per iteration", "s", "<= 6",
                     ours=ours_iteration, anchor=value("train-implicit", "per_iteration_s"),
                     anchor_name="implicit defaults as installed, BLAS threads not limited",
                     note=how if ours_iteration is not None else _why(steps, "train")))
