@@ -389,10 +389,10 @@ def steady(service, limit_s: float = 120.0):
     """Wait (bounded) for the background nearest-neighbour index the service builds at start
     on large catalogs ([serving] index = "auto"/"ann"): serving figures are for a bot that
     has been up a few seconds, not for its first seconds."""
-    from recommender import ann
+    from recommender.service import wants_ann_index
 
     setting = service.config.serving.index
-    wanted = setting == "ann" or (setting == "auto" and service.model.scanned_items >= ann.AUTO_FROM_ITEMS)
+    wanted = wants_ann_index(service.config, service.model)
     started = time.perf_counter()
     while wanted and service.model.ann_index is None and time.perf_counter() - started < limit_s:
         time.sleep(0.1)

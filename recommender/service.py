@@ -47,12 +47,16 @@ class NotEnoughHistory(SoundalikeError):
     """/foryou was asked before the member rated enough songs."""
 
 
+def wants_ann_index(config: Config, model) -> bool:
+    """Whether [serving] index asks for an approximate index for this model."""
+    return config.serving.index == "ann" or (
+        config.serving.index == "auto" and model.scanned_items >= ann.AUTO_FROM_ITEMS)
+
+
 def _index_in_background(config: Config, model) -> None:
     """[serving] index = "ann" (or "auto" on a large catalog): build the index off the start
     path; exact answers until it is ready."""
-    wanted = config.serving.index == "ann" or (
-        config.serving.index == "auto" and model.scanned_items >= ann.AUTO_FROM_ITEMS)
-    if not wanted:
+    if not wants_ann_index(config, model):
         return
 
     def build() -> None:
