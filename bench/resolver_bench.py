@@ -553,15 +553,21 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         processed = [utils.default_process(t) for t in catalog.items["title"].tolist()]
         eligible = [i for i, q in enumerate(queries) if q["kind"] in ACCURACY_KINDS]
         picks = np.random.default_rng(seed + 3).choice(eligible, size=min(scan_queries, len(eligible)), replace=False)
-        scan_correct, ours_correct, scan_time = [], [], []
+        scan_correct, ours_correct, scan_time, determinable = [], [], [], []
         for i in picks.tolist():
             t0 = time.perf_counter()
             best = _scan_top1(queries[i]["query"], processed, catalog.listeners)
             scan_time.append(time.perf_counter() - t0)
             scan_correct.append(songs[best] == queries[i]["song"])
             ours_correct.append(top1[i] >= 0 and songs[top1[i]] == queries[i]["song"])
+            determinable.append(not _is_ambiguous(queries[i], resolver, catalog))
+        kept = np.array(determinable, dtype=bool)
         scan = {"queries": len(picks), "scan_top1": round(float(np.mean(scan_correct)), 4),
                 "resolver_top1_same_queries": round(float(np.mean(ours_correct)), 4),
+                # The same comparison on the picks whose song the text determines.
+                "determinable_queries": int(kept.sum()),
+                "scan_top1_determinable": round(float(np.mean(np.array(scan_correct)[kept])), 4) if kept.any() else None,
+                "resolver_top1_determinable": round(float(np.mean(np.array(ours_correct)[kept])), 4) if kept.any() else None,
                 "scan_latency": _percentiles(scan_time),
                 "resolver_wins": int(np.sum(np.array(ours_correct) & ~np.array(scan_correct))),
                 "scan_wins": int(np.sum(~np.array(ours_correct) & np.array(scan_correct)))}

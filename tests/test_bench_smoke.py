@@ -92,6 +92,10 @@ def test_rows_judge_targets_and_explain_missing_figures():
     assert report.Row("x", "p50", "ms", "<= 5", ours=4.0).met is True
     assert report.Row("x", "rate", "/s", ">= 200", ours=150.0).met is False
     assert report.Row("x", "p50", "ms", "<= 5").met is None
+    # "never worse than the anchor beside it"
+    assert report.Row("x", "top-1", "", ">= anchor", ours=0.92, anchor=0.69).met is True
+    assert report.Row("x", "top-1", "", ">= anchor", ours=0.60, anchor=0.69).met is False
+    assert report.Row("x", "top-1", "", ">= anchor", ours=0.92).met is None
     steps = {"open": {"returncode": 0, "figures": {"status": "not available", "reason": "no model yet"}}}
     rows = {(r.step, r.figure): r for r in report.build_rows(steps)}
     row = rows[("(d) bot start to answering", "SoundalikeService.open")]
