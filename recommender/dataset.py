@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,6 +37,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
@@ -202,11 +204,36 @@ class Dataset:
         by_item = self.interactions.tocsc()
         return ItemUsers(indptr=by_item.indptr, indices=by_item.indices)
 
+    def _text_column(self, name: str) -> pa.Array:
+        """One catalog column as a flat arrow string array (nulls as "")."""
+        array = pa.array(self.items[name], from_pandas=True)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        return pc.fill_null(array.cast(pa.large_string()), "")
+
+    # An answer looks up about twenty titles and artists; pandas' ``.at`` costs ~14 us a
+    # lookup at MSD scale (a quarter of a millisecond per answer), an arrow array under 1 us.
+    @cached_property
+    def _titles(self) -> pa.Array:
+        return self._text_column("title")
+
+    @cached_property
+    def _artists(self) -> pa.Array:
+        return self._text_column("artist")
+
     def title(self, index: int) -> str:
-        return str(self.items.at[index, "title"])
+        return self._titles[index].as_py()
 
     def artist(self, index: int) -> str:
-        return str(self.items.at[index, "artist"])
+        return self._artists[index].as_py()
+
+
+def _item_major(interactions: sp.csr_matrix) -> ItemUsers:
+    """Each item's users (the CSC structure), without carrying the play counts along."""
+    pattern = sp.csr_matrix((np.ones(interactions.nnz, dtype=np.int8), interactions.indices, interactions.indptr),
+                            shape=interactions.shape)
+    by_item = pattern.tocsc()
+    return ItemUsers(indptr=by_item.indptr, indices=by_item.indices)
 
 
 @contextmanager
@@ -254,25 +281,31 @@ def write_dataset(
         )
     items = items.reset_index(drop=True)
     dest = Path(dest)
-    by_item = interactions.tocsc()
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "name": name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "users": int(interactions.shape[0]),
-        "items": int(interactions.shape[1]),
-        "interactions": int(interactions.nnz),
-        "items_with_listeners": int(np.count_nonzero(np.diff(by_item.indptr))),
-        "fingerprint": fingerprint(interactions, items["item_id"].to_numpy()),
-        "source": source or {},
-    }
-    with atomic_directory(dest) as temp:
-        sp.save_npz(temp / INTERACTIONS, interactions, compressed=False)
-        np.save(temp / LISTENERS, np.diff(by_item.indptr).astype(np.int64), allow_pickle=False)
-        np.save(temp / ITEM_USERS_INDPTR, by_item.indptr, allow_pickle=False)
-        np.save(temp / ITEM_USERS_INDICES, by_item.indices, allow_pickle=False)
-        pq.write_table(pa.Table.from_pandas(items, preserve_index=False), temp / ITEMS)
-        users = user_ids if isinstance(user_ids, pa.Array) else pa.array(np.asarray(user_ids, dtype=object).astype(str))
-        pq.write_table(pa.table({"user_id": users}), temp / USERS)
-        (temp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    # The item-major copy (a transpose of every play) and the content hash each take a second
+    # or two at MSD scale and release the GIL: they run while the matrix and catalog are written.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="write-dataset") as pool:
+        by_item_later = pool.submit(_item_major, interactions)
+        fingerprint_later = pool.submit(fingerprint, interactions, items["item_id"].to_numpy())
+        with atomic_directory(dest) as temp:
+            sp.save_npz(temp / INTERACTIONS, interactions, compressed=False)
+            pq.write_table(pa.Table.from_pandas(items, preserve_index=False), temp / ITEMS)
+            users = user_ids if isinstance(user_ids, pa.Array) else pa.array(np.asarray(user_ids, dtype=object).astype(str))
+            pq.write_table(pa.table({"user_id": users}), temp / USERS)
+            by_item = by_item_later.result()
+            listeners = np.diff(by_item.indptr)
+            np.save(temp / LISTENERS, listeners.astype(np.int64), allow_pickle=False)
+            np.save(temp / ITEM_USERS_INDPTR, by_item.indptr, allow_pickle=False)
+            np.save(temp / ITEM_USERS_INDICES, by_item.indices, allow_pickle=False)
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "name": name,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "users": int(interactions.shape[0]),
+                "items": int(interactions.shape[1]),
+                "interactions": int(interactions.nnz),
+                "items_with_listeners": int(np.count_nonzero(listeners)),
+                "fingerprint": fingerprint_later.result(),
+                "source": source or {},
+            }
+            (temp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return dest

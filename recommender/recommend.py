@@ -107,7 +107,6 @@ def rank(
     similarity = dict(zip(indices.tolist(), scores.tolist()))
     indices, _ = novelty_rerank(indices, scores, listeners, options.novelty)
 
-    artists = dataset.items["artist"]
     banned_artists = {a.casefold() for a in seed_artists} if options.exclude_seed_artist else set()
     seen_groups: set[int] = set()
     per_artist: dict[str, int] = {}
@@ -117,7 +116,7 @@ def rank(
         group = version_group(index) if version_group else index
         if group in seen_groups:
             continue
-        artist = str(artists.iat[index]).casefold()
+        artist = dataset.artist(index).casefold()
         if artist in banned_artists:
             continue
         if options.per_artist_cap and per_artist.get(artist, 0) >= options.per_artist_cap:

@@ -24,10 +24,13 @@ threads, exact line numbers for bad rows, ``--on-error skip``); nothing is writt
 row has been read, and then only through :func:`recommender.dataset.write_dataset`.
 
 Measured on full-size files from ``python -m bench.generate --scale 1.0`` (48.5 M triplets,
-1 M tracks), 2 cores: 16.8 s wall and 1.8 GB peak RSS for the whole command when the cores were
-free (catalog 1.0 s, triplets 8.0 s, vocabularies 1.4 s, items 1.0 s, matrix 1.5 s, writing
-3.1 s); user + sys CPU about 20 s, so expect more wall time on a busy machine. pandas
-``read_csv(engine="pyarrow")`` with categories, the triplets only, took 55 s and 10.3 GB there.
+1 M tracks), 2 cores, with ``python -m recommender -v data import-msd ...`` (the phase lines
+below are its debug log): 14.8 s wall and 1.7 GB peak RSS for the whole command when the cores
+were free (catalog 1.3 s, triplets 7.0 s, vocabularies 0.8 s, items 1.0 s, matrix 1.2 s,
+writing 2.7 s, the item-major copy and the content hash made while the matrix is written);
+user + sys CPU about 23 s, so expect more wall time on a busy machine. pandas
+``read_csv(engine="pyarrow")`` with categories, the triplets only, took 30 s and 9.9 GB in the
+bench.
 """
 
 from __future__ import annotations
