@@ -51,3 +51,13 @@ def test_a_matrix_given_by_the_caller_is_never_mixed_with_the_saved_arrays(tmp_p
     part = Dataset(name="small", path=dataset.path, interactions=training, items=dataset.items)
     assert part.listeners[0] == 0 and dataset.listeners[0] > 0
     assert len(part.item_user.of(0)) == 0
+
+
+def test_titles_and_artists_read_back_as_written_and_a_missing_one_as_empty(tmp_path):
+    matrix = sp.csr_matrix(np.ones((2, 3), dtype=np.float32))
+    items = pd.DataFrame({"item_id": ["S0", "S1", "S2"], "title": ["Hey Ya!", None, "Café 👩‍🎤"],
+                          "artist": ["OutKast", "Björk", None]})
+    dataset = Dataset.load(write_dataset(tmp_path / "titles", name="titles", interactions=matrix, items=items,
+                                         user_ids=["u0", "u1"]))
+    assert [dataset.title(i) for i in range(3)] == ["Hey Ya!", "", "Café 👩‍🎤"]
+    assert [dataset.artist(i) for i in range(3)] == ["OutKast", "Björk", ""]
