@@ -193,7 +193,7 @@ def build_rows(steps: dict) -> list[Row]:
             ("resolve p50", "ms", None, ("resolve", "p50_ms"), ("scan_baseline", "scan_latency", "p50_ms"), scan),
             ("resolve p95", "ms", None, ("resolve", "p95_ms"), ("scan_baseline", "scan_latency", "p95_ms"), scan),
             # Top-1 where the typed text determines the song (the target), and beside the scan on
-            # the subsample it also ran; then every query, beside the best any title matcher can do.
+            # the subsample it also ran; then every query, with the share no title can settle.
             ("top-1 accuracy, queries whose text determines the song", "", ">= 0.97",
              ("resolve", "top1_unambiguous"), None, None),
             ("top-1 accuracy, scanned subsample, text determines the song", "", ">= anchor",

@@ -47,12 +47,12 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from .dataset import arrow_strings
 from .results import Candidate, Resolution
 from .text import (
     MAX_CATALOG_CHARS,
@@ -308,18 +308,6 @@ def _release_free_heap() -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
-
-
-def _arrow_strings(column) -> pa.Array:
-    """A column as one arrow string array, nulls as "" (zero-copy when already arrow)."""
-    if isinstance(column, pd.Series):
-        column = column.to_numpy(dtype=object) if column.dtype == object else column.array
-    array = column if isinstance(column, (pa.Array, pa.ChunkedArray)) else pa.array(column, from_pandas=True)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
-        array = pc.cast(array, pa.string())
-    return pc.fill_null(array, "") if array.null_count else array
 
 
 def _factorize(array: pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -617,8 +605,8 @@ class TitleResolver:
         dataset, its titles and artists, and this code are unchanged.
         """
         items = dataset.items
-        columns = (_arrow_strings(items["item_id"]), _arrow_strings(items["title"]),
-                   _arrow_strings(items["artist"]), np.asarray(dataset.listeners, dtype=np.int64))
+        columns = (arrow_strings(items["item_id"]), arrow_strings(items["title"]),
+                   arrow_strings(items["artist"]), np.asarray(dataset.listeners, dtype=np.int64))
         folder = getattr(dataset, "path", None)
         if not cache or folder is None or not len(columns[0]):
             return cls.from_columns(*columns)
@@ -715,9 +703,9 @@ class TitleResolver:
         """Index parallel columns (any sequence, pandas or arrow) of ids, titles and artists."""
         self = cls()
         # Raw columns stay as compact arrow strings: one take() per answer shows them.
-        self.item_ids = _arrow_strings(item_ids)
-        self.titles = _arrow_strings(titles)
-        self.artists = _arrow_strings(artists)
+        self.item_ids = arrow_strings(item_ids)
+        self.titles = arrow_strings(titles)
+        self.artists = arrow_strings(artists)
         self.listeners = np.asarray(listeners, dtype=np.int64)
         n = len(self.titles)
         if not (len(self.item_ids) == len(self.artists) == len(self.listeners) == n):
