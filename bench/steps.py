@@ -362,10 +362,15 @@ def trained_model_figures(work: Path) -> dict:
     except (OSError, json.JSONDecodeError):
         return {}
     seconds = (manifest.get("training") or {}).get("seconds")
+    median_iteration = (manifest.get("training") or {}).get("median_iteration_seconds")
     iterations = (manifest.get("parameters") or {}).get("iterations")
     figures = {"model": str(manifests[-1].parent.relative_to(models)), "fit_seconds": seconds,
                "factors": (manifest.get("parameters") or {}).get("factors"), "iterations": iterations}
-    if seconds and iterations:
+    # The median of implicit's own per-iteration times, as the train-implicit anchor reports;
+    # models from before the manifest kept them fall back to the whole fit / iterations.
+    if median_iteration:
+        figures["per_iteration_s"] = median_iteration
+    elif seconds and iterations:
         figures["per_iteration_s"] = round(seconds / iterations, 4)
     return figures
 

@@ -187,7 +187,8 @@ class FittedModel:
     params: TrainParams
     implicit_model: object
     weighted: sp.csr_matrix  # the users x items confidences it was fitted on
-    seconds: float
+    seconds: float  # implicit's whole fit: its set-up (a transpose) and every iteration
+    iteration_seconds: list[float] = field(default_factory=list)  # implicit's own, per iteration
 
     @property
     def typical_weight(self) -> float:
@@ -209,7 +210,9 @@ class FittedModel:
             "typical_weight": self.typical_weight,
             "n_items": int(n_items),
             "training": {"users": int(n_users), "interactions": int(self.weighted.nnz),
-                         "seconds": round(self.seconds, 3)},
+                         "seconds": round(self.seconds, 3),
+                         **({"median_iteration_seconds": round(float(np.median(self.iteration_seconds)), 3)}
+                            if self.iteration_seconds else {})},
         }
 
     def loaded(self, version: str = "unpublished") -> LoadedModel:
@@ -229,12 +232,15 @@ def fit(
     ``progress`` (0..1) is called after each iteration of the factor models.
     """
     weighted = training_matrix(counts, params)
+    iteration_seconds: list[float] = []
     callback = None
-    if progress is not None and params.algorithm in FACTOR_ALGORITHMS:
+    if params.algorithm in FACTOR_ALGORITHMS:
         total = max(params.iterations, 1)
 
-        def callback(iteration: int, *_: object) -> None:
-            progress(min(1.0, (iteration + 1) / total))
+        def callback(iteration: int, elapsed: float, *_: object) -> None:
+            iteration_seconds.append(elapsed)
+            if progress is not None:
+                progress(min(1.0, (iteration + 1) / total))
 
     started = time.perf_counter()
     # implicit checks BLAS threads when the model is built, so build it inside the limit too.
@@ -249,7 +255,7 @@ def fit(
     if progress is not None and callback is None:
         progress(1.0)  # kNN models fit in one step
     return FittedModel(params=params, implicit_model=model, weighted=weighted,
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, iteration_seconds=iteration_seconds)
 
 
 # -- tuning ----------------------------------------------------------------------------

@@ -55,6 +55,16 @@ def test_models_are_fitted_on_users_by_items():
     assert fitted.arrays()["item_factors"].shape == (counts.shape[1], 4)
 
 
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "lmf"])
+def test_each_iteration_is_timed_and_the_median_kept_in_the_manifest(algorithm):
+    counts, _ = planted_counts()
+    fitted = fit(TrainParams(algorithm=algorithm, factors=4, iterations=3, threads=1), counts)
+    assert len(fitted.iteration_seconds) == 3 and all(s >= 0 for s in fitted.iteration_seconds)
+    assert sum(fitted.iteration_seconds) <= fitted.seconds
+    training = fitted.manifest_fields()["training"]
+    assert training["median_iteration_seconds"] == round(float(np.median(fitted.iteration_seconds)), 3)
+
+
 def test_params_are_validated_and_read_from_config(tmp_path):
     with pytest.raises(ConfigError, match="algorithm 'svd' is not one of"):
         TrainParams(algorithm="svd")
