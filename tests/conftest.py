@@ -7,10 +7,12 @@ that need a real service on real (small) data use it; it never touches ./data.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from recommender.cli import main as cli_main
 from recommender.config import Config, load_config
@@ -18,6 +20,16 @@ from recommender.config import Config, load_config
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
 LASTFM = SHARED / "datasets" / "hetrec2011-lastfm-2k"
+
+# Hypothesis settings for the whole suite, in one place. Its Unicode tables are built on first
+# use (a fresh clone has no .hypothesis/ cache), and CI shares two cores with other jobs: input
+# generation speed and per-example time say nothing about correctness there, so neither the
+# too_slow health check nor a deadline applies. In CI the examples are derandomized (a red run
+# reproduces) and nothing is written to a .hypothesis/ database. Tests set only max_examples.
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, database=None,
+                          print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
 
 # Fewer synthetic listeners than `make run` uses: enough structure, a few seconds to build.
 DEMO_TEST_USERS = 2000

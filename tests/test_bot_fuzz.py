@@ -14,7 +14,7 @@ import re
 import pytest
 from bot_harness import WAIT, LoopThread, bot_world
 from fake_discord import option
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from bot import render
 
@@ -131,7 +131,7 @@ def check_reply(bodies: list[dict]) -> None:
     assert (final.get("content") or "").strip() or final.get("embeds"), "an empty reply is no answer"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(title=texts(), artist=st.none() | texts(), count=st.none() | st.integers(-(2**53), 2**53))
 def test_soundalike_any_arguments_answer_or_explain(fuzz, title, artist, count):
     runner, world, errors = fuzz
@@ -145,7 +145,7 @@ def test_soundalike_any_arguments_answer_or_explain(fuzz, title, artist, count):
     assert not errors.records, [r.getMessage() for r in errors.records]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(typed=texts(), focus=st.sampled_from(["title", "artist"]), other=st.none() | texts())
 def test_autocomplete_any_input_gives_valid_choices(fuzz, typed, focus, other):
     runner, world, errors = fuzz
@@ -189,7 +189,7 @@ def optional(name: str, value, **kwargs) -> list[dict]:
     return [] if value is None else [option(name, value, **kwargs)]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(title=texts(), novelty=NOVELTIES, leave_out_artist=st.none() | st.booleans(),
        per_artist=st.none() | st.integers(-(2**53), 2**53))
 def test_soundalike_knobs_any_values_answer_or_explain(fuzz, title, novelty, leave_out_artist, per_artist):
@@ -199,7 +199,7 @@ def test_soundalike_knobs_any_values_answer_or_explain(fuzz, title, novelty, lea
         *optional("leave_out_artist", leave_out_artist, kind=5), *optional("per_artist", per_artist)])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(songs=st.lists(st.one_of(texts(), st.sampled_from(["Hey Ya!", "Hey Jude", "Hello"])), min_size=2,
                       max_size=5),
        count=COUNTS, novelty=NOVELTIES)
@@ -227,7 +227,7 @@ def member_with_likes(fuzz):
     return world.dj
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(count=COUNTS, novelty=NOVELTIES, with_likes=st.booleans())
 def test_foryou_any_arguments_answer_or_explain(fuzz, member_with_likes, count, novelty, with_likes):
     runner, world, errors = fuzz
@@ -242,7 +242,7 @@ def test_foryou_any_arguments_answer_or_explain(fuzz, member_with_likes, count, 
             assert final["content"].startswith("You have liked 0 suggestions so far")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 @given(song=texts(), command=st.sampled_from(["block", "unblock"]), admin=st.booleans())
 def test_block_and_unblock_any_song_answer_or_explain(fuzz, song, command, admin):
     runner, world, errors = fuzz

@@ -75,7 +75,7 @@ def test_long_titles_lose_links_from_the_bottom_first_and_the_embed_fits():
     assert with_links == sorted(with_links, reverse=True)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     titles=st.lists(st.text(max_size=2000), min_size=0, max_size=10),
     artist=st.text(max_size=500),

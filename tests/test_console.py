@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from bot_harness import LoopThread
 from bot_mocks import FakeService
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from bot.console import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, parse_options, run_console
 from bot.limits import ComputePool
@@ -223,7 +223,7 @@ def console_on_a_loop(tmp_path_factory, demo_env, demo_service):
         runner.close()
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80)
 @given(line=st.one_of(
     st.text(max_size=300),
     st.sampled_from(["/soundalike", "/soundalike ", "+", "-0", "+1000", "count:", "artist:", "/model nope",

@@ -17,7 +17,7 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.dataset import Dataset
@@ -30,7 +30,7 @@ USERS = ["a" * 40, "b" * 40, "c" * 40, "d" * 40]
 SONGS = ["SOAAAAAAAAAAAAAAAA", "SOBBBBBBBBBBBBBBBB", "SOCCCCCCCCCCCCCCCC", "SODDDDDDDDDDDDDDDD"]
 GARBAGE = [b"\xff", b"\xc3", b"\xe2\x82", b"\t", b"\n", b"\r", b",", b"<SEP>", b"\x00", b" ", b"x", b"-1"]
 
-FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=30)
 
 
 @st.composite

@@ -51,7 +51,7 @@ def test_fold(typed, folded):
     assert fold(typed) == folded
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(alphabet=string.printable, max_size=40))
 def test_ascii_shortcut_folds_like_the_general_rule(text):
     general = ["and" if word == "n" else word for word in _fold_words(text)]
@@ -164,7 +164,7 @@ def test_titles_with_no_words_have_an_empty_core(junk):
     assert parse_title(junk).core == ""
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(max_size=300))
 def test_parse_never_fails_and_stays_bounded(text):
     parts = parse_title(text)
