@@ -24,8 +24,9 @@ from recommender.feedback_log import FeedbackLog
 
 # Distinctive, so that a test can search every log line for it.
 TEST_TOKEN = "MTIzNDU2Nzg5.fake-bot-token.S3CR3T-do-not-log"
-# Every wait on the bot is bounded by this (seconds).
-WAIT = 10.0
+# Every wait on the bot is bounded by this (seconds): a bound against hanging, not a speed
+# target, so it leaves room for a machine whose cores are busy with other work.
+WAIT = 30.0
 
 
 def bot_config(config: Config, guild: FakeGuild, **bot_changes) -> Config:
