@@ -28,6 +28,7 @@ from bot_mocks import (
 from discord import app_commands
 
 import bot.replies as replies
+from bot import render
 from bot.app import SoundalikeTree
 from bot.cogs.admin import AdminCog, NotAdmin, ProgressMessage, admin_check, is_admin
 from bot.cogs.feedback import FeedbackCog, RateButton, rating_of, rating_view
@@ -362,7 +363,7 @@ async def test_tree_turns_failures_into_one_private_sentence(bot, caplog):
     tree = bot.tree
     assert isinstance(tree, SoundalikeTree)
     cases = [
-        (NotAdmin(), str(NotAdmin())),
+        (NotAdmin(), render.message_text(NotAdmin())),
         (app_commands.NoPrivateMessage(), "That command works in a server, not in direct messages."),
         (app_commands.CommandInvokeError(mock.Mock(), SoundalikeError("Bad @everyone")), "Bad @\u200beveryone"),
         (app_commands.CommandInvokeError(mock.Mock(), Busy(2.1)), "Busy, try again in 3 s."),
@@ -424,7 +425,7 @@ async def test_retrain_kept_or_failed_is_said_plainly(bot):
     failed = make_interaction(bot, manage_guild=True)
     await run_retrain(bot, failed)
     assert failed.edit_original_response.call_args.kwargs["content"] == (
-        "The retrain failed (exit status 2): error: no dataset")
+        "The retrain failed \\(exit status 2\\): error: no dataset")
 
 
 async def test_a_second_retrain_is_told_one_is_running(bot):

@@ -15,6 +15,7 @@ import pytest
 from bot_harness import WAIT, bot_world
 from fake_discord import option
 
+from bot import render
 from bot.cogs.admin import NotAdmin
 
 pytestmark = pytest.mark.asyncio
@@ -149,7 +150,7 @@ async def test_reaction_and_rating_button_land_in_sqlite(world):
 async def test_non_admin_retrain_is_refused(world):
     since = len(world.fake.requests)
     interaction = await world.fake.slash_command("retrain", [], member=world.member, guild=world.guild)
-    assert await world.ephemeral_reply(interaction, since=since) == str(NotAdmin())
+    assert await world.ephemeral_reply(interaction, since=since) == render.message_text(NotAdmin())
     assert not world.retrainer.running
 
 

@@ -334,7 +334,7 @@ async def test_a_retrain_process_killed_while_the_bot_waits_tells_the_admin_and_
             "PATCH", rf"/webhooks/\d+/{retrain.token}/messages/@original", timeout=WAIT,
             where=lambda r: not r.body["content"].startswith("Retraining"),
         )
-        assert finished.body["content"].startswith("The retrain failed (exit status -9)")
+        assert finished.body["content"].startswith("The retrain failed \\(exit status -9\\)")
         assert service.model.version == "v1"
         answer = await world.answer_message(await world.soundalike("Hey Ya!"))
         assert "model v1" in answer["embeds"][0]["footer"]["text"]
