@@ -497,6 +497,20 @@ def test_block_commands_are_for_admins_hidden_by_default_and_server_only(bot):
         assert commands[name].default_permissions == discord.Permissions(manage_guild=True)
 
 
+async def test_unblock_autocomplete_shows_the_blocked_songs_to_admins_only(bot):
+    from bot.cogs.blocks import BlocksCog
+
+    bot.feedback_log.blocked_items.return_value = {"s-heyya"}
+    cog = BlocksCog(bot)
+    for admin in (make_interaction(bot, role_ids=(ADMIN_ROLE_ID,)), make_interaction(bot, manage_guild=True),
+                  make_interaction(bot, user_id=ADMIN_USER_ID)):
+        choices = await cog.unblock_autocomplete(admin, "")
+        assert [(c.name, c.value) for c in choices] == [("Hey Ya! — OutKast", "s-heyya")]
+    for outsider in (make_interaction(bot), make_interaction(bot, role_ids=(ADMIN_ROLE_ID + 1,)),
+                     make_interaction(bot, dm=True)):
+        assert await cog.unblock_autocomplete(outsider, "") == []
+
+
 async def test_stats_chart_is_drawn_on_a_compute_thread_and_attached(bot, monkeypatch):
     import bot.charts as charts
     from recommender.feedback_log import FeedbackDay, TopQuery

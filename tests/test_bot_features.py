@@ -268,6 +268,13 @@ async def test_block_by_an_admin_keeps_a_song_out_of_every_answer_in_the_server(
     recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
                                          timeout=WAIT)
     assert recorded.body["data"]["choices"] == [{"name": name.label, "value": blocked}]
+    # A member who may not unblock is not shown what the server blocked either.
+    since = len(world.fake.requests)
+    peek = await world.fake.autocomplete("unblock", [option("song", "", focused=True)],
+                                         member=world.member, guild=world.guild)
+    recorded = await world.fake.wait_for("POST", rf"/interactions/{peek.id}/{peek.token}/callback",
+                                         since=since, timeout=WAIT)
+    assert recorded.body["data"]["choices"] == []
     assert (await ask_privately(world, "unblock", [option("song", blocked)], who=world.member)) == \
         render.message_text(NotAdmin())
     reply = await ask_privately(world, "unblock", [option("song", blocked)], who=world.manager)
