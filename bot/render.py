@@ -45,11 +45,25 @@ _CONTROL_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 _KEEP_FORMAT = {"\u200d", "\ufe0f"}
 
 
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate as U+FFFD (a terminal's bad UTF-8 arrives as lone
+    surrogates, JSON may carry them too): such a string cannot be encoded, logged or stored.
+    A surrogate pair written as two code points becomes the character it stands for."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean(text: object) -> str:
-    """One line of printable text: control/format characters become spaces, runs collapse."""
+    """One line of printable text: control/format characters become spaces, runs collapse,
+    lone surrogates become U+FFFD."""
     text = str(text)
     if text.isprintable():  # the usual title: no control, format or odd space characters
         return " ".join(text.split())
+    text = without_lone_surrogates(text)
     out = []
     for char in text:
         if char in _KEEP_FORMAT or unicodedata.category(char) not in _CONTROL_CATEGORIES:

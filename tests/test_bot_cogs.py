@@ -76,6 +76,24 @@ async def test_confident_title_is_answered_logged_and_given_reactions(bot):
     assert [c.args[0] for c in message.add_reaction.call_args_list] == ["👍", "👎"]
 
 
+@pytest.mark.parametrize("failure", [
+    LogWriteError(Path("/srv/secret/log.sqlite3"), "record a query", "the disk is full"),
+    UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed"),
+    RuntimeError("a bug in the log"),
+], ids=["log-error", "unicode", "bug"])
+async def test_an_answer_that_fails_to_log_in_any_way_is_shown_and_the_member_told(bot, caplog, failure):
+    bot.feedback_log.record_answer.side_effect = failure
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Hey Ya!")  # raises nothing
+    assert interaction.edit_original_response.call_args.kwargs["embed"].title == "Songs like Hey Ya! — OutKast"
+    assert sent_texts(interaction) == [replies.LOG_NOT_WRITTEN]
+    told = interaction.response.send_message.call_args or interaction.followup.send.call_args
+    assert told.kwargs["ephemeral"] is True
+    interaction.edit_original_response.return_value.add_reaction.assert_not_awaited()  # nothing to rate
+    assert "an answer to /soundalike was not logged" in caplog.text
+    assert "/srv/secret" not in "".join(sent_texts(interaction))
+
+
 async def test_autocomplete_value_is_taken_as_an_exact_item_id(bot):
     interaction = make_interaction(bot)
     await run_soundalike(bot, interaction, "s-hello-l", count=2)

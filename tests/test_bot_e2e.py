@@ -298,3 +298,11 @@ async def test_an_overloaded_server_is_told_busy_at_once(tmp_path, demo_env, dem
             await holder
         answer = await world.answer_message(await world.soundalike("Hey Ya!"))
         assert answer["embeds"][0]["title"] == "Songs like Hey Ya! — OutKast"
+
+
+async def test_a_title_with_a_lone_surrogate_is_answered_and_logged(world):
+    # JSON may carry "\udcff" escapes, which decode to a lone surrogate that SQLite cannot store.
+    interaction = await world.soundalike("Hey Ya!\udcff")
+    message = await world.answer_message(interaction)  # its last step is the reactions, after logging
+    logged = await world.feedback_log.query_for_message(int(message["id"]))
+    assert logged is not None and logged.typed_title == "Hey Ya!\ufffd"
