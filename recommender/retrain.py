@@ -34,7 +34,7 @@ from typing import Callable, Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import ModelError, SoundalikeError
+from .errors import ModelError, SoundalikeError, without_paths
 from .store import ModelStore, pid_alive, version_number
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,8 @@ def retrain(
         if params_from == "current" and current_manifest is not None:
             params = TrainParams.from_dict(current_manifest.get("parameters", {}))
 
-        report("feedback", 0.05, f"reading feedback from {feedback_db}")
+        log.info("reading feedback from %s", feedback_db)
+        report("feedback", 0.05, "reading the members' 👍 from the feedback log")
         pairs = (read_feedback or default_feedback_reader)(feedback_db)
         feedback = feedback_rows(dataset, pairs, weight)
         report("feedback", 0.08, f"{feedback.likes} liked songs from {feedback.members} members "
@@ -260,10 +261,20 @@ def retrain_command(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
     last_stage = [""]
+    # --json-progress lines are for the bot, which shows them in Discord: no server paths in
+    # them (a message naming one is logged here whole, on stderr).
+    roots = (config.data_root, config.database_path, config.base_dir, Path.home())
+
+    def for_the_bot(message: str) -> str:
+        shown = without_paths(message, roots)
+        if shown != message:
+            log.info("%s", message)
+        return shown
 
     def report(stage: str, progress: float, message: str) -> None:
         if args.json_progress:
-            emit({"stage": stage, "progress": round(min(max(progress, 0.0), 1.0), 4), "message": message})
+            emit({"stage": stage, "progress": round(min(max(progress, 0.0), 1.0), 4),
+                  "message": for_the_bot(message)})
         elif stage != "train" or last_stage[0] != "train":  # people need no per-iteration lines
             print(f"[{stage}] {message}", flush=True)
         last_stage[0] = stage
@@ -274,7 +285,7 @@ def retrain_command(args: argparse.Namespace) -> int:
             tolerance=args.tolerance, protocol=args.protocol, params_from=args.params, report=report,
         )
     except SoundalikeError as error:
-        emit({"stage": "error", "progress": 1.0, "message": str(error)})
+        emit({"stage": "error", "progress": 1.0, "message": for_the_bot(str(error))})
         raise
     message = (f"promoted {name}/{result['version']}" if result["promoted"]
                else f"kept {name}/{result['version']}") + f": {result['reason']}"

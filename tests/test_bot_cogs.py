@@ -39,7 +39,7 @@ from bot.cogs.stats import StatsCog
 from bot.limits import Busy, ComputePool
 from bot.retrain import RetrainFailed, RetrainOutcome, RetrainProgress
 from recommender.config import Config
-from recommender.errors import SoundalikeError
+from recommender.errors import DataError, ModelError, SoundalikeError
 from recommender.feedback_log import LoggedQuery, LoggedSuggestion, LogWriteError, VersionStats
 
 
@@ -387,6 +387,12 @@ async def test_tree_turns_failures_into_one_private_sentence(bot, caplog):
         (app_commands.CommandInvokeError(mock.Mock(), Busy(2.1)), "Busy, try again in 3 s."),
         (app_commands.CommandInvokeError(mock.Mock(), LogWriteError(Path("/srv/secret/log.sqlite3"), "record", "disk full")),
          "I could not write to my log just now, so this was not recorded. Please try again later."),
+        (app_commands.CommandInvokeError(mock.Mock(), ModelError(
+            f"no good version of 'demo' to roll back to (model demo/v1: folder {bot.config.data_root}/models/demo/v1 "
+            "is missing)")), "no good version of 'demo' to roll back to \\(model demo/v1: folder v1 is missing\\)"),
+        (app_commands.CommandInvokeError(mock.Mock(), DataError("interactions.npz is missing",
+                                                                path=bot.config.datasets_dir / "demo")),
+         "demo: interactions.npz is missing"),
         (app_commands.CommandNotFound("gone", []),
          "That command has changed; Discord should show the new version within a few minutes."),
     ]

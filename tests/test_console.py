@@ -112,6 +112,7 @@ async def test_retrain_from_the_console_reports_progress_and_swaps_the_model(tmp
     script = tmp_path / "retrain.py"
     script.write_text(
         "import json\n"
+        f"print(json.dumps({{'stage': 'feedback', 'progress': 0.1, 'message': 'reading {tmp_path}/log.sqlite3'}}))\n"
         "print(json.dumps({'stage': 'train', 'progress': 0.5, 'message': 'ALS'}))\n"
         "print(json.dumps({'stage': 'done', 'promoted': True, 'version': 'v2', 'reason': 'better', 'metrics': {}}))\n",
         encoding="utf-8",
@@ -120,6 +121,7 @@ async def test_retrain_from_the_console_reports_progress_and_swaps_the_model(tmp
     retrainer = Retrainer(demo_env.config, command=[sys.executable, str(script)])
     out = await run_lines("/retrain\n", demo_env, tmp_path, service=service, retrainer=retrainer)
     assert "  retrain: train 50% ALS" in out and "Retrained: now serving model v2. better" in out
+    assert "  retrain: feedback 10% reading log.sqlite3" in out and str(tmp_path) not in out
     assert ("reload", None) in service.calls
 
 

@@ -22,7 +22,7 @@ from recommender.errors import SoundalikeError
 
 from .. import render
 from ..app import NO_MENTIONS, send_ephemeral
-from ..retrain import RetrainAlreadyRunning, RetrainFailed, RetrainOutcome, RetrainProgress
+from ..retrain import RetrainAlreadyRunning, RetrainFailed, RetrainOutcome, RetrainProgress, member_text
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -144,7 +144,9 @@ class AdminCog(commands.Cog, name="Admin"):
             serving = await asyncio.to_thread(self.bot.service.reload) if outcome.promoted else (
                 self.bot.service.model.version)
         except SoundalikeError as error:
-            await reply.finish(render.message_text(f"The new model was saved but could not be loaded: {error}"))
+            log.warning("the retrained model could not be loaded: %s", error)
+            reason = member_text(str(error), self.bot.config, "reload")
+            await reply.finish(render.message_text(f"The new model was saved but could not be loaded: {reason}"))
             return
         await reply.finish(outcome_text(outcome, serving))
 
