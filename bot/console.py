@@ -414,14 +414,8 @@ class Console:
             self.say(f"  versions on disk: {', '.join(map(str, versions))}")
 
     async def rollback(self) -> None:
-        before = self.service.model.version
-
-        def roll_back() -> str:
-            self.service.store.rollback()
-            return self.service.reload()
-
-        now = await asyncio.to_thread(roll_back)
-        self.say(f"Rolled back: now serving model {now} (was {before}).")
+        before, now = await asyncio.to_thread(self.service.rollback)
+        self.say(render.rollback_text(before, now))
 
     async def stats(self) -> None:
         rows = await self.feedback_log.stats(NO_GUILD)

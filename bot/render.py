@@ -427,6 +427,13 @@ def block_text(result, *, plain: bool = False) -> str:
     return shorten(text, MESSAGE_CONTENT)
 
 
+def rollback_text(before: str, now: str) -> str:
+    """What /model rollback says (versions are the store's "v1", "v2", ...)."""
+    if before == now:  # the current version could not be served, so this one already answered
+        return f"Rolled back: model {clean(now)} is current again (it was already answering in its place)."
+    return f"Rolled back: now serving model {clean(now)} (was {clean(before)})."
+
+
 def as_far_as_i_go(songs: int) -> str:
     """More pressed past the last page that is offered."""
     return f"That is as far as I go ({songs} songs). Try novelty “deep cuts” or a /mix for other songs."

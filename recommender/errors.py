@@ -46,6 +46,15 @@ class ModelError(SoundalikeError):
     """A model folder is missing, damaged, or was trained on other data."""
 
 
+class ModelDamaged(ModelError):
+    """A model version's files are missing, altered, unreadable, or hold contents no model has
+    (manifest fields of the wrong type, factors of the wrong shape, NaN)."""
+
+
+class ModelForOtherData(ModelError):
+    """A whole model version, trained on other data than the dataset has now."""
+
+
 class UnknownSong(SoundalikeError):
     """A typed title matched nothing; ``suggestions`` holds the closest titles."""
 

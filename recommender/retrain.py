@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ModelError, SoundalikeError, without_paths
-from .store import ModelStore, pid_alive, version_number
+from .store import ModelStore, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +147,12 @@ def feedback_rows(dataset, pairs: Iterable[tuple[str, str]], weight: float) -> F
 
 
 def serving_version(store: ModelStore, report: Reporter) -> tuple[str | None, dict | None]:
-    """The version being served (current, or the newest good older one) and its manifest."""
-    versions = store.versions()
-    try:
-        current = store.current_version()
-    except ModelError as error:
-        report("load", 0.02, f"{error}; using the newest good version")
-        current = None
-    if current is not None:
-        versions = [v for v in versions if version_number(v) <= version_number(current)]
-    for version in reversed(versions):
+    """The version being served (the first good one in the store's serving order, as the bot
+    picks it) and its manifest."""
+    candidates, problems = store.serving_order()
+    for problem in problems:
+        report("load", 0.02, f"{problem}; using the next good version")
+    for version in candidates:
         try:
             return version, store.verify(version)
         except ModelError as error:

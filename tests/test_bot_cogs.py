@@ -481,8 +481,22 @@ async def test_model_show_and_rollback(bot):
     bot.retrainer.running = False
     rollback = make_interaction(bot, role_ids=(ADMIN_ROLE_ID,))
     await AdminCog.rollback.callback(AdminCog(bot), rollback)
-    bot.service.store.rollback.assert_called_once_with()
-    assert sent_texts(rollback) == ["Rolled back: now serving model v2 (was v1)."]
+    assert bot.service.calls.count(("rollback",)) == 1
+    assert sent_texts(rollback) == [render.message_text("Rolled back: now serving model v0 (was v1).")]
+
+
+async def test_a_refused_rollback_replaces_the_placeholder_with_why_and_names_no_path(bot):
+    bot.retrainer.running = False
+    bot.service.rollback_error = ModelError(
+        f"no good version of 'tiny' was served before v1, so there is nothing to roll back to "
+        f"(model tiny/v0: folder {bot.config.models_dir}/tiny/v0 is missing)")
+    interaction = make_interaction(bot, role_ids=(ADMIN_ROLE_ID,))
+    await AdminCog.rollback.callback(AdminCog(bot), interaction)
+    interaction.response.defer.assert_awaited_once_with(thinking=True)
+    (text,) = sent_texts(interaction)  # the first followup after "thinking…" replaces it
+    assert text == render.message_text("Could not roll back: no good version of 'tiny' was served before v1, so "
+                                       "there is nothing to roll back to (model tiny/v0: folder v0 is missing)")
+    assert str(bot.config.data_root) not in text
 
 
 # -- /stats, /forgetme ---------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def test_killed_retrain_leftovers_are_cleaned_and_store_stays_consistent(env):
     result = retrain(config, "planted", read_feedback=genre_fans(), tolerance=1.0)
     assert result["promoted"] and store.current_version() == "v2"
     assert not half.exists() and not (store.folder / LOCK_NAME).exists()
-    assert sorted(p.name for p in store.folder.iterdir()) == ["current", "v1", "v2"]
+    assert sorted(p.name for p in store.folder.iterdir()) == ["current", "served.json", "v1", "v2"]
 
 
 def test_damaged_current_is_replaced_by_comparing_with_what_is_served(env):

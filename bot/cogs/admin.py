@@ -169,19 +169,15 @@ class AdminCog(commands.Cog, name="Admin"):
         if self.bot.retrainer.running:
             await send_ephemeral(interaction, "A retrain is running; roll back after it has finished.")
             return
-        service = self.bot.service
-        before = service.model.version
-
-        def roll_back() -> str:
-            service.store.rollback()
-            return service.reload()
-
         await interaction.response.defer(thinking=True)  # loading a model can take seconds
-        now = await asyncio.to_thread(roll_back)
-        await interaction.followup.send(
-            f"Rolled back: now serving model {render.safe(now, 60)} (was {render.safe(before, 60)}).",
-            allowed_mentions=NO_MENTIONS,
-        )
+        try:
+            before, now = await asyncio.to_thread(self.bot.service.rollback)
+        except SoundalikeError as error:  # nothing to go back to: the placeholder says so
+            log.warning("rollback refused: %s", error)
+            text = f"Could not roll back: {member_text(str(error), self.bot.config, 'rollback')}"
+        else:
+            text = render.rollback_text(before, now)
+        await interaction.followup.send(render.message_text(text), allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: "SoundalikeBot") -> None:
