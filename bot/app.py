@@ -15,13 +15,13 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from recommender.config import Config
-from recommender.errors import SoundalikeError
+from recommender.errors import DataError, DatasetNotFound, ModelError, SoundalikeError
 from recommender.feedback_log import FeedbackLog, FeedbackLogError
 from recommender.service import SoundalikeService
 
 from . import render
 from .limits import Busy, ComputePool, Cooldowns
-from .retrain import Retrainer
+from .retrain import Retrainer, member_text
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ class SoundalikeTree(app_commands.CommandTree):
             # The message names a server path: log it, tell the member only what happened.
             log.warning("feedback log error: %s", original)
             text = LOG_NOT_WRITTEN
+        elif isinstance(original, (ModelError, DataError, DatasetNotFound)):
+            # These name server files: the member gets the sentence without the paths.
+            text = render.message_text(member_text(str(original), interaction.client.config, "command failed"))
         elif isinstance(original, SoundalikeError):
             text = render.message_text(original)
         elif isinstance(error, app_commands.TransformerError):

@@ -101,6 +101,15 @@ def parse_options(text: str) -> dict[str, str]:
     return options
 
 
+def _asks_for_songs(line: str) -> bool:
+    """Whether a console line is a question (a title, a pick, /soundalike, /mix, /foryou, /more)."""
+    if _RATING.fullmatch(line):
+        return False
+    if not line.startswith("/"):
+        return True
+    return line[1:].partition(" ")[0].lower() in ("soundalike", "mix", "foryou", "more")
+
+
 class Console:
     """Handles one line at a time; ``handle`` returns False when the console should end."""
 
@@ -120,15 +129,21 @@ class Console:
         self.novelty = DEFAULT_NOVELTY  # /novelty sets it for the session
         self.pending_choices: list[Candidate] = []
         self._pending_request: Request | None = None
+        # Why a rating has nothing to apply to just now (None: nothing was asked yet).
+        self._unrated: str | None = None
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
         self.out.flush()
 
     async def handle(self, line: str) -> bool:
-        line = line.strip()
+        # A terminal's bad UTF-8 arrives as lone surrogates, which nothing can encode (the log
+        # included): they become U+FFFD here, where input comes in.
+        line = render.without_lone_surrogates(line).strip()
         if not line:
             return True
+        if _asks_for_songs(line):
+            self._new_question(more=line.lower().split(" ", 1)[0] == "/more")
         try:
             return await self._dispatch(line)
         except SoundalikeError as error:
@@ -290,21 +305,41 @@ class Console:
             self.say("That was all: there are no more suggestions for this.")
             return
         self.say(render.answer_text(answer, novelty=request.novelty))
-        self.last_query_id = await log_answer(
-            self.feedback_log, answer, command=request.command, guild_id=NO_GUILD, user_id=CONSOLE_USER_ID,
-            channel_id=None, typed_title=typed_title, typed_artist=typed_artist, started=started,
-            params={"console": True}, request=request,
-        )
-        self.last_answer, self.last_request = answer, request
-        self._last_typed = (typed_title, typed_artist)
+        self.last_request, self._last_typed = request, (typed_title, typed_artist)  # /more goes on from here
+        try:
+            query_id = await log_answer(
+                self.feedback_log, answer, command=request.command, guild_id=NO_GUILD, user_id=CONSOLE_USER_ID,
+                channel_id=None, typed_title=typed_title, typed_artist=typed_artist, started=started,
+                params={"console": True}, request=request,
+            )
+        except Exception as error:  # any failure: a full disk, text that cannot be stored, a bug
+            if isinstance(error, SoundalikeError):
+                log.warning("an answer was not logged: %s", error)
+            else:
+                log.exception("an answer was not logged")
+            self._unrated = ("Nothing to rate: the last answer could not be written to the log, "
+                             "so no rating of it can be kept.")
+            self.say("(This answer could not be written to the log, so it cannot be rated; details are in the log.)")
+            return
+        self.last_query_id, self.last_answer, self._unrated = query_id, answer, None
         self.last_count = len(answer.suggestions)
         if answer.suggestions:
             self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list; /more for the next ones.")
 
+    def _new_question(self, *, more: bool) -> None:
+        """Before anything of a new question can fail: a rating applies to nothing until its
+        answer is shown and logged (never to the answer before, which the person may take for
+        this one's). A new question also ends the one /more continues; /more itself keeps it."""
+        self.last_query_id = self.last_answer = None
+        self.last_count = 0
+        self._unrated = "Nothing to rate: your last question got no answer."
+        if not more:
+            self.last_request, self._last_typed = None, (None, None)
+
     # -- ratings -----------------------------------------------------------------------
     async def rate(self, value: int, position: int | None) -> None:
         if self.last_query_id is None or self.last_answer is None:
-            self.say("Nothing to rate yet: ask for songs first, e.g. /soundalike Hey Ya!")
+            self.say(self._unrated or "Nothing to rate yet: ask for songs first, e.g. /soundalike Hey Ya!")
             return
         emoji = render.THUMBS_UP if value > 0 else render.THUMBS_DOWN
         if position is None:
@@ -379,14 +414,8 @@ class Console:
             self.say(f"  versions on disk: {', '.join(map(str, versions))}")
 
     async def rollback(self) -> None:
-        before = self.service.model.version
-
-        def roll_back() -> str:
-            self.service.store.rollback()
-            return self.service.reload()
-
-        now = await asyncio.to_thread(roll_back)
-        self.say(f"Rolled back: now serving model {now} (was {before}).")
+        before, now = await asyncio.to_thread(self.service.rollback)
+        self.say(render.rollback_text(before, now))
 
     async def stats(self) -> None:
         rows = await self.feedback_log.stats(NO_GUILD)

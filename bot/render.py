@@ -45,11 +45,25 @@ _CONTROL_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 _KEEP_FORMAT = {"\u200d", "\ufe0f"}
 
 
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate as U+FFFD (a terminal's bad UTF-8 arrives as lone
+    surrogates, JSON may carry them too): such a string cannot be encoded, logged or stored.
+    A surrogate pair written as two code points becomes the character it stands for."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean(text: object) -> str:
-    """One line of printable text: control/format characters become spaces, runs collapse."""
+    """One line of printable text: control/format characters become spaces, runs collapse,
+    lone surrogates become U+FFFD."""
     text = str(text)
     if text.isprintable():  # the usual title: no control, format or odd space characters
         return " ".join(text.split())
+    text = without_lone_surrogates(text)
     out = []
     for char in text:
         if char in _KEEP_FORMAT or unicodedata.category(char) not in _CONTROL_CATEGORIES:
@@ -84,13 +98,33 @@ def safe(text: object, limit: int | None = None) -> str:
 
 
 _MASS_MENTION = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
+# Every character that starts or ends Discord markup anywhere in a line: emphasis, strike,
+# spoilers, code, masked links ([text](url)), and every <...> form (mentions, channels
+# <#id>, slash commands </cmd:id>, timestamps <t:1:R>, custom emoji <:name:id>, <url>).
+# A backslash before ASCII punctuation is markdown's escape: Discord shows the character
+# and drops the backslash, so the escaped text reads exactly as typed. (discord.py's
+# escape_markdown matches masked links greedily and escapes one bracket of the first only,
+# which leaves "[a](b) ... [Claim Nitro](https://evil.example)" live.)
+_MARKUP = re.compile(r"([\\*_~|`\[\]()<])")
+# Markup that only counts at the start of a line: headings (#, ##, ###), subtext (-#),
+# block quotes (>, >>>), lists (-, *, +, "1."). Text put into a message may start one.
+_LINE_START = re.compile(r"^(?:([#>+-])|(\d+)(\.))")
+# A bare URL becomes a link (and, in message content, a preview of that site): escaping the
+# colon of "scheme://" leaves the text as typed but no longer a link.
+_URL_SCHEME = re.compile(r"(?<=[A-Za-z0-9])(:)(?=//)")
 
 
 def _escape(text: str) -> str:
-    """No markdown and no mention of any form: a zero-width space breaks @everyone, @here,
-    <@user>, <@!user> and <@&role> alike (escape_mentions only knows well-formed ids), while
-    "ndcg@10" stays as it is. allowed_mentions=none() is the other, independent guard."""
-    escaped = discord.utils.escape_markdown(text).replace("<@", "<@\u200b")
+    """No markdown and no mention of any form, whatever the text.
+
+    Every markup character gets markdown's backslash escape (see ``_MARKUP``), as do line-start
+    markers and the colon of a URL scheme. On top of that a zero-width space breaks @everyone,
+    @here, <@user>, <@!user> and <@&role> alike, while "ndcg@10" stays as it is;
+    allowed_mentions=none() is the other, independent guard."""
+    escaped = _MARKUP.sub(r"\\\1", text)
+    escaped = _LINE_START.sub(lambda m: "\\" + m[1] if m[1] else m[2] + "\\.", escaped)
+    escaped = _URL_SCHEME.sub(r"\\\1", escaped)
+    escaped = escaped.replace("<@", "<@\u200b")
     return _MASS_MENTION.sub("@\u200b", escaped)
 
 
@@ -154,18 +188,22 @@ def _and(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def answer_heading(answer: Answer, *, for_name: str | None = None) -> str:
+def answer_heading(answer: Answer, *, for_name: str | None = None, escape: bool = False) -> str:
     """Plain one-line heading: "Songs like X — A", "A mix of X, Y and Z", or "Songs for N".
 
-    A later page ("More") says which positions it shows.
+    A later page ("More") says which positions it shows. ``escape``: the titles and names in
+    it are escaped for Discord (an embed title renders markdown too).
     """
+    def part(text: object, limit: int) -> str:
+        return _escape(label(text, limit)) if escape else label(text, limit)
+
     if len(answer.seeds) == 1:
         seed = answer.seeds[0]
-        heading = f"Songs like {label(seed.title, 150)} — {label(seed.artist, 80)}"
+        heading = f"Songs like {part(seed.title, 150)} — {part(seed.artist, 80)}"
     elif answer.seeds:
-        heading = "A mix of " + _and([label(seed.title, 60) for seed in answer.seeds])
+        heading = "A mix of " + _and([part(seed.title, 60) for seed in answer.seeds])
     else:
-        heading = f"Songs for {label(for_name, 80)}" if for_name else "Songs for you"
+        heading = f"Songs for {part(for_name, 80)}" if for_name else "Songs for you"
     if answer.offset and answer.suggestions:
         first = answer.offset + 1
         heading += f" ({first}–{answer.offset + len(answer.suggestions)})"
@@ -181,7 +219,7 @@ def novelty_note(novelty: str | None) -> str:
 def answer_embed(answer: Answer, *, rated_with: str = "👍/👎 reactions or the buttons",
                  for_name: str | None = None, novelty: str | None = None) -> discord.Embed:
     """An answer: heading, numbered suggestions, reasons, listen links, model version."""
-    title = shorten(answer_heading(answer, for_name=for_name), EMBED_TITLE)
+    title = shorten(answer_heading(answer, for_name=for_name, escape=True), EMBED_TITLE)
     footer = shorten(
         f"model {clean(answer.model_version)} · {clean(answer.dataset)} data{novelty_note(novelty)}"
         f" · rate with {rated_with}",
@@ -284,8 +322,8 @@ def metrics_text(metrics: Mapping[str, object], *, plain: bool = False) -> str:
 
 def model_embed(info: Mapping[str, object], feedback: Mapping[str, int] | None = None) -> discord.Embed:
     """/model: which model answers, when and on what it was trained, its metrics, feedback since."""
-    version = clean(info.get("version", "unknown"))
-    embed = discord.Embed(title=shorten(f"Model {version}", EMBED_TITLE), colour=COLOUR)
+    version = safe(info.get("version", "unknown"), 100) or "unknown"
+    embed = discord.Embed(title=f"Model {version}", colour=COLOUR)
     embed.add_field(name="Algorithm", value=safe(info.get("algorithm", "unknown"), 200) or "unknown")
     embed.add_field(name="Trained", value=_when(info.get("created")))
     data = safe(info.get("dataset", "unknown"), 200) or "unknown"
@@ -318,7 +356,7 @@ def stats_embed(guild_name: str, rows: Sequence[Mapping[str, object]]) -> discor
 
     ``rows`` have ``model_version``, ``queries``, ``likes`` and ``dislikes``.
     """
-    embed = discord.Embed(title=shorten(f"Soundalike in {clean(guild_name)}", EMBED_TITLE), colour=COLOUR)
+    embed = discord.Embed(title=f"Soundalike in {safe(guild_name, EMBED_TITLE - 20)}", colour=COLOUR)
     if not rows:
         embed.description = "No questions answered here yet. Try /soundalike."
         return embed
@@ -328,7 +366,7 @@ def stats_embed(guild_name: str, rows: Sequence[Mapping[str, object]]) -> discor
         dislikes = int(row.get("dislikes", 0) or 0)
         rated = likes + dislikes
         embed.add_field(
-            name=shorten(f"model {clean(row.get('model_version', '?'))}", EMBED_FIELD_NAME),
+            name=f"model {safe(row.get('model_version', '?'), 100)}",
             value=(f"{queries:,} answered · {THUMBS_UP} {likes:,} ({percent(likes, rated)}) · "
                    f"{THUMBS_DOWN} {dislikes:,} ({percent(dislikes, rated)})"),
             inline=False,
@@ -387,6 +425,13 @@ def block_text(result, *, plain: bool = False) -> str:
     if closest:
         text += " Closest titles: " + "; ".join(closest)
     return shorten(text, MESSAGE_CONTENT)
+
+
+def rollback_text(before: str, now: str) -> str:
+    """What /model rollback says (versions are the store's "v1", "v2", ...)."""
+    if before == now:  # the current version could not be served, so this one already answered
+        return f"Rolled back: model {clean(now)} is current again (it was already answering in its place)."
+    return f"Rolled back: now serving model {clean(now)} (was {clean(before)})."
 
 
 def as_far_as_i_go(songs: int) -> str:

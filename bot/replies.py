@@ -194,10 +194,13 @@ async def send_answer(bot: "SoundalikeBot", reply: Reply, request: Request, *, t
             user_id=interaction.user.id, channel_id=interaction.channel_id, typed_title=typed_title,
             typed_artist=typed_artist, started=reply.started, message_id=message.id, request=request,
         )
-    except FeedbackLogError as error:
+    except Exception as error:  # a full disk, text that cannot be stored, a bug: all the same to the member
         # The answer stands; the member learns that it (and ratings on it) cannot be kept.
         # Buttons (More, a pick) never reach the tree's on_error, so this is said here.
-        log.warning("an answer to /%s was not logged: %s", request.command, error)
+        if isinstance(error, FeedbackLogError):
+            log.warning("an answer to /%s was not logged: %s", request.command, error)
+        else:
+            log.error("an answer to /%s was not logged", request.command, exc_info=error)
         await send_ephemeral(interaction, LOG_NOT_WRITTEN)
         return message
     await add_rating_reactions(message)

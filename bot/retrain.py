@@ -5,6 +5,10 @@ Training is CPU-heavy and long, so it runs as a separate process
 one JSON object a line (``--json-progress``); each becomes a :class:`RetrainProgress` for the
 caller to show, and the last one (stage ``done``) a :class:`RetrainOutcome`.
 One retrain at a time: a second request gets :class:`RetrainAlreadyRunning`.
+
+What the process says is shown to Discord members, who have no business knowing where the
+server keeps its files: every text given to the caller has its filesystem paths cut to their
+last part (:func:`member_text`), and a text that named one is logged whole.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from recommender.config import PROJECT_ROOT, Config
-from recommender.errors import SoundalikeError
+from recommender.errors import SoundalikeError, without_paths
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,19 @@ class RetrainOutcome:
 
 
 ProgressCallback = Callable[[RetrainProgress], Awaitable[None]]
+
+
+def server_paths(config: Config) -> tuple[Path, ...]:
+    """Folders that messages may name: the data, the log, the config's and the project's folder."""
+    return (config.data_root, config.database_path, config.base_dir, PROJECT_ROOT, Path.home())
+
+
+def member_text(text: str, config: Config, what: str = "retrain") -> str:
+    """``text`` without server paths, for Discord; the whole text goes to the log when it had one."""
+    shown = without_paths(text, server_paths(config))
+    if shown != text:
+        log.info("%s: %s", what, text)
+    return shown
 
 
 class Retrainer:
@@ -139,17 +156,18 @@ class Retrainer:
                     outcome = RetrainOutcome(
                         promoted=bool(event.get("promoted")),
                         version=None if event.get("version") is None else str(event["version"]),
-                        reason=str(event.get("reason") or ""),
+                        reason=member_text(str(event.get("reason") or ""), self.config),
                         metrics=event.get("metrics") if isinstance(event.get("metrics"), dict) else {},
                     )
                     continue
+                message = member_text(str(event.get("message") or ""), self.config)
                 if event.get("stage") == "error":
-                    error_message = str(event.get("message") or "")
+                    error_message = message
                 progress = event.get("progress")
                 await on_progress(RetrainProgress(
-                    stage=str(event.get("stage") or ""),
+                    stage=member_text(str(event.get("stage") or ""), self.config),
                     progress=float(progress) if isinstance(progress, (int, float)) else None,
-                    message=str(event.get("message") or ""),
+                    message=message,
                 ))
             status = await process.wait()
             await drain_stderr
@@ -160,7 +178,8 @@ class Retrainer:
             drain_stderr.cancel()
             raise
         if status != 0 or outcome is None:
-            last = error_message or next((line for line in reversed(errors) if line.strip()), "")
+            last = error_message or member_text(next((line for line in reversed(errors) if line.strip()), ""),
+                                                self.config)
             detail = f": {last}" if last else ""
             raise RetrainFailed(f"The retrain failed (exit status {status}){detail}")
         log.info("retrain finished: promoted=%s version=%s (%s)", outcome.promoted, outcome.version, outcome.reason)

@@ -53,6 +53,22 @@ ITEM_USERS_INDPTR = "item_users_indptr.npy"
 ITEM_USERS_INDICES = "item_users_indices.npy"
 
 
+def dataset_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a dataset (its folder under datasets/ and models/), or None.
+
+    A name is one folder: not empty, no "/", not starting with "." (no "..", no hidden or
+    temporary folder), no NUL. Dataset.open and ModelStore.for_dataset both go by this."""
+    if not isinstance(name, str) or not name:
+        return "is empty"
+    if "/" in name:
+        return "holds a '/'"
+    if name.startswith("."):
+        return "starts with '.'"
+    if "\0" in name:
+        return "holds a NUL character"
+    return None
+
+
 def fingerprint(interactions: sp.csr_matrix, item_ids: np.ndarray) -> str:
     """A short content hash of the matrix and item vocabulary.
 
@@ -137,6 +153,10 @@ class Dataset:
 
     @classmethod
     def open(cls, datasets_dir: str | Path, name: str) -> "Dataset":
+        problem = dataset_name_problem(name)
+        if problem is not None:
+            # Path(datasets_dir) / "/etc" is "/etc", and "../x" leaves the folder: refuse both.
+            raise DatasetNotFound(f"{str(name)[:60]!r} is not a dataset name: it {problem}")
         path = Path(datasets_dir) / name
         if not (path / MANIFEST).exists():
             known = sorted(p.name for p in Path(datasets_dir).glob("*/") if (p / MANIFEST).exists()) \

@@ -101,12 +101,15 @@ class LoadedModel:
             self._factors = np.ascontiguousarray(item_factors, dtype=np.float32)
             # einsum skips linalg.norm's squared temporary (1 M x 64: 0.02 s instead of 0.10 s).
             norms = np.sqrt(np.einsum("ij,ij->i", self._factors, self._factors))
+            # A NaN or infinity anywhere makes its row's norm one too (the store refuses such a model).
+            self.all_finite = bool(np.isfinite(norms).all())
             self._norms = np.where(norms > 0, norms, 1.0).astype(np.float32)
             # Items never seen in training have zero vectors and can never be suggested, so
             # "similar" scans only the others: the MSD catalog has 1 M songs but 384 k with
             # listeners, and one answer is a pass over these rows (2.6x less memory to read).
             self._scored = np.flatnonzero(norms > 0)
-            self._normalized = np.ascontiguousarray(self._factors[self._scored] / self._norms[self._scored, None])
+            with np.errstate(invalid="ignore"):  # inf / inf in a damaged model: refused by the store, not here
+                self._normalized = np.ascontiguousarray(self._factors[self._scored] / self._norms[self._scored, None])
             self._similarity = None
             self.n_items = self._factors.shape[0]
         else:
@@ -115,6 +118,7 @@ class LoadedModel:
             if similarity.shape[0] != similarity.shape[1]:
                 raise ModelError(f"model {self.version}: similarity must be square, got {similarity.shape}")
             self._similarity = similarity
+            self.all_finite = bool(np.isfinite(similarity.data).all())
             row_max = np.zeros(similarity.shape[0], dtype=np.float32)
             has_entries = np.diff(similarity.indptr) > 0
             if has_entries.any():

@@ -34,8 +34,8 @@ from typing import Callable, Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import ModelError, SoundalikeError
-from .store import ModelStore, pid_alive, version_number
+from .errors import ModelError, SoundalikeError, without_paths
+from .store import ModelStore, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +147,12 @@ def feedback_rows(dataset, pairs: Iterable[tuple[str, str]], weight: float) -> F
 
 
 def serving_version(store: ModelStore, report: Reporter) -> tuple[str | None, dict | None]:
-    """The version being served (current, or the newest good older one) and its manifest."""
-    versions = store.versions()
-    try:
-        current = store.current_version()
-    except ModelError as error:
-        report("load", 0.02, f"{error}; using the newest good version")
-        current = None
-    if current is not None:
-        versions = [v for v in versions if version_number(v) <= version_number(current)]
-    for version in reversed(versions):
+    """The version being served (the first good one in the store's serving order, as the bot
+    picks it) and its manifest."""
+    candidates, problems = store.serving_order()
+    for problem in problems:
+        report("load", 0.02, f"{problem}; using the next good version")
+    for version in candidates:
         try:
             return version, store.verify(version)
         except ModelError as error:
@@ -200,7 +196,8 @@ def retrain(
         if params_from == "current" and current_manifest is not None:
             params = TrainParams.from_dict(current_manifest.get("parameters", {}))
 
-        report("feedback", 0.05, f"reading feedback from {feedback_db}")
+        log.info("reading feedback from %s", feedback_db)
+        report("feedback", 0.05, "reading the members' 👍 from the feedback log")
         pairs = (read_feedback or default_feedback_reader)(feedback_db)
         feedback = feedback_rows(dataset, pairs, weight)
         report("feedback", 0.08, f"{feedback.likes} liked songs from {feedback.members} members "
@@ -260,10 +257,20 @@ def retrain_command(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
     last_stage = [""]
+    # --json-progress lines are for the bot, which shows them in Discord: no server paths in
+    # them (a message naming one is logged here whole, on stderr).
+    roots = (config.data_root, config.database_path, config.base_dir, Path.home())
+
+    def for_the_bot(message: str) -> str:
+        shown = without_paths(message, roots)
+        if shown != message:
+            log.info("%s", message)
+        return shown
 
     def report(stage: str, progress: float, message: str) -> None:
         if args.json_progress:
-            emit({"stage": stage, "progress": round(min(max(progress, 0.0), 1.0), 4), "message": message})
+            emit({"stage": stage, "progress": round(min(max(progress, 0.0), 1.0), 4),
+                  "message": for_the_bot(message)})
         elif stage != "train" or last_stage[0] != "train":  # people need no per-iteration lines
             print(f"[{stage}] {message}", flush=True)
         last_stage[0] = stage
@@ -274,7 +281,7 @@ def retrain_command(args: argparse.Namespace) -> int:
             tolerance=args.tolerance, protocol=args.protocol, params_from=args.params, report=report,
         )
     except SoundalikeError as error:
-        emit({"stage": "error", "progress": 1.0, "message": str(error)})
+        emit({"stage": "error", "progress": 1.0, "message": for_the_bot(str(error))})
         raise
     message = (f"promoted {name}/{result['version']}" if result["promoted"]
                else f"kept {name}/{result['version']}") + f": {result['reason']}"

@@ -109,6 +109,17 @@ class SoundalikeService:
         log.info("now serving model %s", model.version)
         return model.version
 
+    def rollback(self) -> tuple[str, str]:
+        """Serve the version served before the current one (the store's history) and make it
+        current; returns (the version answering before, the one answering now). The bot's
+        /model rollback, the console's and the CLI's `rollback` all go this way."""
+        before = self.model.version
+        model = self.store.rollback_and_load(self.dataset)
+        _index_in_background(self.config, model)
+        self.model = model
+        log.info("rolled back: now serving model %s (was %s)", model.version, before)
+        return before, model.version
+
     def model_info(self) -> dict:
         model = self.model
         manifest = dict(model.manifest)

@@ -9,11 +9,19 @@ One store per dataset, rooted at ``config.models_dir / <dataset>`` (``ModelStore
                            created, library versions, parent version, array file names
         checksums.json     sha256 of every other file in the folder
       current              text file naming the served version ("v2")
+      served.json          the versions ``current`` has named, oldest first: what ``rollback``
+                           goes back along
 
 Publishing writes a hidden temporary folder, fsyncs it, then renames it to the next
 ``vN`` and moves ``current`` with ``os.replace``: a reader sees the old model or the new
 one, never half of one. Temporary folders left by a killed process are removed by the
 next publish. Nothing is unpickled: arrays are read with ``allow_pickle=False``.
+
+A version is served only when its files match their checksums *and* what they hold is a
+model of this catalog (manifest fields of the right types, one factor row or similarity row
+per catalog song, no NaN): a file replaced together with its checksum is refused like a
+damaged one. When ``current`` cannot be served, the version served before it is, else the
+newest good one, whichever way it lies.
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ from typing import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import ModelError
-from .model import LoadedModel
+from .dataset import dataset_name_problem
+from .errors import ModelDamaged, ModelError, ModelForOtherData
+from .model import FACTOR_ALGORITHMS, NEIGHBOUR_ALGORITHMS, LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,9 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CHECKSUMS = "checksums.json"
 CURRENT = "current"
+HISTORY = "served.json"
+# Entries kept in the serving history (one per move of `current`).
+MAX_HISTORY = 1000
 TEMP_PREFIX = ".tmp-"
 _VERSION = re.compile(r"^v([1-9][0-9]*)$")
 _ARRAY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -90,6 +102,62 @@ def _fsync(path: Path) -> None:
         os.close(descriptor)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def check_manifest(manifest: Mapping, where: str) -> None:
+    """Raise ModelDamaged unless the fields serving reads have the types it needs.
+
+    Fields this code does not read are left alone (a newer trainer may add some)."""
+    def wrong(field: str, what: str) -> ModelDamaged:
+        value = manifest
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        shown = repr(value)[:40]
+        return ModelDamaged(f"{where}: {MANIFEST} field {field!r} is {shown} ({type(value).__name__}), not {what}")
+
+    algorithm = manifest.get("algorithm")
+    if algorithm not in FACTOR_ALGORITHMS | NEIGHBOUR_ALGORITHMS:
+        raise wrong("algorithm", "one of " + ", ".join(sorted(FACTOR_ALGORITHMS | NEIGHBOUR_ALGORITHMS)))
+    arrays = manifest.get("arrays")
+    if not isinstance(arrays, Mapping) or not arrays:
+        raise wrong("arrays", "a mapping of array names to file names")
+    for key, file_name in arrays.items():
+        if not (isinstance(key, str) and _ARRAY_NAME.match(key)
+                and file_name in (f"{key}.npy", f"{key}.npz")):
+            raise wrong("arrays", "a mapping of array names to their .npy/.npz files")
+    wanted = "item_factors" if algorithm in FACTOR_ALGORITHMS else "similarity"
+    if wanted not in arrays:
+        raise ModelDamaged(f"{where}: a {algorithm} model needs {wanted}, but {MANIFEST} lists {sorted(arrays)}")
+    parameters = manifest.get("parameters", {})
+    if not isinstance(parameters, Mapping):
+        raise wrong("parameters", "a mapping")
+    for name in ("regularization", "alpha"):
+        if name in parameters and not _is_number(parameters[name]):
+            raise wrong(f"parameters.{name}", "a finite number")
+    if "typical_weight" in manifest and not _is_number(manifest["typical_weight"]):
+        raise wrong("typical_weight", "a finite number")
+    n_items = manifest.get("n_items")
+    if n_items is not None and (not isinstance(n_items, int) or isinstance(n_items, bool) or n_items < 0):
+        raise wrong("n_items", "a count of songs")
+    dataset = manifest.get("dataset", {})
+    if not isinstance(dataset, Mapping):
+        raise wrong("dataset", "a mapping")
+    if dataset.get("fingerprint") is not None and not isinstance(dataset["fingerprint"], str):
+        raise wrong("dataset.fingerprint", "a fingerprint string")
+
+
+def check_model(model: LoadedModel, manifest: Mapping, where: str, n_items: int | None) -> None:
+    """Raise ModelDamaged unless the arrays are a usable model of a catalog of ``n_items``
+    songs (and of the manifest's own count): one row per song, every value finite."""
+    for count, of_what in ((manifest.get("n_items"), MANIFEST), (n_items, "the catalog")):
+        if count is not None and model.n_items != count:
+            raise ModelDamaged(f"{where}: the model has {model.n_items:,} rows but {of_what} has {count:,} songs")
+    if not model.all_finite:
+        raise ModelDamaged(f"{where}: the model holds NaN or infinite values")
+
+
 def _fingerprint_of(dataset: object, fingerprint: str | None) -> str | None:
     """The fingerprint to check: the explicit one, else the Dataset's, else None (no check)."""
     if fingerprint is not None or dataset is None:
@@ -109,8 +177,9 @@ class ModelStore:
 
     @classmethod
     def for_dataset(cls, models_dir: str | Path, dataset: str) -> "ModelStore":
-        if not dataset or "/" in dataset or dataset.startswith("."):
-            raise ModelError(f"{dataset!r} is not a dataset name")
+        problem = dataset_name_problem(dataset)
+        if problem is not None:
+            raise ModelError(f"{str(dataset)[:60]!r} is not a dataset name: it {problem}")
         return cls(Path(models_dir) / dataset)
 
     def _where(self, version: str) -> str:
@@ -155,39 +224,43 @@ class ModelStore:
         folder = self.folder / version
         where = self._where(version)
         if not folder.is_dir():
-            raise ModelError(f"{where}: folder {folder} is missing")
+            raise ModelDamaged(f"{where}: folder {folder} is missing")
         try:
             checksums = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ModelError(f"{where}: {CHECKSUMS} is missing") from None
+            raise ModelDamaged(f"{where}: {CHECKSUMS} is missing") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ModelError(f"{where}: {CHECKSUMS} is unreadable ({error})") from None
+            raise ModelDamaged(f"{where}: {CHECKSUMS} is unreadable ({error})") from None
         if not isinstance(checksums, dict) or MANIFEST not in checksums:
-            raise ModelError(f"{where}: {CHECKSUMS} does not list {MANIFEST}")
+            raise ModelDamaged(f"{where}: {CHECKSUMS} does not list {MANIFEST}")
         for name, expected in sorted(checksums.items()):
             path = folder / name
             if "/" in name or not path.is_file():
-                raise ModelError(f"{where}: {name} is missing")
+                raise ModelDamaged(f"{where}: {name} is missing")
             if _sha256(path) != expected:
-                raise ModelError(f"{where}: {name} fails its checksum (altered or truncated)")
-        manifest = self.read_manifest(version)
-        arrays = manifest.get("arrays")
-        if not isinstance(arrays, dict) or not arrays:
-            raise ModelError(f"{where}: manifest lists no arrays")
-        unlisted = sorted(set(arrays.values()) - set(checksums))
+                raise ModelDamaged(f"{where}: {name} fails its checksum (altered or truncated)")
+        try:
+            manifest = self.read_manifest(version)
+        except ModelError as error:
+            raise ModelDamaged(str(error)) from None
+        check_manifest(manifest, where)
+        unlisted = sorted(set(manifest["arrays"].values()) - set(checksums))
         if unlisted:
-            raise ModelError(f"{where}: {', '.join(unlisted)} not covered by {CHECKSUMS}")
+            raise ModelDamaged(f"{where}: {', '.join(unlisted)} not covered by {CHECKSUMS}")
         return manifest
 
     def load(
         self, dataset: object = None, version: str | None = None, *, fingerprint: str | None = None
     ) -> LoadedModel:
-        """Load one version (default: current), verified.
+        """Load one version (default: current), verified: checksums, manifest, contents.
 
-        Pass the Dataset (or ``fingerprint=``) to refuse a model trained on other data.
+        Pass the Dataset (or ``fingerprint=``) to refuse a model trained on other data; with
+        the Dataset the model must also have one row per catalog song. Raises ModelDamaged or
+        ModelForOtherData (both ModelError).
         """
         if isinstance(dataset, str) and version is None and _VERSION.match(dataset):
             dataset, version = None, dataset  # store.load("v3")
+        n_items = getattr(dataset, "n_items", None) if dataset is not None else None
         fingerprint = _fingerprint_of(dataset, fingerprint)
         if version is None:
             version = self.current_version()
@@ -199,49 +272,111 @@ class ModelStore:
         manifest = self.verify(version)
         trained_on = (manifest.get("dataset") or {}).get("fingerprint")
         if fingerprint is not None and trained_on != fingerprint:
-            raise ModelError(
+            raise ModelForOtherData(
                 f"{self._where(version)} was trained on dataset fingerprint {trained_on}, but the dataset "
                 f"now has fingerprint {fingerprint}: retrain with "
                 f"`python -m recommender train --dataset {self.dataset_name}`"
             )
+        where = self._where(version)
         arrays: dict[str, object] = {}
         for key, file_name in manifest["arrays"].items():
             path = self.folder / version / file_name
             try:
                 if file_name.endswith(".npz"):
-                    arrays[key] = sp.load_npz(path).tocsr()  # np.load(allow_pickle=False) inside
+                    matrix = sp.load_npz(path).tocsr()  # np.load(allow_pickle=False) inside
+                    matrix.check_format(full_check=True)  # indices in range: nothing reads past the arrays
+                    arrays[key] = matrix
                 else:
                     arrays[key] = np.load(path, allow_pickle=False)
             except (OSError, ValueError, EOFError) as error:
-                raise ModelError(f"{self._where(version)}: {file_name} is unreadable ({error})") from None
-        return LoadedModel.from_arrays(arrays, manifest, version=version)
+                raise ModelDamaged(f"{where}: {file_name} is unreadable ({error})") from None
+            if arrays[key].dtype.kind not in "fiu":
+                raise ModelDamaged(f"{where}: {file_name} holds {arrays[key].dtype} values, not numbers")
+        factors = arrays.get("item_factors")
+        if isinstance(factors, np.ndarray) and (factors.ndim != 2 or factors.shape[1] == 0):
+            raise ModelDamaged(f"{where}: item_factors.npy has shape {factors.shape}, not songs x factors")
+        try:
+            model = LoadedModel.from_arrays(arrays, manifest, version=version)
+        except ModelError as error:
+            raise ModelDamaged(f"{where}: {error}") from None
+        check_model(model, manifest, where, n_items)
+        return model
 
-    def load_serving(self, dataset: object = None, fingerprint: str | None = None) -> LoadedModel:
-        """Load ``current``; if it is missing or damaged, warn once and serve the newest good older one."""
-        fingerprint = _fingerprint_of(dataset, fingerprint)
+    def served_history(self, current: str | None | object = _USE_CURRENT) -> list[str]:
+        """The versions ``current`` has named, oldest first, ending with the current one.
+
+        Kept in ``served.json``. A store from before it was kept (or with an unreadable one)
+        counts its versions up to the current one, in order. ``current`` moves before the
+        history is written, so after a crash between the two the history is mended here: a
+        current version it lacks is added, one it holds ends it (a rollback that was not
+        written down yet).
+        """
+        if current is _USE_CURRENT:
+            try:
+                current = self.current_version()
+            except ModelError:
+                current = None
+        history: list[str] | None = None
+        path = self.folder / HISTORY
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            served = record.get("served") if isinstance(record, dict) else None
+            if isinstance(served, list) and all(isinstance(v, str) and _VERSION.match(v) for v in served):
+                history = served
+            else:
+                log.warning("%s does not hold a list of versions; going by the version numbers", path)
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            log.warning("%s is unreadable (%s); going by the version numbers", path, error)
+        if history is None:
+            history = [v for v in self.versions()
+                       if current is None or version_number(v) <= version_number(current)]
+        if current is not None and (not history or history[-1] != current):
+            if current in history:
+                history = history[: len(history) - history[::-1].index(current)]
+            else:
+                history = history + [current]
+        return history
+
+    def serving_order(self) -> tuple[list[str], list[str]]:
+        """The versions to try serving, in order, and the problems already known.
+
+        ``current`` first; then the versions served before it, most recent first; then every
+        other version, newest first. A damaged current model thus falls back to what was
+        served before it, and when nothing was, to the newest good version whichever way it
+        lies (a damaged v1 with a good v2, after a rollback to v1).
+        """
         versions = self.versions()
-        if not versions:
-            raise ModelError(
-                f"no model for dataset {self.dataset_name!r} in {self.folder}; train one with "
-                f"`python -m recommender train --dataset {self.dataset_name}`"
-            )
         problems: list[str] = []
         try:
             current = self.current_version()
         except ModelError as error:
             current, problems = None, [str(error)]
-        if current is None:
-            if not problems:
-                problems.append(f"dataset {self.dataset_name!r} has no current-model pointer")
-            candidates = list(reversed(versions))
-        else:
-            if current not in versions:
-                problems.append(f"current {self._where(current)} is missing")
-            older = [v for v in reversed(versions) if version_number(v) < version_number(current)]
-            candidates = ([current] if current in versions else []) + older
+        if current is None and not problems:
+            problems.append(f"dataset {self.dataset_name!r} has no current-model pointer")
+        if current is not None and current not in versions:
+            problems.append(f"current {self._where(current)} is missing")
+        order: list[str] = []
+        history = self.served_history(current)
+        for version in [current, *reversed(history), *reversed(versions)]:
+            if version is not None and version in versions and version not in order:
+                order.append(version)
+        return order, problems
+
+    def load_serving(self, dataset: object = None, fingerprint: str | None = None) -> LoadedModel:
+        """Load ``current``; if it is missing or damaged, warn once and serve the next good one
+        in :meth:`serving_order` (the pointer stays: an admin decides)."""
+        fingerprint = _fingerprint_of(dataset, fingerprint)
+        if not self.versions():
+            raise ModelError(
+                f"no model for dataset {self.dataset_name!r} in {self.folder}; train one with "
+                f"`python -m recommender train --dataset {self.dataset_name}`"
+            )
+        candidates, problems = self.serving_order()
         for version in candidates:
             try:
-                model = self.load(version=version, fingerprint=fingerprint)
+                model = self.load(dataset, version, fingerprint=fingerprint)
             except ModelError as error:
                 problems.append(str(error))
                 continue
@@ -252,7 +387,15 @@ class ModelStore:
 
     # -- writing -----------------------------------------------------------------------
     def set_current(self, version: str) -> None:
-        """Point ``current`` at ``version`` (temp file + os.replace: readers never see half)."""
+        """Point ``current`` at ``version`` (temp file + os.replace: readers never see half)
+        and add it to the serving history."""
+        history = self.served_history()
+        self._move_current(version)
+        if history[-1:] != [version]:
+            history.append(version)
+        self._write_history(history)
+
+    def _move_current(self, version: str) -> None:
         if not (self.folder / version).is_dir():
             raise ModelError(f"{self._where(version)} does not exist")
         temp = self.folder / f"{TEMP_PREFIX}current-{os.getpid()}-{time.time_ns()}"
@@ -266,26 +409,57 @@ class ModelStore:
             temp.unlink(missing_ok=True)
             raise ModelError(f"could not move {self.folder / CURRENT} to {version}: {error}") from error
 
-    def rollback(self) -> str:
-        """Move ``current`` to the newest good version older than it; return that version."""
-        current = self.current_version()
+    def _write_history(self, history: list[str]) -> None:
+        """Write served.json whole (temp file + os.replace). A failure is logged, not raised:
+        ``current`` has moved already, and the history is mended from it when read."""
+        temp = self.folder / f"{TEMP_PREFIX}history-{os.getpid()}-{time.time_ns()}"
+        try:
+            with temp.open("w", encoding="utf-8") as handle:
+                json.dump({"served": history[-MAX_HISTORY:]}, handle)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.folder / HISTORY)
+        except OSError as error:
+            temp.unlink(missing_ok=True)
+            log.warning("could not write the serving history %s: %s", self.folder / HISTORY, error)
+
+    def rollback(self, dataset: object = None, *, fingerprint: str | None = None) -> str:
+        """Move ``current`` back to the version served before it; return that version.
+
+        Goes back along the serving history, past versions that are damaged (or, given the
+        Dataset or a fingerprint, trained on other data): rolling back twice from v3 after
+        v1 -> v2 -> v3 serves v1, and a version rolled back from is not gone back to.
+        """
+        return self.rollback_and_load(dataset, fingerprint=fingerprint).version
+
+    def rollback_and_load(self, dataset: object = None, *, fingerprint: str | None = None) -> LoadedModel:
+        """:meth:`rollback`, returning the model it checked (loaded whole) to serve it."""
+        try:
+            current = self.current_version()
+        except ModelError:
+            current = None
         if current is None:
             raise ModelError(f"dataset {self.dataset_name!r} has no current model to roll back from")
+        earlier = self.served_history(current)[:-1]
         problems = []
-        for version in reversed(self.versions()):
-            if version_number(version) >= version_number(current):
+        while earlier:
+            version = earlier.pop()
+            if version == current:
                 continue
             try:
-                self.verify(version)
+                model = self.load(dataset, version, fingerprint=fingerprint)
             except ModelError as error:
                 problems.append(str(error))
                 continue
-            self.set_current(version)
+            self._move_current(version)
+            self._write_history(earlier + [version])
             log.info("rolled back %s from %s to %s", self.dataset_name, current, version)
-            return version
+            return model
         detail = f" ({'; '.join(problems)})" if problems else ""
         raise ModelError(
-            f"no good version of {self.dataset_name!r} older than {current} to roll back to{detail}"
+            f"no good version of {self.dataset_name!r} was served before {current}, "
+            f"so there is nothing to roll back to{detail}"
         )
 
     def publish(
@@ -399,7 +573,7 @@ class ModelStore:
     def _remove_stale_temporaries(self) -> None:
         """Remove temp folders/files whose writer process is gone (a killed publish)."""
         for path in self.folder.glob(f"{TEMP_PREFIX}*"):
-            match = re.match(rf"^{re.escape(TEMP_PREFIX)}(?:current-)?(\d+)-", path.name)
+            match = re.match(rf"^{re.escape(TEMP_PREFIX)}(?:current-|history-)?(\d+)-", path.name)
             pid = int(match.group(1)) if match else -1
             if pid == os.getpid() or pid_alive(pid):
                 continue

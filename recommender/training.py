@@ -458,8 +458,23 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_dataset_quietly(config, name: str):
+    """The Dataset to check models against, or None (with a warning) when it cannot be opened."""
+    from .dataset import Dataset
+    from .errors import SoundalikeError
+
+    try:
+        return Dataset.open(config.datasets_dir, name)
+    except SoundalikeError as error:
+        print(f"warning: {error}; models are checked without their dataset")
+        return None
+
+
 def models_command(args: argparse.Namespace) -> int:
-    from .errors import ModelError
+    """List the versions; with --verify check each whole (files, manifest, contents, dataset).
+
+    Exits 1 when a version is damaged, so a script or CI can act on it."""
+    from .errors import ModelError, ModelForOtherData
     from .store import ModelStore
 
     config = args.config_obj
@@ -474,18 +489,39 @@ def models_command(args: argparse.Namespace) -> int:
     except ModelError as error:
         current = None
         print(f"warning: {error}")
+    dataset = _open_dataset_quietly(config, name) if args.verify else None
+    damaged: dict[str, str] = {}
+    other_data: list[str] = []
     for version in versions:
         marker = "*" if version == current else " "
         try:
-            manifest = store.verify(version) if args.verify else store.read_manifest(version)
+            manifest = store.load(dataset, version).manifest if args.verify else store.read_manifest(version)
+        except ModelForOtherData as error:
+            other_data.append(version)
+            print(f"{marker} {version}  TRAINED ON OTHER DATA: {error}")
+            continue
         except ModelError as error:
+            damaged[version] = str(error).removeprefix(f"model {name}/{version}: ")
             print(f"{marker} {version}  DAMAGED: {error}")
             continue
         model_metrics = (manifest.get("metrics") or {}).get("model", {})
         shown = format_metrics(model_metrics) or "no metrics"
         params = TrainParams.from_dict(manifest.get("parameters", {}))
         print(f"{marker} {version}  {manifest.get('created', '?')}  {params.describe()}  {shown}")
-    return 0
+    if args.verify:
+        findings = [f"{v} DAMAGED ({why})" for v, why in damaged.items()]
+        findings += [f"{v} trained on other data" for v in other_data]
+        good = len(versions) - len(damaged) - len(other_data)
+        if findings:
+            findings.append("others OK" if good else "none OK")
+        else:
+            findings.append("all OK")
+        count = f"{len(versions)} version{'s' if len(versions) != 1 else ''}"
+        print(f"verified {count}: " + ", ".join(findings))
+        serving = next((v for v in store.serving_order()[0] if v not in damaged and v not in other_data), None)
+        if serving != current:
+            print(f"serving: {serving or 'nothing'} (current {current or 'unset'} cannot be served)")
+    return 1 if damaged else 0
 
 
 def rollback_command(args: argparse.Namespace) -> int:
@@ -495,8 +531,8 @@ def rollback_command(args: argparse.Namespace) -> int:
     name = args.dataset or config.data.default_dataset
     store = ModelStore.for_dataset(config.models_dir, name)
     before = store.current_version()
-    version = store.rollback()
-    print(f"{name}: current moved from {before} to {version}")
+    version = store.rollback(_open_dataset_quietly(config, name))
+    print(f"{name}: current moved from {before} to {version} (the version served before it)")
     return 0
 
 
@@ -536,10 +572,12 @@ def register(subparsers) -> None:
 
     models = subparsers.add_parser("models", help="list a dataset's model versions (* = current)")
     models.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
-    models.add_argument("--verify", action="store_true", help="check every version's checksums")
+    models.add_argument("--verify", action="store_true",
+                        help="check every version whole (checksums, manifest, contents, dataset); "
+                        "exit 1 if one is damaged")
     models.set_defaults(func=models_command)
 
-    rollback = subparsers.add_parser("rollback", help="serve the previous good model version again")
+    rollback = subparsers.add_parser("rollback", help="serve the version served before the current one again")
     rollback.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
     rollback.set_defaults(func=rollback_command)
 

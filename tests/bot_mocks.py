@@ -46,7 +46,7 @@ class FakeService:
         self.calls: list[tuple] = []
         self.model = SimpleNamespace(version="v1")
         self.dataset = SimpleNamespace(name="tiny")
-        self.store = mock.Mock(spec_set=["rollback"])
+        self.rollback_error: Exception | None = None  # what rollback() raises, if anything
         self.fail_similar: Exception | None = None
         self.options: list[dict] = []  # the knobs of each similar/mix/for_you call, in order
 
@@ -112,6 +112,13 @@ class FakeService:
         self.calls.append(("reload", version))
         self.model = SimpleNamespace(version=version or "v2")
         return self.model.version
+
+    def rollback(self) -> tuple[str, str]:
+        self.calls.append(("rollback",))
+        if self.rollback_error is not None:
+            raise self.rollback_error
+        before, self.model = self.model.version, SimpleNamespace(version="v0")
+        return before, self.model.version
 
     def model_info(self) -> dict:
         return {"version": self.model.version, "algorithm": "als", "created": "2026-01-02T03:04:05+00:00",

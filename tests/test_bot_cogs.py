@@ -28,6 +28,7 @@ from bot_mocks import (
 from discord import app_commands
 
 import bot.replies as replies
+from bot import render
 from bot.app import SoundalikeTree
 from bot.cogs.admin import AdminCog, NotAdmin, ProgressMessage, admin_check, is_admin
 from bot.cogs.feedback import FeedbackCog, RateButton, rating_of, rating_view
@@ -38,7 +39,7 @@ from bot.cogs.stats import StatsCog
 from bot.limits import Busy, ComputePool
 from bot.retrain import RetrainFailed, RetrainOutcome, RetrainProgress
 from recommender.config import Config
-from recommender.errors import SoundalikeError
+from recommender.errors import DataError, ModelError, SoundalikeError
 from recommender.feedback_log import LoggedQuery, LoggedSuggestion, LogWriteError, VersionStats
 
 
@@ -73,6 +74,24 @@ async def test_confident_title_is_answered_logged_and_given_reactions(bot):
                                 "exclude_seed_artist": False, "per_artist_cap": None}
     message = interaction.edit_original_response.return_value
     assert [c.args[0] for c in message.add_reaction.call_args_list] == ["👍", "👎"]
+
+
+@pytest.mark.parametrize("failure", [
+    LogWriteError(Path("/srv/secret/log.sqlite3"), "record a query", "the disk is full"),
+    UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed"),
+    RuntimeError("a bug in the log"),
+], ids=["log-error", "unicode", "bug"])
+async def test_an_answer_that_fails_to_log_in_any_way_is_shown_and_the_member_told(bot, caplog, failure):
+    bot.feedback_log.record_answer.side_effect = failure
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Hey Ya!")  # raises nothing
+    assert interaction.edit_original_response.call_args.kwargs["embed"].title == "Songs like Hey Ya! — OutKast"
+    assert sent_texts(interaction) == [replies.LOG_NOT_WRITTEN]
+    told = interaction.response.send_message.call_args or interaction.followup.send.call_args
+    assert told.kwargs["ephemeral"] is True
+    interaction.edit_original_response.return_value.add_reaction.assert_not_awaited()  # nothing to rate
+    assert "an answer to /soundalike was not logged" in caplog.text
+    assert "/srv/secret" not in "".join(sent_texts(interaction))
 
 
 async def test_autocomplete_value_is_taken_as_an_exact_item_id(bot):
@@ -362,12 +381,18 @@ async def test_tree_turns_failures_into_one_private_sentence(bot, caplog):
     tree = bot.tree
     assert isinstance(tree, SoundalikeTree)
     cases = [
-        (NotAdmin(), str(NotAdmin())),
+        (NotAdmin(), render.message_text(NotAdmin())),
         (app_commands.NoPrivateMessage(), "That command works in a server, not in direct messages."),
         (app_commands.CommandInvokeError(mock.Mock(), SoundalikeError("Bad @everyone")), "Bad @\u200beveryone"),
         (app_commands.CommandInvokeError(mock.Mock(), Busy(2.1)), "Busy, try again in 3 s."),
         (app_commands.CommandInvokeError(mock.Mock(), LogWriteError(Path("/srv/secret/log.sqlite3"), "record", "disk full")),
          "I could not write to my log just now, so this was not recorded. Please try again later."),
+        (app_commands.CommandInvokeError(mock.Mock(), ModelError(
+            f"no good version of 'demo' to roll back to (model demo/v1: folder {bot.config.data_root}/models/demo/v1 "
+            "is missing)")), "no good version of 'demo' to roll back to \\(model demo/v1: folder v1 is missing\\)"),
+        (app_commands.CommandInvokeError(mock.Mock(), DataError("interactions.npz is missing",
+                                                                path=bot.config.datasets_dir / "demo")),
+         "demo: interactions.npz is missing"),
         (app_commands.CommandNotFound("gone", []),
          "That command has changed; Discord should show the new version within a few minutes."),
     ]
@@ -424,7 +449,7 @@ async def test_retrain_kept_or_failed_is_said_plainly(bot):
     failed = make_interaction(bot, manage_guild=True)
     await run_retrain(bot, failed)
     assert failed.edit_original_response.call_args.kwargs["content"] == (
-        "The retrain failed (exit status 2): error: no dataset")
+        "The retrain failed \\(exit status 2\\): error: no dataset")
 
 
 async def test_a_second_retrain_is_told_one_is_running(bot):
@@ -456,8 +481,22 @@ async def test_model_show_and_rollback(bot):
     bot.retrainer.running = False
     rollback = make_interaction(bot, role_ids=(ADMIN_ROLE_ID,))
     await AdminCog.rollback.callback(AdminCog(bot), rollback)
-    bot.service.store.rollback.assert_called_once_with()
-    assert sent_texts(rollback) == ["Rolled back: now serving model v2 (was v1)."]
+    assert bot.service.calls.count(("rollback",)) == 1
+    assert sent_texts(rollback) == [render.message_text("Rolled back: now serving model v0 (was v1).")]
+
+
+async def test_a_refused_rollback_replaces_the_placeholder_with_why_and_names_no_path(bot):
+    bot.retrainer.running = False
+    bot.service.rollback_error = ModelError(
+        f"no good version of 'tiny' was served before v1, so there is nothing to roll back to "
+        f"(model tiny/v0: folder {bot.config.models_dir}/tiny/v0 is missing)")
+    interaction = make_interaction(bot, role_ids=(ADMIN_ROLE_ID,))
+    await AdminCog.rollback.callback(AdminCog(bot), interaction)
+    interaction.response.defer.assert_awaited_once_with(thinking=True)
+    (text,) = sent_texts(interaction)  # the first followup after "thinking…" replaces it
+    assert text == render.message_text("Could not roll back: no good version of 'tiny' was served before v1, so "
+                                       "there is nothing to roll back to (model tiny/v0: folder v0 is missing)")
+    assert str(bot.config.data_root) not in text
 
 
 # -- /stats, /forgetme ---------------------------------------------------------------------------
@@ -494,6 +533,20 @@ def test_block_commands_are_for_admins_hidden_by_default_and_server_only(bot):
         checks = [(check.__module__, check.__name__) for check in commands[name].checks]
         assert commands[name].guild_only and ("bot.cogs.admin", "admin_check") in checks
         assert commands[name].default_permissions == discord.Permissions(manage_guild=True)
+
+
+async def test_unblock_autocomplete_shows_the_blocked_songs_to_admins_only(bot):
+    from bot.cogs.blocks import BlocksCog
+
+    bot.feedback_log.blocked_items.return_value = {"s-heyya"}
+    cog = BlocksCog(bot)
+    for admin in (make_interaction(bot, role_ids=(ADMIN_ROLE_ID,)), make_interaction(bot, manage_guild=True),
+                  make_interaction(bot, user_id=ADMIN_USER_ID)):
+        choices = await cog.unblock_autocomplete(admin, "")
+        assert [(c.name, c.value) for c in choices] == [("Hey Ya! — OutKast", "s-heyya")]
+    for outsider in (make_interaction(bot), make_interaction(bot, role_ids=(ADMIN_ROLE_ID + 1,)),
+                     make_interaction(bot, dm=True)):
+        assert await cog.unblock_autocomplete(outsider, "") == []
 
 
 async def test_stats_chart_is_drawn_on_a_compute_thread_and_attached(bot, monkeypatch):

@@ -15,6 +15,7 @@ import pytest
 from bot_harness import WAIT, bot_world
 from fake_discord import option
 
+from bot import render
 from bot.cogs.admin import NotAdmin
 
 pytestmark = pytest.mark.asyncio
@@ -149,7 +150,7 @@ async def test_reaction_and_rating_button_land_in_sqlite(world):
 async def test_non_admin_retrain_is_refused(world):
     since = len(world.fake.requests)
     interaction = await world.fake.slash_command("retrain", [], member=world.member, guild=world.guild)
-    assert await world.ephemeral_reply(interaction, since=since) == str(NotAdmin())
+    assert await world.ephemeral_reply(interaction, since=since) == render.message_text(NotAdmin())
     assert not world.retrainer.running
 
 
@@ -297,3 +298,37 @@ async def test_an_overloaded_server_is_told_busy_at_once(tmp_path, demo_env, dem
             await holder
         answer = await world.answer_message(await world.soundalike("Hey Ya!"))
         assert answer["embeds"][0]["title"] == "Songs like Hey Ya! — OutKast"
+
+
+async def test_a_title_with_a_lone_surrogate_is_answered_and_logged(world):
+    # JSON may carry "\udcff" escapes, which decode to a lone surrogate that SQLite cannot store.
+    interaction = await world.soundalike("Hey Ya!\udcff")
+    message = await world.answer_message(interaction)  # its last step is the reactions, after logging
+    logged = await world.feedback_log.query_for_message(int(message["id"]))
+    assert logged is not None and logged.typed_title == "Hey Ya!\ufffd"
+
+
+async def test_a_failed_retrain_tells_the_admin_why_without_server_paths(tmp_path, demo_env):
+    """The real `python -m recommender retrain` on a copy of the demo data whose plays are gone."""
+    import json
+
+    from recommender.config import load_config
+    from recommender.service import SoundalikeService
+
+    shutil.copytree(demo_env.config.data_root, tmp_path / "data")
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(f'[data]\nroot = "{tmp_path / "data"}"\n[bot]\ndatabase = "{tmp_path / "log.sqlite3"}"\n',
+                           encoding="utf-8")
+    config = load_config(config_path)
+    service = await asyncio.to_thread(SoundalikeService.open, config)  # serving needs no interactions.npz
+    (config.datasets_dir / "demo" / "interactions.npz").unlink()
+    async with bot_world(tmp_path, config, service, config_path=config_path) as world:
+        retrain = await world.fake.slash_command("retrain", [], member=world.dj, guild=world.guild)
+        finished = await world.fake.wait_for(
+            "PATCH", rf"/webhooks/\d+/{retrain.token}/messages/@original", timeout=60,
+            where=lambda r: not r.body["content"].startswith("Retraining"),
+        )
+        assert render.message_text("The retrain failed (exit status 2): demo: interactions.npz is missing") in \
+            finished.body["content"]
+        sent = [json.dumps(r.body, ensure_ascii=False) for r in world.fake.requests if r.body]
+    assert not [body for body in sent if str(tmp_path) in body], "a server path reached Discord"

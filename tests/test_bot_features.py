@@ -13,6 +13,7 @@ from bot_harness import WAIT, bot_world
 from fake_discord import option
 
 from bot.charts import FILENAME
+from bot import render
 from bot.cogs.admin import NotAdmin
 from bot.cogs.stats import NOTHING_TO_CHART
 
@@ -252,7 +253,7 @@ async def test_block_by_an_admin_keeps_a_song_out_of_every_answer_in_the_server(
     blocked = (await shown(world, first))[0]
     name = world.service.candidate(blocked)
     refused = await ask_privately(world, "block", [option("song", blocked)])
-    assert refused == str(NotAdmin())
+    assert refused == render.message_text(NotAdmin())
     reply = await ask_privately(world, "block", [option("song", blocked)], who=world.dj)
     assert reply.startswith(f"Blocked {name.title} — {name.artist}: Soundalike will not suggest it")
     for who in (world.member, world.dj, world.manager):
@@ -267,7 +268,15 @@ async def test_block_by_an_admin_keeps_a_song_out_of_every_answer_in_the_server(
     recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
                                          timeout=WAIT)
     assert recorded.body["data"]["choices"] == [{"name": name.label, "value": blocked}]
-    assert (await ask_privately(world, "unblock", [option("song", blocked)], who=world.member)) == str(NotAdmin())
+    # A member who may not unblock is not shown what the server blocked either.
+    since = len(world.fake.requests)
+    peek = await world.fake.autocomplete("unblock", [option("song", "", focused=True)],
+                                         member=world.member, guild=world.guild)
+    recorded = await world.fake.wait_for("POST", rf"/interactions/{peek.id}/{peek.token}/callback",
+                                         since=since, timeout=WAIT)
+    assert recorded.body["data"]["choices"] == []
+    assert (await ask_privately(world, "unblock", [option("song", blocked)], who=world.member)) == \
+        render.message_text(NotAdmin())
     reply = await ask_privately(world, "unblock", [option("song", blocked)], who=world.manager)
     assert reply.startswith(f"Unblocked {name.title} — {name.artist}")
     assert (await shown(world, await ask(world, "soundalike", [option("title", "Hey Ya!")])))[0] == blocked

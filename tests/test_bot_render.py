@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, unquote, urlparse
 
 import discord
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from bot import render
@@ -172,3 +174,95 @@ def test_stats_chart_is_a_png_whatever_the_titles():
     png = stats_png(days, songs, title="Soundalike in $erver")
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
     assert stats_png([], [("Hey Ya! — OutKast", 1)]).startswith(b"\x89PNG")  # no ratings yet: one panel says so
+
+
+# -- a hostile catalog: escaped text renders as plain text ---------------------------------------
+
+# Characters that open or close Discord markup anywhere in a line.
+MARKUP = set("[]()*_|~`<")
+# Markdown's escape as Discord applies it: a backslash before any character that is not a
+# letter, a digit or white space shows that character and drops the backslash.
+DISCORD_ESCAPE = re.compile(r"\\([^0-9A-Za-z\s])")
+
+
+def live_markup(text: str) -> list[str]:
+    """The markup characters in ``text`` that no backslash escapes (what Discord would act on)."""
+    live, index = [], 0
+    while index < len(text):
+        if text[index] == "\\" and index + 1 < len(text) and DISCORD_ESCAPE.match(text, index):
+            index += 2
+            continue
+        if text[index] in MARKUP:
+            live.append(text[index])
+        index += 1
+    return live
+
+
+def shown(text: str) -> str:
+    """What Discord shows for ``text`` once escapes are applied, without the zero-width spaces
+    that break mentions (invisible)."""
+    return DISCORD_ESCAPE.sub(r"\1", text).replace("\u200b", "")
+
+
+def starts_a_block(text: str) -> bool:
+    """Whether Discord would read the start of this line as a heading, subtext, quote or list."""
+    return bool(re.match(r"(#{1,3} |-# |>>> |> |[-*+] |\d+\. )", text))
+
+
+def test_masked_links_bold_and_spoilers_stay_text():
+    text = render.safe("[a](b) **x** ||y|| [Claim Nitro](https://evil.example/gift)")
+    assert live_markup(text) == []
+    assert shown(text) == "[a](b) **x** ||y|| [Claim Nitro](https://evil.example/gift)"
+    assert "https://" not in text, "a bare URL would become a link and, in a message, a preview"
+
+
+@pytest.mark.parametrize("line", ["# Free Nitro", "## x", "-# small", "> quoted", ">>> all of it", "- item",
+                                  "* item", "+ item", "1. first", "12. twelfth"])
+def test_line_start_markup_is_escaped(line):
+    text = render.safe(line)
+    assert not starts_a_block(text) and shown(text) == line
+    assert not starts_a_block(render.message_text(line))
+
+
+# Discord's special forms and markdown, mixed with ordinary text.
+HOSTILE_PIECES = st.sampled_from([
+    "[", "]", "(", ")", "*", "**", "_", "__", "|", "||", "~~", "`", "```", "<", ">", "\\", "#", "# ", "-# ",
+    "> ", ">>> ", "- ", "1. ", "@everyone", "@here", "<@123>", "<@!123>", "<@&45>", "<#678>", "</retrain:901>",
+    "<t:1:R>", "<:nitro:234>", "<a:dance:567>", "[Claim Nitro](https://evil.example/gift)", "[x](<https://e.x>)",
+    "https://evil.example", "http://a.b/c?d=e", "discord.gg/x", ":", "/", " ", "\n", "\\*", "\\\\",
+])
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(HOSTILE_PIECES, st.text(max_size=5)), max_size=30))
+def test_escaped_text_renders_as_plain_text(pieces):
+    original = "".join(pieces)
+    text = render.safe(original)
+    assert live_markup(text) == [], text
+    assert shown(text) == render.clean(original), "the text reads exactly as it was"
+    assert not starts_a_block(text)
+    assert not re.search(r"[A-Za-z0-9]://", text), "no bare URL"
+    assert "<@" not in text.replace("<@\u200b", ""), "a zero-width space breaks every mention form too"
+
+
+@settings(max_examples=100)
+@given(st.lists(st.one_of(HOSTILE_PIECES, st.text(max_size=5)), max_size=30))
+def test_embed_titles_are_escaped_too(pieces):
+    hostile = "".join(pieces)
+    one = render.answer_embed(answer([song("x", "y")], seed_title=hostile, seed_artist=hostile))
+    mix = render.answer_embed(Answer([Candidate(i, f"s{i}", hostile, "a", 100.0, 1) for i in range(2)],
+                                     [song("x", "y")], "v3", "demo", offset=5))
+    mine = render.answer_embed(Answer([], [song("x", "y")], "v3", "demo"), for_name=hostile)
+    stats = render.stats_embed(hostile, [{"model_version": hostile, "queries": 1}])
+    model = render.model_embed({"version": hostile})
+    for title in (one.title, mix.title, mine.title, stats.title, model.title):
+        assert live_markup(title.removesuffix(" (6–6)")) == [], title
+        assert len(title) <= render.EMBED_TITLE
+    assert live_markup(stats.fields[0].name) == []
+
+
+def test_embed_titles_read_as_the_song_is_called():
+    embed = render.answer_embed(answer([song("x", "y")], seed_title="[Hey](https://e.x) **Ya**",
+                                       seed_artist="Out_Kast"))
+    assert embed.title == "Songs like \\[Hey\\]\\(https\\://e.x\\) \\*\\*Ya\\*\\* — Out\\_Kast"
+    assert shown(embed.title) == "Songs like [Hey](https://e.x) **Ya** — Out_Kast"

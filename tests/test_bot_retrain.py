@@ -7,6 +7,8 @@ so these tests check the runner alone; test_bot_e2e runs the real command.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import sys
 import textwrap
 
@@ -18,6 +20,7 @@ from recommender.config import Config
 STAND_IN = textwrap.dedent("""
     import json, sys, time
     mode = sys.argv[1]
+    root = sys.argv[2] if len(sys.argv) > 2 else ""
     def emit(**event):
         print(json.dumps(event), flush=True)
     print("a line that is not JSON", flush=True)
@@ -28,6 +31,15 @@ STAND_IN = textwrap.dedent("""
         emit(stage="error", progress=1.0, message="another retrain of demo is running (pid 42)")
         print("error: another retrain of demo is running (pid 42)", file=sys.stderr)
         sys.exit(2)
+    if mode == "paths":
+        emit(stage="feedback", progress=0.05, message=f"reading feedback from {root}/soundalike.sqlite3")
+        emit(stage="error", progress=1.0, message=f"{root}/datasets/demo2: interactions.npz is missing")
+        sys.exit(2)
+    if mode == "traceback-paths":
+        print("Traceback (most recent call last): ...", file=sys.stderr)
+        print(f"OSError: [Errno 28] No space left on device: '{root}/models/demo/v3/item_factors.npy'",
+              file=sys.stderr)
+        sys.exit(1)
     if mode == "fail":
         print("Traceback (most recent call last): ...", file=sys.stderr)
         print("error: no dataset named demo", file=sys.stderr)
@@ -112,3 +124,29 @@ def test_command_line_carries_the_config_and_feedback_settings(tmp_path):
         "retrain", "--dataset", "demo", "--feedback-db", str(config.database_path),
         "--feedback-weight", "5.0", "--tolerance", "0.005", "--json-progress",
     ]
+
+
+@pytest.mark.parametrize("mode", ["paths", "traceback-paths"])
+async def test_no_server_path_reaches_what_the_caller_shows(tmp_path, caplog, mode):
+    # A data root with a space in it: the general path pattern stops at spaces; the root does not.
+    config = Config()
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, root=str(tmp_path / "server data")))
+    script = tmp_path / "stand_in.py"
+    script.write_text(STAND_IN, encoding="utf-8")
+    retrainer = Retrainer(config, command=[sys.executable, str(script), mode, str(config.data_root)])
+    seen = []
+
+    async def on_progress(progress):
+        seen.append(progress.message)
+
+    with caplog.at_level(logging.INFO, logger="bot.retrain"), pytest.raises(RetrainFailed) as failed:
+        await retrainer.run(on_progress)
+    shown = [*seen, str(failed.value)]
+    assert not [text for text in shown if str(tmp_path) in text or "server data" in text], shown
+    if mode == "paths":
+        assert seen[1] == "reading feedback from soundalike.sqlite3"
+        assert str(failed.value) == "The retrain failed (exit status 2): demo2: interactions.npz is missing"
+    else:
+        assert str(failed.value) == ("The retrain failed (exit status 1): "
+                                     "OSError: [Errno 28] No space left on device: 'item_factors.npy'")
+    assert str(config.data_root) in caplog.text, "the whole text is logged for the operator"

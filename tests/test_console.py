@@ -112,6 +112,7 @@ async def test_retrain_from_the_console_reports_progress_and_swaps_the_model(tmp
     script = tmp_path / "retrain.py"
     script.write_text(
         "import json\n"
+        f"print(json.dumps({{'stage': 'feedback', 'progress': 0.1, 'message': 'reading {tmp_path}/log.sqlite3'}}))\n"
         "print(json.dumps({'stage': 'train', 'progress': 0.5, 'message': 'ALS'}))\n"
         "print(json.dumps({'stage': 'done', 'promoted': True, 'version': 'v2', 'reason': 'better', 'metrics': {}}))\n",
         encoding="utf-8",
@@ -120,6 +121,7 @@ async def test_retrain_from_the_console_reports_progress_and_swaps_the_model(tmp
     retrainer = Retrainer(demo_env.config, command=[sys.executable, str(script)])
     out = await run_lines("/retrain\n", demo_env, tmp_path, service=service, retrainer=retrainer)
     assert "  retrain: train 50% ALS" in out and "Retrained: now serving model v2. better" in out
+    assert "  retrain: feedback 10% reading log.sqlite3" in out and str(tmp_path) not in out
     assert ("reload", None) in service.calls
 
 
@@ -258,3 +260,53 @@ async def test_more_stops_at_the_last_offered_position(tmp_path, demo_env, demo_
     assert "Nothing to continue yet: ask for songs first" in out
     assert "Songs like Hey Ya! — OutKast (6–10):" in out
     assert out.rstrip().endswith("That is as far as I go (10 songs). Try novelty “deep cuts” or a /mix for other songs.")
+
+
+# -- what a rating applies to ------------------------------------------------------------------
+
+
+async def test_after_a_question_with_no_answer_a_rating_has_nothing_to_apply_to(tmp_path, demo_env, demo_service):
+    out = await run_lines("Hey Ya!\nqqqqzzzzxxxx\n+1\nHello\n-\n/mix Hey Ya! | qqqqzzzzxxxx\n+2\n", demo_env, tmp_path,
+                          service=demo_service)
+    assert out.count("Nothing to rate: your last question got no answer.") == 3
+    assert ratings(tmp_path / "log.sqlite3") == [], "no rating landed on Hey Ya!'s answer, which was not the last"
+
+
+async def test_an_answer_the_log_cannot_keep_is_shown_and_never_takes_the_previous_ones_ratings(
+        tmp_path, demo_env, demo_service, monkeypatch, caplog):
+    from recommender.feedback_log import FeedbackLog as Log
+
+    real = Log.record_answer
+    calls = []
+
+    async def fails_the_second_time(self, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
+        return await real(self, **kwargs)
+
+    monkeypatch.setattr(Log, "record_answer", fails_the_second_time)
+    out = await run_lines("Hey Ya!\nHey Jude\n+1\n/more\n+6\n", demo_env, tmp_path, service=demo_service)
+    assert "Songs like Hey Jude — The Beatles:" in out, "the answer itself is shown"
+    assert "This answer could not be written to the log, so it cannot be rated" in out
+    assert "Nothing to rate: the last answer could not be written to the log" in out
+    assert "Songs like Hey Jude — The Beatles (6–10):" in out, "/more goes on from the answer shown"
+    assert "Noted: 👍 for suggestion 6." in out
+    assert "something went wrong" not in out
+    assert ratings(tmp_path / "log.sqlite3") == [(NO_GUILD, CONSOLE_USER_ID, 6, 1)]
+    assert "an answer was not logged" in caplog.text
+
+
+async def test_bad_utf8_from_a_terminal_is_answered_logged_and_rated(tmp_path, demo_env, demo_service):
+    # What a terminal's invalid UTF-8 becomes on stdin (surrogateescape): lone surrogates.
+    typed = b"Hey Ya!\xff".decode("utf-8", "surrogateescape")
+    out = await run_lines(f"Hey Jude\n{typed}\n+1\n", demo_env, tmp_path, service=demo_service)
+    assert "something went wrong" not in out
+    assert "Noted: 👍 for suggestion 1." in out
+    connection = sqlite3.connect(f"file:{tmp_path / 'log.sqlite3'}?mode=ro", uri=True)
+    try:
+        rated = connection.execute(
+            "SELECT q.typed_title FROM feedback f JOIN queries q ON q.id = f.query_id").fetchall()
+    finally:
+        connection.close()
+    assert rated == [("Hey Ya!\ufffd",)], "the rating is on the answer to what was typed last"

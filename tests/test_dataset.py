@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.sparse as sp
 
 from recommender.dataset import ITEM_USERS_INDICES, LISTENERS, Dataset, write_dataset
+from recommender.errors import DatasetNotFound, ModelError
+from recommender.store import ModelStore
 
 
 def _small(tmp_path) -> tuple[Dataset, sp.csr_matrix]:
@@ -61,3 +66,24 @@ def test_titles_and_artists_read_back_as_written_and_a_missing_one_as_empty(tmp_
                                          user_ids=["u0", "u1"]))
     assert [dataset.title(i) for i in range(3)] == ["Hey Ya!", "", "Café 👩‍🎤"]
     assert [dataset.artist(i) for i in range(3)] == ["OutKast", "Björk", ""]
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("", "is empty"), ("../small", "holds a '/'"), ("a/b", "holds a '/'"), ("..", "starts with '.'"),
+    (".tmp-1", "starts with '.'"), ("small\0", "holds a NUL character"),
+])
+def test_open_takes_a_dataset_name_not_a_path(tmp_path, name, problem):
+    _small(tmp_path / "datasets")
+    assert Dataset.open(tmp_path / "datasets", "small").n_items == 12
+    with pytest.raises(DatasetNotFound, match=re.escape(f"is not a dataset name: it {problem}")):
+        Dataset.open(tmp_path / "datasets", name)
+    with pytest.raises(ModelError, match=re.escape(f"is not a dataset name: it {problem}")):
+        ModelStore.for_dataset(tmp_path / "models", name)
+
+
+def test_open_never_reads_a_dataset_outside_its_folder(tmp_path):
+    outside = _small(tmp_path / "elsewhere")[0].path
+    (tmp_path / "datasets").mkdir()
+    for name in (str(outside), f"../elsewhere/{outside.name}"):
+        with pytest.raises(DatasetNotFound, match="is not a dataset name"):
+            Dataset.open(tmp_path / "datasets", name)

@@ -332,7 +332,7 @@ async def test_a_retrain_process_killed_while_the_bot_waits_tells_the_admin_and_
             "PATCH", rf"/webhooks/\d+/{retrain.token}/messages/@original", timeout=WAIT,
             where=lambda r: not r.body["content"].startswith("Retraining"),
         )
-        assert finished.body["content"].startswith("The retrain failed (exit status -9)")
+        assert finished.body["content"].startswith("The retrain failed \\(exit status -9\\)")
         assert service.model.version == "v1"
         answer = await world.answer_message(await world.soundalike("Hey Ya!"))
         assert "model v1" in answer["embeds"][0]["footer"]["text"]
@@ -543,3 +543,46 @@ def test_no_pickle_or_other_code_running_loader_in_the_product():
                         not (isinstance(pickle_flag, ast.Constant) and pickle_flag.value is False):
                     problems.append(f"{where}:{node.lineno} calls np.load without allow_pickle=False")
     assert not problems, problems
+
+
+# -- rollback is a history; a damaged current falls back whichever way a good version lies ------
+
+
+async def console_says(config, lines: str, service=None) -> str:
+    import io
+
+    from bot.console import run_console
+
+    out = io.StringIO()
+    assert await run_console(config, stdin=io.StringIO(lines), stdout=out, service=service) == 0
+    return out.getvalue()
+
+
+async def test_a_damaged_current_v1_serves_a_good_v2_and_the_console_answers(tmp_path, demo_env, caplog):
+    _, config = copy_demo(tmp_path, demo_env)
+    store = ModelStore.for_dataset(config.models_dir, "demo")
+    assert republish(store) == "v2"
+    assert store.rollback() == "v1"  # an admin went back to v1 ...
+    alter_one_byte(store.folder / "v1" / "item_factors.npy")  # ... and then v1 was damaged
+    caplog.set_level(logging.WARNING)
+    out = await console_says(config, "Hey Ya!\n/model\n")
+    assert "Serving the demo data with model v2." in out and "(model v2, demo data)" in out
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "demo/v1: item_factors.npy fails its checksum" in line and "serving model demo/v2 instead" in line
+
+
+async def test_console_rollback_goes_back_along_what_was_served(tmp_path, demo_env):
+    from recommender.service import SoundalikeService
+
+    _, config = copy_demo(tmp_path, demo_env)
+    store = ModelStore.for_dataset(config.models_dir, "demo")
+    assert republish(store) == "v2" and republish(store) == "v3"
+    service = await asyncio.to_thread(SoundalikeService.open, config)
+    out = await console_says(config, "/model rollback\n", service)
+    assert "Rolled back: now serving model v2 (was v3)." in out
+    assert republish(store) == "v4" and service.reload() == "v4"  # a retrain after the rollback
+    out = await console_says(config, "/model rollback\n/model rollback\n/model rollback\nHey Ya!\n", service)
+    assert "Rolled back: now serving model v2 (was v4)." in out, "v3 was rolled back from: not gone back to"
+    assert "Rolled back: now serving model v1 (was v2)." in out
+    assert "error: no good version of 'demo' was served before v1, so there is nothing to roll back to" in out
+    assert "(model v1, demo data)" in out and store.current_version() == "v1"

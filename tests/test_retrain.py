@@ -124,6 +124,9 @@ def test_json_progress_lines_for_the_bot(env, capsys, monkeypatch):
     progress = [line["progress"] for line in lines]
     assert progress == sorted(progress) and 0 <= progress[0] and progress[-1] == 1.0
     assert {"load", "feedback", "evaluate", "decide", "train", "publish"} <= {line["stage"] for line in lines}
+    assert not [line for line in lines if str(config.base_dir) in json.dumps(line, ensure_ascii=False)], \
+        "no server path in what the bot shows members"
+    assert any(line["message"] == "reading the members' 👍 from the feedback log" for line in lines)
     done = lines[-1]
     assert done["stage"] == "done" and done["promoted"] is True and done["version"] == "v2"
     assert done["reason"] and "candidate" in done["metrics"] and "current" in done["metrics"]
@@ -139,6 +142,7 @@ def test_json_progress_reports_errors_as_a_line(env, capsys):
         args.func(args)
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["stage"] == "error" and "nosuch" in line["message"]
+    assert str(config.datasets_dir) not in line["message"]
 
 
 def test_one_retrain_at_a_time(env, tmp_path):
@@ -180,7 +184,7 @@ def test_killed_retrain_leftovers_are_cleaned_and_store_stays_consistent(env):
     result = retrain(config, "planted", read_feedback=genre_fans(), tolerance=1.0)
     assert result["promoted"] and store.current_version() == "v2"
     assert not half.exists() and not (store.folder / LOCK_NAME).exists()
-    assert sorted(p.name for p in store.folder.iterdir()) == ["current", "v1", "v2"]
+    assert sorted(p.name for p in store.folder.iterdir()) == ["current", "served.json", "v1", "v2"]
 
 
 def test_damaged_current_is_replaced_by_comparing_with_what_is_served(env):

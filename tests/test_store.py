@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -14,8 +15,8 @@ import pytest
 
 from planted_data import planted_counts
 from recommender import store as store_module
-from recommender.errors import ModelError
-from recommender.store import CHECKSUMS, CURRENT, MANIFEST, ModelStore
+from recommender.errors import ModelDamaged, ModelError
+from recommender.store import CHECKSUMS, CURRENT, HISTORY, MANIFEST, ModelStore
 from recommender.training import TrainParams, fit
 
 FINGERPRINT = "f" * 32
@@ -177,7 +178,7 @@ def test_disk_full_while_publishing_leaves_everything_as_it_was(store, counts, m
         store.publish(fitted.arrays(), manifest_for(fitted))
     assert store.versions() == ["v1"]
     assert store.current_version() == "v1"
-    assert sorted(p.name for p in store.folder.iterdir()) == [CURRENT, "v1"]
+    assert sorted(p.name for p in store.folder.iterdir()) == [CURRENT, HISTORY, "v1"]
 
 
 def test_failed_pointer_move_removes_the_new_version(store, counts, monkeypatch):
@@ -194,7 +195,7 @@ def test_failed_pointer_move_removes_the_new_version(store, counts, monkeypatch)
     with pytest.raises(ModelError, match="Permission denied"):
         store.publish(fitted.arrays(), manifest_for(fitted))
     assert store.versions() == ["v1"] and store.current_version() == "v1"
-    assert sorted(p.name for p in store.folder.iterdir()) == [CURRENT, "v1"]
+    assert sorted(p.name for p in store.folder.iterdir()) == [CURRENT, HISTORY, "v1"]
 
 
 def test_rollback_moves_current_back_past_damaged_versions(store, counts):
@@ -203,7 +204,7 @@ def test_rollback_moves_current_back_past_damaged_versions(store, counts):
     damage_altered(store.folder / "v2" / MANIFEST)
     assert store.rollback() == "v1"
     assert store.current_version() == "v1"
-    with pytest.raises(ModelError, match="no good version of 'planted' older than v1"):
+    with pytest.raises(ModelError, match="no good version of 'planted' was served before v1"):
         store.rollback()
     assert publish(store, counts) == "v4", "numbers are never reused"
     assert store.read_manifest("v4")["parent"] == "v1"
@@ -229,3 +230,204 @@ def test_a_store_without_models_says_how_to_make_one(store):
         store.load_serving()
     with pytest.raises(ModelError, match="has no current model"):
         store.rollback()
+
+
+# -- rollback is a history ---------------------------------------------------------------------
+
+
+def served(store: ModelStore) -> list[str]:
+    return json.loads((store.folder / HISTORY).read_text())["served"]
+
+
+def test_rollback_goes_back_to_the_version_served_before(store, counts):
+    for _ in range(3):
+        publish(store, counts)
+    assert served(store) == ["v1", "v2", "v3"]
+    assert store.rollback() == "v2" and store.current_version() == "v2"
+    assert publish(store, counts) == "v4"
+    assert served(store) == ["v1", "v2", "v4"]
+    # v3 was rolled back from: going back from v4 serves v2, which was served before v4, not v3.
+    assert store.rollback() == "v2"
+    assert store.rollback() == "v1"
+    with pytest.raises(ModelError, match="nothing to roll back to"):
+        store.rollback()
+    assert store.current_version() == "v1" and served(store) == ["v1"]
+
+
+def test_rollback_of_a_store_from_before_the_history_goes_by_version_numbers(store, counts):
+    for _ in range(3):
+        publish(store, counts)
+    (store.folder / HISTORY).unlink()
+    assert store.rollback() == "v2" and store.rollback() == "v1"
+
+
+def test_a_crash_between_the_pointer_and_the_history_is_mended(store, counts, monkeypatch):
+    for _ in range(3):
+        publish(store, counts)
+    # A rollback to v2 whose history write never happened: the history still ends in v3.
+    (store.folder / CURRENT).write_text("v2\n")
+    assert store.served_history() == ["v1", "v2"]
+    assert store.rollback() == "v1"
+    # A publish whose history write failed: the new current is added when the history is read.
+    real_replace = os.replace
+
+    def refuse_history(source, target, *args, **kwargs):
+        if str(target).endswith(HISTORY):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(store_module.os, "replace", refuse_history)
+    assert publish(store, counts) == "v4"
+    monkeypatch.undo()
+    assert served(store) == ["v1"] and store.served_history() == ["v1", "v4"]
+    assert store.rollback() == "v1"
+    assert not [p for p in store.folder.iterdir() if p.name.startswith(".tmp-")], "no temporary files left"
+
+
+def test_an_unreadable_history_goes_by_version_numbers_and_says_so(store, counts, caplog):
+    for _ in range(2):
+        publish(store, counts)
+    (store.folder / HISTORY).write_text('{"served": ["v1", "../../etc"]}')
+    with caplog.at_level(logging.WARNING, logger="recommender.store"):
+        assert store.served_history() == ["v1", "v2"]
+    assert "does not hold a list of versions" in caplog.text
+
+
+def test_a_damaged_current_falls_back_to_a_good_newer_version(store, counts, caplog):
+    publish(store, counts)
+    publish(store, counts)
+    assert store.rollback() == "v1"
+    damage_altered(store.folder / "v1" / "item_factors.npy")
+    with caplog.at_level(logging.WARNING, logger="recommender.store"):
+        assert store.load_serving(fingerprint=FINGERPRINT).version == "v2"
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "planted/v1: item_factors.npy fails its checksum" in line and "serving model planted/v2 instead" in line
+    assert store.current_version() == "v1", "the pointer stays: an admin decides"
+
+
+def test_a_damaged_current_falls_back_to_what_was_served_before_it(store, counts):
+    for _ in range(3):
+        publish(store, counts)
+    store.rollback()  # v3 -> v2
+    publish(store, counts)  # v4, served after v2
+    damage_altered(store.folder / "v4" / "item_factors.npy")
+    assert store.serving_order()[0] == ["v4", "v2", "v1", "v3"]
+    assert store.load_serving().version == "v2"
+
+
+# -- contents that pass their checksums but are not a model of this catalog ----------------------
+
+
+def rewrite(store: ModelStore, version: str, file_name: str, content) -> None:
+    """Replace a file of a version (JSON for the manifest, an array otherwise) and make its
+    checksum agree, as a hostile or buggy writer could."""
+    folder = store.folder / version
+    if file_name == MANIFEST:
+        (folder / MANIFEST).write_text(json.dumps(content))
+    elif file_name.endswith(".npz"):
+        import scipy.sparse as sp
+
+        sp.save_npz(folder / file_name, content, compressed=False)
+    else:
+        np.save(folder / file_name, content, allow_pickle=False)
+    checksums = json.loads((folder / CHECKSUMS).read_text())
+    checksums[file_name] = store_module._sha256(folder / file_name)
+    (folder / CHECKSUMS).write_text(json.dumps(checksums))
+
+
+def changed(manifest: dict, path: str, value) -> dict:
+    manifest = json.loads(json.dumps(manifest))
+    *parents, last = path.split(".")
+    target = manifest
+    for part in parents:
+        target = target[part]
+    target[last] = value
+    return manifest
+
+
+MANIFEST_DAMAGE = [
+    ("algorithm", 5, "field 'algorithm' is 5"),
+    ("algorithm", "pickle", "field 'algorithm' is 'pickle'"),
+    ("parameters", ["x"], "field 'parameters' is ['x'] (list), not a mapping"),
+    ("parameters.alpha", "high", "field 'parameters.alpha' is 'high' (str), not a finite number"),
+    ("parameters.regularization", float("nan"), "field 'parameters.regularization' is nan"),
+    ("typical_weight", "1", "field 'typical_weight' is '1' (str)"),
+    ("n_items", "40", "field 'n_items' is '40' (str), not a count of songs"),
+    ("arrays", {"item_factors": "../item_factors.npy"}, "field 'arrays'"),
+    ("arrays", [], "field 'arrays' is []"),
+    ("dataset", "planted", "field 'dataset' is 'planted' (str), not a mapping"),
+    ("dataset.fingerprint", 7, "field 'dataset.fingerprint' is 7 (int)"),
+]
+
+
+@pytest.mark.parametrize("field, value, problem", MANIFEST_DAMAGE, ids=[f"{f}={v!r}" for f, v, _ in MANIFEST_DAMAGE])
+def test_a_manifest_field_of_the_wrong_type_is_refused_with_one_line(store, counts, caplog, field, value, problem):
+    publish(store, counts)
+    publish(store, counts)
+    rewrite(store, "v2", MANIFEST, changed(store.read_manifest("v2"), field, value))
+    with pytest.raises(ModelDamaged, match=re.escape(problem)):
+        store.load(version="v2")
+    with caplog.at_level(logging.WARNING, logger="recommender.store"):
+        assert store.load_serving().version == "v1"
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "planted/v2: manifest.json" in line and "serving model planted/v1 instead" in line and "\n" not in line
+
+
+def factors_of(store: ModelStore, version: str = "v2") -> np.ndarray:
+    return np.load(store.folder / version / "item_factors.npy")
+
+
+ARRAY_DAMAGE = {
+    "a row short": (lambda f: f[:-1], "rows but manifest.json has"),
+    "a row too many": (lambda f: np.vstack([f, f[:1]]), "rows but manifest.json has"),
+    "NaN": (lambda f: np.where(np.arange(f.size).reshape(f.shape) == 7, np.nan, f).astype(f.dtype), "NaN"),
+    "infinity": (lambda f: np.where(np.arange(f.size).reshape(f.shape) == 3, np.inf, f).astype(f.dtype), "NaN"),
+    "no factors": (lambda f: f[:, :0], "not songs x factors"),
+    "one dimension": (lambda f: f.ravel(), "not songs x factors"),
+    "text": (lambda f: np.full(f.shape, "x"), "holds <U1 values, not numbers"),
+    "booleans": (lambda f: f > 0, "holds bool values, not numbers"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(ARRAY_DAMAGE))
+def test_factors_that_are_not_a_model_of_the_catalog_are_refused(store, counts, caplog, damage):
+    publish(store, counts)
+    publish(store, counts)
+    make, problem = ARRAY_DAMAGE[damage]
+    rewrite(store, "v2", "item_factors.npy", make(factors_of(store)))
+    with pytest.raises(ModelDamaged, match=re.escape(problem)):
+        store.load(version="v2")
+    with caplog.at_level(logging.WARNING, logger="recommender.store"):
+        assert store.load_serving().version == "v1"
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1
+
+
+def test_factors_must_have_one_row_per_catalog_song(store, counts):
+    publish(store, counts)
+
+    class Catalog:
+        name = "planted"
+        fingerprint = FINGERPRINT
+        n_items = counts.shape[1] + 1
+
+    with pytest.raises(ModelDamaged, match=f"{counts.shape[1]:,} rows but the catalog has {counts.shape[1] + 1:,}"):
+        store.load(Catalog(), "v1")
+    Catalog.n_items = counts.shape[1]
+    assert store.load(Catalog(), "v1").n_items == counts.shape[1]
+
+
+@pytest.mark.parametrize("damage", ["nan", "index out of range"])
+def test_a_similarity_matrix_that_is_not_a_model_is_refused(store, counts, damage):
+    import scipy.sparse as sp
+
+    publish(store, counts, "bm25")
+    publish(store, counts, "bm25")
+    matrix = sp.load_npz(store.folder / "v2" / "similarity.npz").tocsr()
+    if damage == "nan":
+        matrix.data[0] = np.nan
+    else:
+        matrix.indices[0] = matrix.shape[1] + 5  # would read past the arrays
+    rewrite(store, "v2", "similarity.npz", matrix)
+    with pytest.raises(ModelDamaged):
+        store.load(version="v2")
+    assert store.load_serving().version == "v1"

@@ -207,3 +207,63 @@ def test_rollback_command(tmp_path, capsys):
     assert "current moved from v2 to v1" in capsys.readouterr().out
     assert json.loads((config.models_dir / "planted" / "v1" / "manifest.json").read_text())["version"] == "v1"
     assert ModelStore.for_dataset(config.models_dir, "planted").current_version() == "v1"
+
+
+def test_models_verify_says_what_it_checked_and_fails_on_a_damaged_version(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    config = load_config(config_path)
+    write_planted_dataset(config.datasets_dir)
+    for _ in range(3):
+        assert run_command(config_path, "train", "--dataset", "planted", "--no-eval", "--quiet") == 0
+    capsys.readouterr()
+    assert run_command(config_path, "models", "--dataset", "planted", "--verify") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "verified 3 versions: all OK"
+
+    folder = config.models_dir / "planted" / "v2"
+    data = bytearray((folder / "item_factors.npy").read_bytes())
+    data[-1] ^= 0xFF
+    (folder / "item_factors.npy").write_bytes(bytes(data))
+    assert run_command(config_path, "models", "--dataset", "planted", "--verify") == 1
+    out = capsys.readouterr().out.splitlines()
+    assert "  v2  DAMAGED: model planted/v2: item_factors.npy fails its checksum (altered or truncated)" in out
+    assert out[-1] == ("verified 3 versions: v2 DAMAGED (item_factors.npy fails its checksum (altered or "
+                       "truncated)), others OK")
+    # Without --verify only the manifests are read: v2's is intact.
+    assert run_command(config_path, "models", "--dataset", "planted") == 0
+
+
+def test_models_verify_checks_contents_and_the_dataset_and_names_what_is_served(tmp_path, capsys):
+    from recommender import store as store_module
+
+    config_path = write_config(tmp_path)
+    config = load_config(config_path)
+    dataset = write_planted_dataset(config.datasets_dir)
+    for _ in range(2):
+        assert run_command(config_path, "train", "--dataset", "planted", "--no-eval", "--quiet") == 0
+    folder = config.models_dir / "planted" / "v2"
+    # NaN factors with a checksum that agrees: damaged all the same.
+    factors = np.load(folder / "item_factors.npy")
+    factors[3, 0] = np.nan
+    np.save(folder / "item_factors.npy", factors)
+    checksums = json.loads((folder / "checksums.json").read_text())
+    checksums["item_factors.npy"] = store_module._sha256(folder / "item_factors.npy")
+    (folder / "checksums.json").write_text(json.dumps(checksums))
+    capsys.readouterr()
+    assert run_command(config_path, "models", "--dataset", "planted", "--verify") == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == "verified 2 versions: v2 DAMAGED (the model holds NaN or infinite values), others OK"
+    assert out[-1] == "serving: v1 (current v2 cannot be served)"
+    # v1 trained on another dataset (a whole model, checksums agreeing): not damaged, not servable.
+    first = config.models_dir / "planted" / "v1"
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert manifest["dataset"]["fingerprint"] == dataset.fingerprint
+    manifest["dataset"]["fingerprint"] = "0" * 32
+    (first / "manifest.json").write_text(json.dumps(manifest))
+    checksums = json.loads((first / "checksums.json").read_text())
+    checksums["manifest.json"] = store_module._sha256(first / "manifest.json")
+    (first / "checksums.json").write_text(json.dumps(checksums))
+    assert run_command(config_path, "models", "--dataset", "planted", "--verify") == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == ("verified 2 versions: v2 DAMAGED (the model holds NaN or infinite values), "
+                       "v1 trained on other data, none OK")
+    assert out[-1] == "serving: nothing (current v2 cannot be served)"

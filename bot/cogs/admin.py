@@ -22,7 +22,7 @@ from recommender.errors import SoundalikeError
 
 from .. import render
 from ..app import NO_MENTIONS, send_ephemeral
-from ..retrain import RetrainAlreadyRunning, RetrainFailed, RetrainOutcome, RetrainProgress
+from ..retrain import RetrainAlreadyRunning, RetrainFailed, RetrainOutcome, RetrainProgress, member_text
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -144,7 +144,9 @@ class AdminCog(commands.Cog, name="Admin"):
             serving = await asyncio.to_thread(self.bot.service.reload) if outcome.promoted else (
                 self.bot.service.model.version)
         except SoundalikeError as error:
-            await reply.finish(render.message_text(f"The new model was saved but could not be loaded: {error}"))
+            log.warning("the retrained model could not be loaded: %s", error)
+            reason = member_text(str(error), self.bot.config, "reload")
+            await reply.finish(render.message_text(f"The new model was saved but could not be loaded: {reason}"))
             return
         await reply.finish(outcome_text(outcome, serving))
 
@@ -167,19 +169,15 @@ class AdminCog(commands.Cog, name="Admin"):
         if self.bot.retrainer.running:
             await send_ephemeral(interaction, "A retrain is running; roll back after it has finished.")
             return
-        service = self.bot.service
-        before = service.model.version
-
-        def roll_back() -> str:
-            service.store.rollback()
-            return service.reload()
-
         await interaction.response.defer(thinking=True)  # loading a model can take seconds
-        now = await asyncio.to_thread(roll_back)
-        await interaction.followup.send(
-            f"Rolled back: now serving model {render.safe(now, 60)} (was {render.safe(before, 60)}).",
-            allowed_mentions=NO_MENTIONS,
-        )
+        try:
+            before, now = await asyncio.to_thread(self.bot.service.rollback)
+        except SoundalikeError as error:  # nothing to go back to: the placeholder says so
+            log.warning("rollback refused: %s", error)
+            text = f"Could not roll back: {member_text(str(error), self.bot.config, 'rollback')}"
+        else:
+            text = render.rollback_text(before, now)
+        await interaction.followup.send(render.message_text(text), allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: "SoundalikeBot") -> None:

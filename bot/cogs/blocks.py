@@ -19,7 +19,7 @@ from discord.ext import commands
 from .. import render
 from ..answers import block_song, blocked_songs, tidy, unblock_song
 from ..replies import Reply, guild_key
-from .admin import admin_only
+from .admin import admin_only, is_admin
 from .soundalike import AUTOCOMPLETE_LIMIT, song_choices
 
 if TYPE_CHECKING:
@@ -70,8 +70,11 @@ class BlocksCog(commands.Cog, name="Blocks"):
     @unblock.autocomplete("song")
     async def unblock_autocomplete(self, interaction: discord.Interaction, current: str
                                    ) -> list[app_commands.Choice[str]]:
-        """The server's blocked songs whose "Title — Artist" contains what was typed."""
-        if interaction.guild_id is None:
+        """The server's blocked songs whose "Title — Artist" contains what was typed, for admins only.
+
+        Discord runs autocomplete before (and without) the command's checks, so the list would
+        show the server's blocks to anyone typing /unblock: the admin check is made here too."""
+        if interaction.guild_id is None or not is_admin(interaction, self.bot.config.bot):
             return []
         try:
             songs = blocked_songs(self.bot.service, await self.bot.feedback_log.blocked_items(interaction.guild_id))
