@@ -21,6 +21,7 @@ from typing import Iterator
 import aiohttp
 import discord
 
+from recommender.cli import Parser
 from recommender.config import Config, load_config
 from recommender.errors import SoundalikeError
 
@@ -108,7 +109,7 @@ class RedactToken(logging.Filter):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Soundalike's Discord bot.")
+    parser = Parser(prog="python -m bot", description="Soundalike's Discord bot.")  # errors: "error: ..."
     parser.add_argument("--console", action="store_true", help="use the commands in this terminal instead of Discord")
     parser.add_argument("--config", type=Path, help="config file (default: config.toml at the project root)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")

@@ -271,3 +271,10 @@ def test_python_m_bot_without_discord_says_so_in_one_line_per_attempt_and_keeps_
     assert "Connect call failed" in attempts[0] and "trying again in 2 s (attempt 1)" in attempts[0]
     assert "trying again in 4 s (attempt 2)" in attempts[1]
     assert len(err.strip().splitlines()) < 15, err
+
+
+def test_a_mistyped_argument_is_one_error_line_like_every_other(capsys):
+    with pytest.raises(SystemExit) as exited:
+        bot_main.parse_args(["--bogus"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "error: unrecognized arguments: --bogus (see python -m bot --help)\n"
