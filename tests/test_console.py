@@ -303,14 +303,15 @@ async def test_values_inside_the_range_are_served_as_given(tmp_path, demo_env, d
 
 async def test_an_artist_that_matches_none_of_the_songs_is_said_and_nothing_is_picked_for_the_member(
         tmp_path, demo_env, demo_service):
-    out = await run_lines("/soundalike Hey Ya! artist:Beyonce\n1\n/mix Hey Ya! artist:Beyonce | Hey Jude\n",
-                          demo_env, tmp_path, service=demo_service)
+    out = await run_lines("/soundalike Hey Ya! artist:Beyonce\n1\n/mix Hey Ya! artist:Beyonce | Hey Jude\n"
+                          "/block Hey Ya! artist:Beyonce\n", demo_env, tmp_path, service=demo_service)
     assert "No song by “Beyonce” matches “Hey Ya!”.\nSongs by other artists with that title; type the number " \
            "of one to use it:\n  1. Hey Ya! — OutKast" in out
     # The one answer is the member's own pick (1): the artist was not dropped behind their back.
     assert len(answers_in(out)) == 1 and out.count("Songs like Hey Ya! — OutKast:") == 1
     assert out.index("No song by") < out.index("Songs like Hey Ya!")
     assert "error: No song by “Beyonce” matches “Hey Ya!”. By other artists: Hey Ya! — OutKast" in out
+    assert out.rstrip().endswith("error: No song by “Beyonce” matches “Hey Ya!”.")  # /block blocked nothing
     assert [command for command, _ in queries(tmp_path / "log.sqlite3")] == ["soundalike"]
 
 
