@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 venv: $(VENV)/.installed-runtime
 
 $(DEMO_DATASET): $(VENV)/.installed-runtime data/demo/catalog.csv
-	$(PY) -m recommender data demo
+	$(PY) -m recommender data demo --replace
 
 $(DEMO_MODEL): $(DEMO_DATASET)
 	$(PY) -m recommender train --dataset demo

@@ -151,6 +151,8 @@ def import_msd_argv(work: Path) -> list[str]:
             argv += [flag, str(value)]
     if "--no-progress" in names:
         argv.append("--no-progress")
+    if "--replace" in names:  # the work folder is reused from run to run: import again on purpose
+        argv.append("--replace")
     if "--triplets" not in names:
         if "--source" in names:
             argv += ["--source", str(msd)]

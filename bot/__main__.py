@@ -1,8 +1,10 @@
 """``python -m bot``: the Discord bot (token from DISCORD_TOKEN); ``--console`` for the terminal.
 
 Every expected failure (bad config, no token, a token Discord refuses, missing data) ends
-with one clear line on stderr and exit status 2, never a traceback. The token is read from
-the environment only and a logging filter blanks it out of every log line, just in case.
+with one clear line on stderr and exit status 2, never a traceback. Discord out of reach (no
+network, an outage) is one line per attempt while the bot tries again with a growing wait.
+The token is read from the environment only, and every log handler's formatter blanks it out
+of what it writes, tracebacks included.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Iterator
 
+import aiohttp
 import discord
 
+from recommender.cli import Parser
 from recommender.config import Config, load_config
 from recommender.errors import SoundalikeError
 
@@ -31,6 +36,57 @@ BAD_TOKEN = (
     "copy the current bot token into it and start again."
 )
 REDACTED = "[redacted token]"
+
+
+# Waits between attempts to reach Discord: doubling from the first, then the last one forever.
+RETRY_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 120.0, 300.0)
+# Failures that mean "Discord cannot be reached now", not "this will never work".
+UNREACHABLE = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.GatewayNotFound,
+               discord.DiscordServerError)
+
+log = logging.getLogger("bot")
+
+
+class RedactingFormatter(logging.Formatter):
+    """Wraps a handler's formatter and blanks the token in everything it writes.
+
+    A filter cannot do this for tracebacks: ``exc_text`` is only filled in by the formatter,
+    after the filters ran. Here the finished text (message, traceback, stack) is redacted.
+    """
+
+    def __init__(self, inner: logging.Formatter, token: str):
+        super().__init__()
+        self.inner = inner
+        self.token = token
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.inner.format(record).replace(self.token, REDACTED)
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return self.inner.formatException(ei).replace(self.token, REDACTED)
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return self.inner.formatStack(stack_info).replace(self.token, REDACTED)
+
+
+class OneLineReconnects(logging.Filter):
+    """discord.py logs each gateway reconnect with a whole traceback (``_log.exception``);
+    keep the reason in one line instead (-v keeps the traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Attempting a reconnect"):
+            error = record.exc_info[1]
+            record.msg = f"lost the connection to Discord ({describe(error)}); reconnecting in %.0f s"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def describe(error: BaseException | None) -> str:
+    """One line for a connection failure: its type and message."""
+    if error is None:
+        return "no reason given"
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 class RedactToken(logging.Filter):
@@ -53,7 +109,7 @@ class RedactToken(logging.Filter):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Soundalike's Discord bot.")
+    parser = Parser(prog="python -m bot", description="Soundalike's Discord bot.")  # errors: "error: ..."
     parser.add_argument("--console", action="store_true", help="use the commands in this terminal instead of Discord")
     parser.add_argument("--config", type=Path, help="config file (default: config.toml at the project root)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -66,10 +122,26 @@ def configure_logging(verbose: bool, console: bool, token: str | None) -> None:
     if token:
         for handler in logging.getLogger().handlers:
             handler.addFilter(RedactToken(token))
+            handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter(), token))
+    if not verbose:
+        logging.getLogger("discord.client").addFilter(OneLineReconnects())
 
 
-async def run_bot(config: Config, token: str, config_path: Path | None, **bot_options) -> None:
-    """Open the resources, hand them to the bot, run until closed (advanced_startup.py style)."""
+def retry_delays(delays: tuple[float, ...] = RETRY_DELAYS_S) -> Iterator[float]:
+    yield from delays
+    while True:
+        yield delays[-1]
+
+
+async def run_bot(config: Config, token: str, config_path: Path | None, *,
+                  delays: Iterator[float] | None = None, **bot_options) -> None:
+    """Open the resources, hand them to the bot, run until closed (advanced_startup.py style).
+
+    While Discord cannot be reached (no network, an outage: the login or the command sync
+    fails to connect), say so in one line and try again after ``delays`` (default
+    :data:`RETRY_DELAYS_S`), until it works or SIGTERM / Ctrl-C. A refused token is no
+    network problem: it ends the run (``discord.LoginFailure``).
+    """
     from recommender.feedback_log import FeedbackLog
     from recommender.service import SoundalikeService
 
@@ -77,22 +149,53 @@ async def run_bot(config: Config, token: str, config_path: Path | None, **bot_op
     from .limits import ComputePool
     from .retrain import Retrainer
 
+    delays = delays if delays is not None else retry_delays()
     service = await asyncio.to_thread(SoundalikeService.open, config)
     settings = config.bot
     pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue)
+    stopping = asyncio.Event()
+    running: list[SoundalikeBot] = []
+
+    def stop() -> None:
+        stopping.set()
+        for bot in running:
+            asyncio.ensure_future(bot.close())
+
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (NotImplementedError, RuntimeError):
+        pass  # platforms without loop signal handlers stop on Ctrl-C only
     try:
         async with FeedbackLog.open(config.database_path) as feedback_log:
-            async with SoundalikeBot(
-                config=config, service=service, feedback_log=feedback_log, pool=pool,
-                retrainer=Retrainer(config, config_path=config_path), **bot_options,
-            ) as bot:
-                loop = asyncio.get_running_loop()
+            attempt = 0
+            while not stopping.is_set():
+                attempt += 1
                 try:
-                    loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(bot.close()))
-                except (NotImplementedError, RuntimeError):
-                    pass  # platforms without loop signal handlers stop on Ctrl-C only
-                await bot.start(token)
+                    async with SoundalikeBot(
+                        config=config, service=service, feedback_log=feedback_log, pool=pool,
+                        retrainer=Retrainer(config, config_path=config_path), **bot_options,
+                    ) as bot:
+                        running[:] = [bot]
+                        await bot.start(token)
+                    return
+                except UNREACHABLE as error:
+                    if stopping.is_set():
+                        return
+                    wait = next(delays)
+                    log.warning("cannot reach Discord (%s); trying again in %.0f s (attempt %d)",
+                                describe(error), wait, attempt)
+                finally:
+                    running.clear()
+                try:
+                    await asyncio.wait_for(stopping.wait(), wait)
+                except TimeoutError:
+                    pass
     finally:
+        try:
+            loop.remove_signal_handler(signal.SIGTERM)
+        except (NotImplementedError, RuntimeError):
+            pass
         pool.close()
 
 

@@ -60,6 +60,27 @@ class MixNeedsTwoSongs(SoundalikeError):
         super().__init__("A mix needs at least two different songs, e.g. /mix Hey Ya! | Hello")
 
 
+class OutOfRange(SoundalikeError):
+    """A typed number outside what the option accepts (never clamped silently)."""
+
+    def __init__(self, name: str, value: object, low: int, high: int, note: str = ""):
+        super().__init__(f"{name} takes a whole number from {low}{note} to {high}, not {clean(value)[:40]}")
+
+
+class ArtistDidNotMatch(SoundalikeError):
+    """A mix song typed with an artist that none of the matching songs is by."""
+
+    def __init__(self, query: str, artist: str, others: list[Candidate]):
+        text = f"No song by “{artist}” matches “{query}”."
+        if others:
+            text += " By other artists: " + "; ".join(c.label for c in others[:5])
+        super().__init__(text)
+
+
+def artist_mismatch_text(query: str, artist: str) -> str:
+    return f"No song by “{artist}” matches “{query}”."
+
+
 class UnknownMixSong(SoundalikeError):
     """One song of a mix matched nothing; the message names it and the closest titles."""
 
@@ -80,6 +101,9 @@ class Lookup:
     choices: list[Candidate] = field(default_factory=list)
     closest: list[str] = field(default_factory=list)
     query: str = ""
+    # An artist was typed and no song matching the title is by them: ``choices`` (if any)
+    # are by other artists, and none is taken without asking.
+    artist_mismatch: str | None = None
 
 
 def tidy(text: str | None) -> str:
@@ -87,16 +111,35 @@ def tidy(text: str | None) -> str:
     return clean(text or "")[:MAX_QUERY_CHARS].strip()
 
 
-def check_novelty(value: object) -> str:
-    """A novelty level as the service takes it; None/empty means the default."""
+def check_novelty(value: object, default: str = DEFAULT_NOVELTY) -> str:
+    """A novelty level as the service takes it; None/empty means ``default`` (the config's
+    [serving] novelty where a caller has the config)."""
     if value is None or value == "":
-        return DEFAULT_NOVELTY
+        return default
     text = str(value).strip().lower()
     if text in ("deep cuts", "deep-cuts", "deepcuts"):
         text = "deep"
     if text not in NOVELTY_LEVELS:
         raise BadNovelty(value)
     return text
+
+
+def check_count(value: int | None, *, default: int, maximum: int) -> int:
+    """A count a person gave (None: ``default``), refused outside 1..``maximum``."""
+    if value is None:
+        return default
+    if not 1 <= int(value) <= maximum:
+        raise OutOfRange("count", value, 1, maximum)
+    return int(value)
+
+
+def check_cap(value: int | None) -> int | None:
+    """A per-artist cap a person gave (None: the configured one), refused outside 0..25."""
+    if value is None:
+        return None
+    if not 0 <= int(value) <= MAX_PER_ARTIST_CAP:
+        raise OutOfRange("per_artist", value, 0, MAX_PER_ARTIST_CAP, " (no limit)")
+    return int(value)
 
 
 def clamp_cap(value: int | None) -> int | None:
@@ -174,6 +217,8 @@ def look_up(service: SoundalikeService, title: str, artist: str | None = None) -
     if exact is not None:
         return Lookup(seed=exact, query=query)
     resolution = service.resolve(query, artist)
+    if artist and getattr(resolution, "artist_matched", None) is False:
+        return Lookup(choices=list(resolution.candidates[:MAX_CHOICES]), query=query, artist_mismatch=artist)
     if resolution.found and (resolution.confident or len(resolution.candidates) == 1):
         return Lookup(seed=resolution.best, query=query)
     if resolution.found:
@@ -198,6 +243,8 @@ def mix_seeds(service: SoundalikeService, songs: list[tuple[str, str | None]]) -
         if not tidy(title):
             continue
         found = look_up(service, title, artist)
+        if found.artist_mismatch:
+            raise ArtistDidNotMatch(found.query, found.artist_mismatch, found.choices)
         seed = found.seed or (found.choices[0] if found.choices else None)
         if seed is None:
             raise UnknownMixSong(found.query, found.closest)

@@ -35,6 +35,11 @@ EXTENSIONS = (
     "bot.cogs.privacy",
 )
 
+# The bot never joins voice: discord.py's start-up warnings that voice libraries (PyNaCl,
+# davey) are missing would only alarm whoever runs it.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
 # No message content, no members, no presences: slash commands need no intents, and
 # reactions arrive as raw events with the (non-privileged) reaction intents.
 INTENTS = discord.Intents.default()

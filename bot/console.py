@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import logging
 import re
 import sys
@@ -30,15 +31,16 @@ from recommender.results import Answer, Candidate
 
 from . import render
 from .answers import (
-    DEFAULT_NOVELTY,
     MAX_POSITION,
     NOVELTY_NAMES,
     Lookup,
     Rated,
     Request,
+    artist_mismatch_text,
     block_song,
+    check_cap,
+    check_count,
     check_novelty,
-    clamp_cap,
     compute_answer,
     log_answer,
     look_up,
@@ -81,23 +83,50 @@ Commands (as in Discord):
   /help                          this list
   /quit                          leave (end of input does too)"""
 
+OPTION_NAMES = ("title", "artist", "count", "novelty", "leave_out_artist", "per_artist")
 _OPTION = re.compile(r"(?:^|\s)(title|artist|count|novelty|leave_out_artist|per_artist):", re.IGNORECASE)
+# What looks like an option but is none ("bogus:1", "novelt:deep"): a lowercase word with the
+# value right after its colon. Titles with a colon in them are capitalised ("The Sin:Decay"),
+# have a space after it ("Re: Stacks"), or start the text; a word at the start only counts
+# when it is close to an option's name.
+_OPTION_LIKE = re.compile(r"(?:^|(?<=\s))([a-z][a-z_]{0,30}):(?=[^\s/])")
+# Which options each command takes (a mix's "title" is each song, /foryou's is its count).
+COMMAND_OPTIONS = {
+    "soundalike": OPTION_NAMES,
+    "mix": ("title", "artist", "count", "novelty"),
+    "foryou": ("title", "count", "novelty"),
+    "block": ("title", "artist"),
+    "unblock": ("title", "artist"),
+}
 MIX_SEPARATOR = "|"
 _YES = {"yes", "y", "true", "1", "on"}
 _NO = {"no", "n", "false", "0", "off"}
 _RATING = re.compile(r"([+-])\s*(\d{1,3})?")
 
 
-def parse_options(text: str) -> dict[str, str]:
-    """``Hey Ya! artist:OutKast count:3`` -> {'title': 'Hey Ya!', 'artist': 'OutKast', 'count': '3'}."""
+def parse_options(text: str, command: str = "soundalike") -> dict[str, str]:
+    """``Hey Ya! artist:OutKast count:3`` -> {'title': 'Hey Ya!', 'artist': 'OutKast', 'count': '3'}.
+
+    An option the command does not take, one given twice, or something that looks like an
+    option but is none (``novelt:deep``) is an error saying what the command takes: nothing
+    typed is dropped without a word.
+    """
+    allowed = COMMAND_OPTIONS.get(command, OPTION_NAMES)
     options: dict[str, str] = {}
     matches = list(_OPTION.finditer(text))
     head = text[: matches[0].start()] if matches else text
     if head.strip():
         options["title"] = head.strip()
+    _check_option_like(head, command, allowed, at_start=True)
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        options[match[1].lower()] = text[match.end():end].strip()
+        name, value = match[1].lower(), text[match.end():end].strip()
+        if name not in allowed:
+            raise SoundalikeError(f"/{command} has no {name}: option; {_takes(command, allowed)}.")
+        if name in options:
+            raise SoundalikeError(f"{name}: is given twice; give it once")
+        _check_option_like(value, command, allowed, at_start=False)
+        options[name] = value
     return options
 
 
@@ -108,6 +137,27 @@ def _asks_for_songs(line: str) -> bool:
     if not line.startswith("/"):
         return True
     return line[1:].partition(" ")[0].lower() in ("soundalike", "mix", "foryou", "more")
+
+
+def _takes(command: str, allowed: tuple[str, ...]) -> str:
+    """ "/soundalike takes artist:, count:, ... and per_artist:" """
+    if command == "mix":
+        return "/mix takes count: and novelty:, and artist: after a song"
+    names = [f"{name}:" for name in allowed if name != "title"]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+    return f"/{command} takes {listed}" if names else f"/{command} takes no options"
+
+
+def _check_option_like(text: str, command: str, allowed: tuple[str, ...], *, at_start: bool) -> None:
+    for match in _OPTION_LIKE.finditer(text):
+        name = match[1]
+        close = difflib.get_close_matches(name, OPTION_NAMES, n=1, cutoff=0.75)
+        if match.start() == 0 and at_start and not close:
+            continue  # a title that starts with "word:" ("yourcodenameis:milo")
+        hint = f" (did you mean {close[0]}:?)" if close and close[0] in allowed else ""
+        raise SoundalikeError(
+            f"unknown option {name}:{hint}. {_takes(command, allowed)}; "
+            "a colon that belongs to a title needs a space after it.")
 
 
 class Console:
@@ -126,7 +176,7 @@ class Console:
         self.last_answer: Answer | None = None
         self.last_request: Request | None = None
         self._last_typed: tuple[str | None, str | None] = (None, None)
-        self.novelty = DEFAULT_NOVELTY  # /novelty sets it for the session
+        self.novelty = config.serving.novelty  # [serving] novelty; /novelty sets it for the session
         self.pending_choices: list[Candidate] = []
         self._pending_request: Request | None = None
         # Why a rating has nothing to apply to just now (None: nothing was asked yet).
@@ -197,20 +247,28 @@ class Console:
         return True
 
     # -- options ----------------------------------------------------------------------
+    # None: the option was not given (the default applies); "": it was typed with no value.
     def _count(self, text: str | None) -> int:
-        settings = self.config.bot
+        maximum = self.config.bot.max_results
+        if text is None:
+            return check_count(None, default=self.config.serving.default_count, maximum=maximum)
         try:
-            wanted = int(text) if text else settings.default_results
+            wanted = int(text)
         except ValueError:
-            raise SoundalikeError(f"count must be a whole number, got {render.clean(text)[:40]!r}") from None
-        return max(1, min(wanted, settings.max_results))
+            raise SoundalikeError(f"count must be a whole number from 1 to {maximum}, "
+                                  f"got {render.clean(text)[:40]!r}") from None
+        return check_count(wanted, default=self.config.serving.default_count, maximum=maximum)
 
     def _novelty(self, text: str | None) -> str:
-        return check_novelty(text) if text else self.novelty
+        if text is None:
+            return self.novelty
+        if not text.strip():
+            raise SoundalikeError("novelty: needs a value: popular, balanced or deep")
+        return check_novelty(text)
 
     @staticmethod
     def _yes_no(name: str, text: str | None) -> bool:
-        if not text:
+        if text is None:
             return False
         if text.strip().lower() in _YES:
             return True
@@ -220,12 +278,20 @@ class Console:
 
     @staticmethod
     def _cap(text: str | None) -> int | None:
-        if not text:
+        if text is None:
             return None
         try:
-            return clamp_cap(int(text))
+            return check_cap(int(text))
         except ValueError:
-            raise SoundalikeError(f"per_artist must be a whole number, got {render.clean(text)[:40]!r}") from None
+            raise SoundalikeError(f"per_artist takes a whole number from 0 (no limit) to 25, "
+                                  f"got {render.clean(text)[:40]!r}") from None
+
+    @staticmethod
+    def _artist(options: dict[str, str]) -> str | None:
+        artist = options.get("artist")
+        if artist is not None and not artist.strip():
+            raise SoundalikeError("artist: needs a name, e.g. artist:OutKast")
+        return artist
 
     def set_novelty(self, text: str) -> None:
         if text.strip():
@@ -234,8 +300,8 @@ class Console:
 
     # -- /soundalike, /mix, /foryou, /more -----------------------------------------------
     async def soundalike(self, text: str) -> None:
-        options = parse_options(text)
-        title, artist = options.get("title", ""), options.get("artist") or None
+        options = parse_options(text, "soundalike")
+        title, artist = options.get("title", ""), self._artist(options)
         request = Request(
             "soundalike", count=self._count(options.get("count")), novelty=self._novelty(options.get("novelty")),
             exclude_seed_artist=self._yes_no("leave_out_artist", options.get("leave_out_artist")),
@@ -244,7 +310,14 @@ class Console:
         started = time.perf_counter()
         found: Lookup = await self.pool.run(None, look_up, self.service, title, artist)
         self.pending_choices = []
-        if found.seed is not None:
+        if found.artist_mismatch:
+            self.say(render.clean(artist_mismatch_text(found.query, found.artist_mismatch)))
+            if found.choices:
+                self.pending_choices, self._pending_request = found.choices, request
+                self.say("Songs by other artists with that title; type the number of one to use it:")
+                for number, candidate in enumerate(found.choices, start=1):
+                    self.say(f"{number:>3}. {render.clean(candidate.label)}  ({candidate.listeners:,} listeners)")
+        elif found.seed is not None:
             await self._answer(dataclasses.replace(request, seeds=(found.seed.item_id,)), started, title, artist)
         elif found.choices:
             self.pending_choices, self._pending_request = found.choices, request
@@ -271,9 +344,15 @@ class Console:
         songs: list[tuple[str, str | None]] = []
         knobs: dict[str, str] = {}
         for part in text.split(MIX_SEPARATOR):
-            options = parse_options(part)
-            songs.append((options.get("title", ""), options.get("artist") or None))
-            knobs.update({k: v for k, v in options.items() if k in ("count", "novelty")})
+            options = parse_options(part, "mix")
+            if "artist" in options and not options.get("title", "").strip():
+                raise SoundalikeError("artist: goes after a song of the mix, e.g. /mix Hey Ya! | Hello artist:Adele")
+            songs.append((options.get("title", ""), self._artist(options)))
+            for name in ("count", "novelty"):
+                if name in options:
+                    if name in knobs:
+                        raise SoundalikeError(f"{name}: is given twice; give it once")
+                    knobs[name] = options[name]
         request = Request("mix", count=self._count(knobs.get("count")), novelty=self._novelty(knobs.get("novelty")))
         started = time.perf_counter()
         seeds = await self.pool.run(None, mix_seeds, self.service, songs)
@@ -281,8 +360,10 @@ class Console:
         await self._answer(request, started, " | ".join(title for title, _ in songs if title.strip()), None)
 
     async def foryou(self, text: str) -> None:
-        options = parse_options(text)
-        count = options.get("count") or options.get("title")  # "/foryou 3" means three songs
+        options = parse_options(text, "foryou")
+        if "count" in options and "title" in options:
+            raise SoundalikeError("count: is given twice (/foryou 3 means count:3); give it once")
+        count = options.get("count", options.get("title"))  # "/foryou 3" means three songs
         request = Request("foryou", count=self._count(count), novelty=self._novelty(options.get("novelty")))
         await self._answer(request, time.perf_counter(), None, None)
 
@@ -366,23 +447,25 @@ class Console:
 
     # -- blocks ------------------------------------------------------------------------
     async def block(self, text: str) -> None:
-        options = parse_options(text)
+        options = parse_options(text, "block")
         song = self._song_text(options)
         result = await block_song(self.service, self.feedback_log, self.pool, guild_id=NO_GUILD,
                                   user_id=CONSOLE_USER_ID, song=song, pool_key=None)
         self.say(render.block_text(result, plain=True).replace("this server", "the console"))
 
     async def unblock(self, text: str) -> None:
-        options = parse_options(text)
+        options = parse_options(text, "unblock")
         result = await unblock_song(self.service, self.feedback_log, self.pool, guild_id=NO_GUILD,
                                     song=self._song_text(options), pool_key=None)
         self.say(render.block_text(result, plain=True).replace("this server", "the console"))
 
     def _song_text(self, options: dict[str, str]) -> str:
         """A typed title with an artist narrows to that artist's song (the resolver takes both)."""
-        title, artist = options.get("title", ""), options.get("artist")
+        title, artist = options.get("title", ""), self._artist(options)
         if artist and title:
             found = self.service.resolve(title, artist)
+            if found.artist_matched is False:
+                raise SoundalikeError(artist_mismatch_text(title, artist))
             if found.found and (found.confident or len(found.candidates) == 1):
                 return found.best.item_id
         return title

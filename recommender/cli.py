@@ -2,7 +2,9 @@
 
 Each area of the library registers its own sub-commands (a ``register(subparsers)``
 function in the module named below), so this file only assembles them and turns
-expected failures (:class:`SoundalikeError`) into one clear line and exit status 2.
+expected failures (:class:`SoundalikeError`, a file the system refuses, a mistyped
+argument) into one line ``error: ...`` and exit status 2. Only warnings are logged unless
+``-v`` asks for the details.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import sys
 
 from .config import load_config
 from .errors import SoundalikeError
+from .text import clean
+
+# An error message may quote catalog text (the closest titles): cleaned like any, this long at most.
+MAX_ERROR_CHARS = 4000
 
 # Modules that add `python -m recommender data <command>` sub-commands.
 DATA_COMMAND_MODULES = [
@@ -29,8 +35,15 @@ COMMAND_MODULES = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one error style: ``error: ...`` and where to find help."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m recommender",
         description="Soundalike: import listening data, train, resolve titles, recommend, evaluate.",
     )
@@ -50,16 +63,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
         args.config_obj = load_config(args.config)
         result = args.func(args)
     except SoundalikeError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {clean(str(error), MAX_ERROR_CHARS)}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a disk that is full or a file the system refuses, not a bug
+        logging.getLogger(__name__).debug("details", exc_info=True)
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("error: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)

@@ -1,18 +1,48 @@
 """`python -m recommender similar|resolve|mix`: answers on the command line.
 
-Thin: every command opens the same SoundalikeService the bot and console use.
+Thin: every command opens the same SoundalikeService the bot and console use. Titles and
+artists come from the data, so they are untrusted: the text output goes through
+:func:`recommender.text.clean` (no terminal escape sequences, line breaks or bidi overrides
+reach the terminal), and the JSON output escapes such characters as ``\\uXXXX`` (the data
+itself is kept exactly).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from .errors import DataError
 from .recommend import NOVELTY_LEVELS
 from .results import Answer, Resolution
+from .text import MAX_CATALOG_CHARS, clean
+
+# Characters a terminal acts on or hides: controls, format characters (bidi overrides,
+# zero-width), line and paragraph separators, surrogates, private use, unassigned.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+    "\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff\U000e0000-\U000e007f\U000f0000-\U0010ffff]")
+
+
+def shown(text: object) -> str:
+    """Catalog text as the terminal may show it: one line, nothing it would act on."""
+    return clean(text, MAX_CATALOG_CHARS)
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match[0])
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_line(value: object) -> str:
+    """One JSON object on one line; characters a terminal would act on are \\u-escaped."""
+    return _UNPRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -78,14 +108,14 @@ def format_answer(answer: Answer) -> str:
     """Plain text for the CLI and console: numbered songs, percentage, reason."""
     lines = []
     if answer.seeds:
-        seeds = "; ".join(f"{s.title} — {s.artist}" for s in answer.seeds)
+        seeds = "; ".join(f"{shown(s.title)} — {shown(s.artist)}" for s in answer.seeds)
         lines.append(f"Because you asked for {seeds}:")
     if not answer.suggestions:
         lines.append("  (no suggestions left for this query)")
     for number, s in enumerate(answer.suggestions, start=answer.offset + 1):
-        lines.append(f"{number:>3}. {s.title} — {s.artist}  ({s.percent}% match)")
-        lines.append(f"     {s.reason}")
-    lines.append(f"model {answer.model_version} on {answer.dataset}")
+        lines.append(f"{number:>3}. {shown(s.title)} — {shown(s.artist)}  ({s.percent}% match)")
+        lines.append(f"     {shown(s.reason)}")
+    lines.append(f"model {shown(answer.model_version)} on {shown(answer.dataset)}")
     return "\n".join(lines)
 
 
@@ -95,7 +125,8 @@ def format_resolution(resolution: Resolution) -> str:
     head = "Best match:" if resolution.confident else "Several songs match; which one did you mean?"
     lines = [head]
     for number, c in enumerate(resolution.candidates, start=1):
-        lines.append(f"{number:>3}. {c.title} — {c.artist}  (match {c.score:.0f}, {c.listeners:,} listeners, id {c.item_id})")
+        lines.append(f"{number:>3}. {shown(c.title)} — {shown(c.artist)}  (match {c.score:.0f}, "
+                     f"{c.listeners:,} listeners, id {shown(c.item_id)})")
     return "\n".join(lines)
 
 
@@ -104,7 +135,7 @@ def _count(args) -> int:
 
 
 def _print_answer(args, answer: Answer) -> int:
-    print(json.dumps(answer_to_dict(answer), ensure_ascii=False) if args.json else format_answer(answer))
+    print(json_line(answer_to_dict(answer)) if args.json else format_answer(answer))
     return 0
 
 
@@ -141,16 +172,16 @@ def run_resolve(args) -> int:
         except UnicodeDecodeError as error:
             raise DataError(f"not UTF-8 (byte {error.start})", path=args.batch) from None
         for result in resolve_batch(resolver, lines):
-            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(result) + "\n")
         return 0
     resolution = resolver.resolve(args.title, artist=args.artist)
     if args.json:
-        print(json.dumps({
+        print(json_line({
             "query": resolution.query,
             "artist": resolution.artist,
             "confident": resolution.confident,
             "candidates": [candidate_to_dict(c) for c in resolution.candidates],
-        }, ensure_ascii=False))
+        }))
     else:
         print(format_resolution(resolution))
     return 0 if resolution.found else 1

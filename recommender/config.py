@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
 import os
 import tomllib
 import typing
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "SOUNDALIKE_"
@@ -66,7 +70,8 @@ class BotConfig:
     dev_guild_ids: list[int] = field(default_factory=list)
     admin_role_ids: list[int] = field(default_factory=list)
     admin_user_ids: list[int] = field(default_factory=list)
-    default_results: int = 5
+    # How many songs an answer holds by default is [serving] default_count (one key for the
+    # CLI, the console and the bot); the bot's and console's upper limit is this.
     max_results: int = 10
     cooldown_seconds: float = 3.0
     per_guild_concurrency: int = 4
@@ -85,6 +90,44 @@ CHOICES = {
     ("evaluation", "protocol"): {"holdout", "users", "item2item"},
     ("serving", "novelty"): {"popular", "balanced", "deep"},
     ("serving", "index"): {"brute", "ann", "auto"},
+}
+
+# The sensible range of every number, inclusive; ``None`` leaves that side open. A value
+# outside it (or NaN / infinity) is refused at start with the key named, rather than
+# crashing later (retention_days = 1000000 overflowed a date) or silently doing nothing
+# (cooldown_seconds = nan disabled the cooldown).
+DISCORD_SNOWFLAKE_MAX = 2**64 - 1
+RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
+    ("training", "factors"): (1, 4096),
+    ("training", "iterations"): (1, 10_000),
+    ("training", "regularization"): (0, 1e6),
+    ("training", "alpha"): (1e-9, 1e6),
+    ("training", "learning_rate"): (1e-9, 10),
+    ("training", "bm25_k1"): (0, 100),
+    ("training", "bm25_b"): (0, 1),
+    ("training", "neighbours"): (1, 100_000),
+    ("training", "random_state"): (0, 2**32 - 1),
+    ("training", "threads"): (0, 1024),
+    ("evaluation", "k"): (1, 10_000),
+    ("evaluation", "random_state"): (0, 2**32 - 1),
+    ("evaluation", "train_share"): (0.01, 0.99),
+    ("serving", "min_listeners"): (0, 10**9),
+    ("serving", "default_count"): (1, 25),
+    ("serving", "per_artist_cap"): (0, 25),
+    ("bot", "dev_guild_ids"): (1, DISCORD_SNOWFLAKE_MAX),
+    ("bot", "admin_role_ids"): (1, DISCORD_SNOWFLAKE_MAX),
+    ("bot", "admin_user_ids"): (1, DISCORD_SNOWFLAKE_MAX),
+    ("bot", "max_results"): (1, 25),  # Discord shows at most 25 buttons/fields in one answer
+    ("bot", "cooldown_seconds"): (0, 86_400),
+    ("bot", "per_guild_concurrency"): (1, 1000),
+    ("bot", "max_queue"): (0, 100_000),
+    ("bot", "feedback_weight"): (1e-9, 1e6),
+    ("bot", "promotion_tolerance"): (0, 1),
+    ("bot", "retention_days"): (0, 36_500),  # 100 years; 0 keeps everything
+}
+# Keys that were merged into another: (old section, old key) -> (new section, new key).
+RENAMED = {
+    ("bot", "default_results"): ("serving", "default_count"),
 }
 
 
@@ -145,6 +188,7 @@ def _coerce(section: str, key: str, value: object, annotation: object, source: s
             isinstance(v, item_type) and not isinstance(v, bool) for v in value
         ):
             raise ConfigError(f"{where}: expected a list of {item_type.__name__}, got {value!r}")
+        _check_range(section, key, list(value), where)
         return list(value)
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -157,9 +201,31 @@ def _coerce(section: str, key: str, value: object, annotation: object, source: s
     allowed = CHOICES.get((section, key))
     if allowed is not None and value not in allowed:
         raise ConfigError(f"{where}: {value!r} is not one of {sorted(allowed)}")
-    if annotation in (int, float) and value < 0:  # type: ignore[operator]
-        raise ConfigError(f"{where}: must not be negative, got {value!r}")
+    _check_range(section, key, value if isinstance(value, list) else [value], where)
     return value
+
+
+def _check_range(section: str, key: str, values: list, where: str) -> None:
+    low, high = RANGES.get((section, key), (0, None))
+    for value in values:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+        if low is not None and value < low:
+            raise ConfigError(f"{where}: {value!r} is below {_bound(low)}" + _span(low, high))
+        if high is not None and value > high:
+            raise ConfigError(f"{where}: {value!r} is above {_bound(high)}" + _span(low, high))
+
+
+def _bound(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _span(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" (allowed: {_bound(low)} to {_bound(high)})"
+    return ""
 
 
 def _merge(layers: dict[str, dict[str, object]], raw: dict, source: str) -> None:
@@ -173,11 +239,44 @@ def _merge(layers: dict[str, dict[str, object]], raw: dict, source: str) -> None
         cls = _section_class(section)
         hints = typing.get_type_hints(cls)
         for key, value in values.items():
+            if (section, key) in RENAMED:
+                _migrate(layers, section, key, value, source, raw)
+                continue
             if key not in hints:
                 raise ConfigError(
                     f"{source}: unknown key [{section}] {key} (known: {', '.join(hints)})"
                 )
             layers.setdefault(section, {})[key] = _coerce(section, key, value, hints[key], source)
+
+
+def _migrate(layers: dict[str, dict[str, object]], section: str, key: str, value: object, source: str,
+             raw: dict) -> None:
+    """An old key still in a config: its value goes to the new key, with one warning saying so.
+
+    The same layer setting both to different values is an error (which one was meant?).
+    """
+    new_section, new_key = RENAMED[(section, key)]
+    hints = typing.get_type_hints(_section_class(new_section))
+    value = _coerce(new_section, new_key, value, hints[new_key], source)
+    both = raw.get(new_section) if isinstance(raw.get(new_section), dict) else {}
+    if new_key in both:
+        given = _coerce(new_section, new_key, both[new_key], hints[new_key], source)
+        if given != value:
+            raise ConfigError(
+                f"{source}: [{section}] {key} = {value!r} and [{new_section}] {new_key} = {given!r} are the "
+                f"same setting; keep only [{new_section}] {new_key}")
+    layers.setdefault(new_section, {})[new_key] = value
+    log.warning("%s: [%s] %s is now [%s] %s (one setting for the CLI, the console and the bot); using %r "
+                "from it: rename the key", source, section, key, new_section, new_key, value)
+
+
+def _check_together(sections: dict[str, object]) -> None:
+    """Rules that involve two keys."""
+    serving, bot = sections["serving"], sections["bot"]
+    if serving.default_count > bot.max_results:  # type: ignore[attr-defined]
+        raise ConfigError(
+            f"[serving] default_count {serving.default_count} is above [bot] max_results "  # type: ignore[attr-defined]
+            f"{bot.max_results}: answers could not hold it")  # type: ignore[attr-defined]
 
 
 def _read_toml(path: Path) -> dict:
@@ -211,4 +310,5 @@ def load_config(
     if env_raw:
         _merge(layers, env_raw, f"environment ({ENV_PREFIX}<SECTION>__<KEY>)")
     sections = {name: _section_class(name)(**layers.get(name, {})) for name in SECTIONS}
+    _check_together(sections)
     return Config(**sections, base_dir=main.resolve().parent)

@@ -1086,14 +1086,17 @@ class TitleResolver:
         """Rank the songs ``title`` (and ``artist``) may mean; never raises on odd input."""
         limit = max(1, min(int(limit), MAX_RESULTS))
         query, shown_artist, ranked, artist_agreed = self._ranked(title, artist)
+        artist_matched = artist_agreed if shown_artist else None
         if not ranked:
-            return Resolution(query=query, artist=shown_artist, candidates=[], confident=False)
+            return Resolution(query=query, artist=shown_artist, candidates=[], confident=False,
+                              artist_matched=artist_matched)
         best_rank = ranked[0][0]
         close = [entry for entry in ranked if best_rank - entry[0] < CLOSE_MARGIN]
         confident = len(close) == 1 and ranked[0][1] >= MIN_CONFIDENT_SCORE and artist_agreed
         keep = ranked[:limit] if confident else ranked[:max(limit, min(len(close), MAX_CHOICES))]
         candidates = self.candidates([item for _, _, item in keep], [score for _, score, _ in keep])
-        return Resolution(query=query, artist=shown_artist, candidates=candidates, confident=confident)
+        return Resolution(query=query, artist=shown_artist, candidates=candidates, confident=confident,
+                          artist_matched=artist_matched)
 
     def closest_titles(self, query: object, limit: int = 5) -> list[str]:
         """Labels of the nearest titles, however weak, for a "no match" message."""

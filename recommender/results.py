@@ -37,6 +37,9 @@ class Resolution:
     artist: str | None
     candidates: list[Candidate]
     confident: bool
+    # With an artist given: whether any song matching the title is by that artist (False:
+    # the candidates are by others). None when no artist was given.
+    artist_matched: bool | None = None
 
     @property
     def best(self) -> Candidate | None:

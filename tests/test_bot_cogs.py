@@ -32,13 +32,14 @@ from bot import render
 from bot.app import SoundalikeTree
 from bot.cogs.admin import AdminCog, NotAdmin, ProgressMessage, admin_check, is_admin
 from bot.cogs.feedback import FeedbackCog, RateButton, rating_of, rating_view
+from bot.cogs.playlists import PlaylistsCog
 from bot.cogs.privacy import PrivacyCog
 from bot.cogs.soundalike import PickSong, SoundalikeCog
 from bot.replies import MoreButton
 from bot.cogs.stats import StatsCog
 from bot.limits import Busy, ComputePool
 from bot.retrain import RetrainFailed, RetrainOutcome, RetrainProgress
-from recommender.config import Config
+from recommender.config import BotConfig, Config, ServingConfig
 from recommender.errors import DataError, ModelError, SoundalikeError
 from recommender.feedback_log import LoggedQuery, LoggedSuggestion, LogWriteError, VersionStats
 
@@ -109,9 +110,41 @@ async def test_songs_the_member_turned_down_and_blocked_songs_are_left_out(bot):
     assert ("similar", "s-heyya", 5, ("s-jude", "s-roses")) in bot.service.calls
 
 
-async def test_count_is_clamped_to_the_configured_maximum(bot):
-    await run_soundalike(bot, make_interaction(bot), "Hey Ya!", count=10_000)
+async def test_a_count_above_the_configured_maximum_is_refused_with_the_range_not_clamped(bot):
+    # Discord offers 1..max_results; a command registered before the limit changed may still send more.
+    with pytest.raises(SoundalikeError, match=f"count takes a whole number from 1 to {bot.config.bot.max_results}, "
+                                              "not 10000"):
+        await run_soundalike(bot, make_interaction(bot), "Hey Ya!", count=10_000)
+    assert not any(call[0] == "similar" for call in bot.service.calls)
+    await run_soundalike(bot, make_interaction(bot), "Hey Ya!", count=bot.config.bot.max_results)
     assert ("similar", "s-heyya", bot.config.bot.max_results, ()) in bot.service.calls
+
+
+async def test_the_configured_novelty_and_default_count_are_what_the_bot_serves():
+    config = Config(serving=ServingConfig(novelty="deep", default_count=3))
+    bot = make_bot(config)
+    await run_soundalike(bot, make_interaction(bot), "Hey Ya!")
+    assert ("similar", "s-heyya", 3, ()) in bot.service.calls and bot.service.options[-1]["novelty"] == "deep"
+    logged = bot.feedback_log.record_answer.call_args.kwargs["params"]
+    assert (logged["novelty"], logged["count"]) == ("deep", 3)
+    cog = PlaylistsCog(bot)
+    await PlaylistsCog.mix.callback(cog, make_interaction(bot, user_id=9), "Hey Ya!", "Hey Jude")  # no cooldown
+    assert ("mix", ("s-heyya", "s-jude"), 3, ()) in bot.service.calls and bot.service.options[-1]["novelty"] == "deep"
+
+
+async def test_each_count_option_declares_the_configured_maximum_as_its_range():
+    small = make_bot(Config(bot=BotConfig(max_results=7)))
+    large = make_bot(Config(bot=BotConfig(max_results=25)))
+    for bot in (small, large):
+        await bot.add_cog(SoundalikeCog(bot))
+        await bot.add_cog(PlaylistsCog(bot))
+    for bot, maximum in ((small, 7), (large, 25), (small, 7)):  # one bot's range never leaks into another's
+        for name in ("soundalike", "mix", "foryou"):
+            payload = bot.tree.get_command(name).to_dict(bot.tree)
+            count = next(option for option in payload["options"] if option["name"] == "count")
+            assert (count["min_value"], count["max_value"]) == (1, maximum), name
+    # The class-level commands keep their own declaration.
+    assert SoundalikeCog.soundalike.get_parameter("count").max_value == 25
 
 
 async def test_ambiguous_title_offers_a_persistent_select_privately(bot):

@@ -180,6 +180,32 @@ async def test_ambiguous_title_asks_with_a_select_and_the_pick_answers(world):
     assert logged is not None and logged.resolved_item_id == richie["value"]
 
 
+async def test_an_artist_none_of_the_songs_is_by_is_said_and_the_member_picks(world):
+    since = len(world.fake.requests)
+    interaction = await world.soundalike("Hey Ya!", artist="Beyonce")
+    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
+                                         since=since, timeout=WAIT)
+    data = recorded.body["data"]
+    assert data["flags"] & 64
+    assert data["content"] == "No song by “Beyonce” matches “Hey Ya!”. Songs by other artists with that title:"
+    select = data["components"][0]["components"][0]
+    assert [o["label"] for o in select["options"]] == ["Hey Ya! — OutKast"]
+    assert not world.fake.sent("PATCH", rf"/webhooks/\d+/{interaction.token}/messages/@original")  # no answer
+
+
+async def test_count_options_offer_the_configured_maximum(tmp_path, demo_env, demo_service):
+    async with bot_world(tmp_path, demo_env.config, demo_service, max_results=6) as world:
+        for command in world.fake.commands["global"]:
+            for synced in command.get("options", []):
+                if synced["name"] == "count":
+                    assert (synced["min_value"], synced["max_value"]) == (1, 6), command["name"]
+        counted = {c["name"] for c in world.fake.commands["global"] if any(o["name"] == "count" for o in c["options"])}
+        assert counted == {"soundalike", "mix", "foryou"}
+        interaction = await world.soundalike("Hey Ya!", count=6)
+        message = await world.answer_message(interaction)
+        assert message["embeds"][0]["description"].count("% match") == 6
+
+
 async def test_unknown_title_gets_an_ephemeral_note(world):
     since = len(world.fake.requests)
     interaction = await world.soundalike("qqqqzzzzxxxx")

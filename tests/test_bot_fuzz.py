@@ -234,7 +234,11 @@ def test_foryou_any_arguments_answer_or_explain(fuzz, member_with_likes, count, 
     who = member_with_likes if with_likes else world.member
     bodies = ask_and_check(runner, world, errors, "foryou", [*optional("count", count), *optional("novelty", novelty)],
                            who=who)
-    if novelty in (None, "popular", "balanced", "deep"):  # a valid knob, and any count is clamped
+    maximum = world.config.bot.max_results
+    valid_novelty = novelty in (None, "popular", "balanced", "deep")  # else Discord's choice check answers
+    if valid_novelty and count is not None and not 1 <= count <= maximum:  # Discord offers 1..max: no clamping
+        assert bodies[-1]["content"].startswith(f"count takes a whole number from 1 to {maximum}, not ")
+    elif valid_novelty:
         final = bodies[-1]
         if with_likes:
             assert final.get("embeds") and final["embeds"][0]["title"] == "Songs for dj", final

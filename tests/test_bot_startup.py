@@ -6,12 +6,16 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import discord
+import discord.http
 import pytest
+import yarl
 from bot_harness import TEST_TOKEN, WAIT, bot_world, make_people
 from fake_discord import FakeDiscord, option, pointed_at
 
@@ -23,14 +27,24 @@ RUN_BOT = PROJECT_ROOT / "tests" / "fake_discord" / "run_bot.py"
 
 @pytest.fixture
 def restore_logging():
-    """main() installs log handlers on the root logger; take them off again after the test."""
+    """main() installs log handlers on the root logger (and a filter on discord.client); take
+    them off again after the test."""
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    client = logging.getLogger("discord.client")
+    handlers, level, filters = list(root.handlers), root.level, list(client.filters)
     yield
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+    client.filters[:] = filters
+
+
+def refused_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connections are refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def one_line(text: str) -> str:
@@ -158,3 +172,109 @@ async def test_python_m_bot_output_never_holds_the_token(tmp_path, demo_env):
     assert status == 0, stderr[-3000:]
     assert "synced 9 commands" in stderr and "has connected to Gateway" in stderr and "DEBUG" in stderr
     assert TEST_TOKEN not in stdout and TEST_TOKEN not in stderr
+
+
+def test_the_token_is_redacted_from_tracebacks_in_the_real_logging_pipeline(capsys, restore_logging):
+    """Through logging itself: a filter sees no exc_text yet, the formatter writes it; the token must
+    not reach the output in the message, the traceback or the stack."""
+    bot_main.configure_logging(verbose=False, console=False, token=TEST_TOKEN)
+    logger = logging.getLogger("soundalike.test")
+    try:
+        raise RuntimeError(f"Discord said no to Bot {TEST_TOKEN}")
+    except RuntimeError:
+        logger.exception("request failed for %s", TEST_TOKEN[:4], stack_info=True)
+    logger.error("plain message with %s", TEST_TOKEN)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: Discord said no to Bot [redacted token]" in err
+    assert "plain message with [redacted token]" in err and "Stack (most recent call last)" in err
+    assert TEST_TOKEN not in err
+
+
+def test_a_lost_gateway_connection_is_one_line_not_a_traceback(capsys, restore_logging):
+    """discord.py logs each reconnect with logger.exception; the bot keeps it to one line."""
+    bot_main.configure_logging(verbose=False, console=False, token=TEST_TOKEN)
+    client_log = logging.getLogger("discord.client")
+    try:
+        raise OSError(104, "Connection reset by peer")
+    except OSError:
+        client_log.exception("Attempting a reconnect in %.2fs", 2.5)  # discord.client's own call
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0]
+    assert "lost the connection to Discord (ConnectionResetError: [Errno 104] Connection reset by peer); " \
+           "reconnecting in 2 s" in lines[0]
+
+
+async def test_the_bot_waits_for_discord_and_connects_once_it_answers(tmp_path, demo_env, demo_service,
+                                                                    caplog, monkeypatch):
+    import dataclasses
+
+    from recommender.service import SoundalikeService
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setattr(SoundalikeService, "open", staticmethod(lambda config: demo_service))
+    config = dataclasses.replace(demo_env.config, bot=dataclasses.replace(
+        demo_env.config.bot, database=str(tmp_path / "log.sqlite3")))
+    async with FakeDiscord() as fake:
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
+        monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{refused_port()}/api/v10")  # down
+        run = asyncio.create_task(bot_main.run_bot(config, TEST_TOKEN, None, delays=iter([0.2] * 50)))
+        try:
+            async with asyncio.timeout(WAIT):
+                while sum("cannot reach Discord" in r.getMessage() for r in caplog.records) < 2:
+                    assert not run.done(), run.exception()
+                    await asyncio.sleep(0.05)
+            monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)  # Discord is back
+            await fake.wait_connected(1, timeout=WAIT)
+        finally:
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(run, WAIT)
+    warnings = [r for r in caplog.records if "cannot reach Discord" in r.getMessage()]
+    assert all(r.levelno == logging.WARNING and not r.exc_info and "ClientConnectorError" in r.getMessage()
+               for r in warnings)
+    assert "trying again in 0 s (attempt 1)" in warnings[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)
+    assert fake.identify_payloads[0]["token"] == TEST_TOKEN
+
+
+@pytest.mark.slow
+def test_python_m_bot_without_discord_says_so_in_one_line_per_attempt_and_keeps_trying(tmp_path, demo_env):
+    """The real entry point, with Discord refusing connections on 127.0.0.1: no traceback, no voice
+    warning, a line per attempt with the wait growing, and SIGTERM still stops it cleanly."""
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(f'[data]\nroot = "{demo_env.config.data_root}"\n[bot]\n'
+                           f'database = "{tmp_path / "log.sqlite3"}"\n', encoding="utf-8")
+    env = {**os.environ, "DISCORD_TOKEN": TEST_TOKEN, "FAKE_DISCORD_PORT": str(refused_port()),
+           "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen([sys.executable, str(RUN_BOT), "--config", str(config_path)], cwd=PROJECT_ROOT,
+                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while sum("cannot reach Discord" in line for line in lines) < 2:
+            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+            line = process.stderr.readline()
+            lines.append(line)
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        lines += process.stderr.readlines()
+        process.stderr.close()
+    err = "".join(lines)
+    assert status == 0, err
+    assert "Traceback" not in err and "PyNaCl" not in err and "davey" not in err and TEST_TOKEN not in err
+    attempts = [line for line in lines if "cannot reach Discord" in line]
+    assert "Connect call failed" in attempts[0] and "trying again in 2 s (attempt 1)" in attempts[0]
+    assert "trying again in 4 s (attempt 2)" in attempts[1]
+    assert len(err.strip().splitlines()) < 15, err
+
+
+def test_a_mistyped_argument_is_one_error_line_like_every_other(capsys):
+    with pytest.raises(SystemExit) as exited:
+        bot_main.parse_args(["--bogus"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "error: unrecognized arguments: --bogus (see python -m bot --help)\n"

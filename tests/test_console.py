@@ -93,7 +93,7 @@ async def test_mistakes_get_a_sentence_and_quit_stops(tmp_path, demo_env, demo_s
     assert "Nothing to rate yet: ask for songs first" in out
     assert "Unknown command /nope; /help lists the commands." in out
     assert "No song matches “qqqqzzzzxxxx”." in out
-    assert "error: count must be a whole number, got 'two'" in out
+    assert "error: count must be a whole number from 1 to 10, got 'two'" in out
     assert "There is no suggestion 9 in the last answer (it had 2)." in out
     assert out.count("Songs like Hey Ya!") == 1  # nothing after /quit ran
 
@@ -310,3 +310,70 @@ async def test_bad_utf8_from_a_terminal_is_answered_logged_and_rated(tmp_path, d
     finally:
         connection.close()
     assert rated == [("Hey Ya!\ufffd",)], "the rating is on the answer to what was typed last"
+
+
+# -- nothing typed is silently ignored --------------------------------------------------------
+
+@pytest.mark.parametrize("line, says", [
+    ("/soundalike Hey Ya! novelt:deep", "error: unknown option novelt: (did you mean novelty:?). /soundalike takes "
+                                        "artist:, count:, novelty:, leave_out_artist: and per_artist:"),
+    ("Hey Ya! bogus:1", "error: unknown option bogus:. /soundalike takes artist:, count:"),
+    ("/soundalike Hey Ya! count:0", "error: count takes a whole number from 1 to 10, not 0"),
+    ("/soundalike Hey Ya! count:100", "error: count takes a whole number from 1 to 10, not 100"),
+    ("/soundalike Hey Ya! per_artist:-1", "error: per_artist takes a whole number from 0 (no limit) to 25, not -1"),
+    ("/soundalike Hey Ya! per_artist:26", "error: per_artist takes a whole number from 0 (no limit) to 25, not 26"),
+    ("/soundalike Hey Ya! count:3 count:4", "error: count: is given twice; give it once"),
+    ("/soundalike Hey Ya! novelty:", "error: novelty: needs a value: popular, balanced or deep"),
+    ("/soundalike Hey Ya! artist:", "error: artist: needs a name"),
+    ("/mix Hey Ya! | Hey Jude per_artist:1", "error: /mix has no per_artist: option; /mix takes count: and novelty:"),
+    ("/mix Hey Ya! count:3 | Hey Jude count:4", "error: count: is given twice"),
+    ("/mix Hey Ya! | Hey Jude count:50", "error: count takes a whole number from 1 to 10, not 50"),
+    ("/foryou -3", "error: count takes a whole number from 1 to 10, not -3"),
+    ("/foryou 3 artist:OutKast", "error: /foryou has no artist: option; /foryou takes count: and novelty:"),
+    ("/block Hey Ya! count:2", "error: /block has no count: option"),
+])
+async def test_an_unknown_option_or_a_value_out_of_range_is_one_line_saying_what_is_accepted(
+        tmp_path, demo_env, demo_service, line, says):
+    out = await run_lines(line + "\n", demo_env, tmp_path, service=demo_service)
+    replies = out.split("Type /help for the commands.\n", 1)[1].splitlines()
+    assert len(replies) == 1 and replies[0].startswith(says)
+    assert not answers_in(out) and not queries(tmp_path / "log.sqlite3")  # nothing was answered or logged
+
+
+def test_titles_with_a_colon_stay_titles():
+    for title in ("Re:Stacks", "The Sin:Decay", "Re: Stacks", "yourcodenameis:milo", "Sixx:A.M."):
+        assert parse_options(title) == {"title": title}
+
+
+async def test_values_inside_the_range_are_served_as_given(tmp_path, demo_env, demo_service):
+    out = await run_lines("/soundalike Hey Ya! count:10 per_artist:1\n/foryou 1 count:1\n", demo_env, tmp_path,
+                          service=demo_service)
+    (answer,) = answers_in(out)
+    assert len(answer) == 10 and len({line.rsplit(" — ", 1)[1] for line in answer}) == 10  # one per artist
+    assert "error: count: is given twice (/foryou 3 means count:3); give it once" in out
+
+
+async def test_an_artist_that_matches_none_of_the_songs_is_said_and_nothing_is_picked_for_the_member(
+        tmp_path, demo_env, demo_service):
+    out = await run_lines("/soundalike Hey Ya! artist:Beyonce\n1\n/mix Hey Ya! artist:Beyonce | Hey Jude\n"
+                          "/block Hey Ya! artist:Beyonce\n", demo_env, tmp_path, service=demo_service)
+    assert "No song by “Beyonce” matches “Hey Ya!”.\nSongs by other artists with that title; type the number " \
+           "of one to use it:\n  1. Hey Ya! — OutKast" in out
+    # The one answer is the member's own pick (1): the artist was not dropped behind their back.
+    assert len(answers_in(out)) == 1 and out.count("Songs like Hey Ya! — OutKast:") == 1
+    assert out.index("No song by") < out.index("Songs like Hey Ya!")
+    assert "error: No song by “Beyonce” matches “Hey Ya!”. By other artists: Hey Ya! — OutKast" in out
+    assert out.rstrip().endswith("error: No song by “Beyonce” matches “Hey Ya!”.")  # /block blocked nothing
+    assert [command for command, _ in queries(tmp_path / "log.sqlite3")] == ["soundalike"]
+
+
+async def test_the_configured_novelty_and_default_count_reach_the_console(tmp_path, demo_env, demo_service):
+    config = dataclasses.replace(demo_env.config, serving=dataclasses.replace(
+        demo_env.config.serving, novelty="deep", default_count=3))
+    out = io.StringIO()
+    config = dataclasses.replace(config, bot=dataclasses.replace(config.bot, database=str(tmp_path / "log.sqlite3")))
+    await run_console(config, stdin=io.StringIO("/novelty\nHey Ya!\n"), stdout=out, service=demo_service)
+    assert "Novelty: deep cuts" in out.getvalue()
+    (answer,) = answers_in(out.getvalue())
+    assert len(answer) == 3 and "demo data · deep cuts)" in out.getvalue()
+    assert queries(tmp_path / "log.sqlite3")[0][1]["novelty"] == "deep"

@@ -26,7 +26,7 @@ from ..answers import Request, mix_seeds
 from ..app import send_ephemeral
 from ..limits import Busy
 from ..replies import Reply, guild_key, member_cooldown_key, send_answer
-from .soundalike import NOVELTY_CHOICES, clamp_count, novelty_of, song_choices
+from .soundalike import NOVELTY_CHOICES, count_option, declare_count_range, novelty_of, song_choices
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 class PlaylistsCog(commands.Cog, name="Playlists"):
     def __init__(self, bot: "SoundalikeBot"):
         self.bot = bot
+        declare_count_range(self.mix, bot.config.bot.max_results)
+        declare_count_range(self.foryou, bot.config.bot.max_results)
 
     async def _allowed(self, interaction: discord.Interaction) -> bool:
         wait = self.bot.cooldowns.retry_after(member_cooldown_key(interaction))
@@ -66,6 +68,7 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
         novelty: Optional[app_commands.Choice[str]] = None,
     ) -> None:
         bot = self.bot
+        wanted, level = count_option(bot, count), novelty_of(novelty, bot.config.serving.novelty)
         if not await self._allowed(interaction):
             return
         reply = Reply(interaction, time.perf_counter())
@@ -77,8 +80,7 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
                 bot.cooldowns.reset(member_cooldown_key(interaction))
             await reply.fail(error, "/mix")
             return
-        request = Request("mix", tuple(seed.item_id for seed in seeds), clamp_count(bot, count),
-                          novelty=novelty_of(novelty))
+        request = Request("mix", tuple(seed.item_id for seed in seeds), wanted, novelty=level)
         typed = " | ".join(str(song) for song, _ in songs)
         await send_answer(bot, reply, request, typed_title=typed, typed_artist=None)
 
@@ -103,10 +105,10 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
         novelty: Optional[app_commands.Choice[str]] = None,
     ) -> None:
         bot = self.bot
+        request = Request("foryou", (), count_option(bot, count), novelty=novelty_of(novelty, bot.config.serving.novelty))
         if not await self._allowed(interaction):
             return
         reply = Reply(interaction, time.perf_counter())
-        request = Request("foryou", (), clamp_count(bot, count), novelty=novelty_of(novelty))
         await send_answer(bot, reply, request, typed_title=None, typed_artist=None,
                           for_name=interaction.user.display_name)
 

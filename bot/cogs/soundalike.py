@@ -23,7 +23,8 @@ from discord.ext import commands
 from recommender.results import Candidate
 
 from .. import render
-from ..answers import DEFAULT_NOVELTY, MAX_QUERY_CHARS, Lookup, Request, check_novelty, clamp_cap, look_up
+from ..answers import (DEFAULT_NOVELTY, MAX_COUNT, MAX_QUERY_CHARS, Lookup, Request, artist_mismatch_text,
+                       check_cap, check_count, check_novelty, look_up)
 from ..app import NO_MENTIONS, send_ephemeral
 from ..limits import Busy
 from ..replies import MoreButton, Reply, guild_key, member_cooldown_key, send_answer
@@ -43,13 +44,32 @@ NOVELTY_CHOICES = [
 
 
 def clamp_count(bot: "SoundalikeBot", count: Optional[int]) -> int:
-    settings = bot.config.bot
-    wanted = settings.default_results if count is None else count
-    return max(1, min(int(wanted), settings.max_results))
+    """A count carried over from an earlier request (a pick menu's), kept within today's limit."""
+    wanted = bot.config.serving.default_count if count is None else count
+    return max(1, min(int(wanted), bot.config.bot.max_results))
 
 
-def novelty_of(choice: Optional[app_commands.Choice[str]]) -> str:
-    return check_novelty(choice.value if choice is not None else None)
+def count_option(bot: "SoundalikeBot", count: Optional[int]) -> int:
+    """The count a member gave (Discord offers 1..max_results): the default when empty, refused
+    with a message outside the range (a command registered before the limit changed)."""
+    return check_count(count, default=bot.config.serving.default_count, maximum=bot.config.bot.max_results)
+
+
+def novelty_of(choice: Optional[app_commands.Choice[str]], default: str = DEFAULT_NOVELTY) -> str:
+    """The chosen novelty, else ``default`` (callers pass the config's [serving] novelty)."""
+    return check_novelty(choice.value if choice is not None else None, default)
+
+
+def declare_count_range(command: app_commands.Command, maximum: int, name: str = "count") -> None:
+    """Make Discord offer ``name`` from 1 to ``maximum`` (the config's max_results).
+
+    ``app_commands.Range`` is fixed when the class is defined, so the cog's own copy of the
+    command gets a parameter with the configured maximum before the tree is synced. discord.py
+    (2.7.1, pinned) copies a command per cog with a shallow copy of its parameter mapping, so
+    replacing the entry changes this cog's command only, never the class's or another bot's.
+    """
+    params = command._params  # no public way to change a declared range
+    params[name] = dataclasses.replace(params[name], min_value=1, max_value=min(int(maximum), MAX_COUNT))
 
 
 async def song_choices(bot: "SoundalikeBot", current: str, artist: str | None = None
@@ -104,8 +124,10 @@ class PickSong(discord.ui.DynamicItem[discord.ui.Select],
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str], /):
         cap = match["cap"]
+        default_novelty = getattr(getattr(interaction.client, "config", None), "serving", None)
         return cls(Request(
-            "soundalike", count=int(match["count"]), novelty=match["novelty"] or DEFAULT_NOVELTY,
+            "soundalike", count=int(match["count"]),
+            novelty=match["novelty"] or getattr(default_novelty, "novelty", DEFAULT_NOVELTY),
             exclude_seed_artist=match["skip"] == "1", per_artist_cap=None if cap in (None, "-") else int(cap),
         ))
 
@@ -135,6 +157,7 @@ class PickSong(discord.ui.DynamicItem[discord.ui.Select],
 class SoundalikeCog(commands.Cog, name="Soundalike"):
     def __init__(self, bot: "SoundalikeBot"):
         self.bot = bot
+        declare_count_range(self.soundalike, bot.config.bot.max_results)
 
     @app_commands.command(name="soundalike", description="Songs that the listeners of a song also love")
     @app_commands.describe(
@@ -157,13 +180,14 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
         per_artist: Optional[app_commands.Range[int, 0, 25]] = None,
     ) -> None:
         bot = self.bot
+        request = Request("soundalike", count=count_option(bot, count),
+                          novelty=novelty_of(novelty, bot.config.serving.novelty),
+                          exclude_seed_artist=leave_out_artist is True, per_artist_cap=check_cap(per_artist))
         wait = bot.cooldowns.retry_after(member_cooldown_key(interaction))
         if wait > 0:
             await send_ephemeral(interaction, f"Slow down a little: try again in {max(1, round(wait))} s.")
             return
         reply = Reply(interaction, time.perf_counter())
-        request = Request("soundalike", count=clamp_count(bot, count), novelty=novelty_of(novelty),
-                          exclude_seed_artist=leave_out_artist is True, per_artist_cap=clamp_cap(per_artist))
         try:
             found: Lookup = await reply.within_window(
                 bot.pool.run(guild_key(interaction), look_up, bot.service, title, artist))
@@ -177,7 +201,12 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
                 view = discord.ui.View(timeout=None)
                 view.add_item(PickSong(request, found.choices))
                 text = f"Several songs match “{render.safe(found.query, 200)}”. Which one did you mean?"
+                if found.artist_mismatch:
+                    text = (render.safe(artist_mismatch_text(found.query, found.artist_mismatch), 300)
+                            + " Songs by other artists with that title:")
                 await reply.private(text, view=view)
+            elif found.artist_mismatch:
+                await reply.private(render.safe(artist_mismatch_text(found.query, found.artist_mismatch), 300))
             else:
                 await reply.private(render.closest_titles_text(found.query, found.closest))
             return

@@ -8,6 +8,7 @@ are :class:`SoundalikeError` subclasses, which the CLI prints as one line.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -17,11 +18,67 @@ DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def dataset_dest(args: argparse.Namespace) -> Path:
+    """Where ``--name`` goes; an existing dataset there is refused unless ``--replace``."""
     name = args.name
     if not DATASET_NAME.fullmatch(name):
         raise SoundalikeError(f"dataset name {name!r}: use letters, digits, '-', '_' and '.', "
                               "starting with a letter or digit (at most 64 characters)")
-    return args.config_obj.datasets_dir / name
+    dest = args.config_obj.datasets_dir / name
+    refuse_to_replace(args.config_obj, name, dest, replace=getattr(args, "replace", False))
+    return dest
+
+
+def _trained_on(config, name: str) -> dict[str, str | None]:
+    """Each published model version of dataset ``name`` -> the dataset fingerprint it was trained on."""
+    from ..store import ModelStore
+
+    store = ModelStore.for_dataset(config.models_dir, name)
+    versions: dict[str, str | None] = {}
+    for version in store.versions():
+        try:
+            versions[version] = (store.read_manifest(version).get("dataset") or {}).get("fingerprint")
+        except (SoundalikeError, AttributeError):
+            versions[version] = None  # damaged: it is refused anyway
+    return versions
+
+
+def _describe_existing(dest: Path) -> str:
+    try:
+        manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
+        return (f"{manifest['users']:,} users, {manifest['items']:,} items, "
+                f"imported {manifest.get('created', '?')}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable or incomplete"
+
+
+def refuse_to_replace(config, name: str, dest: Path, *, replace: bool) -> None:
+    """An import never overwrites a dataset by accident: without ``replace`` it stops, saying
+    what is there and what replacing it would do to the models trained on it."""
+    if not dest.exists() or replace:
+        return
+    models = sorted(_trained_on(config, name))
+    consequence = (f"; models {', '.join(models)} were trained on it and would be refused until you "
+                   "train again" if models else "")
+    raise SoundalikeError(f"dataset {name!r} already exists ({_describe_existing(dest)}){consequence}: "
+                          "pass --replace to replace it, or choose another --name")
+
+
+def report_models_after_replace(config, name: str, dest: Path) -> None:
+    """After an import: say whether the models of this dataset still fit the data now there."""
+    versions = _trained_on(config, name)
+    if not versions:
+        return
+    try:
+        fingerprint = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        fingerprint = None
+    stale = [version for version, trained_on in versions.items() if trained_on != fingerprint]
+    if not stale:
+        print(f"The data is the same as before: the models of {name!r} ({', '.join(versions)}) still fit it.")
+        return
+    print(f"warning: models {', '.join(stale)} of {name!r} were trained on the data just replaced; the bot, "
+          f"the console and the CLI will refuse them until you train again: "
+          f"python -m recommender train --dataset {name}")
 
 
 def _print_summary(summary) -> None:
@@ -35,6 +92,7 @@ def import_msd_command(args: argparse.Namespace) -> int:
     summary = import_msd(triplets=args.triplets, tracks=args.tracks, dest=dataset_dest(args),
                          name=args.name, on_error=args.on_error, progress=not args.no_progress)
     _print_summary(summary)
+    report_models_after_replace(args.config_obj, args.name, summary.dest)
     return 0
 
 
@@ -55,6 +113,7 @@ def import_csv_command(args: argparse.Namespace) -> int:
     summary = import_csv(interactions=args.interactions, catalog=args.catalog, dest=dataset_dest(args),
                          name=args.name, options=options, progress=not args.no_progress)
     _print_summary(summary)
+    report_models_after_replace(args.config_obj, args.name, summary.dest)
     return 0
 
 
@@ -82,6 +141,13 @@ def _add_common(parser: argparse.ArgumentParser, default_name: str | None) -> No
     parser.add_argument("--on-error", choices=("stop", "skip"), default="stop",
                         help="a malformed row stops the import (default) or is skipped and counted")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_replace_option(parser)
+
+
+def add_replace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--replace", action="store_true",
+                        help="replace a dataset of that name (without it, an existing one stops the import; "
+                             "models trained on the old data are then refused until you train again)")
 
 
 def register(data_subparsers) -> None:
@@ -101,7 +167,11 @@ def register(data_subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Import any delimited user, item[, count] file plus an optional catalog "
                     "(item, title[, artist]).\nColumns are 0-based numbers, or names when the file "
-                    "has a header. Repeated (user, item) rows are summed.\n\n"
+                    "has a header. Repeated (user, item) rows are summed. The separator and a header\n"
+                    "line are detected when not given; .parquet files are read as Parquet.\n\n"
+                    "A comma-separated pair with header lines (user,item,count / item,title,artist):\n"
+                    "  python -m recommender data import-csv --interactions plays.csv \\\n"
+                    "    --catalog catalog.csv --name mine\n\n"
                     "Last.fm HetRec 2011 (items are artists, so the artist name is both title and "
                     "artist):\n"
                     "  python -m recommender data import-csv \\\n"
@@ -111,15 +181,16 @@ def register(data_subparsers) -> None:
     csv.add_argument("--interactions", type=Path, required=True, help="user, item[, count] file")
     csv.add_argument("--catalog", type=Path, help="item, title[, artist] file (default: none; "
                                                   "items are then titled by their id)")
-    csv.add_argument("--sep", default="\t", help="field separator: a character, an escape such as "
-                                                 "'\\t', or tab/comma/semicolon/pipe (default: tab)")
+    csv.add_argument("--sep", default="auto", help="field separator: a character, an escape such as "
+                                                   "'\\t', or tab/comma/semicolon/pipe (default: detected in "
+                                                   "each file, and the import says what it found)")
     csv.add_argument("--catalog-sep", help="the catalog's separator, when it differs from --sep")
     csv.add_argument("--quote", default="auto",
                      help="quote character, or 'none' (default: '\"' unless the separator is a tab)")
-    csv.add_argument("--interactions-header", action=argparse.BooleanOptionalAction, default=False,
-                     help="the interactions file starts with a header line (default: no)")
-    csv.add_argument("--catalog-header", action=argparse.BooleanOptionalAction, default=False,
-                     help="the catalog starts with a header line (default: no)")
+    csv.add_argument("--interactions-header", action=argparse.BooleanOptionalAction, default=None,
+                     help="the interactions file starts with a header line, or not (default: detected)")
+    csv.add_argument("--catalog-header", action=argparse.BooleanOptionalAction, default=None,
+                     help="the catalog starts with a header line, or not (default: detected)")
     csv.add_argument("--user-col", default="0", help="user column (default 0)")
     csv.add_argument("--item-col", default="1", help="item column (default 1)")
     csv.add_argument("--count-col", default="auto",
@@ -127,9 +198,10 @@ def register(data_subparsers) -> None:
                           "(default: column 2 when the file has 3 or more columns, else none)")
     csv.add_argument("--catalog-item-col", default="0", help="the catalog's item column (default 0)")
     csv.add_argument("--title-col", default="1", help="the catalog's title column (default 1)")
-    csv.add_argument("--artist-col", default=None,
-                     help="the catalog's artist column (default: none, artist 'Unknown artist'); "
-                          "for a catalog of artists give the name column again")
+    csv.add_argument("--artist-col", default="auto",
+                     help="the catalog's artist column, or 'none' (default: the column named artist when "
+                          "the catalog has a header, else none: artist 'Unknown artist'); for a catalog "
+                          "of artists give the name column again")
     _add_common(csv, None)
     csv.set_defaults(func=import_csv_command)
 

@@ -22,6 +22,15 @@ the interactions name, in order of first appearance; those keep their id as titl
 ordered by first appearance. Repeated (user, item) rows are summed. Spaces and tabs around ids,
 titles and artists are dropped (Last.fm's file has an artist id "65  ").
 
+When the separator or a header line is not given (``--sep``, ``--interactions-header``,
+``--catalog-header``), they are detected from the file's first lines and the import says what
+it found: the separator is the one Python's ``csv.Sniffer`` picks among tab, comma, semicolon
+and pipe, checked to split (nearly) every sampled line into the same number of fields (else the
+first candidate that does); line 1 is a header when a column is named, when a column holds
+whole numbers on the other lines but not on line 1, when every field of line 1 is a usual
+column name (user, item, count, title, artist, ...), or else when ``csv.Sniffer.has_header``
+says so. A ``.parquet`` file is read as Parquet (columns by name or 0-based number).
+
 Import the Last.fm HetRec 2011 folder (its items are artists, so the artist name serves as both
 title and artist; ``user_artists.dat`` has no header, and its third column, the play count, is
 used by default)::
@@ -48,6 +57,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import scipy.sparse as sp
 from tqdm import tqdm
 
@@ -92,7 +102,10 @@ def separator_name(separator: str) -> str:
 
 
 def parse_separator(text: str) -> str:
-    """A separator as typed: a character, an escape like ``\\t``, or a word like ``tab``."""
+    """A separator as typed: a character, an escape like ``\\t``, a word like ``tab``, or
+    ``auto`` (detect it in each file)."""
+    if text.strip().lower() == AUTO:
+        return AUTO
     value = SEPARATOR_WORDS.get(text.lower(), text)
     if "\\" in value:
         try:
@@ -346,6 +359,7 @@ class ReadReport:
     first_skip: tuple[int, str] | None = None  # (line, reason)
     body_bytes: int = 0  # bytes of rows in the file
     bytes_done: int = 0  # of which read so far
+    unit: str = "line"  # where a skip is: a text file's line, a Parquet file's row
 
     def expected_rows(self) -> int | None:
         """The file's rows, extrapolated from what was read so far (sizes arrays once)."""
@@ -358,7 +372,7 @@ class ReadReport:
             return None
         line, reason = self.first_skip
         rows = "row" if self.skipped == 1 else "rows"
-        return f"{self.path}: skipped {self.skipped} malformed {rows} (first at line {line}: {reason})"
+        return f"{self.path}: skipped {self.skipped} malformed {rows} (first at {self.unit} {line}: {reason})"
 
 
 def _parse(layout: Layout, data) -> pa.Table:
@@ -892,17 +906,17 @@ NONE_WORDS = {"none", "no", ""}
 class CsvOptions:
     """How to read a user/item/count file and its catalog (see ``data import-csv --help``)."""
 
-    separator: str = "\t"
+    separator: str = "\t"  # AUTO: detected in each file
     catalog_separator: str | None = None  # default: ``separator``
     quote: str | None = AUTO  # AUTO: '"' unless the separator is a tab
-    interactions_header: bool = False
-    catalog_header: bool = False
+    interactions_header: bool | None = False  # None: detected
+    catalog_header: bool | None = False  # None: detected
     user_col: str = "0"
     item_col: str = "1"
     count_col: str | None = AUTO  # AUTO: column 2 when the file has 3 or more columns, else none
     catalog_item_col: str = "0"
     title_col: str = "1"
-    artist_col: str | None = None
+    artist_col: str | None = None  # AUTO: the column named "artist", if the catalog has one
     on_error: str = "stop"
 
 
@@ -921,11 +935,152 @@ def _quote_for(quote: str | None, separator: str) -> str | None:
     return quote
 
 
-def _interactions_layout(path: Path, options: CsvOptions) -> tuple[Layout, str]:
-    separator = options.separator
-    quote = _quote_for(options.quote, separator)
+# -- detecting the separator and a header ---------------------------------------------------------
+
+# How much of a file the detection reads: enough lines to see the pattern, never the whole file.
+SNIFF_BYTES = 64 << 10
+SNIFF_LINES = 50
+# The Sniffer's separator is taken when it gives (nearly) every sampled line the same number of
+# fields, at least two.
+SEPARATOR_AGREEMENT = 0.9
+# Words a header line is made of (folded: lower case, letters and digits only).
+HEADER_WORDS = frozenset("""
+    user users userid username listener listenerid member memberid
+    item items itemid song songid track trackid recording recordingid artist artistid artists
+    count counts plays playcount playcounts play listens listencount weight times n value rating score
+    title songtitle tracktitle name artistname id url pictureurl timestamp date time genre year album
+""".split())
+
+
+def _names_a_column(specs) -> bool:
+    """Whether a column is given by name (a header is then implied)."""
+    return any(spec is not None and spec != AUTO and spec.strip().lower() not in NONE_WORDS
+               and not spec.strip().isdigit() for spec in specs)
+
+
+def _sample_lines(path: Path, what: str) -> list[str]:
+    """The first non-blank lines of a file (for detection only: odd bytes are replaced here and
+    reported, with their line, by the real read)."""
+    with open_input(path, what) as handle:
+        data = handle.read(SNIFF_BYTES + 1)
+    whole = len(data) <= SNIFF_BYTES
+    data = data[:SNIFF_BYTES].removeprefix(BOM)
+    lines = data.split(b"\n")
+    if not whole and len(lines) > 1:
+        lines.pop()  # cut in the middle
+    text = [line.removesuffix(b"\r").decode("utf-8", "replace") for line in lines]
+    return [line for line in text if line.strip()][:SNIFF_LINES]
+
+
+def _split_all(lines: list[str], separator: str) -> list[list[str]] | None:
+    quote = '"' if separator != "\t" else None
+    try:
+        return [split_line(line, separator, quote) for line in lines]
+    except stdlib_csv.Error:
+        return None
+
+
+def _agreement(lines: list[str], separator: str) -> float:
+    """Share of lines with the most common field count of at least 2 (0 when none splits)."""
+    rows = _split_all(lines, separator)
+    widths = [len(row) for row in rows or [] if len(row) >= 2]
+    if not widths:
+        return 0.0
+    return max(widths.count(width) for width in set(widths)) / len(rows)
+
+
+def _detect_separator(lines: list[str]) -> str | None:
+    try:
+        sniffed = stdlib_csv.Sniffer().sniff("\n".join(lines), delimiters="".join(SEPARATOR_CANDIDATES)).delimiter
+    except stdlib_csv.Error:
+        sniffed = None
+    # The Sniffer's guess must really split the lines alike; else the candidate that splits the
+    # most lines alike (the read then names the lines that do not fit).
+    if sniffed and _agreement(lines, sniffed) >= SEPARATOR_AGREEMENT:
+        return sniffed
+    shares = {candidate: _agreement(lines, candidate) for candidate in SEPARATOR_CANDIDATES}
+    best = max(shares, key=shares.get)
+    return best if shares[best] > 0 else None
+
+
+def _is_count(text: str) -> bool:
+    text = text.strip(PADDING)
+    return text.isascii() and text.isdigit()
+
+
+def _fold_word(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _detect_header(lines: list[str], separator: str) -> tuple[bool, str]:
+    """(whether line 1 is a header, why)."""
+    rows = _split_all(lines, separator) or [[line] for line in lines]
+    first, rest = rows[0], [row for row in rows[1:] if len(row) == len(rows[0])]
+    if rest:
+        for index, name in enumerate(first):
+            if all(_is_count(row[index]) for row in rest):
+                if not _is_count(name):
+                    return True, f"{name.strip()!r} stands above whole numbers"
+                return False, "line 1 has numbers where the other lines do"
+    if first and all(_fold_word(field) in HEADER_WORDS for field in first):
+        return True, "its fields are column names"
+    if len(rows) > 1:
+        try:
+            if stdlib_csv.Sniffer().has_header("\n".join(lines)):
+                return True, "csv.Sniffer reads it as one"
+        except stdlib_csv.Error:
+            pass
+    return False, "it looks like data"
+
+
+def detect_format(path: Path, what: str, separator: str, header: bool | None, quote: str | None, *,
+                  named: bool, separator_option: str, header_option: str,
+                  notes: list[str] | None = None) -> tuple[str, bool]:
+    """The file's separator and whether it has a header line: as given, else detected (and
+    what was detected is added to ``notes``, with the flags that override it)."""
+    if separator != AUTO and header is not None:
+        return separator, header
+    lines = _sample_lines(path, what)
+    if not lines:
+        return ("\t" if separator == AUTO else separator), bool(header)  # the real read says it is empty
+    found: list[str] = []
+    if separator == AUTO:
+        detected = _detect_separator(lines)
+        if detected is None:
+            raise DataError(f"cannot tell the {what}'s field separator: its first lines hold no tab, comma, "
+                            f"semicolon or pipe between fields; pass {separator_option} with its separator",
+                            path=path)
+        separator = detected
+        found.append(f"{separator_name(separator)}-separated fields")
+    if header is None:
+        if named:
+            header, why = True, "a column is given by name"
+        else:
+            header, why = _detect_header(lines, separator)
+        if header:
+            fields = _split_all(lines[:1], separator) or [[lines[0]]]
+            found.append(f"a header line ({', '.join(f.strip() for f in fields[0])}: {why})")
+        else:
+            found.append("no header line")
+    if notes is not None:
+        overrides = []
+        if any(f.endswith("-separated fields") for f in found):
+            overrides.append(separator_option)
+        if header is not None and any("header" in f for f in found):
+            overrides.append(f"--{'no-' if header else ''}{header_option}")
+        notes.append(f"{path.name}: detected {' and '.join(found)} ({', '.join(overrides)} to override)")
+    return separator, bool(header)
+
+
+def _interactions_layout(path: Path, options: CsvOptions, notes: list[str] | None = None) -> tuple[Layout, str]:
     what = "interactions file"
-    head = inspect_head(path, what, separator, header=options.interactions_header, quote=quote)
+    specs = (options.user_col, options.item_col, options.count_col)
+    separator, header = detect_format(path, what, options.separator, options.interactions_header,
+                                      options.quote, named=_names_a_column(specs),
+                                      separator_option="--sep", header_option="interactions-header",
+                                      notes=notes)
+    quote = _quote_for(options.quote, separator)
+    head = inspect_head(path, what, separator, header=header, quote=quote)
 
     def column(spec: str, option: str) -> int:
         return resolve_column(spec, head, option=option, path=path, what=what, separator=separator,
@@ -951,17 +1106,21 @@ def _interactions_layout(path: Path, options: CsvOptions) -> tuple[Layout, str]:
         raise DataError(f"--user-col and --item-col are the same column ({user})", path=path)
     layout = Layout(path, what, separator, len(head.first_fields), tuple(fields), quote=quote,
                     data_offset=head.data_offset,
-                    header_option=None if options.interactions_header else "--interactions-header",
+                    header_option=None if header else "--interactions-header",
                     separator_option="--sep")
     return layout, counted
 
 
-def _catalog_layout(path: Path, options: CsvOptions) -> Layout:
-    separator = options.catalog_separator or options.separator
-    quote = _quote_for(options.quote, separator)
+def _catalog_layout(path: Path, options: CsvOptions, notes: list[str] | None = None) -> Layout:
     what = "catalog"
     separator_option = "--catalog-sep" if options.catalog_separator else "--sep"
-    head = inspect_head(path, what, separator, header=options.catalog_header, quote=quote)
+    specs = (options.catalog_item_col, options.title_col, options.artist_col)
+    separator, header = detect_format(path, what, options.catalog_separator or options.separator,
+                                      options.catalog_header, options.quote, named=_names_a_column(specs),
+                                      separator_option=separator_option, header_option="catalog-header",
+                                      notes=notes)
+    quote = _quote_for(options.quote, separator)
+    head = inspect_head(path, what, separator, header=header, quote=quote)
 
     def column(spec: str, option: str) -> int:
         return resolve_column(spec, head, option=option, path=path, what=what, separator=separator,
@@ -969,10 +1128,197 @@ def _catalog_layout(path: Path, options: CsvOptions) -> Layout:
 
     fields = [Field("item", "item id", column(options.catalog_item_col, "--catalog-item-col"), "id"),
               Field("title", "title", column(options.title_col, "--title-col"), "text")]
-    if options.artist_col is not None and options.artist_col.strip().lower() not in NONE_WORDS:
-        fields.append(Field("artist", "artist", column(options.artist_col, "--artist-col"), "text"))
+    artist_spec = _artist_column(options.artist_col, head.header or [], path, notes)
+    if artist_spec is not None:
+        fields.append(Field("artist", "artist", column(artist_spec, "--artist-col"), "text"))
     return Layout(path, what, separator, len(head.first_fields), tuple(fields), quote=quote,
                   data_offset=head.data_offset, separator_option=separator_option)
+
+
+ARTIST_COLUMN_NAMES = frozenset({"artist", "artistname", "artists", "performer", "by"})
+
+
+def _artist_column(spec: str | None, names: list[str], path: Path, notes: list[str] | None) -> str | None:
+    """The artist column as given; AUTO: the column named like "artist" if there is one."""
+    if spec is None or spec.strip().lower() in NONE_WORDS:
+        return None
+    if spec != AUTO:
+        return spec
+    named = next((name for name in names if _fold_word(name) in ARTIST_COLUMN_NAMES), None)
+    if notes is not None:
+        notes.append(f"{path.name}: artists from column {named!r}" if named is not None else
+                     f"{path.name}: no column named artist, so every artist is {UNKNOWN_ARTIST!r} "
+                     "(--artist-col names one)")
+    return named
+
+
+# -- Parquet input ---------------------------------------------------------------------------------
+
+PARQUET_BATCH_ROWS = 1 << 20
+
+
+def is_parquet(path: Path | None) -> bool:
+    return path is not None and Path(path).suffix.lower() == ".parquet"
+
+
+@dataclass(frozen=True)
+class ParquetField:
+    name: str  # column in the tables handed on ("user", "item", "count", "title", ...)
+    label: str
+    column: str  # column in the file
+    kind: str  # "id", "count" or "text", as for :class:`Field`
+
+
+class ParquetSource:
+    """A Parquet file read in batches into the same checked tables :func:`read_chunks` gives.
+
+    Ids and texts become strings (surrounding spaces and tabs dropped, like the text reader);
+    counts must be whole numbers of at least 1 (integers, or floats with nothing after the
+    point). A bad row stops the import naming its row, or is skipped and counted.
+    """
+
+    def __init__(self, path: Path, what: str, fields: list[ParquetField], counted: str = ""):
+        self.path, self.what, self.fields, self.counted = path, what, fields, counted
+
+    @staticmethod
+    def _open(path: Path, what: str) -> pq.ParquetFile:
+        with open_input(path, what):
+            pass  # the usual messages for a missing or unreadable file
+        try:
+            return pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as error:
+            raise DataError(f"{what} is not a readable Parquet file ({error})", path=path) from None
+
+    @classmethod
+    def _columns(cls, path: Path, what: str) -> list[str]:
+        return list(cls._open(path, what).schema_arrow.names)
+
+    @staticmethod
+    def _column(spec: str, names: list[str], option: str, path: Path) -> str:
+        spec = spec.strip()
+        if spec.isdigit():
+            if int(spec) >= len(names):
+                raise DataError(f"{option} {spec} is out of range: the file has {len(names)} columns "
+                                f"({', '.join(names)})", path=path)
+            return names[int(spec)]
+        if spec not in names:
+            raise DataError(f"{option}: no column named {spec!r} (the file has: {', '.join(names)})", path=path)
+        return spec
+
+    @classmethod
+    def interactions(cls, path: Path, options: CsvOptions) -> "ParquetSource":
+        what = "interactions file"
+        names = cls._columns(path, what)
+        user = cls._column(options.user_col, names, "--user-col", path)
+        item = cls._column(options.item_col, names, "--item-col", path)
+        if user == item:
+            raise DataError(f"--user-col and --item-col are the same column ({user})", path=path)
+        fields = [ParquetField("user", "user id", user, "id"), ParquetField("item", "item id", item, "id")]
+        count_spec = options.count_col
+        if count_spec == AUTO:
+            count_spec = "2" if len(names) >= 3 else None
+        elif count_spec is not None and count_spec.strip().lower() in NONE_WORDS:
+            count_spec = None
+        counted = "each row counts one play (no count column)"
+        if count_spec is not None:
+            count = cls._column(count_spec, names, "--count-col", path)
+            if count in (user, item):
+                raise DataError(f"--count-col {count_spec} is also the user or item column", path=path)
+            fields.append(ParquetField("count", "count", count, "count"))
+            counted = f"counts from column {count!r}"
+        return cls(path, what, fields, f"read as Parquet; {counted}")
+
+    @classmethod
+    def catalog(cls, path: Path, options: CsvOptions, notes: list[str] | None = None) -> "ParquetSource":
+        what = "catalog"
+        names = cls._columns(path, what)
+        fields = [ParquetField("item", "item id", cls._column(options.catalog_item_col, names,
+                                                                "--catalog-item-col", path), "id"),
+                  ParquetField("title", "title", cls._column(options.title_col, names, "--title-col", path), "text")]
+        artist_spec = _artist_column(options.artist_col, names, path, notes)
+        if artist_spec is not None:
+            fields.append(ParquetField("artist", "artist", cls._column(artist_spec, names, "--artist-col", path),
+                                       "text"))
+        return cls(path, what, fields)
+
+    def read(self, report: ReadReport, on_error: str) -> Iterator[pa.Table]:
+        validate_on_error(on_error)
+        file = self._open(self.path, self.what)
+        # The report counts rows instead of bytes here (it only sizes arrays from the ratio).
+        report.body_bytes = file.metadata.num_rows
+        columns = list(dict.fromkeys(f.column for f in self.fields))
+        first_row = 0
+        try:
+            batches = file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns)
+            for batch in batches:
+                table, problems = self._convert(batch)
+                bad = problems != ""
+                if bad.any():
+                    first = int(np.flatnonzero(bad)[0])
+                    row, reason = first_row + first + 1, str(problems[first])
+                    if on_error == "stop":
+                        raise DataError(f"row {row}: {reason}", path=self.path)
+                    if report.first_skip is None:
+                        report.first_skip, report.unit = (row, reason), "row"
+                    report.skipped += int(bad.sum())
+                    table = table.filter(pa.array(~bad))
+                report.rows += table.num_rows
+                first_row += batch.num_rows
+                report.bytes_done = first_row
+                yield table
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as error:
+            raise DataError(f"{self.what} could not be read as Parquet ({error})", path=self.path) from None
+
+    def read_all(self, report: ReadReport, on_error: str) -> pa.Table:
+        tables = list(self.read(report, on_error))
+        if tables:
+            return pa.concat_tables(tables)
+        return pa.table({f.name: pa.array([], pa.int64() if f.kind == "count" else pa.string())
+                         for f in self.fields})
+
+    def _convert(self, batch: pa.RecordBatch) -> tuple[pa.Table, np.ndarray]:
+        """The batch as the reader's table, and each row's problem ("" when it is fine)."""
+        columns: dict[str, pa.Array] = {}
+        problems = np.full(batch.num_rows, "", dtype=object)
+        for f in self.fields:
+            values = batch.column(batch.schema.get_field_index(f.column))
+            if pa.types.is_dictionary(values.type):
+                values = values.dictionary_decode()
+            if f.kind == "count":
+                converted, wrong, reason = _parquet_counts(values, f, self.path)
+            else:
+                try:
+                    text = pc.ascii_trim(values.cast(pa.string()), PADDING)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise DataError(f"column {f.column!r} ({values.type}) cannot be read as text",
+                                    path=self.path) from None
+                converted = text.fill_null("")
+                if f.kind == "id":
+                    wrong = pc.equal(pc.binary_length(converted), 0).to_numpy(zero_copy_only=False)
+                    reason = f"empty {f.label} (column {f.column!r})"
+                else:
+                    wrong, reason = np.zeros(len(text), dtype=bool), ""
+            problems[wrong & (problems == "")] = reason  # a row's first problem is the one named
+            columns[f.name] = converted
+        return pa.table(columns), problems
+
+
+def _parquet_counts(values: pa.Array, f: ParquetField, path: Path) -> tuple[pa.Array, np.ndarray, str]:
+    """Counts as int64 (bad rows as 1), a mask of the bad rows, and why they are bad."""
+    missing = values.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(values.type):
+        numbers = values.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        wrong = missing | (numbers < 1)
+    elif pa.types.is_floating(values.type):
+        floats = values.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            wrong = missing | ~np.isfinite(floats) | (floats < 1) | (floats != np.floor(floats)) | (floats >= 2.0**63)
+        numbers = np.where(wrong, 1.0, floats).astype(np.int64)
+    else:
+        raise DataError(f"count column {f.column!r} holds {values.type}, not numbers: give another "
+                        "--count-col, or --count-col none to count each row as one play", path=path)
+    numbers = np.where(wrong, 1, numbers)
+    return pa.array(numbers, pa.int64()), wrong, f"{f.label} must be a whole number of at least 1 (column {f.column!r})"
 
 
 def read_table(layout: Layout, report: ReadReport, *, on_error: str, progress: bool = True) -> pa.Table:
@@ -987,22 +1333,34 @@ def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: st
     started = time.perf_counter()
     on_error = validate_on_error(options.on_error)
     interactions, dest = Path(interactions), Path(dest)
-    layout, counted = _interactions_layout(interactions, options)
+    detected: list[str] = []
+    if is_parquet(interactions):
+        source = ParquetSource.interactions(interactions, options)
+        counted = source.counted
+    else:
+        layout, counted = _interactions_layout(interactions, options, detected)
     reports: list[ReadReport] = []
-    notes = [f"{interactions.name}: {counted}"]
+    notes = detected + [f"{interactions.name}: {counted}"]
 
     catalog_table = None
     if catalog is not None:
         catalog = Path(catalog)
         catalog_report = ReadReport(catalog)
-        catalog_table = read_table(_catalog_layout(catalog, options), catalog_report,
-                                   on_error=on_error, progress=progress)
+        if is_parquet(catalog):
+            catalog_table = ParquetSource.catalog(catalog, options, notes).read_all(catalog_report, on_error)
+        else:
+            catalog_table = read_table(_catalog_layout(catalog, options, notes), catalog_report,
+                                       on_error=on_error, progress=progress)
         reports.append(catalog_report)
 
     report = ReadReport(interactions)
     builder = InteractionsBuilder()
-    for part in read_chunks(layout, builder.encode, report, on_error=on_error, progress=progress):
-        builder.add(part, report.expected_rows())
+    if is_parquet(interactions):
+        for table in source.read(report, on_error):
+            builder.add(builder.encode(table), report.expected_rows())
+    else:
+        for part in read_chunks(layout, builder.encode, report, on_error=on_error, progress=progress):
+            builder.add(part, report.expected_rows())
     reports.insert(0, report)
     if builder.rows == 0:
         raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""),

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from ..config import PROJECT_ROOT
 from ..dataset import write_dataset
 from ..errors import DataError
+from .commands import add_replace_option, refuse_to_replace, report_models_after_replace
 
 CATALOG_PATH = PROJECT_ROOT / "data" / "demo" / "catalog.csv"
 CATALOG_COLUMNS = ("title", "artist", "genre", "year")
@@ -427,12 +428,14 @@ def register(data_commands: argparse._SubParsersAction) -> None:
                         help=f"number of synthetic listeners (default {DEFAULT_USERS:,})")
     parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
                         help=f"random seed (default {DEFAULT_SEED})")
+    add_replace_option(parser)
     parser.set_defaults(func=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     config = args.config_obj
     dest = config.datasets_dir / args.name
+    refuse_to_replace(config, args.name, dest, replace=getattr(args, "replace", False))
     started = time.perf_counter()
     build_demo_dataset(dest, name=args.name, users=args.users, seed=args.seed)
     manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
@@ -441,5 +444,6 @@ def run_demo(args: argparse.Namespace) -> int:
         f"{manifest['items']:,} songs, {manifest['interactions']:,} listener-song pairs "
         f"(seed {args.seed}, {time.perf_counter() - started:.1f} s)."
     )
+    report_models_after_replace(config, args.name, dest)
     print(f"Next: python -m recommender train --dataset {args.name}")
     return 0
