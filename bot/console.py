@@ -275,6 +275,9 @@ class Console:
         if self.last_request is None:
             self.say("Nothing to continue yet: ask for songs first, e.g. /soundalike Hey Ya!")
             return
+        if self.last_answer is not None and not self.last_answer.has_more:
+            self.say("That was all: there are no more suggestions for this.")
+            return
         following = self.last_request.next_page()
         if following.offset >= MAX_POSITION:
             self.say(render.as_far_as_i_go(MAX_POSITION))
@@ -299,7 +302,8 @@ class Console:
         self._last_typed = (typed_title, typed_artist)
         self.last_count = len(answer.suggestions)
         if answer.suggestions:
-            self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list; /more for the next ones.")
+            self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list"
+                     + ("; /more for the next ones." if answer.has_more else "."))
 
     # -- ratings -----------------------------------------------------------------------
     async def rate(self, value: int, position: int | None) -> None:

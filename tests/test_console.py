@@ -258,3 +258,18 @@ async def test_more_stops_at_the_last_offered_position(tmp_path, demo_env, demo_
     assert "Nothing to continue yet: ask for songs first" in out
     assert "Songs like Hey Ya! — OutKast (6–10):" in out
     assert out.rstrip().endswith("That is as far as I go (10 songs). Try novelty “deep cuts” or a /mix for other songs.")
+
+
+async def test_more_ends_where_the_list_ends_and_says_so(tmp_path, demo_env, demo_service):
+    from recommender.service import END_OF_LIST
+
+    out = await run_lines("Hey Ya! count:10\n" + "/more\n" * 25, demo_env, tmp_path, service=demo_service)
+    assert not re.search(r"\s[0-4]% match", out), "nothing below the match floor"
+    assert out.count(END_OF_LIST) == 1
+    last_page = out[out.index(END_OF_LIST):]
+    assert "Rate with +N / -N (e.g. +1), or + / - for the whole list.\n" in last_page
+    assert "/more for the next ones" not in last_page
+    assert last_page.rstrip().endswith("That was all: there are no more suggestions for this.")
+    assert "That is as far as I go" not in out
+    pages = re.findall(r"Songs like Hey Ya! — OutKast(?: \((\d+)–(\d+)\))?:", out)
+    assert len(pages) < 26 and pages[-1][0] == str(10 * (len(pages) - 1) + 1)
