@@ -551,7 +551,7 @@ def knob_tradeoffs(
 # -- calibrating "deep cuts" -----------------------------------------------------------
 # Betas tried for "deep", smallest first.
 DEEP_BETA_GRID = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30, 0.40,
-                  0.50, 0.60, 0.80, 1.00)
+                  0.50, 0.60, 0.80, 1.00, 1.50, 2.00)
 # Deep cuts must keep at least this share of balanced's item2item hit@k ...
 DEEP_HIT_FLOOR = 0.5
 # ... and show songs with at most this share of balanced's median listeners.
@@ -585,16 +585,22 @@ def calibrate_deep(
     grid: tuple[float, ...] = DEEP_BETA_GRID,
     interactions: sp.spmatrix | None = None,
 ) -> dict:
-    """Choose this data's "deep cuts" beta on a validation split of the training data.
+    """Choose this data's "deep cuts" betas on a validation split of the training data.
 
-    The users held out by ``evaluate --protocol item2item`` with the same seed (the test
-    users) are never looked at: their split's training part is split again
+    The users held out by ``evaluate --protocol item2item`` (or ``users``) with the same seed
+    (the test users) are never looked at: their split's training part is split again
     (``users_split(train, train_share, seed + 1)``), ``params`` are fitted on what remains,
-    and each of at most ``max_users`` validation users is asked one of their songs as the
-    bot would be (/soundalike: ``similar_to_each``, ``recommend.rank``) at balanced and at
-    each beta of ``grid``. See :func:`choose_deep_beta` for the rule. Returns what the
-    model's manifest keeps as "novelty". ``interactions`` replaces the dataset's own (a
-    retrain's dataset + feedback listeners).
+    and at most ``max_users`` validation users are asked as the bot would be, at balanced and
+    at each beta of ``grid``, each answer ranked by ``recommend.rank``:
+
+    - "similar" (/soundalike, /mix): one of their songs as the seed (``similar_to_each``);
+    - "for_you" (/foryou): half of their songs folded in (``score_for_history``), whose scores
+      spread much wider, so the same beta moves them far less.
+
+    See :func:`choose_deep_beta` for the rule. Returns what the model's manifest keeps as
+    "novelty": ``deep_beta`` and ``for_you_deep_beta`` (what serving reads) and each one's
+    validation figures. ``interactions`` replaces the dataset's own (a retrain's dataset +
+    feedback listeners).
     """
     from .recommend import NOVELTY_BETA, RankingOptions
 
@@ -605,40 +611,56 @@ def calibrate_deep(
         raise SoundalikeError("too few listeners to calibrate the novelty knob on a validation split")
     fitted = fit(params, inner.train)
     context = RankingContext.build(dataset, inner.train, fitted)
-    similarity = None  # diversity is not what is calibrated
     try:
         balanced_options = RankingOptions(count=k, per_artist_cap=per_artist_cap, min_listeners=min_listeners)
         settings = {beta: RankingOptions(count=k, novelty="deep", deep_beta=beta, per_artist_cap=per_artist_cap,
                                          min_listeners=min_listeners) for beta in grid}
     except ValueError as error:
         raise ConfigError(f"ranking options: {error}") from None
+    pool_size = balanced_options.pool_size
 
-    def figures() -> ListFigures:
-        return ListFigures(k, context.listeners, context.training.n_users, similarity, context.resolver.item_group)
+    def calibrate(protocol: str) -> dict:
+        def figures() -> ListFigures:  # no similarity: diversity is not what is calibrated
+            return ListFigures(k, context.listeners, context.training.n_users, None, context.resolver.item_group)
 
-    balanced, by_beta = figures(), {beta: figures() for beta in grid}
-    cases = knob_cases(inner, "item2item", seed + 1, max_users)
-    for case in cases:
-        pool, scores = context.served.similar_to_each(case.seeds, balanced_options.pool_size)
-        balanced.add(context.rank(pool, scores, balanced_options, case.seeds), case.targets)
-        for beta, options in settings.items():
-            by_beta[beta].add(context.rank(pool, scores, options, case.seeds), case.targets)
-    balanced_result = balanced.result()
-    results = {beta: figures.result() for beta, figures in by_beta.items()}
-    chosen, met = choose_deep_beta(balanced_result, results, k)
-    hit, median = balanced_result[f"hit_rate@{k}"], balanced_result["median_listeners"]
+        by_seed = protocol == "item2item"
+        balanced, by_beta = figures(), {beta: figures() for beta in grid}
+        cases = knob_cases(inner, protocol, seed + 1, max_users)
+        for case in cases:
+            if by_seed:
+                pool, scores = context.served.similar_to_each(case.seeds, pool_size)
+            else:
+                pool, scores = context.served.score_for_history(case.seeds, np.ones(case.seeds.size, np.float32),
+                                                                pool_size)
+            balanced.add(context.rank(pool, scores, balanced_options, case.seeds, seed_artists=by_seed),
+                         case.targets)
+            for beta, options in settings.items():
+                by_beta[beta].add(context.rank(pool, scores, options, case.seeds, seed_artists=by_seed),
+                                  case.targets)
+        balanced_result = balanced.result()
+        results = {beta: figures.result() for beta, figures in by_beta.items()}
+        chosen, met = choose_deep_beta(balanced_result, results, k)
+        hit, median = balanced_result[f"hit_rate@{k}"], balanced_result["median_listeners"]
+        return {
+            "deep_beta": chosen,
+            "listener_target_met": met,
+            "validation": {"protocol": protocol, "k": k, "seed": seed, "validation_seed": seed + 1,
+                           "train_share": train_share, "users": len(cases), "per_artist_cap": per_artist_cap,
+                           f"balanced_hit_rate@{k}": round(hit, 4), "balanced_median_listeners": median},
+            "grid": [{"beta": beta, "hit_share": round(results[beta][f"hit_rate@{k}"] / hit, 4) if hit else 0.0,
+                      "listener_share": round(results[beta]["median_listeners"] / median, 4) if median else 0.0}
+                     for beta in grid],
+        }
+
+    similar, for_you = calibrate("item2item"), calibrate("users")
     return {
-        "deep_beta": chosen,
+        "deep_beta": similar["deep_beta"],
+        "for_you_deep_beta": for_you["deep_beta"],
         "popular_beta": NOVELTY_BETA["popular"],
-        "listener_target_met": met,
         "rule": (f"smallest beta whose median listeners are <= {DEEP_LISTENER_TARGET:g} x balanced's while "
                  f"hit@{k} stays >= {DEEP_HIT_FLOOR:g} x balanced's (else the largest keeping that floor)"),
-        "validation": {"protocol": "item2item", "k": k, "seed": seed, "validation_seed": seed + 1,
-                       "train_share": train_share, "users": len(cases), "per_artist_cap": per_artist_cap,
-                       f"balanced_hit_rate@{k}": round(hit, 4), "balanced_median_listeners": median},
-        "grid": [{"beta": beta, "hit_share": round(results[beta][f"hit_rate@{k}"] / hit, 4) if hit else 0.0,
-                  "listener_share": round(results[beta]["median_listeners"] / median, 4) if median else 0.0}
-                 for beta in grid],
+        "similar": similar,
+        "for_you": for_you,
     }
 
 
@@ -878,9 +900,10 @@ def _model_params(config, args) -> tuple[TrainParams, str]:
     return params, label
 
 
-def _calibrated_deep_beta(config, args) -> float | None:
+def _calibrated_deep_beta(config, args, key: str = "deep_beta") -> float | None:
     """The "deep" beta calibrated for the evaluated model (--model V, else current), when its
-    configuration is evaluated as published (no overrides); else None (the constant)."""
+    configuration is evaluated as published (no overrides); else None (the constant). ``key``:
+    "deep_beta" (/soundalike, /mix) or "for_you_deep_beta" (/foryou)."""
     from .service import calibrated_deep_beta
     from .store import ModelStore
 
@@ -890,7 +913,7 @@ def _calibrated_deep_beta(config, args) -> float | None:
         return None
     store = ModelStore.for_dataset(config.models_dir, args.dataset or config.data.default_dataset)
     version = args.model or store.current_version()
-    return None if version is None else calibrated_deep_beta(store.read_manifest(version))
+    return None if version is None else calibrated_deep_beta(store.read_manifest(version), key)
 
 
 def _print_report(report: dict, label: str, online: dict | None) -> None:
@@ -973,7 +996,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     report = evaluate(dataset, params, protocol, k, seed, train_share=config.evaluation.train_share,
                       max_users=args.max_users, knobs=args.knobs, knob_users=args.knob_users,
                       per_artist_cap=config.serving.per_artist_cap, min_listeners=config.serving.min_listeners,
-                      deep_beta=_calibrated_deep_beta(config, args), genre_pairs_count=args.genre_pairs)
+                      deep_beta=_calibrated_deep_beta(config, args, "for_you_deep_beta" if protocol == "users"
+                                                      else "deep_beta"),
+                      genre_pairs_count=args.genre_pairs)
     report["dataset"] = name
     report["evaluated"] = label
     online = online_rates(config.database_path)

@@ -58,14 +58,18 @@ NAMED_SHARE_OF_BEST_LIFT = 0.5
 MIN_MATCH_SCORE = 0.05
 
 # How the seeds of a mix share its list (measured by `evaluate --protocol mix`, README "Mixes"):
-# - "mean": one list by the seeds' mean similarity (the seeds' mean direction): before turns,
-#   the seed with the tighter neighbourhood took every place;
+# - "mean": one list by the seeds' mean similarity (the order of the seeds' mean direction,
+#   how mixes were ranked before): the seed with the tighter neighbourhood takes every place;
 # - "min": one list by the smallest of the seeds' similarities, each scaled by its best;
 # - "turns": the seeds take turns, each adding its closest song not yet picked;
-# - "turns-shared": turns, each seed's order also counting the other seeds' similarity by half.
+# - "turns-shared": turns, each seed's similarities scaled by its best, its order also
+#   counting the other seeds' (scaled) similarity by half: songs near several seeds first.
+# Two songs of a held-out listener as seeds, hit@10 demo / Last.fm: mean 0.746 / 0.651, min
+# 0.550 / 0.597, turns 0.790 / 0.656, turns-shared 0.791 / 0.699; 200 demo mixes of two genres
+# showing both: mean 0.68, min 0.37, turns and turns-shared 1.00.
 MIX_STRATEGIES = ("mean", "min", "turns", "turns-shared")
-MIX_STRATEGY = "turns"
-SHARED_WEIGHT = 0.5  # "turns-shared": the weight of the other seeds' mean similarity
+MIX_STRATEGY = "turns-shared"
+SHARED_WEIGHT = 0.5  # "turns-shared": the weight of the other seeds' mean scaled similarity
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,12 @@ def mix_lists(per_seed: np.ndarray, strategy: str = MIX_STRATEGY) -> list[tuple[
     if strategy == "turns":
         return [(row, row, closest) for row in per_seed]
     if strategy == "turns-shared":
-        total, others = per_seed.sum(axis=0), per_seed.shape[0] - 1
-        return [(row, row + SHARED_WEIGHT * (total - row) / others, closest) for row in per_seed]
+        # Each seed's similarities scaled by its own best, so that a seed with a loose
+        # neighbourhood still prefers its own neighbours to a tighter seed's.
+        best = per_seed.max(axis=1, keepdims=True)
+        scaled = per_seed / np.where(best > 0, best, 1.0)
+        total, others = scaled.sum(axis=0), per_seed.shape[0] - 1
+        return [(row, own + SHARED_WEIGHT * (total - own) / others, closest) for row, own in zip(per_seed, scaled)]
     raise ValueError(f"mix strategy must be one of {', '.join(MIX_STRATEGIES)}, not {strategy!r}")
 
 

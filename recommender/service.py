@@ -54,11 +54,12 @@ class MixNeedsTwoSongs(SoundalikeError):
     """A mix was asked with fewer than two different songs."""
 
 
-def calibrated_deep_beta(manifest) -> float | None:
+def calibrated_deep_beta(manifest, key: str = "deep_beta") -> float | None:
     """The "deep" novelty exponent a model was calibrated with at train time, or None (a model
-    from before calibration, or a value that is not a finite number >= 0): then the constant."""
+    from before calibration, or a value that is not a finite number >= 0): then the constant.
+    ``key``: "deep_beta" (/soundalike, /mix) or "for_you_deep_beta" (/foryou)."""
     novelty = manifest.get("novelty") if hasattr(manifest, "get") else None
-    value = novelty.get("deep_beta") if isinstance(novelty, dict) else None
+    value = novelty.get(key) if isinstance(novelty, dict) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     value = float(value)
@@ -176,7 +177,7 @@ class SoundalikeService:
 
     # -- answers ---------------------------------------------------------------------------
     def _options(self, count: int, offset: int, novelty: str | None, per_artist_cap: int | None,
-                 exclude_seed_artist: bool = False, model=None) -> RankingOptions:
+                 exclude_seed_artist: bool = False, model=None, for_you: bool = False) -> RankingOptions:
         serving = self.config.serving
         model = self.model if model is None else model
         try:
@@ -187,7 +188,7 @@ class SoundalikeService:
                 per_artist_cap=serving.per_artist_cap if per_artist_cap is None else per_artist_cap,
                 exclude_seed_artist=exclude_seed_artist,
                 min_listeners=serving.min_listeners,
-                deep_beta=calibrated_deep_beta(model.manifest),
+                deep_beta=calibrated_deep_beta(model.manifest, "for_you_deep_beta" if for_you else "deep_beta"),
             )
         except ValueError as error:
             raise SoundalikeError(str(error)) from None
@@ -292,7 +293,7 @@ class SoundalikeService:
                 "the suggestions with the 👍 buttons."
             )
         model = self.model
-        options = self._options(count, offset, novelty, per_artist_cap, model=model)
+        options = self._options(count, offset, novelty, per_artist_cap, model=model, for_you=True)
         indices, scores = model.score_for_history(
             np.asarray(history, dtype=np.int64), np.ones(len(history), dtype=np.float32), options.pool_size
         )

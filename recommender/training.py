@@ -422,15 +422,15 @@ def calibrate_novelty(dataset, params: TrainParams, config, report: Callable[[st
         dataset, params, k=evaluation_config.k, seed=evaluation_config.random_state,
         train_share=evaluation_config.train_share, per_artist_cap=serving.per_artist_cap,
         min_listeners=serving.min_listeners, interactions=interactions)
-    chosen = next(row for row in novelty["grid"] if row["beta"] == novelty["deep_beta"]) \
-        if novelty["deep_beta"] in [row["beta"] for row in novelty["grid"]] else None
-    if chosen is None:
-        report(f"Deep cuts: beta {novelty['deep_beta']:g}: no beta kept {evaluation.DEEP_HIT_FLOOR:.0%} of "
-               "balanced's hits, so deep cuts answer like balanced")
-    else:
-        report(f"Deep cuts: beta {novelty['deep_beta']:g}: {chosen['hit_share']:.0%} of balanced's hit rate, "
-               f"median listeners {chosen['listener_share']:.0%} of balanced's"
-               + ("" if novelty["listener_target_met"] else
+    for name, part in (("/soundalike and /mix", novelty["similar"]), ("/foryou", novelty["for_you"])):
+        chosen = next((row for row in part["grid"] if row["beta"] == part["deep_beta"]), None)
+        if chosen is None:
+            report(f"Deep cuts for {name}: beta 0: no beta kept {evaluation.DEEP_HIT_FLOOR:.0%} of balanced's hits, "
+                   "so deep cuts answer like balanced")
+            continue
+        report(f"Deep cuts for {name}: beta {part['deep_beta']:g}: {chosen['hit_share']:.0%} of balanced's hit "
+               f"rate, median listeners {chosen['listener_share']:.0%} of balanced's"
+               + ("" if part["listener_target_met"] else
                   f" (the target, at most {evaluation.DEEP_LISTENER_TARGET:.0%}, was not reachable)"))
     return novelty
 

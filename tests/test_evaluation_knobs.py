@@ -232,14 +232,25 @@ def test_deep_beta_is_the_smallest_that_halves_the_listeners_within_the_hit_floo
 
 def test_calibration_halves_the_median_listeners_on_validation_and_keeps_the_floor(skewed):
     novelty = evaluation.calibrate_deep(skewed, FAST, k=5, seed=1)
-    chosen = next(row for row in novelty["grid"] if row["beta"] == novelty["deep_beta"])
-    assert novelty["listener_target_met"]
-    assert chosen["listener_share"] <= evaluation.DEEP_LISTENER_TARGET
-    assert chosen["hit_share"] >= evaluation.DEEP_HIT_FLOOR
-    smaller = [row for row in novelty["grid"] if row["beta"] < novelty["deep_beta"]]
-    assert all(row["listener_share"] > evaluation.DEEP_LISTENER_TARGET or row["hit_share"] < evaluation.DEEP_HIT_FLOOR
-               for row in smaller)
-    assert novelty["validation"]["validation_seed"] == 2 and novelty["validation"]["users"] > 0
+    assert (novelty["deep_beta"], novelty["for_you_deep_beta"]) == (novelty["similar"]["deep_beta"],
+                                                                   novelty["for_you"]["deep_beta"])
+    assert novelty["similar"]["listener_target_met"], "this data has deep cuts to find for one song"
+    for part, protocol in ((novelty["similar"], "item2item"), (novelty["for_you"], "users")):
+        def keeps_floor(row):
+            return row["hit_share"] >= evaluation.DEEP_HIT_FLOOR
+
+        def meets_both(row):
+            return keeps_floor(row) and row["listener_share"] <= evaluation.DEEP_LISTENER_TARGET
+
+        chosen = next(row for row in part["grid"] if row["beta"] == part["deep_beta"])
+        if part["listener_target_met"]:
+            assert meets_both(chosen)
+            assert not any(meets_both(row) for row in part["grid"] if row["beta"] < chosen["beta"])
+        else:  # (on this small data, /foryou's lists cannot halve their listeners within the floor)
+            assert not any(meets_both(row) for row in part["grid"])
+            assert chosen["beta"] == max(row["beta"] for row in part["grid"] if keeps_floor(row))
+        validation = part["validation"]
+        assert validation["protocol"] == protocol and validation["validation_seed"] == 2 and validation["users"] > 0
 
 
 def test_calibration_never_looks_at_the_test_users(skewed):
@@ -271,12 +282,14 @@ def test_train_publishes_the_calibration_and_evaluate_uses_it(tmp_path, capsys):
 
     store = ModelStore.for_dataset(load_config(config_path).models_dir, "skewed")
     novelty = store.read_manifest("v1")["novelty"]
-    assert f"Deep cuts: beta {novelty['deep_beta']:g}" in out
-    assert novelty["validation"]["protocol"] == "item2item" and len(novelty["grid"]) == len(evaluation.DEEP_BETA_GRID)
-    assert cli_main(["--config", str(config_path), "evaluate", "--dataset", "skewed", "--protocol", "item2item",
-                     "--knobs", "--knob-users", "20", "--json"]) == 0
-    setup = json.loads(capsys.readouterr().out)["knobs_setup"]
-    assert setup["deep_beta"] == novelty["deep_beta"] and setup["deep_beta_calibrated"]
+    assert f"Deep cuts for /soundalike and /mix: beta {novelty['deep_beta']:g}" in out
+    assert f"Deep cuts for /foryou: beta {novelty['for_you_deep_beta']:g}" in out
+    assert len(novelty["similar"]["grid"]) == len(novelty["for_you"]["grid"]) == len(evaluation.DEEP_BETA_GRID)
+    for protocol, key in (("item2item", "deep_beta"), ("users", "for_you_deep_beta")):
+        assert cli_main(["--config", str(config_path), "evaluate", "--dataset", "skewed", "--protocol", protocol,
+                         "--knobs", "--knob-users", "20", "--json"]) == 0
+        setup = json.loads(capsys.readouterr().out)["knobs_setup"]
+        assert setup["deep_beta"] == novelty[key] and setup["deep_beta_calibrated"]
     # --no-calibrate publishes without one: that model answers deep cuts with the constant.
     assert cli_main(["--config", str(config_path), "train", "--dataset", "skewed", "--no-eval", "--quiet",
                      "--no-calibrate"]) == 0

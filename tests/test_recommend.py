@@ -200,6 +200,18 @@ def test_the_seeds_of_a_mix_take_turns(dataset):
     assert [i for i, _ in rank(dataset, indices, far, _tiny_options(count=5))] == [2, 4, 6, 7, 1]
 
 
+def test_in_its_turn_a_seed_prefers_songs_near_the_other_seeds_too(dataset):
+    # Item 6 is close to both seeds, item 2 a little closer to A only; B's own best is item 4.
+    indices = np.array([2, 6, 4])
+    per_seed = np.array([[0.85, 0.8, 0.0], [0.0, 0.6, 0.7]], dtype=np.float32)
+    assert [i for i, _ in rank(dataset, indices, per_seed, _tiny_options(count=3))] == [6, 4, 2]
+    assert [i for i, _ in rank(dataset, indices, per_seed, _tiny_options(count=3, mix_strategy="turns"))] == [2, 4, 6]
+    # Scaled by each seed's best: B, whose neighbourhood is loose (best 0.2), still adds its
+    # own best (4) rather than the songs A is far closer to.
+    loose = np.array([[0.9, 0.85, 0.0], [0.06, 0.1, 0.2]], dtype=np.float32)
+    assert [i for i, _ in rank(dataset, indices, loose, _tiny_options(count=3))] == [6, 4, 2]
+
+
 def test_a_list_ends_at_the_match_floor_and_says_so(dataset):
     indices = np.array([2, 6, 7, 4])
     scores = np.array([0.9, 0.5, 0.2, MIN_MATCH_SCORE / 2], dtype=np.float32)

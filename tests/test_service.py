@@ -185,8 +185,9 @@ def test_more_stops_at_the_match_floor_and_says_there_is_no_more(demo_service):
 def test_deep_cuts_use_the_beta_calibrated_for_the_served_model(demo_service, monkeypatch):
     service = demo_service
     novelty = service.model.manifest["novelty"]
-    assert novelty["deep_beta"] in [row["beta"] for row in novelty["grid"]]
+    assert novelty["deep_beta"] in [row["beta"] for row in novelty["similar"]["grid"]]
     assert service._options(5, 0, "deep", None).beta == novelty["deep_beta"]
+    assert service._options(5, 0, "deep", None, for_you=True).beta == novelty["for_you_deep_beta"]
     hey_ya = song_id(service, "Hey Ya!", "OutKast")
     balanced = [s.item_id for s in service.similar(hey_ya, count=5).suggestions]
     deep = [s.item_id for s in service.similar(hey_ya, count=5, novelty="deep").suggestions]
@@ -202,17 +203,28 @@ def test_deep_cuts_use_the_beta_calibrated_for_the_served_model(demo_service, mo
             answer = service.similar(str(service.dataset.item_ids[index]), count=10, novelty=level)
             shown[level] += [listeners[s.item_index] for s in answer.suggestions]
     assert np.median(shown["deep"]) <= 0.5 * np.median(shown["balanced"])
+    # /foryou too, from half of a listener's songs as their likes.
+    shown = {"balanced": [], "deep": []}
+    for user in rng.choice(plays.shape[0], 100, replace=False):
+        songs = rng.permutation(plays.indices[plays.indptr[user]:plays.indptr[user + 1]])
+        liked = [str(service.dataset.item_ids[i]) for i in songs[: max(3, songs.size // 2)]]
+        for level in shown:
+            answer = service.for_you(liked, count=10, novelty=level)
+            shown[level] += [listeners[s.item_index] for s in answer.suggestions]
+    assert np.median(shown["deep"]) <= 0.5 * np.median(shown["balanced"])
     # A model published before calibration answers with the constant.
     monkeypatch.delitem(service.model.manifest, "novelty")
     assert service._options(5, 0, "deep", None).beta == NOVELTY_BETA["deep"]
+    assert service._options(5, 0, "deep", None, for_you=True).beta == NOVELTY_BETA["deep"]
 
 
 @pytest.mark.parametrize("manifest", [{}, {"novelty": None}, {"novelty": {"deep_beta": "0.3"}},
                                       {"novelty": {"deep_beta": float("nan")}}, {"novelty": {"deep_beta": -1}},
                                       {"novelty": {"deep_beta": True}}, {"novelty": {"deep_beta": float("inf")}}])
 def test_a_missing_or_unusable_calibration_falls_back_to_the_constant(manifest):
-    assert calibrated_deep_beta(manifest) is None
-    assert calibrated_deep_beta({"novelty": {"deep_beta": 0.2}}) == 0.2
+    assert calibrated_deep_beta(manifest) is None and calibrated_deep_beta(manifest, "for_you_deep_beta") is None
+    assert calibrated_deep_beta({"novelty": {"deep_beta": 0.2, "for_you_deep_beta": 0.5}}) == 0.2
+    assert calibrated_deep_beta({"novelty": {"deep_beta": 0.2, "for_you_deep_beta": 0.5}}, "for_you_deep_beta") == 0.5
 
 
 def test_for_you_needs_history_then_follows_it(demo_service):
