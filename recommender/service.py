@@ -245,8 +245,8 @@ class SoundalikeService:
             raise UnknownSong(", ".join(item_ids))
         if len(seeds) < MIN_MIX_SEEDS:
             raise MixNeedsTwoSongs(
-                f"A mix needs at least {MIN_MIX_SEEDS} different songs, got only "
-                f"{self.dataset.title(seeds[0])} by {self.dataset.artist(seeds[0])}; for one song ask for similar songs."
+                f"A mix needs at least two different songs; got only {self.dataset.title(seeds[0])} by "
+                f"{self.dataset.artist(seeds[0])} (for one song, ask for similar songs)."
             )
         if len(seeds) > MAX_MIX_SEEDS:
             raise SoundalikeError(f"A mix takes at most {MAX_MIX_SEEDS} songs, got {len(seeds)}.")

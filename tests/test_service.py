@@ -156,12 +156,12 @@ def test_mix_reasons_count_distinct_people_and_name_only_seeds_that_explain(demo
 def test_a_mix_of_one_song_is_an_error_in_the_library_and_the_cli(demo_env, demo_service, capsys):
     hey_ya = song_id(demo_service, "Hey Ya!", "OutKast")
     for seeds in ([hey_ya], [hey_ya, hey_ya]):
-        with pytest.raises(MixNeedsTwoSongs, match="A mix needs at least 2 different songs"):
+        with pytest.raises(MixNeedsTwoSongs, match="A mix needs at least two different songs"):
             demo_service.mix(seeds)
     for titles in (["Hey Ya!"], ["Hey Ya!", "hey ya"]):
         assert demo_env.cli("mix", *titles) == 2
         captured = capsys.readouterr()
-        assert captured.err.startswith("error: A mix needs at least 2 different songs") and not captured.out
+        assert captured.err.startswith("error: A mix needs at least two different songs") and not captured.out
 
 
 def test_more_stops_at_the_match_floor_and_says_there_is_no_more(demo_service):
