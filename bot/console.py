@@ -371,6 +371,9 @@ class Console:
         if self.last_request is None:
             self.say("Nothing to continue yet: ask for songs first, e.g. /soundalike Hey Ya!")
             return
+        if self.last_answer is not None and not self.last_answer.has_more:
+            self.say("That was all: there are no more suggestions for this.")
+            return
         following = self.last_request.next_page()
         if following.offset >= MAX_POSITION:
             self.say(render.as_far_as_i_go(MAX_POSITION))
@@ -405,7 +408,8 @@ class Console:
         self.last_query_id, self.last_answer, self._unrated = query_id, answer, None
         self.last_count = len(answer.suggestions)
         if answer.suggestions:
-            self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list; /more for the next ones.")
+            self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list"
+                     + ("; /more for the next ones." if answer.has_more else "."))
 
     def _new_question(self, *, more: bool) -> None:
         """Before anything of a new question can fail: a rating applies to nothing until its

@@ -159,9 +159,10 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"soundalik
 
 
 def answer_view(answer: Answer, request: Request) -> discord.ui.View:
-    """Rating buttons (four rows at most) and, when the page was full, More on the last row."""
+    """Rating buttons (four rows at most) and, when the page was full and the list goes on, More
+    on the last row."""
     view = rating_view(answer, max_rows=4)
-    if answer.suggestions and len(answer.suggestions) >= request.count and \
+    if answer.suggestions and answer.has_more and len(answer.suggestions) >= request.count and \
             answer.offset + len(answer.suggestions) < MAX_POSITION:
         more = MoreButton()
         more.row = 4

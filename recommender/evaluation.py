@@ -12,6 +12,10 @@ Three protocols, each scoring the model and the most-listened baseline on the sa
   hidden half to find: mAP@500, Recall@20, Recall@50 (hits / min(k, hidden)), NDCG@100.
 - ``item2item``: what the bot does. For each held-out user, one of their songs is the
   seed of ``similar_items``; hit rate (any other song of theirs in the top k) and recall.
+- ``mix``: /mix. For each held-out user with 3+ songs, two of them are the seeds of a mix
+  answered through the bot's ranking, for each way of sharing a mix between its seeds
+  (``recommend.MIX_STRATEGIES``); hit rate and recall of their other songs, and on a catalog
+  with genres the share of mixes of two songs of different genres showing both genres.
 
 ``--knobs`` (item2item or users) measures the novelty knob instead of claiming it: on the
 same split and fit, a seeded sample of held-out users is answered through the bot's own
@@ -29,11 +33,12 @@ Online feedback: when the bot's SQLite log exists, ``recommender.feedback_log.on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +52,7 @@ from .training import FittedModel, TrainParams, add_param_arguments, fit
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = ("holdout", "users", "item2item")
+PROTOCOLS = ("holdout", "users", "item2item", "mix")
 # Liang et al. 2018 and the MSD Challenge cut-offs for the users protocol.
 USERS_CUTOFFS = {"map": 500, "recall": (20, 50), "ndcg": 100}
 DEFAULT_MAX_HELDOUT_USERS = 5000
@@ -59,7 +64,8 @@ DEFAULT_MAX_HOLDOUT_USERS = 20_000
 
 def primary_metric(protocol: str, k: int) -> str:
     """The one figure that decides a promotion for each protocol."""
-    return {"holdout": f"precision@{k}", "users": "ndcg@100", "item2item": f"recall@{k}"}[protocol]
+    return {"holdout": f"precision@{k}", "users": "ndcg@100", "item2item": f"recall@{k}",
+            "mix": f"hit_rate@{k}"}[protocol]
 
 
 # -- the baseline ----------------------------------------------------------------------
@@ -343,12 +349,14 @@ class ListFigures:
     - coverage: distinct songs shown / songs with a listener in the training part;
     - novelty: mean self-information -log2(listeners / users) of the songs shown, in bits
       (Zhou et al. 2010; Castells et al.'s "popularity-based novelty");
-    - diversity: mean pairwise (1 - similarity) within a list (intra-list diversity);
-    - mean_listeners: mean training listeners of the songs shown.
+    - diversity: mean pairwise (1 - similarity) within a list (intra-list diversity; 0 when
+      no ``similarity`` is given);
+    - mean_listeners: mean training listeners of the songs shown; median_listeners: the median
+      over every song shown (what "deep cuts" is calibrated on).
     Per-list means are averaged over lists (lists of one song count for all but diversity).
     """
 
-    def __init__(self, k: int, listeners: np.ndarray, n_users: int, similarity: ItemSimilarity,
+    def __init__(self, k: int, listeners: np.ndarray, n_users: int, similarity: ItemSimilarity | None,
                  group_of: np.ndarray):
         self.k = k
         self.listeners = listeners
@@ -356,6 +364,7 @@ class ListFigures:
         self.similarity = similarity
         self.group_of = group_of
         self.shown: set[int] = set()
+        self.shown_listeners: list[np.ndarray] = []  # of every song shown, for the median
         self.sums = {"hits": 0.0, "recall": 0.0, "novelty": 0.0, "listeners": 0.0, "length": 0.0,
                      "diversity": 0.0}
         self.lists = self.lists_with_pairs = self.nonempty = 0
@@ -372,7 +381,8 @@ class ListFigures:
             self.shown.update(shown.tolist())
             self.sums["novelty"] += float(self.self_information[shown].mean())
             self.sums["listeners"] += float(self.listeners[shown].mean())
-        distance = self.similarity.mean_distance(shown)
+            self.shown_listeners.append(self.listeners[shown])
+        distance = self.similarity.mean_distance(shown) if self.similarity is not None else None
         if distance is not None:
             self.lists_with_pairs += 1
             self.sums["diversity"] += distance
@@ -387,6 +397,7 @@ class ListFigures:
             "novelty": self.sums["novelty"] / nonempty,
             "diversity": self.sums["diversity"] / max(self.lists_with_pairs, 1),
             "mean_listeners": self.sums["listeners"] / nonempty,
+            "median_listeners": float(np.median(np.concatenate(self.shown_listeners))) if self.shown_listeners else 0.0,
             "mean_length": self.sums["length"] / lists,
         }
 
@@ -400,6 +411,64 @@ def _catalog(dataset: object, n_items: int) -> pd.DataFrame:
     return pd.DataFrame({"item_id": names, "title": names, "artist": names})
 
 
+@dataclass
+class RankingContext:
+    """What the bot ranks with, made from a split's training part only: the catalog as a
+    Dataset over the training matrix (listeners, artists), its title resolver (version
+    groups) and the fitted model's serving view."""
+
+    training: object  # recommender.dataset.Dataset
+    resolver: object  # recommender.resolver.TitleResolver
+    served: LoadedModel
+    items: pd.DataFrame
+    # Per seed tuple: (the seeds' versions to leave out, their artists); one case ranks many times.
+    _cases: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, dataset: object, train: sp.csr_matrix, fitted: FittedModel) -> "RankingContext":
+        from .dataset import Dataset
+        from .resolver import TitleResolver
+
+        items = _catalog(dataset, train.shape[1])
+        training = Dataset(name=str(getattr(dataset, "name", "evaluation")), path=Path(getattr(dataset, "path", ".")),
+                           interactions=train, items=items)
+        # Never cached: this index is of a training part, and must not replace (or be written
+        # in place of) the dataset's own beside it.
+        return cls(training, TitleResolver.build(training, cache=False), fitted.loaded("evaluation"), items)
+
+    @property
+    def listeners(self) -> np.ndarray:
+        return self.training.listeners
+
+    def _case(self, seeds: np.ndarray) -> tuple[set[int], list[str]]:
+        key = tuple(np.asarray(seeds).tolist())
+        if key not in self._cases:
+            if len(self._cases) > 1024:
+                self._cases.clear()
+            resolver = self.resolver
+            # The seeds and every other version of them (as the service leaves them out).
+            excluded = {int(i) for s in key for i in resolver.group_members(resolver.version_group(s))}
+            self._cases[key] = (excluded, [self.training.artist(s) for s in key])
+        return self._cases[key]
+
+    def rank(self, pool: np.ndarray, scores: np.ndarray, options, seeds: np.ndarray, *, seed_artists=True) -> np.ndarray:
+        """The item indices the bot would show for this pool (recommend.rank)."""
+        from .recommend import rank
+
+        excluded, artists = self._case(seeds)
+        picked = rank(self.training, pool, scores, options, exclude=excluded,
+                      seed_artists=artists if seed_artists else [],
+                      version_group=self.resolver.version_group, representative=self.resolver.representative)
+        return np.array([index for index, _ in picked], dtype=np.int64)
+
+    def popular(self, popularity: PopularityRecommender, options, seeds: np.ndarray, *, seed_artists=True) -> np.ndarray:
+        """The popularity baseline's list, through the same ranking (so it obeys the same filters)."""
+        top = popularity.top(seeds, options.pool_size)
+        scores = self.listeners[top] / float(max(self.listeners.max(initial=0), 1))
+        # Its "scores" are relative listeners, not similarities: the match floor does not apply.
+        return self.rank(top, scores, dataclasses.replace(options, min_score=0.0), seeds, seed_artists=seed_artists)
+
+
 def knob_tradeoffs(
     dataset: object,
     split: UsersSplit,
@@ -411,82 +480,303 @@ def knob_tradeoffs(
     per_artist_cap: int = 2,
     min_listeners: int = 1,
     max_users: int = DEFAULT_KNOB_USERS,
+    deep_beta: float | None = None,
 ) -> dict:
     """The novelty knob's trade-off, measured on the answers the bot would give.
 
     For each sampled held-out user the model's pool is made once, exactly as
-    ``SoundalikeService`` makes it (``similar_items`` for item2item = /soundalike,
+    ``SoundalikeService`` makes it (``similar_to_each`` for item2item = /soundalike,
     ``score_for_history`` with weights 1 for users = /foryou, ``RankingOptions.pool_size``
     deep), then ranked by ``recommend.rank`` for each setting with the seeds' versions
     excluded and versions merged through the title resolver. Popularity, listener counts
     and version representatives come from the training part only, so nothing about the
     held-out users leaks in. The popularity baseline's top items go through the same
-    ``rank`` (balanced, same cap) so its lists obey the same filters.
+    ``rank`` (balanced, same cap) so its lists obey the same filters. ``deep_beta`` is the
+    model's calibrated "deep" (None: ``recommend.NOVELTY_BETA``).
     """
-    from .dataset import Dataset
-    from .recommend import NOVELTY_LEVELS, RankingOptions, rank
-    from .resolver import TitleResolver
+    from .recommend import NOVELTY_LEVELS, RankingOptions
 
     if protocol not in KNOB_PROTOCOLS:
         raise ConfigError(f"--knobs measures the bot's answers: use --protocol item2item (/soundalike) "
                           f"or users (/foryou), not {protocol!r}")
-    items = _catalog(dataset, split.train.shape[1])
-    # The bot ranks against the data the model was trained on: here, the training part.
-    training = Dataset(name=str(getattr(dataset, "name", "evaluation")), path=Path(getattr(dataset, "path", ".")),
-                       interactions=split.train, items=items)
-    listeners = training.listeners
-    resolver = TitleResolver.build(training)
-    served = fitted.loaded("evaluation")
+    context = RankingContext.build(dataset, split.train, fitted)
+    listeners = context.listeners
     similarity = ItemSimilarity(fitted.arrays())
     popularity = PopularityRecommender(listeners)
 
+    def options(level: str, cap: int) -> RankingOptions:
+        return RankingOptions(count=k, novelty=level, per_artist_cap=cap, min_listeners=min_listeners,
+                              deep_beta=deep_beta)
+
     try:
-        settings = {(level, per_artist_cap): RankingOptions(count=k, novelty=level, per_artist_cap=per_artist_cap,
-                                                            min_listeners=min_listeners)
-                    for level in NOVELTY_LEVELS}
+        settings = {(level, per_artist_cap): options(level, per_artist_cap) for level in NOVELTY_LEVELS}
         if per_artist_cap:
-            settings.update({(level, 0): RankingOptions(count=k, novelty=level, per_artist_cap=0,
-                                                        min_listeners=min_listeners) for level in NOVELTY_LEVELS})
-        baseline_options = RankingOptions(count=k, novelty="balanced", per_artist_cap=per_artist_cap,
-                                          min_listeners=min_listeners)
+            settings.update({(level, 0): options(level, 0) for level in NOVELTY_LEVELS})
+        baseline_options = options("balanced", per_artist_cap)
     except ValueError as error:
         raise ConfigError(f"ranking options: {error}") from None
     pool_size = baseline_options.pool_size  # the same for every setting: it depends on count only
 
     def figures() -> ListFigures:
-        return ListFigures(k, listeners, training.n_users, similarity, resolver.item_group)
+        return ListFigures(k, listeners, context.training.n_users, similarity, context.resolver.item_group)
 
     per_setting = {key: figures() for key in settings}
     baseline = figures()
     cases = knob_cases(split, protocol, seed, max_users)
-    top_listeners = float(max(listeners.max(initial=0), 1))
+    by_seed = protocol == "item2item"
     for case in cases:
-        excluded = {int(i) for s in case.seeds.tolist() for i in resolver.group_members(resolver.version_group(s))}
-        seed_artists = [str(items["artist"].iat[s]) for s in case.seeds.tolist()] if protocol == "item2item" else []
-        if protocol == "item2item":
-            pool, scores = served.similar_items(case.seeds, pool_size)
+        if by_seed:
+            pool, scores = context.served.similar_to_each(case.seeds, pool_size)
         else:
-            pool, scores = served.score_for_history(case.seeds, np.ones(case.seeds.size, dtype=np.float32), pool_size)
-        for key, options in settings.items():
-            picked = rank(training, pool, scores, options, exclude=excluded, seed_artists=seed_artists,
-                          version_group=resolver.version_group, representative=resolver.representative)
-            per_setting[key].add(np.array([index for index, _ in picked], dtype=np.int64), case.targets)
-        popular = popularity.top(case.seeds, pool_size)
-        picked = rank(training, popular, listeners[popular] / top_listeners, baseline_options, exclude=excluded,
-                      seed_artists=seed_artists, version_group=resolver.version_group,
-                      representative=resolver.representative)
-        baseline.add(np.array([index for index, _ in picked], dtype=np.int64), case.targets)
+            pool, scores = context.served.score_for_history(case.seeds, np.ones(case.seeds.size, dtype=np.float32),
+                                                            pool_size)
+        for key, setting in settings.items():
+            per_setting[key].add(context.rank(pool, scores, setting, case.seeds, seed_artists=by_seed), case.targets)
+        baseline.add(context.popular(popularity, baseline_options, case.seeds, seed_artists=by_seed), case.targets)
 
     report = {
         "knobs": {level: per_setting[(level, per_artist_cap)].result() for level in NOVELTY_LEVELS},
         "knobs_baseline": baseline.result(),
         "knobs_setup": {"protocol": protocol, "users_evaluated": len(cases), "per_artist_cap": per_artist_cap,
                         "min_listeners": min_listeners, "pool_size": pool_size,
-                        "items_with_listeners": int(np.count_nonzero(listeners))},
+                        "items_with_listeners": int(np.count_nonzero(listeners)),
+                        "deep_beta": settings[("deep", per_artist_cap)].beta,
+                        "deep_beta_calibrated": deep_beta is not None},
     }
     if per_artist_cap:
         report["knobs_no_artist_cap"] = {level: per_setting[(level, 0)].result() for level in NOVELTY_LEVELS}
     return report
+
+
+# -- calibrating "deep cuts" -----------------------------------------------------------
+# Betas tried for "deep", smallest first.
+DEEP_BETA_GRID = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30, 0.40,
+                  0.50, 0.60, 0.80, 1.00, 1.50, 2.00)
+# Deep cuts must keep at least this share of balanced's item2item hit@k ...
+DEEP_HIT_FLOOR = 0.5
+# ... and show songs with at most this share of balanced's median listeners.
+DEEP_LISTENER_TARGET = 0.5
+DEFAULT_CALIBRATION_USERS = 500
+
+
+def choose_deep_beta(balanced: dict, by_beta: dict[float, dict], k: int) -> tuple[float, bool]:
+    """(beta, listener target met): the smallest beta that halves balanced's median listeners
+    while keeping the hit floor; when none does, the largest that keeps the floor (0.0, i.e.
+    deep = balanced, when not even the smallest does)."""
+    hit, median = balanced[f"hit_rate@{k}"], balanced["median_listeners"]
+    keeps_floor = [beta for beta, figures in sorted(by_beta.items())
+                   if figures[f"hit_rate@{k}"] >= DEEP_HIT_FLOOR * hit]
+    for beta in keeps_floor:
+        if by_beta[beta]["median_listeners"] <= DEEP_LISTENER_TARGET * median:
+            return beta, True
+    return (keeps_floor[-1] if keeps_floor else 0.0), False
+
+
+def calibrate_deep(
+    dataset: object,
+    params: TrainParams,
+    *,
+    k: int = 10,
+    seed: int = 1,
+    train_share: float = 0.8,
+    per_artist_cap: int = 2,
+    min_listeners: int = 1,
+    max_users: int = DEFAULT_CALIBRATION_USERS,
+    grid: tuple[float, ...] = DEEP_BETA_GRID,
+    interactions: sp.spmatrix | None = None,
+) -> dict:
+    """Choose this data's "deep cuts" betas on a validation split of the training data.
+
+    The users held out by ``evaluate --protocol item2item`` (or ``users``) with the same seed
+    (the test users) are never looked at: their split's training part is split again
+    (``users_split(train, train_share, seed + 1)``), ``params`` are fitted on what remains,
+    and at most ``max_users`` validation users are asked as the bot would be, at balanced and
+    at each beta of ``grid``, each answer ranked by ``recommend.rank``:
+
+    - "similar" (/soundalike, /mix): one of their songs as the seed (``similar_to_each``);
+    - "for_you" (/foryou): half of their songs folded in (``score_for_history``), whose scores
+      spread much wider, so the same beta moves them far less.
+
+    See :func:`choose_deep_beta` for the rule. Returns what the model's manifest keeps as
+    "novelty": ``deep_beta`` and ``for_you_deep_beta`` (what serving reads) and each one's
+    validation figures. ``interactions`` replaces the dataset's own (a retrain's dataset +
+    feedback listeners).
+    """
+    from .recommend import NOVELTY_BETA, RankingOptions
+
+    counts = sp.csr_matrix(getattr(dataset, "interactions", dataset) if interactions is None else interactions)
+    outer = users_split(counts, train_share, seed)
+    inner = users_split(outer.train, train_share, seed + 1)
+    if not inner.visible:
+        raise SoundalikeError("too few listeners to calibrate the novelty knob on a validation split")
+    fitted = fit(params, inner.train)
+    context = RankingContext.build(dataset, inner.train, fitted)
+    try:
+        balanced_options = RankingOptions(count=k, per_artist_cap=per_artist_cap, min_listeners=min_listeners)
+        settings = {beta: RankingOptions(count=k, novelty="deep", deep_beta=beta, per_artist_cap=per_artist_cap,
+                                         min_listeners=min_listeners) for beta in grid}
+    except ValueError as error:
+        raise ConfigError(f"ranking options: {error}") from None
+    pool_size = balanced_options.pool_size
+
+    def calibrate(protocol: str) -> dict:
+        def figures() -> ListFigures:  # no similarity: diversity is not what is calibrated
+            return ListFigures(k, context.listeners, context.training.n_users, None, context.resolver.item_group)
+
+        by_seed = protocol == "item2item"
+        balanced, by_beta = figures(), {beta: figures() for beta in grid}
+        cases = knob_cases(inner, protocol, seed + 1, max_users)
+        for case in cases:
+            if by_seed:
+                pool, scores = context.served.similar_to_each(case.seeds, pool_size)
+            else:
+                pool, scores = context.served.score_for_history(case.seeds, np.ones(case.seeds.size, np.float32),
+                                                                pool_size)
+            balanced.add(context.rank(pool, scores, balanced_options, case.seeds, seed_artists=by_seed),
+                         case.targets)
+            for beta, options in settings.items():
+                by_beta[beta].add(context.rank(pool, scores, options, case.seeds, seed_artists=by_seed),
+                                  case.targets)
+        balanced_result = balanced.result()
+        results = {beta: figures.result() for beta, figures in by_beta.items()}
+        chosen, met = choose_deep_beta(balanced_result, results, k)
+        hit, median = balanced_result[f"hit_rate@{k}"], balanced_result["median_listeners"]
+        return {
+            "deep_beta": chosen,
+            "listener_target_met": met,
+            "validation": {"protocol": protocol, "k": k, "seed": seed, "validation_seed": seed + 1,
+                           "train_share": train_share, "users": len(cases), "per_artist_cap": per_artist_cap,
+                           f"balanced_hit_rate@{k}": round(hit, 4), "balanced_median_listeners": median},
+            "grid": [{"beta": beta, "hit_share": round(results[beta][f"hit_rate@{k}"] / hit, 4) if hit else 0.0,
+                      "listener_share": round(results[beta]["median_listeners"] / median, 4) if median else 0.0}
+                     for beta in grid],
+        }
+
+    similar, for_you = calibrate("item2item"), calibrate("users")
+    return {
+        "deep_beta": similar["deep_beta"],
+        "for_you_deep_beta": for_you["deep_beta"],
+        "popular_beta": NOVELTY_BETA["popular"],
+        "rule": (f"smallest beta whose median listeners are <= {DEEP_LISTENER_TARGET:g} x balanced's while "
+                 f"hit@{k} stays >= {DEEP_HIT_FLOOR:g} x balanced's (else the largest keeping that floor)"),
+        "similar": similar,
+        "for_you": for_you,
+    }
+
+
+# -- mixes -----------------------------------------------------------------------------
+MIX_SEEDS = 2
+DEFAULT_GENRE_PAIRS = 200
+
+
+def mix_cases(split: UsersSplit, seed: int, max_users: int | None = None) -> list[KnobCase]:
+    """Held-out users with 3 or more songs: two of them (drawn with ``seed``) are the mix's
+    seeds, the others what the mix should find."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for user, visible, hidden in zip(split.users.tolist(), split.visible, split.hidden):
+        items = np.concatenate([visible, hidden])
+        if items.size <= MIX_SEEDS:
+            continue
+        chosen = rng.choice(items.size, MIX_SEEDS, replace=False)
+        taken = np.zeros(items.size, dtype=bool)
+        taken[chosen] = True
+        cases.append(KnobCase(user=int(user), seeds=items[chosen], targets=items[~taken]))
+    if max_users is not None and len(cases) > max_users:
+        keep = np.sort(np.random.default_rng(seed).choice(len(cases), max_users, replace=False))
+        cases = [cases[i] for i in keep.tolist()]
+    return cases
+
+
+def genre_pairs(items: pd.DataFrame, listeners: np.ndarray, n_pairs: int, seed: int) -> list[tuple[int, int]]:
+    """``n_pairs`` random pairs of songs with listeners whose genres differ (a seeded draw)."""
+    if "genre" not in items.columns:
+        return []
+    genres = items["genre"].fillna("").astype(str).to_numpy()
+    playable = np.flatnonzero((listeners > 0) & (genres != ""))
+    if np.unique(genres[playable]).size < 2:
+        return []
+    rng = np.random.default_rng(seed)
+    pairs: list[tuple[int, int]] = []
+    while len(pairs) < n_pairs:
+        first, second = rng.choice(playable, 2, replace=False).tolist()
+        if genres[first] != genres[second]:
+            pairs.append((first, second))
+    return pairs
+
+
+def mix_report(
+    dataset: object,
+    split: UsersSplit,
+    fitted: FittedModel,
+    k: int,
+    seed: int,
+    *,
+    per_artist_cap: int = 2,
+    min_listeners: int = 1,
+    max_users: int | None = None,
+    n_pairs: int = DEFAULT_GENRE_PAIRS,
+    deep_beta: float | None = None,
+) -> dict:
+    """How each way of sharing a mix between its seeds (``recommend.MIX_STRATEGIES``) does.
+
+    - hit rate@k / recall@k: for each held-out user with 3+ songs, two of them are the seeds of
+      a mix answered as the bot answers it (``similar_to_each`` + ``recommend.rank``), and any
+      of their other songs shown is a hit; the popularity baseline is ranked the same way;
+    - genre_representation (catalogs with a genre): over ``n_pairs`` random pairs of songs of
+      different genres, the share of k-song mixes in which both seeds' genres appear.
+    """
+    from .recommend import MIX_STRATEGIES, RankingOptions
+
+    context = RankingContext.build(dataset, split.train, fitted)
+    listeners = context.listeners
+    similarity = ItemSimilarity(fitted.arrays())
+    popularity = PopularityRecommender(listeners)
+    try:
+        settings = {strategy: RankingOptions(count=k, per_artist_cap=per_artist_cap, min_listeners=min_listeners,
+                                             mix_strategy=strategy, deep_beta=deep_beta)
+                    for strategy in MIX_STRATEGIES}
+    except ValueError as error:
+        raise ConfigError(f"ranking options: {error}") from None
+    pool_size = settings[MIX_STRATEGIES[0]].pool_size
+
+    def figures() -> ListFigures:
+        return ListFigures(k, listeners, context.training.n_users, similarity, context.resolver.item_group)
+
+    per_strategy = {strategy: figures() for strategy in MIX_STRATEGIES}
+    baseline = figures()
+    cases = mix_cases(split, seed, max_users)
+    for case in cases:
+        pool, scores = context.served.similar_to_each(case.seeds, pool_size)
+        for strategy, options in settings.items():
+            per_strategy[strategy].add(context.rank(pool, scores, options, case.seeds), case.targets)
+        baseline.add(context.popular(popularity, settings[MIX_STRATEGIES[0]], case.seeds), case.targets)
+    results = {strategy: per_strategy[strategy].result() for strategy in MIX_STRATEGIES}
+    baseline_result = baseline.result()
+
+    pairs = genre_pairs(context.items, listeners, n_pairs, seed)
+    if pairs:
+        genres = context.items["genre"].fillna("").astype(str).to_numpy()
+
+        def represented(shown: np.ndarray, pair: tuple[int, int]) -> bool:
+            return {genres[pair[0]], genres[pair[1]]} <= set(genres[shown].tolist())
+
+        for strategy, options in settings.items():
+            hits = 0
+            for pair in pairs:
+                seeds = np.array(pair, dtype=np.int64)
+                pool, scores = context.served.similar_to_each(seeds, pool_size)
+                hits += represented(context.rank(pool, scores, options, seeds), pair)
+            results[strategy]["genre_representation"] = hits / len(pairs)
+        hits = sum(represented(context.popular(popularity, settings[MIX_STRATEGIES[0]], np.array(pair)), pair)
+                   for pair in pairs)
+        baseline_result["genre_representation"] = hits / len(pairs)
+    return {
+        "mix": results,
+        "mix_baseline": baseline_result,
+        "mix_setup": {"users_evaluated": len(cases), "seeds": MIX_SEEDS, "per_artist_cap": per_artist_cap,
+                      "min_listeners": min_listeners, "pool_size": pool_size, "genre_pairs": len(pairs)},
+    }
 
 
 # -- the function API ------------------------------------------------------------------
@@ -504,6 +794,8 @@ def evaluate(
     knob_users: int = DEFAULT_KNOB_USERS,
     per_artist_cap: int = 2,
     min_listeners: int = 1,
+    deep_beta: float | None = None,
+    genre_pairs_count: int = DEFAULT_GENRE_PAIRS,
 ) -> dict:
     """Fit ``config_params`` on the protocol's training part and score it beside popularity.
 
@@ -511,7 +803,9 @@ def evaluate(
     listeners) join the model's training part only: they are never scored, and the
     baseline is computed on the dataset's own split, identical for every call with the
     same seed. ``knobs`` (item2item or users) adds the novelty knob's trade-off on the
-    same split and fit: see :func:`knob_tradeoffs`.
+    same split and fit: see :func:`knob_tradeoffs`. ``deep_beta`` is the calibrated "deep"
+    of the model whose configuration is evaluated (None: the constant). ``mix``: see
+    :func:`mix_report`.
     """
     if protocol not in PROTOCOLS:
         raise ConfigError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
@@ -542,6 +836,15 @@ def evaluate(
         fitted = fit(config_params, model_train)
         served: LoadedModel = fitted.loaded("evaluation")
         popularity = PopularityRecommender.fit(split.train)
+        if protocol == "mix":
+            report.update(mix_report(dataset, split, fitted, k, seed, per_artist_cap=per_artist_cap,
+                                     min_listeners=min_listeners, n_pairs=genre_pairs_count, deep_beta=deep_beta))
+            from .recommend import MIX_STRATEGY
+
+            report["model"] = {name: report["mix"][MIX_STRATEGY][name] for name in (f"hit_rate@{k}", f"recall@{k}")}
+            report["baseline"] = {name: report["mix_baseline"][name] for name in (f"hit_rate@{k}", f"recall@{k}")}
+            report["users_evaluated"] = report["mix_setup"]["users_evaluated"]
+            return report
         if protocol == "users":
             report["model"] = _users_metrics(lambda seen, n: served.score_for_history(seen, None, n)[0], split, k)
             report["baseline"] = _users_metrics(popularity.top, split, k)
@@ -551,7 +854,7 @@ def evaluate(
         report["users_evaluated"] = len(split.visible)
         if knobs:
             report.update(knob_tradeoffs(dataset, split, fitted, protocol, k, seed, per_artist_cap=per_artist_cap,
-                                         min_listeners=min_listeners, max_users=knob_users))
+                                         min_listeners=min_listeners, max_users=knob_users, deep_beta=deep_beta))
     return report
 
 
@@ -597,6 +900,22 @@ def _model_params(config, args) -> tuple[TrainParams, str]:
     return params, label
 
 
+def _calibrated_deep_beta(config, args, key: str = "deep_beta") -> float | None:
+    """The "deep" beta calibrated for the evaluated model (--model V, else current), when its
+    configuration is evaluated as published (no overrides); else None (the constant). ``key``:
+    "deep_beta" (/soundalike, /mix) or "for_you_deep_beta" (/foryou)."""
+    from .service import calibrated_deep_beta
+    from .store import ModelStore
+
+    if any(getattr(args, name, None) is not None for name in
+           ("algorithm", "weighting", "factors", "iterations", "regularization", "alpha", "learning_rate",
+            "neighbours")):
+        return None
+    store = ModelStore.for_dataset(config.models_dir, args.dataset or config.data.default_dataset)
+    version = args.model or store.current_version()
+    return None if version is None else calibrated_deep_beta(store.read_manifest(version), key)
+
+
 def _print_report(report: dict, label: str, online: dict | None) -> None:
     protocol, k = report["protocol"], report["k"]
     share = int(round(report["train_share"] * 100))
@@ -604,6 +923,7 @@ def _print_report(report: dict, label: str, online: dict | None) -> None:
         "holdout": f"{share}% of interactions to train, the rest to test",
         "users": f"{100 - share}% of users held out (at most {DEFAULT_MAX_HELDOUT_USERS}), half of each history folded in",
         "item2item": f"{100 - share}% of users held out, one song of each as the seed",
+        "mix": f"{100 - share}% of users held out, two songs of each as a mix's seeds",
     }[protocol]
     print(f"Protocol {protocol} ({how}; seed {report['seed']}), k={k}, {report['users_evaluated']:,} users scored")
     print(f"Evaluating {label}: {TrainParams.from_dict(report['params']).describe()}")
@@ -613,6 +933,8 @@ def _print_report(report: dict, label: str, online: dict | None) -> None:
         print(f"{name:<14} {value:>8.4f} {report['baseline'][name]:>11.4f}")
     if "knobs" in report:
         _print_knobs(report)
+    if "mix" in report:
+        _print_mix(report)
     if online:
         print("Online (bot feedback):")
         for version, stats in sorted(online.items()):
@@ -628,14 +950,37 @@ def _print_knobs(report: dict) -> None:
           f"{cap}, min {setup['min_listeners']} listener(s)), {setup['users_evaluated']:,} sampled held-out users")
     print(f"coverage = distinct songs shown / {setup['items_with_listeners']:,} songs with listeners; "
           "novelty = mean -log2(listeners/users) in bits; diversity = mean pairwise (1 - similarity)")
-    columns = [f"hit_rate@{k}", f"recall@{k}", "coverage", "novelty", "diversity", "mean_listeners"]
-    print(f"{'setting':<24}" + "".join(f"{name:>15}" for name in columns))
+    if "deep_beta" in setup:
+        how = "calibrated for this model" if setup.get("deep_beta_calibrated") else "the default; model not calibrated"
+        print(f"deep cuts: beta {setup['deep_beta']:g} ({how})")
+    columns = [f"hit_rate@{k}", f"recall@{k}", "coverage", "novelty", "diversity", "mean_listeners",
+               "median_listeners"]
+    print(f"{'setting':<24}" + "".join(f"{name:>17}" for name in columns))
     rows = [(level, figures) for level, figures in report["knobs"].items()]
     rows += [(f"{level}, no artist cap", figures) for level, figures in report.get("knobs_no_artist_cap", {}).items()]
     rows.append(("popularity baseline", report["knobs_baseline"]))
     for name, figures in rows:
-        print(f"{name:<24}" + "".join(f"{figures[column]:>15.4f}" if column != "mean_listeners"
-                                      else f"{figures[column]:>15.1f}" for column in columns))
+        print(f"{name:<24}" + "".join(f"{figures[column]:>17.1f}" if column.endswith("_listeners")
+                                      else f"{figures[column]:>17.4f}" for column in columns))
+
+
+def _print_mix(report: dict) -> None:
+    from .recommend import MIX_STRATEGY
+
+    setup, k = report["mix_setup"], report["k"]
+    cap = f"at most {setup['per_artist_cap']} per artist" if setup["per_artist_cap"] else "no artist cap"
+    print(f"Mixes of {setup['seeds']} songs of a held-out user, as the bot ranks them (pool {setup['pool_size']} "
+          f"per seed, {cap}), {setup['users_evaluated']:,} users; served: {MIX_STRATEGY}")
+    columns = [f"hit_rate@{k}", f"recall@{k}", "coverage", "mean_listeners"]
+    if setup["genre_pairs"]:
+        columns.append("genre_representation")
+        print(f"genre_representation = share of {setup['genre_pairs']} mixes of two random songs of different "
+              f"genres whose {k} suggestions show both genres")
+    print(f"{'strategy':<24}" + "".join(f"{name:>22}" for name in columns))
+    rows = list(report["mix"].items()) + [("popularity baseline", report["mix_baseline"])]
+    for name, figures in rows:
+        print(f"{name:<24}" + "".join(f"{figures[column]:>22.1f}" if column == "mean_listeners"
+                                      else f"{figures[column]:>22.4f}" for column in columns))
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -650,7 +995,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
     seed = config.evaluation.random_state if args.seed is None else args.seed
     report = evaluate(dataset, params, protocol, k, seed, train_share=config.evaluation.train_share,
                       max_users=args.max_users, knobs=args.knobs, knob_users=args.knob_users,
-                      per_artist_cap=config.serving.per_artist_cap, min_listeners=config.serving.min_listeners)
+                      per_artist_cap=config.serving.per_artist_cap, min_listeners=config.serving.min_listeners,
+                      deep_beta=_calibrated_deep_beta(config, args, "for_you_deep_beta" if protocol == "users"
+                                                      else "deep_beta"),
+                      genre_pairs_count=args.genre_pairs)
     report["dataset"] = name
     report["evaluated"] = label
     online = online_rates(config.database_path)
@@ -672,7 +1020,9 @@ def register(subparsers) -> None:
         "split's training part before scoring (the figures describe the configuration). "
         "holdout: implicit's train_test_split + precision/map/ndcg@k; users: held-out users with half "
         "of each history folded in (mAP@500, Recall@20/50, NDCG@100); item2item: one song of a "
-        "held-out user as the seed, hit rate and recall of their other songs in the top k.",
+        "held-out user as the seed, hit rate and recall of their other songs in the top k; mix: two songs "
+        "of a held-out user as a mix's seeds, for each way of sharing a mix between its seeds, and (catalogs "
+        "with a genre) how often a mix of two genres shows both.",
     )
     parser.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
     parser.add_argument("--model", help="model version whose configuration to evaluate (default: current)")
@@ -688,6 +1038,8 @@ def register(subparsers) -> None:
                         "coverage, novelty, diversity and mean listeners beside hit rate and recall")
     parser.add_argument("--knob-users", type=int, default=DEFAULT_KNOB_USERS,
                         help=f"held-out users sampled for --knobs (default {DEFAULT_KNOB_USERS})")
+    parser.add_argument("--genre-pairs", type=int, default=DEFAULT_GENRE_PAIRS,
+                        help=f"mix only: random pairs of songs of different genres (default {DEFAULT_GENRE_PAIRS})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_param_arguments(parser)
     parser.set_defaults(func=evaluate_command)

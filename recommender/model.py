@@ -234,6 +234,37 @@ class LoadedModel:
         scores[seeds] = -np.inf
         return top_n(scores, n, positive_only=True)
 
+    def seed_similarity(self, seed_indices: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Each seed's similarity to each candidate (seeds x candidates), on ``similar_items``'s
+        scale: cosine of the factors, or the seed's similarity row scaled by its largest value."""
+        seeds = self._indices(seed_indices, "seed_indices")
+        candidates = self._indices(candidates, "candidates")
+        if self.kind == "factors":
+            seed_vectors = self._factors[seeds] / self._norms[seeds, None]
+            candidate_vectors = self._factors[candidates] / self._norms[candidates, None]
+            return (seed_vectors @ candidate_vectors.T).astype(np.float32, copy=False)
+        rows = self._similarity[seeds][:, candidates].toarray()
+        return (rows * self._row_scale[seeds][:, None]).astype(np.float32, copy=False)
+
+    def similar_to_each(self, seed_indices: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` nearest items of each seed together, and every seed's similarity to each.
+
+        Returns (candidates, scores) with ``scores`` seeds x candidates, the seeds in the order
+        given (repeats dropped). A mix ranks from this so that each seed's own neighbourhood is
+        in the pool (the seeds' mean direction can lie far from all of them); with one seed it
+        is ``similar_items``. Seeds are never candidates.
+        """
+        seeds = np.array(list(dict.fromkeys(self._indices(seed_indices, "seed_indices").tolist())), dtype=np.int64)
+        if seeds.size == 0 or n <= 0:
+            return _EMPTY[0], np.empty((seeds.size, 0), dtype=np.float32)
+        if seeds.size == 1:
+            indices, scores = self.similar_items(seeds, n)
+            return indices, scores[None, :]
+        found = [self.similar_items(seeds[i:i + 1], n + seeds.size)[0] for i in range(seeds.size)]
+        candidates = np.unique(np.concatenate(found))
+        candidates = candidates[~np.isin(candidates, seeds)]
+        return candidates, self.seed_similarity(seeds, candidates)
+
     def score_for_history(
         self, item_indices: np.ndarray, weights: np.ndarray | None = None, n: int = 10
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -1,15 +1,18 @@
 """Ranking: from a model's raw neighbours to the suggestions a person sees.
 
-The model proposes a pool of candidates (``LoadedModel.similar_items`` or
+The model proposes a pool of candidates (``LoadedModel.similar_to_each`` or
 ``score_for_history``). This module turns the pool into an answer, in this order:
 
 1. drop what must never be shown: the seeds and their other versions, songs below the
-   listener floor, songs the caller excludes (dislikes, server blocks), optionally the
-   seed's artist;
+   listener floor or the match floor (``MIN_MATCH_SCORE``), songs the caller excludes
+   (dislikes, server blocks), optionally the seed's artist;
 2. re-rank against popularity by the novelty knob (popular / balanced / deep);
-3. collapse versions of one song to its most-listened version;
-4. cap songs per artist;
-5. cut the page (``offset``/``count``, for "More") and attach a reason to each pick.
+3. with several seeds (a mix), let every seed's neighbourhood contribute (``mix_lists``:
+   the seeds take turns, see ``MIX_STRATEGY``);
+4. collapse versions of one song to its most-listened version;
+5. cap songs per artist;
+6. cut the page (``offset``/``count``, for "More"), say whether anything is left after it,
+   and attach a reason to each pick.
 
 Everything here is cheap array work on a pool of a few hundred items, so one answer
 costs well under a millisecond beyond the model's own call.
@@ -17,6 +20,7 @@ costs well under a millisecond beyond the model's own call.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -34,11 +38,38 @@ from .results import Suggestion
 # 0.501, novelty 9.16 vs 7.61 bits, mean listeners 21 vs 48; 0.05 kept 43-47%, the old 0.35
 # kept 14% (0.069) and showed songs with ~3 listeners. popular -0.25 is the knee: hit@10
 # 0.769 (-0.5: 0.798, -0.1: 0.708).
+# Since models calibrate "deep" for their own data at train time (``evaluation.calibrate_deep``,
+# kept in the manifest's "novelty"), 0.04 is only the fallback for models published before that.
 NOVELTY_BETA = {"popular": -0.25, "balanced": 0.0, "deep": 0.04}
 NOVELTY_LEVELS = tuple(NOVELTY_BETA)
 
-# A lift below this is not worth saying "x more than chance" about.
+# A lift below this is not worth saying "x more than chance" about, and a seed of a mix
+# whose listeners share a pick no more than this is not named as a reason for it: a song
+# everyone plays overlaps with everything, by chance.
 MIN_LIFT_TO_MENTION = 1.5
+# Nor is a seed whose lift is below this share of the strongest seed's: listeners who play a
+# lot overlap with everything a little (on the demo, most pairs of songs lift 1.3-1.7x), so
+# next to a seed at 4.5x, one at 1.6x explains nothing.
+NAMED_SHARE_OF_BEST_LIFT = 0.5
+
+# No suggestion below this score (shown as "5% match"): below it the model says nothing
+# useful (on the demo, the median song's cosine with any seed is about -0.03), and "More"
+# ends there, saying so, instead of paging through "0% match" songs.
+MIN_MATCH_SCORE = 0.05
+
+# How the seeds of a mix share its list (measured by `evaluate --protocol mix`, README "Mixes"):
+# - "mean": one list by the seeds' mean similarity (the order of the seeds' mean direction,
+#   how mixes were ranked before): the seed with the tighter neighbourhood takes every place;
+# - "min": one list by the smallest of the seeds' similarities, each scaled by its best;
+# - "turns": the seeds take turns, each adding its closest song not yet picked;
+# - "turns-shared": turns, each seed's similarities scaled by its best, its order also
+#   counting the other seeds' (scaled) similarity by half: songs near several seeds first.
+# Two songs of a held-out listener as seeds, hit@10 demo / Last.fm: mean 0.746 / 0.651, min
+# 0.550 / 0.597, turns 0.790 / 0.656, turns-shared 0.791 / 0.699; 200 demo mixes of two genres
+# showing both: mean 0.68, min 0.37, turns and turns-shared 1.00.
+MIX_STRATEGIES = ("mean", "min", "turns", "turns-shared")
+MIX_STRATEGY = "turns-shared"
+SHARED_WEIGHT = 0.5  # "turns-shared": the weight of the other seeds' mean scaled similarity
 
 
 @dataclass(frozen=True)
@@ -49,12 +80,27 @@ class RankingOptions:
     per_artist_cap: int = 2  # 0 = no cap
     exclude_seed_artist: bool = False
     min_listeners: int = 1
+    min_score: float = MIN_MATCH_SCORE
+    # The model's calibrated "deep" beta (its manifest's novelty.deep_beta); None = NOVELTY_BETA.
+    deep_beta: float | None = None
+    mix_strategy: str = MIX_STRATEGY
 
     def __post_init__(self) -> None:
         if self.novelty not in NOVELTY_BETA:
             raise ValueError(f"novelty must be one of {', '.join(NOVELTY_LEVELS)}, not {self.novelty!r}")
         if self.count < 1 or self.offset < 0 or self.per_artist_cap < 0:
             raise ValueError("count must be >= 1, offset and per_artist_cap >= 0")
+        if self.mix_strategy not in MIX_STRATEGIES:
+            raise ValueError(f"mix strategy must be one of {', '.join(MIX_STRATEGIES)}, not {self.mix_strategy!r}")
+        if self.deep_beta is not None and not (math.isfinite(self.deep_beta) and self.deep_beta >= 0):
+            raise ValueError(f"deep beta must be a finite number >= 0, not {self.deep_beta!r}")
+
+    @property
+    def beta(self) -> float:
+        """The exponent the novelty knob applies: the model's own for "deep" when it has one."""
+        if self.novelty == "deep" and self.deep_beta is not None:
+            return float(self.deep_beta)
+        return NOVELTY_BETA[self.novelty]
 
     @property
     def pool_size(self) -> int:
@@ -63,20 +109,149 @@ class RankingOptions:
 
 
 def novelty_rerank(
-    indices: np.ndarray, scores: np.ndarray, listeners: np.ndarray, novelty: str
+    indices: np.ndarray, scores: np.ndarray, listeners: np.ndarray, novelty: str, beta: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Re-order a candidate pool against popularity; returns (indices, adjusted scores).
 
     Popularity is relative to the most-listened song, so the knob means the same on a
-    2,000-user demo and on the 1 M-user MSD.
+    2,000-user demo and on the 1 M-user MSD. ``beta`` overrides ``NOVELTY_BETA[novelty]``
+    (a model's calibrated "deep").
     """
-    beta = NOVELTY_BETA[novelty]
+    beta = NOVELTY_BETA[novelty] if beta is None else float(beta)
     if beta == 0.0 or len(indices) == 0:
         return indices, scores
-    popularity = (listeners[indices] + 1.0) / (float(listeners.max()) + 1.0)
-    adjusted = np.maximum(scores, 0.0) * popularity ** (-beta)
+    adjusted = _novelty_adjusted(indices, scores, listeners, beta)
     order = np.argsort(-adjusted, kind="stable")
     return indices[order], adjusted[order]
+
+
+def _novelty_adjusted(indices: np.ndarray, scores: np.ndarray, listeners: np.ndarray, beta: float) -> np.ndarray:
+    """``score * popularity ** -beta`` (the scores themselves at beta 0)."""
+    if beta == 0.0 or len(indices) == 0:
+        return scores
+    popularity = (listeners[indices] + 1.0) / (float(listeners.max()) + 1.0)
+    return np.maximum(scores, 0.0) * popularity ** (-beta)
+
+
+def mix_lists(per_seed: np.ndarray, strategy: str = MIX_STRATEGY) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The lists that take turns in an answer: (score held to the match floor, ranking score,
+    shown score) per candidate.
+
+    ``per_seed`` holds each seed's similarity to each candidate (seeds x candidates). One
+    seed, or a one-list strategy, gives one list; "turns" gives one list per seed, each
+    seed's own similarity deciding what it may add, and shows a song's best similarity to
+    any seed.
+    """
+    per_seed = np.atleast_2d(np.asarray(per_seed, dtype=np.float32))
+    if per_seed.shape[0] == 1:
+        return [(per_seed[0], per_seed[0], per_seed[0])]
+    if strategy == "mean":
+        mean = per_seed.mean(axis=0)
+        return [(mean, mean, mean)]
+    if strategy == "min":
+        best = per_seed.max(axis=1, keepdims=True)
+        scaled = per_seed / np.where(best > 0, best, 1.0)
+        lowest = per_seed.min(axis=0)
+        return [(lowest, scaled.min(axis=0), lowest)]
+    closest = per_seed.max(axis=0)
+    if strategy == "turns":
+        return [(row, row, closest) for row in per_seed]
+    if strategy == "turns-shared":
+        # Each seed's similarities scaled by its own best, so that a seed with a loose
+        # neighbourhood still prefers its own neighbours to a tighter seed's.
+        best = per_seed.max(axis=1, keepdims=True)
+        scaled = per_seed / np.where(best > 0, best, 1.0)
+        total, others = scaled.sum(axis=0), per_seed.shape[0] - 1
+        return [(row, own + SHARED_WEIGHT * (total - own) / others, closest) for row, own in zip(per_seed, scaled)]
+    raise ValueError(f"mix strategy must be one of {', '.join(MIX_STRATEGIES)}, not {strategy!r}")
+
+
+@dataclass(frozen=True)
+class RankedPage:
+    """One page of (item index, shown score) pairs, and whether any song is left after it."""
+
+    picked: list[tuple[int, float]]
+    has_more: bool
+
+
+def rank_page(
+    dataset: Dataset,
+    indices: np.ndarray,
+    scores: np.ndarray,
+    options: RankingOptions,
+    *,
+    exclude: Iterable[int] = (),
+    seed_artists: Iterable[str] = (),
+    version_group: Callable[[int], int] | None = None,
+    representative: Callable[[int], int] | None = None,
+) -> RankedPage:
+    """Apply filters, the novelty knob, the mix's turns, version merging and the artist cap.
+
+    ``scores`` is one score per candidate, or one row per seed (``LoadedModel.similar_to_each``)
+    for a mix, shared out by ``options.mix_strategy``. The shown score stays the model's
+    similarity (in a mix, to the closest seed): the knob only changes the order.
+    Candidates below ``options.min_score`` are never shown; ``has_more`` says whether a song
+    is left after this page, so "More" can stop where the list ends.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    per_list = np.atleast_2d(np.asarray(scores, dtype=np.float32))
+    if per_list.shape[1] != indices.size:
+        raise ValueError(f"{per_list.shape[1]} scores for {indices.size} candidates")
+    listeners = dataset.listeners
+    keep = listeners[indices] >= options.min_listeners if indices.size else np.ones(0, dtype=bool)
+    excluded = np.fromiter(exclude, dtype=np.int64)
+    if excluded.size:
+        keep &= ~np.isin(indices, excluded)
+    indices, per_list = indices[keep], per_list[:, keep]
+    # Each list in its own order (a mix's pool is in no seed's order), the knob applied:
+    # (item indices, shown scores), best first.
+    orders: list[tuple[list[int], list[float]]] = []
+    for floored, ranking, shown in mix_lists(per_list, options.mix_strategy):
+        good = np.flatnonzero(floored >= options.min_score)
+        adjusted = _novelty_adjusted(indices[good], ranking[good], listeners, options.beta)
+        order = good[np.argsort(-adjusted, kind="stable")]
+        orders.append((indices[order].tolist(), shown[order].tolist()))
+
+    banned_artists = {a.casefold() for a in seed_artists} if options.exclude_seed_artist else set()
+    seen_groups: set[int] = set()
+    per_artist: dict[str, int] = {}
+
+    def take(index: int) -> int | None:
+        """The song shown for ``index`` if it may join the list (and count it), else None."""
+        group = version_group(index) if version_group else index
+        if group in seen_groups:
+            return None
+        artist = dataset.artist(index).casefold()
+        if artist in banned_artists:
+            return None
+        if options.per_artist_cap and per_artist.get(artist, 0) >= options.per_artist_cap:
+            return None
+        seen_groups.add(group)
+        per_artist[artist] = per_artist.get(artist, 0) + 1
+        return representative(group) if representative else index
+
+    picked: list[tuple[int, float]] = []
+    wanted = options.offset + options.count
+    # The lists take turns (one list: it takes every turn); a list with nothing left drops out.
+    # One song beyond the page is looked for, to know whether there is more.
+    positions = [0] * len(orders)
+    active = list(range(len(orders)))
+    turn = 0
+    while active and len(picked) <= wanted:
+        current = active[turn]
+        order, shown_scores = orders[current]
+        while positions[current] < len(order):
+            position = positions[current]
+            positions[current] += 1
+            shown = take(order[position])
+            if shown is not None:
+                picked.append((shown, shown_scores[position]))
+                turn = (turn + 1) % len(active)
+                break
+        else:
+            active.pop(turn)
+            turn = turn % len(active) if active else 0
+    return RankedPage(picked[options.offset:wanted], len(picked) > wanted)
 
 
 def rank(
@@ -90,44 +265,9 @@ def rank(
     version_group: Callable[[int], int] | None = None,
     representative: Callable[[int], int] | None = None,
 ) -> list[tuple[int, float]]:
-    """Apply filters, the novelty knob, version merging and the artist cap.
-
-    Returns the page ``[offset, offset + count)`` of (item index, score) pairs; the score
-    stays the model's similarity (what the person sees as a percentage), the knob only
-    changes the order.
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float32)
-    listeners = dataset.listeners
-    keep = listeners[indices] >= options.min_listeners
-    excluded = np.fromiter(exclude, dtype=np.int64)
-    if excluded.size:
-        keep &= ~np.isin(indices, excluded)
-    indices, scores = indices[keep], scores[keep]
-    similarity = dict(zip(indices.tolist(), scores.tolist()))
-    indices, _ = novelty_rerank(indices, scores, listeners, options.novelty)
-
-    banned_artists = {a.casefold() for a in seed_artists} if options.exclude_seed_artist else set()
-    seen_groups: set[int] = set()
-    per_artist: dict[str, int] = {}
-    picked: list[tuple[int, float]] = []
-    wanted = options.offset + options.count
-    for index in indices.tolist():
-        group = version_group(index) if version_group else index
-        if group in seen_groups:
-            continue
-        artist = dataset.artist(index).casefold()
-        if artist in banned_artists:
-            continue
-        if options.per_artist_cap and per_artist.get(artist, 0) >= options.per_artist_cap:
-            continue
-        seen_groups.add(group)
-        per_artist[artist] = per_artist.get(artist, 0) + 1
-        shown = representative(group) if representative else index
-        picked.append((shown, similarity[index]))
-        if len(picked) >= wanted:
-            break
-    return picked[options.offset:wanted]
+    """The page ``[offset, offset + count)`` of (item index, score) pairs: see :func:`rank_page`."""
+    return rank_page(dataset, indices, scores, options, exclude=exclude, seed_artists=seed_artists,
+                     version_group=version_group, representative=representative).picked
 
 
 class CoListeners:
@@ -148,46 +288,103 @@ class CoListeners:
         """(shared listeners, lift): how many more than chance the overlap is."""
         users = self.dataset.item_user.of(index)
         shared = int(self.mask[users].sum())
-        expected = self.seed_listeners * len(users) / max(1, self.dataset.n_users)
-        lift = shared / expected if expected > 0 else 0.0
-        return shared, lift
+        return shared, lift_over_chance(shared, self.seed_listeners, len(users), self.dataset.n_users)
+
+
+def lift_over_chance(shared: int, seed_listeners: int, item_listeners: int, n_users: int) -> float:
+    """Shared listeners / the number expected if the two songs were played independently."""
+    expected = seed_listeners * item_listeners / max(1, n_users)
+    return shared / expected if expected > 0 else 0.0
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
+def _lift_text(lift: float) -> str:
+    if lift < MIN_LIFT_TO_MENTION:
+        return ""
+    return f", {lift:.0f}x more than chance" if lift >= 10 else f", {lift:.1f}x more than chance"
+
+
 def co_listener_reason(shared: int, lift: float, seed_title: str) -> str:
     if shared == 0:
         return f"No shared listeners with {seed_title} yet; close to it in taste"
-    text = f"{_plural(shared, 'listener')} of {seed_title} also played this"
-    if lift >= MIN_LIFT_TO_MENTION:
-        text += f", {lift:.0f}x more than chance" if lift >= 10 else f", {lift:.1f}x more than chance"
-    return text
+    return f"{_plural(shared, 'listener')} of {seed_title} also played this" + _lift_text(lift)
+
+
+def _names(titles: Sequence[str]) -> str:
+    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+class MixListeners:
+    """Shared listeners of a pick and a mix's seeds: per seed (with lift), and distinct people
+    over any set of the seeds (a person who played two of them counts once)."""
+
+    def __init__(self, dataset: Dataset, seeds: Sequence[int]):
+        self.dataset = dataset
+        self.counters = [CoListeners(dataset, seed) for seed in seeds]
+        self._union_sizes: dict[tuple[int, ...], int] = {}
+
+    def per_seed(self, index: int) -> list[tuple[int, float]]:
+        return [counter.count(index) for counter in self.counters]
+
+    def distinct(self, index: int, which: Sequence[int]) -> tuple[int, float]:
+        """(people who played the pick and any of seeds ``which`` (positions), lift over chance)."""
+        users = self.dataset.item_user.of(index)
+        masks = [self.counters[j].mask for j in which]
+        shared = int(np.logical_or.reduce([mask[users] for mask in masks]).sum()) if len(users) else 0
+        key = tuple(sorted(which))
+        if key not in self._union_sizes:
+            self._union_sizes[key] = int(np.logical_or.reduce(masks).sum())
+        return shared, lift_over_chance(shared, self._union_sizes[key], len(users), self.dataset.n_users)
 
 
 def explain_similar(
     dataset: Dataset, seeds: Sequence[int], picked: list[tuple[int, float]]
 ) -> list[Suggestion]:
-    """Suggestions with co-listener reasons. With several seeds (a mix), each pick names the
-    seeds whose listeners share it, strongest first."""
-    counters = [CoListeners(dataset, seed) for seed in seeds]
+    """Suggestions with co-listener reasons.
+
+    With several seeds (a mix), each pick names the seeds that explain it: those whose
+    listeners play it at least ``MIN_LIFT_TO_MENTION`` times more than chance and at least
+    ``NAMED_SHARE_OF_BEST_LIFT`` of the strongest seed's lift, highest lift first (at most
+    three). A song everyone plays overlaps with every pick by chance and explains none.
+    The count is of distinct people who played the pick and any named seed. When no seed
+    stands out, the reason says the pick is close in taste to the seed with the highest lift.
+    """
+    seeds = list(seeds)
+    if len(seeds) == 1:
+        counter = CoListeners(dataset, seeds[0])
+        suggestions = []
+        for index, score in picked:
+            shared, lift = counter.count(index)
+            reason = co_listener_reason(shared, lift, dataset.title(seeds[0]))
+            suggestions.append(_suggestion(dataset, index, score, reason, (seeds[0],), shared))
+        return suggestions
+    listeners = MixListeners(dataset, seeds)
     suggestions = []
     for index, score in picked:
-        overlaps = [(counter.count(index), seed) for counter, seed in zip(counters, seeds)]
-        overlaps.sort(key=lambda item: (-item[0][0], seeds.index(item[1])))
-        (shared, lift), top_seed = overlaps[0]
-        because = tuple(seed for (n, _), seed in overlaps if n > 0) or (top_seed,)
-        if len(seeds) == 1:
-            reason = co_listener_reason(shared, lift, dataset.title(top_seed))
+        overlaps = listeners.per_seed(index)
+        by_lift = sorted(range(len(seeds)), key=lambda j: (-overlaps[j][1], j))
+        floor = max(MIN_LIFT_TO_MENTION, NAMED_SHARE_OF_BEST_LIFT * overlaps[by_lift[0]][1])
+        named = [j for j in by_lift if overlaps[j][0] > 0 and overlaps[j][1] >= floor][:3]
+        if named:
+            shared, lift = listeners.distinct(index, named)
+            if len(named) == 1:
+                count = f"{shared:,} of its listeners"
+            else:
+                count = _plural(shared, "listener") + (" of either" if len(named) == 2 else " of any of them")
+            reason = f"From {_names([dataset.title(seeds[j]) for j in named])}: {count} also played this" \
+                + _lift_text(lift)
+            because = tuple(seeds[j] for j in named)
         else:
-            named = " and ".join(dataset.title(seed) for seed in because[:3])
-            total = sum(n for (n, _), _ in overlaps)
-            reason = (
-                f"From {named}: {_plural(total, 'shared listener')}"
-                if total else f"Close in taste to {dataset.title(top_seed)}; no shared listeners yet"
-            )
-        suggestions.append(_suggestion(dataset, index, score, reason, because))
+            top = by_lift[0]
+            shared, lift = overlaps[top]
+            title = dataset.title(seeds[top])
+            reason = (f"Close in taste to {title}; {_plural(shared, 'shared listener')}, {lift:.1f}x chance"
+                      if shared else f"Close in taste to {title}; no shared listeners yet")
+            because = (seeds[top],)
+        suggestions.append(_suggestion(dataset, index, score, reason, because, shared))
     return suggestions
 
 
@@ -208,7 +405,8 @@ def explain_for_you(
     return suggestions
 
 
-def _suggestion(dataset: Dataset, index: int, score: float, reason: str, because: tuple[int, ...]) -> Suggestion:
+def _suggestion(dataset: Dataset, index: int, score: float, reason: str, because: tuple[int, ...],
+                shared_listeners: int | None = None) -> Suggestion:
     return Suggestion(
         item_index=int(index),
         item_id=str(dataset.item_ids[index]),
@@ -217,6 +415,7 @@ def _suggestion(dataset: Dataset, index: int, score: float, reason: str, because
         score=float(max(0.0, min(1.0, score))),
         reason=reason,
         because_of=tuple(int(i) for i in because),
+        shared_listeners=shared_listeners,
     )
 
 

@@ -62,6 +62,9 @@ class Suggestion:
     reason: str  # one line a person can read
     # Seeds (item indices) or liked songs that led to this pick, for /mix and /foryou.
     because_of: tuple[int, ...] = ()
+    # Distinct people who played this and a seed named in the reason (/soundalike, /mix);
+    # the number the reason states. None where the reason counts nothing (/foryou).
+    shared_listeners: int | None = None
 
     @property
     def percent(self) -> int:
@@ -79,3 +82,6 @@ class Answer:
     # Position of the first suggestion in the full ranking (for "More").
     offset: int = 0
     notes: list[str] = field(default_factory=list)
+    # Whether songs are left after this page: False when the list ends here (no song left
+    # above the match floor), so front ends offer no "More".
+    has_more: bool = True

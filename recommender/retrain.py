@@ -8,9 +8,9 @@
 3. Score the current model's configuration and the candidate (same configuration, dataset
    plus feedback rows) with the same protocol, split and seed. Feedback rows only ever join
    the training part, so both are judged on the same held-out listeners.
-4. Promote (fit on everything, publish, move ``current``) unless the candidate's primary
-   figure is worse than the current one's by more than ``tolerance``; otherwise keep the
-   current model and say why.
+4. Promote (calibrate "deep cuts" for the data, fit on everything, publish, move
+   ``current``) unless the candidate's primary figure is worse than the current one's by
+   more than ``tolerance``; otherwise keep the current model and say why.
 
 ``--json-progress`` prints one JSON object per line for the bot, which runs this as a
 subprocess: ``{"stage", "progress" (0..1), "message"}``, ending with
@@ -178,7 +178,7 @@ def retrain(
     """
     from .dataset import Dataset
     from .evaluation import evaluate, primary_metric
-    from .training import TrainParams, dataset_fields, fit
+    from .training import TrainParams, calibrate_novelty, dataset_fields, fit
 
     report = report or (lambda stage, progress, message: None)
     feedback_db = Path(feedback_db) if feedback_db is not None else config.database_path
@@ -231,8 +231,10 @@ def retrain(
         report("decide", 0.6, "promoting: " + reason)
 
         everything = sp.vstack([dataset.interactions, feedback.matrix], format="csr")
-        report("train", 0.6, f"training on {everything.nnz:,} interactions ({everything.shape[0]:,} listeners)")
-        fitted = fit(params, everything, progress=lambda p: report("train", 0.6 + 0.35 * p, f"training {p:.0%}"))
+        novelty = calibrate_novelty(dataset, params, config, lambda message: report("calibrate", 0.62, message),
+                                    interactions=everything)
+        report("train", 0.65, f"training on {everything.nnz:,} interactions ({everything.shape[0]:,} listeners)")
+        fitted = fit(params, everything, progress=lambda p: report("train", 0.65 + 0.3 * p, f"training {p:.0%}"))
         manifest = {
             **fitted.manifest_fields(),
             "dataset": dataset_fields(dataset),
@@ -240,6 +242,7 @@ def retrain(
                         "model": candidate_report["model"], "baseline": metrics["baseline"]},
             "feedback": {**feedback.summary(), "database": str(feedback_db)},
             "retrain": {"compared_with": current, "tolerance": tolerance, "reason": reason},
+            "novelty": novelty,
         }
         report("publish", 0.97, "publishing")
         version = store.publish(fitted.arrays(), manifest)

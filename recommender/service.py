@@ -26,7 +26,7 @@ from .recommend import (
     RankingOptions,
     explain_for_you,
     explain_similar,
-    rank,
+    rank_page,
 )
 from .resolver import TitleResolver
 from .results import Answer, Candidate, Resolution
@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 
 # /foryou needs a few liked songs before fold-in says anything useful.
 MIN_LIKES_FOR_YOU = 3
+MIN_MIX_SEEDS = 2
 MAX_MIX_SEEDS = 5
+# Said under the last page of a list (no song left above the match floor).
+END_OF_LIST = "These are the last songs that match well enough; there are no more."
 
 
 class NoListeningData(SoundalikeError):
@@ -45,6 +48,22 @@ class NoListeningData(SoundalikeError):
 
 class NotEnoughHistory(SoundalikeError):
     """/foryou was asked before the member rated enough songs."""
+
+
+class MixNeedsTwoSongs(SoundalikeError):
+    """A mix was asked with fewer than two different songs."""
+
+
+def calibrated_deep_beta(manifest, key: str = "deep_beta") -> float | None:
+    """The "deep" novelty exponent a model was calibrated with at train time, or None (a model
+    from before calibration, or a value that is not a finite number >= 0): then the constant.
+    ``key``: "deep_beta" (/soundalike, /mix) or "for_you_deep_beta" (/foryou)."""
+    novelty = manifest.get("novelty") if hasattr(manifest, "get") else None
+    value = novelty.get(key) if isinstance(novelty, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if value >= 0 and value == value and value != float("inf") else None
 
 
 def wants_ann_index(config: Config, model) -> bool:
@@ -169,8 +188,9 @@ class SoundalikeService:
 
     # -- answers ---------------------------------------------------------------------------
     def _options(self, count: int, offset: int, novelty: str | None, per_artist_cap: int | None,
-                 exclude_seed_artist: bool = False) -> RankingOptions:
+                 exclude_seed_artist: bool = False, model=None, for_you: bool = False) -> RankingOptions:
         serving = self.config.serving
+        model = self.model if model is None else model
         try:
             return RankingOptions(
                 count=count,
@@ -179,6 +199,7 @@ class SoundalikeService:
                 per_artist_cap=serving.per_artist_cap if per_artist_cap is None else per_artist_cap,
                 exclude_seed_artist=exclude_seed_artist,
                 min_listeners=serving.min_listeners,
+                deep_beta=calibrated_deep_beta(model.manifest, "for_you_deep_beta" if for_you else "deep_beta"),
             )
         except ValueError as error:
             raise SoundalikeError(str(error)) from None
@@ -213,7 +234,10 @@ class SoundalikeService:
         exclude_ids: Iterable[str] = (),
     ) -> Answer:
         """Songs whose listeners overlap with ``item_id``'s, best first."""
-        return self.mix([item_id], count, offset, novelty, per_artist_cap, exclude_ids, exclude_seed_artist)
+        seeds = self._indices([item_id])
+        if not seeds:
+            raise UnknownSong(item_id)
+        return self._from_seeds(seeds, count, offset, novelty, per_artist_cap, exclude_ids, exclude_seed_artist)
 
     def mix(
         self,
@@ -225,17 +249,27 @@ class SoundalikeService:
         exclude_ids: Iterable[str] = (),
         exclude_seed_artist: bool = False,
     ) -> Answer:
-        """Recommendations from several seeds together; no seed appears in the answer."""
+        """Recommendations from 2 to 5 songs together, every seed's neighbourhood taking its turn
+        (``recommend.MIX_STRATEGY``); no seed appears in the answer."""
         seeds = list(dict.fromkeys(self._indices(item_ids)))
         if not seeds:
             raise UnknownSong(", ".join(item_ids))
+        if len(seeds) < MIN_MIX_SEEDS:
+            raise MixNeedsTwoSongs(
+                f"A mix needs at least two different songs; got only {self.dataset.title(seeds[0])} by "
+                f"{self.dataset.artist(seeds[0])} (for one song, ask for similar songs)."
+            )
         if len(seeds) > MAX_MIX_SEEDS:
             raise SoundalikeError(f"A mix takes at most {MAX_MIX_SEEDS} songs, got {len(seeds)}.")
+        return self._from_seeds(seeds, count, offset, novelty, per_artist_cap, exclude_ids, exclude_seed_artist)
+
+    def _from_seeds(self, seeds: list[int], count: int, offset: int, novelty: str | None,
+                    per_artist_cap: int | None, exclude_ids: Iterable[str], exclude_seed_artist: bool) -> Answer:
         self._require_listeners(seeds)
-        options = self._options(count, offset, novelty, per_artist_cap, exclude_seed_artist)
         model = self.model
-        indices, scores = model.similar_items(np.asarray(seeds, dtype=np.int64), options.pool_size)
-        picked = rank(
+        options = self._options(count, offset, novelty, per_artist_cap, exclude_seed_artist, model)
+        indices, scores = model.similar_to_each(np.asarray(seeds, dtype=np.int64), options.pool_size)
+        page = rank_page(
             self.dataset, indices, scores, options,
             exclude=self._seed_exclusions(seeds) | set(self._indices(exclude_ids)),
             seed_artists=[self.dataset.artist(s) for s in seeds],
@@ -244,10 +278,12 @@ class SoundalikeService:
         )
         return Answer(
             seeds=[self._candidate(s) for s in seeds],
-            suggestions=explain_similar(self.dataset, seeds, picked),
+            suggestions=explain_similar(self.dataset, seeds, page.picked),
             model_version=model.version,
             dataset=self.dataset.name,
             offset=offset,
+            notes=[END_OF_LIST] if page.picked and not page.has_more else [],
+            has_more=page.has_more,
         )
 
     def for_you(
@@ -267,12 +303,12 @@ class SoundalikeService:
                 f"/foryou needs at least {MIN_LIKES_FOR_YOU}. Ask /soundalike for a song you love and rate "
                 "the suggestions with the 👍 buttons."
             )
-        options = self._options(count, offset, novelty, per_artist_cap)
         model = self.model
+        options = self._options(count, offset, novelty, per_artist_cap, model=model, for_you=True)
         indices, scores = model.score_for_history(
             np.asarray(history, dtype=np.int64), np.ones(len(history), dtype=np.float32), options.pool_size
         )
-        picked = rank(
+        page = rank_page(
             self.dataset, indices, scores, options,
             exclude=self._seed_exclusions(history) | set(self._indices(exclude_ids)),
             version_group=self.resolver.version_group,
@@ -280,10 +316,12 @@ class SoundalikeService:
         )
         return Answer(
             seeds=[],
-            suggestions=explain_for_you(self.dataset, picked, history, model.contributions),
+            suggestions=explain_for_you(self.dataset, page.picked, history, model.contributions),
             model_version=model.version,
             dataset=self.dataset.name,
             offset=offset,
+            notes=[END_OF_LIST] if page.picked and not page.has_more else [],
+            has_more=page.has_more,
         )
 
     @property

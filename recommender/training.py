@@ -409,6 +409,32 @@ def format_metrics(metrics: dict) -> str:
     return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items() if isinstance(value, float))
 
 
+def calibrate_novelty(dataset, params: TrainParams, config, report: Callable[[str], None] = print,
+                      interactions: sp.spmatrix | None = None) -> dict:
+    """Calibrate "deep cuts" for this data (``evaluation.calibrate_deep``: a validation split of
+    the training data) and say what was chosen; the result goes into the model's manifest."""
+    from . import evaluation
+
+    evaluation_config, serving = config.evaluation, config.serving
+    report(f"Calibrating the deep cuts setting on a validation split of the training users (seed "
+           f"{evaluation_config.random_state + 1}) ...")
+    novelty = evaluation.calibrate_deep(
+        dataset, params, k=evaluation_config.k, seed=evaluation_config.random_state,
+        train_share=evaluation_config.train_share, per_artist_cap=serving.per_artist_cap,
+        min_listeners=serving.min_listeners, interactions=interactions)
+    for name, part in (("/soundalike and /mix", novelty["similar"]), ("/foryou", novelty["for_you"])):
+        chosen = next((row for row in part["grid"] if row["beta"] == part["deep_beta"]), None)
+        if chosen is None:
+            report(f"Deep cuts for {name}: beta 0: no beta kept {evaluation.DEEP_HIT_FLOOR:.0%} of balanced's hits, "
+                   "so deep cuts answer like balanced")
+            continue
+        report(f"Deep cuts for {name}: beta {part['deep_beta']:g}: {chosen['hit_share']:.0%} of balanced's hit "
+               f"rate, median listeners {chosen['listener_share']:.0%} of balanced's"
+               + ("" if part["listener_target_met"] else
+                  f" (the target, at most {evaluation.DEEP_LISTENER_TARGET:.0%}, was not reachable)"))
+    return novelty
+
+
 def train_command(args: argparse.Namespace) -> int:
     from . import evaluation
     from .dataset import Dataset
@@ -445,6 +471,8 @@ def train_command(args: argparse.Namespace) -> int:
     if metrics:
         print(f"Held-out test: model {format_metrics(metrics['model'])}")
         print(f"               popularity {format_metrics(metrics['baseline'])}")
+    if not args.no_calibrate:
+        manifest_extra["novelty"] = calibrate_novelty(dataset, params, config)
     print(f"Training {params.describe()} on all {dataset.interactions.nnz:,} interactions ...")
     fitted = fit(params, dataset.interactions, show_progress=not args.quiet)
     print(f"Trained in {fitted.seconds:.1f} s")
@@ -566,6 +594,9 @@ def register(subparsers) -> None:
     train.add_argument("--tune-seconds", type=float, default=90.0,
                        help="stop starting new trials after this long (default 90)")
     train.add_argument("--no-eval", action="store_true", help="skip the holdout figures (large data)")
+    train.add_argument("--no-calibrate", action="store_true",
+                       help="skip calibrating the deep cuts setting on a validation split (one more fit); "
+                       "the model then answers deep cuts with the default beta")
     train.add_argument("--no-publish", action="store_true", help="train and report, publish nothing")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=train_command)

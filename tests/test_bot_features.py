@@ -6,6 +6,7 @@ The real discord.py client and the real service on the demo data, as in test_bot
 
 from __future__ import annotations
 
+import re
 import statistics
 
 import pytest
@@ -217,6 +218,24 @@ async def test_more_shows_the_next_page_and_still_works_after_a_restart(world):
     mix_more = await press_more(world, mix)
     assert mix_more["embeds"][0]["title"] == "A mix of Hey Ya! and Hey Jude (6–10)"
     assert not set(await shown(world, mix)) & set(await shown(world, mix_more))
+
+
+async def test_the_last_page_says_there_is_no_more_and_offers_no_more_button(world):
+    from bot import render
+    from recommender.service import END_OF_LIST
+
+    page = await ask(world, "soundalike", [option("title", "Hey Ya!"), option("count", 10)])
+    pages = [page]
+    while "soundalike:more" in custom_ids(page):
+        assert len(pages) < 20, "the list must end before the last offered position"
+        page = await press_more(world, page)
+        pages.append(page)
+    description = page["embeds"][0]["description"]
+    assert description.startswith(render.safe(END_OF_LIST, 300)), "the last page says so"
+    assert all(END_OF_LIST not in p["embeds"][0]["description"] for p in pages[:-1])
+    assert not any(re.search(r"\b[0-4]% match", p["embeds"][0]["description"]) for p in pages)
+    logged = [await shown(world, p) for p in pages]
+    assert len({item for ids in logged for item in ids}) == sum(map(len, logged)), "no song twice"
 
 
 async def test_more_on_someone_elses_playlist_is_refused(world):

@@ -377,3 +377,18 @@ async def test_the_configured_novelty_and_default_count_reach_the_console(tmp_pa
     (answer,) = answers_in(out.getvalue())
     assert len(answer) == 3 and "demo data · deep cuts)" in out.getvalue()
     assert queries(tmp_path / "log.sqlite3")[0][1]["novelty"] == "deep"
+
+
+async def test_more_ends_where_the_list_ends_and_says_so(tmp_path, demo_env, demo_service):
+    from recommender.service import END_OF_LIST
+
+    out = await run_lines("Hey Ya! count:10\n" + "/more\n" * 25, demo_env, tmp_path, service=demo_service)
+    assert not re.search(r"\s[0-4]% match", out), "nothing below the match floor"
+    assert out.count(END_OF_LIST) == 1
+    last_page = out[out.index(END_OF_LIST):]
+    assert "Rate with +N / -N (e.g. +1), or + / - for the whole list.\n" in last_page
+    assert "/more for the next ones" not in last_page
+    assert last_page.rstrip().endswith("That was all: there are no more suggestions for this.")
+    assert "That is as far as I go" not in out
+    pages = re.findall(r"Songs like Hey Ya! — OutKast(?: \((\d+)–(\d+)\))?:", out)
+    assert len(pages) < 26 and pages[-1][0] == str(10 * (len(pages) - 1) + 1)

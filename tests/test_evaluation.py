@@ -169,3 +169,72 @@ def test_holdout_report_counts_only_the_sampled_users():
     sampled = evaluate(counts, params, "holdout", 5, 1, max_users=20)
     assert whole["users_evaluated"] > 20 and sampled["users_evaluated"] == 20
     assert set(sampled["model"]) == set(whole["model"])
+
+
+# -- mixes -----------------------------------------------------------------------------------
+def write_genre_dataset(datasets_dir, name: str = "genres"):
+    """Planted listening with each song's genre in the catalog (as the demo catalog has)."""
+    import pandas as pd
+
+    from recommender.dataset import Dataset, write_dataset
+
+    counts, genre = planted_counts(seed=3)
+    items = pd.DataFrame({"item_id": [f"song{i}" for i in range(counts.shape[1])],
+                          "title": [f"Song {i}" for i in range(counts.shape[1])],
+                          "artist": [f"Artist {i}" for i in range(counts.shape[1])],
+                          "genre": [f"genre {g}" for g in genre]})
+    write_dataset(datasets_dir / name, name=name, interactions=counts, items=items,
+                  user_ids=[f"user{u}" for u in range(counts.shape[0])])
+    return Dataset.open(datasets_dir, name)
+
+
+def test_mix_cases_take_two_songs_of_a_listener_as_seeds_and_the_rest_as_targets():
+    counts, _ = planted_counts(seed=4)
+    split = users_split(counts, 0.8, seed=1)
+    cases = evaluation.mix_cases(split, seed=1)
+    assert cases and len(cases) == sum(v.size + h.size > 2 for v, h in zip(split.visible, split.hidden))
+    for case in cases:
+        played = set(counts[case.user].indices.tolist())
+        assert len(case.seeds) == 2 and len(set(case.seeds.tolist())) == 2
+        assert set(case.seeds.tolist()) | set(case.targets.tolist()) <= played
+        assert not set(case.seeds.tolist()) & set(case.targets.tolist())
+    assert [c.seeds.tolist() for c in cases] == [c.seeds.tolist() for c in evaluation.mix_cases(split, seed=1)]
+    assert len(evaluation.mix_cases(split, seed=1, max_users=5)) == 5
+
+
+def test_mix_protocol_measures_every_strategy_beside_popularity_with_genres(tmp_path, capsys):
+    from recommender.recommend import MIX_STRATEGIES, MIX_STRATEGY
+
+    config_path = write_config(tmp_path)
+    dataset = write_genre_dataset(load_config(config_path).datasets_dir)
+    report = evaluate(dataset, FAST, "mix", k=5, seed=1, genre_pairs_count=40)
+    assert set(report["mix"]) == set(MIX_STRATEGIES) and report["mix_setup"]["genre_pairs"] == 40
+    assert report["model"] == {name: report["mix"][MIX_STRATEGY][name] for name in ("hit_rate@5", "recall@5")}
+    assert report["baseline"] == {name: report["mix_baseline"][name] for name in ("hit_rate@5", "recall@5")}
+    for figures in [*report["mix"].values(), report["mix_baseline"]]:
+        assert 0.0 <= figures["hit_rate@5"] <= 1.0 and 0.0 <= figures["genre_representation"] <= 1.0
+    # Listeners play one genre each here: a mix of two genres must show both.
+    assert report["mix"][MIX_STRATEGY]["genre_representation"] == 1.0
+    assert report["model"]["hit_rate@5"] > report["baseline"]["hit_rate@5"]
+    # Reproducible from the command line, with the table of strategies.
+    assert run_command(config_path, "evaluate", "--dataset", "genres", "--protocol", "mix", "--k", "5",
+                       "--genre-pairs", "40") == 0
+    out = capsys.readouterr().out
+    assert "genre_representation" in out and all(name in out for name in MIX_STRATEGIES)
+    assert f"served: {MIX_STRATEGY}" in out
+    # A catalog without genres still gets hit rates, and no genre column.
+    plain = evaluate(planted_counts(seed=3)[0], FAST, "mix", k=5, seed=1)
+    assert plain["mix_setup"]["genre_pairs"] == 0 and "genre_representation" not in plain["mix"][MIX_STRATEGY]
+
+
+def test_evaluating_writes_nothing_beside_the_dataset_or_in_the_working_folder(tmp_path, monkeypatch):
+    config_path = write_config(tmp_path)
+    dataset = write_genre_dataset(load_config(config_path).datasets_dir)
+    before = sorted(p.name for p in dataset.path.iterdir())
+    monkeypatch.chdir(tmp_path)
+    evaluate(dataset, FAST, "mix", k=5, seed=1, genre_pairs_count=5)
+    evaluate(dataset, FAST, "item2item", k=5, seed=1, knobs=True, knob_users=5)
+    evaluation.calibrate_deep(dataset, FAST, k=5, seed=1, max_users=5)
+    evaluate(planted_counts(seed=3)[0], FAST, "mix", k=5, seed=1)
+    assert sorted(p.name for p in dataset.path.iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "data"]

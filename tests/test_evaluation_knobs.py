@@ -32,7 +32,8 @@ from recommender.training import TrainParams
 
 FAST = TrainParams(factors=8, iterations=10, threads=1)
 GENRES, ITEMS_PER_GENRE, USERS_PER_GENRE, ITEMS_PER_USER = 3, 24, 80, 6
-FIGURES = {"hit_rate@5", "recall@5", "coverage", "novelty", "diversity", "mean_listeners", "mean_length"}
+FIGURES = {"hit_rate@5", "recall@5", "coverage", "novelty", "diversity", "mean_listeners", "median_listeners",
+           "mean_length"}
 
 
 def skewed_counts(seed: int = 0) -> sp.csr_matrix:
@@ -123,7 +124,8 @@ def test_deep_cuts_are_more_novel_and_less_listened_than_popular(skewed, protoco
         assert set(figures) == FIGURES
         assert 0.0 < figures["coverage"] <= 1.0
         assert 0.0 <= figures["hit_rate@5"] <= 1.0 and 0.0 <= figures["recall@5"] <= 1.0
-        assert figures["mean_length"] == 5.0
+        # Lists end at the match floor (recommend.MIN_MATCH_SCORE): a few folded-in ones are shorter.
+        assert figures["mean_length"] == 5.0 or protocol == "users" and 4.5 <= figures["mean_length"] < 5.0
     # --knobs only adds: the protocol's own report is the same as without it.
     plain = evaluate(skewed, FAST, protocol, k=5, seed=1)
     assert {key: value for key, value in report.items() if not key.startswith("knobs")} == plain
@@ -195,11 +197,12 @@ def test_evaluate_knobs_json_and_table(tmp_path, capsys):
                        "--knobs", "--knob-users", "30") == 0
     out = capsys.readouterr().out
     assert "Novelty knob" in out and "at most 1 per artist" in out and "30 sampled" in out
-    rows = {line.split()[0]: line.split()[-6:] for line in out.splitlines()
+    rows = {line.split()[0]: line.split()[-7:] for line in out.splitlines()
             if line.startswith(("popular ", "balanced ", "deep "))}
     assert set(rows) == {"popular", "balanced", "deep"}
     assert float(rows["deep"][3]) == pytest.approx(report["knobs"]["deep"]["novelty"], abs=1e-4)
     assert "popularity baseline" in out
+    assert "deep cuts: beta 0.04 (the default; model not calibrated)" in out
 
 
 def test_knobs_refuse_the_holdout_protocol_with_a_clear_message(tmp_path, capsys):
@@ -209,3 +212,85 @@ def test_knobs_refuse_the_holdout_protocol_with_a_clear_message(tmp_path, capsys
                        "--protocol", "holdout", "--knobs"])
     assert status == 2
     assert "--protocol item2item" in capsys.readouterr().err
+
+
+# -- calibrating "deep cuts" ----------------------------------------------------------------
+def figures(hit: float, median: float) -> dict:
+    return {"hit_rate@10": hit, "median_listeners": median}
+
+
+def test_deep_beta_is_the_smallest_that_halves_the_listeners_within_the_hit_floor():
+    balanced = figures(0.6, 100.0)
+    by_beta = {0.05: figures(0.55, 70.0), 0.1: figures(0.5, 50.0), 0.2: figures(0.4, 30.0), 0.3: figures(0.25, 20.0)}
+    assert evaluation.choose_deep_beta(balanced, by_beta, 10) == (0.1, True)
+    # Halving only past the floor: the largest beta that keeps the floor, and the target says so.
+    by_beta = {0.05: figures(0.55, 70.0), 0.1: figures(0.31, 60.0), 0.2: figures(0.2, 40.0)}
+    assert evaluation.choose_deep_beta(balanced, by_beta, 10) == (0.1, False)
+    # Nothing keeps the floor: deep answers like balanced rather than lose most hits.
+    assert evaluation.choose_deep_beta(balanced, {0.05: figures(0.1, 10.0)}, 10) == (0.0, False)
+
+
+def test_calibration_halves_the_median_listeners_on_validation_and_keeps_the_floor(skewed):
+    novelty = evaluation.calibrate_deep(skewed, FAST, k=5, seed=1)
+    assert (novelty["deep_beta"], novelty["for_you_deep_beta"]) == (novelty["similar"]["deep_beta"],
+                                                                   novelty["for_you"]["deep_beta"])
+    assert novelty["similar"]["listener_target_met"], "this data has deep cuts to find for one song"
+    for part, protocol in ((novelty["similar"], "item2item"), (novelty["for_you"], "users")):
+        def keeps_floor(row):
+            return row["hit_share"] >= evaluation.DEEP_HIT_FLOOR
+
+        def meets_both(row):
+            return keeps_floor(row) and row["listener_share"] <= evaluation.DEEP_LISTENER_TARGET
+
+        chosen = next(row for row in part["grid"] if row["beta"] == part["deep_beta"])
+        if part["listener_target_met"]:
+            assert meets_both(chosen)
+            assert not any(meets_both(row) for row in part["grid"] if row["beta"] < chosen["beta"])
+        else:  # (on this small data, /foryou's lists cannot halve their listeners within the floor)
+            assert not any(meets_both(row) for row in part["grid"])
+            assert chosen["beta"] == max(row["beta"] for row in part["grid"] if keeps_floor(row))
+        validation = part["validation"]
+        assert validation["protocol"] == protocol and validation["validation_seed"] == 2 and validation["users"] > 0
+
+
+def test_calibration_never_looks_at_the_test_users(skewed):
+    """The users `evaluate --protocol item2item` holds out with the same seed can play anything:
+    the calibration does not change."""
+    counts = sp.csr_matrix(skewed.interactions)
+    test_users = users_split(counts, 0.8, 1).users
+    scrambled = counts.tolil()
+    rng = np.random.default_rng(0)
+    for user in test_users.tolist():
+        played = counts[user].indices
+        scrambled[user, played] = 0
+        scrambled[user, rng.choice(counts.shape[1], played.size, replace=False)] = 7.0
+    scrambled = sp.csr_matrix(scrambled)
+    scrambled.eliminate_zeros()
+    assert users_split(scrambled, 0.8, 1).users.tolist() == test_users.tolist()
+    assert (scrambled != counts).nnz > 0
+    before = evaluation.calibrate_deep(skewed, FAST, k=5, seed=1)
+    after = evaluation.calibrate_deep(skewed, FAST, k=5, seed=1, interactions=scrambled)
+    assert before == after
+
+
+def test_train_publishes_the_calibration_and_evaluate_uses_it(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    write_skewed_dataset(load_config(config_path).datasets_dir)
+    assert cli_main(["--config", str(config_path), "train", "--dataset", "skewed", "--no-eval", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    from recommender.store import ModelStore
+
+    store = ModelStore.for_dataset(load_config(config_path).models_dir, "skewed")
+    novelty = store.read_manifest("v1")["novelty"]
+    assert f"Deep cuts for /soundalike and /mix: beta {novelty['deep_beta']:g}" in out
+    assert f"Deep cuts for /foryou: beta {novelty['for_you_deep_beta']:g}" in out
+    assert len(novelty["similar"]["grid"]) == len(novelty["for_you"]["grid"]) == len(evaluation.DEEP_BETA_GRID)
+    for protocol, key in (("item2item", "deep_beta"), ("users", "for_you_deep_beta")):
+        assert cli_main(["--config", str(config_path), "evaluate", "--dataset", "skewed", "--protocol", protocol,
+                         "--knobs", "--knob-users", "20", "--json"]) == 0
+        setup = json.loads(capsys.readouterr().out)["knobs_setup"]
+        assert setup["deep_beta"] == novelty[key] and setup["deep_beta_calibrated"]
+    # --no-calibrate publishes without one: that model answers deep cuts with the constant.
+    assert cli_main(["--config", str(config_path), "train", "--dataset", "skewed", "--no-eval", "--quiet",
+                     "--no-calibrate"]) == 0
+    assert "novelty" not in store.read_manifest("v2")

@@ -55,6 +55,25 @@ def test_several_seeds_blend_their_genres_and_are_excluded(fitted_models, plante
     assert set(genre[indices].tolist()) == {0, 2}
 
 
+@pytest.mark.parametrize("algorithm", ["als", "cosine"])
+def test_similar_to_each_pools_every_seeds_neighbours_with_each_seeds_own_scores(fitted_models, planted, algorithm):
+    _, genre = planted
+    model = fitted_models[algorithm].loaded()
+    seeds = np.array([22, 1, 22])  # genre 2, then genre 0; the repeat is dropped
+    candidates, scores = model.similar_to_each(seeds, 5)
+    assert scores.shape == (2, candidates.size) and not {1, 22} & set(candidates.tolist())
+    for row, seed in enumerate([22, 1]):
+        own, own_scores = model.similar_items(np.array([seed]), 5)
+        assert set(own.tolist()) <= set(candidates.tolist()), "each seed's own neighbours are in the pool"
+        at = np.searchsorted(candidates, own)
+        np.testing.assert_allclose(scores[row, at], own_scores, rtol=1e-4, atol=1e-5)
+    assert {0, 2} <= set(genre[candidates].tolist())
+    one, one_scores = model.similar_to_each(np.array([22]), 5)
+    same, same_scores = model.similar_items(np.array([22]), 5)
+    assert one.tolist() == same.tolist() and one_scores.shape == (1, 5)
+    np.testing.assert_array_equal(one_scores[0], same_scores)
+
+
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHM_PARAMS))
 def test_fold_in_ranks_the_liked_songs_genre_first(fitted_models, planted, algorithm):
     _, genre = planted

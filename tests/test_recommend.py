@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recommender.dataset import Dataset, write_dataset
 from recommender.recommend import (
+    MIN_MATCH_SCORE,
     CoListeners,
     RankingOptions,
     co_listener_reason,
@@ -17,6 +22,7 @@ from recommender.recommend import (
     novelty_rerank,
     popularity_ranking,
     rank,
+    rank_page,
 )
 
 # Items: 0 seed (A), 1 popular (B), 2 deep cut (C), 3 another version of 1 (B),
@@ -99,12 +105,122 @@ def test_options_reject_bad_values():
 
 def test_mix_reasons_name_the_seeds_that_share_listeners(dataset):
     suggestions = explain_similar(dataset, [0, 2], [(1, 0.7), (6, 0.6)])
-    # Item 6 (users 0-9) shares listeners with both seeds; the seed with more overlap first.
-    assert suggestions[1].because_of == (0, 2)
-    assert suggestions[1].reason.startswith("From Seed and Deep")
+    # Item 6 (users 0-9) shares listeners with both seeds: 5x chance with Seed (users 0-19),
+    # 10x with Deep (users 0-4). The higher lift first; the count is of distinct people: users
+    # 0-9 played it and Seed or Deep, 10 of them (not 10 + 5).
+    assert suggestions[1].because_of == (2, 0)
+    assert suggestions[1].reason == "From Deep and Seed: 10 listeners of either also played this, 5.0x more than chance"
+    assert suggestions[1].shared_listeners == 10
+    # Item 1 is played by everyone: chance overlap with both, so no seed explains it.
+    assert suggestions[0].reason == "Close in taste to Seed; 20 shared listeners, 1.0x chance"
     single = explain_similar(dataset, [0], [(2, 0.5)])[0]
     assert single.reason == "5 listeners of Seed also played this, 5.0x more than chance"
-    assert single.percent == 50 and single.item_id == "S2"
+    assert single.percent == 50 and single.item_id == "S2" and single.shared_listeners == 5
+
+
+def test_a_seed_everyone_plays_is_not_named_in_mix_reasons(tmp_path):
+    # 100 users. P (item 0) is played by 95 of them; A (item 1) by users 0-19; the pick (item 2)
+    # by users 0-9, every one of whom also played P: 10 shared with each seed, but P's overlap
+    # is what chance gives (lift 1.05) and A's is 5x chance.
+    rows = [(u, 0) for u in range(95)] + [(u, 1) for u in range(20)] + [(u, 2) for u in range(10)]
+    users, items = zip(*rows)
+    matrix = sp.csr_matrix((np.ones(len(rows)), (users, items)), shape=(100, 3))
+    catalog = pd.DataFrame({"item_id": ["P", "A", "X"], "title": ["Everywhere", "Niche", "Pick"],
+                            "artist": ["p", "a", "x"]})
+    write_dataset(tmp_path / "pop", name="pop", interactions=matrix, items=catalog,
+                  user_ids=[f"u{i}" for i in range(100)])
+    data = Dataset.load(tmp_path / "pop")
+    (suggestion,) = explain_similar(data, [0, 1], [(2, 0.8)])
+    assert suggestion.because_of == (1,)
+    assert suggestion.reason == "From Niche: 10 of its listeners also played this, 5.0x more than chance"
+    assert "Everywhere" not in suggestion.reason
+
+
+@st.composite
+def listening(draw):
+    """A small random users x items play matrix, 2-4 distinct seeds and the other items as picks."""
+    n_users = draw(st.integers(1, 30))
+    n_items = draw(st.integers(3, 8))
+    cells = draw(st.lists(st.tuples(st.integers(0, n_users - 1), st.integers(0, n_items - 1)), max_size=120))
+    seeds = draw(st.lists(st.integers(0, n_items - 1), min_size=2, max_size=min(4, n_items - 1), unique=True))
+    return n_users, n_items, sorted(set(cells)), seeds
+
+
+@settings(max_examples=150)
+@given(listening())
+def test_every_mix_reason_counts_distinct_people_as_a_brute_force_count_does(tmp_path_factory, case):
+    n_users, n_items, cells, seeds = case
+    played = sp.csr_matrix((np.ones(len(cells)), ([u for u, _ in cells], [i for _, i in cells])),
+                           shape=(n_users, n_items))
+    catalog = pd.DataFrame({"item_id": [f"I{i}" for i in range(n_items)],
+                            "title": [f"Song {chr(65 + i)}" for i in range(n_items)], "artist": ["x"] * n_items})
+    folder = tmp_path_factory.mktemp("brute")
+    write_dataset(folder / "d", name="d", interactions=played, items=catalog, user_ids=[f"u{i}" for i in range(n_users)])
+    data = Dataset.load(folder / "d")
+    listeners_of = {i: {u for u, j in cells if j == i} for i in range(n_items)}
+    picks = [i for i in range(n_items) if i not in seeds]
+    for suggestion in explain_similar(data, seeds, [(i, 0.5) for i in picks]):
+        named = suggestion.because_of
+        assert named and set(named) <= set(seeds)
+        people = listeners_of[suggestion.item_index] & set().union(*(listeners_of[s] for s in named))
+        assert suggestion.shared_listeners == len(people), suggestion.reason
+        numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", suggestion.reason)
+                   if "." not in n]
+        expected = len(people) if people else None
+        assert (numbers[:1] == [expected]) if expected else "no shared listeners" in suggestion.reason
+        # The seeds named are those whose lift over chance stands out, highest first.
+        lifts = {s: len(listeners_of[suggestion.item_index] & listeners_of[s])
+                 / (len(listeners_of[s]) * len(listeners_of[suggestion.item_index]) / n_users)
+                 if listeners_of[s] and listeners_of[suggestion.item_index] else 0.0 for s in seeds}
+        if suggestion.reason.startswith("From "):
+            assert all(lifts[s] >= 1.5 for s in named)
+            assert [lifts[s] for s in named] == sorted((lifts[s] for s in named), reverse=True)
+            assert all(lifts[s] >= 0.5 * max(lifts.values()) - 1e-9 for s in named)
+
+
+def _tiny_options(**changes) -> RankingOptions:
+    return RankingOptions(**{"count": 4, "per_artist_cap": 0, **changes})
+
+
+def test_the_seeds_of_a_mix_take_turns(dataset):
+    # Two seeds; items 2, 6, 7 are close to seed A (0.9) and far from seed B, item 4 is close to
+    # B (0.3, a looser neighbourhood). Mean similarity would list A's three first.
+    indices = np.array([2, 6, 7, 4])
+    per_seed = np.array([[0.9, 0.85, 0.8, 0.0], [0.1, 0.1, 0.1, 0.3]], dtype=np.float32)
+    picked = rank(dataset, indices, per_seed, _tiny_options())
+    assert [i for i, _ in picked] == [2, 4, 6, 7]
+    # The shown score is the similarity to the closest seed.
+    assert [round(s, 2) for _, s in picked] == [0.9, 0.3, 0.85, 0.8]
+    mean = rank(dataset, indices, per_seed, _tiny_options(mix_strategy="mean"))
+    assert [i for i, _ in mean] == [2, 6, 7, 4]
+    # A seed's turn adds only what clears the match floor for that seed itself: B's 4% match
+    # (item 1) is not B's to add, so once B has nothing left, A fills the list in its order.
+    indices = np.array([2, 6, 7, 1, 4])
+    far = np.array([[0.9, 0.8, 0.7, 0.6, 0.0], [0.0, 0.0, 0.0, 0.04, 0.3]], dtype=np.float32)
+    assert [i for i, _ in rank(dataset, indices, far, _tiny_options(count=5))] == [2, 4, 6, 7, 1]
+
+
+def test_in_its_turn_a_seed_prefers_songs_near_the_other_seeds_too(dataset):
+    # Item 6 is close to both seeds, item 2 a little closer to A only; B's own best is item 4.
+    indices = np.array([2, 6, 4])
+    per_seed = np.array([[0.85, 0.8, 0.0], [0.0, 0.6, 0.7]], dtype=np.float32)
+    assert [i for i, _ in rank(dataset, indices, per_seed, _tiny_options(count=3))] == [6, 4, 2]
+    assert [i for i, _ in rank(dataset, indices, per_seed, _tiny_options(count=3, mix_strategy="turns"))] == [2, 4, 6]
+    # Scaled by each seed's best: B, whose neighbourhood is loose (best 0.2), still adds its
+    # own best (4) rather than the songs A is far closer to.
+    loose = np.array([[0.9, 0.85, 0.0], [0.06, 0.1, 0.2]], dtype=np.float32)
+    assert [i for i, _ in rank(dataset, indices, loose, _tiny_options(count=3))] == [6, 4, 2]
+
+
+def test_a_list_ends_at_the_match_floor_and_says_so(dataset):
+    indices = np.array([2, 6, 7, 4])
+    scores = np.array([0.9, 0.5, 0.2, MIN_MATCH_SCORE / 2], dtype=np.float32)
+    first = rank_page(dataset, indices, scores, _tiny_options(count=2))
+    assert [i for i, _ in first.picked] == [2, 6] and first.has_more
+    last = rank_page(dataset, indices, scores, _tiny_options(count=2, offset=2))
+    assert [i for i, _ in last.picked] == [7] and not last.has_more, "the 2.5% match is never shown"
+    exact = rank_page(dataset, indices[:3], scores[:3], _tiny_options(count=3))
+    assert len(exact.picked) == 3 and not exact.has_more, "a full page can be the last one"
 
 
 def test_for_you_reasons_name_the_liked_songs_that_led_there(dataset):

@@ -11,14 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from planted_data import ITEMS_PER_GENRE, write_config, write_planted_dataset
+from recommender import evaluation, training
 from recommender import retrain as retrain_module
-from recommender import training
 from recommender.config import load_config
 from recommender.errors import DatasetNotFound, ModelError
 from recommender.retrain import LOCK_NAME, RetrainBusy, RetrainLock, feedback_rows, retrain
 from recommender.store import ModelStore
+from recommender.training import TrainParams
 
 
 @pytest.fixture
@@ -80,6 +82,15 @@ def test_candidate_is_promoted_when_not_worse(env):
     assert manifest["feedback"]["likes"] == 12
     assert manifest["training"]["users"] == dataset.n_users + 3
     assert manifest["dataset"]["fingerprint"] == dataset.fingerprint, "served against the same catalog"
+    # Deep cuts are calibrated for the retrained model's own data (dataset + feedback), as train does.
+    calibrated = evaluation.calibrate_deep(dataset, TrainParams.from_dict(manifest["parameters"]),
+                                           k=config.evaluation.k, seed=config.evaluation.random_state,
+                                           train_share=config.evaluation.train_share,
+                                           per_artist_cap=config.serving.per_artist_cap,
+                                           interactions=sp.vstack([dataset.interactions,
+                                                                   feedback_rows(dataset, genre_fans()(None),
+                                                                                 config.bot.feedback_weight).matrix]))
+    assert manifest["novelty"] == calibrated
     assert store.load(dataset).n_items == dataset.n_items
     assert [p for _, p in stages] == sorted(p for _, p in stages)
     assert not (store.folder / LOCK_NAME).exists()

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from recommender.errors import SoundalikeError, UnknownSong
-from recommender.service import MIN_LIKES_FOR_YOU, NotEnoughHistory
+from recommender.recommend import MIN_MATCH_SCORE, NOVELTY_BETA
+from recommender.service import (
+    END_OF_LIST,
+    MIN_LIKES_FOR_YOU,
+    MixNeedsTwoSongs,
+    NotEnoughHistory,
+    calibrated_deep_beta,
+)
 
 
 def genre_of(service, item_id: str) -> str:
@@ -101,6 +108,123 @@ def test_mix_leaves_out_its_seeds_and_names_them(demo_service):
     assert any("Crazy in Love" in s.reason for s in answer.suggestions)
     with pytest.raises(SoundalikeError, match="at most 5"):
         service.mix([str(i) for i in service.dataset.item_ids[:6]])
+
+
+def test_a_mix_of_two_genres_shows_both_genres(demo_service):
+    service = demo_service
+    hey_ya = song_id(service, "Hey Ya!", "OutKast")
+    for other in (song_id(service, "Jolene", "Dolly Parton"), song_id(service, "Bohemian Rhapsody", "Queen")):
+        answer = service.mix([hey_ya, other], count=10)
+        shown = {genre_of(service, s.item_id) for s in answer.suggestions}
+        assert {genre_of(service, hey_ya), genre_of(service, other)} <= shown, shown
+    # Over random pairs of songs of different genres (the README's figure uses 200; 1.0 there).
+    items = service.dataset.items
+    playable = np.flatnonzero(service.dataset.listeners > 0)
+    rng = np.random.default_rng(12)
+    both = []
+    while len(both) < 60:
+        first, second = rng.choice(playable, 2, replace=False)
+        if items.genre.iat[first] == items.genre.iat[second]:
+            continue
+        answer = service.mix([str(service.dataset.item_ids[first]), str(service.dataset.item_ids[second])], count=10)
+        shown = {genre_of(service, s.item_id) for s in answer.suggestions}
+        both.append({items.genre.iat[first], items.genre.iat[second]} <= shown)
+    assert np.mean(both) >= 0.9
+
+
+def test_mix_reasons_count_distinct_people_and_name_only_seeds_that_explain(demo_service):
+    service = demo_service
+    data = service.dataset
+    titles = [("Hey Ya!", "OutKast"), ("Jolene", "Dolly Parton"), ("Bohemian Rhapsody", "Queen"),
+              ("Smells Like Teen Spirit", "Nirvana"), ("So What", "Miles Davis")]
+    seeds = [song_id(service, *title) for title in titles]
+    for mix in (seeds[:2], seeds):
+        answer = service.mix(mix, count=10)
+        for suggestion in answer.suggestions:
+            listeners = set(data.item_user.of(suggestion.item_index).tolist())
+            named = [set(data.item_user.of(seed).tolist()) for seed in suggestion.because_of]
+            people = len(listeners & set().union(*named))
+            assert suggestion.shared_listeners == people <= len(listeners), suggestion.reason
+            assert f"{people:,}" in suggestion.reason
+    # The most-listened song overlaps with everything; it explains only what it really shares.
+    popular = int(np.argmax(data.listeners))
+    answer = service.mix([seeds[0], str(data.item_ids[popular])], count=10)
+    naming = [data.title(popular) in s.reason for s in answer.suggestions]
+    assert any(naming) and not all(naming)
+
+
+def test_a_mix_of_one_song_is_an_error_in_the_library_and_the_cli(demo_env, demo_service, capsys):
+    hey_ya = song_id(demo_service, "Hey Ya!", "OutKast")
+    for seeds in ([hey_ya], [hey_ya, hey_ya]):
+        with pytest.raises(MixNeedsTwoSongs, match="A mix needs at least two different songs"):
+            demo_service.mix(seeds)
+    for titles in (["Hey Ya!"], ["Hey Ya!", "hey ya"]):
+        assert demo_env.cli("mix", *titles) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith("error: A mix needs at least two different songs") and not captured.out
+
+
+def test_more_stops_at_the_match_floor_and_says_there_is_no_more(demo_service):
+    service = demo_service
+    for seed, more in ((song_id(service, "Hey Ya!", "OutKast"), service.similar),
+                       ([song_id(service, "Hey Ya!", "OutKast"), song_id(service, "Jolene", "Dolly Parton")],
+                        service.mix)):
+        pages = []
+        while not pages or pages[-1].has_more:
+            assert len(pages) < 40, "a list must end"
+            pages.append(more(seed, count=10, offset=10 * len(pages)))
+        shown = [s for page in pages for s in page.suggestions]
+        assert min(s.score for s in shown) >= MIN_MATCH_SCORE and min(s.percent for s in shown) >= 5
+        assert all(page.notes == [] for page in pages[:-1]) and pages[-1].notes == [END_OF_LIST]
+        after = more(seed, count=10, offset=10 * len(pages))
+        assert after.suggestions == [] and not after.has_more
+    liked = service.dataset.items[service.dataset.items.genre == "metal"].item_id.tolist()[:3]
+    assert service.for_you(liked, count=5).has_more
+
+
+def test_deep_cuts_use_the_beta_calibrated_for_the_served_model(demo_service, monkeypatch):
+    service = demo_service
+    novelty = service.model.manifest["novelty"]
+    assert novelty["deep_beta"] in [row["beta"] for row in novelty["similar"]["grid"]]
+    assert service._options(5, 0, "deep", None).beta == novelty["deep_beta"]
+    assert service._options(5, 0, "deep", None, for_you=True).beta == novelty["for_you_deep_beta"]
+    hey_ya = song_id(service, "Hey Ya!", "OutKast")
+    balanced = [s.item_id for s in service.similar(hey_ya, count=5).suggestions]
+    deep = [s.item_id for s in service.similar(hey_ya, count=5, novelty="deep").suggestions]
+    assert deep != balanced
+    # Asked about songs people play (a random song of a random listener, as the calibration
+    # asks), deep cuts show songs with at most half balanced's median listeners.
+    listeners, plays = service.dataset.listeners, service.dataset.interactions
+    rng = np.random.default_rng(5)
+    shown = {"balanced": [], "deep": []}
+    for user in rng.choice(plays.shape[0], 200, replace=False):
+        index = rng.choice(plays.indices[plays.indptr[user]:plays.indptr[user + 1]])
+        for level in shown:
+            answer = service.similar(str(service.dataset.item_ids[index]), count=10, novelty=level)
+            shown[level] += [listeners[s.item_index] for s in answer.suggestions]
+    assert np.median(shown["deep"]) <= 0.5 * np.median(shown["balanced"])
+    # /foryou too, from half of a listener's songs as their likes.
+    shown = {"balanced": [], "deep": []}
+    for user in rng.choice(plays.shape[0], 100, replace=False):
+        songs = rng.permutation(plays.indices[plays.indptr[user]:plays.indptr[user + 1]])
+        liked = [str(service.dataset.item_ids[i]) for i in songs[: max(3, songs.size // 2)]]
+        for level in shown:
+            answer = service.for_you(liked, count=10, novelty=level)
+            shown[level] += [listeners[s.item_index] for s in answer.suggestions]
+    assert np.median(shown["deep"]) <= 0.5 * np.median(shown["balanced"])
+    # A model published before calibration answers with the constant.
+    monkeypatch.delitem(service.model.manifest, "novelty")
+    assert service._options(5, 0, "deep", None).beta == NOVELTY_BETA["deep"]
+    assert service._options(5, 0, "deep", None, for_you=True).beta == NOVELTY_BETA["deep"]
+
+
+@pytest.mark.parametrize("manifest", [{}, {"novelty": None}, {"novelty": {"deep_beta": "0.3"}},
+                                      {"novelty": {"deep_beta": float("nan")}}, {"novelty": {"deep_beta": -1}},
+                                      {"novelty": {"deep_beta": True}}, {"novelty": {"deep_beta": float("inf")}}])
+def test_a_missing_or_unusable_calibration_falls_back_to_the_constant(manifest):
+    assert calibrated_deep_beta(manifest) is None and calibrated_deep_beta(manifest, "for_you_deep_beta") is None
+    assert calibrated_deep_beta({"novelty": {"deep_beta": 0.2, "for_you_deep_beta": 0.5}}) == 0.2
+    assert calibrated_deep_beta({"novelty": {"deep_beta": 0.2, "for_you_deep_beta": 0.5}}, "for_you_deep_beta") == 0.5
 
 
 def test_for_you_needs_history_then_follows_it(demo_service):
