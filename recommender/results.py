@@ -29,14 +29,23 @@ class Candidate:
 class Resolution:
     """What a typed title resolved to. ``candidates`` is ranked best first.
 
-    ``confident`` is False when nothing matched or when the best candidates are too close
-    to pick one without asking the person.
+    ``confident`` is True only when the best candidate is taken without asking; otherwise
+    the candidates are a "did you mean ...?" list (or empty: nothing matched).
+    ``close_call``: not confident only because other songs match about as well ("Halo" by
+    Beyoncé or by Depeche Mode); the best is itself a good match. Otherwise the best match
+    is far from what was typed ("Let it go" is not "Let It Be").
+    ``kind`` is "song", or "artist" when the query named an artist ("Adele"): then
+    ``named_artist`` is the artist as the catalog spells it and the candidates are that
+    artist's most listened songs, to pick from.
     """
 
     query: str
     artist: str | None
     candidates: list[Candidate]
     confident: bool
+    close_call: bool = False
+    kind: str = "song"
+    named_artist: str | None = None
 
     @property
     def best(self) -> Candidate | None:
