@@ -317,12 +317,18 @@ def _feat_removed(title: str) -> str:
     return title[:cut] if cut >= 0 else title
 
 
-def make_queries(catalog: Catalog, resolver: TitleResolver, n_queries: int, seed: int,
-                 weighting: str = "listeners") -> list[dict]:
+# Targets tried for one query before its kind is taken as impossible for this catalog.
+MAX_TRIES = 500
+
+
+def make_queries(catalog: Catalog, resolver: TitleResolver | None, n_queries: int, seed: int,
+                 weighting: str = "listeners", kinds: Sequence[str] = KINDS) -> list[dict]:
     """Queries made from catalog songs, each with one kind of damage and its target song.
 
     Targets are drawn in proportion to listeners (people ask for what they play), or with
-    ``weighting="sqrt"`` to the square root, which asks more often for the long tail.
+    ``weighting="sqrt"`` to the square root, which asks more often for the long tail. A kind
+    the catalog cannot give (no "(feat. ...)" titles to remove it from, no title long enough
+    for two typos) is left out after MAX_TRIES targets, so the list may be shorter.
     """
     rng = np.random.default_rng(seed + 7)
     items, listeners = catalog.items, catalog.listeners
@@ -340,12 +346,15 @@ def make_queries(catalog: Catalog, resolver: TitleResolver, n_queries: int, seed
     titles, artists = items["title"].to_numpy(), items["artist"].to_numpy()
     feat_items = np.flatnonzero(items["title"].str.contains(" (feat. ", regex=False).to_numpy() & (listeners > 0))
     queries: list[dict] = []
-    kinds = [KINDS[k % len(KINDS)] for k in range(n_queries)]
+    kinds = [kinds[k % len(kinds)] for k in range(n_queries)]
+    impossible: set[str] = set()
     t = 0
     for kind in kinds:
-        while True:
+        if kind in impossible:
+            continue
+        for _ in range(MAX_TRIES):
             if kind == "feat_removed":
-                item = int(feat_items[int(rng.integers(len(feat_items)))]) if len(feat_items) else int(targets[t])
+                item = int(feat_items[int(rng.integers(len(feat_items)))]) if len(feat_items) else int(targets[t % len(targets)])
             else:
                 item = int(targets[t % len(targets)])
             t += 1
@@ -390,6 +399,9 @@ def make_queries(catalog: Catalog, resolver: TitleResolver, n_queries: int, seed
                 query = f"{_typo(_feat_removed(base).lower(), rng)} {artist.lower()}"
             if query is not None:
                 break
+        else:
+            impossible.add(kind)
+            continue
         queries.append({"kind": kind, "query": query, "target": item, "song": int(catalog.items["song"].iat[item]),
                         "artist_in_query": kind in ("artist", "combined")})
     return queries
