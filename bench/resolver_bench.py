@@ -511,6 +511,7 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
     # Right at the top, or not confident with the right song among the choices offered (the
     # bot then asks the person to pick): what a person experiences.
     answered: dict[str, list[bool]] = {k: [] for k in KINDS}
+    confident: dict[str, list[bool]] = {k: [] for k in KINDS}
     top1: list[int] = []
     for q in queries:
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -522,6 +523,7 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         correct[q["kind"]].append(best >= 0 and songs[best] == q["song"])
         shown[q["kind"]].append(any(songs[c.item_index] == q["song"] for c in resolution.candidates))
         answered[q["kind"]].append(correct[q["kind"]][-1] or (not resolution.confident and shown[q["kind"]][-1]))
+        confident[q["kind"]].append(resolution.confident)
         ambiguous[q["kind"]].append(_is_ambiguous(q, resolver, catalog))
 
     all_latency = [x for v in latency.values() for x in v]
@@ -584,6 +586,21 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
                 "resolver_wins": int(np.sum(np.array(ours_correct) & ~np.array(scan_correct))),
                 "scan_wins": int(np.sum(~np.array(ours_correct) & np.array(scan_correct)))}
 
+    # When it answers without asking: of those answers, the share right; and titles held out
+    # of a second index (bench/resolver_confidence.py), typed the same ways, answered so.
+    from bench.resolver_confidence import held_out_outcomes, rates
+
+    sure = [(c, r) for k in ACCURACY_KINDS for c, r in zip(confident[k], correct[k])]
+    started = time.perf_counter()
+    held_out = rates(held_out_outcomes(catalog, n_queries, seed))
+    confidence = {
+        "confident_share": round(float(np.mean([c for c, _ in sure])), 4),
+        "confident_right": round(float(np.mean([r for c, r in sure if c] or [0])), 4),
+        "held_out_queries": held_out["held_out_queries"],
+        "held_out_confident": held_out["held_out_confident"],
+        "held_out_s": round(time.perf_counter() - started, 1),
+    }
+
     return {
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "titles": len(catalog.items),
@@ -608,6 +625,7 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         "complete": {**_percentiles(complete_latency, complete_cpu),
                      "target_in_choices_from_12_chars": round(float(np.mean(complete_hits or [0])), 4)},
         "scan_baseline": scan,
+        "confidence": confidence,
     }
 
 
