@@ -23,6 +23,7 @@ from bench.resolver_confidence import (
     meets_targets,
     must_ask_outcomes,
     rates,
+    wilson,
 )
 from recommender.resolver import ConfidenceRule, MatchEvidence, TitleResolver
 
@@ -77,9 +78,13 @@ def test_rates_count_what_they_say():
         Outcome("held_out", "exact", "g", False, False, False, None),  # nothing matched
     ]
     figures = rates(outcomes)
-    assert figures == {"catalog_queries": 3, "confident_right": 0.5, "confident_share": round(2 / 3, 4),
-                       "right_and_confident_share": round(1 / 3, 4), "held_out_queries": 4,
-                       "held_out_confident": 0.25}
+    assert {k: v for k, v in figures.items() if not k.endswith(("_low", "_high"))} == {
+        "catalog_queries": 3, "confident_right": 0.5, "confident_share": round(2 / 3, 4),
+        "right_and_confident_share": round(1 / 3, 4), "held_out_queries": 4, "held_out_confident": 0.25}
+    # The 95 % interval ends on the side of each target: 1 of 2 right, 1 of 4 held out.
+    assert figures["confident_right_low"] == round(wilson(1, 2)[0], 4) < 0.5
+    assert figures["held_out_confident_high"] == round(wilson(1, 4)[1], 4) > 0.25
+    assert not meets_targets(figures) and not meets_targets(figures, bounds=True)
     # Judged again by a rule from the recorded evidence: the artist answer stays unsure.
     lenient = ConfidenceRule(min_score=70.0, close_margin=1.0, one_edit_from=1, two_edits_from=2)
     assert rates(outcomes, lenient)["held_out_confident"] == 0.5  # d and e
@@ -101,6 +106,13 @@ def test_calibrate_keeps_only_rules_that_meet_the_targets_best_first(demo, demo_
         assert entry["figures"]["demo"] == rates(demo_outcomes, ConfidenceRule(**entry["rule"]))
     coverage = [entry["figures"]["demo"]["right_and_confident_share"] for entry in found]
     assert coverage == sorted(coverage, reverse=True)
+
+
+def test_wilson_interval():
+    low, high = wilson(990, 1000)
+    assert 0.981 < low < 0.99 < high < 0.995  # the usual 95 % interval of 99 % of 1,000
+    assert wilson(0, 50)[0] == 0.0 and 0.06 < wilson(0, 50)[1] < 0.08
+    assert wilson(0, 0) is None
 
 
 def test_the_confidence_rule():
