@@ -440,6 +440,13 @@ def _rss() -> int:
     return psutil.Process(os.getpid()).memory_info().rss
 
 
+def _ranking_only(resolver: TitleResolver, query: str, limit: int = 10) -> list:
+    """What resolve() did before it judged its confidence: the ranking and the candidates."""
+    _, _, ranked, _ = resolver._ranked(query)
+    keep = ranked[:limit]
+    return resolver.candidates([item for _, _, item in keep], [score for _, score, _ in keep])
+
+
 def _scan_top1(query: str, processed: list[str], listeners: np.ndarray) -> int:
     """The original approach done well: WRatio against every title, ties to the most listened."""
     from rapidfuzz import fuzz, process, utils
@@ -525,6 +532,21 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         answered[q["kind"]].append(correct[q["kind"]][-1] or (not resolution.confident and shown[q["kind"]][-1]))
         confident[q["kind"]].append(resolution.confident)
         ambiguous[q["kind"]].append(_is_ambiguous(q, resolver, catalog))
+
+    # What deciding "sure or not" costs (evidence, artist names): resolve() against the same
+    # ranking and candidates without it, the two timed in turn on the same queries.
+    with_rule, ranking_only = [], []
+    for q in queries[: min(len(queries), 2000)]:
+        c0 = time.thread_time()
+        resolver.resolve(q["query"])
+        c1 = time.thread_time()
+        _ranking_only(resolver, q["query"])
+        with_rule.append(c1 - c0)
+        ranking_only.append(time.thread_time() - c1)
+    rule_cost = {"resolve_cpu_p50_ms": round(float(np.median(with_rule)) * 1000, 3),
+                 "ranking_only_cpu_p50_ms": round(float(np.median(ranking_only)) * 1000, 3),
+                 "ratio_p50": round(float(np.median(with_rule) / max(np.median(ranking_only), 1e-9)), 3),
+                 "n": len(with_rule)}
 
     all_latency = [x for v in latency.values() for x in v]
     all_cpu = [x for v in cpu.values() for x in v]
@@ -625,7 +647,7 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         "complete": {**_percentiles(complete_latency, complete_cpu),
                      "target_in_choices_from_12_chars": round(float(np.mean(complete_hits or [0])), 4)},
         "scan_baseline": scan,
-        "confidence": confidence,
+        "confidence": {**confidence, "rule_cost": rule_cost},
     }
 
 

@@ -58,6 +58,22 @@ GRID = {
 
 
 @dataclass(frozen=True)
+class ScoreMarginRule(ConfidenceRule):
+    """The rule before calibration, to measure beside it: a match score of at least 75, two
+    ranking points ahead of the next candidate, the typed artist agreeing; any number of
+    typing slips, and no artist answers (those queries count as unsure here)."""
+
+    min_score: float = 75.0
+    close_margin: float = 2.0
+
+    def good_match(self, evidence: MatchEvidence) -> bool:
+        return evidence.artist_agreed and evidence.score >= self.min_score
+
+    def confident(self, evidence: MatchEvidence | None) -> bool:
+        return evidence is not None and self.good_match(evidence) and evidence.margin >= self.close_margin
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One query as the resolver answered it."""
 
@@ -347,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                                "meets_targets_at_95_percent_bounds": meets_targets(rates(o), bounds=True),
                                "by_kind": _by_kind(o),
                                "examples": _examples(o)} for name, o in sets.items()},
+        "before_calibration": {name: rates(o, ScoreMarginRule()) for name, o in sets.items()},
     }
     if args.calibrate:
         started = time.perf_counter()

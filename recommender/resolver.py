@@ -19,9 +19,14 @@ costs a few hundred string comparisons, never a scan of the catalog:
    shown as its most listened version, and equal matches are ordered by listeners, so
    the original beats a cover few people played.
 
-``confident`` is False when the top candidates are too close to pick one (they are all
-returned, so the bot lets the person choose), when the best match is weak, or when
-nothing matched (no candidates).
+``confident`` (:class:`ConfidenceRule`) is True only when the best match is within the
+typing slips its title's length allows ("let it go" is two slips from "let it be": too many
+for nine letters) and no other song is as close; otherwise the candidates are a "did you
+mean ...?" list (``close_call`` when they match about equally well, as several songs called
+"Hello" do), or empty when nothing matched. A query that names an artist alone ("Adele",
+"the beatles") comes back with ``kind`` "artist" and the artist's most listened songs. The
+rule is calibrated on damaged catalog titles and on titles held out of the index
+(``bench/resolver_confidence.py``).
 
 The index is built once per dataset (about 10 s for a million titles) and saved beside it
 as plain arrays (``resolver-index/``: .npy files and Arrow string tables, no pickle),

@@ -153,3 +153,13 @@ def test_held_out_titles_are_really_out_of_the_index(demo):
     assert len(kept.items) + len(held_catalog.items) == len(items)
     assert len(resolver) == len(kept.items)
     assert np.all(held_catalog.listeners >= 1)
+
+
+def test_the_rule_before_calibration_answered_far_matches(demo):
+    """Measured beside the calibrated rule: score and margin alone took "Let it go" as Let It Be."""
+    from bench.resolver_confidence import ScoreMarginRule
+
+    items, listeners, _ = demo
+    before = ScoreMarginRule()
+    assert all(before.confident(o.evidence) for o in must_ask_outcomes(items, listeners))
+    assert not any(ConfidenceRule().confident(o.evidence) for o in must_ask_outcomes(items, listeners))
