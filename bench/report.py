@@ -204,6 +204,15 @@ def build_rows(steps: dict) -> list[Row]:
             ("share of queries the text cannot determine (no artist; a more listened song has the title)", "",
              None, ("resolve", "ambiguous_share"), None, None),
             ("right at the top, or offered to pick, all queries", "", None, ("resolve", "top1_or_offered"), None, None),
+            # Answers taken without asking: right, and for titles that are not in the index.
+            ("confident answers that are right", "", ">= 0.99", ("confidence", "confident_right"), None, None),
+            ("share of damaged queries answered confidently", "", None, ("confidence", "confident_share"), None,
+             None),
+            ("titles held out of the index answered confidently", "", "<= 0.05",
+             ("confidence", "held_out_confident"), None, None),
+            ("resolve CPU p50 with the confidence rule", "ms", None,
+             ("confidence", "rule_cost", "resolve_cpu_p50_ms"), ("confidence", "rule_cost", "ranking_only_cpu_p50_ms"),
+             "the same ranking without it, timed in turn"),
             ("index build", "s", None, ("build_s",), None, None),
             ("index memory", "MB", None, ("rss_delta_mb",), None, None),
             ("autocomplete p95", "ms", "<= 20", ("complete", "p95_ms"), None, None),
@@ -386,6 +395,18 @@ def merge_previous(results_dir: Path, scale: float, seed: int, steps: dict) -> d
         if name not in merged:
             merged[name] = {**step, "carried_over": True}
     return merged
+
+
+def previous_data(results_dir: Path, scale: float, seed: int) -> dict:
+    """The generated data's facts of the saved run at this scale and seed, or {}."""
+    path = Path(results_dir) / f"scale-{scale:g}.json"
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if previous.get("seed") != seed or previous.get("scale") != scale:
+        return {}
+    return previous.get("data") or {}
 
 
 def write_results(report: dict, results_dir: Path) -> tuple[Path, Path]:

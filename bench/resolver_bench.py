@@ -317,12 +317,18 @@ def _feat_removed(title: str) -> str:
     return title[:cut] if cut >= 0 else title
 
 
-def make_queries(catalog: Catalog, resolver: TitleResolver, n_queries: int, seed: int,
-                 weighting: str = "listeners") -> list[dict]:
+# Targets tried for one query before its kind is taken as impossible for this catalog.
+MAX_TRIES = 500
+
+
+def make_queries(catalog: Catalog, resolver: TitleResolver | None, n_queries: int, seed: int,
+                 weighting: str = "listeners", kinds: Sequence[str] = KINDS) -> list[dict]:
     """Queries made from catalog songs, each with one kind of damage and its target song.
 
     Targets are drawn in proportion to listeners (people ask for what they play), or with
-    ``weighting="sqrt"`` to the square root, which asks more often for the long tail.
+    ``weighting="sqrt"`` to the square root, which asks more often for the long tail. A kind
+    the catalog cannot give (no "(feat. ...)" titles to remove it from, no title long enough
+    for two typos) is left out after MAX_TRIES targets, so the list may be shorter.
     """
     rng = np.random.default_rng(seed + 7)
     items, listeners = catalog.items, catalog.listeners
@@ -340,12 +346,15 @@ def make_queries(catalog: Catalog, resolver: TitleResolver, n_queries: int, seed
     titles, artists = items["title"].to_numpy(), items["artist"].to_numpy()
     feat_items = np.flatnonzero(items["title"].str.contains(" (feat. ", regex=False).to_numpy() & (listeners > 0))
     queries: list[dict] = []
-    kinds = [KINDS[k % len(KINDS)] for k in range(n_queries)]
+    kinds = [kinds[k % len(kinds)] for k in range(n_queries)]
+    impossible: set[str] = set()
     t = 0
     for kind in kinds:
-        while True:
+        if kind in impossible:
+            continue
+        for _ in range(MAX_TRIES):
             if kind == "feat_removed":
-                item = int(feat_items[int(rng.integers(len(feat_items)))]) if len(feat_items) else int(targets[t])
+                item = int(feat_items[int(rng.integers(len(feat_items)))]) if len(feat_items) else int(targets[t % len(targets)])
             else:
                 item = int(targets[t % len(targets)])
             t += 1
@@ -390,6 +399,9 @@ def make_queries(catalog: Catalog, resolver: TitleResolver, n_queries: int, seed
                 query = f"{_typo(_feat_removed(base).lower(), rng)} {artist.lower()}"
             if query is not None:
                 break
+        else:
+            impossible.add(kind)
+            continue
         queries.append({"kind": kind, "query": query, "target": item, "song": int(catalog.items["song"].iat[item]),
                         "artist_in_query": kind in ("artist", "combined")})
     return queries
@@ -426,6 +438,13 @@ def _rss() -> int:
     import psutil
 
     return psutil.Process(os.getpid()).memory_info().rss
+
+
+def _ranking_only(resolver: TitleResolver, query: str, limit: int = 10) -> list:
+    """What resolve() did before it judged its confidence: the ranking and the candidates."""
+    _, _, ranked, _ = resolver._ranked(query)
+    keep = ranked[:limit]
+    return resolver.candidates([item for _, _, item in keep], [score for _, score, _ in keep])
 
 
 def _scan_top1(query: str, processed: list[str], listeners: np.ndarray) -> int:
@@ -499,6 +518,7 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
     # Right at the top, or not confident with the right song among the choices offered (the
     # bot then asks the person to pick): what a person experiences.
     answered: dict[str, list[bool]] = {k: [] for k in KINDS}
+    confident: dict[str, list[bool]] = {k: [] for k in KINDS}
     top1: list[int] = []
     for q in queries:
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -510,7 +530,23 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         correct[q["kind"]].append(best >= 0 and songs[best] == q["song"])
         shown[q["kind"]].append(any(songs[c.item_index] == q["song"] for c in resolution.candidates))
         answered[q["kind"]].append(correct[q["kind"]][-1] or (not resolution.confident and shown[q["kind"]][-1]))
+        confident[q["kind"]].append(resolution.confident)
         ambiguous[q["kind"]].append(_is_ambiguous(q, resolver, catalog))
+
+    # What deciding "sure or not" costs (evidence, artist names): resolve() against the same
+    # ranking and candidates without it, the two timed in turn on the same queries.
+    with_rule, ranking_only = [], []
+    for q in queries[: min(len(queries), 2000)]:
+        c0 = time.thread_time()
+        resolver.resolve(q["query"])
+        c1 = time.thread_time()
+        _ranking_only(resolver, q["query"])
+        with_rule.append(c1 - c0)
+        ranking_only.append(time.thread_time() - c1)
+    rule_cost = {"resolve_cpu_p50_ms": round(float(np.median(with_rule)) * 1000, 3),
+                 "ranking_only_cpu_p50_ms": round(float(np.median(ranking_only)) * 1000, 3),
+                 "ratio_p50": round(float(np.median(with_rule) / max(np.median(ranking_only), 1e-9)), 3),
+                 "n": len(with_rule)}
 
     all_latency = [x for v in latency.values() for x in v]
     all_cpu = [x for v in cpu.values() for x in v]
@@ -572,6 +608,21 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
                 "resolver_wins": int(np.sum(np.array(ours_correct) & ~np.array(scan_correct))),
                 "scan_wins": int(np.sum(~np.array(ours_correct) & np.array(scan_correct)))}
 
+    # When it answers without asking: of those answers, the share right; and titles held out
+    # of a second index (bench/resolver_confidence.py), typed the same ways, answered so.
+    from bench.resolver_confidence import held_out_outcomes, rates
+
+    sure = [(c, r) for k in ACCURACY_KINDS for c, r in zip(confident[k], correct[k])]
+    started = time.perf_counter()
+    held_out = rates(held_out_outcomes(catalog, n_queries, seed))
+    confidence = {
+        "confident_share": round(float(np.mean([c for c, _ in sure])), 4),
+        "confident_right": round(float(np.mean([r for c, r in sure if c] or [0])), 4),
+        "held_out_queries": held_out["held_out_queries"],
+        "held_out_confident": held_out["held_out_confident"],
+        "held_out_s": round(time.perf_counter() - started, 1),
+    }
+
     return {
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "titles": len(catalog.items),
@@ -596,6 +647,7 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         "complete": {**_percentiles(complete_latency, complete_cpu),
                      "target_in_choices_from_12_chars": round(float(np.mean(complete_hits or [0])), 4)},
         "scan_baseline": scan,
+        "confidence": {**confidence, "rule_cost": rule_cost},
     }
 
 

@@ -82,20 +82,35 @@ def artist_mismatch_text(query: str, artist: str) -> str:
 
 
 class UnknownMixSong(SoundalikeError):
-    """One song of a mix matched nothing; the message names it and the closest titles."""
+    """One song of a mix matched nothing well; the message names it and the closest titles
+    (or, when it named an artist, some of the artist's songs)."""
 
-    def __init__(self, query: str, closest: list[str]):
+    def __init__(self, query: str, closest: list[str], *, artist: str | None = None, note: str = ""):
         self.query = query
         self.closest = closest
-        text = f"No song matches “{query}”."
-        if closest:
-            text += " Closest titles: " + "; ".join(closest[:5])
+        if artist:
+            text = f"“{query}” is an artist, not a song: name one of their songs."
+            if closest:
+                text += " Most listened: " + "; ".join(closest[:5])
+        else:
+            text = f"No song matches “{query}”."
+            if closest:
+                text += " Closest titles: " + "; ".join(closest[:5])
+        if note:
+            text += " " + note
         super().__init__(text)
 
 
 @dataclass(frozen=True)
 class Lookup:
-    """Exactly one of: a ``seed``, ``choices`` to ask about, or the ``closest`` titles (maybe none)."""
+    """Exactly one of: a ``seed``, ``choices`` to ask about, or the ``closest`` titles (maybe none).
+
+    ``choices`` are asked about as "did you mean ...?": songs that match about equally well
+    (``close_call``: several songs called "Hello"), far matches of what was typed ("everyone"
+    is not "Everlong"), or, for ``kind`` "artist", the most listened songs of the artist the
+    query named (``artist``). ``note`` is said beside far matches and "no song matches" (on
+    the demo data: what it knows, and how to import more), else "".
+    """
 
     seed: Candidate | None = None
     choices: list[Candidate] = field(default_factory=list)
@@ -104,6 +119,10 @@ class Lookup:
     # An artist was typed and no song matching the title is by them: ``choices`` (if any)
     # are by other artists, and none is taken without asking.
     artist_mismatch: str | None = None
+    kind: str = "song"
+    artist: str | None = None
+    close_call: bool = False
+    note: str = ""
 
 
 def tidy(text: str | None) -> str:
@@ -217,26 +236,33 @@ def look_up(service: SoundalikeService, title: str, artist: str | None = None) -
     if exact is not None:
         return Lookup(seed=exact, query=query)
     resolution = service.resolve(query, artist)
-    if artist and getattr(resolution, "artist_matched", None) is False:
+    if artist and resolution.artist_matched is False:
         return Lookup(choices=list(resolution.candidates[:MAX_CHOICES]), query=query, artist_mismatch=artist)
-    if resolution.found and (resolution.confident or len(resolution.candidates) == 1):
+    if resolution.found and resolution.confident:
         return Lookup(seed=resolution.best, query=query)
-    if resolution.found:
-        return Lookup(choices=list(resolution.candidates[:MAX_CHOICES]), query=query)
+    choices = list(resolution.candidates[:MAX_CHOICES])
+    if resolution.kind == "artist" and choices:
+        return Lookup(choices=choices, query=query, kind="artist", artist=resolution.named_artist)
+    # Not sure: even a single candidate is only a "did you mean", never taken as the song.
+    note = service.no_match_note() or ""
+    if choices:
+        return Lookup(choices=choices, query=query, close_call=resolution.close_call,
+                      note="" if resolution.close_call else note)
     try:
         service.seed(query, artist)
     except UnknownSong as error:
-        return Lookup(closest=list(error.suggestions), query=query)
+        return Lookup(closest=list(error.suggestions), query=query, note=note)
     # seed() found something resolve() did not (it also tries exact ids); ask rather than guess.
-    return Lookup(query=query)
+    return Lookup(query=query, note=note)
 
 
 def mix_seeds(service: SoundalikeService, songs: list[tuple[str, str | None]]) -> list[Candidate]:
     """Synchronous. The seeds of a mix from (title or item id, artist) pairs, empty ones skipped.
 
-    A mix cannot stop to ask "which one did you mean?" for each song, so an ambiguous title
-    takes the resolver's best match (the answer's heading names the songs it used); a title
-    that matches nothing is an error naming it and the closest titles.
+    A mix cannot stop to ask "which one did you mean?" for each song, so a title several
+    songs match about equally well takes the resolver's best match (the answer's heading
+    names the songs it used); a title that matches nothing well (a far match, an artist's
+    name, nothing at all) is an error naming it and the closest titles.
     """
     seeds: dict[str, Candidate] = {}
     for title, artist in songs:
@@ -245,9 +271,11 @@ def mix_seeds(service: SoundalikeService, songs: list[tuple[str, str | None]]) -
         found = look_up(service, title, artist)
         if found.artist_mismatch:
             raise ArtistDidNotMatch(found.query, found.artist_mismatch, found.choices)
-        seed = found.seed or (found.choices[0] if found.choices else None)
+        seed = found.seed or (found.choices[0] if found.choices and found.close_call else None)
         if seed is None:
-            raise UnknownMixSong(found.query, found.closest)
+            closest = [c.label for c in found.choices] if found.choices else found.closest
+            raise UnknownMixSong(found.query, closest, artist=found.artist if found.kind == "artist" else None,
+                                 note=found.note)
         seeds.setdefault(seed.item_id, seed)
     if len(seeds) < 2:
         raise MixNeedsTwoSongs()

@@ -319,21 +319,29 @@ class Console:
                     self.say(f"{number:>3}. {render.clean(candidate.label)}  ({candidate.listeners:,} listeners)")
         elif found.seed is not None:
             await self._answer(dataclasses.replace(request, seeds=(found.seed.item_id,)), started, title, artist)
-        elif found.choices:
+        elif found.choices:  # not sure: numbered choices, 0 for none of them
             self.pending_choices, self._pending_request = found.choices, request
-            self.say(f"Several songs match “{render.clean(found.query)}”. Type the number of the one you mean:")
+            self.say(render.pick_text(found, plain=True) + " Type its number (0: none of these):")
             for number, candidate in enumerate(found.choices, start=1):
                 self.say(f"{number:>3}. {render.clean(candidate.label)}  ({candidate.listeners:,} listeners)")
+            self.say("  0. none of these")
         else:
             text = f"No song matches “{render.clean(found.query)}”."
             if found.closest:
                 text += " Closest titles: " + "; ".join(render.clean(t) for t in found.closest[:5])
+            if found.note:
+                text += "\n" + render.clean(found.note)
             self.say(text)
 
     async def _pick(self, number: int) -> bool:
         choices, self.pending_choices = self.pending_choices, []
+        if number == 0:
+            text = "Nothing picked. Add the artist (artist:NAME) to find the song you mean."
+            note = self.service.no_match_note()
+            self.say(text + ("\n" + render.clean(note) if note else ""))
+            return True
         if not 1 <= number <= len(choices):
-            self.say(f"Pick a number from 1 to {len(choices)}; ask again with /soundalike.")
+            self.say(f"Pick a number from 0 to {len(choices)}; ask again with /soundalike.")
             return True
         seed = choices[number - 1]
         request = dataclasses.replace(self._pending_request or Request("soundalike"), seeds=(seed.item_id,))
@@ -470,7 +478,7 @@ class Console:
             found = self.service.resolve(title, artist)
             if found.artist_matched is False:
                 raise SoundalikeError(artist_mismatch_text(title, artist))
-            if found.found and (found.confident or len(found.candidates) == 1):
+            if found.found and found.confident:  # a single far match is no reason to block it
                 return found.best.item_id
         return title
 

@@ -267,12 +267,40 @@ def message_text(text: object, limit: int = MESSAGE_CONTENT) -> str:
     return safe(text, limit)
 
 
-def closest_titles_text(query: str, titles: Iterable[str]) -> str:
+def closest_titles_text(query: str, titles: Iterable[str], note: str = "") -> str:
+    """"No song matches": the closest titles, and ``note`` (the demo's limits) after them."""
     titles = [safe(t, 120) for t in list(titles)[:5]]
     head = f"No song matches “{safe(query, 200)}”."
     if titles:
         head += " Closest titles:\n" + "\n".join(f"• {t}" for t in titles)
+    if note:
+        head += "\n" + safe(note, 600)
     return shorten(head, MESSAGE_CONTENT)
+
+
+def pick_text(lookup, *, plain: bool = False) -> str:
+    """The question above a pick list (``lookup`` is a bot.answers.Lookup with choices):
+    an artist's songs, several songs with that title, or "did you mean" far matches.
+    ``plain`` skips Discord escaping (for the console)."""
+    text = (lambda value, limit: shorten(clean(value), limit)) if plain else safe
+    query = text(lookup.query, 200)
+    if lookup.kind == "artist":
+        return f"“{query}” is an artist: which of {text(lookup.artist or lookup.query, 100)}'s songs do you mean?"
+    if lookup.close_call:
+        return f"Several songs match “{query}”. Which one did you mean?"
+    head = f"No song is called “{query}”. Did you mean one of these?"
+    if lookup.note:
+        head += "\n" + text(lookup.note, 600)
+    return shorten(head, MESSAGE_CONTENT)
+
+
+def nothing_picked_text(note: str | None = None) -> str:
+    """A pick list answered with "none of these"."""
+    text = ("Nothing picked, so no songs this time. Add the artist (the artist option), or pick the song "
+            "from the list that opens as you type its title.")
+    if note:
+        text += "\n" + safe(note, 600)
+    return shorten(text, MESSAGE_CONTENT)
 
 
 def _when(value: object) -> str:
@@ -418,6 +446,9 @@ def block_text(result, *, plain: bool = False) -> str:
         return f"{song} is not blocked in this server."
     if kind == "AMBIGUOUS":
         names = [song_text(c.title, c.artist, plain=plain) for c in lookup.choices[:5]] if lookup else []
+        if lookup is not None and not lookup.close_call and lookup.kind == "song":
+            return shorten(f"No song is called “{query}”: pick it from the list as you type, or add the "
+                           "artist. Did you mean " + "; ".join(names) + "?", MESSAGE_CONTENT)
         return shorten(f"Several songs match “{query}”: pick one from the list as you type, or add the "
                        "artist. " + "; ".join(names), MESSAGE_CONTENT)
     closest = [clean(t) if plain else safe(t, 120) for t in (lookup.closest[:5] if lookup else [])]

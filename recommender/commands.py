@@ -58,7 +58,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     _answer_options(mix)
     mix.set_defaults(func=run_mix)
 
-    resolve = commands.add_parser("resolve", help="which catalog song a typed title means")
+    resolve = commands.add_parser(
+        "resolve", help="which catalog song a typed title means",
+        description="Which catalog song a typed title means. Exit status 0 when it found something: a "
+                    "confident match, or (\"confident\": false) songs to pick from; 1 when nothing matched.")
     resolve.add_argument("title", nargs="?", help="the typed title")
     resolve.add_argument("--artist", help="narrow to this artist")
     resolve.add_argument("--dataset", help="dataset name (default from config)")
@@ -119,10 +122,24 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def format_resolution(resolution: Resolution) -> str:
+def format_resolution(resolution: Resolution, closest: list[str] | None = None, note: str | None = None) -> str:
+    """The resolution as text: the match, or what to pick from and why; ``closest`` titles
+    and ``note`` (the demo's limits) when nothing matched well."""
     if not resolution.found:
-        return f"No song matches {resolution.query!r}."
-    head = "Best match:" if resolution.confident else "Several songs match; which one did you mean?"
+        text = f"No song matches {resolution.query!r}."
+        if closest:
+            text += " Closest titles: " + "; ".join(closest)
+        return text + (f"\n{note}" if note else "")
+    if resolution.confident:
+        head = "Best match:"
+    elif resolution.kind == "artist":
+        head = f"{resolution.query!r} is an artist; {resolution.named_artist}'s most listened songs:"
+    elif resolution.close_call:
+        head = "Several songs match; which one did you mean?"
+    else:
+        head = f"No song is called {resolution.query!r}; did you mean one of these?"
+        if note:
+            head += f"\n{note}"
     lines = [head]
     for number, c in enumerate(resolution.candidates, start=1):
         lines.append(f"{number:>3}. {shown(c.title)} — {shown(c.artist)}  (match {c.score:.0f}, "
@@ -158,7 +175,8 @@ def run_mix(args) -> int:
 
 def run_resolve(args) -> int:
     from .dataset import Dataset
-    from .resolver import TitleResolver, candidate_to_dict, resolve_batch
+    from .resolver import TitleResolver, resolution_to_dict, resolve_batch
+    from .service import no_match_note
 
     if (args.title is None) == (args.batch is None):
         raise DataError("give either a TITLE or --batch FILE")
@@ -175,13 +193,16 @@ def run_resolve(args) -> int:
             sys.stdout.write(json_line(result) + "\n")
         return 0
     resolution = resolver.resolve(args.title, artist=args.artist)
+    # Nothing matched well: say what these data know (the demo: its shipped catalog only).
+    far = not resolution.confident and not resolution.close_call and resolution.kind == "song"
+    note = no_match_note(dataset) if far else None
+    closest = resolver.closest_titles(args.title) if not resolution.found else []
     if args.json:
         print(json_line({
-            "query": resolution.query,
-            "artist": resolution.artist,
-            "confident": resolution.confident,
-            "candidates": [candidate_to_dict(c) for c in resolution.candidates],
+            **resolution_to_dict(resolution),
+            **({"closest": closest} if not resolution.found else {}),
+            **({"note": note} if note else {}),
         }))
     else:
-        print(format_resolution(resolution))
+        print(format_resolution(resolution, closest, note))
     return 0 if resolution.found else 1

@@ -56,14 +56,18 @@ class ModelForOtherData(ModelError):
 
 
 class UnknownSong(SoundalikeError):
-    """A typed title matched nothing; ``suggestions`` holds the closest titles."""
+    """A typed title matched nothing well; ``suggestions`` holds the closest titles and
+    ``note`` anything to add (on the demo data: what it knows and how to get more)."""
 
-    def __init__(self, query: str, suggestions: list[str] | None = None):
+    def __init__(self, query: str, suggestions: list[str] | None = None, note: str | None = None):
         self.query = query
         self.suggestions = suggestions or []
+        self.note = note
         message = f"No song matches {query!r}."
         if self.suggestions:
             message += " Closest titles: " + "; ".join(self.suggestions)
+        if note:
+            message += " " + note
         super().__init__(message)
 
 

@@ -19,9 +19,14 @@ costs a few hundred string comparisons, never a scan of the catalog:
    shown as its most listened version, and equal matches are ordered by listeners, so
    the original beats a cover few people played.
 
-``confident`` is False when the top candidates are too close to pick one (they are all
-returned, so the bot lets the person choose), when the best match is weak, or when
-nothing matched (no candidates).
+``confident`` (:class:`ConfidenceRule`) is True only when the best match is within the
+typing slips its title's length allows ("let it go" is two slips from "let it be": too many
+for nine letters) and no other song is as close; otherwise the candidates are a "did you
+mean ...?" list (``close_call`` when they match about equally well, as several songs called
+"Hello" do), or empty when nothing matched. A query that names an artist alone ("Adele",
+"the beatles") comes back with ``kind`` "artist" and the artist's most listened songs. The
+rule is calibrated on damaged catalog titles and on titles held out of the index
+(``bench/resolver_confidence.py``).
 
 The index is built once per dataset (about 10 s for a million titles) and saved beside it
 as plain arrays (``resolver-index/``: .npy files and Arrow string tables, no pickle),
@@ -76,8 +81,20 @@ CACHE_FORMAT = 1
 # -- ranking knobs ---------------------------------------------------------------------------
 # Below this match score (0-100) a title is not offered as a match at all.
 MIN_SCORE = 60.0
-# Below this the best match is shown but not taken without asking.
-MIN_CONFIDENT_SCORE = 75.0
+# -- when a match is taken without asking (calibrated: bench/resolver_confidence.py) -----------
+# The best match is taken without asking only when all of these hold; otherwise the person is
+# asked "did you mean ...?". Chosen on generated queries: damaged forms of catalog titles and
+# titles held out of the index (see ConfidenceRule and the README's resolver table).
+# The values are the first rule `python -m bench.resolver_confidence --titles 1000000
+# --queries 4000 --calibrate` lists (README, "Finding the song you mean").
+# Below this match score the best match is shown but not taken without asking.
+MIN_CONFIDENT_SCORE = 70.0
+# Typing slips (edits: a wrong, missing, extra or swapped letter; swapped words count one)
+# forgiven between what was typed and the title: none in titles shorter than ONE_EDIT_FROM
+# characters, one from there, two from TWO_EDITS_FROM characters on ("let it go" is two
+# slips from the 9-letter "let it be", "stay" seven from "stayin alive": both are asked about).
+ONE_EDIT_FROM = 3
+TWO_EDITS_FROM = 10
 # Ranking adds POPULARITY_WEIGHT points per tenfold listeners, so between equal matches the
 # song more people played wins, and a one-character typo still loses to an exact title.
 POPULARITY_WEIGHT = 2.0
@@ -95,6 +112,8 @@ MISTYPED_THE_PENALTY = 2.0
 VERSION_TAIL_PENALTY = 2.0
 TYPED_VERSION_WORDS = frozenset(
     "live remix acoustic remastered remaster demo instrumental edit version unplugged mix mono stereo".split())
+# Candidates after the best whose typing slips are compared with the best's.
+RIVALS = 4
 # A given artist "agrees" with a song's credits from this similarity on.
 ARTIST_AGREES = 80.0
 # A featured artist in the query ("(feat. Jay-Z)") that the song credits adds this much.
@@ -191,6 +210,59 @@ def match_scores(query: str, strings: Sequence[str], partial: bool = False) -> n
             if bonus > scores[position]:
                 scores[position] = bonus
     return scores
+
+
+def typed_edits(typed: str, title: str) -> int:
+    """Typing slips between two normalized strings: optimal string alignment distance (a
+    transposition is one slip) with spaces not counted ("heya" for "hey ya" is one slip), or
+    one slip for putting the words in another order plus those left after sorting the words
+    ("spirit teen smells like")."""
+    edits = OSA.distance(typed, title)
+    if edits and (" " in typed or " " in title):
+        edits = min(edits, OSA.distance(typed.replace(" ", ""), title.replace(" ", "")))
+        if edits > 1 and " " in typed and " " in title:
+            edits = min(edits, 1 + OSA.distance(" ".join(sorted(typed.split())), " ".join(sorted(title.split()))))
+    return edits
+
+
+@dataclass(frozen=True)
+class MatchEvidence:
+    """How well the best candidate fits what was typed: what the confidence rule judges."""
+
+    score: float  # its match score, 0-100
+    margin: float  # ranking points ahead of the next candidate (inf when it is alone)
+    edits: int  # typing slips between the typed title (best reading) and its title
+    length: int  # characters of that (normalized) title
+    artist_agreed: bool  # a typed artist matches its credits (True when none was typed)
+    # The fewest slips of the next RIVALS candidates with another title ("hey yo": "Hey You"
+    # and "Hey Ya!" are both one slip away); MAX_QUERY_CHARS when there is none.
+    rival_edits: int = MAX_QUERY_CHARS
+
+
+@dataclass(frozen=True)
+class ConfidenceRule:
+    """When the best candidate is taken without asking. The defaults are the module's knobs,
+    calibrated by ``bench/resolver_confidence.py``; the bench sweeps other rules through this."""
+
+    min_score: float = MIN_CONFIDENT_SCORE
+    close_margin: float = CLOSE_MARGIN
+    one_edit_from: int = ONE_EDIT_FROM
+    two_edits_from: int = TWO_EDITS_FROM
+
+    def allowed_edits(self, length: int) -> int:
+        return 0 if length < self.one_edit_from else 1 if length < self.two_edits_from else 2
+
+    def good_match(self, evidence: MatchEvidence) -> bool:
+        """The best candidate itself is close enough to what was typed to be meant."""
+        return (evidence.artist_agreed and evidence.score >= self.min_score
+                and evidence.edits <= self.allowed_edits(evidence.length))
+
+    def confident(self, evidence: MatchEvidence | None) -> bool:
+        """A good match that no other candidate comes close to: ahead by ``close_margin``
+        ranking points and, when what was typed has slips, no other song as few slips away
+        (between exact titles, the most listened wins by the margin)."""
+        return (evidence is not None and self.good_match(evidence) and evidence.margin >= self.close_margin
+                and not (evidence.edits and evidence.rival_edits <= evidence.edits))
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -926,19 +998,24 @@ class TitleResolver:
         ids = _unique(np.concatenate(pools))
         return ids, self._title_scores(query, ids, partial)
 
+    @staticmethod
+    def _plain_texts(parts: TitleParts, dashed: bool, version_tail: str) -> list[tuple[str, float, int]]:
+        """The whole query read as a title: (text, score penalty, typing slips it stands for)."""
+        readings = [(parts.core, DASH_CORE_PENALTY if dashed else 0.0, 0)]
+        if parts.full != parts.core:
+            readings.append((parts.full, 0.0, 0))
+        if version_tail:
+            readings.append((parts.core[: -len(version_tail)].rstrip(), VERSION_TAIL_PENALTY, 0))
+        first, _, rest = parts.core.partition(" ")
+        if rest and first != "the" and OSA.distance(first, "the", score_cutoff=1) <= 1:
+            readings.append((rest, MISTYPED_THE_PENALTY, 1))  # "teh scientist", "tyhe scientist"
+        return readings
+
     def _plain_reading(self, parts: TitleParts, dashed: bool, version_tail: str, floor: float,
                        partial: bool) -> _Scored:
         """The whole query as a title (and without a trailing "live" or "remix")."""
-        readings = [(parts.core, DASH_CORE_PENALTY if dashed else 0.0)]
-        if parts.full != parts.core:
-            readings.append((parts.full, 0.0))
-        if version_tail:
-            readings.append((parts.core[: -len(version_tail)].rstrip(), VERSION_TAIL_PENALTY))
-        first, _, rest = parts.core.partition(" ")
-        if rest and first != "the" and OSA.distance(first, "the", score_cutoff=1) <= 1:
-            readings.append((rest, MISTYPED_THE_PENALTY))  # "teh scientist", "tyhe scientist"
         scored = []
-        for text, penalty in readings:
+        for text, penalty, _ in self._plain_texts(parts, dashed, version_tail):
             ids, scores = self._title_candidates(text, partial)
             scored.append(self._items_of_titles(ids, scores - penalty, floor))
         return _merge(scored)
@@ -1005,8 +1082,13 @@ class TitleResolver:
 
     # -- ranking ------------------------------------------------------------------------------
     def _ranked(self, title: object, artist: object = None, *, floor: float = MIN_SCORE,
-                partial: bool = False) -> tuple[str, str | None, list[tuple[float, float, int]], bool]:
-        """(query, artist, [(rank score, match score, item to show)], artist agreed)."""
+                partial: bool = False, readings_out: list | None = None
+                ) -> tuple[str, str | None, list[tuple[float, float, int]], bool]:
+        """(query, artist, [(rank score, match score, item to show)], artist agreed).
+
+        ``readings_out`` receives each way the query was read as (title text, typing slips
+        that reading stands for, the artist ids it names or None), for the confidence rule.
+        """
         query = " ".join(clean(title, MAX_QUERY_CHARS).split())
         artist_text = " ".join(clean(artist, MAX_QUERY_CHARS).split()) if artist is not None else ""
         parts = parse_title(query)
@@ -1019,6 +1101,8 @@ class TitleResolver:
         version_tail = "" if partial else _version_tail(parts.core)
         extras = parts.extras + ((version_tail,) if version_tail else ())
         readings = [self._plain_reading(parts, dashed, version_tail, floor, partial)]
+        if readings_out is not None:
+            readings_out.extend((text, slips, None) for text, _, slips in self._plain_texts(parts, dashed, version_tail))
         if folded_artist:
             # A given artist: its songs are read first, everything else must agree with it.
             ids, similarity = self._artist_ids(folded_artist)
@@ -1027,6 +1111,8 @@ class TitleResolver:
                 readings.append(self._artist_reading(parts.full, ids, similarity, 0.0, floor, partial))
         else:
             for reading_title, ids, similarity in self._embedded_artists(query, parts):
+                if readings_out is not None:
+                    readings_out.append((reading_title, 0, ids))
                 readings.append(self._artist_reading(reading_title, ids, similarity, EMBEDDED_ARTIST_PENALTY,
                                                      floor, partial))
         scored = _merge(readings)
@@ -1083,20 +1169,109 @@ class TitleResolver:
 
     # -- public API ---------------------------------------------------------------------------
     def resolve(self, title: object, artist: object = None, limit: int = 10) -> Resolution:
-        """Rank the songs ``title`` (and ``artist``) may mean; never raises on odd input."""
+        """Rank the songs ``title`` (and ``artist``) may mean; never raises on odd input.
+
+        Confident only when :class:`ConfidenceRule` takes the best match without asking. A
+        query that names an artist rather than a title ("Adele", "the beatles") comes back
+        with ``kind`` "artist" and that artist's most listened songs to pick from.
+        """
+        return self.resolve_with_evidence(title, artist, limit)[0]
+
+    def resolve_with_evidence(self, title: object, artist: object = None, limit: int = 10,
+                              rule: ConfidenceRule | None = None) -> tuple[Resolution, MatchEvidence | None]:
+        """:meth:`resolve`, and the evidence about its best song match that ``rule`` (default:
+        the module's knobs) judged; None when no song matched. The calibration bench sweeps
+        rules over this evidence."""
+        rule = rule or ConfidenceRule()
         limit = max(1, min(int(limit), MAX_RESULTS))
-        query, shown_artist, ranked, artist_agreed = self._ranked(title, artist)
+        readings: list = []
+        query, shown_artist, ranked, artist_agreed = self._ranked(title, artist, readings_out=readings)
         artist_matched = artist_agreed if shown_artist else None
+        evidence = self._evidence(ranked, readings, artist_agreed) if ranked else None
+        if not shown_artist and query:
+            # "Adele": an artist, unless the typed text is also exactly a title.
+            title_typed_exactly = evidence is not None and evidence.edits == 0 and rule.good_match(evidence)
+            if not title_typed_exactly:
+                named = self._named_artist(query, rule, fuzzy=not rule.confident(evidence))
+                if named is not None:
+                    return self._artist_resolution(query, *named, limit=limit), evidence
         if not ranked:
             return Resolution(query=query, artist=shown_artist, candidates=[], confident=False,
-                              artist_matched=artist_matched)
-        best_rank = ranked[0][0]
-        close = [entry for entry in ranked if best_rank - entry[0] < CLOSE_MARGIN]
-        confident = len(close) == 1 and ranked[0][1] >= MIN_CONFIDENT_SCORE and artist_agreed
+                              artist_matched=artist_matched), None
+        confident = rule.confident(evidence)
+        close = [entry for entry in ranked if ranked[0][0] - entry[0] < rule.close_margin]
         keep = ranked[:limit] if confident else ranked[:max(limit, min(len(close), MAX_CHOICES))]
         candidates = self.candidates([item for _, _, item in keep], [score for _, score, _ in keep])
         return Resolution(query=query, artist=shown_artist, candidates=candidates, confident=confident,
-                          artist_matched=artist_matched)
+                          close_call=not confident and rule.good_match(evidence),
+                          artist_matched=artist_matched), evidence
+
+    def _evidence(self, ranked: list[tuple[float, float, int]], readings: list, artist_agreed: bool) -> MatchEvidence:
+        """What the confidence rule judges about the best of ``ranked``: its score, its lead,
+        the fewest typing slips between a reading of the query and its title, and the fewest
+        of the next RIVALS candidates."""
+        _, score, item = ranked[0]
+        margin = ranked[0][0] - ranked[1][0] if len(ranked) > 1 else math.inf
+        edits, length = self._slips(item, readings)
+        # Rivals have another title: between songs of one title (a cover), listeners decide.
+        rival_edits = min((self._slips(other, readings)[0] for _, _, other in ranked[1:1 + RIVALS]
+                           if self.item_core[other] != self.item_core[item]), default=MAX_QUERY_CHARS)
+        return MatchEvidence(score=score, margin=margin, edits=edits, length=length, artist_agreed=artist_agreed,
+                             rival_edits=rival_edits)
+
+    def _slips(self, item: int, readings: list) -> tuple[int, int]:
+        """(fewest typing slips between a reading of the query and the item's title, that
+        title's length)."""
+        parts = parse_title(self.titles[item].as_py() or "", MAX_CATALOG_CHARS)
+        names = {name for name in (parts.core, parts.full) if name}
+        credits: set[int] | None = None
+        edits, length = MAX_QUERY_CHARS, len(parts.core)
+        for text, slips, artist_ids in readings:
+            if not text:
+                continue
+            if artist_ids is not None:  # "halo beyonce" reads "halo" only for Beyoncé's songs
+                if credits is None:
+                    credits = set(self.credit_artists[self.credit_indptr[item]:self.credit_indptr[item + 1]].tolist())
+                if credits.isdisjoint(artist_ids.tolist()):
+                    continue
+            for name in names:
+                found = slips + typed_edits(text, name)
+                if found < edits or (found == edits and len(name) > length):
+                    edits, length = found, len(name)
+        return edits, length
+
+    def _named_artist(self, query: str, rule: ConfidenceRule, fuzzy: bool) -> tuple[int, float] | None:
+        """(artist id, match score) when the whole query names an artist with songs of their
+        own: exactly, or (``fuzzy``) within the slips ``rule`` forgives for a name that long."""
+        folded = drop_leading_the(fold(query))
+        if not folded:
+            return None
+        index = self.artist_index
+        exact = index.find(folded)
+        if exact >= 0 and self.artist_display[exact]:
+            return exact, 100.0
+        if not fuzzy:
+            return None
+        best: tuple[int, float, int] | None = None  # (slips, -popularity, id)
+        for artist_id in index.similar(folded).tolist():
+            name = index.strings[artist_id]
+            if not self.artist_display[artist_id]:
+                continue
+            slips = typed_edits(folded, name)
+            if slips <= rule.allowed_edits(len(name)):
+                key = (slips, -float(index.popularity[artist_id]), artist_id)
+                best = key if best is None or key < best else best
+        if best is None:
+            return None
+        return best[2], float(match_scores(folded, [index.strings[best[2]]])[0])
+
+    def _artist_resolution(self, query: str, artist_id: int, score: float, limit: int) -> Resolution:
+        """The artist's most listened songs (one per song, versions collapsed) to pick from."""
+        items = self._items_of_artists(np.array([artist_id], dtype=np.int64))
+        reps = self.group_rep[_unique(self.item_group[items])]
+        reps = reps[np.lexsort((reps, -self.listeners[reps]))][:limit]
+        return Resolution(query=query, artist=None, candidates=self.candidates(reps.tolist(), [score] * len(reps)),
+                          confident=False, kind="artist", named_artist=self.artist_display[artist_id])
 
     def closest_titles(self, query: object, limit: int = 5) -> list[str]:
         """Labels of the nearest titles, however weak, for a "no match" message."""
@@ -1175,10 +1350,26 @@ def candidate_to_dict(candidate: Candidate) -> dict:
     }
 
 
+def resolution_to_dict(resolution: Resolution) -> dict:
+    """A resolution as plain JSON-ready values: query, artist, confident, close_call, kind
+    ("song", or "artist" with artist_name: the query named an artist), candidates."""
+    result = {
+        "query": resolution.query,
+        "artist": resolution.artist,
+        "confident": resolution.confident,
+        "close_call": resolution.close_call,
+        "kind": resolution.kind,
+    }
+    if resolution.kind == "artist":
+        result["artist_name"] = resolution.named_artist
+    result["candidates"] = [candidate_to_dict(c) for c in resolution.candidates]
+    return result
+
+
 def resolve_batch(resolver: TitleResolver, lines: Iterable[str]) -> Iterator[dict]:
     """Resolve one query per line (``title`` or ``title<TAB>artist``); blank lines are skipped.
 
-    Each result is JSON-serialisable: query, artist, confident, candidates.
+    Each result is :func:`resolution_to_dict` of it.
     """
     for line in lines:
         line = line.rstrip("\r\n")
@@ -1186,10 +1377,4 @@ def resolve_batch(resolver: TitleResolver, lines: Iterable[str]) -> Iterator[dic
             continue
         title, _, artist = line.partition("\t")
         artist = artist.strip() or None
-        resolution = resolver.resolve(title, artist=artist)
-        yield {
-            "query": resolution.query,
-            "artist": resolution.artist,
-            "confident": resolution.confident,
-            "candidates": [candidate_to_dict(c) for c in resolution.candidates],
-        }
+        yield resolution_to_dict(resolver.resolve(title, artist=artist))

@@ -29,8 +29,14 @@ class Candidate:
 class Resolution:
     """What a typed title resolved to. ``candidates`` is ranked best first.
 
-    ``confident`` is False when nothing matched or when the best candidates are too close
-    to pick one without asking the person.
+    ``confident`` is True only when the best candidate is taken without asking; otherwise
+    the candidates are a "did you mean ...?" list (or empty: nothing matched).
+    ``close_call``: not confident only because other songs match about as well ("Halo" by
+    Beyoncé or by Depeche Mode); the best is itself a good match. Otherwise the best match
+    is far from what was typed ("Let it go" is not "Let It Be").
+    ``kind`` is "song", or "artist" when the query named an artist ("Adele"): then
+    ``named_artist`` is the artist as the catalog spells it and the candidates are that
+    artist's most listened songs, to pick from.
     """
 
     query: str
@@ -40,6 +46,9 @@ class Resolution:
     # With an artist given: whether any song matching the title is by that artist (False:
     # the candidates are by others). None when no artist was given.
     artist_matched: bool | None = None
+    close_call: bool = False
+    kind: str = "song"
+    named_artist: str | None = None
 
     @property
     def best(self) -> Candidate | None:

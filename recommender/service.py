@@ -42,6 +42,26 @@ MAX_MIX_SEEDS = 5
 END_OF_LIST = "These are the last songs that match well enough; there are no more."
 
 
+DEMO_GENERATOR = "recommender.importers.demo"
+
+
+def no_match_note(dataset) -> str | None:
+    """On the demo data, what to say beside "no song matches": it knows only its shipped
+    catalog, and how to get a million songs. None on any other dataset."""
+    manifest = getattr(dataset, "manifest", None) or {}
+    source = manifest.get("source") if isinstance(manifest, dict) else None
+    if not isinstance(source, dict) or source.get("generator") != DEMO_GENERATOR:
+        return None
+    songs = source.get("catalog_songs")
+    if not isinstance(songs, int) or isinstance(songs, bool) or songs < 1:
+        songs = getattr(dataset, "n_items", None)
+    count = f"{songs:,} " if isinstance(songs, int) else ""
+    return (f"These are demo data: they know only the {count}songs of the shipped demo catalog. "
+            "For about a million songs, import the Million Song Dataset: "
+            "python -m recommender data download-msd, then python -m recommender data import-msd "
+            "(README, The data).")
+
+
 class NoListeningData(SoundalikeError):
     """The song is in the catalog but nobody in the data has played it."""
 
@@ -172,19 +192,27 @@ class SoundalikeService:
             listeners=int(self.dataset.listeners[index]),
         )
 
-    def seed(self, title_or_id: str, artist: str | None = None) -> Candidate:
-        """An exact item id, or the confident best match of a typed title.
+    def no_match_note(self) -> str | None:
+        """What to add when a typed title matches nothing well (see :func:`no_match_note`)."""
+        return no_match_note(self.dataset)
 
-        Raises UnknownSong with the closest titles when nothing matches. An ambiguous
-        title is the caller's to present (see ``resolve``); here the best match wins.
+    def seed(self, title_or_id: str, artist: str | None = None) -> Candidate:
+        """An exact item id, or the best match of a typed title when it is confident or a
+        close call between good matches (several songs called "Hello": callers that can
+        ask should use ``resolve``; here the most listened wins).
+
+        Raises UnknownSong with the closest titles when nothing matches well: a far match
+        ("everyone" is not "Everlong") or an artist's name is never taken as the song.
         """
         exact = self.candidate(title_or_id)
         if exact is not None:
             return exact
         resolution = self.resolve(title_or_id, artist)
-        if not resolution.found:
-            raise UnknownSong(title_or_id, self.resolver.closest_titles(title_or_id))
-        return resolution.best
+        if resolution.found and resolution.kind == "song" and (resolution.confident or resolution.close_call):
+            return resolution.best
+        closest = ([c.label for c in resolution.candidates[:5]] if resolution.found
+                   else self.resolver.closest_titles(title_or_id))
+        raise UnknownSong(title_or_id, closest, note=self.no_match_note())
 
     # -- answers ---------------------------------------------------------------------------
     def _options(self, count: int, offset: int, novelty: str | None, per_artist_cap: int | None,

@@ -8,6 +8,7 @@ have, so a typo in a cog (``interaction.respnse``) fails the test instead of pas
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from types import SimpleNamespace
 from unittest import mock
 
@@ -49,6 +50,7 @@ class FakeService:
         self.rollback_error: Exception | None = None  # what rollback() raises, if anything
         self.fail_similar: Exception | None = None
         self.options: list[dict] = []  # the knobs of each similar/mix/for_you call, in order
+        self.note: str | None = None  # what no_match_note() says (the real one: on the demo data)
 
     def _candidate(self, row, score=100.0) -> Candidate:
         item_id, title, artist, listeners = row
@@ -60,9 +62,23 @@ class FakeService:
         return None if row is None else self._candidate(row)
 
     def resolve(self, title: str, artist: str | None = None) -> Resolution:
+        """Exact titles are confident (several songs with one title: a close call); a title
+        near one of the catalog's ("Hey Yaa") is a far match; an artist's name lists their songs."""
         self.calls.append(("resolve", title, artist))
         rows = [r for r in SONGS if r[1].lower() == title.lower() and (artist is None or r[2] == artist)]
-        return Resolution(title, artist, [self._candidate(r) for r in rows], confident=len(rows) == 1)
+        if rows:
+            return Resolution(title, artist, [self._candidate(r) for r in rows], confident=len(rows) == 1,
+                              close_call=len(rows) > 1)
+        by_artist = sorted((r for r in SONGS if r[2].lower() == title.lower() and artist is None), key=lambda r: -r[3])
+        if by_artist:
+            return Resolution(title, None, [self._candidate(r) for r in by_artist], confident=False, kind="artist",
+                              named_artist=by_artist[0][2])
+        near = difflib.get_close_matches(title.lower(), [r[1].lower() for r in SONGS], n=3, cutoff=0.8)
+        rows = [r for r in SONGS if r[1].lower() in near]
+        return Resolution(title, artist, [self._candidate(r, score=80.0) for r in rows], confident=False)
+
+    def no_match_note(self) -> str | None:
+        return self.note
 
     def seed(self, title: str, artist: str | None = None) -> Candidate:
         resolution = self.resolve(title, artist)

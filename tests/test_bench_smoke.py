@@ -132,3 +132,19 @@ def test_suite_end_to_end_at_a_tiny_scale(tiny_data, tmp_path):
     assert table.count("\n| (") == len(saved["figures"])
     assert "| step | target | ours | anchor (same run) | met? |" in table
     assert (results / "scaling.png").stat().st_size > 0
+
+
+def test_a_run_of_self_contained_steps_generates_no_msd_files(tmp_path):
+    """`python -m bench --steps resolver` makes its own catalog: no 48 M triplets at scale 1."""
+    work_root, results = tmp_path / "work", tmp_path / "results"
+    outcome = run_suite(TINY, seed=2012, steps=["resolver"], work_root=work_root, results_dir=results,
+                        queries=60, timeout=300, fresh=False, plot=False)
+    assert not (work_root / generate.scale_dir_name(TINY) / "msd").exists()
+    resolver = outcome["steps"]["resolver"]
+    assert resolver["figures"]["status"] == "ok", resolver
+    confidence = resolver["figures"]["confidence"]
+    assert 0 <= confidence["held_out_confident"] <= 1 and confidence["held_out_queries"] > 0
+    rows = {row["figure"]: row for row in outcome["figures"] if row["step"].startswith("(i) resolver")}
+    assert rows["confident answers that are right"]["target"] == ">= 0.99"
+    assert rows["titles held out of the index answered confidently"]["ours"] == confidence["held_out_confident"]
+    assert "generate" not in outcome["steps"]

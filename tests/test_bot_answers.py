@@ -18,6 +18,7 @@ from bot.answers import (
     clamp_cap,
     compute_answer,
     log_answer,
+    look_up,
     mix_seeds,
     rate_suggestion,
     unblock_song,
@@ -103,6 +104,49 @@ def test_mix_seeds_take_the_best_match_and_name_what_matched_nothing():
         mix_seeds(service, [("Hey Ya!", None), ("Qwerty", None)])
 
 
+def test_look_up_takes_only_a_confident_match_as_the_song():
+    service = FakeService()
+    assert look_up(service, "Hey Ya!").seed.item_id == HEY_YA
+    # One candidate, far from what was typed: offered ("did you mean?"), never the answer.
+    far = look_up(service, "Hey Yaa")
+    assert far.seed is None and [c.item_id for c in far.choices] == [HEY_YA]
+    assert not far.close_call and far.kind == "song"
+    hello = look_up(service, "Hello")  # two songs with that title: a close call
+    assert hello.seed is None and hello.close_call and [c.item_id for c in hello.choices] == ["s-hello-a",
+                                                                                              "s-hello-l"]
+
+
+def test_look_up_of_an_artist_offers_their_songs():
+    found = look_up(FakeService(), "outkast")
+    assert found.seed is None and found.kind == "artist" and found.artist == "OutKast"
+    assert [c.item_id for c in found.choices] == [HEY_YA, "s-msjackson", "s-roses"]  # most listened first
+    assert found.note == "" and not found.closest
+
+
+def test_look_up_says_what_the_data_know_when_nothing_matches_well():
+    service = FakeService()
+    service.note = "These are demo data: they know only the 6 songs of the shipped demo catalog."
+    nothing = look_up(service, "Qwerty")
+    assert nothing.seed is None and not nothing.choices and nothing.note == service.note
+    assert look_up(service, "Hey Yaa").note == service.note  # a far match
+    assert look_up(service, "Hello").note == ""  # good matches, only too many of them
+    assert look_up(service, "OutKast").note == ""
+    assert look_up(service, "Hey Ya!").note == ""
+    service.note = None  # other data: nothing to add
+    assert look_up(service, "Qwerty").note == ""
+
+
+def test_mix_seeds_never_take_a_far_match_or_an_artist():
+    service = FakeService()
+    service.note = "(demo note)"
+    with pytest.raises(UnknownMixSong, match="No song matches “Hey Yaa”. Closest titles: Hey Ya! — OutKast "
+                                             r"\(demo note\)"):
+        mix_seeds(service, [("Hey Jude", None), ("Hey Yaa", None)])
+    with pytest.raises(UnknownMixSong, match="“OutKast” is an artist, not a song: name one of their songs. "
+                                             "Most listened: Hey Ya! — OutKast; Ms. Jackson — OutKast"):
+        mix_seeds(service, [("Hey Jude", None), ("OutKast", None)])
+
+
 async def test_blocks_are_per_server_and_dislikes_per_member_and_seed(feedback_log, pool):
     service = FakeService()
     request = Request("soundalike", (HEY_YA,), 5)
@@ -159,6 +203,8 @@ async def test_block_and_unblock_by_title_or_id(feedback_log, pool):
     assert (await block("s-heyya")).outcome is BlockOutcome.ALREADY_BLOCKED
     assert (await block("Hello")).outcome is BlockOutcome.AMBIGUOUS
     assert (await block("Qwerty")).outcome is BlockOutcome.NOT_FOUND
+    far = await block("Hey Yaa")  # one far match: asked about, not blocked
+    assert far.outcome is BlockOutcome.AMBIGUOUS and far.song is None
     assert (await block("s-hello-l")).outcome is BlockOutcome.BLOCKED
     # "Hello" names two songs, but only one of them is blocked: that one is meant.
     result = await unblock("Hello")

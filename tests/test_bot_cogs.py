@@ -34,7 +34,7 @@ from bot.cogs.admin import AdminCog, NotAdmin, ProgressMessage, admin_check, is_
 from bot.cogs.feedback import FeedbackCog, RateButton, rating_of, rating_view
 from bot.cogs.playlists import PlaylistsCog
 from bot.cogs.privacy import PrivacyCog
-from bot.cogs.soundalike import PickSong, SoundalikeCog
+from bot.cogs.soundalike import NONE_OF_THESE, PickSong, SoundalikeCog
 from bot.replies import MoreButton
 from bot.cogs.stats import StatsCog
 from bot.limits import Busy, ComputePool
@@ -155,7 +155,7 @@ async def test_ambiguous_title_offers_a_persistent_select_privately(bot):
     assert call.kwargs["ephemeral"] is True
     (pick,) = call.kwargs["view"].children
     assert isinstance(pick, PickSong) and pick.custom_id == "soundalike:pick:3:balanced:0:-"
-    assert [o.value for o in pick.item.options] == ["s-hello-a", "s-hello-l"]
+    assert [o.value for o in pick.item.options] == ["s-hello-a", "s-hello-l", NONE_OF_THESE]
     assert_no_mentions(interaction.response.send_message)
 
 
@@ -165,6 +165,57 @@ async def test_unknown_title_lists_the_closest_titles_privately(bot):
     (text,) = sent_texts(interaction)
     assert text.startswith("No song matches “Hxx @\u200beveryone”. Closest titles:")
     assert "Hey Ya!" in text and interaction.response.send_message.call_args.kwargs["ephemeral"] is True
+
+
+async def test_a_far_match_is_a_did_you_mean_list_with_none_of_these(bot):
+    bot.service.note = "These are demo data: they know only the 6 songs of the shipped demo catalog."
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Hey Yaa")
+    assert not any(call[0] == "similar" for call in bot.service.calls)  # not taken as the song
+    call = interaction.response.send_message.call_args
+    assert call.kwargs["ephemeral"] is True
+    assert call.args[0] == ("No song is called “Hey Yaa”. Did you mean one of these?\n"
+                            "These are demo data: they know only the 6 songs of the shipped demo catalog.")
+    (pick,) = call.kwargs["view"].children
+    assert [(o.label, o.value) for o in pick.item.options] == [("Hey Ya! — OutKast", "s-heyya"),
+                                                                ("None of these", NONE_OF_THESE)]
+    assert_no_mentions(interaction.response.send_message)
+
+
+async def test_none_of_these_says_privately_that_nothing_was_picked(bot):
+    bot.service.note = "These are demo data."
+    interaction = make_interaction(bot, kind=discord.InteractionType.component, message=make_message(77))
+    interaction.data = {"custom_id": "soundalike:pick:5:balanced:0:-", "component_type": 3, "values": [NONE_OF_THESE]}
+    await bot.add_cog(SoundalikeCog(bot))
+    match = PickSong.__discord_ui_compiled_template__.fullmatch("soundalike:pick:5:balanced:0:-")
+    pick = await PickSong.from_custom_id(interaction, mock.Mock(), match)
+    await pick.callback(interaction)
+    edit = interaction.response.edit_message.call_args
+    assert edit.kwargs["content"].startswith("Nothing picked, so no songs this time.")
+    assert edit.kwargs["content"].endswith("These are demo data.") and edit.kwargs["view"] is None
+    assert_no_mentions(interaction.response.edit_message)
+    interaction.followup.send.assert_not_awaited()  # nothing public
+    assert not any(call[0] in ("similar", "candidate") for call in bot.service.calls)
+    bot.feedback_log.record_answer.assert_not_awaited()
+
+
+async def test_an_artist_alone_offers_their_songs_to_pick(bot):
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "OutKast")
+    call = interaction.response.send_message.call_args
+    assert call.kwargs["ephemeral"] is True
+    assert call.args[0] == "“OutKast” is an artist: which of OutKast's songs do you mean?"
+    (pick,) = call.kwargs["view"].children
+    assert [o.value for o in pick.item.options] == ["s-heyya", "s-msjackson", "s-roses", NONE_OF_THESE]
+
+
+async def test_no_match_on_demo_data_says_what_they_know(bot):
+    bot.service.note = "These are demo data: they know only the 6 songs of the shipped demo catalog."
+    interaction = make_interaction(bot)
+    await run_soundalike(bot, interaction, "Qwerty")
+    (text,) = sent_texts(interaction)
+    assert text.startswith("No song matches “Qwerty”.")
+    assert text.endswith("\nThese are demo data: they know only the 6 songs of the shipped demo catalog.")
 
 
 async def test_a_second_request_within_the_cooldown_is_refused(bot):

@@ -17,6 +17,7 @@ from fake_discord import option
 
 from bot import render
 from bot.cogs.admin import NotAdmin
+from bot.cogs.soundalike import NONE_OF_THESE
 
 pytestmark = pytest.mark.asyncio
 
@@ -189,7 +190,7 @@ async def test_an_artist_none_of_the_songs_is_by_is_said_and_the_member_picks(wo
     assert data["flags"] & 64
     assert data["content"] == "No song by “Beyonce” matches “Hey Ya!”. Songs by other artists with that title:"
     select = data["components"][0]["components"][0]
-    assert [o["label"] for o in select["options"]] == ["Hey Ya! — OutKast"]
+    assert [o["label"] for o in select["options"]] == ["Hey Ya! — OutKast", "None of these"]
     assert not world.fake.sent("PATCH", rf"/webhooks/\d+/{interaction.token}/messages/@original")  # no answer
 
 
@@ -206,10 +207,57 @@ async def test_count_options_offer_the_configured_maximum(tmp_path, demo_env, de
         assert message["embeds"][0]["description"].count("% match") == 6
 
 
+async def test_a_far_match_is_a_private_pick_list_and_none_of_these_picks_nothing(world):
+    since = len(world.fake.requests)
+    interaction = await world.soundalike("everyone")  # not a song; Everlong is the nearest title
+    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
+                                         since=since, timeout=WAIT)
+    data = recorded.body["data"]
+    assert data["flags"] & 64
+    assert data["content"].startswith("No song is called “everyone”. Did you mean one of these?\n")
+    assert "only the 787 songs of the shipped demo catalog" in data["content"] and "download-msd" in data["content"]
+    select = data["components"][0]["components"][0]
+    assert "Everlong — Foo Fighters" in [o["label"] for o in select["options"]]
+    assert select["options"][-1]["label"] == "None of these" and select["options"][-1]["value"] == NONE_OF_THESE
+    since = len(world.fake.requests)
+    pick = await world.fake.press(interaction.original_message_id, select["custom_id"], member=world.member,
+                                  guild=world.guild, values=[NONE_OF_THESE])
+    answered = await world.fake.wait_for("POST", rf"/interactions/{pick.id}/{pick.token}/callback", since=since,
+                                         timeout=WAIT)
+    assert answered.body["type"] == 7  # the private menu message itself is edited
+    assert answered.body["data"]["content"].startswith("Nothing picked, so no songs this time.")
+    assert answered.body["data"]["components"] == []
+    assert world.fake.message(interaction.original_message_id)["content"].startswith("Nothing picked")
+    await asyncio.sleep(0.2)
+    assert not world.fake.sent("POST", rf"/webhooks/\d+/{pick.token}", since=since)  # nothing public
+    assert not world.fake.sent("POST", r"/channels/\d+/messages", since=since)
+
+
+async def test_an_artist_alone_offers_their_songs_and_a_pick_answers(world):
+    since = len(world.fake.requests)
+    interaction = await world.soundalike("the beatles")
+    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
+                                         since=since, timeout=WAIT)
+    data = recorded.body["data"]
+    assert data["flags"] & 64
+    assert data["content"] == "“the beatles” is an artist: which of The Beatles's songs do you mean?"
+    select = data["components"][0]["components"][0]
+    songs = [o for o in select["options"] if o["value"] != NONE_OF_THESE]
+    assert len(songs) == 4 and all(o["label"].endswith(" — The Beatles") for o in songs)  # all 4 in the demo
+    assert select["options"][-1]["value"] == NONE_OF_THESE
+    since = len(world.fake.requests)
+    pick = await world.fake.press(interaction.original_message_id, select["custom_id"], member=world.member,
+                                  guild=world.guild, values=[songs[0]["value"]])
+    followup = await world.fake.wait_for("POST", rf"/webhooks/\d+/{pick.token}", since=since, timeout=WAIT)
+    assert followup.body["embeds"][0]["title"] == f"Songs like {songs[0]['label']}"
+
+
 async def test_unknown_title_gets_an_ephemeral_note(world):
     since = len(world.fake.requests)
     interaction = await world.soundalike("qqqqzzzzxxxx")
-    assert (await world.ephemeral_reply(interaction, since=since)).startswith("No song matches")
+    reply = await world.ephemeral_reply(interaction, since=since)
+    assert reply.startswith("No song matches")
+    assert "\nThese are demo data: they know only the 787 songs of the shipped demo catalog." in reply
 
 
 async def test_reaction_and_button_on_a_message_from_before_a_restart_still_land(world):

@@ -74,10 +74,39 @@ async def run_lines(lines: str, demo_env, tmp_path, **kwargs) -> str:
 
 async def test_ambiguous_title_then_a_number_picks(tmp_path, demo_env, demo_service):
     out = await run_lines("Hello\n2\n-3\n", demo_env, tmp_path, service=demo_service)
-    assert "Several songs match “Hello”. Type the number of the one you mean:" in out
-    assert "  1. Hello — Adele" in out and "  2. Hello — Lionel Richie" in out
+    assert "Several songs match “Hello”. Which one did you mean? Type its number (0: none of these):" in out
+    assert "  1. Hello — Adele" in out and "  2. Hello — Lionel Richie" in out and "  0. none of these" in out
     assert "Songs like Hello — Lionel Richie:" in out and "Noted: 👎 for suggestion 3." in out
     assert ratings(tmp_path / "log.sqlite3") == [(NO_GUILD, CONSOLE_USER_ID, 3, -1)]
+
+
+async def test_a_far_match_is_asked_about_and_0_picks_none(tmp_path, demo_env, demo_service):
+    out = await run_lines("everyone\n0\n+1\n", demo_env, tmp_path, service=demo_service)
+    assert "No song is called “everyone”. Did you mean one of these?\n" in out
+    assert "These are demo data: they know only the 787 songs of the shipped demo catalog." in out
+    assert "python -m recommender data download-msd" in out and "import-msd" in out
+    assert "  1. Everlong — Foo Fighters" in out and "  0. none of these" in out
+    assert "Nothing picked." in out and "Songs like" not in out
+    assert "Nothing to rate: your last question got no answer." in out  # nothing was answered
+    assert ratings(tmp_path / "log.sqlite3") == []
+
+
+async def test_an_artist_alone_offers_their_songs_by_number(tmp_path, demo_env, demo_service):
+    songs = [c.title for c in demo_service.resolve("Adele").candidates]
+    assert "Hello" in songs and "Rolling in the Deep" in songs
+    out = await run_lines("Adele\n2\n", demo_env, tmp_path, service=demo_service)
+    assert "“Adele” is an artist: which of Adele's songs do you mean? Type its number (0: none of these):" in out
+    assert f"  1. {songs[0]} — Adele" in out and f"  2. {songs[1]} — Adele" in out
+    assert f"Songs like {songs[1]} — Adele:" in out
+    assert "No song matches" not in out and "demo data: they know" not in out
+
+
+async def test_no_match_says_the_demo_knows_only_its_catalog(tmp_path, demo_env, demo_service):
+    out = await run_lines("qqqqzzzzxxxx\n", demo_env, tmp_path, service=demo_service)
+    assert "No song matches “qqqqzzzzxxxx”." in out
+    assert ("\nThese are demo data: they know only the 787 songs of the shipped demo catalog. For about a "
+            "million songs, import the Million Song Dataset: python -m recommender data download-msd, then "
+            "python -m recommender data import-msd (README, The data).") in out
 
 
 async def test_start_banner_says_how_to_set_the_token(tmp_path, demo_env, demo_service):

@@ -11,7 +11,16 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.dataset import Dataset, write_dataset
-from recommender.resolver import MAX_CHOICES, MAX_LABEL, TitleResolver, candidate_to_dict, make_label, resolve_batch
+from recommender.resolver import (
+    MAX_CHOICES,
+    MAX_LABEL,
+    TitleResolver,
+    candidate_to_dict,
+    make_label,
+    resolution_to_dict,
+    resolve_batch,
+    typed_edits,
+)
 
 LONG_TITLE = "A Very Long Title " + "That Keeps Going " * 8 + "(Extended Club Mix)"
 LONG_ARTIST = "The Extremely Verbose Orchestra " * 4
@@ -526,3 +535,93 @@ def test_a_one_song_catalog_still_has_typo_tolerance():
     assert resolver.resolve("smells like teen spirt").best.item_id == "a"
     assert resolver.resolve("spirit teen smells like").best.item_id == "a"
     assert resolver.complete("smels")[0][1] == "a"
+
+
+# -- not sure: far matches, close calls, artists --------------------------------------------------
+
+def test_typed_edits_count_typing_slips():
+    assert typed_edits("hey ya", "hey ya") == 0
+    assert typed_edits("hye ya", "hey ya") == 1  # transposed letters are one slip
+    assert typed_edits("heya", "hey ya") == 1  # spaces are not counted: one "y" is missing
+    assert typed_edits("let it go", "let it be") == 2
+    assert typed_edits("everyone", "everlong") == 2
+    assert typed_edits("stay", "stayin alive") == 7  # a beginning is not the title (spaces not counted)
+    assert typed_edits("like smells teen spirit", "smells like teen spirit") == 1  # words in another order
+
+
+@pytest.mark.parametrize("typed, offered", [
+    ("hey yo", None),  # one slip from "hey ya" and from "hey you": several close songs
+    ("smells like teen", "Smells Like Teen Spirit"),  # the start of a title
+    ("hey ya outkats", "Hey Ya!"),  # a misspelt artist is not read as one
+    ("yestrdya", "Yesterday"),  # two slips in a 9-letter title
+    ("bohemian rhapsody queen live at wembley 1986", "Bohemian Rhapsody (Remastered 2011)"),
+])
+def test_far_or_partial_matches_are_offered_not_taken(resolver, typed, offered):
+    resolution = resolver.resolve(typed)
+    assert not resolution.confident
+    if offered:
+        assert offered in [c.title for c in resolution.candidates]
+
+
+def test_close_calls_and_far_matches_are_told_apart(resolver):
+    halo = resolver.resolve("halo")  # two songs called exactly that
+    assert not halo.confident and halo.close_call
+    far = resolver.resolve("smells like teen")
+    assert not far.confident and not far.close_call
+    sure = resolver.resolve("smells like teen spirt")
+    assert sure.confident and not sure.close_call
+
+
+def test_evidence_names_what_the_rule_judged(resolver):
+    resolution, evidence = resolver.resolve_with_evidence("wonderwal")
+    assert resolution.confident and resolution.best.title == "Wonderwall"
+    # 94: "wonderwal" is also the start of "wonderwall"; one slip in a 10-letter title.
+    assert (evidence.score, evidence.edits, evidence.length, evidence.artist_agreed) == (94.0, 1, 10, True)
+    assert evidence.margin > 2 and evidence.rival_edits > 1
+    resolution, evidence = resolver.resolve_with_evidence("hey yo")
+    assert evidence.edits == 1 and evidence.rival_edits == 1 and not resolution.confident
+    _, evidence = resolver.resolve_with_evidence("halo beyonce")  # the title read beside the artist
+    assert evidence.edits == 0 and evidence.length == 4
+    assert resolver.resolve_with_evidence("qwzxv") == (resolver.resolve("qwzxv"), None)
+
+
+@pytest.mark.parametrize("typed, artist, songs", [
+    ("OutKast", "OutKast", ["Hey Ya!", "Ms. Jackson", "Roses"]),
+    ("outkast", "OutKast", ["Hey Ya!", "Ms. Jackson", "Roses"]),
+    ("the beatles", "The Beatles", ["Hey Jude", "Yesterday"]),
+    ("beatles", "The Beatles", ["Hey Jude", "Yesterday"]),
+    ("Beyonce", "Beyoncé", ["Crazy in Love (feat. Jay-Z)", "Halo"]),
+    ("depeche mod", "Depeche Mode", ["Halo"]),  # one slip in the name
+])
+def test_an_artist_alone_offers_their_most_listened_songs(resolver, typed, artist, songs):
+    resolution = resolver.resolve(typed)
+    assert resolution.kind == "artist" and resolution.named_artist == artist
+    assert not resolution.confident and not resolution.close_call
+    assert [c.title for c in resolution.candidates] == songs  # most listened first, versions collapsed
+    listeners = [c.listeners for c in resolution.candidates]
+    assert listeners == sorted(listeners, reverse=True)
+
+
+def test_a_title_typed_exactly_is_a_song_even_when_an_artist_has_that_name():
+    resolver = TitleResolver.from_columns(
+        ["a", "b", "c"], ["Heart", "Barracuda", "Alone"], ["Some Singer", "Heart", "Heart"], np.array([50, 900, 800]))
+    resolution = resolver.resolve("heart")
+    assert resolution.kind == "song" and resolution.confident and resolution.best.item_id == "a"
+    resolution = resolver.resolve("barracuda heart")
+    assert resolution.kind == "song" and resolution.best.item_id == "b"
+
+
+def test_an_artist_with_a_title_is_a_song_and_a_given_artist_is_never_the_query(resolver):
+    assert resolver.resolve("outkast roses").kind == "song"
+    assert resolver.resolve("outkast roses").best.title == "Roses"
+    resolution = resolver.resolve("Oasis", artist="Oasis")  # the title option holds a name
+    assert resolution.kind == "song" and not resolution.confident
+
+
+def test_resolution_to_dict_says_the_kind(resolver):
+    assert resolution_to_dict(resolver.resolve("outkast")) == {
+        "query": "outkast", "artist": None, "confident": False, "close_call": False, "kind": "artist",
+        "artist_name": "OutKast",
+        "candidates": [candidate_to_dict(c) for c in resolver.resolve("outkast").candidates]}
+    halo = resolution_to_dict(resolver.resolve("halo"))
+    assert halo["kind"] == "song" and halo["close_call"] and "artist_name" not in halo

@@ -245,7 +245,7 @@ def test_novelty_knob_moves_answers_towards_deep_cuts(demo_service):
     service = demo_service
     listeners = service.dataset.listeners
     popular, deep = [], []
-    for title in ["Hey Ya!", "Smells Like Teen Spirit", "Jolene", "So What", "One Love"]:
+    for title in ["Hey Ya!", "Smells Like Teen Spirit", "Jolene", "So What", "One Love/People Get Ready"]:
         seed = service.seed(title).item_id
         popular += [listeners[s.item_index] for s in service.similar(seed, count=5, novelty="popular").suggestions]
         deep += [listeners[s.item_index] for s in service.similar(seed, count=5, novelty="deep").suggestions]

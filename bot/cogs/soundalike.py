@@ -92,18 +92,27 @@ async def song_choices(bot: "SoundalikeBot", current: str, artist: str | None = 
     ]
 
 
+# The pick list's last option: none of the songs offered is the one meant. Not an item id
+# (those are checked against the catalog), so it can never be taken for a song.
+NONE_OF_THESE = "soundalike:none"
+
+
 class PickSong(discord.ui.DynamicItem[discord.ui.Select],
                template=r"soundalike:pick:(?P<count>\d{1,2})"
                         r"(?::(?P<novelty>popular|balanced|deep):(?P<skip>[01]):(?P<cap>\d{1,2}|-))?"):
-    """The 'which one did you mean?' menu. Its options carry item ids; the custom id carries the
-    count and the other options (menus sent before they existed carry the count only)."""
+    """The 'which one did you mean?' menu. Its options carry item ids, then "none of these";
+    the custom id carries the count and the other options (menus sent before they existed
+    carry the count only)."""
 
     def __init__(self, request: Request, candidates: list[Candidate] | None = None):
         options = []
         for candidate in candidates or []:
             name, description = render.candidate_option(candidate)
-            if len(candidate.item_id) <= render.LABEL:
+            if len(candidate.item_id) <= render.LABEL and candidate.item_id != NONE_OF_THESE:
                 options.append(discord.SelectOption(label=name, value=candidate.item_id, description=description))
+        if options:
+            options.append(discord.SelectOption(label="None of these", value=NONE_OF_THESE,
+                                                description="The song I mean is not in this list"))
         cap = "-" if request.per_artist_cap is None else str(request.per_artist_cap)
         super().__init__(
             discord.ui.Select(
@@ -135,6 +144,10 @@ class PickSong(discord.ui.DynamicItem[discord.ui.Select],
         bot: SoundalikeBot = interaction.client  # type: ignore[assignment]
         values = (interaction.data or {}).get("values") or []
         item_id = str(values[0]) if values else ""
+        if item_id == NONE_OF_THESE:  # the menu is private: so is this
+            await interaction.response.edit_message(content=render.nothing_picked_text(bot.service.no_match_note()),
+                                                    view=None, allowed_mentions=NO_MENTIONS)
+            return
         seed = bot.service.candidate(item_id) if item_id else None
         if seed is None:
             await send_ephemeral(interaction, "That song is no longer in the catalog; try /soundalike again.")
@@ -197,10 +210,10 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
             await reply.fail(error, "/soundalike")
             return
         if found.seed is None:
-            if found.choices:
+            if found.choices:  # not sure: "did you mean ...?", privately
                 view = discord.ui.View(timeout=None)
                 view.add_item(PickSong(request, found.choices))
-                text = f"Several songs match “{render.safe(found.query, 200)}”. Which one did you mean?"
+                text = render.pick_text(found)
                 if found.artist_mismatch:
                     text = (render.safe(artist_mismatch_text(found.query, found.artist_mismatch), 300)
                             + " Songs by other artists with that title:")
@@ -208,7 +221,7 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
             elif found.artist_mismatch:
                 await reply.private(render.safe(artist_mismatch_text(found.query, found.artist_mismatch), 300))
             else:
-                await reply.private(render.closest_titles_text(found.query, found.closest))
+                await reply.private(render.closest_titles_text(found.query, found.closest, found.note))
             return
         request = dataclasses.replace(request, seeds=(found.seed.item_id,))
         await send_answer(bot, reply, request, typed_title=title, typed_artist=artist)
