@@ -19,12 +19,24 @@ from pathlib import Path
 
 from bench import generate, report
 from bench.measure import run_measured, run_step
-from bench.steps import (DATASET_NAME, Unavailable, import_msd_argv, product_env, train_argv,
-                         trained_model_figures)
+from bench.steps import DATASET_NAME, Unavailable, import_msd_argv, product_env, train_argv, trained_model_figures
 
 BENCH = Path(__file__).resolve().parent
-ALL_STEPS = ["import-msd", "import-anchor", "load", "train", "train-implicit", "open-first", "open", "compute",
-             "throughput", "complete", "retrain", "resolver", "ann"]
+ALL_STEPS = [
+    "import-msd",
+    "import-anchor",
+    "load",
+    "train",
+    "train-implicit",
+    "open-first",
+    "open",
+    "compute",
+    "throughput",
+    "complete",
+    "retrain",
+    "resolver",
+    "ann",
+]
 EXTRA_STEPS = ["ann-compare"]  # run on request: it chose recommender/ann.py's library
 # Steps that make their own data (a generated title catalog, synthetic factors): a run of only
 # these skips generating the MSD-shaped files (minutes and gigabytes at scale 1).
@@ -32,8 +44,14 @@ SELF_CONTAINED_STEPS = {"resolver", "ann"}
 
 
 def _unavailable(argv_name: str, why: Exception) -> dict:
-    return {"argv": [argv_name], "returncode": 0, "wall_s": None, "cpu_s": None, "peak_rss_mb": None,
-            "figures": {"status": "not available", "reason": str(why)}}
+    return {
+        "argv": [argv_name],
+        "returncode": 0,
+        "wall_s": None,
+        "cpu_s": None,
+        "peak_rss_mb": None,
+        "figures": {"status": "not available", "reason": str(why)},
+    }
 
 
 def _say(name: str, measured: dict) -> None:
@@ -43,13 +61,24 @@ def _say(name: str, measured: dict) -> None:
         status = "failed"
     extra = f": {figures.get('reason')}" if figures.get("reason") else ""
     if measured.get("wall_s") is not None:
-        extra += (f" ({measured['wall_s']:.2f} s wall, {measured['cpu_s']:.2f} s CPU, "
-                  f"{measured['peak_rss_mb']:.0f} MB peak)")
+        extra += (
+            f" ({measured['wall_s']:.2f} s wall, {measured['cpu_s']:.2f} s CPU, {measured['peak_rss_mb']:.0f} MB peak)"
+        )
     print(f"  {name:<15} {status}{extra}", file=sys.stderr, flush=True)
 
 
-def run_suite(scale: float, *, seed: int, steps: list[str], work_root: Path, results_dir: Path | None,
-              queries: int, timeout: float, fresh: bool, plot: bool) -> dict:
+def run_suite(
+    scale: float,
+    *,
+    seed: int,
+    steps: list[str],
+    work_root: Path,
+    results_dir: Path | None,
+    queries: int,
+    timeout: float,
+    fresh: bool,
+    plot: bool,
+) -> dict:
     started = time.time()
     work = work_root / generate.scale_dir_name(scale)
     work.mkdir(parents=True, exist_ok=True)
@@ -69,8 +98,21 @@ def run_suite(scale: float, *, seed: int, steps: list[str], work_root: Path, res
         if cached:
             measured["generate"] = {"cached": True, "returncode": 0}
         else:
-            m = run_measured([sys.executable, "-m", "bench.generate", "--scale", repr(scale), "--seed", str(seed),
-                              "--dest", str(work / "msd"), *(["--force"] if fresh else [])], timeout=timeout)
+            m = run_measured(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.generate",
+                    "--scale",
+                    repr(scale),
+                    "--seed",
+                    str(seed),
+                    "--dest",
+                    str(work / "msd"),
+                    *(["--force"] if fresh else []),
+                ],
+                timeout=timeout,
+            )
             measured["generate"] = m.as_dict()
             if not m.ok:
                 raise SystemExit(f"bench: generating data failed:\n{m.stderr_tail}")
@@ -78,8 +120,9 @@ def run_suite(scale: float, *, seed: int, steps: list[str], work_root: Path, res
         _say("generate", measured["generate"] if not cached else {"returncode": 0, "figures": {"status": "cached"}})
 
     def step(name: str, *extra: str) -> dict:
-        m = run_step(name, scale=scale, work=work, seed=seed, timeout=timeout, env=env,
-                     extra=["--queries", str(queries), *extra])
+        m = run_step(
+            name, scale=scale, work=work, seed=seed, timeout=timeout, env=env, extra=["--queries", str(queries), *extra]
+        )
         return m.as_dict()
 
     def command(name: str, build_argv) -> dict:
@@ -89,8 +132,10 @@ def run_suite(scale: float, *, seed: int, steps: list[str], work_root: Path, res
             return _unavailable(name, why)
         m = run_measured(argv, env=env, timeout=timeout)
         result = m.as_dict()
-        result["figures"] = {"status": "ok" if m.ok else "failed",
-                             **({} if m.ok else {"reason": (m.stderr_tail.strip().splitlines() or ["?"])[-1]})}
+        result["figures"] = {
+            "status": "ok" if m.ok else "failed",
+            **({} if m.ok else {"reason": (m.stderr_tail.strip().splitlines() or ["?"])[-1]}),
+        }
         return result
 
     for name in steps:
@@ -125,6 +170,7 @@ def run_suite(scale: float, *, seed: int, steps: list[str], work_root: Path, res
         if plot:
             try:
                 from bench import plot as plotting
+
                 plotting.plot_scaling(results_dir, results_dir / "scaling.png")
             except Exception as error:  # a missing plot must not lose the measurements
                 print(f"bench: plot not drawn: {error}", file=sys.stderr)
@@ -133,11 +179,13 @@ def run_suite(scale: float, *, seed: int, steps: list[str], work_root: Path, res
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.1,
-                        help="share of the full MSD size (1.0 = 48.4 M triplets); default 0.1")
+    parser.add_argument(
+        "--scale", type=float, default=0.1, help="share of the full MSD size (1.0 = 48.4 M triplets); default 0.1"
+    )
     parser.add_argument("--seed", type=int, default=2012)
-    parser.add_argument("--steps", default=",".join(ALL_STEPS),
-                        help=f"comma-separated subset of: {', '.join(ALL_STEPS + EXTRA_STEPS)}")
+    parser.add_argument(
+        "--steps", default=",".join(ALL_STEPS), help=f"comma-separated subset of: {', '.join(ALL_STEPS + EXTRA_STEPS)}"
+    )
     parser.add_argument("--queries", type=int, default=1000, help="queries per latency measurement")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per step")
     parser.add_argument("--work", type=Path, default=BENCH / "work", help="cache for generated data")
@@ -149,9 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in steps if s not in ALL_STEPS + EXTRA_STEPS]
     if unknown:
         parser.error(f"unknown steps {unknown}; known: {', '.join(ALL_STEPS + EXTRA_STEPS)}")
-    result = run_suite(args.scale, seed=args.seed, steps=steps, work_root=args.work.resolve(),
-                       results_dir=args.results.resolve(), queries=args.queries, timeout=args.timeout,
-                       fresh=args.fresh, plot=not args.no_plot)
+    result = run_suite(
+        args.scale,
+        seed=args.seed,
+        steps=steps,
+        work_root=args.work.resolve(),
+        results_dir=args.results.resolve(),
+        queries=args.queries,
+        timeout=args.timeout,
+        fresh=args.fresh,
+        plot=not args.no_plot,
+    )
     print(report.markdown_table(result))
     return 0
 

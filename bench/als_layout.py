@@ -36,27 +36,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, help="a dataset folder (e.g. the bench's msd)")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--layouts", default=",".join(LAYOUTS))
-    parser.add_argument("--halves", action="store_true",
-                        help="instead: time implicit's CG solver on each half of an iteration (users, songs) "
-                             "at 0, 1 and 3 CG steps, to see where an iteration's time goes")
+    parser.add_argument(
+        "--halves",
+        action="store_true",
+        help="instead: time implicit's CG solver on each half of an iteration (users, songs) "
+        "at 0, 1 and 3 CG steps, to see where an iteration's time goes",
+    )
     args = parser.parse_args(argv)
 
     weighted = bm25_weight(Dataset.load(args.dataset).interactions, K1=1.2, B=0.75).tocsr().astype(np.float32)
     listeners = np.diff(weighted.tocsc().indptr)
     played = np.flatnonzero(listeners)
-    columns = {"full": None, "compact": played,
-               "compact-popular-first": played[np.argsort(-listeners[played], kind="stable")]}
+    columns = {
+        "full": None,
+        "compact": played,
+        "compact-popular-first": played[np.argsort(-listeners[played], kind="stable")],
+    }
     if args.halves:
         return time_halves(weighted, played)
     for layout in args.layouts.split(","):
         matrix = weighted if columns[layout] is None else weighted[:, columns[layout]].tocsr()
         seconds: list[float] = []
         with threadpool_limits(1, "blas"):
-            model = AlternatingLeastSquares(factors=64, iterations=args.iterations, regularization=1.0,
-                                            alpha=0.5, random_state=1)
+            model = AlternatingLeastSquares(
+                factors=64, iterations=args.iterations, regularization=1.0, alpha=0.5, random_state=1
+            )
             model.fit(matrix, show_progress=False, callback=lambda _i, elapsed, _loss: seconds.append(elapsed))
-        print(f"{layout}: {matrix.shape[1]:,} columns, seconds per iteration "
-              f"{' / '.join(f'{s:.1f}' for s in seconds)}", flush=True)
+        print(
+            f"{layout}: {matrix.shape[1]:,} columns, seconds per iteration {' / '.join(f'{s:.1f}' for s in seconds)}",
+            flush=True,
+        )
     return 0
 
 
@@ -76,17 +85,25 @@ def time_halves(weighted, played: np.ndarray) -> int:
     rng = np.random.default_rng(1)
     users = rng.random((user_items.shape[0], 64), dtype=np.float32) * 0.01
     songs = rng.random((user_items.shape[1], 64), dtype=np.float32) * 0.01
-    print(f"{user_items.shape[0]:,} users ({users.nbytes / 2**20:.0f} MiB of factors), "
-          f"{user_items.shape[1]:,} songs ({songs.nbytes / 2**20:.0f} MiB), {user_items.nnz:,} plays")
+    print(
+        f"{user_items.shape[0]:,} users ({users.nbytes / 2**20:.0f} MiB of factors), "
+        f"{user_items.shape[1]:,} songs ({songs.nbytes / 2**20:.0f} MiB), {user_items.nnz:,} plays"
+    )
     with threadpool_limits(1, "blas"):
         for cg_steps in (0, 1, 3):
-            for half, matrix, solved, fixed in (("users", user_items, users, songs), ("songs", item_users, songs, users)):
+            for half, matrix, solved, fixed in (
+                ("users", user_items, users, songs),
+                ("songs", item_users, songs, users),
+            ):
                 wall, cpu = time.perf_counter(), time.process_time()
                 _als.least_squares_cg(matrix, solved, fixed, 1.0, 0, cg_steps)
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 passes = cg_steps + 1
-                print(f"cg_steps {cg_steps}: {half:5s} half {wall:5.2f} s wall, {cpu:5.2f} s CPU, "
-                      f"{cpu * 1e9 / (passes * matrix.nnz):4.0f} ns CPU per play per pass", flush=True)
+                print(
+                    f"cg_steps {cg_steps}: {half:5s} half {wall:5.2f} s wall, {cpu:5.2f} s CPU, "
+                    f"{cpu * 1e9 / (passes * matrix.nnz):4.0f} ns CPU per play per pass",
+                    flush=True,
+                )
     return 0
 
 

@@ -55,13 +55,57 @@ META = "meta.json"
 USERS_PER_CHUNK = 32_768
 MAX_PLAY_COUNT = 9_999  # four digits: the line layout below relies on it
 
-VERSION_SUFFIXES = [" (Live)", " (Remix)", " (Album Version)", " - Radio Edit",
-                    " (Acoustic)", " (Demo)", " (Remastered)", " [Live]"]
+VERSION_SUFFIXES = [
+    " (Live)",
+    " (Remix)",
+    " (Album Version)",
+    " - Radio Edit",
+    " (Acoustic)",
+    " (Demo)",
+    " (Remastered)",
+    " [Live]",
+]
 # A few real words and accented ones, so titles look like titles and exercise normalisation.
-COMMON_WORDS = ["Love", "Night", "Heart", "Baby", "Home", "Time", "Fire", "Dream", "Rain", "Blue",
-                "Girl", "Song", "Light", "Road", "World", "Dance", "Summer", "Gold", "Rock",
-                "Sweet", "Soul", "Moon", "Hey", "Ya!", "You", "Me", "Don't", "Stop", "Go", "Back",
-                "Café", "Señorita", "Über", "Noël", "Déjà", "Vu", "Mañana", "Fräulein"]
+COMMON_WORDS = [
+    "Love",
+    "Night",
+    "Heart",
+    "Baby",
+    "Home",
+    "Time",
+    "Fire",
+    "Dream",
+    "Rain",
+    "Blue",
+    "Girl",
+    "Song",
+    "Light",
+    "Road",
+    "World",
+    "Dance",
+    "Summer",
+    "Gold",
+    "Rock",
+    "Sweet",
+    "Soul",
+    "Moon",
+    "Hey",
+    "Ya!",
+    "You",
+    "Me",
+    "Don't",
+    "Stop",
+    "Go",
+    "Back",
+    "Café",
+    "Señorita",
+    "Über",
+    "Noël",
+    "Déjà",
+    "Vu",
+    "Mañana",
+    "Fräulein",
+]
 ARTIST_PREFIXES = ["The ", "DJ ", "", "", "", "", "", "", "Los ", "MC "]
 
 
@@ -93,9 +137,16 @@ class Counts:
         artists = scaled(FULL_ARTISTS, 10)
         # About twenty songs per genre at the tiniest scales, 24 genres from scale 0.002 up.
         genres = int(np.clip(songs // 20, 2, 24))
-        return cls(scale=scale, triplets=scaled(FULL_TRIPLETS, 2_000), users=scaled(FULL_USERS, 40),
-                   songs_with_listeners=songs, tracks=tracks, catalog_songs=catalog,
-                   artists=artists, genres=genres)
+        return cls(
+            scale=scale,
+            triplets=scaled(FULL_TRIPLETS, 2_000),
+            users=scaled(FULL_USERS, 40),
+            songs_with_listeners=songs,
+            tracks=tracks,
+            catalog_songs=catalog,
+            artists=artists,
+            genres=genres,
+        )
 
 
 def scale_dir_name(scale: float) -> str:
@@ -113,7 +164,7 @@ def msd_ids(prefix: bytes, count: int, rng: np.random.Generator) -> np.ndarray:
 
     The index in the last 8 characters makes them unique without a collision check.
     """
-    if count >= 16 ** 8:
+    if count >= 16**8:
         raise ValueError("too many ids for the 8-hex-digit index")
     out = np.empty((count, 18), dtype=np.uint8)
     out[:, 0:2] = np.frombuffer(prefix, dtype=np.uint8)
@@ -135,17 +186,46 @@ def user_ids(count: int, rng: np.random.Generator) -> np.ndarray:
 
 # -- names -------------------------------------------------------------------------------------
 
+
 def _vocabulary(size: int, rng: np.random.Generator) -> list[str]:
     """Pronounceable made-up words plus a few real and accented ones."""
-    onsets = ["b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "j", "k", "l", "m", "n", "p",
-              "pr", "r", "s", "sh", "st", "t", "tr", "v", "w", "z"]
+    onsets = [
+        "b",
+        "br",
+        "c",
+        "ch",
+        "d",
+        "dr",
+        "f",
+        "g",
+        "gr",
+        "h",
+        "j",
+        "k",
+        "l",
+        "m",
+        "n",
+        "p",
+        "pr",
+        "r",
+        "s",
+        "sh",
+        "st",
+        "t",
+        "tr",
+        "v",
+        "w",
+        "z",
+    ]
     vowels = ["a", "e", "i", "o", "u", "ai", "ee", "oo", "ou", "y"]
     codas = ["", "", "n", "r", "s", "l", "t", "ng", "ck", "x"]
     words = set(COMMON_WORDS)
     while len(words) < size:
         syllables = rng.integers(1, 4)
-        word = "".join(onsets[rng.integers(len(onsets))] + vowels[rng.integers(len(vowels))]
-                       + codas[rng.integers(len(codas))] for _ in range(syllables))
+        word = "".join(
+            onsets[rng.integers(len(onsets))] + vowels[rng.integers(len(vowels))] + codas[rng.integers(len(codas))]
+            for _ in range(syllables)
+        )
         words.add(word.capitalize())
     return sorted(words)
 
@@ -162,6 +242,7 @@ def _phrases(count: int, vocabulary: list[str], max_words: int, rng: np.random.G
 
 
 # -- the catalog -------------------------------------------------------------------------------
+
 
 @dataclass
 class Catalog:
@@ -180,8 +261,10 @@ def build_catalog(counts: Counts, seed: int) -> Catalog:
     vocabulary = _vocabulary(max(200, min(20_000, counts.catalog_songs // 50)), rng)
 
     artist_genre = rng.integers(0, counts.genres, size=counts.artists)
-    artist_names = [ARTIST_PREFIXES[rng.integers(len(ARTIST_PREFIXES))] + phrase
-                    for phrase in _phrases(counts.artists, vocabulary, 3, rng)]
+    artist_names = [
+        ARTIST_PREFIXES[rng.integers(len(ARTIST_PREFIXES))] + phrase
+        for phrase in _phrases(counts.artists, vocabulary, 3, rng)
+    ]
     # Prolific artists have hundreds of songs, most have a few: Zipf over a shuffled order.
     artist_weight = 1.0 / np.arange(1, counts.artists + 1) ** 0.9
     rng.shuffle(artist_weight)
@@ -212,39 +295,51 @@ def build_catalog(counts: Counts, seed: int) -> Catalog:
     relative = (rank + 0.5) / counts.songs_with_listeners
     popularity = (relative + 2e-4) ** -1.2
     popularity /= popularity.sum()
-    return Catalog(song_ids=msd_ids(b"SO", counts.catalog_songs, rng), song_artist=song_artist,
-                   song_genre=song_genre, version_of=version_of, titles=titles,
-                   artists=artist_names, listened=listened, popularity=popularity)
+    return Catalog(
+        song_ids=msd_ids(b"SO", counts.catalog_songs, rng),
+        song_artist=song_artist,
+        song_genre=song_genre,
+        version_of=version_of,
+        titles=titles,
+        artists=artist_names,
+        listened=listened,
+        popularity=popularity,
+    )
 
 
 def write_tracks(path: Path, catalog: Catalog, counts: Counts, seed: int) -> None:
     """unique_tracks.txt: every catalog song has a track; the extra tracks repeat some songs."""
     rng = np.random.default_rng([seed, 2])
     extra = counts.tracks - counts.catalog_songs
-    track_song = np.concatenate([np.arange(counts.catalog_songs),
-                                 rng.integers(0, counts.catalog_songs, size=extra)])
+    track_song = np.concatenate([np.arange(counts.catalog_songs), rng.integers(0, counts.catalog_songs, size=extra)])
     rng.shuffle(track_song)
     track_ids = msd_ids(b"TR", counts.tracks, rng).view("S18").ravel()
     song_ids = catalog.song_ids.view("S18").ravel()
     with path.open("w", encoding="utf-8", newline="\n", buffering=16 << 20) as handle:
         for start in range(0, counts.tracks, 200_000):
-            block = track_song[start:start + 200_000]
-            lines = [f"{t.decode()}<SEP>{s.decode()}<SEP>{catalog.artists[a]}<SEP>{catalog.titles[i]}"
-                     for t, s, a, i in zip(track_ids[start:start + 200_000].tolist(),
-                                           song_ids[block].tolist(),
-                                           catalog.song_artist[block].tolist(), block.tolist())]
+            block = track_song[start : start + 200_000]
+            lines = [
+                f"{t.decode()}<SEP>{s.decode()}<SEP>{catalog.artists[a]}<SEP>{catalog.titles[i]}"
+                for t, s, a, i in zip(
+                    track_ids[start : start + 200_000].tolist(),
+                    song_ids[block].tolist(),
+                    catalog.song_artist[block].tolist(),
+                    block.tolist(),
+                )
+            ]
             handle.write("\n".join(lines))
             handle.write("\n")
 
 
 # -- the triplets ------------------------------------------------------------------------------
 
+
 def _count_lines_table() -> np.ndarray:
     """Row c: the bytes of str(c) + newline, left-aligned in 5 bytes, zero-padded."""
     table = np.zeros((MAX_PLAY_COUNT + 1, 5), dtype=np.uint8)
     for count in range(1, MAX_PLAY_COUNT + 1):
         text = f"{count}\n".encode("ascii")
-        table[count, :len(text)] = np.frombuffer(text, dtype=np.uint8)
+        table[count, : len(text)] = np.frombuffer(text, dtype=np.uint8)
     return table
 
 
@@ -280,8 +375,7 @@ class TasteSampler:
         genre = np.where(choice < self.MAIN, main, second)
         by_genre = (choice < self.MAIN + self.SECOND) & self.present[genre]
         out = np.empty(len(main), dtype=np.int64)
-        out[by_genre] = self.order[np.searchsorted(self.genre_table, genre[by_genre] + uniform[by_genre],
-                                                   side="right")]
+        out[by_genre] = self.order[np.searchsorted(self.genre_table, genre[by_genre] + uniform[by_genre], side="right")]
         rest = ~by_genre
         out[~by_genre] = np.searchsorted(self.global_table, uniform[rest], side="right")
         return out
@@ -309,8 +403,11 @@ def write_triplets(path: Path, catalog: Catalog, counts: Counts, seed: int) -> i
     fan_starts = np.searchsorted(main_genre[fans], np.arange(counts.genres + 1))
     fan_counts = np.diff(fan_starts)
     pick = (rng.random(counts.songs_with_listeners) * np.maximum(fan_counts[song_genre], 1)).astype(np.int64)
-    guaranteed_user = np.where(fan_counts[song_genre] > 0, fans[fan_starts[song_genre] + pick],
-                               rng.integers(0, counts.users, size=counts.songs_with_listeners))
+    guaranteed_user = np.where(
+        fan_counts[song_genre] > 0,
+        fans[fan_starts[song_genre] + pick],
+        rng.integers(0, counts.users, size=counts.songs_with_listeners),
+    )
     by_user = np.argsort(guaranteed_user, kind="stable")
     guaranteed_sorted = guaranteed_user[by_user]
 
@@ -323,9 +420,18 @@ def write_triplets(path: Path, catalog: Catalog, counts: Counts, seed: int) -> i
             stop = min(start + USERS_PER_CHUNK, counts.users)
             chunk_rng = np.random.default_rng([seed, 5, chunk])
             lo, hi = np.searchsorted(guaranteed_sorted, [start, stop])
-            key = _distinct_draws(start, stop, activity, main_genre, second_genre, sampler,
-                                  guaranteed_sorted[lo:hi], by_user[lo:hi],
-                                  counts.songs_with_listeners, chunk_rng)
+            key = _distinct_draws(
+                start,
+                stop,
+                activity,
+                main_genre,
+                second_genre,
+                sampler,
+                guaranteed_sorted[lo:hi],
+                by_user[lo:hi],
+                counts.songs_with_listeners,
+                chunk_rng,
+            )
             line_user, line_song = np.divmod(key, counts.songs_with_listeners)
             plays = np.minimum(chunk_rng.zipf(2.3, size=len(key)), MAX_PLAY_COUNT)
             handle.write(_triplet_lines(users, song_bytes, count_table, line_user, line_song, plays))
@@ -333,8 +439,9 @@ def write_triplets(path: Path, catalog: Catalog, counts: Counts, seed: int) -> i
     return written
 
 
-def _distinct_draws(start, stop, activity, main_genre, second_genre, sampler, fixed_users, fixed_songs,
-                    n_songs, rng, rounds=12) -> np.ndarray:
+def _distinct_draws(
+    start, stop, activity, main_genre, second_genre, sampler, fixed_users, fixed_songs, n_songs, rng, rounds=12
+) -> np.ndarray:
     """Sorted keys user * n_songs + song: each user in [start, stop) gets ``activity`` distinct songs.
 
     A user hears a song once, so repeated draws of a popular song are merged and the missing
@@ -381,6 +488,7 @@ def _triplet_lines(users, song_bytes, count_table, line_user, line_song, plays) 
 
 # -- driver ------------------------------------------------------------------------------------
 
+
 def _parameters(counts: Counts, seed: int) -> dict:
     return {"generator_version": GENERATOR_VERSION, "seed": seed, **asdict(counts)}
 
@@ -411,17 +519,28 @@ def generate(scale: float, dest: str | Path, seed: int = 2012, force: bool = Fal
         write_tracks(temp / TRACKS, catalog, counts, seed)
         catalog_seconds = time.perf_counter() - started
         triplets = write_triplets(temp / TRIPLETS, catalog, counts, seed)
-        np.savez(temp / TRUTH, song_ids=catalog.song_ids.view("S18").ravel(),
-                 genre=catalog.song_genre.astype(np.int16), artist=catalog.song_artist.astype(np.int32),
-                 version_of=catalog.version_of, listened=catalog.listened)
+        np.savez(
+            temp / TRUTH,
+            song_ids=catalog.song_ids.view("S18").ravel(),
+            genre=catalog.song_genre.astype(np.int16),
+            artist=catalog.song_artist.astype(np.int32),
+            version_of=catalog.version_of,
+            listened=catalog.listened,
+        )
         meta = {
             "parameters": _parameters(counts, seed),
-            "written": {"triplets": triplets, "users": counts.users,
-                        "songs_with_listeners": counts.songs_with_listeners,
-                        "tracks": counts.tracks, "catalog_songs": counts.catalog_songs},
+            "written": {
+                "triplets": triplets,
+                "users": counts.users,
+                "songs_with_listeners": counts.songs_with_listeners,
+                "tracks": counts.tracks,
+                "catalog_songs": counts.catalog_songs,
+            },
             "bytes": {name: (temp / name).stat().st_size for name in (TRIPLETS, TRACKS)},
-            "seconds": {"catalog_and_tracks": round(catalog_seconds, 3),
-                        "total": round(time.perf_counter() - started, 3)},
+            "seconds": {
+                "catalog_and_tracks": round(catalog_seconds, 3),
+                "total": round(time.perf_counter() - started, 3),
+            },
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (temp / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -48,16 +48,18 @@ class Measurement:
         return asdict(self)
 
 
-def run_measured(argv: list[str], *, env: dict | None = None, timeout: float | None = None,
-                 cwd: Path = PROJECT_ROOT) -> Measurement:
+def run_measured(
+    argv: list[str], *, env: dict | None = None, timeout: float | None = None, cwd: Path = PROJECT_ROOT
+) -> Measurement:
     """Run ``argv`` to completion (or ``timeout``) and measure it.
 
     The child gets its own process group so that a timeout ends it and anything it started.
     """
     with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
-        child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                 stderr=stderr, start_new_session=True)
+        child = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
         timed_out = threading.Event()
 
         def stop() -> None:
@@ -80,22 +82,48 @@ def run_measured(argv: list[str], *, env: dict | None = None, timeout: float | N
         stderr.seek(0)
         tail = stderr.read()[-4000:].decode("utf-8", "replace")
     return Measurement(
-        argv=[str(a) for a in argv], returncode=child.returncode, wall_s=round(wall, 4),
-        cpu_s=round(usage.ru_utime + usage.ru_stime, 4), user_s=round(usage.ru_utime, 4),
-        system_s=round(usage.ru_stime, 4), peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
-        timed_out=timed_out.is_set(), stderr_tail=tail,
+        argv=[str(a) for a in argv],
+        returncode=child.returncode,
+        wall_s=round(wall, 4),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 4),
+        user_s=round(usage.ru_utime, 4),
+        system_s=round(usage.ru_stime, 4),
+        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        timed_out=timed_out.is_set(),
+        stderr_tail=tail,
     )
 
 
-def run_step(step: str, *, scale: float, work: Path, seed: int, timeout: float | None = None,
-             extra: list[str] | None = None, env: dict | None = None) -> Measurement:
+def run_step(
+    step: str,
+    *,
+    scale: float,
+    work: Path,
+    seed: int,
+    timeout: float | None = None,
+    extra: list[str] | None = None,
+    env: dict | None = None,
+) -> Measurement:
     """Run ``python -m bench.steps <step>`` measured; its figures land in ``.figures``."""
     fd, out_path = tempfile.mkstemp(prefix=f"bench-{step}-", suffix=".json")
     os.close(fd)
     out = Path(out_path)
     try:
-        argv = [sys.executable, "-m", "bench.steps", step, "--scale", repr(scale), "--work", str(work),
-                "--seed", str(seed), "--out", str(out), *(extra or [])]
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.steps",
+            step,
+            "--scale",
+            repr(scale),
+            "--work",
+            str(work),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+            *(extra or []),
+        ]
         measurement = run_measured(argv, env=env, timeout=timeout)
         text = out.read_text(encoding="utf-8") if out.exists() else ""
         if text.strip():

@@ -73,8 +73,13 @@ def plot_scaling(results_dir: Path, out: Path) -> Path | None:
             memory = [(run["scale"], _peak_gb(run, step)) for run in runs]
             memory = [(x, y) for x, y in memory if y]
             if memory:
-                memory_axis.plot(*zip(*memory), marker="o", color=colour, linestyle=style,
-                                 label=label.replace(", 15 iterations", "").replace(" (s)", ""))
+                memory_axis.plot(
+                    *zip(*memory),
+                    marker="o",
+                    color=colour,
+                    linestyle=style,
+                    label=label.replace(", 15 iterations", "").replace(" (s)", ""),
+                )
     memory_axis.axhline(1.5, color="tab:green", alpha=0.4, linewidth=1, label="bot budget (1.5 GB)")
     for axis, title, unit in ((time_axis, "time", "seconds"), (memory_axis, "peak memory (RSS)", "GB")):
         axis.set_xscale("log")

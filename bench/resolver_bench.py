@@ -57,15 +57,59 @@ hold money alone lonely christmas sweet summer river road wild crazy angel new o
 rock roll midnight morning moon star stars sky red black white gold dead walk talk lost
 boy boys girls city street soul music party dancin' paradise heaven hell devil jesus lord
 """.split()
-ONSETS = ["", "b", "br", "c", "ch", "d", "dr", "f", "fl", "g", "gr", "h", "j", "k", "l", "m", "n", "p", "pr",
-          "r", "s", "sh", "sl", "st", "t", "tr", "v", "w", "z", "th", "bl", "cr", "kl", "sp"]
+ONSETS = [
+    "",
+    "b",
+    "br",
+    "c",
+    "ch",
+    "d",
+    "dr",
+    "f",
+    "fl",
+    "g",
+    "gr",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "pr",
+    "r",
+    "s",
+    "sh",
+    "sl",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+    "th",
+    "bl",
+    "cr",
+    "kl",
+    "sp",
+]
 VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "ie", "oo", "y"]
 CODAS = ["", "", "", "n", "r", "s", "t", "l", "m", "nd", "ng", "ck", "st", "x", "rt", "ll"]
 # Joining words put between content words ("Heart of Gold", "Dancing in the Dark").
 CONNECTORS = ["of", "in the", "and", "to", "on", "for", "with", "in", "of the", "my", "your", "a", "on the"]
 ACCENTED = {"e": "é", "a": "á", "o": "ö", "u": "ü", "n": "ñ", "i": "í", "c": "ç"}
-VERSION_SUFFIXES = [" (Live)", " (Remastered 2009)", " - Live at Wembley", " [Radio Edit]", " (Acoustic Version)",
-                    " (Remix)", " (Album Version)", " - Remastered", " (Demo)", " (Live at the BBC)"]
+VERSION_SUFFIXES = [
+    " (Live)",
+    " (Remastered 2009)",
+    " - Live at Wembley",
+    " [Radio Edit]",
+    " (Acoustic Version)",
+    " (Remix)",
+    " (Album Version)",
+    " - Remastered",
+    " (Demo)",
+    " (Live at the BBC)",
+]
 KEYBOARD = "qwertyuiop asdfghjkl zxcvbnm"
 
 
@@ -153,7 +197,7 @@ def _accent(word: str, draws: _Draws) -> str:
     if not spots:
         return word
     i = draws.pick(spots)
-    return word[:i] + ACCENTED[word[i]] + word[i + 1:]
+    return word[:i] + ACCENTED[word[i]] + word[i + 1 :]
 
 
 def _title_case(words: list[str]) -> str:
@@ -234,7 +278,7 @@ def generate_catalog(n_titles: int, seed: int) -> Catalog:
                 continue
             used.add(core)
             rank += 1
-            song_listeners = artist_popularity[a] * draws.lognormal(1.0) * 60.0 / rank ** 0.6
+            song_listeners = artist_popularity[a] * draws.lognormal(1.0) * 60.0 / rank**0.6
             versions = min(remaining, 1 + draws.poisson(0.45))
             for v in range(versions):
                 if v == 0:
@@ -264,19 +308,33 @@ def generate_catalog(n_titles: int, seed: int) -> Catalog:
     listeners = np.where(listeners >= np.quantile(listeners, 0.62), np.ceil(listeners), 0).astype(np.int64)
     order = rng.permutation(len(titles))[:n_titles]
     ids = rng.integers(0, 2**63, size=len(order), dtype=np.int64)
-    items = pd.DataFrame({
-        "item_id": [f"SO{int(x):016X}" for x in ids],
-        "title": [titles[i] for i in order],
-        "artist": [artists[i] for i in order],
-        "song": np.asarray(songs, dtype=np.int64)[order],
-    })
+    items = pd.DataFrame(
+        {
+            "item_id": [f"SO{int(x):016X}" for x in ids],
+            "title": [titles[i] for i in order],
+            "artist": [artists[i] for i in order],
+            "song": np.asarray(songs, dtype=np.int64)[order],
+        }
+    )
     return Catalog(items=items, listeners=listeners[order], n_songs=song_count)
 
 
 # -- query generation --------------------------------------------------------------------------
 
-KINDS = ["exact", "case", "punctuation", "drop_the", "typo1", "typo2", "swap", "artist", "feat_added",
-         "feat_removed", "partial", "combined"]
+KINDS = [
+    "exact",
+    "case",
+    "punctuation",
+    "drop_the",
+    "typo1",
+    "typo2",
+    "swap",
+    "artist",
+    "feat_added",
+    "feat_removed",
+    "partial",
+    "combined",
+]
 # A partial title is for latency and autocomplete: "Night" for "Night Moves" has no one answer.
 ACCURACY_KINDS = [kind for kind in KINDS if kind != "partial"]
 
@@ -290,15 +348,15 @@ def _typo(text: str, rng: np.random.Generator) -> str:
     ch = text[i].lower()
     if kind == 0 and NEAR_KEYS.get(ch):  # neighbour key
         near = NEAR_KEYS[ch]
-        return text[:i] + near[int(rng.integers(len(near)))] + text[i + 1:]
+        return text[:i] + near[int(rng.integers(len(near)))] + text[i + 1 :]
     if kind == 1:  # dropped letter
-        return text[:i] + text[i + 1:]
+        return text[:i] + text[i + 1 :]
     if kind == 2:  # doubled or extra letter
         extra = NEAR_KEYS.get(ch, ch) or ch
         return text[:i] + extra[int(rng.integers(len(extra)))] + text[i:]
     if i + 1 < len(text) and text[i + 1].isalpha():  # swapped letters
-        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
-    return text[:i] + text[i + 1:]
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    return text[:i] + text[i + 1 :]
 
 
 def _strip_version(title: str) -> str:
@@ -321,8 +379,14 @@ def _feat_removed(title: str) -> str:
 MAX_TRIES = 500
 
 
-def make_queries(catalog: Catalog, resolver: TitleResolver | None, n_queries: int, seed: int,
-                 weighting: str = "listeners", kinds: Sequence[str] = KINDS) -> list[dict]:
+def make_queries(
+    catalog: Catalog,
+    resolver: TitleResolver | None,
+    n_queries: int,
+    seed: int,
+    weighting: str = "listeners",
+    kinds: Sequence[str] = KINDS,
+) -> list[dict]:
     """Queries made from catalog songs, each with one kind of damage and its target song.
 
     Targets are drawn in proportion to listeners (people ask for what they play), or with
@@ -354,7 +418,11 @@ def make_queries(catalog: Catalog, resolver: TitleResolver | None, n_queries: in
             continue
         for _ in range(MAX_TRIES):
             if kind == "feat_removed":
-                item = int(feat_items[int(rng.integers(len(feat_items)))]) if len(feat_items) else int(targets[t % len(targets)])
+                item = (
+                    int(feat_items[int(rng.integers(len(feat_items)))])
+                    if len(feat_items)
+                    else int(targets[t % len(targets)])
+                )
             else:
                 item = int(targets[t % len(targets)])
             t += 1
@@ -365,8 +433,15 @@ def make_queries(catalog: Catalog, resolver: TitleResolver | None, n_queries: in
             if kind == "exact":
                 query = base
             elif kind == "case":
-                query = base.lower() if rng.random() < 0.5 else (base.upper() if rng.random() < 0.4 else
-                        "".join(ch.upper() if rng.random() < 0.3 else ch.lower() for ch in base))
+                query = (
+                    base.lower()
+                    if rng.random() < 0.5
+                    else (
+                        base.upper()
+                        if rng.random() < 0.4
+                        else "".join(ch.upper() if rng.random() < 0.3 else ch.lower() for ch in base)
+                    )
+                )
             elif kind == "punctuation":
                 query = "".join(ch for ch in base if ch.isalnum() or ch == " ")
                 if query == base:
@@ -384,8 +459,12 @@ def make_queries(catalog: Catalog, resolver: TitleResolver | None, n_queries: in
             elif kind == "artist":
                 form = int(rng.integers(4))
                 core = _feat_removed(base)
-                query = [f"{artist} - {core}", f"{core} {artist}".lower(), f"{core} by {artist}",
-                         f"{artist} {core}".lower()][form]
+                query = [
+                    f"{artist} - {core}",
+                    f"{core} {artist}".lower(),
+                    f"{core} by {artist}",
+                    f"{artist} {core}".lower(),
+                ][form]
             elif kind == "feat_added" and " (feat. " not in base:
                 other = str(artists[int(rng.integers(len(artists)))])
                 query = f"{base} (feat. {other})" if rng.random() < 0.5 else f"{base} ft. {other}"
@@ -402,8 +481,15 @@ def make_queries(catalog: Catalog, resolver: TitleResolver | None, n_queries: in
         else:
             impossible.add(kind)
             continue
-        queries.append({"kind": kind, "query": query, "target": item, "song": int(catalog.items["song"].iat[item]),
-                        "artist_in_query": kind in ("artist", "combined")})
+        queries.append(
+            {
+                "kind": kind,
+                "query": query,
+                "target": item,
+                "song": int(catalog.items["song"].iat[item]),
+                "artist_in_query": kind in ("artist", "combined"),
+            }
+        )
     return queries
 
 
@@ -414,23 +500,29 @@ def _is_ambiguous(query: dict, resolver: TitleResolver, catalog: Catalog) -> boo
         return False
     target = query["target"]
     core = resolver.item_core[target]
-    rows = resolver.title_items[resolver.title_indptr[core]:resolver.title_indptr[core + 1]]
+    rows = resolver.title_items[resolver.title_indptr[core] : resolver.title_indptr[core + 1]]
     songs = catalog.items["song"].to_numpy()[rows]
     return bool(np.any((songs != query["song"]) & (catalog.listeners[rows] > catalog.listeners[target])))
 
 
 # -- measurements ------------------------------------------------------------------------------
 
+
 def _percentiles(values: list[float], cpu: list[float] | None = None) -> dict:
     """Wall-clock p50/p95/max in ms; with ``cpu`` (thread CPU seconds) also its p50/p95, which
     other processes competing for the cores do not inflate."""
     array = np.asarray(values) * 1000.0
-    figures = {"p50_ms": round(float(np.percentile(array, 50)), 3), "p95_ms": round(float(np.percentile(array, 95)), 3),
-               "max_ms": round(float(array.max()), 3), "n": len(values)}
+    figures = {
+        "p50_ms": round(float(np.percentile(array, 50)), 3),
+        "p95_ms": round(float(np.percentile(array, 95)), 3),
+        "max_ms": round(float(array.max()), 3),
+        "n": len(values),
+    }
     if cpu:
         cpu_ms = np.asarray(cpu) * 1000.0
-        figures.update(cpu_p50_ms=round(float(np.percentile(cpu_ms, 50)), 3),
-                       cpu_p95_ms=round(float(np.percentile(cpu_ms, 95)), 3))
+        figures.update(
+            cpu_p50_ms=round(float(np.percentile(cpu_ms, 50)), 3), cpu_p95_ms=round(float(np.percentile(cpu_ms, 95)), 3)
+        )
     return figures
 
 
@@ -451,14 +543,21 @@ def _scan_top1(query: str, processed: list[str], listeners: np.ndarray) -> int:
     """The original approach done well: WRatio against every title, ties to the most listened."""
     from rapidfuzz import fuzz, process, utils
 
-    scores = process.cdist([utils.default_process(query)], processed, scorer=fuzz.WRatio, processor=None,
-                           workers=-1, dtype=np.uint8)[0]
+    scores = process.cdist(
+        [utils.default_process(query)], processed, scorer=fuzz.WRatio, processor=None, workers=-1, dtype=np.uint8
+    )[0]
     best = np.flatnonzero(scores == scores.max())
     return int(best[np.argmax(listeners[best])])
 
 
-def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memory_trace: bool = False,
-        weighting: str = "listeners") -> dict:
+def run(
+    n_titles: int,
+    n_queries: int,
+    seed: int,
+    scan_queries: int = 100,
+    memory_trace: bool = False,
+    weighting: str = "listeners",
+) -> dict:
     """Generate, build, replay; return the figures (JSON-ready)."""
     started = time.perf_counter()
     catalog = generate_catalog(n_titles, seed)
@@ -485,8 +584,12 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
     # The index saved beside a dataset folder, as the bot and the CLI use it: save, then load.
     cache = {}
     with tempfile.TemporaryDirectory() as folder:
-        beside = SimpleNamespace(items=dataset.items, listeners=dataset.listeners, path=folder,
-                                 manifest={"fingerprint": f"bench-{n_titles}-{seed}"})
+        beside = SimpleNamespace(
+            items=dataset.items,
+            listeners=dataset.listeners,
+            path=folder,
+            manifest={"fingerprint": f"bench-{n_titles}-{seed}"},
+        )
         started = time.perf_counter()
         resolver._save(Path(folder) / CACHE_DIR, _cache_key(beside, resolver.titles, resolver.artists))
         cache["save_s"] = round(time.perf_counter() - started, 2)
@@ -497,8 +600,9 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         loaded = TitleResolver.build(beside)
         cache["load_s"] = round(time.perf_counter() - started, 3)
         cache["rss_delta_mb"] = round((_rss() - rss_before) / 2**20, 1)
-        cache["same_answers"] = all(loaded.resolve(t) == resolver.resolve(t)
-                                    for t in catalog.items["title"].iloc[:200].tolist())
+        cache["same_answers"] = all(
+            loaded.resolve(t) == resolver.resolve(t) for t in catalog.items["title"].iloc[:200].tolist()
+        )
         # Memory-mapped pages count once touched: resident memory after a working set of queries.
         for title in catalog.items["title"].sample(n=min(2000, len(catalog.items)), random_state=seed).tolist():
             loaded.resolve(title)
@@ -543,10 +647,12 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         _ranking_only(resolver, q["query"])
         with_rule.append(c1 - c0)
         ranking_only.append(time.thread_time() - c1)
-    rule_cost = {"resolve_cpu_p50_ms": round(float(np.median(with_rule)) * 1000, 3),
-                 "ranking_only_cpu_p50_ms": round(float(np.median(ranking_only)) * 1000, 3),
-                 "ratio_p50": round(float(np.median(with_rule) / max(np.median(ranking_only), 1e-9)), 3),
-                 "n": len(with_rule)}
+    rule_cost = {
+        "resolve_cpu_p50_ms": round(float(np.median(with_rule)) * 1000, 3),
+        "ranking_only_cpu_p50_ms": round(float(np.median(ranking_only)) * 1000, 3),
+        "ratio_p50": round(float(np.median(with_rule) / max(np.median(ranking_only), 1e-9)), 3),
+        "n": len(with_rule),
+    }
 
     all_latency = [x for v in latency.values() for x in v]
     all_cpu = [x for v in cpu.values() for x in v]
@@ -557,12 +663,14 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         kind: {
             **_percentiles(latency[kind], cpu[kind]),
             "top1": round(float(np.mean(correct[kind])), 4),
-            "top1_unambiguous": round(float(np.mean([c for c, a in zip(correct[kind], ambiguous[kind]) if not a]
-                                                    or [0])), 4),
+            "top1_unambiguous": round(
+                float(np.mean([c for c, a in zip(correct[kind], ambiguous[kind]) if not a] or [0])), 4
+            ),
             "in_candidates": round(float(np.mean(shown[kind])), 4),
             "top1_or_offered": round(float(np.mean(answered[kind])), 4),
         }
-        for kind in KINDS if latency[kind]
+        for kind in KINDS
+        if latency[kind]
     }
 
     # Autocomplete: every prefix length of some titles, as Discord sends them while typing.
@@ -598,15 +706,20 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
             ours_correct.append(top1[i] >= 0 and songs[top1[i]] == queries[i]["song"])
             determinable.append(not _is_ambiguous(queries[i], resolver, catalog))
         kept = np.array(determinable, dtype=bool)
-        scan = {"queries": len(picks), "scan_top1": round(float(np.mean(scan_correct)), 4),
-                "resolver_top1_same_queries": round(float(np.mean(ours_correct)), 4),
-                # The same comparison on the picks whose song the text determines.
-                "determinable_queries": int(kept.sum()),
-                "scan_top1_determinable": round(float(np.mean(np.array(scan_correct)[kept])), 4) if kept.any() else None,
-                "resolver_top1_determinable": round(float(np.mean(np.array(ours_correct)[kept])), 4) if kept.any() else None,
-                "scan_latency": _percentiles(scan_time),
-                "resolver_wins": int(np.sum(np.array(ours_correct) & ~np.array(scan_correct))),
-                "scan_wins": int(np.sum(~np.array(ours_correct) & np.array(scan_correct)))}
+        scan = {
+            "queries": len(picks),
+            "scan_top1": round(float(np.mean(scan_correct)), 4),
+            "resolver_top1_same_queries": round(float(np.mean(ours_correct)), 4),
+            # The same comparison on the picks whose song the text determines.
+            "determinable_queries": int(kept.sum()),
+            "scan_top1_determinable": round(float(np.mean(np.array(scan_correct)[kept])), 4) if kept.any() else None,
+            "resolver_top1_determinable": round(float(np.mean(np.array(ours_correct)[kept])), 4)
+            if kept.any()
+            else None,
+            "scan_latency": _percentiles(scan_time),
+            "resolver_wins": int(np.sum(np.array(ours_correct) & ~np.array(scan_correct))),
+            "scan_wins": int(np.sum(~np.array(ours_correct) & np.array(scan_correct))),
+        }
 
     # When it answers without asking: of those answers, the share right; and titles held out
     # of a second index (bench/resolver_confidence.py), typed the same ways, answered so.
@@ -638,14 +751,19 @@ def run(n_titles: int, n_queries: int, seed: int, scan_queries: int = 100, memor
         "tracemalloc_peak_mb": None if traced_peak is None else round(traced_peak / 2**20, 1),
         "queries": len(queries),
         "target_weighting": weighting,
-        "resolve": {**_percentiles(all_latency, all_cpu), "accuracy_kinds": ACCURACY_KINDS,
-                    "top1": round(float(np.mean(all_correct)), 4),
-                    "top1_unambiguous": round(float(np.mean(unambiguous)), 4),
-                    "top1_or_offered": round(float(np.mean([x for k in ACCURACY_KINDS for x in answered[k]])), 4),
-                    "ambiguous_share": round(float(np.mean(all_ambiguous)), 4)},
+        "resolve": {
+            **_percentiles(all_latency, all_cpu),
+            "accuracy_kinds": ACCURACY_KINDS,
+            "top1": round(float(np.mean(all_correct)), 4),
+            "top1_unambiguous": round(float(np.mean(unambiguous)), 4),
+            "top1_or_offered": round(float(np.mean([x for k in ACCURACY_KINDS for x in answered[k]])), 4),
+            "ambiguous_share": round(float(np.mean(all_ambiguous)), 4),
+        },
         "resolve_by_kind": per_kind,
-        "complete": {**_percentiles(complete_latency, complete_cpu),
-                     "target_in_choices_from_12_chars": round(float(np.mean(complete_hits or [0])), 4)},
+        "complete": {
+            **_percentiles(complete_latency, complete_cpu),
+            "target_in_choices_from_12_chars": round(float(np.mean(complete_hits or [0])), 4),
+        },
         "scan_baseline": scan,
         "confidence": {**confidence, "rule_cost": rule_cost},
     }
@@ -658,11 +776,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scan-queries", type=int, default=100, help="queries also run through a full WRatio scan")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--memory-trace", action="store_true", help="also build once under tracemalloc")
-    parser.add_argument("--weighting", choices=["listeners", "sqrt"], default="listeners",
-                        help="draw query targets by listeners, or by their square root (more long tail)")
+    parser.add_argument(
+        "--weighting",
+        choices=["listeners", "sqrt"],
+        default="listeners",
+        help="draw query targets by listeners, or by their square root (more long tail)",
+    )
     args = parser.parse_args(argv)
-    result = run(args.titles, args.queries, args.seed, scan_queries=args.scan_queries, memory_trace=args.memory_trace,
-                 weighting=args.weighting)
+    result = run(
+        args.titles,
+        args.queries,
+        args.seed,
+        scan_queries=args.scan_queries,
+        memory_trace=args.memory_trace,
+        weighting=args.weighting,
+    )
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

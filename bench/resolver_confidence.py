@@ -86,8 +86,9 @@ class Outcome:
     evidence: MatchEvidence | None  # about the best song match; None when nothing matched
 
 
-def resolve_outcomes(resolver: TitleResolver, queries: Iterable[dict], songs: np.ndarray,
-                     population: str) -> list[Outcome]:
+def resolve_outcomes(
+    resolver: TitleResolver, queries: Iterable[dict], songs: np.ndarray, population: str
+) -> list[Outcome]:
     """Resolve each query (resolver_bench.make_queries form) against ``resolver``; ``songs``
     gives the song of each item of the index (for held-out queries nothing is right)."""
     outcomes = []
@@ -96,10 +97,23 @@ def resolve_outcomes(resolver: TitleResolver, queries: Iterable[dict], songs: np
             continue
         resolution, evidence = resolver.resolve_with_evidence(query["query"])
         best = resolution.best
-        right = (population == "catalog" and best is not None and resolution.kind == "song"
-                 and int(songs[best.item_index]) == query["song"])
-        outcomes.append(Outcome(population, query["kind"], query["query"], right, resolution.confident,
-                                resolution.kind == "artist", evidence))
+        right = (
+            population == "catalog"
+            and best is not None
+            and resolution.kind == "song"
+            and int(songs[best.item_index]) == query["song"]
+        )
+        outcomes.append(
+            Outcome(
+                population,
+                query["kind"],
+                query["query"],
+                right,
+                resolution.confident,
+                resolution.kind == "artist",
+                evidence,
+            )
+        )
     return outcomes
 
 
@@ -117,6 +131,7 @@ def rates(outcomes: Sequence[Outcome], rule: ConfidenceRule | None = None) -> di
     """The figures the targets are about, with the 95 % interval bound on the side of each
     target. With ``rule``, each query is judged again from its recorded evidence (what the
     sweep does); without, as the resolver answered it."""
+
     def confident(outcome: Outcome) -> bool:
         if rule is None:
             return outcome.confident
@@ -144,18 +159,24 @@ def rates(outcomes: Sequence[Outcome], rule: ConfidenceRule | None = None) -> di
 def meets_targets(figures: dict, bounds: bool = False) -> bool:
     """Both targets met by the measured shares or, with ``bounds``, by the ends of their 95 %
     intervals (what the sweep asks, so that the chosen rule does not meet them by luck)."""
-    right, held_out = (("confident_right_low", "held_out_confident_high") if bounds
-                       else ("confident_right", "held_out_confident"))
-    return (figures[right] is not None and figures[right] >= TARGET_CONFIDENT_RIGHT
-            and figures[held_out] is not None and figures[held_out] <= TARGET_HELD_OUT_CONFIDENT)
+    right, held_out = (
+        ("confident_right_low", "held_out_confident_high") if bounds else ("confident_right", "held_out_confident")
+    )
+    return (
+        figures[right] is not None
+        and figures[right] >= TARGET_CONFIDENT_RIGHT
+        and figures[held_out] is not None
+        and figures[held_out] <= TARGET_HELD_OUT_CONFIDENT
+    )
 
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def calibrate(outcome_sets: dict[str, Sequence[Outcome]], grid: dict = GRID,
-              must_ask: Sequence[Outcome] = (), bounds: bool = True) -> list[dict]:
+def calibrate(
+    outcome_sets: dict[str, Sequence[Outcome]], grid: dict = GRID, must_ask: Sequence[Outcome] = (), bounds: bool = True
+) -> list[dict]:
     """Every rule of ``grid`` that meets the targets (with ``bounds``: at the ends of the 95 %
     intervals) on every set of outcomes and is not confident about any of ``must_ask``, best
     first: the most catalog queries answered confidently and right on the worst set, then the
@@ -171,12 +192,17 @@ def calibrate(outcome_sets: dict[str, Sequence[Outcome]], grid: dict = GRID,
         figures = {name: rates(outcomes, rule) for name, outcomes in outcome_sets.items()}
         if all(meets_targets(f, bounds) for f in figures.values()):
             found.append({"rule": asdict(rule), "figures": figures})
-    found.sort(key=lambda entry: (-min(f["right_and_confident_share"] for f in entry["figures"].values()),
-                                  max(f["held_out_confident"] for f in entry["figures"].values())))
+    found.sort(
+        key=lambda entry: (
+            -min(f["right_and_confident_share"] for f in entry["figures"].values()),
+            max(f["held_out_confident"] for f in entry["figures"].values()),
+        )
+    )
     return found
 
 
 # -- the held-out split ------------------------------------------------------------------------
+
 
 def core_titles(titles: Iterable[str]) -> np.ndarray:
     """The normalized core title of each raw title: what "the same title" means here."""
@@ -188,11 +214,15 @@ def split_world(items: pd.DataFrame, listeners: np.ndarray, held_cores: set) -> 
     has item_id, title, artist and song (the ground truth) columns."""
     held = np.array([core in held_cores for core in core_titles(items["title"])], dtype=bool)
     kept_items, held_items = items[~held].reset_index(drop=True), items[held].reset_index(drop=True)
-    resolver = TitleResolver.from_columns(kept_items["item_id"], kept_items["title"], kept_items["artist"],
-                                          listeners[~held])
-    return (Catalog(kept_items, np.asarray(listeners[~held]), 0),
-            # A held-out song nobody played would never be a target; give each one listener.
-            Catalog(held_items, np.maximum(np.asarray(listeners[held]), 1), 0), resolver)
+    resolver = TitleResolver.from_columns(
+        kept_items["item_id"], kept_items["title"], kept_items["artist"], listeners[~held]
+    )
+    return (
+        Catalog(kept_items, np.asarray(listeners[~held]), 0),
+        # A held-out song nobody played would never be a target; give each one listener.
+        Catalog(held_items, np.maximum(np.asarray(listeners[held]), 1), 0),
+        resolver,
+    )
 
 
 def demo_world(users: int = 2000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
@@ -207,8 +237,9 @@ def demo_world(users: int = 2000, seed: int = 1) -> tuple[pd.DataFrame, np.ndarr
     return items, listeners
 
 
-def folds_outcomes(items: pd.DataFrame, listeners: np.ndarray, *, folds: int = 5, queries_per_fold: int = 400,
-                   seed: int = 1) -> list[Outcome]:
+def folds_outcomes(
+    items: pd.DataFrame, listeners: np.ndarray, *, folds: int = 5, queries_per_fold: int = 400, seed: int = 1
+) -> list[Outcome]:
     """Cross-validated on a small catalog: the normalized titles fall in ``folds`` groups;
     each fold's index leaves one group out, gets damaged forms of its own titles (catalog)
     and of the left-out ones (held out). Targets are drawn by the square root of listeners,
@@ -221,10 +252,12 @@ def folds_outcomes(items: pd.DataFrame, listeners: np.ndarray, *, folds: int = 5
         held_cores = {core for core in distinct if fold_of[core] == fold}
         kept, held, resolver = split_world(items, listeners, held_cores)
         songs = kept.items["song"].to_numpy()
-        outcomes += resolve_outcomes(resolver, make_queries(kept, None, queries_per_fold, seed + fold, "sqrt"),
-                                     songs, "catalog")
-        outcomes += resolve_outcomes(resolver, make_queries(held, None, queries_per_fold, seed + 100 + fold, "sqrt"),
-                                     songs, "held_out")
+        outcomes += resolve_outcomes(
+            resolver, make_queries(kept, None, queries_per_fold, seed + fold, "sqrt"), songs, "catalog"
+        )
+        outcomes += resolve_outcomes(
+            resolver, make_queries(held, None, queries_per_fold, seed + 100 + fold, "sqrt"), songs, "held_out"
+        )
     return outcomes
 
 
@@ -245,8 +278,9 @@ def held_out_outcomes(catalog: Catalog, n_queries: int, seed: int, held_titles: 
     popular held-out titles over and over."""
     held_cores = held_out_cores(catalog.items, catalog.listeners, held_titles, seed)
     kept, held, resolver = split_world(catalog.items, catalog.listeners, held_cores)
-    return resolve_outcomes(resolver, make_queries(held, None, n_queries, seed + 100, "sqrt"),
-                            kept.items["song"].to_numpy(), "held_out")
+    return resolve_outcomes(
+        resolver, make_queries(held, None, n_queries, seed + 100, "sqrt"), kept.items["song"].to_numpy(), "held_out"
+    )
 
 
 def generated_outcomes(n_titles: int, n_queries: int, seed: int) -> list[Outcome]:
@@ -254,23 +288,27 @@ def generated_outcomes(n_titles: int, n_queries: int, seed: int) -> list[Outcome
     full index (as resolver_bench measures accuracy), held-out ones against the index
     without their titles."""
     catalog = generate_catalog(n_titles, seed)
-    resolver = TitleResolver.from_columns(catalog.items["item_id"], catalog.items["title"], catalog.items["artist"],
-                                          catalog.listeners)
-    outcomes = resolve_outcomes(resolver, make_queries(catalog, resolver, n_queries, seed),
-                                catalog.items["song"].to_numpy(), "catalog")
+    resolver = TitleResolver.from_columns(
+        catalog.items["item_id"], catalog.items["title"], catalog.items["artist"], catalog.listeners
+    )
+    outcomes = resolve_outcomes(
+        resolver, make_queries(catalog, resolver, n_queries, seed), catalog.items["song"].to_numpy(), "catalog"
+    )
     del resolver
     return outcomes + held_out_outcomes(catalog, n_queries, seed)
 
 
-def must_ask_outcomes(items: pd.DataFrame, listeners: np.ndarray, queries: Sequence[str] = MUST_ASK_ON_DEMO
-                      ) -> list[Outcome]:
+def must_ask_outcomes(
+    items: pd.DataFrame, listeners: np.ndarray, queries: Sequence[str] = MUST_ASK_ON_DEMO
+) -> list[Outcome]:
     """``queries`` against the index of the whole catalog: none is a title in it."""
     resolver = TitleResolver.from_columns(items["item_id"], items["title"], items["artist"], listeners)
     outcomes = []
     for query in queries:
         resolution, evidence = resolver.resolve_with_evidence(query)
-        outcomes.append(Outcome("must_ask", "exact", query, False, resolution.confident,
-                                resolution.kind == "artist", evidence))
+        outcomes.append(
+            Outcome("must_ask", "exact", query, False, resolution.confident, resolution.kind == "artist", evidence)
+        )
     return outcomes
 
 
@@ -310,8 +348,11 @@ def _evidence_dict(evidence: MatchEvidence | None) -> dict | None:
 
 
 def _by_kind(outcomes: Sequence[Outcome]) -> dict:
-    return {kind: rates([o for o in outcomes if o.kind == kind]) for kind in ACCURACY_KINDS
-            if any(o.kind == kind for o in outcomes)}
+    return {
+        kind: rates([o for o in outcomes if o.kind == kind])
+        for kind in ACCURACY_KINDS
+        if any(o.kind == kind for o in outcomes)
+    }
 
 
 def _examples(outcomes: Sequence[Outcome], limit: int = 8) -> dict:
@@ -323,8 +364,9 @@ def _examples(outcomes: Sequence[Outcome], limit: int = 8) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.resolver_confidence", description=__doc__.splitlines()[0])
-    parser.add_argument("--titles", type=int, default=0,
-                        help="also a generated catalog of this many titles (e.g. 1000000)")
+    parser.add_argument(
+        "--titles", type=int, default=0, help="also a generated catalog of this many titles (e.g. 1000000)"
+    )
     parser.add_argument("--queries", type=int, default=1000, help="queries per population on the generated catalog")
     parser.add_argument("--demo-users", type=int, default=2000, help="synthetic listeners behind the demo catalog")
     parser.add_argument("--folds", type=int, default=5)
@@ -333,9 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true", help="sweep ConfidenceRule over the grid too")
     parser.add_argument("--top", type=int, default=10, help="rules to list with --calibrate")
     parser.add_argument("--save", type=Path, help="write every outcome to this JSON-lines file")
-    parser.add_argument("--load", type=Path,
-                        help="sweep the outcomes of an earlier --save instead of resolving again "
-                             "(the as-resolved figures are then those of that run)")
+    parser.add_argument(
+        "--load",
+        type=Path,
+        help="sweep the outcomes of an earlier --save instead of resolving again "
+        "(the as-resolved figures are then those of that run)",
+    )
     args = parser.parse_args(argv)
 
     if args.load:
@@ -344,8 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         sets = {}
         started = time.perf_counter()
         items, listeners = demo_world(args.demo_users, args.seed)
-        sets["demo"] = folds_outcomes(items, listeners, folds=args.folds, queries_per_fold=args.queries_per_fold,
-                                      seed=args.seed)
+        sets["demo"] = folds_outcomes(
+            items, listeners, folds=args.folds, queries_per_fold=args.queries_per_fold, seed=args.seed
+        )
         must_ask = must_ask_outcomes(items, listeners)
         print(f"demo: {len(sets['demo'])} queries in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         if args.titles:
@@ -357,19 +403,29 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "rule": asdict(ConfidenceRule()),
         "targets": {"confident_right": TARGET_CONFIDENT_RIGHT, "held_out_confident": TARGET_HELD_OUT_CONFIDENT},
-        "must_ask_on_demo": {o.query: {"confident": o.confident, "evidence": _evidence_dict(o.evidence)}
-                             for o in must_ask},
-        "as_resolved": {name: {**rates(o), "meets_targets": meets_targets(rates(o)),
-                               "meets_targets_at_95_percent_bounds": meets_targets(rates(o), bounds=True),
-                               "by_kind": _by_kind(o),
-                               "examples": _examples(o)} for name, o in sets.items()},
+        "must_ask_on_demo": {
+            o.query: {"confident": o.confident, "evidence": _evidence_dict(o.evidence)} for o in must_ask
+        },
+        "as_resolved": {
+            name: {
+                **rates(o),
+                "meets_targets": meets_targets(rates(o)),
+                "meets_targets_at_95_percent_bounds": meets_targets(rates(o), bounds=True),
+                "by_kind": _by_kind(o),
+                "examples": _examples(o),
+            }
+            for name, o in sets.items()
+        },
         "before_calibration": {name: rates(o, ScoreMarginRule()) for name, o in sets.items()},
     }
     if args.calibrate:
         started = time.perf_counter()
         found = calibrate(sets, must_ask=must_ask)
-        result["calibration"] = {"rules_meeting_targets": len(found), "best": found[:args.top],
-                                 "seconds": round(time.perf_counter() - started, 1)}
+        result["calibration"] = {
+            "rules_meeting_targets": len(found),
+            "best": found[: args.top],
+            "seconds": round(time.perf_counter() - started, 1),
+        }
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0

@@ -45,6 +45,7 @@ class Unavailable(Exception):
 
 # -- context -----------------------------------------------------------------------------------
 
+
 class Context:
     def __init__(self, scale: float, work: Path, seed: int, queries: int):
         self.scale = scale
@@ -67,15 +68,17 @@ class Context:
 def product_env(work: Path) -> dict:
     """Environment that points the product at the bench's data root and ALS 64 x 15."""
     env = dict(os.environ)
-    env.update({
-        "SOUNDALIKE_DATA__ROOT": str(Path(work).resolve() / "data"),
-        "SOUNDALIKE_DATA__DEFAULT_DATASET": DATASET_NAME,
-        "SOUNDALIKE_TRAINING__ALGORITHM": "als",
-        "SOUNDALIKE_TRAINING__FACTORS": "64",
-        "SOUNDALIKE_TRAINING__ITERATIONS": "15",
-        "SOUNDALIKE_BOT__DATABASE": str(Path(work).resolve() / "soundalike.sqlite3"),
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-    })
+    env.update(
+        {
+            "SOUNDALIKE_DATA__ROOT": str(Path(work).resolve() / "data"),
+            "SOUNDALIKE_DATA__DEFAULT_DATASET": DATASET_NAME,
+            "SOUNDALIKE_TRAINING__ALGORITHM": "als",
+            "SOUNDALIKE_TRAINING__FACTORS": "64",
+            "SOUNDALIKE_TRAINING__ITERATIONS": "15",
+            "SOUNDALIKE_BOT__DATABASE": str(Path(work).resolve() / "soundalike.sqlite3"),
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        }
+    )
     return env
 
 
@@ -91,11 +94,13 @@ def _import(module: str, what: str):
 
 def load_config():
     from recommender.config import load_config as load
+
     return load()
 
 
 def rss_mb() -> float:
     import psutil
+
     return psutil.Process().memory_info().rss / RSS_MB
 
 
@@ -104,13 +109,18 @@ def percentiles(seconds: list[float]) -> dict:
     if not seconds:
         return {"count": 0}
     ms = np.asarray(seconds) * 1000.0
-    return {"count": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 3),
-            "p95_ms": round(float(np.percentile(ms, 95)), 3),
-            "p99_ms": round(float(np.percentile(ms, 99)), 3), "max_ms": round(float(ms.max()), 3),
-            "mean_ms": round(float(ms.mean()), 3)}
+    return {
+        "count": len(ms),
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p95_ms": round(float(np.percentile(ms, 95)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "max_ms": round(float(ms.max()), 3),
+        "mean_ms": round(float(ms.mean()), 3),
+    }
 
 
 # -- the product's command line ----------------------------------------------------------------
+
 
 def cli_parsers() -> tuple[dict, dict]:
     """The product CLI's sub-command parsers: (top-level, data), or Unavailable."""
@@ -134,7 +144,8 @@ def cli_parsers() -> tuple[dict, dict]:
 
 def option_names(parser) -> set[str]:
     return {name for action in parser._actions for name in action.option_strings} | {
-        action.dest for action in parser._actions if not action.option_strings}
+        action.dest for action in parser._actions if not action.option_strings
+    }
 
 
 def import_msd_argv(work: Path) -> list[str]:
@@ -145,8 +156,12 @@ def import_msd_argv(work: Path) -> list[str]:
     names = option_names(data["import-msd"])
     msd = Path(work).resolve() / "msd"
     argv = [sys.executable, "-m", "recommender", "data", "import-msd"]
-    for flag, value in (("--triplets", msd / TRIPLETS), ("--tracks", msd / TRACKS),
-                        ("--name", DATASET_NAME), ("--dataset", DATASET_NAME)):
+    for flag, value in (
+        ("--triplets", msd / TRIPLETS),
+        ("--tracks", msd / TRACKS),
+        ("--name", DATASET_NAME),
+        ("--dataset", DATASET_NAME),
+    ):
         if flag in names:
             argv += [flag, str(value)]
     if "--no-progress" in names:
@@ -170,8 +185,12 @@ def train_argv() -> list[str]:
         raise Unavailable("`train` is not registered yet")
     names = option_names(top["train"])
     argv = [sys.executable, "-m", "recommender", "train"]
-    for flag, value in (("--dataset", DATASET_NAME), ("--algorithm", "als"), ("--factors", "64"),
-                        ("--iterations", "15")):
+    for flag, value in (
+        ("--dataset", DATASET_NAME),
+        ("--algorithm", "als"),
+        ("--factors", "64"),
+        ("--iterations", "15"),
+    ):
         if flag in names:
             argv += [flag, value]
     # The held-out evaluation and the novelty calibration fit more models; the figure here is one training.
@@ -187,8 +206,20 @@ def retrain_argv(ctx: Context) -> list[str]:
     try:
         top, _ = cli_parsers()
     except Unavailable:
-        return [sys.executable, "-m", "bench.steps", "train-library", "--scale", repr(ctx.scale),
-                "--work", str(ctx.work), "--seed", str(ctx.seed), "--out", str(ctx.work / "retrain.json")]
+        return [
+            sys.executable,
+            "-m",
+            "bench.steps",
+            "train-library",
+            "--scale",
+            repr(ctx.scale),
+            "--work",
+            str(ctx.work),
+            "--seed",
+            str(ctx.seed),
+            "--out",
+            str(ctx.work / "retrain.json"),
+        ]
     if "retrain" in top:
         try:
             from bot.retrain import Retrainer
@@ -202,19 +233,26 @@ def retrain_argv(ctx: Context) -> list[str]:
 
 # -- data helpers ------------------------------------------------------------------------------
 
+
 def read_triplets_anchor(path: Path):
     """The anchor: pandas read_csv(engine="pyarrow") with category dtypes, codes -> CSR."""
     import pandas as pd
     import scipy.sparse as sp
 
-    frame = pd.read_csv(path, sep="\t", header=None, names=["user", "song", "plays"],
-                        engine="pyarrow",
-                        dtype={"user": "category", "song": "category", "plays": "float32"})
+    frame = pd.read_csv(
+        path,
+        sep="\t",
+        header=None,
+        names=["user", "song", "plays"],
+        engine="pyarrow",
+        dtype={"user": "category", "song": "category", "plays": "float32"},
+    )
     users = frame["user"].cat
     songs = frame["song"].cat
     matrix = sp.csr_matrix(
         (frame["plays"].to_numpy(), (users.codes.to_numpy(), songs.codes.to_numpy())),
-        shape=(len(users.categories), len(songs.categories)))
+        shape=(len(users.categories), len(songs.categories)),
+    )
     return matrix, users.categories.to_numpy(), songs.categories.to_numpy()
 
 
@@ -240,7 +278,7 @@ def genre_chance(genres: np.ndarray) -> float:
     """Share of suggestions in the seed's genre if suggestions were drawn at random."""
     known = genres[genres >= 0]
     shares = np.bincount(known) / max(1, len(known))
-    return round(float(np.sum(shares ** 2)), 4)
+    return round(float(np.sum(shares**2)), 4)
 
 
 def query_songs(ctx: Context, titles: np.ndarray, listeners: np.ndarray, count: int, purpose: int) -> np.ndarray:
@@ -267,12 +305,18 @@ def as_typed(title: str, rng: np.random.Generator) -> str:
 
 # -- (a) import --------------------------------------------------------------------------------
 
+
 def step_import_anchor(ctx: Context) -> dict:
     started = time.perf_counter()
     matrix, users, songs = read_triplets_anchor(ctx.msd / TRIPLETS)
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 3), "users": int(matrix.shape[0]), "songs": int(matrix.shape[1]),
-            "nnz": int(matrix.nnz), "rss_after_mb": round(rss_mb(), 1)}
+    return {
+        "seconds": round(seconds, 3),
+        "users": int(matrix.shape[0]),
+        "songs": int(matrix.shape[1]),
+        "nnz": int(matrix.nnz),
+        "rss_after_mb": round(rss_mb(), 1),
+    }
 
 
 def step_write_dataset(ctx: Context) -> dict:
@@ -283,14 +327,26 @@ def step_write_dataset(ctx: Context) -> dict:
     matrix, users, songs = read_triplets_anchor(ctx.msd / TRIPLETS)
     tracks = read_tracks(ctx.msd / TRACKS)
     catalog = tracks.reindex(songs.astype(str))
-    items = pd.DataFrame({"item_id": songs.astype(str), "title": catalog["title"].fillna("").to_numpy(),
-                          "artist": catalog["artist"].fillna("").to_numpy()})
-    dataset.write_dataset(ctx.dataset_dir, name=DATASET_NAME, interactions=matrix, items=items,
-                          user_ids=users.astype(str), source={"kind": "bench stand-in for import-msd"})
+    items = pd.DataFrame(
+        {
+            "item_id": songs.astype(str),
+            "title": catalog["title"].fillna("").to_numpy(),
+            "artist": catalog["artist"].fillna("").to_numpy(),
+        }
+    )
+    dataset.write_dataset(
+        ctx.dataset_dir,
+        name=DATASET_NAME,
+        interactions=matrix,
+        items=items,
+        user_ids=users.astype(str),
+        source={"kind": "bench stand-in for import-msd"},
+    )
     return {"written_by": "bench (read_csv + write_dataset)", "items": len(items), "nnz": int(matrix.nnz)}
 
 
 # -- (b) load ----------------------------------------------------------------------------------
+
 
 def step_load(ctx: Context) -> dict:
     dataset_module = _import("recommender.dataset", "dataset format")
@@ -302,12 +358,18 @@ def step_load(ctx: Context) -> dict:
     catalog_seconds = time.perf_counter() - started
     dataset.interactions  # read on first use since the bot does not need it: count it here
     seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 4), "catalog_only_seconds": round(catalog_seconds, 4),
-            "users": dataset.n_users, "items": dataset.n_items,
-            "nnz": int(dataset.interactions.nnz), "rss_added_mb": round(rss_mb() - before, 1)}
+    return {
+        "seconds": round(seconds, 4),
+        "catalog_only_seconds": round(catalog_seconds, 4),
+        "users": dataset.n_users,
+        "items": dataset.n_items,
+        "nnz": int(dataset.interactions.nnz),
+        "rss_added_mb": round(rss_mb() - before, 1),
+    }
 
 
 # -- (c) training ------------------------------------------------------------------------------
+
 
 def step_train_implicit(ctx: Context) -> dict:
     """implicit's ALS with its defaults as installed (no thread limit), 64 factors, 15 iterations."""
@@ -320,15 +382,25 @@ def step_train_implicit(ctx: Context) -> dict:
     per_iteration: list[float] = []
     model = AlternatingLeastSquares(factors=64, iterations=15, random_state=ctx.seed)
     started = time.perf_counter()
-    model.fit(sp.csr_matrix(dataset.interactions), show_progress=False,
-              callback=lambda iteration, elapsed, loss: per_iteration.append(elapsed))
+    model.fit(
+        sp.csr_matrix(dataset.interactions),
+        show_progress=False,
+        callback=lambda iteration, elapsed, loss: per_iteration.append(elapsed),
+    )
     seconds = time.perf_counter() - started
     model = model.to_cpu() if hasattr(model, "to_cpu") else model
-    np.savez(ctx.anchor / "implicit-als.npz", item_factors=model.item_factors,
-             user_factors=model.user_factors, item_ids=np.asarray(dataset.item_ids, dtype=str))
-    return {"seconds": round(seconds, 3), "iterations": len(per_iteration),
-            "per_iteration_s": round(statistics.median(per_iteration), 4) if per_iteration else None,
-            "implicit_version": implicit.__version__}
+    np.savez(
+        ctx.anchor / "implicit-als.npz",
+        item_factors=model.item_factors,
+        user_factors=model.user_factors,
+        item_ids=np.asarray(dataset.item_ids, dtype=str),
+    )
+    return {
+        "seconds": round(seconds, 3),
+        "iterations": len(per_iteration),
+        "per_iteration_s": round(statistics.median(per_iteration), 4) if per_iteration else None,
+        "implicit_version": implicit.__version__,
+    }
 
 
 def step_train_library(ctx: Context) -> dict:
@@ -346,11 +418,15 @@ def step_train_library(ctx: Context) -> dict:
     manifest = {**fitted.manifest_fields(), "dataset": training.dataset_fields(dataset), "metrics": {}}
     version = store_module.ModelStore.for_dataset(config.models_dir, DATASET_NAME).publish(fitted.arrays(), manifest)
     iterations = np.diff([started, *stamps[: params.iterations]])
-    return {"via": "recommender.training.fit + ModelStore.publish (the CLI is not buildable yet)",
-            "version": version, "seconds_with_weighting": round(seconds, 3),
-            "fit_seconds": round(fitted.seconds, 3), "iterations": params.iterations,
-            "factors": params.factors,
-            "per_iteration_s": round(float(np.median(iterations[1:] if len(iterations) > 1 else iterations)), 4)}
+    return {
+        "via": "recommender.training.fit + ModelStore.publish (the CLI is not buildable yet)",
+        "version": version,
+        "seconds_with_weighting": round(seconds, 3),
+        "fit_seconds": round(fitted.seconds, 3),
+        "iterations": params.iterations,
+        "factors": params.factors,
+        "per_iteration_s": round(float(np.median(iterations[1:] if len(iterations) > 1 else iterations)), 4),
+    }
 
 
 def trained_model_figures(work: Path) -> dict:
@@ -366,8 +442,12 @@ def trained_model_figures(work: Path) -> dict:
     seconds = (manifest.get("training") or {}).get("seconds")
     median_iteration = (manifest.get("training") or {}).get("median_iteration_seconds")
     iterations = (manifest.get("parameters") or {}).get("iterations")
-    figures = {"model": str(manifests[-1].parent.relative_to(models)), "fit_seconds": seconds,
-               "factors": (manifest.get("parameters") or {}).get("factors"), "iterations": iterations}
+    figures = {
+        "model": str(manifests[-1].parent.relative_to(models)),
+        "fit_seconds": seconds,
+        "factors": (manifest.get("parameters") or {}).get("factors"),
+        "iterations": iterations,
+    }
     # The median of implicit's own per-iteration times, as the train-implicit anchor reports;
     # models from before the manifest kept them fall back to the whole fit / iterations.
     if median_iteration:
@@ -378,6 +458,7 @@ def trained_model_figures(work: Path) -> dict:
 
 
 # -- (d) service start -------------------------------------------------------------------------
+
 
 def open_service(ctx: Context):
     service_module = _import("recommender.service", "SoundalikeService")
@@ -403,8 +484,11 @@ def steady(service, limit_s: float = 120.0):
     started = time.perf_counter()
     while wanted and service.model.ann_index is None and time.perf_counter() - started < limit_s:
         time.sleep(0.1)
-    return {"index": setting, "ann_ready": service.model.ann_index is not None,
-            "waited_s": round(time.perf_counter() - started, 2)}
+    return {
+        "index": setting,
+        "ann_ready": service.model.ann_index is not None,
+        "waited_s": round(time.perf_counter() - started, 2),
+    }
 
 
 def step_open_first(ctx: Context) -> dict:
@@ -432,9 +516,13 @@ def step_open(ctx: Context) -> dict:
     answered = time.perf_counter()
     path(first)  # what the first /soundalike after a start costs
     first_answer = time.perf_counter() - answered
-    return {"seconds": round(seconds, 3), "first_answer_ms": round(first_answer * 1000, 2),
-            "rss_after_open_mb": round(rss_mb(), 1), "rss_added_mb": round(rss_mb() - before, 1),
-            "model": _jsonable(info)}
+    return {
+        "seconds": round(seconds, 3),
+        "first_answer_ms": round(first_answer * 1000, 2),
+        "rss_after_open_mb": round(rss_mb(), 1),
+        "rss_added_mb": round(rss_mb() - before, 1),
+        "model": _jsonable(info),
+    }
 
 
 def _jsonable(value):
@@ -442,6 +530,7 @@ def _jsonable(value):
 
 
 # -- (e) the /soundalike compute path ----------------------------------------------------------
+
 
 def renderer() -> tuple[str, Callable]:
     """bot/render.py's answer renderer when there is one, else a plain text formatter."""
@@ -458,8 +547,9 @@ def renderer() -> tuple[str, Callable]:
     def as_text(answer) -> str:
         lines = [f"Because you like {', '.join(seed.label for seed in answer.seeds)}:"]
         for number, suggestion in enumerate(answer.suggestions, start=answer.offset + 1):
-            lines.append(f"{number}. {suggestion.title} — {suggestion.artist} "
-                         f"({suggestion.percent}%) {suggestion.reason}")
+            lines.append(
+                f"{number}. {suggestion.title} — {suggestion.artist} ({suggestion.percent}%) {suggestion.reason}"
+            )
         return "\n".join(lines)
 
     return "plain text (bot/render.py not there)", as_text
@@ -534,8 +624,10 @@ def step_compute(ctx: Context) -> dict:
             messages[type(answer).__name__] = messages.get(type(answer).__name__, 0) + 1
         else:
             seed = answer.seeds[0].item_index
-            hit = int(seed == asked or (dataset.title(seed), dataset.artist(seed))
-                      == (dataset.title(asked), dataset.artist(asked)))
+            hit = int(
+                seed == asked
+                or (dataset.title(seed), dataset.artist(seed)) == (dataset.title(asked), dataset.artist(asked))
+            )
             resolved_to_asked += hit
             if dataset.title(asked).casefold() not in ambiguous:
                 unique_asked += 1
@@ -558,18 +650,23 @@ def step_compute(ctx: Context) -> dict:
             started = time.perf_counter()
             path(title)
             one_thread.append(time.perf_counter() - started)
-    return {"ours": percentiles(latencies), "stages": stages, "ours_blas_one_thread": percentiles(one_thread),
-            "serving": serving,
-            "render": path.render_name,
-            "not_found": not_found, "answered_with_message": messages,
-            # The seed is the song the title was typed from (or a same-title same-artist twin).
-            "resolved_to_the_song_asked": round(resolved_to_asked / max(1, len(latencies)), 4),
-            "resolved_to_the_song_asked_unshared_titles": round(unique_resolved / max(1, unique_asked), 4),
-            "queries_with_unshared_titles": unique_asked,
-            "genre_agreement": round(same_genre / suggested, 4) if suggested else None,
-            "genre_chance": genre_chance(genres),
-            "implicit_similar_items": anchor_similar_items(ctx, dataset, picked, genres),
-            "original_pickles": anchor_original(ctx, dataset, typed)}
+    return {
+        "ours": percentiles(latencies),
+        "stages": stages,
+        "ours_blas_one_thread": percentiles(one_thread),
+        "serving": serving,
+        "render": path.render_name,
+        "not_found": not_found,
+        "answered_with_message": messages,
+        # The seed is the song the title was typed from (or a same-title same-artist twin).
+        "resolved_to_the_song_asked": round(resolved_to_asked / max(1, len(latencies)), 4),
+        "resolved_to_the_song_asked_unshared_titles": round(unique_resolved / max(1, unique_asked), 4),
+        "queries_with_unshared_titles": unique_asked,
+        "genre_agreement": round(same_genre / suggested, 4) if suggested else None,
+        "genre_chance": genre_chance(genres),
+        "implicit_similar_items": anchor_similar_items(ctx, dataset, picked, genres),
+        "original_pickles": anchor_original(ctx, dataset, typed),
+    }
 
 
 def implicit_anchor_model(ctx: Context, dataset):
@@ -614,11 +711,19 @@ def anchor_original(ctx: Context, dataset, typed: list[str], budget_s: float = 6
     files = {name: folder / f"{name}.pkl" for name in ("model", "matrix", "songs", "index")}
     if not all(path.exists() for path in files.values()):
         model = implicit_anchor_model(ctx, dataset)
-        songs = pd.DataFrame({"song_id": dataset.item_ids.astype(str),
-                              "song_title": dataset.items["title"].astype(str),
-                              "artist_name": dataset.items["artist"].astype(str)})
-        for name, value in (("model", model), ("matrix", dataset.interactions), ("songs", songs),
-                            ("index", {sid: i for i, sid in enumerate(songs["song_id"])})):
+        songs = pd.DataFrame(
+            {
+                "song_id": dataset.item_ids.astype(str),
+                "song_title": dataset.items["title"].astype(str),
+                "artist_name": dataset.items["artist"].astype(str),
+            }
+        )
+        for name, value in (
+            ("model", model),
+            ("matrix", dataset.interactions),
+            ("songs", songs),
+            ("index", {sid: i for i, sid in enumerate(songs["song_id"])}),
+        ):
             with files[name].open("wb") as handle:
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -642,11 +747,15 @@ def anchor_original(ctx: Context, dataset, typed: list[str], budget_s: float = 6
         latencies.append(time.perf_counter() - started)
         if time.perf_counter() > deadline:
             break
-    return {**percentiles(latencies), "found": found,
-            "pickled_mb": round(sum(p.stat().st_size for p in files.values()) / RSS_MB, 1)}
+    return {
+        **percentiles(latencies),
+        "found": found,
+        "pickled_mb": round(sum(p.stat().st_size for p in files.values()) / RSS_MB, 1),
+    }
 
 
 # -- (f) throughput ----------------------------------------------------------------------------
+
 
 def step_throughput(ctx: Context, in_flight: int = 64) -> dict:
     """Many /soundalike at once through asyncio + a thread pool, as the bot runs them."""
@@ -678,9 +787,14 @@ def step_throughput(ctx: Context, in_flight: int = 64) -> dict:
         return time.perf_counter() - started, latencies, pool_name, pool.workers
 
     seconds, latencies, pool_name, workers = asyncio.run(run())
-    return {"answers_per_s": round(len(latencies) / seconds, 1), "requests": len(latencies),
-            "pool": pool_name, "workers": workers, "in_flight": in_flight,
-            "latency_under_load": percentiles(latencies)}
+    return {
+        "answers_per_s": round(len(latencies) / seconds, 1),
+        "requests": len(latencies),
+        "pool": pool_name,
+        "workers": workers,
+        "in_flight": in_flight,
+        "latency_under_load": percentiles(latencies),
+    }
 
 
 class _PlainPool:
@@ -704,11 +818,12 @@ def compute_pool():
     except ImportError:
         return _PlainPool(4), "ThreadPoolExecutor(4) (bot/limits.py not there)"
     config = load_config()
-    pool = ComputePool(per_guild=config.bot.per_guild_concurrency, max_queue=10 ** 6)
+    pool = ComputePool(per_guild=config.bot.per_guild_concurrency, max_queue=10**6)
     return pool, f"bot.limits.ComputePool ({pool.workers} workers)"
 
 
 # -- (g) autocomplete --------------------------------------------------------------------------
+
 
 def step_complete(ctx: Context) -> dict:
     from rapidfuzz import fuzz, process
@@ -735,14 +850,15 @@ def step_complete(ctx: Context) -> dict:
         started = time.perf_counter()
         process.extract(partial, choices, scorer=fuzz.WRatio, limit=25)
         anchor.append(time.perf_counter() - started)
-    return {"ours": percentiles(latencies), "titles": len(choices),
-            "wratio_full_scan": percentiles(anchor)}
+    return {"ours": percentiles(latencies), "titles": len(choices), "wratio_full_scan": percentiles(anchor)}
 
 
 # -- (h) serving during a retrain --------------------------------------------------------------
 
-def step_retrain(ctx: Context, quiet_s: float = 3.0, max_retrain_s: float = 1800.0,
-                 requesters: int = 2, pause_s: float = 0.05) -> dict:
+
+def step_retrain(
+    ctx: Context, quiet_s: float = 3.0, max_retrain_s: float = 1800.0, requesters: int = 2, pause_s: float = 0.05
+) -> dict:
     """/soundalike p99 and event-loop lag while `retrain` (or `train`) runs beside the bot."""
     argv = retrain_argv(ctx)
     service = open_service(ctx)
@@ -789,7 +905,8 @@ def step_retrain(ctx: Context, quiet_s: float = 3.0, max_retrain_s: float = 1800
                 started = time.perf_counter()
                 # As the bot does (bot/retrain.py): a separate process, stdout read line by line.
                 child = await asyncio.create_subprocess_exec(
-                    *argv, env=product_env(ctx.work), stdout=log, stderr=asyncio.subprocess.STDOUT)
+                    *argv, env=product_env(ctx.work), stdout=log, stderr=asyncio.subprocess.STDOUT
+                )
                 try:
                     busy = await observe(lambda: child.returncode is not None, max_retrain_s)
                 finally:
@@ -799,15 +916,21 @@ def step_retrain(ctx: Context, quiet_s: float = 3.0, max_retrain_s: float = 1800
                 retrain_seconds = time.perf_counter() - started
         finally:
             pool.close()
-        return {"command": " ".join(argv[2:]), "pool": pool_name,
-                "retrain_seconds": round(retrain_seconds, 2), "retrain_returncode": child.returncode,
-                "quiet": quiet, "during_retrain": busy}
+        return {
+            "command": " ".join(argv[2:]),
+            "pool": pool_name,
+            "retrain_seconds": round(retrain_seconds, 2),
+            "retrain_returncode": child.returncode,
+            "quiet": quiet,
+            "during_retrain": busy,
+        }
 
     pool = None
     return asyncio.run(main())
 
 
 # -- (i) resolver ------------------------------------------------------------------------------
+
 
 def step_resolver(ctx: Context) -> dict:
     resolver_bench = _import("bench.resolver_bench", "resolver benchmark")
@@ -855,12 +978,13 @@ def ann_factors(ctx: Context, rows: int) -> np.ndarray:
 def brute_top_k(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     """Exact top-k inner products, in blocks so the score matrix stays small (~70 MB)."""
     if len(queries) > 128:
-        return np.concatenate([brute_top_k(data, queries[start:start + 128], k)
-                               for start in range(0, len(queries), 128)])
+        return np.concatenate(
+            [brute_top_k(data, queries[start : start + 128], k) for start in range(0, len(queries), 128)]
+        )
     best = np.empty((len(queries), 0), dtype=np.int64)
     best_scores = np.empty((len(queries), 0), dtype=np.float32)
     for start in range(0, len(data), 131_072):
-        scores = queries @ np.asarray(data[start:start + 131_072], dtype=np.float32).T
+        scores = queries @ np.asarray(data[start : start + 131_072], dtype=np.float32).T
         top = np.argpartition(scores, -min(k, scores.shape[1]), axis=1)[:, -k:]
         best = np.concatenate([best, top + start], axis=1)
         best_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, axis=1)], axis=1)
@@ -916,12 +1040,19 @@ def step_ann(ctx: Context, k: int = 10, n_queries: int = 1000) -> dict:
     index = ann.build_index(data)
     build_seconds = time.perf_counter() - started
     found, _ = ann.query(index, queries, k)
-    return {"rows": rows, "dim": ANN_DIM, "library": getattr(ann, "LIBRARY", "?"),
-            "kind": getattr(index, "kind", None), "nprobe": getattr(index, "nprobe", None),
-            "calibrated_recall": getattr(index, "calibrated_recall", None),
-            "build_seconds": round(build_seconds, 2), f"recall_at_{k}": round(recall_at_k(found, exact), 4),
-            "ann": _ann_latency(lambda q: ann.query(index, q, k), queries), "brute_force": brute,
-            "rss_mb": round(rss_mb(), 1)}
+    return {
+        "rows": rows,
+        "dim": ANN_DIM,
+        "library": getattr(ann, "LIBRARY", "?"),
+        "kind": getattr(index, "kind", None),
+        "nprobe": getattr(index, "nprobe", None),
+        "calibrated_recall": getattr(index, "calibrated_recall", None),
+        "build_seconds": round(build_seconds, 2),
+        f"recall_at_{k}": round(recall_at_k(found, exact), 4),
+        "ann": _ann_latency(lambda q: ann.query(index, q, k), queries),
+        "brute_force": brute,
+        "rss_mb": round(rss_mb(), 1),
+    }
 
 
 def step_ann_compare(ctx: Context, k: int = 10, n_queries: int = 1000) -> dict:
@@ -938,18 +1069,22 @@ def step_ann_compare(ctx: Context, k: int = 10, n_queries: int = 1000) -> dict:
         started = time.perf_counter()
         index.init_index(max_elements=rows, ef_construction=100, M=16, random_seed=ctx.seed)
         for start in range(0, rows, 500_000):
-            index.add_items(np.asarray(data[start:start + 500_000]),
-                            np.arange(start, min(start + 500_000, rows)), num_threads=threads)
+            index.add_items(
+                np.asarray(data[start : start + 500_000]),
+                np.arange(start, min(start + 500_000, rows)),
+                num_threads=threads,
+            )
         build = time.perf_counter() - started
         sweep = {}
         for ef in (16, 32, 64, 128, 256):
             index.set_ef(max(ef, k))
             index.set_num_threads(1)
             found, _ = index.knn_query(queries, k=k)
-            sweep[f"ef={ef}"] = {"recall": round(recall_at_k(found, exact), 4),
-                                 **_ann_latency(lambda q: index.knn_query(q, k=k), queries[:300])}
-        results["hnswlib"] = {"build_seconds": round(build, 2), "M": 16, "ef_construction": 100,
-                              "sweep": sweep}
+            sweep[f"ef={ef}"] = {
+                "recall": round(recall_at_k(found, exact), 4),
+                **_ann_latency(lambda q: index.knn_query(q, k=k), queries[:300]),
+            }
+        results["hnswlib"] = {"build_seconds": round(build, 2), "M": 16, "ef_construction": 100, "sweep": sweep}
         del index
     try:
         import faiss
@@ -964,15 +1099,17 @@ def step_ann_compare(ctx: Context, k: int = 10, n_queries: int = 1000) -> dict:
         sample = np.asarray(data[ctx.rng(10).choice(rows, size=min(rows, 40 * nlist), replace=False)])
         index.train(sample)
         for start in range(0, rows, 500_000):
-            index.add(np.asarray(data[start:start + 500_000]))
+            index.add(np.asarray(data[start : start + 500_000]))
         build = time.perf_counter() - started
         sweep = {}
         faiss.omp_set_num_threads(1)
         for nprobe in (4, 8, 16, 32, 64):
             index.nprobe = nprobe
             _, found = index.search(queries, k)
-            sweep[f"nprobe={nprobe}"] = {"recall": round(recall_at_k(found, exact), 4),
-                                         **_ann_latency(lambda q: index.search(q, k), queries[:300])}
+            sweep[f"nprobe={nprobe}"] = {
+                "recall": round(recall_at_k(found, exact), 4),
+                **_ann_latency(lambda q: index.search(q, k), queries[:300]),
+            }
         results["faiss_ivf_flat"] = {"build_seconds": round(build, 2), "nlist": nlist, "sweep": sweep}
         del index
         faiss.omp_set_num_threads(threads)
@@ -980,17 +1117,18 @@ def step_ann_compare(ctx: Context, k: int = 10, n_queries: int = 1000) -> dict:
         index.hnsw.efConstruction = 100
         started = time.perf_counter()
         for start in range(0, rows, 500_000):
-            index.add(np.asarray(data[start:start + 500_000]))
+            index.add(np.asarray(data[start : start + 500_000]))
         build = time.perf_counter() - started
         faiss.omp_set_num_threads(1)
         sweep = {}
         for ef in (16, 32, 64, 128, 256):
             index.hnsw.efSearch = max(ef, k)
             _, found = index.search(queries, k)
-            sweep[f"ef={ef}"] = {"recall": round(recall_at_k(found, exact), 4),
-                                 **_ann_latency(lambda q: index.search(q, k), queries[:300])}
-        results["faiss_hnsw_flat"] = {"build_seconds": round(build, 2), "M": 16, "ef_construction": 100,
-                                      "sweep": sweep}
+            sweep[f"ef={ef}"] = {
+                "recall": round(recall_at_k(found, exact), 4),
+                **_ann_latency(lambda q: index.search(q, k), queries[:300]),
+            }
+        results["faiss_hnsw_flat"] = {"build_seconds": round(build, 2), "M": 16, "ef_construction": 100, "sweep": sweep}
     return results
 
 

@@ -41,8 +41,7 @@ REDACTED = "[redacted token]"
 # Waits between attempts to reach Discord: doubling from the first, then the last one forever.
 RETRY_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 120.0, 300.0)
 # Failures that mean "Discord cannot be reached now", not "this will never work".
-UNREACHABLE = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.GatewayNotFound,
-               discord.DiscordServerError)
+UNREACHABLE = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.GatewayNotFound, discord.DiscordServerError)
 
 log = logging.getLogger("bot")
 
@@ -133,8 +132,9 @@ def retry_delays(delays: tuple[float, ...] = RETRY_DELAYS_S) -> Iterator[float]:
         yield delays[-1]
 
 
-async def run_bot(config: Config, token: str, config_path: Path | None, *,
-                  delays: Iterator[float] | None = None, **bot_options) -> None:
+async def run_bot(
+    config: Config, token: str, config_path: Path | None, *, delays: Iterator[float] | None = None, **bot_options
+) -> None:
     """Open the resources, hand them to the bot, run until closed (advanced_startup.py style).
 
     While Discord cannot be reached (no network, an outage: the login or the command sync
@@ -173,8 +173,12 @@ async def run_bot(config: Config, token: str, config_path: Path | None, *,
                 attempt += 1
                 try:
                     async with SoundalikeBot(
-                        config=config, service=service, feedback_log=feedback_log, pool=pool,
-                        retrainer=Retrainer(config, config_path=config_path), **bot_options,
+                        config=config,
+                        service=service,
+                        feedback_log=feedback_log,
+                        pool=pool,
+                        retrainer=Retrainer(config, config_path=config_path),
+                        **bot_options,
                     ) as bot:
                         running[:] = [bot]
                         await bot.start(token)
@@ -183,8 +187,9 @@ async def run_bot(config: Config, token: str, config_path: Path | None, *,
                     if stopping.is_set():
                         return
                     wait = next(delays)
-                    log.warning("cannot reach Discord (%s); trying again in %.0f s (attempt %d)",
-                                describe(error), wait, attempt)
+                    log.warning(
+                        "cannot reach Discord (%s); trying again in %.0f s (attempt %d)", describe(error), wait, attempt
+                    )
                 finally:
                     running.clear()
                 try:

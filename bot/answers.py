@@ -222,8 +222,7 @@ class Request:
             cap = clamp_cap(cap) if cap is not None else None
         except (TypeError, ValueError, SoundalikeError):
             return None
-        return cls(command, tuple(seeds), count, offset, novelty,
-                   params.get("exclude_seed_artist") is True, cap)
+        return cls(command, tuple(seeds), count, offset, novelty, params.get("exclude_seed_artist") is True, cap)
 
 
 def look_up(service: SoundalikeService, title: str, artist: str | None = None) -> Lookup:
@@ -246,8 +245,9 @@ def look_up(service: SoundalikeService, title: str, artist: str | None = None) -
     # Not sure: even a single candidate is only a "did you mean", never taken as the song.
     note = service.no_match_note() or ""
     if choices:
-        return Lookup(choices=choices, query=query, close_call=resolution.close_call,
-                      note="" if resolution.close_call else note)
+        return Lookup(
+            choices=choices, query=query, close_call=resolution.close_call, note="" if resolution.close_call else note
+        )
     try:
         service.seed(query, artist)
     except UnknownSong as error:
@@ -274,8 +274,9 @@ def mix_seeds(service: SoundalikeService, songs: list[tuple[str, str | None]]) -
         seed = found.seed or (found.choices[0] if found.choices and found.close_call else None)
         if seed is None:
             closest = [c.label for c in found.choices] if found.choices else found.closest
-            raise UnknownMixSong(found.query, closest, artist=found.artist if found.kind == "artist" else None,
-                                 note=found.note)
+            raise UnknownMixSong(
+                found.query, closest, artist=found.artist if found.kind == "artist" else None, note=found.note
+            )
         seeds.setdefault(seed.item_id, seed)
     if len(seeds) < 2:
         raise MixNeedsTwoSongs()
@@ -303,17 +304,25 @@ async def compute_answer(
     (the service drops the history it folds in).
     """
     excluded = await feedback_log.blocked_items(guild_id)
-    options = dict(count=request.count, offset=request.offset, novelty=request.novelty,
-                   per_artist_cap=request.per_artist_cap)
+    options = dict(
+        count=request.count, offset=request.offset, novelty=request.novelty, per_artist_cap=request.per_artist_cap
+    )
     if request.command == "soundalike":
         (seed,) = request.seeds[:1]
         excluded |= await feedback_log.disliked_items(guild_id, user_id, seed)
-        return await pool.run(pool_key, service.similar, seed, exclude_seed_artist=request.exclude_seed_artist,
-                              exclude_ids=tuple(sorted(excluded)), **options)
+        return await pool.run(
+            pool_key,
+            service.similar,
+            seed,
+            exclude_seed_artist=request.exclude_seed_artist,
+            exclude_ids=tuple(sorted(excluded)),
+            **options,
+        )
     excluded |= await feedback_log.disliked_items(guild_id, user_id)
     if request.command == "mix":
-        return await pool.run(pool_key, service.mix, list(request.seeds), exclude_ids=tuple(sorted(excluded)),
-                              **options)
+        return await pool.run(
+            pool_key, service.mix, list(request.seeds), exclude_ids=tuple(sorted(excluded)), **options
+        )
     if request.command == "foryou":
         # The service leaves the liked songs (the history it folds in) out by itself.
         liked = await feedback_log.liked_items(guild_id, user_id)
@@ -388,10 +397,14 @@ async def rate_suggestion(
     that rating on this answer, so a dislike that sticks can always be undone where it was made.
     """
     if item_id is not None:
-        current = (set(await feedback_log.liked_items(guild_id, user_id)) if value > 0
-                   else await feedback_log.disliked_items(guild_id, user_id))
+        current = (
+            set(await feedback_log.liked_items(guild_id, user_id))
+            if value > 0
+            else await feedback_log.disliked_items(guild_id, user_id)
+        )
         if item_id in current and await feedback_log.retract_feedback(
-                message_id, user_id, value, position, query_id=query_id):
+            message_id, user_id, value, position, query_id=query_id
+        ):
             return Rated.TAKEN_BACK
     recorded = await feedback_log.record_feedback(message_id, user_id, value, position, query_id=query_id)
     return Rated.RECORDED if recorded else Rated.NOT_FOUND
@@ -416,8 +429,16 @@ class BlockResult:
     lookup: Lookup | None = None
 
 
-async def block_song(service, feedback_log: FeedbackLog, pool: ComputePool, *, guild_id: int, user_id: int,
-                     song: str, pool_key: Hashable | None) -> BlockResult:
+async def block_song(
+    service,
+    feedback_log: FeedbackLog,
+    pool: ComputePool,
+    *,
+    guild_id: int,
+    user_id: int,
+    song: str,
+    pool_key: Hashable | None,
+) -> BlockResult:
     """Block a song (an item id, or a title that names one song) in a server."""
     if not tidy(song):
         raise SoundalikeError("Name the song to block, e.g. /block Hey Ya!")
@@ -428,8 +449,9 @@ async def block_song(service, feedback_log: FeedbackLog, pool: ComputePool, *, g
     return BlockResult(BlockOutcome.BLOCKED if added else BlockOutcome.ALREADY_BLOCKED, song=found.seed)
 
 
-async def unblock_song(service, feedback_log: FeedbackLog, pool: ComputePool, *, guild_id: int,
-                       song: str, pool_key: Hashable | None) -> BlockResult:
+async def unblock_song(
+    service, feedback_log: FeedbackLog, pool: ComputePool, *, guild_id: int, song: str, pool_key: Hashable | None
+) -> BlockResult:
     """Unblock a song: an item id, or a title; of several songs by that title, the blocked one."""
     if not tidy(song):
         raise SoundalikeError("Name the song to unblock, e.g. /unblock Hey Ya!")

@@ -142,8 +142,12 @@ class SoundalikeBot(commands.Bot):
             log.warning("could not erase questions older than %d days: %s", self.config.bot.retention_days, error)
             return
         if counts.get("queries"):
-            log.info("erased %d questions older than %d days (%d ratings)", counts["queries"],
-                     self.config.bot.retention_days, counts["feedback"])
+            log.info(
+                "erased %d questions older than %d days (%d ratings)",
+                counts["queries"],
+                self.config.bot.retention_days,
+                counts["feedback"],
+            )
 
     async def close(self) -> None:
         self.expire_old_questions.cancel()

@@ -87,8 +87,12 @@ def _draw_rates(axes, days: Sequence[RatingDay]) -> None:
     first, last = min(all_days), max(all_days)
     for version in list(by_version)[-MAX_VERSIONS:]:
         points = sorted(by_version[version].items())
-        axes.plot([day for day, _ in points], [100 * up / (up + down) for _, (up, down) in points],
-                  marker="o", label=_plain(f"model {version}", 40))
+        axes.plot(
+            [day for day, _ in points],
+            [100 * up / (up + down) for _, (up, down) in points],
+            marker="o",
+            label=_plain(f"model {version}", 40),
+        )
     # Whole days only: ratings are counted per UTC day, so hour ticks would mean nothing.
     span = (last - first).days
     axes.xaxis.set_major_locator(dates.DayLocator(interval=max(1, span // 7)))

@@ -120,7 +120,7 @@ def parse_options(text: str, command: str = "soundalike") -> dict[str, str]:
     _check_option_like(head, command, allowed, at_start=True)
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        name, value = match[1].lower(), text[match.end():end].strip()
+        name, value = match[1].lower(), text[match.end() : end].strip()
         if name not in allowed:
             raise SoundalikeError(f"/{command} has no {name}: option; {_takes(command, allowed)}.")
         if name in options:
@@ -157,14 +157,16 @@ def _check_option_like(text: str, command: str, allowed: tuple[str, ...], *, at_
         hint = f" (did you mean {close[0]}:?)" if close and close[0] in allowed else ""
         raise SoundalikeError(
             f"unknown option {name}:{hint}. {_takes(command, allowed)}; "
-            "a colon that belongs to a title needs a space after it.")
+            "a colon that belongs to a title needs a space after it."
+        )
 
 
 class Console:
     """Handles one line at a time; ``handle`` returns False when the console should end."""
 
-    def __init__(self, config: Config, service, feedback_log: FeedbackLog, pool: ComputePool,
-                 retrainer: Retrainer, out: TextIO):
+    def __init__(
+        self, config: Config, service, feedback_log: FeedbackLog, pool: ComputePool, retrainer: Retrainer, out: TextIO
+    ):
         self.config = config
         self.service = service
         self.feedback_log = feedback_log
@@ -255,8 +257,9 @@ class Console:
         try:
             wanted = int(text)
         except ValueError:
-            raise SoundalikeError(f"count must be a whole number from 1 to {maximum}, "
-                                  f"got {render.clean(text)[:40]!r}") from None
+            raise SoundalikeError(
+                f"count must be a whole number from 1 to {maximum}, got {render.clean(text)[:40]!r}"
+            ) from None
         return check_count(wanted, default=self.config.serving.default_count, maximum=maximum)
 
     def _novelty(self, text: str | None) -> str:
@@ -283,8 +286,9 @@ class Console:
         try:
             return check_cap(int(text))
         except ValueError:
-            raise SoundalikeError(f"per_artist takes a whole number from 0 (no limit) to 25, "
-                                  f"got {render.clean(text)[:40]!r}") from None
+            raise SoundalikeError(
+                f"per_artist takes a whole number from 0 (no limit) to 25, got {render.clean(text)[:40]!r}"
+            ) from None
 
     @staticmethod
     def _artist(options: dict[str, str]) -> str | None:
@@ -303,7 +307,9 @@ class Console:
         options = parse_options(text, "soundalike")
         title, artist = options.get("title", ""), self._artist(options)
         request = Request(
-            "soundalike", count=self._count(options.get("count")), novelty=self._novelty(options.get("novelty")),
+            "soundalike",
+            count=self._count(options.get("count")),
+            novelty=self._novelty(options.get("novelty")),
             exclude_seed_artist=self._yes_no("leave_out_artist", options.get("leave_out_artist")),
             per_artist_cap=self._cap(options.get("per_artist")),
         )
@@ -389,10 +395,18 @@ class Console:
         typed_title, typed_artist = self._last_typed
         await self._answer(following, time.perf_counter(), typed_title, typed_artist)
 
-    async def _answer(self, request: Request, started: float, typed_title: str | None,
-                      typed_artist: str | None) -> None:
-        answer = await compute_answer(self.service, self.feedback_log, self.pool, request,
-                                      guild_id=NO_GUILD, user_id=CONSOLE_USER_ID, pool_key=None)
+    async def _answer(
+        self, request: Request, started: float, typed_title: str | None, typed_artist: str | None
+    ) -> None:
+        answer = await compute_answer(
+            self.service,
+            self.feedback_log,
+            self.pool,
+            request,
+            guild_id=NO_GUILD,
+            user_id=CONSOLE_USER_ID,
+            pool_key=None,
+        )
         if request.offset and not answer.suggestions:
             self.say("That was all: there are no more suggestions for this.")
             return
@@ -400,24 +414,35 @@ class Console:
         self.last_request, self._last_typed = request, (typed_title, typed_artist)  # /more goes on from here
         try:
             query_id = await log_answer(
-                self.feedback_log, answer, command=request.command, guild_id=NO_GUILD, user_id=CONSOLE_USER_ID,
-                channel_id=None, typed_title=typed_title, typed_artist=typed_artist, started=started,
-                params={"console": True}, request=request,
+                self.feedback_log,
+                answer,
+                command=request.command,
+                guild_id=NO_GUILD,
+                user_id=CONSOLE_USER_ID,
+                channel_id=None,
+                typed_title=typed_title,
+                typed_artist=typed_artist,
+                started=started,
+                params={"console": True},
+                request=request,
             )
         except Exception as error:  # any failure: a full disk, text that cannot be stored, a bug
             if isinstance(error, SoundalikeError):
                 log.warning("an answer was not logged: %s", error)
             else:
                 log.exception("an answer was not logged")
-            self._unrated = ("Nothing to rate: the last answer could not be written to the log, "
-                             "so no rating of it can be kept.")
+            self._unrated = (
+                "Nothing to rate: the last answer could not be written to the log, so no rating of it can be kept."
+            )
             self.say("(This answer could not be written to the log, so it cannot be rated; details are in the log.)")
             return
         self.last_query_id, self.last_answer, self._unrated = query_id, answer, None
         self.last_count = len(answer.suggestions)
         if answer.suggestions:
-            self.say("Rate with +N / -N (e.g. +1), or + / - for the whole list"
-                     + ("; /more for the next ones." if answer.has_more else "."))
+            self.say(
+                "Rate with +N / -N (e.g. +1), or + / - for the whole list"
+                + ("; /more for the next ones." if answer.has_more else ".")
+            )
 
     def _new_question(self, *, more: bool) -> None:
         """Before anything of a new question can fail: a rating applies to nothing until its
@@ -437,20 +462,31 @@ class Console:
         emoji = render.THUMBS_UP if value > 0 else render.THUMBS_DOWN
         if position is None:
             recorded = await self.feedback_log.record_feedback(
-                None, CONSOLE_USER_ID, value, None, query_id=self.last_query_id)
-            self.say(f"Noted: {emoji} for the whole list." if recorded else
-                     "I have no record of that answer any more, so the rating was not kept.")
+                None, CONSOLE_USER_ID, value, None, query_id=self.last_query_id
+            )
+            self.say(
+                f"Noted: {emoji} for the whole list."
+                if recorded
+                else "I have no record of that answer any more, so the rating was not kept."
+            )
             return
         answer = self.last_answer
         index = position - 1 - answer.offset
         if not 0 <= index < len(answer.suggestions):
             first = answer.offset + 1
-            self.say(f"There is no suggestion {position} in the last answer "
-                     f"(it had {self.last_count}" + (f", numbered from {first})." if answer.offset else ")."))
+            self.say(
+                f"There is no suggestion {position} in the last answer "
+                f"(it had {self.last_count}" + (f", numbered from {first})." if answer.offset else ").")
+            )
             return
         outcome = await rate_suggestion(
-            self.feedback_log, guild_id=NO_GUILD, user_id=CONSOLE_USER_ID, value=value, position=position,
-            item_id=answer.suggestions[index].item_id, query_id=self.last_query_id,
+            self.feedback_log,
+            guild_id=NO_GUILD,
+            user_id=CONSOLE_USER_ID,
+            value=value,
+            position=position,
+            item_id=answer.suggestions[index].item_id,
+            query_id=self.last_query_id,
         )
         if outcome is Rated.RECORDED:
             self.say(f"Noted: {emoji} for suggestion {position}.")
@@ -461,14 +497,22 @@ class Console:
     async def block(self, text: str) -> None:
         options = parse_options(text, "block")
         song = self._song_text(options)
-        result = await block_song(self.service, self.feedback_log, self.pool, guild_id=NO_GUILD,
-                                  user_id=CONSOLE_USER_ID, song=song, pool_key=None)
+        result = await block_song(
+            self.service,
+            self.feedback_log,
+            self.pool,
+            guild_id=NO_GUILD,
+            user_id=CONSOLE_USER_ID,
+            song=song,
+            pool_key=None,
+        )
         self.say(render.block_text(result, plain=True).replace("this server", "the console"))
 
     async def unblock(self, text: str) -> None:
         options = parse_options(text, "unblock")
-        result = await unblock_song(self.service, self.feedback_log, self.pool, guild_id=NO_GUILD,
-                                    song=self._song_text(options), pool_key=None)
+        result = await unblock_song(
+            self.service, self.feedback_log, self.pool, guild_id=NO_GUILD, song=self._song_text(options), pool_key=None
+        )
         self.say(render.block_text(result, plain=True).replace("this server", "the console"))
 
     def _song_text(self, options: dict[str, str]) -> str:
@@ -498,8 +542,10 @@ class Console:
 
     async def model(self) -> None:
         info = await asyncio.to_thread(self.service.model_info)
-        self.say(f"Model {info.get('version')} ({info.get('algorithm', '?')}) on {info.get('dataset')} data, "
-                 f"created {info.get('created', '?')}")
+        self.say(
+            f"Model {info.get('version')} ({info.get('algorithm', '?')}) on {info.get('dataset')} data, "
+            f"created {info.get('created', '?')}"
+        )
         metrics = info.get("metrics")
         if isinstance(metrics, dict) and metrics:
             for line in render.metrics_text(metrics, plain=True).splitlines():
@@ -518,8 +564,10 @@ class Console:
             self.say("No answers logged from the console yet.")
         for row in rows:
             rated = row.up + row.down
-            self.say(f"model {row.model_version}: {row.answers} answered, "
-                     f"👍 {row.up} ({render.percent(row.up, rated)}), 👎 {row.down} ({render.percent(row.down, rated)})")
+            self.say(
+                f"model {row.model_version}: {row.answers} answered, "
+                f"👍 {row.up} ({render.percent(row.up, rated)}), 👎 {row.down} ({render.percent(row.down, rated)})"
+            )
         top = await self.feedback_log.top_queries(NO_GUILD, limit=5)
         if top:
             self.say("Most asked-for songs:")
@@ -561,8 +609,15 @@ def _settle(future: asyncio.Future, value, error) -> None:
         future.set_result(value)
 
 
-async def run_console(config: Config, *, config_path: Path | None = None, stdin: TextIO | None = None,
-                      stdout: TextIO | None = None, service=None, retrainer: Retrainer | None = None) -> int:
+async def run_console(
+    config: Config,
+    *,
+    config_path: Path | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    service=None,
+    retrainer: Retrainer | None = None,
+) -> int:
     """Run the console until /quit or end of input; returns the exit status."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -578,10 +633,13 @@ async def run_console(config: Config, *, config_path: Path | None = None, stdin:
     try:
         async with FeedbackLog.open(config.database_path) as feedback_log:
             await feedback_log.expire(settings.retention_days)  # the README's retention promise
-            console = Console(config, service, feedback_log, pool,
-                              retrainer or Retrainer(config, config_path=config_path), stdout)
-            console.say(f"Serving the {service.dataset.name} data with model {service.model.version}. "
-                        "Type /help for the commands.")
+            console = Console(
+                config, service, feedback_log, pool, retrainer or Retrainer(config, config_path=config_path), stdout
+            )
+            console.say(
+                f"Serving the {service.dataset.name} data with model {service.model.version}. "
+                "Type /help for the commands."
+            )
             while True:
                 line = await read_line(stdin, "soundalike> " if interactive else "")
                 if not line:

@@ -194,6 +194,7 @@ def answer_heading(answer: Answer, *, for_name: str | None = None, escape: bool 
     A later page ("More") says which positions it shows. ``escape``: the titles and names in
     it are escaped for Discord (an embed title renders markdown too).
     """
+
     def part(text: object, limit: int) -> str:
         return _escape(label(text, limit)) if escape else label(text, limit)
 
@@ -211,13 +212,18 @@ def answer_heading(answer: Answer, *, for_name: str | None = None, escape: bool 
 
 
 def novelty_note(novelty: str | None) -> str:
-    """" · deep cuts" for a footer when the knob is not at its default, else ""."""
+    """ " · deep cuts" for a footer when the knob is not at its default, else ""."""
     names = {"popular": "popular picks", "deep": "deep cuts"}
     return f" · {names[novelty]}" if novelty in names else ""
 
 
-def answer_embed(answer: Answer, *, rated_with: str = "👍/👎 reactions or the buttons",
-                 for_name: str | None = None, novelty: str | None = None) -> discord.Embed:
+def answer_embed(
+    answer: Answer,
+    *,
+    rated_with: str = "👍/👎 reactions or the buttons",
+    for_name: str | None = None,
+    novelty: str | None = None,
+) -> discord.Embed:
     """An answer: heading, numbered suggestions, reasons, listen links, model version."""
     title = shorten(answer_heading(answer, for_name=for_name, escape=True), EMBED_TITLE)
     footer = shorten(
@@ -245,7 +251,9 @@ def answer_text(answer: Answer, *, novelty: str | None = None) -> str:
     for note in answer.notes:
         lines.append(f"  ({clean(note)})")
     for position, suggestion in enumerate(answer.suggestions, start=1 + answer.offset):
-        lines.append(f"{position:>3}. {clean(suggestion.title)} — {clean(suggestion.artist)}  {suggestion.percent}% match")
+        lines.append(
+            f"{position:>3}. {clean(suggestion.title)} — {clean(suggestion.artist)}  {suggestion.percent}% match"
+        )
         lines.append(f"     {clean(suggestion.reason)}")
         spotify, youtube = search_links(suggestion.title, suggestion.artist)
         lines.append(f"     {spotify}")
@@ -268,7 +276,7 @@ def message_text(text: object, limit: int = MESSAGE_CONTENT) -> str:
 
 
 def closest_titles_text(query: str, titles: Iterable[str], note: str = "") -> str:
-    """"No song matches": the closest titles, and ``note`` (the demo's limits) after them."""
+    """ "No song matches": the closest titles, and ``note`` (the demo's limits) after them."""
     titles = [safe(t, 120) for t in list(titles)[:5]]
     head = f"No song matches “{safe(query, 200)}”."
     if titles:
@@ -296,8 +304,10 @@ def pick_text(lookup, *, plain: bool = False) -> str:
 
 def nothing_picked_text(note: str | None = None) -> str:
     """A pick list answered with "none of these"."""
-    text = ("Nothing picked, so no songs this time. Add the artist (the artist option), or pick the song "
-            "from the list that opens as you type its title.")
+    text = (
+        "Nothing picked, so no songs this time. Add the artist (the artist option), or pick the song "
+        "from the list that opens as you type its title."
+    )
     if note:
         text += "\n" + safe(note, 600)
     return shorten(text, MESSAGE_CONTENT)
@@ -395,8 +405,10 @@ def stats_embed(guild_name: str, rows: Sequence[Mapping[str, object]]) -> discor
         rated = likes + dislikes
         embed.add_field(
             name=f"model {safe(row.get('model_version', '?'), 100)}",
-            value=(f"{queries:,} answered · {THUMBS_UP} {likes:,} ({percent(likes, rated)}) · "
-                   f"{THUMBS_DOWN} {dislikes:,} ({percent(dislikes, rated)})"),
+            value=(
+                f"{queries:,} answered · {THUMBS_UP} {likes:,} ({percent(likes, rated)}) · "
+                f"{THUMBS_DOWN} {dislikes:,} ({percent(dislikes, rated)})"
+            ),
             inline=False,
         )
     return embed
@@ -416,15 +428,19 @@ def rating_text(outcome, value: int, position: int, *, per_seed: bool = False) -
             return f"Took back your {emoji} for suggestion {position}."
         return f"Took back your {emoji} for suggestion {position}: it may be suggested to you again."
     if value > 0:
-        return (f"Noted: {emoji} for suggestion {position}. Thanks, this teaches the next model and your "
-                f"/foryou. Press {emoji} {position} again to take it back.")
+        return (
+            f"Noted: {emoji} for suggestion {position}. Thanks, this teaches the next model and your "
+            f"/foryou. Press {emoji} {position} again to take it back."
+        )
     where = "your answers for this song, your mixes and /foryou" if per_seed else "your mixes and /foryou"
-    return (f"Noted: {emoji} for suggestion {position}. I will leave it out of {where}; "
-            f"press {emoji} {position} again to take that back.")
+    return (
+        f"Noted: {emoji} for suggestion {position}. I will leave it out of {where}; "
+        f"press {emoji} {position} again to take that back."
+    )
 
 
 def song_text(title: str, artist: str, *, plain: bool = False) -> str:
-    """"Title — Artist": escaped for Discord, or ``plain`` for the console."""
+    """ "Title — Artist": escaped for Discord, or ``plain`` for the console."""
     if plain:
         return f"{shorten(clean(title), TITLE_IN_LIST)} — {shorten(clean(artist), ARTIST_IN_LIST)}"
     return song_line(title, artist)
@@ -447,10 +463,16 @@ def block_text(result, *, plain: bool = False) -> str:
     if kind == "AMBIGUOUS":
         names = [song_text(c.title, c.artist, plain=plain) for c in lookup.choices[:5]] if lookup else []
         if lookup is not None and not lookup.close_call and lookup.kind == "song":
-            return shorten(f"No song is called “{query}”: pick it from the list as you type, or add the "
-                           "artist. Did you mean " + "; ".join(names) + "?", MESSAGE_CONTENT)
-        return shorten(f"Several songs match “{query}”: pick one from the list as you type, or add the "
-                       "artist. " + "; ".join(names), MESSAGE_CONTENT)
+            return shorten(
+                f"No song is called “{query}”: pick it from the list as you type, or add the "
+                "artist. Did you mean " + "; ".join(names) + "?",
+                MESSAGE_CONTENT,
+            )
+        return shorten(
+            f"Several songs match “{query}”: pick one from the list as you type, or add the "
+            "artist. " + "; ".join(names),
+            MESSAGE_CONTENT,
+        )
     closest = [clean(t) if plain else safe(t, 120) for t in (lookup.closest[:5] if lookup else [])]
     text = f"No song matches “{query}”."
     if closest:

@@ -96,8 +96,7 @@ class Reply:
         """An ephemeral reply; a public placeholder goes first."""
         extra = {"view": view} if view is not None else {}
         if self.state == "fresh":
-            await self.interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS,
-                                                         **extra)
+            await self.interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
             self.state = "followup"
             return
         if self.state == "thinking":
@@ -114,8 +113,7 @@ class Reply:
     async def public(self, embed: discord.Embed, view: discord.ui.View) -> discord.Message:
         """Show the answer to everyone in the channel; returns its message."""
         if self.state == "followup":
-            return await self.interaction.followup.send(embed=embed, view=view, wait=True,
-                                                        allowed_mentions=NO_MENTIONS)
+            return await self.interaction.followup.send(embed=embed, view=view, wait=True, allowed_mentions=NO_MENTIONS)
         if self.state == "fresh":
             await self.interaction.response.defer(thinking=True)
             self.state = "thinking"
@@ -126,8 +124,9 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"soundalik
     """The next suggestions for the same question, as a new message."""
 
     def __init__(self) -> None:
-        super().__init__(discord.ui.Button(label="More", emoji="➕", style=discord.ButtonStyle.primary,
-                                           custom_id="soundalike:more"))
+        super().__init__(
+            discord.ui.Button(label="More", emoji="➕", style=discord.ButtonStyle.primary, custom_id="soundalike:more")
+        )
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
@@ -137,8 +136,11 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"soundalik
         bot: SoundalikeBot = interaction.client  # type: ignore[assignment]
         started = time.perf_counter()
         reply = Reply(interaction, started)
-        logged = (await bot.feedback_log.query_for_message(interaction.message.id)
-                  if interaction.message is not None else None)
+        logged = (
+            await bot.feedback_log.query_for_message(interaction.message.id)
+            if interaction.message is not None
+            else None
+        )
         request = Request.from_logged(logged) if logged is not None else None
         if logged is None or request is None:
             await reply.private("I have no record of that answer any more; ask again with /soundalike.")
@@ -154,31 +156,55 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"soundalik
         if wait > 0:
             await reply.private(f"Slow down a little: try again in {max(1, round(wait))} s.")
             return
-        await send_answer(bot, reply, following, typed_title=logged.typed_title, typed_artist=logged.typed_artist,
-                          for_name=interaction.user.display_name if request.command == "foryou" else None)
+        await send_answer(
+            bot,
+            reply,
+            following,
+            typed_title=logged.typed_title,
+            typed_artist=logged.typed_artist,
+            for_name=interaction.user.display_name if request.command == "foryou" else None,
+        )
 
 
 def answer_view(answer: Answer, request: Request) -> discord.ui.View:
     """Rating buttons (four rows at most) and, when the page was full and the list goes on, More
     on the last row."""
     view = rating_view(answer, max_rows=4)
-    if answer.suggestions and answer.has_more and len(answer.suggestions) >= request.count and \
-            answer.offset + len(answer.suggestions) < MAX_POSITION:
+    if (
+        answer.suggestions
+        and answer.has_more
+        and len(answer.suggestions) >= request.count
+        and answer.offset + len(answer.suggestions) < MAX_POSITION
+    ):
         more = MoreButton()
         more.row = 4
         view.add_item(more)
     return view
 
 
-async def send_answer(bot: "SoundalikeBot", reply: Reply, request: Request, *, typed_title: str | None,
-                      typed_artist: str | None, for_name: str | None = None) -> discord.Message | None:
+async def send_answer(
+    bot: "SoundalikeBot",
+    reply: Reply,
+    request: Request,
+    *,
+    typed_title: str | None,
+    typed_artist: str | None,
+    for_name: str | None = None,
+) -> discord.Message | None:
     """Compute, show, log and react: one answer, whichever command asked for it."""
     interaction = reply.interaction
     try:
-        answer = await reply.within_window(compute_answer(
-            bot.service, bot.feedback_log, bot.pool, request,
-            guild_id=guild_key(interaction), user_id=interaction.user.id, pool_key=guild_key(interaction),
-        ))
+        answer = await reply.within_window(
+            compute_answer(
+                bot.service,
+                bot.feedback_log,
+                bot.pool,
+                request,
+                guild_id=guild_key(interaction),
+                user_id=interaction.user.id,
+                pool_key=guild_key(interaction),
+            )
+        )
     except Exception as error:  # Busy, SoundalikeError or a bug: never leave a placeholder behind
         if isinstance(error, Busy) and reply.state == "fresh":
             bot.cooldowns.reset(member_cooldown_key(interaction))  # refused at once: give the turn back
@@ -188,12 +214,21 @@ async def send_answer(bot: "SoundalikeBot", reply: Reply, request: Request, *, t
         await reply.private("That was all: there are no more suggestions for this.")
         return None
     message = await reply.public(
-        render.answer_embed(answer, for_name=for_name, novelty=request.novelty), answer_view(answer, request))
+        render.answer_embed(answer, for_name=for_name, novelty=request.novelty), answer_view(answer, request)
+    )
     try:
         await log_answer(
-            bot.feedback_log, answer, command=request.command, guild_id=guild_key(interaction),
-            user_id=interaction.user.id, channel_id=interaction.channel_id, typed_title=typed_title,
-            typed_artist=typed_artist, started=reply.started, message_id=message.id, request=request,
+            bot.feedback_log,
+            answer,
+            command=request.command,
+            guild_id=guild_key(interaction),
+            user_id=interaction.user.id,
+            channel_id=interaction.channel_id,
+            typed_title=typed_title,
+            typed_artist=typed_artist,
+            started=reply.started,
+            message_id=message.id,
+            request=request,
         )
     except Exception as error:  # a full disk, text that cannot be stored, a bug: all the same to the member
         # The answer stands; the member learns that it (and ratings on it) cannot be kept.

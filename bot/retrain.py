@@ -38,8 +38,7 @@ class RetrainAlreadyRunning(SoundalikeError):
     def __init__(self, started_at: float, started_by: str):
         minutes = max(0, int((time.monotonic() - started_at) // 60))
         super().__init__(
-            f"A retrain is already running (started {minutes} min ago by {started_by}); "
-            "wait for it to finish."
+            f"A retrain is already running (started {minutes} min ago by {started_by}); wait for it to finish."
         )
 
 
@@ -110,10 +109,14 @@ class Retrainer:
             argv += ["--config", str(self.config_path)]
         return argv + [
             "retrain",
-            "--dataset", self.dataset,
-            "--feedback-db", str(self.config.database_path),
-            "--feedback-weight", repr(bot.feedback_weight),
-            "--tolerance", repr(bot.promotion_tolerance),
+            "--dataset",
+            self.dataset,
+            "--feedback-db",
+            str(self.config.database_path),
+            "--feedback-weight",
+            repr(bot.feedback_weight),
+            "--tolerance",
+            repr(bot.promotion_tolerance),
             "--json-progress",
         ]
 
@@ -164,11 +167,13 @@ class Retrainer:
                 if event.get("stage") == "error":
                     error_message = message
                 progress = event.get("progress")
-                await on_progress(RetrainProgress(
-                    stage=member_text(str(event.get("stage") or ""), self.config),
-                    progress=float(progress) if isinstance(progress, (int, float)) else None,
-                    message=message,
-                ))
+                await on_progress(
+                    RetrainProgress(
+                        stage=member_text(str(event.get("stage") or ""), self.config),
+                        progress=float(progress) if isinstance(progress, (int, float)) else None,
+                        message=message,
+                    )
+                )
             status = await process.wait()
             await drain_stderr
         except BaseException:
@@ -178,8 +183,9 @@ class Retrainer:
             drain_stderr.cancel()
             raise
         if status != 0 or outcome is None:
-            last = error_message or member_text(next((line for line in reversed(errors) if line.strip()), ""),
-                                                self.config)
+            last = error_message or member_text(
+                next((line for line in reversed(errors) if line.strip()), ""), self.config
+            )
             detail = f": {last}" if last else ""
             raise RetrainFailed(f"The retrain failed (exit status {status}){detail}")
         log.info("retrain finished: promoted=%s version=%s (%s)", outcome.promoted, outcome.version, outcome.reason)

@@ -73,8 +73,13 @@ def _as_rows(vectors: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def build_index(normalized_factors: np.ndarray, *, target_recall: float = DEFAULT_TARGET_RECALL,
-                seed: int = 1, threads: int | None = None) -> AnnIndex:
+def build_index(
+    normalized_factors: np.ndarray,
+    *,
+    target_recall: float = DEFAULT_TARGET_RECALL,
+    seed: int = 1,
+    threads: int | None = None,
+) -> AnnIndex:
     """Index unit-length item rows (items x factors) for inner-product search.
 
     Large arrays (a memmap included) are added in chunks, so only the index holds a copy.
@@ -107,7 +112,7 @@ def _build(faiss, normalized_factors, n_items: int, dim: int, target_recall: flo
     index.cp.seed = seed
     index.train(_as_rows(normalized_factors[sample_ids], "normalized_factors"))
     for start in range(0, n_items, 500_000):
-        index.add(_as_rows(normalized_factors[start:start + 500_000], "normalized_factors"))
+        index.add(_as_rows(normalized_factors[start : start + 500_000], "normalized_factors"))
     built = AnnIndex(index=index, n_items=n_items, kind="ivf")
     _calibrate(built, normalized_factors, target_recall, rng)
     return built
@@ -116,12 +121,13 @@ def _build(faiss, normalized_factors, n_items: int, dim: int, target_recall: flo
 def _exact_top_k(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     """Exact top-k inner products, in blocks so the score matrix stays small (~70 MB)."""
     if len(queries) > 128:
-        return np.concatenate([_exact_top_k(data, queries[start:start + 128], k)
-                               for start in range(0, len(queries), 128)])
+        return np.concatenate(
+            [_exact_top_k(data, queries[start : start + 128], k) for start in range(0, len(queries), 128)]
+        )
     best = np.empty((len(queries), 0), dtype=np.int64)
     best_scores = np.empty((len(queries), 0), dtype=np.float32)
     for start in range(0, len(data), 131_072):
-        scores = queries @ np.asarray(data[start:start + 131_072], dtype=np.float32).T
+        scores = queries @ np.asarray(data[start : start + 131_072], dtype=np.float32).T
         top = np.argpartition(scores, -min(k, scores.shape[1]), axis=1)[:, -k:]
         best = np.concatenate([best, top + start], axis=1)
         best_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, axis=1)], axis=1)
@@ -175,8 +181,12 @@ def save_index(index: AnnIndex, path: str | Path) -> None:
     temp = path.with_name(path.name + ".tmp")
     faiss.write_index(index.index, str(temp))
     os.replace(temp, path)
-    settings = {"n_items": index.n_items, "kind": index.kind, "nprobe": index.nprobe,
-                "calibrated_recall": index.calibrated_recall}
+    settings = {
+        "n_items": index.n_items,
+        "kind": index.kind,
+        "nprobe": index.nprobe,
+        "calibrated_recall": index.calibrated_recall,
+    }
     side = path.with_name(path.name + ".json")
     side_temp = side.with_name(side.name + ".tmp")
     side_temp.write_text(json.dumps(settings) + "\n", encoding="utf-8")
@@ -195,5 +205,10 @@ def load_index(path: str | Path) -> AnnIndex:
     index = faiss.read_index(str(path))
     if index.ntotal != settings["n_items"]:
         raise ModelError(f"{path}: index holds {index.ntotal} items, its settings say {settings['n_items']}")
-    return AnnIndex(index=index, n_items=settings["n_items"], kind=settings["kind"],
-                    nprobe=settings["nprobe"], calibrated_recall=settings["calibrated_recall"])
+    return AnnIndex(
+        index=index,
+        n_items=settings["n_items"],
+        kind=settings["kind"],
+        nprobe=settings["nprobe"],
+        calibrated_recall=settings["calibrated_recall"],
+    )

@@ -24,7 +24,8 @@ from .text import MAX_CATALOG_CHARS, clean
 # zero-width), line and paragraph separators, surrogates, private use, unassigned.
 _UNPRINTABLE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
-    "\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff\U000e0000-\U000e007f\U000f0000-\U0010ffff]")
+    "\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff\U000e0000-\U000e007f\U000f0000-\U0010ffff]"
+)
 
 
 def shown(text: object) -> str:
@@ -59,15 +60,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     mix.set_defaults(func=run_mix)
 
     resolve = commands.add_parser(
-        "resolve", help="which catalog song a typed title means",
+        "resolve",
+        help="which catalog song a typed title means",
         description="Which catalog song a typed title means. Exit status 0 when it found something: a "
-                    "confident match, or (\"confident\": false) songs to pick from; 1 when nothing matched.")
+        'confident match, or ("confident": false) songs to pick from; 1 when nothing matched.',
+    )
     resolve.add_argument("title", nargs="?", help="the typed title")
     resolve.add_argument("--artist", help="narrow to this artist")
     resolve.add_argument("--dataset", help="dataset name (default from config)")
     resolve.add_argument("--json", action="store_true", help="print one JSON object")
     resolve.add_argument(
-        "--batch", type=Path,
+        "--batch",
+        type=Path,
         help="resolve every line of FILE (`title` or `title<TAB>artist`), one JSON object a line",
     )
     resolve.set_defaults(func=run_resolve)
@@ -142,8 +146,10 @@ def format_resolution(resolution: Resolution, closest: list[str] | None = None, 
             head += f"\n{note}"
     lines = [head]
     for number, c in enumerate(resolution.candidates, start=1):
-        lines.append(f"{number:>3}. {shown(c.title)} — {shown(c.artist)}  (match {c.score:.0f}, "
-                     f"{c.listeners:,} listeners, id {shown(c.item_id)})")
+        lines.append(
+            f"{number:>3}. {shown(c.title)} — {shown(c.artist)}  (match {c.score:.0f}, "
+            f"{c.listeners:,} listeners, id {shown(c.item_id)})"
+        )
     return "\n".join(lines)
 
 
@@ -160,8 +166,11 @@ def run_similar(args) -> int:
     service = _service(args)
     seed = service.seed(args.title, args.artist)
     answer = service.similar(
-        seed.item_id, count=_count(args), novelty=args.novelty,
-        exclude_seed_artist=args.exclude_seed_artist, per_artist_cap=args.per_artist_cap,
+        seed.item_id,
+        count=_count(args),
+        novelty=args.novelty,
+        exclude_seed_artist=args.exclude_seed_artist,
+        per_artist_cap=args.per_artist_cap,
     )
     return _print_answer(args, answer)
 
@@ -198,11 +207,15 @@ def run_resolve(args) -> int:
     note = no_match_note(dataset) if far else None
     closest = resolver.closest_titles(args.title) if not resolution.found else []
     if args.json:
-        print(json_line({
-            **resolution_to_dict(resolution),
-            **({"closest": closest} if not resolution.found else {}),
-            **({"note": note} if note else {}),
-        }))
+        print(
+            json_line(
+                {
+                    **resolution_to_dict(resolution),
+                    **({"closest": closest} if not resolution.found else {}),
+                    **({"note": note} if note else {}),
+                }
+            )
+        )
     else:
         print(format_resolution(resolution, closest, note))
     return 0 if resolution.found else 1

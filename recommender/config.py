@@ -184,9 +184,7 @@ def _coerce(section: str, key: str, value: object, annotation: object, source: s
     origin = typing.get_origin(annotation)
     if origin is list:
         (item_type,) = typing.get_args(annotation)
-        if not isinstance(value, list) or not all(
-            isinstance(v, item_type) and not isinstance(v, bool) for v in value
-        ):
+        if not isinstance(value, list) or not all(isinstance(v, item_type) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"{where}: expected a list of {item_type.__name__}, got {value!r}")
         _check_range(section, key, list(value), where)
         return list(value)
@@ -243,14 +241,13 @@ def _merge(layers: dict[str, dict[str, object]], raw: dict, source: str) -> None
                 _migrate(layers, section, key, value, source, raw)
                 continue
             if key not in hints:
-                raise ConfigError(
-                    f"{source}: unknown key [{section}] {key} (known: {', '.join(hints)})"
-                )
+                raise ConfigError(f"{source}: unknown key [{section}] {key} (known: {', '.join(hints)})")
             layers.setdefault(section, {})[key] = _coerce(section, key, value, hints[key], source)
 
 
-def _migrate(layers: dict[str, dict[str, object]], section: str, key: str, value: object, source: str,
-             raw: dict) -> None:
+def _migrate(
+    layers: dict[str, dict[str, object]], section: str, key: str, value: object, source: str, raw: dict
+) -> None:
     """An old key still in a config: its value goes to the new key, with one warning saying so.
 
     The same layer setting both to different values is an error (which one was meant?).
@@ -264,10 +261,19 @@ def _migrate(layers: dict[str, dict[str, object]], section: str, key: str, value
         if given != value:
             raise ConfigError(
                 f"{source}: [{section}] {key} = {value!r} and [{new_section}] {new_key} = {given!r} are the "
-                f"same setting; keep only [{new_section}] {new_key}")
+                f"same setting; keep only [{new_section}] {new_key}"
+            )
     layers.setdefault(new_section, {})[new_key] = value
-    log.warning("%s: [%s] %s is now [%s] %s (one setting for the CLI, the console and the bot); using %r "
-                "from it: rename the key", source, section, key, new_section, new_key, value)
+    log.warning(
+        "%s: [%s] %s is now [%s] %s (one setting for the CLI, the console and the bot); using %r "
+        "from it: rename the key",
+        source,
+        section,
+        key,
+        new_section,
+        new_key,
+        value,
+    )
 
 
 def _check_together(sections: dict[str, object]) -> None:
@@ -276,7 +282,8 @@ def _check_together(sections: dict[str, object]) -> None:
     if serving.default_count > bot.max_results:  # type: ignore[attr-defined]
         raise ConfigError(
             f"[serving] default_count {serving.default_count} is above [bot] max_results "  # type: ignore[attr-defined]
-            f"{bot.max_results}: answers could not hold it")  # type: ignore[attr-defined]
+            f"{bot.max_results}: answers could not hold it"
+        )  # type: ignore[attr-defined]
 
 
 def _read_toml(path: Path) -> dict:
@@ -287,9 +294,7 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def load_config(
-    path: str | Path | None = None, environ: typing.Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str] | None = None) -> Config:
     """Load ``config.toml`` (or ``path``), then ``config.local.toml`` beside it, then env."""
     main = Path(path) if path is not None else PROJECT_ROOT / "config.toml"
     environ = os.environ if environ is None else environ
@@ -305,7 +310,7 @@ def load_config(
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
         env_raw.setdefault(section, {})[key] = value
     if env_raw:
         _merge(layers, env_raw, f"environment ({ENV_PREFIX}<SECTION>__<KEY>)")

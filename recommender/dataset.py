@@ -93,7 +93,7 @@ class ItemUsers:
     indices: np.ndarray
 
     def of(self, item: int) -> np.ndarray:
-        return self.indices[self.indptr[item]:self.indptr[item + 1]]
+        return self.indices[self.indptr[item] : self.indptr[item + 1]]
 
 
 class Dataset:
@@ -103,8 +103,15 @@ class Dataset:
     catalog and the memory-mapped item-major arrays, training and evaluation the matrix.
     """
 
-    def __init__(self, *, name: str, path: str | Path, items: pd.DataFrame,
-                 interactions: sp.csr_matrix | None = None, manifest: dict | None = None):
+    def __init__(
+        self,
+        *,
+        name: str,
+        path: str | Path,
+        items: pd.DataFrame,
+        interactions: sp.csr_matrix | None = None,
+        manifest: dict | None = None,
+    ):
         self.name = name
         self.path = Path(path)
         self.items = items
@@ -146,8 +153,9 @@ class Dataset:
         if self._interactions is None:
             interactions = sp.load_npz(self.path / INTERACTIONS).tocsr()  # allow_pickle=False inside
             if interactions.shape[1] != len(self.items):
-                raise DataError(f"{interactions.shape[1]} item columns but {len(self.items)} catalog rows",
-                                path=self.path)
+                raise DataError(
+                    f"{interactions.shape[1]} item columns but {len(self.items)} catalog rows", path=self.path
+                )
             self._interactions = interactions
         return self._interactions
 
@@ -159,8 +167,11 @@ class Dataset:
             raise DatasetNotFound(f"{str(name)[:60]!r} is not a dataset name: it {problem}")
         path = Path(datasets_dir) / name
         if not (path / MANIFEST).exists():
-            known = sorted(p.name for p in Path(datasets_dir).glob("*/") if (p / MANIFEST).exists()) \
-                if Path(datasets_dir).exists() else []
+            known = (
+                sorted(p.name for p in Path(datasets_dir).glob("*/") if (p / MANIFEST).exists())
+                if Path(datasets_dir).exists()
+                else []
+            )
             hint = f" Known datasets: {', '.join(known)}." if known else ""
             raise DatasetNotFound(
                 f"No dataset named {name!r} in {datasets_dir}.{hint} Build the demo with "
@@ -254,8 +265,9 @@ def arrow_strings(column) -> pa.Array:
 
 def _item_major(interactions: sp.csr_matrix) -> ItemUsers:
     """Each item's users (the CSC structure), without carrying the play counts along."""
-    pattern = sp.csr_matrix((np.ones(interactions.nnz, dtype=np.int8), interactions.indices, interactions.indptr),
-                            shape=interactions.shape)
+    pattern = sp.csr_matrix(
+        (np.ones(interactions.nnz, dtype=np.int8), interactions.indices, interactions.indptr), shape=interactions.shape
+    )
     by_item = pattern.tocsc()
     return ItemUsers(indptr=by_item.indptr, indices=by_item.indices)
 
@@ -300,9 +312,7 @@ def write_dataset(
     interactions = sp.csr_matrix(interactions, dtype=np.float32)
     interactions.sort_indices()
     if interactions.shape != (len(user_ids), len(items)):
-        raise ValueError(
-            f"matrix shape {interactions.shape} != ({len(user_ids)} users, {len(items)} items)"
-        )
+        raise ValueError(f"matrix shape {interactions.shape} != ({len(user_ids)} users, {len(items)} items)")
     items = items.reset_index(drop=True)
     dest = Path(dest)
     # The item-major copy (a transpose of every play) and the content hash each take a second
@@ -313,7 +323,9 @@ def write_dataset(
         with atomic_directory(dest) as temp:
             sp.save_npz(temp / INTERACTIONS, interactions, compressed=False)
             pq.write_table(pa.Table.from_pandas(items, preserve_index=False), temp / ITEMS)
-            users = user_ids if isinstance(user_ids, pa.Array) else pa.array(np.asarray(user_ids, dtype=object).astype(str))
+            users = (
+                user_ids if isinstance(user_ids, pa.Array) else pa.array(np.asarray(user_ids, dtype=object).astype(str))
+            )
             pq.write_table(pa.table({"user_id": users}), temp / USERS)
             by_item = by_item_later.result()
             listeners = np.diff(by_item.indptr)

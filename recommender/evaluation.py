@@ -64,8 +64,9 @@ DEFAULT_MAX_HOLDOUT_USERS = 20_000
 
 def primary_metric(protocol: str, k: int) -> str:
     """The one figure that decides a promotion for each protocol."""
-    return {"holdout": f"precision@{k}", "users": "ndcg@100", "item2item": f"recall@{k}",
-            "mix": f"hit_rate@{k}"}[protocol]
+    return {"holdout": f"precision@{k}", "users": "ndcg@100", "item2item": f"recall@{k}", "mix": f"hit_rate@{k}"}[
+        protocol
+    ]
 
 
 # -- the baseline ----------------------------------------------------------------------
@@ -100,7 +101,7 @@ class PopularityRecommender:
         ids = np.full((rows, N), -1, dtype=np.int32)
         scores = np.full((rows, N), -np.finfo(np.float32).max, dtype=np.float32)
         for row in range(rows):
-            liked = user_items.indices[user_items.indptr[row]:user_items.indptr[row + 1]]
+            liked = user_items.indices[user_items.indptr[row] : user_items.indptr[row + 1]]
             top = self.top(liked if filter_already_liked_items else np.empty(0, np.int64), N)
             ids[row, : top.size] = top
             scores[row, : top.size] = self.listeners[top]
@@ -196,7 +197,7 @@ def users_split(
     known = np.bincount(train.indices, minlength=counts.shape[1]) > 0
     users, visible, hidden = [], [], []
     for user in heldout:
-        items = counts.indices[counts.indptr[user]:counts.indptr[user + 1]]
+        items = counts.indices[counts.indptr[user] : counts.indptr[user + 1]]
         items = items[known[items]]
         if items.size < 2:
             continue
@@ -295,11 +296,18 @@ def knob_cases(split: UsersSplit, protocol: str, seed: int, max_users: int) -> l
         cases = []
         for position in positions.tolist():
             items = np.concatenate([split.visible[position], split.hidden[position]])
-            cases.append(KnobCase(user=int(split.users[position]), seeds=seeds[position:position + 1],
-                                  targets=items[items != seeds[position]]))
+            cases.append(
+                KnobCase(
+                    user=int(split.users[position]),
+                    seeds=seeds[position : position + 1],
+                    targets=items[items != seeds[position]],
+                )
+            )
     else:
-        cases = [KnobCase(user=int(split.users[p]), seeds=split.visible[p], targets=split.hidden[p])
-                 for p in positions.tolist()]
+        cases = [
+            KnobCase(user=int(split.users[p]), seeds=split.visible[p], targets=split.hidden[p])
+            for p in positions.tolist()
+        ]
     return cases
 
 
@@ -356,8 +364,9 @@ class ListFigures:
     Per-list means are averaged over lists (lists of one song count for all but diversity).
     """
 
-    def __init__(self, k: int, listeners: np.ndarray, n_users: int, similarity: ItemSimilarity | None,
-                 group_of: np.ndarray):
+    def __init__(
+        self, k: int, listeners: np.ndarray, n_users: int, similarity: ItemSimilarity | None, group_of: np.ndarray
+    ):
         self.k = k
         self.listeners = listeners
         self.self_information = -np.log2(np.maximum(listeners, 1) / max(n_users, 1))
@@ -365,8 +374,7 @@ class ListFigures:
         self.group_of = group_of
         self.shown: set[int] = set()
         self.shown_listeners: list[np.ndarray] = []  # of every song shown, for the median
-        self.sums = {"hits": 0.0, "recall": 0.0, "novelty": 0.0, "listeners": 0.0, "length": 0.0,
-                     "diversity": 0.0}
+        self.sums = {"hits": 0.0, "recall": 0.0, "novelty": 0.0, "listeners": 0.0, "length": 0.0, "diversity": 0.0}
         self.lists = self.lists_with_pairs = self.nonempty = 0
 
     def add(self, shown: np.ndarray, targets: np.ndarray) -> None:
@@ -430,8 +438,12 @@ class RankingContext:
         from .resolver import TitleResolver
 
         items = _catalog(dataset, train.shape[1])
-        training = Dataset(name=str(getattr(dataset, "name", "evaluation")), path=Path(getattr(dataset, "path", ".")),
-                           interactions=train, items=items)
+        training = Dataset(
+            name=str(getattr(dataset, "name", "evaluation")),
+            path=Path(getattr(dataset, "path", ".")),
+            interactions=train,
+            items=items,
+        )
         # Never cached: this index is of a training part, and must not replace (or be written
         # in place of) the dataset's own beside it.
         return cls(training, TitleResolver.build(training, cache=False), fitted.loaded("evaluation"), items)
@@ -451,17 +463,28 @@ class RankingContext:
             self._cases[key] = (excluded, [self.training.artist(s) for s in key])
         return self._cases[key]
 
-    def rank(self, pool: np.ndarray, scores: np.ndarray, options, seeds: np.ndarray, *, seed_artists=True) -> np.ndarray:
+    def rank(
+        self, pool: np.ndarray, scores: np.ndarray, options, seeds: np.ndarray, *, seed_artists=True
+    ) -> np.ndarray:
         """The item indices the bot would show for this pool (recommend.rank)."""
         from .recommend import rank
 
         excluded, artists = self._case(seeds)
-        picked = rank(self.training, pool, scores, options, exclude=excluded,
-                      seed_artists=artists if seed_artists else [],
-                      version_group=self.resolver.version_group, representative=self.resolver.representative)
+        picked = rank(
+            self.training,
+            pool,
+            scores,
+            options,
+            exclude=excluded,
+            seed_artists=artists if seed_artists else [],
+            version_group=self.resolver.version_group,
+            representative=self.resolver.representative,
+        )
         return np.array([index for index, _ in picked], dtype=np.int64)
 
-    def popular(self, popularity: PopularityRecommender, options, seeds: np.ndarray, *, seed_artists=True) -> np.ndarray:
+    def popular(
+        self, popularity: PopularityRecommender, options, seeds: np.ndarray, *, seed_artists=True
+    ) -> np.ndarray:
         """The popularity baseline's list, through the same ranking (so it obeys the same filters)."""
         top = popularity.top(seeds, options.pool_size)
         scores = self.listeners[top] / float(max(self.listeners.max(initial=0), 1))
@@ -497,16 +520,19 @@ def knob_tradeoffs(
     from .recommend import NOVELTY_LEVELS, RankingOptions
 
     if protocol not in KNOB_PROTOCOLS:
-        raise ConfigError(f"--knobs measures the bot's answers: use --protocol item2item (/soundalike) "
-                          f"or users (/foryou), not {protocol!r}")
+        raise ConfigError(
+            f"--knobs measures the bot's answers: use --protocol item2item (/soundalike) "
+            f"or users (/foryou), not {protocol!r}"
+        )
     context = RankingContext.build(dataset, split.train, fitted)
     listeners = context.listeners
     similarity = ItemSimilarity(fitted.arrays())
     popularity = PopularityRecommender(listeners)
 
     def options(level: str, cap: int) -> RankingOptions:
-        return RankingOptions(count=k, novelty=level, per_artist_cap=cap, min_listeners=min_listeners,
-                              deep_beta=deep_beta)
+        return RankingOptions(
+            count=k, novelty=level, per_artist_cap=cap, min_listeners=min_listeners, deep_beta=deep_beta
+        )
 
     try:
         settings = {(level, per_artist_cap): options(level, per_artist_cap) for level in NOVELTY_LEVELS}
@@ -528,8 +554,9 @@ def knob_tradeoffs(
         if by_seed:
             pool, scores = context.served.similar_to_each(case.seeds, pool_size)
         else:
-            pool, scores = context.served.score_for_history(case.seeds, np.ones(case.seeds.size, dtype=np.float32),
-                                                            pool_size)
+            pool, scores = context.served.score_for_history(
+                case.seeds, np.ones(case.seeds.size, dtype=np.float32), pool_size
+            )
         for key, setting in settings.items():
             per_setting[key].add(context.rank(pool, scores, setting, case.seeds, seed_artists=by_seed), case.targets)
         baseline.add(context.popular(popularity, baseline_options, case.seeds, seed_artists=by_seed), case.targets)
@@ -537,11 +564,16 @@ def knob_tradeoffs(
     report = {
         "knobs": {level: per_setting[(level, per_artist_cap)].result() for level in NOVELTY_LEVELS},
         "knobs_baseline": baseline.result(),
-        "knobs_setup": {"protocol": protocol, "users_evaluated": len(cases), "per_artist_cap": per_artist_cap,
-                        "min_listeners": min_listeners, "pool_size": pool_size,
-                        "items_with_listeners": int(np.count_nonzero(listeners)),
-                        "deep_beta": settings[("deep", per_artist_cap)].beta,
-                        "deep_beta_calibrated": deep_beta is not None},
+        "knobs_setup": {
+            "protocol": protocol,
+            "users_evaluated": len(cases),
+            "per_artist_cap": per_artist_cap,
+            "min_listeners": min_listeners,
+            "pool_size": pool_size,
+            "items_with_listeners": int(np.count_nonzero(listeners)),
+            "deep_beta": settings[("deep", per_artist_cap)].beta,
+            "deep_beta_calibrated": deep_beta is not None,
+        },
     }
     if per_artist_cap:
         report["knobs_no_artist_cap"] = {level: per_setting[(level, 0)].result() for level in NOVELTY_LEVELS}
@@ -550,8 +582,28 @@ def knob_tradeoffs(
 
 # -- calibrating "deep cuts" -----------------------------------------------------------
 # Betas tried for "deep", smallest first.
-DEEP_BETA_GRID = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25, 0.30, 0.40,
-                  0.50, 0.60, 0.80, 1.00, 1.50, 2.00)
+DEEP_BETA_GRID = (
+    0.01,
+    0.02,
+    0.03,
+    0.04,
+    0.05,
+    0.06,
+    0.08,
+    0.10,
+    0.12,
+    0.15,
+    0.20,
+    0.25,
+    0.30,
+    0.40,
+    0.50,
+    0.60,
+    0.80,
+    1.00,
+    1.50,
+    2.00,
+)
 # Deep cuts must keep at least this share of balanced's item2item hit@k ...
 DEEP_HIT_FLOOR = 0.5
 # ... and show songs with at most this share of balanced's median listeners.
@@ -564,8 +616,9 @@ def choose_deep_beta(balanced: dict, by_beta: dict[float, dict], k: int) -> tupl
     while keeping the hit floor; when none does, the largest that keeps the floor (0.0, i.e.
     deep = balanced, when not even the smallest does)."""
     hit, median = balanced[f"hit_rate@{k}"], balanced["median_listeners"]
-    keeps_floor = [beta for beta, figures in sorted(by_beta.items())
-                   if figures[f"hit_rate@{k}"] >= DEEP_HIT_FLOOR * hit]
+    keeps_floor = [
+        beta for beta, figures in sorted(by_beta.items()) if figures[f"hit_rate@{k}"] >= DEEP_HIT_FLOOR * hit
+    ]
     for beta in keeps_floor:
         if by_beta[beta]["median_listeners"] <= DEEP_LISTENER_TARGET * median:
             return beta, True
@@ -613,8 +666,12 @@ def calibrate_deep(
     context = RankingContext.build(dataset, inner.train, fitted)
     try:
         balanced_options = RankingOptions(count=k, per_artist_cap=per_artist_cap, min_listeners=min_listeners)
-        settings = {beta: RankingOptions(count=k, novelty="deep", deep_beta=beta, per_artist_cap=per_artist_cap,
-                                         min_listeners=min_listeners) for beta in grid}
+        settings = {
+            beta: RankingOptions(
+                count=k, novelty="deep", deep_beta=beta, per_artist_cap=per_artist_cap, min_listeners=min_listeners
+            )
+            for beta in grid
+        }
     except ValueError as error:
         raise ConfigError(f"ranking options: {error}") from None
     pool_size = balanced_options.pool_size
@@ -630,13 +687,12 @@ def calibrate_deep(
             if by_seed:
                 pool, scores = context.served.similar_to_each(case.seeds, pool_size)
             else:
-                pool, scores = context.served.score_for_history(case.seeds, np.ones(case.seeds.size, np.float32),
-                                                                pool_size)
-            balanced.add(context.rank(pool, scores, balanced_options, case.seeds, seed_artists=by_seed),
-                         case.targets)
+                pool, scores = context.served.score_for_history(
+                    case.seeds, np.ones(case.seeds.size, np.float32), pool_size
+                )
+            balanced.add(context.rank(pool, scores, balanced_options, case.seeds, seed_artists=by_seed), case.targets)
             for beta, options in settings.items():
-                by_beta[beta].add(context.rank(pool, scores, options, case.seeds, seed_artists=by_seed),
-                                  case.targets)
+                by_beta[beta].add(context.rank(pool, scores, options, case.seeds, seed_artists=by_seed), case.targets)
         balanced_result = balanced.result()
         results = {beta: figures.result() for beta, figures in by_beta.items()}
         chosen, met = choose_deep_beta(balanced_result, results, k)
@@ -644,12 +700,25 @@ def calibrate_deep(
         return {
             "deep_beta": chosen,
             "listener_target_met": met,
-            "validation": {"protocol": protocol, "k": k, "seed": seed, "validation_seed": seed + 1,
-                           "train_share": train_share, "users": len(cases), "per_artist_cap": per_artist_cap,
-                           f"balanced_hit_rate@{k}": round(hit, 4), "balanced_median_listeners": median},
-            "grid": [{"beta": beta, "hit_share": round(results[beta][f"hit_rate@{k}"] / hit, 4) if hit else 0.0,
-                      "listener_share": round(results[beta]["median_listeners"] / median, 4) if median else 0.0}
-                     for beta in grid],
+            "validation": {
+                "protocol": protocol,
+                "k": k,
+                "seed": seed,
+                "validation_seed": seed + 1,
+                "train_share": train_share,
+                "users": len(cases),
+                "per_artist_cap": per_artist_cap,
+                f"balanced_hit_rate@{k}": round(hit, 4),
+                "balanced_median_listeners": median,
+            },
+            "grid": [
+                {
+                    "beta": beta,
+                    "hit_share": round(results[beta][f"hit_rate@{k}"] / hit, 4) if hit else 0.0,
+                    "listener_share": round(results[beta]["median_listeners"] / median, 4) if median else 0.0,
+                }
+                for beta in grid
+            ],
         }
 
     similar, for_you = calibrate("item2item"), calibrate("users")
@@ -657,8 +726,10 @@ def calibrate_deep(
         "deep_beta": similar["deep_beta"],
         "for_you_deep_beta": for_you["deep_beta"],
         "popular_beta": NOVELTY_BETA["popular"],
-        "rule": (f"smallest beta whose median listeners are <= {DEEP_LISTENER_TARGET:g} x balanced's while "
-                 f"hit@{k} stays >= {DEEP_HIT_FLOOR:g} x balanced's (else the largest keeping that floor)"),
+        "rule": (
+            f"smallest beta whose median listeners are <= {DEEP_LISTENER_TARGET:g} x balanced's while "
+            f"hit@{k} stays >= {DEEP_HIT_FLOOR:g} x balanced's (else the largest keeping that floor)"
+        ),
         "similar": similar,
         "for_you": for_you,
     }
@@ -733,9 +804,16 @@ def mix_report(
     similarity = ItemSimilarity(fitted.arrays())
     popularity = PopularityRecommender(listeners)
     try:
-        settings = {strategy: RankingOptions(count=k, per_artist_cap=per_artist_cap, min_listeners=min_listeners,
-                                             mix_strategy=strategy, deep_beta=deep_beta)
-                    for strategy in MIX_STRATEGIES}
+        settings = {
+            strategy: RankingOptions(
+                count=k,
+                per_artist_cap=per_artist_cap,
+                min_listeners=min_listeners,
+                mix_strategy=strategy,
+                deep_beta=deep_beta,
+            )
+            for strategy in MIX_STRATEGIES
+        }
     except ValueError as error:
         raise ConfigError(f"ranking options: {error}") from None
     pool_size = settings[MIX_STRATEGIES[0]].pool_size
@@ -768,14 +846,22 @@ def mix_report(
                 pool, scores = context.served.similar_to_each(seeds, pool_size)
                 hits += represented(context.rank(pool, scores, options, seeds), pair)
             results[strategy]["genre_representation"] = hits / len(pairs)
-        hits = sum(represented(context.popular(popularity, settings[MIX_STRATEGIES[0]], np.array(pair)), pair)
-                   for pair in pairs)
+        hits = sum(
+            represented(context.popular(popularity, settings[MIX_STRATEGIES[0]], np.array(pair)), pair)
+            for pair in pairs
+        )
         baseline_result["genre_representation"] = hits / len(pairs)
     return {
         "mix": results,
         "mix_baseline": baseline_result,
-        "mix_setup": {"users_evaluated": len(cases), "seeds": MIX_SEEDS, "per_artist_cap": per_artist_cap,
-                      "min_listeners": min_listeners, "pool_size": pool_size, "genre_pairs": len(pairs)},
+        "mix_setup": {
+            "users_evaluated": len(cases),
+            "seeds": MIX_SEEDS,
+            "per_artist_cap": per_artist_cap,
+            "min_listeners": min_listeners,
+            "pool_size": pool_size,
+            "genre_pairs": len(pairs),
+        },
     }
 
 
@@ -810,13 +896,20 @@ def evaluate(
     if protocol not in PROTOCOLS:
         raise ConfigError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
     if knobs and protocol not in KNOB_PROTOCOLS:
-        raise ConfigError(f"--knobs measures the bot's answers: use --protocol item2item (/soundalike) "
-                          f"or users (/foryou), not {protocol!r}")
+        raise ConfigError(
+            f"--knobs measures the bot's answers: use --protocol item2item (/soundalike) "
+            f"or users (/foryou), not {protocol!r}"
+        )
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
     counts = sp.csr_matrix(getattr(dataset, "interactions", dataset))
-    report: dict = {"protocol": protocol, "k": k, "seed": seed, "train_share": train_share,
-                    "params": config_params.to_dict()}
+    report: dict = {
+        "protocol": protocol,
+        "k": k,
+        "seed": seed,
+        "train_share": train_share,
+        "params": config_params.to_dict(),
+    }
     if protocol == "holdout":
         train, test = holdout_split(counts, train_share, seed)
         test = sample_test_users(test, DEFAULT_MAX_HOLDOUT_USERS if max_users is None else max_users, seed)
@@ -826,10 +919,13 @@ def evaluate(
         report["baseline"] = holdout_metrics(PopularityRecommender.fit(train), train, test, k)
         report["users_evaluated"] = int(np.count_nonzero(np.diff(test.indptr)))
     else:
-        split = users_split(counts, train_share, seed,
-                            max_users=DEFAULT_MAX_HELDOUT_USERS if max_users is None else max_users)
+        split = users_split(
+            counts, train_share, seed, max_users=DEFAULT_MAX_HELDOUT_USERS if max_users is None else max_users
+        )
         if not split.visible:
-            raise SoundalikeError("no held-out user has 2 or more known items; the dataset is too small for this protocol")
+            raise SoundalikeError(
+                "no held-out user has 2 or more known items; the dataset is too small for this protocol"
+            )
         model_train = split.train
         if extra_train is not None and extra_train.shape[0]:
             model_train = sp.vstack([split.train, sp.csr_matrix(extra_train, dtype=split.train.dtype)], format="csr")
@@ -837,8 +933,19 @@ def evaluate(
         served: LoadedModel = fitted.loaded("evaluation")
         popularity = PopularityRecommender.fit(split.train)
         if protocol == "mix":
-            report.update(mix_report(dataset, split, fitted, k, seed, per_artist_cap=per_artist_cap,
-                                     min_listeners=min_listeners, n_pairs=genre_pairs_count, deep_beta=deep_beta))
+            report.update(
+                mix_report(
+                    dataset,
+                    split,
+                    fitted,
+                    k,
+                    seed,
+                    per_artist_cap=per_artist_cap,
+                    min_listeners=min_listeners,
+                    n_pairs=genre_pairs_count,
+                    deep_beta=deep_beta,
+                )
+            )
             from .recommend import MIX_STRATEGY
 
             report["model"] = {name: report["mix"][MIX_STRATEGY][name] for name in (f"hit_rate@{k}", f"recall@{k}")}
@@ -849,12 +956,26 @@ def evaluate(
             report["model"] = _users_metrics(lambda seen, n: served.score_for_history(seen, None, n)[0], split, k)
             report["baseline"] = _users_metrics(popularity.top, split, k)
         else:
-            report["model"] = _item2item_metrics(lambda item, n: served.similar_items(np.array([item]), n)[0], split, k, seed)
+            report["model"] = _item2item_metrics(
+                lambda item, n: served.similar_items(np.array([item]), n)[0], split, k, seed
+            )
             report["baseline"] = _item2item_metrics(lambda item, n: popularity.top(np.array([item]), n), split, k, seed)
         report["users_evaluated"] = len(split.visible)
         if knobs:
-            report.update(knob_tradeoffs(dataset, split, fitted, protocol, k, seed, per_artist_cap=per_artist_cap,
-                                         min_listeners=min_listeners, max_users=knob_users, deep_beta=deep_beta))
+            report.update(
+                knob_tradeoffs(
+                    dataset,
+                    split,
+                    fitted,
+                    protocol,
+                    k,
+                    seed,
+                    per_artist_cap=per_artist_cap,
+                    min_listeners=min_listeners,
+                    max_users=knob_users,
+                    deep_beta=deep_beta,
+                )
+            )
     return report
 
 
@@ -889,9 +1010,20 @@ def _model_params(config, args) -> tuple[TrainParams, str]:
 
     store = ModelStore.for_dataset(config.models_dir, args.dataset or config.data.default_dataset)
     version = args.model or store.current_version()
-    overrides = {name: getattr(args, name) for name in
-                 ("algorithm", "weighting", "factors", "iterations", "regularization", "alpha",
-                  "learning_rate", "neighbours") if getattr(args, name, None) is not None}
+    overrides = {
+        name: getattr(args, name)
+        for name in (
+            "algorithm",
+            "weighting",
+            "factors",
+            "iterations",
+            "regularization",
+            "alpha",
+            "learning_rate",
+            "neighbours",
+        )
+        if getattr(args, name, None) is not None
+    }
     if version is None:
         return params_from_args(config, args), "the [training] configuration (no model published yet)"
     manifest = store.read_manifest(version)
@@ -907,9 +1039,19 @@ def _calibrated_deep_beta(config, args, key: str = "deep_beta") -> float | None:
     from .service import calibrated_deep_beta
     from .store import ModelStore
 
-    if any(getattr(args, name, None) is not None for name in
-           ("algorithm", "weighting", "factors", "iterations", "regularization", "alpha", "learning_rate",
-            "neighbours")):
+    if any(
+        getattr(args, name, None) is not None
+        for name in (
+            "algorithm",
+            "weighting",
+            "factors",
+            "iterations",
+            "regularization",
+            "alpha",
+            "learning_rate",
+            "neighbours",
+        )
+    ):
         return None
     store = ModelStore.for_dataset(config.models_dir, args.dataset or config.data.default_dataset)
     version = args.model or store.current_version()
@@ -938,30 +1080,40 @@ def _print_report(report: dict, label: str, online: dict | None) -> None:
     if online:
         print("Online (bot feedback):")
         for version, stats in sorted(online.items()):
-            print(f"  {version:<8} answers {stats.get('answers', 0):>6}  up {stats.get('up', 0):>5}  "
-                  f"down {stats.get('down', 0):>5}  up-rate {float(stats.get('up_rate', 0.0)):.3f}")
+            print(
+                f"  {version:<8} answers {stats.get('answers', 0):>6}  up {stats.get('up', 0):>5}  "
+                f"down {stats.get('down', 0):>5}  up-rate {float(stats.get('up_rate', 0.0)):.3f}"
+            )
 
 
 def _print_knobs(report: dict) -> None:
     setup, k = report["knobs_setup"], report["k"]
     asked = {"item2item": "one seed song (/soundalike)", "users": "half of each history folded in (/foryou)"}
     cap = f"at most {setup['per_artist_cap']} per artist" if setup["per_artist_cap"] else "no artist cap"
-    print(f"Novelty knob: answers as the bot ranks them ({asked[setup['protocol']]}; pool {setup['pool_size']}, "
-          f"{cap}, min {setup['min_listeners']} listener(s)), {setup['users_evaluated']:,} sampled held-out users")
-    print(f"coverage = distinct songs shown / {setup['items_with_listeners']:,} songs with listeners; "
-          "novelty = mean -log2(listeners/users) in bits; diversity = mean pairwise (1 - similarity)")
+    print(
+        f"Novelty knob: answers as the bot ranks them ({asked[setup['protocol']]}; pool {setup['pool_size']}, "
+        f"{cap}, min {setup['min_listeners']} listener(s)), {setup['users_evaluated']:,} sampled held-out users"
+    )
+    print(
+        f"coverage = distinct songs shown / {setup['items_with_listeners']:,} songs with listeners; "
+        "novelty = mean -log2(listeners/users) in bits; diversity = mean pairwise (1 - similarity)"
+    )
     if "deep_beta" in setup:
         how = "calibrated for this model" if setup.get("deep_beta_calibrated") else "the default; model not calibrated"
         print(f"deep cuts: beta {setup['deep_beta']:g} ({how})")
-    columns = [f"hit_rate@{k}", f"recall@{k}", "coverage", "novelty", "diversity", "mean_listeners",
-               "median_listeners"]
+    columns = [f"hit_rate@{k}", f"recall@{k}", "coverage", "novelty", "diversity", "mean_listeners", "median_listeners"]
     print(f"{'setting':<24}" + "".join(f"{name:>17}" for name in columns))
     rows = [(level, figures) for level, figures in report["knobs"].items()]
     rows += [(f"{level}, no artist cap", figures) for level, figures in report.get("knobs_no_artist_cap", {}).items()]
     rows.append(("popularity baseline", report["knobs_baseline"]))
     for name, figures in rows:
-        print(f"{name:<24}" + "".join(f"{figures[column]:>17.1f}" if column.endswith("_listeners")
-                                      else f"{figures[column]:>17.4f}" for column in columns))
+        print(
+            f"{name:<24}"
+            + "".join(
+                f"{figures[column]:>17.1f}" if column.endswith("_listeners") else f"{figures[column]:>17.4f}"
+                for column in columns
+            )
+        )
 
 
 def _print_mix(report: dict) -> None:
@@ -969,18 +1121,27 @@ def _print_mix(report: dict) -> None:
 
     setup, k = report["mix_setup"], report["k"]
     cap = f"at most {setup['per_artist_cap']} per artist" if setup["per_artist_cap"] else "no artist cap"
-    print(f"Mixes of {setup['seeds']} songs of a held-out user, as the bot ranks them (pool {setup['pool_size']} "
-          f"per seed, {cap}), {setup['users_evaluated']:,} users; served: {MIX_STRATEGY}")
+    print(
+        f"Mixes of {setup['seeds']} songs of a held-out user, as the bot ranks them (pool {setup['pool_size']} "
+        f"per seed, {cap}), {setup['users_evaluated']:,} users; served: {MIX_STRATEGY}"
+    )
     columns = [f"hit_rate@{k}", f"recall@{k}", "coverage", "mean_listeners"]
     if setup["genre_pairs"]:
         columns.append("genre_representation")
-        print(f"genre_representation = share of {setup['genre_pairs']} mixes of two random songs of different "
-              f"genres whose {k} suggestions show both genres")
+        print(
+            f"genre_representation = share of {setup['genre_pairs']} mixes of two random songs of different "
+            f"genres whose {k} suggestions show both genres"
+        )
     print(f"{'strategy':<24}" + "".join(f"{name:>22}" for name in columns))
     rows = list(report["mix"].items()) + [("popularity baseline", report["mix_baseline"])]
     for name, figures in rows:
-        print(f"{name:<24}" + "".join(f"{figures[column]:>22.1f}" if column == "mean_listeners"
-                                      else f"{figures[column]:>22.4f}" for column in columns))
+        print(
+            f"{name:<24}"
+            + "".join(
+                f"{figures[column]:>22.1f}" if column == "mean_listeners" else f"{figures[column]:>22.4f}"
+                for column in columns
+            )
+        )
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -993,12 +1154,21 @@ def evaluate_command(args: argparse.Namespace) -> int:
     protocol = args.protocol or config.evaluation.protocol
     k = args.k or config.evaluation.k
     seed = config.evaluation.random_state if args.seed is None else args.seed
-    report = evaluate(dataset, params, protocol, k, seed, train_share=config.evaluation.train_share,
-                      max_users=args.max_users, knobs=args.knobs, knob_users=args.knob_users,
-                      per_artist_cap=config.serving.per_artist_cap, min_listeners=config.serving.min_listeners,
-                      deep_beta=_calibrated_deep_beta(config, args, "for_you_deep_beta" if protocol == "users"
-                                                      else "deep_beta"),
-                      genre_pairs_count=args.genre_pairs)
+    report = evaluate(
+        dataset,
+        params,
+        protocol,
+        k,
+        seed,
+        train_share=config.evaluation.train_share,
+        max_users=args.max_users,
+        knobs=args.knobs,
+        knob_users=args.knob_users,
+        per_artist_cap=config.serving.per_artist_cap,
+        min_listeners=config.serving.min_listeners,
+        deep_beta=_calibrated_deep_beta(config, args, "for_you_deep_beta" if protocol == "users" else "deep_beta"),
+        genre_pairs_count=args.genre_pairs,
+    )
     report["dataset"] = name
     report["evaluated"] = label
     online = online_rates(config.database_path)
@@ -1029,17 +1199,31 @@ def register(subparsers) -> None:
     parser.add_argument("--protocol", choices=PROTOCOLS, help="default: [evaluation] protocol")
     parser.add_argument("--k", type=int, help="cut-off (default: [evaluation] k)")
     parser.add_argument("--seed", type=int, help="split seed (default: [evaluation] random_state)")
-    parser.add_argument("--max-users", type=int,
-                        help=f"most held-out users scored (default {DEFAULT_MAX_HOLDOUT_USERS:,} for holdout, "
-                        f"{DEFAULT_MAX_HELDOUT_USERS:,} for users/item2item)")
-    parser.add_argument("--knobs", action="store_true",
-                        help="item2item/users only: also rank each held-out user's answer as the bot does for "
-                        "each novelty setting (popular, balanced, deep; [serving] artist cap and none) and report "
-                        "coverage, novelty, diversity and mean listeners beside hit rate and recall")
-    parser.add_argument("--knob-users", type=int, default=DEFAULT_KNOB_USERS,
-                        help=f"held-out users sampled for --knobs (default {DEFAULT_KNOB_USERS})")
-    parser.add_argument("--genre-pairs", type=int, default=DEFAULT_GENRE_PAIRS,
-                        help=f"mix only: random pairs of songs of different genres (default {DEFAULT_GENRE_PAIRS})")
+    parser.add_argument(
+        "--max-users",
+        type=int,
+        help=f"most held-out users scored (default {DEFAULT_MAX_HOLDOUT_USERS:,} for holdout, "
+        f"{DEFAULT_MAX_HELDOUT_USERS:,} for users/item2item)",
+    )
+    parser.add_argument(
+        "--knobs",
+        action="store_true",
+        help="item2item/users only: also rank each held-out user's answer as the bot does for "
+        "each novelty setting (popular, balanced, deep; [serving] artist cap and none) and report "
+        "coverage, novelty, diversity and mean listeners beside hit rate and recall",
+    )
+    parser.add_argument(
+        "--knob-users",
+        type=int,
+        default=DEFAULT_KNOB_USERS,
+        help=f"held-out users sampled for --knobs (default {DEFAULT_KNOB_USERS})",
+    )
+    parser.add_argument(
+        "--genre-pairs",
+        type=int,
+        default=DEFAULT_GENRE_PAIRS,
+        help=f"mix only: random pairs of songs of different genres (default {DEFAULT_GENRE_PAIRS})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_param_arguments(parser)
     parser.set_defaults(func=evaluate_command)

@@ -234,12 +234,8 @@ DELETE_BLOCK = "DELETE FROM blocks WHERE guild_id = ? AND item_id = ?"
 SELECT_BLOCKS = "SELECT item_id FROM blocks WHERE guild_id = ?"
 
 FORGET_FEEDBACK = "DELETE FROM feedback WHERE user_id = ?"
-FORGET_FEEDBACK_ON_ANSWERS = (
-    "DELETE FROM feedback WHERE query_id IN (SELECT id FROM queries WHERE user_id = ?)"
-)
-FORGET_SUGGESTIONS = (
-    "DELETE FROM suggestions WHERE query_id IN (SELECT id FROM queries WHERE user_id = ?)"
-)
+FORGET_FEEDBACK_ON_ANSWERS = "DELETE FROM feedback WHERE query_id IN (SELECT id FROM queries WHERE user_id = ?)"
+FORGET_SUGGESTIONS = "DELETE FROM suggestions WHERE query_id IN (SELECT id FROM queries WHERE user_id = ?)"
 FORGET_QUERIES = "DELETE FROM queries WHERE user_id = ?"
 FORGET_BLOCKER = "UPDATE blocks SET blocked_by = NULL WHERE blocked_by = ?"
 
@@ -252,9 +248,7 @@ SELECT id, created_at, guild_id, channel_id, user_id, command, typed_title, type
        resolved_item_id, model_version, latency_ms, message_id, params_json
 FROM queries WHERE message_id = ?
 """
-SELECT_SUGGESTIONS = (
-    "SELECT position, item_id, score FROM suggestions WHERE query_id = ? ORDER BY position"
-)
+SELECT_SUGGESTIONS = "SELECT position, item_id, score FROM suggestions WHERE query_id = ? ORDER BY position"
 
 # Songs and the newest current rating touching each (see "Rating semantics" above).
 # Statements come in pairs, one filtered and one over the whole log, because a filter written
@@ -592,9 +586,7 @@ class FeedbackLog:
 
     @classmethod
     @asynccontextmanager
-    async def open(
-        cls, path: str | Path, *, clock: Callable[[], datetime] | None = None
-    ) -> AsyncIterator[FeedbackLog]:
+    async def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> AsyncIterator[FeedbackLog]:
         """Open (creating and migrating as needed) the log at ``path``.
 
         ``clock`` returns the current time (aware datetime); tests pass a fixed one. Raises
@@ -732,9 +724,7 @@ class FeedbackLog:
             message_id=message_id,
         )
 
-    async def record_suggestions(
-        self, query_id: int, suggestions: Iterable[tuple[int, str, float | None]]
-    ) -> bool:
+    async def record_suggestions(self, query_id: int, suggestions: Iterable[tuple[int, str, float | None]]) -> bool:
         """Add the suggestions shown for a query. False when the query is gone (forgotten)."""
         rows = _suggestion_rows(query_id, _checked_suggestions(suggestions))
         async with self._write("record suggestions") as db:
@@ -782,9 +772,7 @@ class FeedbackLog:
             if not found:
                 return False
             target_query, target_message = found[0]
-            if position is not None and not await db.execute_fetchall(
-                SUGGESTION_EXISTS, (target_query, position)
-            ):
+            if position is not None and not await db.execute_fetchall(SUGGESTION_EXISTS, (target_query, position)):
                 return False
             await db.execute(
                 INSERT_FEEDBACK,
@@ -807,9 +795,7 @@ class FeedbackLog:
         now = _timestamp(self._clock())
         async with self._write("retract a rating") as db:
             if message_id is not None:
-                cursor = await db.execute(
-                    RETRACT_BY_MESSAGE, (now, message_id, user_id, position, value)
-                )
+                cursor = await db.execute(RETRACT_BY_MESSAGE, (now, message_id, user_id, position, value))
             else:
                 cursor = await db.execute(RETRACT_BY_QUERY, (now, query_id, user_id, position, value))
             changed = cursor.rowcount
@@ -817,14 +803,10 @@ class FeedbackLog:
 
     async def liked_items(self, guild_id: int, user_id: int) -> list[str]:
         """Songs the member likes in this guild (latest rating touching them is 👍), newest first."""
-        rows = await self._fetch(
-            MEMBER_SONG_VERDICTS, {"guild": guild_id, "user": user_id, "seed": None, "value": 1}
-        )
+        rows = await self._fetch(MEMBER_SONG_VERDICTS, {"guild": guild_id, "user": user_id, "seed": None, "value": 1})
         return [row["item_id"] for row in rows]
 
-    async def disliked_items(
-        self, guild_id: int, user_id: int, seed_item_id: str | None = None
-    ) -> set[str]:
+    async def disliked_items(self, guild_id: int, user_id: int, seed_item_id: str | None = None) -> set[str]:
         """Songs the member rated 👎 one by one (and not since 👍), in answers for ``seed_item_id``
         when given, else in any answer in this guild."""
         rows = await self._fetch(
@@ -838,9 +820,7 @@ class FeedbackLog:
     async def block(self, guild_id: int, item_id: str, by: int) -> bool:
         """Never suggest ``item_id`` in this guild. True if it was not blocked already."""
         async with self._write("block a song") as db:
-            cursor = await db.execute(
-                INSERT_BLOCK, (guild_id, item_id, by, _timestamp(self._clock()))
-            )
+            cursor = await db.execute(INSERT_BLOCK, (guild_id, item_id, by, _timestamp(self._clock())))
             added = cursor.rowcount
         return added > 0
 
@@ -873,10 +853,7 @@ class FeedbackLog:
             rows = await self._fetch(ALL_TOP_QUERIES, {"limit": limit})
         else:
             rows = await self._fetch(GUILD_TOP_QUERIES, {"guild": guild_id, "limit": limit})
-        return [
-            TopQuery(row["item_id"], row["typed_title"], row["typed_artist"], row["times"])
-            for row in rows
-        ]
+        return [TopQuery(row["item_id"], row["typed_title"], row["typed_artist"], row["times"]) for row in rows]
 
     async def feedback_over_time(self, guild_id: int | None = None) -> list[FeedbackDay]:
         """Current 👍/👎 counts per UTC day (the day each rating was made) and model version."""
@@ -943,8 +920,11 @@ class FeedbackLog:
         cutoff = _timestamp(self._clock() - timedelta(days=older_than_days))
         async with self._write("expire old questions") as db:
             counts = {}
-            for name, statement in (("feedback", EXPIRE_FEEDBACK), ("suggestions", EXPIRE_SUGGESTIONS),
-                                    ("queries", EXPIRE_QUERIES)):
+            for name, statement in (
+                ("feedback", EXPIRE_FEEDBACK),
+                ("suggestions", EXPIRE_SUGGESTIONS),
+                ("queries", EXPIRE_QUERIES),
+            ):
                 cursor = await db.execute(statement, (cutoff,))
                 counts[name] = cursor.rowcount
         return counts
@@ -1051,9 +1031,7 @@ def _open_read_only(db_path: str | Path) -> sqlite3.Connection | None:
     if not path.exists():
         return None
     try:
-        connection = sqlite3.connect(
-            path.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS
-        )
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
         connection.row_factory = sqlite3.Row
         (version,) = connection.execute(PRAGMA_USER_VERSION).fetchone()
     except sqlite3.Error as error:
@@ -1095,9 +1073,7 @@ def read_positive_feedback(db_path: str | Path) -> list[tuple[str, str]]:
     "Likes" as in :meth:`FeedbackLog.liked_items`: retracted ratings and 👎 never count.
     Sorted, one pair per member and song. Empty when the log does not exist yet.
     """
-    rows = _read_only_rows(
-        db_path, ALL_SONG_VERDICTS, {"value": 1}
-    )
+    rows = _read_only_rows(db_path, ALL_SONG_VERDICTS, {"value": 1})
     return sorted((member_key(row["user_id"]), row["item_id"]) for row in rows)
 
 

@@ -61,7 +61,7 @@ def top_n(scores: np.ndarray, n: int, *, positive_only: bool = False) -> tuple[n
     if n <= 0:
         return _EMPTY
     if n < size:
-        candidates = np.argpartition(scores, size - n)[size - n:]
+        candidates = np.argpartition(scores, size - n)[size - n :]
     else:
         candidates = np.arange(size)
     candidate_scores = scores[candidates]
@@ -122,9 +122,7 @@ class LoadedModel:
             row_max = np.zeros(similarity.shape[0], dtype=np.float32)
             has_entries = np.diff(similarity.indptr) > 0
             if has_entries.any():
-                row_max[has_entries] = np.maximum.reduceat(
-                    similarity.data, similarity.indptr[:-1][has_entries]
-                )
+                row_max[has_entries] = np.maximum.reduceat(similarity.data, similarity.indptr[:-1][has_entries])
             # Dividing each row by its largest value keeps kNN scores in [0, 1].
             self._row_scale = np.where(row_max > 0, 1.0 / np.where(row_max > 0, row_max, 1.0), 0.0).astype(np.float32)
             self._factors = self._normalized = None
@@ -164,7 +162,9 @@ class LoadedModel:
             raise ValueError(f"{what} must be integer item indices, got {array.dtype}")
         array = array.astype(np.int64, copy=False)
         if array.size and (array.min() < 0 or array.max() >= self.n_items):
-            raise ValueError(f"{what} out of range 0..{self.n_items - 1}: {array[(array < 0) | (array >= self.n_items)][:5]}")
+            raise ValueError(
+                f"{what} out of range 0..{self.n_items - 1}: {array[(array < 0) | (array >= self.n_items)][:5]}"
+            )
         return array
 
     def _scored_rows(self, items: np.ndarray) -> np.ndarray:
@@ -260,7 +260,7 @@ class LoadedModel:
         if seeds.size == 1:
             indices, scores = self.similar_items(seeds, n)
             return indices, scores[None, :]
-        found = [self.similar_items(seeds[i:i + 1], n + seeds.size)[0] for i in range(seeds.size)]
+        found = [self.similar_items(seeds[i : i + 1], n + seeds.size)[0] for i in range(seeds.size)]
         candidates = np.unique(np.concatenate(found))
         candidates = candidates[~np.isin(candidates, seeds)]
         return candidates, self.seed_similarity(seeds, candidates)

@@ -251,7 +251,7 @@ def rank_page(
         else:
             active.pop(turn)
             turn = turn % len(active) if active else 0
-    return RankedPage(picked[options.offset:wanted], len(picked) > wanted)
+    return RankedPage(picked[options.offset : wanted], len(picked) > wanted)
 
 
 def rank(
@@ -266,8 +266,16 @@ def rank(
     representative: Callable[[int], int] | None = None,
 ) -> list[tuple[int, float]]:
     """The page ``[offset, offset + count)`` of (item index, score) pairs: see :func:`rank_page`."""
-    return rank_page(dataset, indices, scores, options, exclude=exclude, seed_artists=seed_artists,
-                     version_group=version_group, representative=representative).picked
+    return rank_page(
+        dataset,
+        indices,
+        scores,
+        options,
+        exclude=exclude,
+        seed_artists=seed_artists,
+        version_group=version_group,
+        representative=representative,
+    ).picked
 
 
 class CoListeners:
@@ -340,9 +348,7 @@ class MixListeners:
         return shared, lift_over_chance(shared, self._union_sizes[key], len(users), self.dataset.n_users)
 
 
-def explain_similar(
-    dataset: Dataset, seeds: Sequence[int], picked: list[tuple[int, float]]
-) -> list[Suggestion]:
+def explain_similar(dataset: Dataset, seeds: Sequence[int], picked: list[tuple[int, float]]) -> list[Suggestion]:
     """Suggestions with co-listener reasons.
 
     With several seeds (a mix), each pick names the seeds that explain it: those whose
@@ -374,15 +380,19 @@ def explain_similar(
                 count = f"{shared:,} of its listeners"
             else:
                 count = _plural(shared, "listener") + (" of either" if len(named) == 2 else " of any of them")
-            reason = f"From {_names([dataset.title(seeds[j]) for j in named])}: {count} also played this" \
-                + _lift_text(lift)
+            reason = f"From {_names([dataset.title(seeds[j]) for j in named])}: {count} also played this" + _lift_text(
+                lift
+            )
             because = tuple(seeds[j] for j in named)
         else:
             top = by_lift[0]
             shared, lift = overlaps[top]
             title = dataset.title(seeds[top])
-            reason = (f"Close in taste to {title}; {_plural(shared, 'shared listener')}, {lift:.1f}x chance"
-                      if shared else f"Close in taste to {title}; no shared listeners yet")
+            reason = (
+                f"Close in taste to {title}; {_plural(shared, 'shared listener')}, {lift:.1f}x chance"
+                if shared
+                else f"Close in taste to {title}; no shared listeners yet"
+            )
             because = (seeds[top],)
         suggestions.append(_suggestion(dataset, index, score, reason, because, shared))
     return suggestions
@@ -405,8 +415,14 @@ def explain_for_you(
     return suggestions
 
 
-def _suggestion(dataset: Dataset, index: int, score: float, reason: str, because: tuple[int, ...],
-                shared_listeners: int | None = None) -> Suggestion:
+def _suggestion(
+    dataset: Dataset,
+    index: int,
+    score: float,
+    reason: str,
+    because: tuple[int, ...],
+    shared_listeners: int | None = None,
+) -> Suggestion:
     return Suggestion(
         item_index=int(index),
         item_id=str(dataset.item_ids[index]),

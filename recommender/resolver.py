@@ -111,7 +111,8 @@ MISTYPED_THE_PENALTY = 2.0
 # "hey ya live": the title without the typed version words, scored this much less.
 VERSION_TAIL_PENALTY = 2.0
 TYPED_VERSION_WORDS = frozenset(
-    "live remix acoustic remastered remaster demo instrumental edit version unplugged mix mono stereo".split())
+    "live remix acoustic remastered remaster demo instrumental edit version unplugged mix mono stereo".split()
+)
 # Candidates after the best whose typing slips are compared with the best's.
 RIVALS = 4
 # A given artist "agrees" with a song's credits from this similarity on.
@@ -175,25 +176,46 @@ def match_scores(query: str, strings: Sequence[str], partial: bool = False) -> n
     """
     if not len(strings):
         return np.zeros(0, dtype=np.float64)
-    scores = process.cdist([query], strings, scorer=OSA.normalized_similarity, processor=None,
-                           dtype=np.float32)[0].astype(np.float64) * 100.0
+    scores = (
+        process.cdist([query], strings, scorer=OSA.normalized_similarity, processor=None, dtype=np.float32)[0].astype(
+            np.float64
+        )
+        * 100.0
+    )
     if " " in query or any(" " in string for string in strings):
         # Missing or extra spaces ("heya" for "hey ya") cost less than wrong letters.
-        despaced = process.cdist([query.replace(" ", "")], [string.replace(" ", "") for string in strings],
-                                 scorer=OSA.normalized_similarity, processor=None,
-                                 dtype=np.float32)[0].astype(np.float64) * 100.0 - SPACE_PENALTY
+        despaced = (
+            process.cdist(
+                [query.replace(" ", "")],
+                [string.replace(" ", "") for string in strings],
+                scorer=OSA.normalized_similarity,
+                processor=None,
+                dtype=np.float32,
+            )[0].astype(np.float64)
+            * 100.0
+            - SPACE_PENALTY
+        )
         np.maximum(scores, despaced, out=scores)
     if " " in query:
-        swapped = process.cdist([query], strings, scorer=fuzz.token_sort_ratio, processor=None,
-                                dtype=np.float32)[0].astype(np.float64) - SWAP_PENALTY
+        swapped = (
+            process.cdist([query], strings, scorer=fuzz.token_sort_ratio, processor=None, dtype=np.float32)[0].astype(
+                np.float64
+            )
+            - SWAP_PENALTY
+        )
         np.maximum(scores, swapped, out=scores)
     if partial:
         # What was typed so far against each title's start, one character either way.
         for cut in (len(query) - 1, len(query), len(query) + 1):
             if cut >= MIN_AFFIX_CHARS:
                 heads = [s[:cut] for s in strings]
-                typed = process.cdist([query], heads, scorer=OSA.normalized_similarity, processor=None,
-                                      dtype=np.float32)[0].astype(np.float64) * 100.0 - 2.0
+                typed = (
+                    process.cdist([query], heads, scorer=OSA.normalized_similarity, processor=None, dtype=np.float32)[
+                        0
+                    ].astype(np.float64)
+                    * 100.0
+                    - 2.0
+                )
                 np.maximum(scores, typed, out=scores)
     if partial or len(query) >= MIN_AFFIX_CHARS:
         spaced = f" {query} "
@@ -254,15 +276,22 @@ class ConfidenceRule:
 
     def good_match(self, evidence: MatchEvidence) -> bool:
         """The best candidate itself is close enough to what was typed to be meant."""
-        return (evidence.artist_agreed and evidence.score >= self.min_score
-                and evidence.edits <= self.allowed_edits(evidence.length))
+        return (
+            evidence.artist_agreed
+            and evidence.score >= self.min_score
+            and evidence.edits <= self.allowed_edits(evidence.length)
+        )
 
     def confident(self, evidence: MatchEvidence | None) -> bool:
         """A good match that no other candidate comes close to: ahead by ``close_margin``
         ranking points and, when what was typed has slips, no other song as few slips away
         (between exact titles, the most listened wins by the margin)."""
-        return (evidence is not None and self.good_match(evidence) and evidence.margin >= self.close_margin
-                and not (evidence.edits and evidence.rival_edits <= evidence.edits))
+        return (
+            evidence is not None
+            and self.good_match(evidence)
+            and evidence.margin >= self.close_margin
+            and not (evidence.edits and evidence.rival_edits <= evidence.edits)
+        )
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -302,8 +331,12 @@ def _trigram_arrays(strings: list[str], lengths: np.ndarray) -> dict[str, np.nda
     """
     n = len(strings)
     if n == 0:
-        return {"alphabet": np.zeros(1, dtype=np.uint32), "gram_codes": np.zeros(0, dtype=np.int64),
-                "indptr": np.zeros(1, dtype=np.int64), "postings": np.zeros(0, dtype=np.int32)}
+        return {
+            "alphabet": np.zeros(1, dtype=np.uint32),
+            "gram_codes": np.zeros(0, dtype=np.int64),
+            "indptr": np.zeros(1, dtype=np.int64),
+            "postings": np.zeros(0, dtype=np.int32),
+        }
     # "\0" ends each string (folded strings never contain it), so no trigram spans two
     # and "\0", the smallest code point, always gets alphabet rank 0.
     joined = "".join(f" {s} \0" for s in strings)
@@ -341,10 +374,15 @@ def _trigram_arrays(strings: list[str], lengths: np.ndarray) -> dict[str, np.nda
         keys = _sorted_unique(gram_rank.astype(np.int64) * n + owner)
         posting = (keys % n).astype(np.int32)
         gram_of_key = gram_values[keys // n]
-    starts = np.flatnonzero(np.r_[True, gram_of_key[1:] != gram_of_key[:-1]]) if len(keys) \
-        else np.zeros(0, dtype=np.int64)
-    return {"alphabet": present, "gram_codes": gram_of_key[starts].astype(np.int64),
-            "indptr": np.r_[starts, len(keys)].astype(np.int64), "postings": posting}
+    starts = (
+        np.flatnonzero(np.r_[True, gram_of_key[1:] != gram_of_key[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
+    )
+    return {
+        "alphabet": present,
+        "gram_codes": gram_of_key[starts].astype(np.int64),
+        "indptr": np.r_[starts, len(keys)].astype(np.int64),
+        "postings": posting,
+    }
 
 
 def _cache_key(dataset, titles: pa.Array, artists: pa.Array) -> str:
@@ -677,8 +715,12 @@ class TitleResolver:
         dataset, its titles and artists, and this code are unchanged.
         """
         items = dataset.items
-        columns = (arrow_strings(items["item_id"]), arrow_strings(items["title"]),
-                   arrow_strings(items["artist"]), np.asarray(dataset.listeners, dtype=np.int64))
+        columns = (
+            arrow_strings(items["item_id"]),
+            arrow_strings(items["title"]),
+            arrow_strings(items["artist"]),
+            np.asarray(dataset.listeners, dtype=np.int64),
+        )
         folder = getattr(dataset, "path", None)
         if not cache or folder is None or not len(columns[0]):
             return cls.from_columns(*columns)
@@ -696,9 +738,22 @@ class TitleResolver:
 
     # -- the cache beside the dataset -----------------------------------------------------------
     # Arrays of the resolver itself (the display columns and listeners come from the dataset).
-    ARRAYS = ("item_is_version", "item_group", "group_indptr", "group_items", "group_rep", "item_core",
-              "title_indptr", "title_items", "item_primary", "artist_indptr", "artist_items",
-              "credit_indptr", "credit_artists", "_popular_groups")
+    ARRAYS = (
+        "item_is_version",
+        "item_group",
+        "group_indptr",
+        "group_items",
+        "group_rep",
+        "item_core",
+        "title_indptr",
+        "title_items",
+        "item_primary",
+        "artist_indptr",
+        "artist_items",
+        "credit_indptr",
+        "credit_artists",
+        "_popular_groups",
+    )
 
     def _save(self, folder: Path, key: str) -> None:
         """Write the index into ``folder`` atomically; a failure only costs the next start."""
@@ -711,15 +766,23 @@ class TitleResolver:
                 arrays.update({prefix + name: array for name, array in index.arrays().items()})
             for name, array in arrays.items():
                 np.save(temp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-            strings = {"title_strings": self.title_index.strings, "artist_strings": self.artist_index.strings,
-                       "artist_display": self.artist_display}
+            strings = {
+                "title_strings": self.title_index.strings,
+                "artist_strings": self.artist_index.strings,
+                "artist_display": self.artist_display,
+            }
             for name, values in strings.items():
                 table = pa.table({"value": pa.array(values, type=pa.large_string())})
                 with pa.OSFile(str(temp / f"{name}.arrow"), "wb") as sink:
                     with pa.ipc.new_file(sink, table.schema) as writer:
                         writer.write_table(table)
-            manifest = {"format": CACHE_FORMAT, "key": key, "items": len(self), "arrays": sorted(arrays),
-                        "strings": sorted(strings)}
+            manifest = {
+                "format": CACHE_FORMAT,
+                "key": key,
+                "items": len(self),
+                "arrays": sorted(arrays),
+                "strings": sorted(strings),
+            }
             (temp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
             if folder.exists():
                 shutil.rmtree(folder)
@@ -757,10 +820,12 @@ class TitleResolver:
             self.item_ids, self.titles, self.artists, self.listeners = columns
             for name in cls.ARRAYS:
                 setattr(self, name, array(name))
-            self.title_index = _StringIndex(strings("title_strings"),
-                                            {name: array(f"title.{name}") for name in _StringIndex.ARRAYS})
-            self.artist_index = _StringIndex(strings("artist_strings"),
-                                             {name: array(f"artist.{name}") for name in _StringIndex.ARRAYS})
+            self.title_index = _StringIndex(
+                strings("title_strings"), {name: array(f"title.{name}") for name in _StringIndex.ARRAYS}
+            )
+            self.artist_index = _StringIndex(
+                strings("artist_strings"), {name: array(f"artist.{name}") for name in _StringIndex.ARRAYS}
+            )
             self.artist_display = strings("artist_display")
             self._index_artist_surnames()
             if len(self.item_group) != len(self.titles) or len(self.artist_display) != len(self.artist_index):
@@ -836,8 +901,11 @@ class TitleResolver:
         n_groups = int(self.item_group.max()) + 1 if n else 0
         # Most listened first; a plain studio title before a live one on equal listeners.
         self.group_indptr, self.group_items = _csr(
-            self.item_group, np.arange(n, dtype=np.int32), n_groups,
-            order_within=-(self.listeners * 2) + self.item_is_version)
+            self.item_group,
+            np.arange(n, dtype=np.int32),
+            n_groups,
+            order_within=-(self.listeners * 2) + self.item_is_version,
+        )
         self.group_rep = self.group_items[self.group_indptr[:-1]] if n_groups else np.zeros(0, np.int32)
         group_listeners = self.listeners[self.group_rep] if n_groups else np.zeros(0, np.int64)
 
@@ -851,26 +919,32 @@ class TitleResolver:
         del name_of
         pair_names = title_id[pair_names]
         self.item_core = title_id[item_core].astype(np.int32)
-        self.title_indptr, self.title_items = _csr(pair_names, pair_items, len(self.title_index),
-                                                   order_within=-self.listeners[pair_items])
+        self.title_indptr, self.title_items = _csr(
+            pair_names, pair_items, len(self.title_index), order_within=-self.listeners[pair_items]
+        )
 
         # Artist index: popularity = listeners summed over the artist's credited songs.
         credit_items_all = np.concatenate(credit_items)
         credit_names_all = np.concatenate(credit_names)
-        artist_popularity = np.bincount(credit_names_all, weights=popularity[credit_items_all],
-                                        minlength=len(artist_of))
+        artist_popularity = np.bincount(
+            credit_names_all, weights=popularity[credit_items_all], minlength=len(artist_of)
+        )
         self.artist_index, artist_id = _StringIndex.build(list(artist_of), artist_popularity)
         credit_names_all = artist_id[credit_names_all].astype(np.int32)
         self.item_primary = artist_id[item_primary].astype(np.int32)
-        self.artist_indptr, self.artist_items = _csr(credit_names_all, credit_items_all, len(artist_of),
-                                                     order_within=-self.listeners[credit_items_all])
+        self.artist_indptr, self.artist_items = _csr(
+            credit_names_all, credit_items_all, len(artist_of), order_within=-self.listeners[credit_items_all]
+        )
         self.credit_indptr, self.credit_artists = _csr(credit_items_all, credit_names_all, n)
 
         # How each artist is shown: the raw primary credit of its most listened song.
         self.artist_display: list[str | None] = [None] * len(artist_of)
         primary_rows = np.lexsort((-self.listeners, self.item_primary))
-        firsts = primary_rows[np.r_[True, self.item_primary[primary_rows][1:] != self.item_primary[primary_rows][:-1]]] \
-            if n else np.zeros(0, np.int64)
+        firsts = (
+            primary_rows[np.r_[True, self.item_primary[primary_rows][1:] != self.item_primary[primary_rows][:-1]]]
+            if n
+            else np.zeros(0, np.int64)
+        )
         raw_names = self.artists.take(pa.array(firsts)).to_pylist()
         for item, raw in zip(firsts.tolist(), raw_names):
             self.artist_display[int(self.item_primary[item])] = primary_artist_display(raw or "")
@@ -905,7 +979,7 @@ class TitleResolver:
 
     def group_members(self, group: int) -> np.ndarray:
         """Item indices of every version of the song, most listened first."""
-        return self.group_items[self.group_indptr[group]:self.group_indptr[group + 1]]
+        return self.group_items[self.group_indptr[group] : self.group_indptr[group + 1]]
 
     def representative(self, group: int) -> int:
         """The most listened version of the song: the one shown for the group."""
@@ -916,13 +990,24 @@ class TitleResolver:
         if not len(items):
             return []
         take = pa.array(np.asarray(items, dtype=np.int64))
-        return list(zip(self.item_ids.take(take).to_pylist(), self.titles.take(take).to_pylist(),
-                        self.artists.take(take).to_pylist()))
+        return list(
+            zip(
+                self.item_ids.take(take).to_pylist(),
+                self.titles.take(take).to_pylist(),
+                self.artists.take(take).to_pylist(),
+            )
+        )
 
     def candidates(self, items: Sequence[int], scores: Sequence[float]) -> list[Candidate]:
         return [
-            Candidate(item_index=int(item), item_id=item_id, title=title, artist=artist,
-                      score=round(float(score), 1), listeners=int(self.listeners[item]))
+            Candidate(
+                item_index=int(item),
+                item_id=item_id,
+                title=title,
+                artist=artist,
+                score=round(float(score), 1),
+                listeners=int(self.listeners[item]),
+            )
             for item, score, (item_id, title, artist) in zip(items, scores, self.display(items))
         ]
 
@@ -972,11 +1057,19 @@ class TitleResolver:
         strings = [self.artist_index.strings[i] for i in unique.tolist()]
         similarity = match_scores(folded_artist, strings)
         per_credit = similarity[inverse]
-        return np.maximum.reduceat(per_credit, np.r_[0, np.cumsum(counts)[:-1]]) if len(per_credit) else np.zeros(len(items))
+        return (
+            np.maximum.reduceat(per_credit, np.r_[0, np.cumsum(counts)[:-1]])
+            if len(per_credit)
+            else np.zeros(len(items))
+        )
 
     def _items_of_artists(self, artist_ids: np.ndarray) -> np.ndarray:
-        chunks = [self.artist_items[self.artist_indptr[a]:min(self.artist_indptr[a + 1], self.artist_indptr[a] + ITEMS_PER_ARTIST)]
-                  for a in artist_ids.tolist()]
+        chunks = [
+            self.artist_items[
+                self.artist_indptr[a] : min(self.artist_indptr[a + 1], self.artist_indptr[a] + ITEMS_PER_ARTIST)
+            ]
+            for a in artist_ids.tolist()
+        ]
         return _unique(np.concatenate(chunks)) if chunks else np.zeros(0, dtype=np.int64)
 
     def _score_titles_of_items(self, query: str, items: np.ndarray, partial: bool = False) -> np.ndarray:
@@ -1011,8 +1104,9 @@ class TitleResolver:
             readings.append((rest, MISTYPED_THE_PENALTY, 1))  # "teh scientist", "tyhe scientist"
         return readings
 
-    def _plain_reading(self, parts: TitleParts, dashed: bool, version_tail: str, floor: float,
-                       partial: bool) -> _Scored:
+    def _plain_reading(
+        self, parts: TitleParts, dashed: bool, version_tail: str, floor: float, partial: bool
+    ) -> _Scored:
         """The whole query as a title (and without a trailing "live" or "remix")."""
         scored = []
         for text, penalty, _ in self._plain_texts(parts, dashed, version_tail):
@@ -1020,8 +1114,15 @@ class TitleResolver:
             scored.append(self._items_of_titles(ids, scores - penalty, floor))
         return _merge(scored)
 
-    def _artist_reading(self, title: str, artist_ids: np.ndarray, artist_similarity: np.ndarray,
-                        penalty: float, floor: float, partial: bool) -> _Scored:
+    def _artist_reading(
+        self,
+        title: str,
+        artist_ids: np.ndarray,
+        artist_similarity: np.ndarray,
+        penalty: float,
+        floor: float,
+        partial: bool,
+    ) -> _Scored:
         """``title`` among the songs of the given artists."""
         if not title or not len(artist_ids):
             return _EMPTY
@@ -1059,7 +1160,9 @@ class TitleResolver:
         found: list[tuple[str, np.ndarray, np.ndarray]] = []
         for size in range(min(MAX_ARTIST_TOKENS, len(words) - 1), 0, -1):
             for artist_last in (True, False):
-                artist_words, title_words = (words[-size:], words[:-size]) if artist_last else (words[:size], words[size:])
+                artist_words, title_words = (
+                    (words[-size:], words[:-size]) if artist_last else (words[:size], words[size:])
+                )
                 artist_id = self.artist_index.find(" ".join(artist_words))
                 if artist_id >= 0:
                     ids, similarity = np.array([artist_id], dtype=np.int64), np.array([100.0])
@@ -1081,9 +1184,15 @@ class TitleResolver:
         return readings
 
     # -- ranking ------------------------------------------------------------------------------
-    def _ranked(self, title: object, artist: object = None, *, floor: float = MIN_SCORE,
-                partial: bool = False, readings_out: list | None = None
-                ) -> tuple[str, str | None, list[tuple[float, float, int]], bool]:
+    def _ranked(
+        self,
+        title: object,
+        artist: object = None,
+        *,
+        floor: float = MIN_SCORE,
+        partial: bool = False,
+        readings_out: list | None = None,
+    ) -> tuple[str, str | None, list[tuple[float, float, int]], bool]:
         """(query, artist, [(rank score, match score, item to show)], artist agreed).
 
         ``readings_out`` receives each way the query was read as (title text, typing slips
@@ -1102,7 +1211,9 @@ class TitleResolver:
         extras = parts.extras + ((version_tail,) if version_tail else ())
         readings = [self._plain_reading(parts, dashed, version_tail, floor, partial)]
         if readings_out is not None:
-            readings_out.extend((text, slips, None) for text, _, slips in self._plain_texts(parts, dashed, version_tail))
+            readings_out.extend(
+                (text, slips, None) for text, _, slips in self._plain_texts(parts, dashed, version_tail)
+            )
         if folded_artist:
             # A given artist: its songs are read first, everything else must agree with it.
             ids, similarity = self._artist_ids(folded_artist)
@@ -1113,8 +1224,9 @@ class TitleResolver:
             for reading_title, ids, similarity in self._embedded_artists(query, parts):
                 if readings_out is not None:
                     readings_out.append((reading_title, 0, ids))
-                readings.append(self._artist_reading(reading_title, ids, similarity, EMBEDDED_ARTIST_PENALTY,
-                                                     floor, partial))
+                readings.append(
+                    self._artist_reading(reading_title, ids, similarity, EMBEDDED_ARTIST_PENALTY, floor, partial)
+                )
         scored = _merge(readings)
         items, scores = scored.items, scored.scores
         artist_agreed = True
@@ -1145,11 +1257,12 @@ class TitleResolver:
         groups, scores = groups[order][first], scores[order][first]
         shown = self.group_rep[groups]
         rank_scores = scores + POPULARITY_WEIGHT * np.log10(1.0 + self.listeners[shown])
-        order = np.lexsort((shown, -rank_scores))[:MAX_RESULTS * 4]
+        order = np.lexsort((shown, -rank_scores))[: MAX_RESULTS * 4]
         ranked = [(float(rank_scores[i]), float(min(100.0, scores[i])), int(shown[i])) for i in order.tolist()]
         if extras:  # only the songs that can be shown look among their versions
-            ranked[:MAX_CHOICES] = [(rank, score, self._version_matching(item, extras))
-                                    for rank, score, item in ranked[:MAX_CHOICES]]
+            ranked[:MAX_CHOICES] = [
+                (rank, score, self._version_matching(item, extras)) for rank, score, item in ranked[:MAX_CHOICES]
+            ]
         return query, shown_artist, ranked, artist_agreed
 
     def _version_matching(self, representative: int, extras: tuple[str, ...]) -> int:
@@ -1177,8 +1290,9 @@ class TitleResolver:
         """
         return self.resolve_with_evidence(title, artist, limit)[0]
 
-    def resolve_with_evidence(self, title: object, artist: object = None, limit: int = 10,
-                              rule: ConfidenceRule | None = None) -> tuple[Resolution, MatchEvidence | None]:
+    def resolve_with_evidence(
+        self, title: object, artist: object = None, limit: int = 10, rule: ConfidenceRule | None = None
+    ) -> tuple[Resolution, MatchEvidence | None]:
         """:meth:`resolve`, and the evidence about its best song match that ``rule`` (default:
         the module's knobs) judged; None when no song matched. The calibration bench sweeps
         rules over this evidence."""
@@ -1196,15 +1310,21 @@ class TitleResolver:
                 if named is not None:
                     return self._artist_resolution(query, *named, limit=limit), evidence
         if not ranked:
-            return Resolution(query=query, artist=shown_artist, candidates=[], confident=False,
-                              artist_matched=artist_matched), None
+            return Resolution(
+                query=query, artist=shown_artist, candidates=[], confident=False, artist_matched=artist_matched
+            ), None
         confident = rule.confident(evidence)
         close = [entry for entry in ranked if ranked[0][0] - entry[0] < rule.close_margin]
-        keep = ranked[:limit] if confident else ranked[:max(limit, min(len(close), MAX_CHOICES))]
+        keep = ranked[:limit] if confident else ranked[: max(limit, min(len(close), MAX_CHOICES))]
         candidates = self.candidates([item for _, _, item in keep], [score for _, score, _ in keep])
-        return Resolution(query=query, artist=shown_artist, candidates=candidates, confident=confident,
-                          close_call=not confident and rule.good_match(evidence),
-                          artist_matched=artist_matched), evidence
+        return Resolution(
+            query=query,
+            artist=shown_artist,
+            candidates=candidates,
+            confident=confident,
+            close_call=not confident and rule.good_match(evidence),
+            artist_matched=artist_matched,
+        ), evidence
 
     def _evidence(self, ranked: list[tuple[float, float, int]], readings: list, artist_agreed: bool) -> MatchEvidence:
         """What the confidence rule judges about the best of ``ranked``: its score, its lead,
@@ -1214,10 +1334,17 @@ class TitleResolver:
         margin = ranked[0][0] - ranked[1][0] if len(ranked) > 1 else math.inf
         edits, length = self._slips(item, readings)
         # Rivals have another title: between songs of one title (a cover), listeners decide.
-        rival_edits = min((self._slips(other, readings)[0] for _, _, other in ranked[1:1 + RIVALS]
-                           if self.item_core[other] != self.item_core[item]), default=MAX_QUERY_CHARS)
-        return MatchEvidence(score=score, margin=margin, edits=edits, length=length, artist_agreed=artist_agreed,
-                             rival_edits=rival_edits)
+        rival_edits = min(
+            (
+                self._slips(other, readings)[0]
+                for _, _, other in ranked[1 : 1 + RIVALS]
+                if self.item_core[other] != self.item_core[item]
+            ),
+            default=MAX_QUERY_CHARS,
+        )
+        return MatchEvidence(
+            score=score, margin=margin, edits=edits, length=length, artist_agreed=artist_agreed, rival_edits=rival_edits
+        )
 
     def _slips(self, item: int, readings: list) -> tuple[int, int]:
         """(fewest typing slips between a reading of the query and the item's title, that
@@ -1231,7 +1358,7 @@ class TitleResolver:
                 continue
             if artist_ids is not None:  # "halo beyonce" reads "halo" only for Beyoncé's songs
                 if credits is None:
-                    credits = set(self.credit_artists[self.credit_indptr[item]:self.credit_indptr[item + 1]].tolist())
+                    credits = set(self.credit_artists[self.credit_indptr[item] : self.credit_indptr[item + 1]].tolist())
                 if credits.isdisjoint(artist_ids.tolist()):
                     continue
             for name in names:
@@ -1270,8 +1397,14 @@ class TitleResolver:
         items = self._items_of_artists(np.array([artist_id], dtype=np.int64))
         reps = self.group_rep[_unique(self.item_group[items])]
         reps = reps[np.lexsort((reps, -self.listeners[reps]))][:limit]
-        return Resolution(query=query, artist=None, candidates=self.candidates(reps.tolist(), [score] * len(reps)),
-                          confident=False, kind="artist", named_artist=self.artist_display[artist_id])
+        return Resolution(
+            query=query,
+            artist=None,
+            candidates=self.candidates(reps.tolist(), [score] * len(reps)),
+            confident=False,
+            kind="artist",
+            named_artist=self.artist_display[artist_id],
+        )
 
     def closest_titles(self, query: object, limit: int = 5) -> list[str]:
         """Labels of the nearest titles, however weak, for a "no match" message."""
@@ -1336,7 +1469,7 @@ def _version_tail(core: str) -> str:
     tail = 0
     while tail < min(2, len(words) - 1) and words[-1 - tail] in TYPED_VERSION_WORDS:
         tail += 1
-    return " ".join(words[len(words) - tail:]) if tail else ""
+    return " ".join(words[len(words) - tail :]) if tail else ""
 
 
 def candidate_to_dict(candidate: Candidate) -> dict:

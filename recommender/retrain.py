@@ -119,8 +119,12 @@ class FeedbackRows:
     weight: float
 
     def summary(self) -> dict:
-        return {"members": self.members, "likes": self.likes,
-                "unknown_items": self.unknown_items, "weight": self.weight}
+        return {
+            "members": self.members,
+            "likes": self.likes,
+            "unknown_items": self.unknown_items,
+            "weight": self.weight,
+        }
 
 
 def feedback_rows(dataset, pairs: Iterable[tuple[str, str]], weight: float) -> FeedbackRows:
@@ -200,8 +204,12 @@ def retrain(
         report("feedback", 0.05, "reading the members' 👍 from the feedback log")
         pairs = (read_feedback or default_feedback_reader)(feedback_db)
         feedback = feedback_rows(dataset, pairs, weight)
-        report("feedback", 0.08, f"{feedback.likes} liked songs from {feedback.members} members "
-               f"(weight {weight:g} each{f', {feedback.unknown_items} not in the catalog' if feedback.unknown_items else ''})")
+        report(
+            "feedback",
+            0.08,
+            f"{feedback.likes} liked songs from {feedback.members} members "
+            f"(weight {weight:g} each{f', {feedback.unknown_items} not in the catalog' if feedback.unknown_items else ''})",
+        )
 
         metric = primary_metric(protocol, k)
         current_report = None
@@ -209,45 +217,72 @@ def retrain(
             report("evaluate", 0.1, f"scoring the current model {current}'s configuration ({protocol}, seed {seed})")
             current_report = evaluate(dataset, params, protocol, k, seed, train_share=share)
         report("evaluate", 0.35, f"scoring the candidate ({params.describe()} + feedback)")
-        candidate_report = evaluate(dataset, params, protocol, k, seed, train_share=share,
-                                    extra_train=feedback.matrix)
+        candidate_report = evaluate(dataset, params, protocol, k, seed, train_share=share, extra_train=feedback.matrix)
         candidate_value = candidate_report["model"][metric]
-        metrics = {"protocol": protocol, "k": k, "seed": seed, "train_share": share, "metric": metric,
-                   "candidate": candidate_report["model"], "baseline": candidate_report["baseline"]}
+        metrics = {
+            "protocol": protocol,
+            "k": k,
+            "seed": seed,
+            "train_share": share,
+            "metric": metric,
+            "candidate": candidate_report["model"],
+            "baseline": candidate_report["baseline"],
+        }
         if current_report is not None:
             metrics["current"] = current_report["model"]
             metrics["baseline"] = current_report["baseline"]
             current_value = current_report["model"][metric]
             if candidate_value < current_value - tolerance:
-                reason = (f"candidate {metric} {candidate_value:.4f} is below current {current} "
-                          f"({current_value:.4f}) by more than the tolerance {tolerance:g}; kept {current}")
+                reason = (
+                    f"candidate {metric} {candidate_value:.4f} is below current {current} "
+                    f"({current_value:.4f}) by more than the tolerance {tolerance:g}; kept {current}"
+                )
                 report("decide", 0.6, reason)
-                return {"promoted": False, "version": current, "reason": reason, "metrics": metrics,
-                        "feedback": feedback.summary()}
-            reason = (f"candidate {metric} {candidate_value:.4f} vs current {current} {current_value:.4f} "
-                      f"(tolerance {tolerance:g})")
+                return {
+                    "promoted": False,
+                    "version": current,
+                    "reason": reason,
+                    "metrics": metrics,
+                    "feedback": feedback.summary(),
+                }
+            reason = (
+                f"candidate {metric} {candidate_value:.4f} vs current {current} {current_value:.4f} "
+                f"(tolerance {tolerance:g})"
+            )
         else:
             reason = f"no current model to compare with; candidate {metric} {candidate_value:.4f}"
         report("decide", 0.6, "promoting: " + reason)
 
         everything = sp.vstack([dataset.interactions, feedback.matrix], format="csr")
-        novelty = calibrate_novelty(dataset, params, config, lambda message: report("calibrate", 0.62, message),
-                                    interactions=everything)
+        novelty = calibrate_novelty(
+            dataset, params, config, lambda message: report("calibrate", 0.62, message), interactions=everything
+        )
         report("train", 0.65, f"training on {everything.nnz:,} interactions ({everything.shape[0]:,} listeners)")
         fitted = fit(params, everything, progress=lambda p: report("train", 0.65 + 0.3 * p, f"training {p:.0%}"))
         manifest = {
             **fitted.manifest_fields(),
             "dataset": dataset_fields(dataset),
-            "metrics": {"protocol": protocol, "k": k, "seed": seed, "train_share": share,
-                        "model": candidate_report["model"], "baseline": metrics["baseline"]},
+            "metrics": {
+                "protocol": protocol,
+                "k": k,
+                "seed": seed,
+                "train_share": share,
+                "model": candidate_report["model"],
+                "baseline": metrics["baseline"],
+            },
             "feedback": {**feedback.summary(), "database": str(feedback_db)},
             "retrain": {"compared_with": current, "tolerance": tolerance, "reason": reason},
             "novelty": novelty,
         }
         report("publish", 0.97, "publishing")
         version = store.publish(fitted.arrays(), manifest)
-        return {"promoted": True, "version": version, "reason": reason, "metrics": metrics,
-                "feedback": feedback.summary()}
+        return {
+            "promoted": True,
+            "version": version,
+            "reason": reason,
+            "metrics": metrics,
+            "feedback": feedback.summary(),
+        }
 
 
 def retrain_command(args: argparse.Namespace) -> int:
@@ -272,22 +307,28 @@ def retrain_command(args: argparse.Namespace) -> int:
 
     def report(stage: str, progress: float, message: str) -> None:
         if args.json_progress:
-            emit({"stage": stage, "progress": round(min(max(progress, 0.0), 1.0), 4),
-                  "message": for_the_bot(message)})
+            emit({"stage": stage, "progress": round(min(max(progress, 0.0), 1.0), 4), "message": for_the_bot(message)})
         elif stage != "train" or last_stage[0] != "train":  # people need no per-iteration lines
             print(f"[{stage}] {message}", flush=True)
         last_stage[0] = stage
 
     try:
         result = retrain(
-            config, name, feedback_db=args.feedback_db, feedback_weight=args.feedback_weight,
-            tolerance=args.tolerance, protocol=args.protocol, params_from=args.params, report=report,
+            config,
+            name,
+            feedback_db=args.feedback_db,
+            feedback_weight=args.feedback_weight,
+            tolerance=args.tolerance,
+            protocol=args.protocol,
+            params_from=args.params,
+            report=report,
         )
     except SoundalikeError as error:
         emit({"stage": "error", "progress": 1.0, "message": for_the_bot(str(error))})
         raise
-    message = (f"promoted {name}/{result['version']}" if result["promoted"]
-               else f"kept {name}/{result['version']}") + f": {result['reason']}"
+    message = (
+        f"promoted {name}/{result['version']}" if result["promoted"] else f"kept {name}/{result['version']}"
+    ) + f": {result['reason']}"
     if args.json_progress:
         emit({"stage": "done", "progress": 1.0, "message": message, **result})
     else:
@@ -307,9 +348,15 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
     parser.add_argument("--feedback-db", type=Path, help="the bot's SQLite log (default: [bot] database)")
     parser.add_argument("--feedback-weight", type=float, help="play count of one 👍 (default: [bot] feedback_weight)")
-    parser.add_argument("--tolerance", type=float, help="allowed drop of the figure (default: [bot] promotion_tolerance)")
+    parser.add_argument(
+        "--tolerance", type=float, help="allowed drop of the figure (default: [bot] promotion_tolerance)"
+    )
     parser.add_argument("--protocol", choices=("holdout", "users", "item2item"), help="default: [evaluation] protocol")
-    parser.add_argument("--params", choices=("current", "config"), default="current",
-                        help="train the current model's configuration (default) or config.toml [training]")
+    parser.add_argument(
+        "--params",
+        choices=("current", "config"),
+        default="current",
+        help="train the current model's configuration (default) or config.toml [training]",
+    )
     parser.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
     parser.set_defaults(func=retrain_command)

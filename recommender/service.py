@@ -56,10 +56,12 @@ def no_match_note(dataset) -> str | None:
     if not isinstance(songs, int) or isinstance(songs, bool) or songs < 1:
         songs = getattr(dataset, "n_items", None)
     count = f"{songs:,} " if isinstance(songs, int) else ""
-    return (f"These are demo data: they know only the {count}songs of the shipped demo catalog. "
-            "For about a million songs, import the Million Song Dataset: "
-            "python -m recommender data download-msd, then python -m recommender data import-msd "
-            "(README, The data).")
+    return (
+        f"These are demo data: they know only the {count}songs of the shipped demo catalog. "
+        "For about a million songs, import the Million Song Dataset: "
+        "python -m recommender data download-msd, then python -m recommender data import-msd "
+        "(README, The data)."
+    )
 
 
 class NoListeningData(SoundalikeError):
@@ -89,7 +91,8 @@ def calibrated_deep_beta(manifest, key: str = "deep_beta") -> float | None:
 def wants_ann_index(config: Config, model) -> bool:
     """Whether [serving] index asks for an approximate index for this model."""
     return config.serving.index == "ann" or (
-        config.serving.index == "auto" and model.scanned_items >= ann.AUTO_FROM_ITEMS)
+        config.serving.index == "auto" and model.scanned_items >= ann.AUTO_FROM_ITEMS
+    )
 
 
 def _index_in_background(config: Config, model) -> None:
@@ -135,7 +138,10 @@ class SoundalikeService:
         resolver = TitleResolver.build(data)
         log.info(
             "serving dataset %s (%s songs) with model %s, ready in %.2f s",
-            name, f"{data.n_items:,}", model.version, time.perf_counter() - started,
+            name,
+            f"{data.n_items:,}",
+            model.version,
+            time.perf_counter() - started,
         )
         _index_in_background(config, model)
         return cls(config, data, resolver, store, model)
@@ -210,13 +216,24 @@ class SoundalikeService:
         resolution = self.resolve(title_or_id, artist)
         if resolution.found and resolution.kind == "song" and (resolution.confident or resolution.close_call):
             return resolution.best
-        closest = ([c.label for c in resolution.candidates[:5]] if resolution.found
-                   else self.resolver.closest_titles(title_or_id))
+        closest = (
+            [c.label for c in resolution.candidates[:5]]
+            if resolution.found
+            else self.resolver.closest_titles(title_or_id)
+        )
         raise UnknownSong(title_or_id, closest, note=self.no_match_note())
 
     # -- answers ---------------------------------------------------------------------------
-    def _options(self, count: int, offset: int, novelty: str | None, per_artist_cap: int | None,
-                 exclude_seed_artist: bool = False, model=None, for_you: bool = False) -> RankingOptions:
+    def _options(
+        self,
+        count: int,
+        offset: int,
+        novelty: str | None,
+        per_artist_cap: int | None,
+        exclude_seed_artist: bool = False,
+        model=None,
+        for_you: bool = False,
+    ) -> RankingOptions:
         serving = self.config.serving
         model = self.model if model is None else model
         try:
@@ -291,14 +308,25 @@ class SoundalikeService:
             raise SoundalikeError(f"A mix takes at most {MAX_MIX_SEEDS} songs, got {len(seeds)}.")
         return self._from_seeds(seeds, count, offset, novelty, per_artist_cap, exclude_ids, exclude_seed_artist)
 
-    def _from_seeds(self, seeds: list[int], count: int, offset: int, novelty: str | None,
-                    per_artist_cap: int | None, exclude_ids: Iterable[str], exclude_seed_artist: bool) -> Answer:
+    def _from_seeds(
+        self,
+        seeds: list[int],
+        count: int,
+        offset: int,
+        novelty: str | None,
+        per_artist_cap: int | None,
+        exclude_ids: Iterable[str],
+        exclude_seed_artist: bool,
+    ) -> Answer:
         self._require_listeners(seeds)
         model = self.model
         options = self._options(count, offset, novelty, per_artist_cap, exclude_seed_artist, model)
         indices, scores = model.similar_to_each(np.asarray(seeds, dtype=np.int64), options.pool_size)
         page = rank_page(
-            self.dataset, indices, scores, options,
+            self.dataset,
+            indices,
+            scores,
+            options,
             exclude=self._seed_exclusions(seeds) | set(self._indices(exclude_ids)),
             seed_artists=[self.dataset.artist(s) for s in seeds],
             version_group=self.resolver.version_group,
@@ -337,7 +365,10 @@ class SoundalikeService:
             np.asarray(history, dtype=np.int64), np.ones(len(history), dtype=np.float32), options.pool_size
         )
         page = rank_page(
-            self.dataset, indices, scores, options,
+            self.dataset,
+            indices,
+            scores,
+            options,
             exclude=self._seed_exclusions(history) | set(self._indices(exclude_ids)),
             version_group=self.resolver.version_group,
             representative=self.resolver.representative,

@@ -110,6 +110,7 @@ def check_manifest(manifest: Mapping, where: str) -> None:
     """Raise ModelDamaged unless the fields serving reads have the types it needs.
 
     Fields this code does not read are left alone (a newer trainer may add some)."""
+
     def wrong(field: str, what: str) -> ModelDamaged:
         value = manifest
         for part in field.split("."):
@@ -124,8 +125,7 @@ def check_manifest(manifest: Mapping, where: str) -> None:
     if not isinstance(arrays, Mapping) or not arrays:
         raise wrong("arrays", "a mapping of array names to file names")
     for key, file_name in arrays.items():
-        if not (isinstance(key, str) and _ARRAY_NAME.match(key)
-                and file_name in (f"{key}.npy", f"{key}.npz")):
+        if not (isinstance(key, str) and _ARRAY_NAME.match(key) and file_name in (f"{key}.npy", f"{key}.npz")):
             raise wrong("arrays", "a mapping of array names to their .npy/.npz files")
     wanted = "item_factors" if algorithm in FACTOR_ALGORITHMS else "similarity"
     if wanted not in arrays:
@@ -330,8 +330,7 @@ class ModelStore:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             log.warning("%s is unreadable (%s); going by the version numbers", path, error)
         if history is None:
-            history = [v for v in self.versions()
-                       if current is None or version_number(v) <= version_number(current)]
+            history = [v for v in self.versions() if current is None or version_number(v) <= version_number(current)]
         if current is not None and (not history or history[-1] != current):
             if current in history:
                 history = history[: len(history) - history[::-1].index(current)]
@@ -559,9 +558,7 @@ class ModelStore:
             handle.flush()
             os.fsync(handle.fileno())
         checksums = {
-            path.name: _sha256(path)
-            for path in sorted(temp.iterdir())
-            if path.is_file() and path.name != CHECKSUMS
+            path.name: _sha256(path) for path in sorted(temp.iterdir()) if path.is_file() and path.name != CHECKSUMS
         }
         with (temp / CHECKSUMS).open("w", encoding="utf-8") as handle:
             json.dump(checksums, handle, indent=2, sort_keys=True)

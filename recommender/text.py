@@ -32,22 +32,53 @@ MAX_CATALOG_CHARS = 500
 # surrogates, private use and unassigned code points.
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 # Letters NFKD leaves whole; spelled out so "Røyksopp" meets "royksopp".
-_LETTER_SPELLINGS = str.maketrans({
-    "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "đ": "d", "Đ": "D",
-    "ł": "l", "Ł": "L", "ß": "ss", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D", "ı": "i",
-})
+_LETTER_SPELLINGS = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "ß": "ss",
+        "þ": "th",
+        "Þ": "TH",
+        "ð": "d",
+        "Ð": "D",
+        "ı": "i",
+    }
+)
 # Applied after case folding: connectors become words, apostrophes and dots vanish.
-_PUNCTUATION = str.maketrans({
-    "&": " and ", "+": " and ",
-    "'": None, "’": None, "‘": None, "`": None, "´": None, "ʼ": None, ".": None,
-    "…": " ",
-})
+_PUNCTUATION = str.maketrans(
+    {
+        "&": " and ",
+        "+": " and ",
+        "'": None,
+        "’": None,
+        "‘": None,
+        "`": None,
+        "´": None,
+        "ʼ": None,
+        ".": None,
+        "…": " ",
+    }
+)
 _ELLIPSIS = re.compile(r"\.{2,}")
 # The ASCII shortcut of the same rules: letters and digits stay, everything else separates.
-_ASCII_FOLD = str.maketrans({
-    **{chr(code): " " for code in range(128) if not chr(code).isalnum()},
-    "&": " and ", "+": " and ", "'": None, "`": None, ".": None,
-})
+_ASCII_FOLD = str.maketrans(
+    {
+        **{chr(code): " " for code in range(128) if not chr(code).isalnum()},
+        "&": " and ",
+        "+": " and ",
+        "'": None,
+        "`": None,
+        ".": None,
+    }
+)
 # Anything that is not a letter or digit separates words (underscore too).
 _SEPARATORS = re.compile(r"[\W_]+")
 
@@ -64,14 +95,16 @@ _FEATURED_SPLIT = re.compile(r"\s*(?:,|&|/|\band\b|\bx\b)\s*", re.IGNORECASE)
 _ARTIST_CREDIT_SPLIT = re.compile(r"\s+(?:featuring|feat\.?|ft\.|vs\.?|/)\s+", re.IGNORECASE)
 
 # Words that mark an extra as a version of the same recording rather than a subtitle.
-VERSION_WORDS = frozenset("""
+VERSION_WORDS = frozenset(
+    """
     live remaster remastered remasterd mix remix remixed edit edited version versions demo
     acoustic mono stereo instrumental karaoke radio extended original bonus single album lp ep
     unplugged session sessions take reprise dub explicit clean rerecorded re recorded cover
     medley mixed vocal orchestral orchestra symphonic rehearsal alternate alt outtake outtakes
     club dance deluxe anniversary digital remasters rmx vip short long intro outro bbc peel
     studio performance recording recorded concert tour from soundtrack ost theme
-""".split())
+""".split()
+)
 
 
 def clean(text: object, max_chars: int = MAX_QUERY_CHARS) -> str:
@@ -157,8 +190,16 @@ def parse_title(title: object, max_chars: int = MAX_QUERY_CHARS) -> TitleParts:
     """Take a title (or a typed query) apart into core, extras and featured artists."""
     text = clean(title, max_chars)
     lowered = text.lower()
-    if not ("(" in text or "[" in text or "{" in text or "-" in text or "–" in text or "—" in text
-            or "feat" in lowered or "ft." in lowered):
+    if not (
+        "(" in text
+        or "[" in text
+        or "{" in text
+        or "-" in text
+        or "–" in text
+        or "—" in text
+        or "feat" in lowered
+        or "ft." in lowered
+    ):
         # Most titles: no brackets, dashes or featuring, so the core is the whole title.
         core = drop_leading_the(fold(text))
         return TitleParts(core=core, full=core)
@@ -171,7 +212,7 @@ def parse_title(title: object, max_chars: int = MAX_QUERY_CHARS) -> TitleParts:
         if feat:
             featured.extend(_split_featured(feat.group(1)))
             return " "
-        if (extra := fold(content)):
+        if extra := fold(content):
             extras.append(extra)
         return f" {content} "
 
@@ -192,7 +233,7 @@ def parse_title(title: object, max_chars: int = MAX_QUERY_CHARS) -> TitleParts:
                 feat = _FEATURING.match(piece)
                 if feat:
                     featured.extend(_split_featured(feat.group(1)))
-                elif (extra := fold(piece)):
+                elif extra := fold(piece):
                     extras.append(extra)
     tail = _FEATURING_TAIL.search(main)
     if tail:
@@ -208,8 +249,9 @@ def parse_title(title: object, max_chars: int = MAX_QUERY_CHARS) -> TitleParts:
         # "(Untitled)" or "[Intro]": the bracket is all there is, so it is the title.
         core = full
     is_version = any(word in VERSION_WORDS for extra in extras for word in extra.split())
-    return TitleParts(core=core, extras=tuple(extras), featured=tuple(featured), full=full or core,
-                      is_version=is_version)
+    return TitleParts(
+        core=core, extras=tuple(extras), featured=tuple(featured), full=full or core, is_version=is_version
+    )
 
 
 @dataclass(frozen=True)

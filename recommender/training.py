@@ -159,21 +159,32 @@ def make_model(params: TrainParams):
 
     if params.algorithm == "als":
         return implicit.als.AlternatingLeastSquares(
-            factors=params.factors, regularization=params.regularization, alpha=params.alpha,
-            iterations=params.iterations, random_state=params.random_state,
-            num_threads=params.threads, use_gpu=False,
+            factors=params.factors,
+            regularization=params.regularization,
+            alpha=params.alpha,
+            iterations=params.iterations,
+            random_state=params.random_state,
+            num_threads=params.threads,
+            use_gpu=False,
         )
     if params.algorithm == "bpr":
         return implicit.bpr.BayesianPersonalizedRanking(
-            factors=params.factors, learning_rate=params.learning_rate,
-            regularization=params.regularization, iterations=params.iterations,
-            random_state=params.random_state, num_threads=params.threads, use_gpu=False,
+            factors=params.factors,
+            learning_rate=params.learning_rate,
+            regularization=params.regularization,
+            iterations=params.iterations,
+            random_state=params.random_state,
+            num_threads=params.threads,
+            use_gpu=False,
         )
     if params.algorithm == "lmf":
         return implicit.lmf.LogisticMatrixFactorization(
-            factors=params.factors, learning_rate=params.learning_rate,
-            regularization=params.regularization, iterations=params.iterations,
-            random_state=params.random_state, num_threads=params.threads,
+            factors=params.factors,
+            learning_rate=params.learning_rate,
+            regularization=params.regularization,
+            iterations=params.iterations,
+            random_state=params.random_state,
+            num_threads=params.threads,
         )
     if params.algorithm == "cosine":
         return knn.CosineRecommender(K=params.neighbours, num_threads=params.threads)
@@ -209,10 +220,16 @@ class FittedModel:
             "parameters": self.params.to_dict(),
             "typical_weight": self.typical_weight,
             "n_items": int(n_items),
-            "training": {"users": int(n_users), "interactions": int(self.weighted.nnz),
-                         "seconds": round(self.seconds, 3),
-                         **({"median_iteration_seconds": round(float(np.median(self.iteration_seconds)), 3)}
-                            if self.iteration_seconds else {})},
+            "training": {
+                "users": int(n_users),
+                "interactions": int(self.weighted.nnz),
+                "seconds": round(self.seconds, 3),
+                **(
+                    {"median_iteration_seconds": round(float(np.median(self.iteration_seconds)), 3)}
+                    if self.iteration_seconds
+                    else {}
+                ),
+            },
         }
 
     def loaded(self, version: str = "unpublished") -> LoadedModel:
@@ -254,8 +271,13 @@ def fit(
             model.fit(weighted, show_progress=show_progress)
     if progress is not None and callback is None:
         progress(1.0)  # kNN models fit in one step
-    return FittedModel(params=params, implicit_model=model, weighted=weighted,
-                       seconds=time.perf_counter() - started, iteration_seconds=iteration_seconds)
+    return FittedModel(
+        params=params,
+        implicit_model=model,
+        weighted=weighted,
+        seconds=time.perf_counter() - started,
+        iteration_seconds=iteration_seconds,
+    )
 
 
 # -- tuning ----------------------------------------------------------------------------
@@ -378,9 +400,12 @@ def tune(
     test_metrics = evaluation.holdout_metrics(final, train, test, k)
     baseline = evaluation.holdout_metrics(evaluation.PopularityRecommender.fit(train), train, test, k)
     return TuneResult(
-        best=best, metric=metric, trials=trials, test=test_metrics, baseline=baseline,
-        split={"protocol": "holdout", "k": k, "seed": seed, "train_share": train_share,
-               "validation_seed": seed + 1},
+        best=best,
+        metric=metric,
+        trials=trials,
+        test=test_metrics,
+        baseline=baseline,
+        split={"protocol": "holdout", "k": k, "seed": seed, "train_share": train_share, "validation_seed": seed + 1},
     )
 
 
@@ -398,10 +423,14 @@ def dataset_fields(dataset) -> dict:
 def params_from_args(config, args: argparse.Namespace) -> TrainParams:
     base = TrainParams.from_config(config.training)
     return base.replace(
-        algorithm=getattr(args, "algorithm", None), weighting=getattr(args, "weighting", None),
-        factors=getattr(args, "factors", None), iterations=getattr(args, "iterations", None),
-        regularization=getattr(args, "regularization", None), alpha=getattr(args, "alpha", None),
-        learning_rate=getattr(args, "learning_rate", None), neighbours=getattr(args, "neighbours", None),
+        algorithm=getattr(args, "algorithm", None),
+        weighting=getattr(args, "weighting", None),
+        factors=getattr(args, "factors", None),
+        iterations=getattr(args, "iterations", None),
+        regularization=getattr(args, "regularization", None),
+        alpha=getattr(args, "alpha", None),
+        learning_rate=getattr(args, "learning_rate", None),
+        neighbours=getattr(args, "neighbours", None),
     )
 
 
@@ -409,29 +438,45 @@ def format_metrics(metrics: dict) -> str:
     return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items() if isinstance(value, float))
 
 
-def calibrate_novelty(dataset, params: TrainParams, config, report: Callable[[str], None] = print,
-                      interactions: sp.spmatrix | None = None) -> dict:
+def calibrate_novelty(
+    dataset, params: TrainParams, config, report: Callable[[str], None] = print, interactions: sp.spmatrix | None = None
+) -> dict:
     """Calibrate "deep cuts" for this data (``evaluation.calibrate_deep``: a validation split of
     the training data) and say what was chosen; the result goes into the model's manifest."""
     from . import evaluation
 
     evaluation_config, serving = config.evaluation, config.serving
-    report(f"Calibrating the deep cuts setting on a validation split of the training users (seed "
-           f"{evaluation_config.random_state + 1}) ...")
+    report(
+        f"Calibrating the deep cuts setting on a validation split of the training users (seed "
+        f"{evaluation_config.random_state + 1}) ..."
+    )
     novelty = evaluation.calibrate_deep(
-        dataset, params, k=evaluation_config.k, seed=evaluation_config.random_state,
-        train_share=evaluation_config.train_share, per_artist_cap=serving.per_artist_cap,
-        min_listeners=serving.min_listeners, interactions=interactions)
+        dataset,
+        params,
+        k=evaluation_config.k,
+        seed=evaluation_config.random_state,
+        train_share=evaluation_config.train_share,
+        per_artist_cap=serving.per_artist_cap,
+        min_listeners=serving.min_listeners,
+        interactions=interactions,
+    )
     for name, part in (("/soundalike and /mix", novelty["similar"]), ("/foryou", novelty["for_you"])):
         chosen = next((row for row in part["grid"] if row["beta"] == part["deep_beta"]), None)
         if chosen is None:
-            report(f"Deep cuts for {name}: beta 0: no beta kept {evaluation.DEEP_HIT_FLOOR:.0%} of balanced's hits, "
-                   "so deep cuts answer like balanced")
+            report(
+                f"Deep cuts for {name}: beta 0: no beta kept {evaluation.DEEP_HIT_FLOOR:.0%} of balanced's hits, "
+                "so deep cuts answer like balanced"
+            )
             continue
-        report(f"Deep cuts for {name}: beta {part['deep_beta']:g}: {chosen['hit_share']:.0%} of balanced's hit "
-               f"rate, median listeners {chosen['listener_share']:.0%} of balanced's"
-               + ("" if part["listener_target_met"] else
-                  f" (the target, at most {evaluation.DEEP_LISTENER_TARGET:.0%}, was not reachable)"))
+        report(
+            f"Deep cuts for {name}: beta {part['deep_beta']:g}: {chosen['hit_share']:.0%} of balanced's hit "
+            f"rate, median listeners {chosen['listener_share']:.0%} of balanced's"
+            + (
+                ""
+                if part["listener_target_met"]
+                else f" (the target, at most {evaluation.DEEP_LISTENER_TARGET:.0%}, was not reachable)"
+            )
+        )
     return novelty
 
 
@@ -445,19 +490,32 @@ def train_command(args: argparse.Namespace) -> int:
     dataset = Dataset.open(config.datasets_dir, name)
     params = params_from_args(config, args)
     k, seed, share = config.evaluation.k, config.evaluation.random_state, config.evaluation.train_share
-    print(f"Dataset {name}: {dataset.n_users:,} users x {dataset.n_items:,} items, "
-          f"{dataset.interactions.nnz:,} interactions")
+    print(
+        f"Dataset {name}: {dataset.n_users:,} users x {dataset.n_items:,} items, "
+        f"{dataset.interactions.nnz:,} interactions"
+    )
     manifest_extra: dict = {}
     metrics: dict = {}
     if args.tune:
-        print(f"Tuning {params.algorithm} on a validation split of the training part "
-              f"(up to {args.tune_trials} trials, {args.tune_seconds:.0f} s) ...")
-        result = tune(dataset.interactions, params, k=k, seed=seed, train_share=share,
-                      max_trials=args.tune_trials, time_budget=args.tune_seconds,
-                      show_progress=not args.quiet)
+        print(
+            f"Tuning {params.algorithm} on a validation split of the training part "
+            f"(up to {args.tune_trials} trials, {args.tune_seconds:.0f} s) ..."
+        )
+        result = tune(
+            dataset.interactions,
+            params,
+            k=k,
+            seed=seed,
+            train_share=share,
+            max_trials=args.tune_trials,
+            time_budget=args.tune_seconds,
+            show_progress=not args.quiet,
+        )
         ranked = sorted(result.trials, key=lambda t: -t.validation)
-        print(f"{len(result.trials)} trials in {sum(t.seconds for t in result.trials):.0f} s; the best by "
-              f"validation {result.metric}:")
+        print(
+            f"{len(result.trials)} trials in {sum(t.seconds for t in result.trials):.0f} s; the best by "
+            f"validation {result.metric}:"
+        )
         for trial in ranked[:5]:
             print(f"  validation {result.metric} {trial.validation:.4f}  {trial.params.describe()}")
         params = result.best
@@ -587,28 +645,36 @@ def register(subparsers) -> None:
     )
     train.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
     add_param_arguments(train)
-    train.add_argument("--tune", action="store_true",
-                       help="search parameters on a validation split of the training part, then "
-                       "report the chosen ones on the untouched test split")
+    train.add_argument(
+        "--tune",
+        action="store_true",
+        help="search parameters on a validation split of the training part, then "
+        "report the chosen ones on the untouched test split",
+    )
     train.add_argument("--tune-trials", type=int, default=40, help="most configurations to try (default 40)")
-    train.add_argument("--tune-seconds", type=float, default=90.0,
-                       help="stop starting new trials after this long (default 90)")
+    train.add_argument(
+        "--tune-seconds", type=float, default=90.0, help="stop starting new trials after this long (default 90)"
+    )
     train.add_argument("--no-eval", action="store_true", help="skip the holdout figures (large data)")
-    train.add_argument("--no-calibrate", action="store_true",
-                       help="skip calibrating the deep cuts setting on a validation split (one more fit); "
-                       "the model then answers deep cuts with the default beta")
+    train.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="skip calibrating the deep cuts setting on a validation split (one more fit); "
+        "the model then answers deep cuts with the default beta",
+    )
     train.add_argument("--no-publish", action="store_true", help="train and report, publish nothing")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=train_command)
 
     models = subparsers.add_parser("models", help="list a dataset's model versions (* = current)")
     models.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
-    models.add_argument("--verify", action="store_true",
-                        help="check every version whole (checksums, manifest, contents, dataset); "
-                        "exit 1 if one is damaged")
+    models.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every version whole (checksums, manifest, contents, dataset); exit 1 if one is damaged",
+    )
     models.set_defaults(func=models_command)
 
     rollback = subparsers.add_parser("rollback", help="serve the version served before the current one again")
     rollback.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
     rollback.set_defaults(func=rollback_command)
-

@@ -58,8 +58,14 @@ class BotWorld:
         settings = self.config.bot
         self.pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue, workers=2)
         bot_options.setdefault("guild_ready_timeout", 0.01)
-        self.bot = SoundalikeBot(config=self.config, service=self.service, feedback_log=self.feedback_log,
-                                 pool=self.pool, retrainer=self.retrainer, **bot_options)
+        self.bot = SoundalikeBot(
+            config=self.config,
+            service=self.service,
+            feedback_log=self.feedback_log,
+            pool=self.pool,
+            retrainer=self.retrainer,
+            **bot_options,
+        )
         connected_before = len(self.fake.identify_payloads)
         async with asyncio.timeout(WAIT):
             await self.bot.login(TEST_TOKEN)  # runs setup_hook: cogs, persistent items, sync
@@ -87,8 +93,9 @@ class BotWorld:
         return await self.start()
 
     # -- asking the bot things ---------------------------------------------------------------
-    async def soundalike(self, title: str, *, artist: str | None = None, count: int | None = None,
-                         who: FakeMember | None = None):
+    async def soundalike(
+        self, title: str, *, artist: str | None = None, count: int | None = None, who: FakeMember | None = None
+    ):
         from fake_discord import option
 
         options = [option("title", title)]
@@ -102,18 +109,26 @@ class BotWorld:
         """The message the bot edited into the deferred response of ``interaction``, once the bot
         is done with it (its last step is putting 👍 and 👎 on it, after logging the answer)."""
         app = self.fake.application_id
-        await self.fake.wait_for("PATCH", rf"/webhooks/{app}/{interaction.token}/messages/@original",
-                                 since=since, timeout=WAIT)
+        await self.fake.wait_for(
+            "PATCH", rf"/webhooks/{app}/{interaction.token}/messages/@original", since=since, timeout=WAIT
+        )
         message_id = interaction.original_message_id
-        await self.fake.wait_for("PUT", rf"/channels/\d+/messages/{message_id}/reactions/[^/]+/@me",
-                                 since=since, timeout=WAIT, where=lambda r: "👎" in r.path)
+        await self.fake.wait_for(
+            "PUT",
+            rf"/channels/\d+/messages/{message_id}/reactions/[^/]+/@me",
+            since=since,
+            timeout=WAIT,
+            where=lambda r: "👎" in r.path,
+        )
         return self.fake.message(message_id)
 
     async def ephemeral_reply(self, interaction, *, since: int = 0) -> str:
         """The text of the ephemeral message the bot answered ``interaction`` with."""
         recorded = await self.fake.wait_for(
-            "POST", rf"/(interactions/{interaction.id}/{interaction.token}/callback|webhooks/\d+/{interaction.token})",
-            since=since, timeout=WAIT,
+            "POST",
+            rf"/(interactions/{interaction.id}/{interaction.token}/callback|webhooks/\d+/{interaction.token})",
+            since=since,
+            timeout=WAIT,
             where=lambda r: _is_ephemeral_message(r.body),
         )
         body = recorded.body.get("data", recorded.body)  # callback bodies wrap the message in "data"
@@ -138,9 +153,17 @@ def make_people(fake: FakeDiscord) -> tuple[FakeGuild, FakeMember, FakeMember, F
 
 
 @contextlib.asynccontextmanager
-async def bot_world(tmp_path: Path, config: Config, service, *, retrainer: Retrainer | None = None,
-                    config_path: Path | None = None, dev_guild: bool = False, fake_options: dict | None = None,
-                    **bot_changes):
+async def bot_world(
+    tmp_path: Path,
+    config: Config,
+    service,
+    *,
+    retrainer: Retrainer | None = None,
+    config_path: Path | None = None,
+    dev_guild: bool = False,
+    fake_options: dict | None = None,
+    **bot_changes,
+):
     """A started fake Discord + feedback log + connected bot; everything closed afterwards.
 
     ``dev_guild`` configures the fake server as the dev guild (commands synced there only);
@@ -153,8 +176,17 @@ async def bot_world(tmp_path: Path, config: Config, service, *, retrainer: Retra
         config = bot_config(config, guild, database=str(tmp_path / "feedback.sqlite3"), **bot_changes)
         with pointed_at(fake):
             async with FeedbackLog.open(config.database_path) as feedback_log:
-                world = BotWorld(fake, guild, member, dj, manager, config, service, feedback_log,
-                                 retrainer or Retrainer(config, config_path=config_path))
+                world = BotWorld(
+                    fake,
+                    guild,
+                    member,
+                    dj,
+                    manager,
+                    config,
+                    service,
+                    feedback_log,
+                    retrainer or Retrainer(config, config_path=config_path),
+                )
                 await world.start()
                 try:
                     yield world

@@ -67,12 +67,19 @@ class FakeService:
         self.calls.append(("resolve", title, artist))
         rows = [r for r in SONGS if r[1].lower() == title.lower() and (artist is None or r[2] == artist)]
         if rows:
-            return Resolution(title, artist, [self._candidate(r) for r in rows], confident=len(rows) == 1,
-                              close_call=len(rows) > 1)
+            return Resolution(
+                title, artist, [self._candidate(r) for r in rows], confident=len(rows) == 1, close_call=len(rows) > 1
+            )
         by_artist = sorted((r for r in SONGS if r[2].lower() == title.lower() and artist is None), key=lambda r: -r[3])
         if by_artist:
-            return Resolution(title, None, [self._candidate(r) for r in by_artist], confident=False, kind="artist",
-                              named_artist=by_artist[0][2])
+            return Resolution(
+                title,
+                None,
+                [self._candidate(r) for r in by_artist],
+                confident=False,
+                kind="artist",
+                named_artist=by_artist[0][2],
+            )
         near = difflib.get_close_matches(title.lower(), [r[1].lower() for r in SONGS], n=3, cutoff=0.8)
         rows = [r for r in SONGS if r[1].lower() in near]
         return Resolution(title, artist, [self._candidate(r, score=80.0) for r in rows], confident=False)
@@ -93,23 +100,46 @@ class FakeService:
     def complete_artist(self, partial: str, limit: int = 25) -> list[str]:
         return sorted({a for _, _, a, _ in SONGS if a.lower().startswith(partial.lower())})[:limit]
 
-    def similar(self, item_id: str, count: int = 5, offset: int = 0, novelty=None, exclude_seed_artist=False,
-                per_artist_cap=None, exclude_ids=()) -> Answer:
+    def similar(
+        self,
+        item_id: str,
+        count: int = 5,
+        offset: int = 0,
+        novelty=None,
+        exclude_seed_artist=False,
+        per_artist_cap=None,
+        exclude_ids=(),
+    ) -> Answer:
         self.calls.append(("similar", item_id, count, tuple(sorted(exclude_ids))))
-        self.options.append({"offset": offset, "novelty": novelty, "exclude_seed_artist": exclude_seed_artist,
-                             "per_artist_cap": per_artist_cap})
+        self.options.append(
+            {
+                "offset": offset,
+                "novelty": novelty,
+                "exclude_seed_artist": exclude_seed_artist,
+                "per_artist_cap": per_artist_cap,
+            }
+        )
         if self.fail_similar is not None:
             raise self.fail_similar
         return self._answer([item_id], count, offset, exclude_ids)
 
-    def mix(self, item_ids, count: int = 5, offset: int = 0, novelty=None, per_artist_cap=None,
-            exclude_ids=(), exclude_seed_artist=False) -> Answer:
+    def mix(
+        self,
+        item_ids,
+        count: int = 5,
+        offset: int = 0,
+        novelty=None,
+        per_artist_cap=None,
+        exclude_ids=(),
+        exclude_seed_artist=False,
+    ) -> Answer:
         self.calls.append(("mix", tuple(item_ids), count, tuple(sorted(exclude_ids))))
         self.options.append({"offset": offset, "novelty": novelty, "per_artist_cap": per_artist_cap})
         return self._answer(list(item_ids), count, offset, exclude_ids)
 
-    def for_you(self, liked_ids, count: int = 5, offset: int = 0, novelty=None, per_artist_cap=None,
-                exclude_ids=()) -> Answer:
+    def for_you(
+        self, liked_ids, count: int = 5, offset: int = 0, novelty=None, per_artist_cap=None, exclude_ids=()
+    ) -> Answer:
         self.calls.append(("for_you", tuple(liked_ids), count, tuple(sorted(exclude_ids))))
         self.options.append({"offset": offset, "novelty": novelty})
         if len(set(liked_ids)) < 3:
@@ -118,9 +148,10 @@ class FakeService:
         return dataclasses.replace(answer, seeds=[])
 
     def _answer(self, seed_ids: list[str], count: int, offset: int, exclude_ids) -> Answer:
-        others = [r for r in SONGS if r[0] not in seed_ids and r[0] not in exclude_ids][offset:offset + count]
-        suggestions = [Suggestion(SONGS.index(r), r[0], r[1], r[2], 0.9 - 0.1 * n, f"reason {n}")
-                       for n, r in enumerate(others)]
+        others = [r for r in SONGS if r[0] not in seed_ids and r[0] not in exclude_ids][offset : offset + count]
+        suggestions = [
+            Suggestion(SONGS.index(r), r[0], r[1], r[2], 0.9 - 0.1 * n, f"reason {n}") for n, r in enumerate(others)
+        ]
         seeds = [self.candidate(item_id) for item_id in seed_ids]
         return Answer(seeds, suggestions, self.model.version, self.dataset.name, offset=offset)
 
@@ -137,8 +168,14 @@ class FakeService:
         return before, self.model.version
 
     def model_info(self) -> dict:
-        return {"version": self.model.version, "algorithm": "als", "created": "2026-01-02T03:04:05+00:00",
-                "dataset": "tiny", "metrics": {"ndcg@10": 0.31}, "versions": ["v1"]}
+        return {
+            "version": self.model.version,
+            "algorithm": "als",
+            "created": "2026-01-02T03:04:05+00:00",
+            "dataset": "tiny",
+            "metrics": {"ndcg@10": 0.31},
+            "versions": ["v1"],
+        }
 
 
 def make_bot(config: Config, *, service=None, feedback_log=None, retrainer=None, pool=None) -> SoundalikeBot:
@@ -175,9 +212,16 @@ def make_message(message_id: int = MESSAGE_ID) -> discord.InteractionMessage:
     return message
 
 
-def make_interaction(bot: SoundalikeBot, *, user_id: int = 1, dm: bool = False, role_ids: tuple[int, ...] = (),
-                     manage_guild: bool = False, kind=discord.InteractionType.application_command,
-                     message: discord.Message | None = None) -> discord.Interaction:
+def make_interaction(
+    bot: SoundalikeBot,
+    *,
+    user_id: int = 1,
+    dm: bool = False,
+    role_ids: tuple[int, ...] = (),
+    manage_guild: bool = False,
+    kind=discord.InteractionType.application_command,
+    message: discord.Message | None = None,
+) -> discord.Interaction:
     interaction = mock.create_autospec(discord.Interaction, instance=True, spec_set=True)
     interaction.client = bot
     interaction.type = kind

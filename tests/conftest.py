@@ -27,8 +27,7 @@ LASTFM = SHARED / "datasets" / "hetrec2011-lastfm-2k"
 # too_slow health check nor a deadline applies. In CI the examples are derandomized (a red run
 # reproduces) and nothing is written to a .hypothesis/ database. Tests set only max_examples.
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, database=None,
-                          print_blob=True)
+settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, database=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
 
 # Fewer synthetic listeners than `make run` uses: enough structure, a few seconds to build.
@@ -76,5 +75,7 @@ def demo_service(demo_env):
 
 def require_lastfm() -> Path:
     if not (LASTFM / "user_artists.dat").exists():
-        pytest.skip(f"real Last.fm data not found at {LASTFM} (../shared is only present in the team's workspace and CI)")
+        pytest.skip(
+            f"real Last.fm data not found at {LASTFM} (../shared is only present in the team's workspace and CI)"
+        )
     return LASTFM

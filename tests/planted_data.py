@@ -20,8 +20,13 @@ USERS_PER_GENRE = 40
 ITEMS_PER_USER = 6
 
 
-def planted_counts(seed: int = 0, genres: int = GENRES, items_per_genre: int = ITEMS_PER_GENRE,
-                   users_per_genre: int = USERS_PER_GENRE, items_per_user: int = ITEMS_PER_USER):
+def planted_counts(
+    seed: int = 0,
+    genres: int = GENRES,
+    items_per_genre: int = ITEMS_PER_GENRE,
+    users_per_genre: int = USERS_PER_GENRE,
+    items_per_user: int = ITEMS_PER_USER,
+):
     """(users x items play counts, genre of each item)."""
     rng = np.random.default_rng(seed)
     rows, cols, values = [], [], []
@@ -41,13 +46,20 @@ def planted_counts(seed: int = 0, genres: int = GENRES, items_per_genre: int = I
 
 def write_planted_dataset(datasets_dir: Path, name: str = "planted", seed: int = 0) -> Dataset:
     counts, genre = planted_counts(seed)
-    items = pd.DataFrame({
-        "item_id": [f"song{i}" for i in range(counts.shape[1])],
-        "title": [f"Song {i}" for i in range(counts.shape[1])],
-        "artist": [f"Artist {g}" for g in genre],
-    })
-    write_dataset(Path(datasets_dir) / name, name=name, interactions=counts, items=items,
-                  user_ids=[f"user{u}" for u in range(counts.shape[0])])
+    items = pd.DataFrame(
+        {
+            "item_id": [f"song{i}" for i in range(counts.shape[1])],
+            "title": [f"Song {i}" for i in range(counts.shape[1])],
+            "artist": [f"Artist {g}" for g in genre],
+        }
+    )
+    write_dataset(
+        Path(datasets_dir) / name,
+        name=name,
+        interactions=counts,
+        items=items,
+        user_ids=[f"user{u}" for u in range(counts.shape[0])],
+    )
     return Dataset.open(datasets_dir, name)
 
 
@@ -58,7 +70,7 @@ def write_config(root: Path, extra: str = "") -> Path:
     path.write_text(
         f'[data]\nroot = "{root / "data"}"\ndefault_dataset = "planted"\n'
         f'[bot]\ndatabase = "{root / "soundalike.sqlite3"}"\n'
-        '[training]\nfactors = 8\niterations = 10\nthreads = 1\n' + extra,
+        "[training]\nfactors = 8\niterations = 10\nthreads = 1\n" + extra,
         encoding="utf-8",
     )
     return path

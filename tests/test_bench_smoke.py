@@ -106,9 +106,17 @@ def test_rows_judge_targets_and_explain_missing_figures():
 def test_suite_end_to_end_at_a_tiny_scale(tiny_data, tmp_path):
     work_root = tiny_data.parent.parent
     results = tmp_path / "results"
-    outcome = run_suite(TINY, seed=2012, steps=["import-msd", "import-anchor", "load", "train", "compute"],
-                        work_root=work_root, results_dir=results, queries=40, timeout=300,
-                        fresh=False, plot=True)
+    outcome = run_suite(
+        TINY,
+        seed=2012,
+        steps=["import-msd", "import-anchor", "load", "train", "compute"],
+        work_root=work_root,
+        results_dir=results,
+        queries=40,
+        timeout=300,
+        fresh=False,
+        plot=True,
+    )
     saved = json.loads((results / "latest.json").read_text())
     assert saved == json.loads((results / f"scale-{TINY:g}.json").read_text())
     assert {"date", "scale", "machine", "data", "figures", "steps"} <= set(saved)
@@ -137,8 +145,17 @@ def test_suite_end_to_end_at_a_tiny_scale(tiny_data, tmp_path):
 def test_a_run_of_self_contained_steps_generates_no_msd_files(tmp_path):
     """`python -m bench --steps resolver` makes its own catalog: no 48 M triplets at scale 1."""
     work_root, results = tmp_path / "work", tmp_path / "results"
-    outcome = run_suite(TINY, seed=2012, steps=["resolver"], work_root=work_root, results_dir=results,
-                        queries=60, timeout=300, fresh=False, plot=False)
+    outcome = run_suite(
+        TINY,
+        seed=2012,
+        steps=["resolver"],
+        work_root=work_root,
+        results_dir=results,
+        queries=60,
+        timeout=300,
+        fresh=False,
+        plot=False,
+    )
     assert not (work_root / generate.scale_dir_name(TINY) / "msd").exists()
     resolver = outcome["steps"]["resolver"]
     assert resolver["figures"]["status"] == "ok", resolver

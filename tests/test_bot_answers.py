@@ -53,8 +53,18 @@ async def answer_ids(service, feedback_log, pool, request, guild=GUILD, user=ALI
 
 async def logged_answer(service, feedback_log, pool, request, guild=GUILD, user=ALICE) -> int:
     answer = await compute_answer(service, feedback_log, pool, request, guild_id=guild, user_id=user, pool_key=guild)
-    return await log_answer(feedback_log, answer, command=request.command, guild_id=guild, user_id=user,
-                            channel_id=None, typed_title="typed", typed_artist=None, started=0.0, request=request)
+    return await log_answer(
+        feedback_log,
+        answer,
+        command=request.command,
+        guild_id=guild,
+        user_id=user,
+        channel_id=None,
+        typed_title="typed",
+        typed_artist=None,
+        started=0.0,
+        request=request,
+    )
 
 
 def logged(command: str, params: dict, resolved: str | None = None) -> LoggedQuery:
@@ -66,7 +76,8 @@ def test_a_request_survives_the_log_and_old_answers_can_still_be_continued():
     assert Request.from_logged(logged("mix", request.params())) == request
     # Logged before params held everything: a /soundalike answer with its count only.
     assert Request.from_logged(logged("soundalike", {"count": 3}, resolved=HEY_YA)) == Request(
-        "soundalike", (HEY_YA,), 3)
+        "soundalike", (HEY_YA,), 3
+    )
     assert Request.from_logged(logged("soundalike", {"count": 3})) is None  # no seed to ask about
     assert Request.from_logged(logged("retrain", {})) is None
     assert Request.from_logged(logged("soundalike", {"count": "many"}, resolved=HEY_YA)) is None
@@ -74,11 +85,15 @@ def test_a_request_survives_the_log_and_old_answers_can_still_be_continued():
     assert request.next_page().offset == 12 and request.next_page().seeds == ("a", "b")
 
 
-@given(st.dictionaries(st.sampled_from(["count", "offset", "novelty", "seeds", "per_artist_cap",
-                                        "exclude_seed_artist"]),
-                       st.one_of(st.none(), st.integers(), st.text(max_size=5), st.booleans(),
-                                 st.lists(st.text(max_size=3), max_size=3))),
-       st.sampled_from(["soundalike", "mix", "foryou", "other"]))
+@given(
+    st.dictionaries(
+        st.sampled_from(["count", "offset", "novelty", "seeds", "per_artist_cap", "exclude_seed_artist"]),
+        st.one_of(
+            st.none(), st.integers(), st.text(max_size=5), st.booleans(), st.lists(st.text(max_size=3), max_size=3)
+        ),
+    ),
+    st.sampled_from(["soundalike", "mix", "foryou", "other"]),
+)
 def test_any_logged_params_give_a_valid_request_or_none(params, command):
     request = Request.from_logged(logged(command, params, resolved=HEY_YA))
     if request is not None:
@@ -112,8 +127,7 @@ def test_look_up_takes_only_a_confident_match_as_the_song():
     assert far.seed is None and [c.item_id for c in far.choices] == [HEY_YA]
     assert not far.close_call and far.kind == "song"
     hello = look_up(service, "Hello")  # two songs with that title: a close call
-    assert hello.seed is None and hello.close_call and [c.item_id for c in hello.choices] == ["s-hello-a",
-                                                                                              "s-hello-l"]
+    assert hello.seed is None and hello.close_call and [c.item_id for c in hello.choices] == ["s-hello-a", "s-hello-l"]
 
 
 def test_look_up_of_an_artist_offers_their_songs():
@@ -139,11 +153,17 @@ def test_look_up_says_what_the_data_know_when_nothing_matches_well():
 def test_mix_seeds_never_take_a_far_match_or_an_artist():
     service = FakeService()
     service.note = "(demo note)"
-    with pytest.raises(UnknownMixSong, match="No song matches “Hey Yaa”. Closest titles: Hey Ya! — OutKast "
-                                             r"\(demo note\)"):
+    with pytest.raises(
+        UnknownMixSong,
+        match="No song matches “Hey Yaa”. Closest titles: Hey Ya! — OutKast "
+        r"\(demo note\)",
+    ):
         mix_seeds(service, [("Hey Jude", None), ("Hey Yaa", None)])
-    with pytest.raises(UnknownMixSong, match="“OutKast” is an artist, not a song: name one of their songs. "
-                                             "Most listened: Hey Ya! — OutKast; Ms. Jackson — OutKast"):
+    with pytest.raises(
+        UnknownMixSong,
+        match="“OutKast” is an artist, not a song: name one of their songs. "
+        "Most listened: Hey Ya! — OutKast; Ms. Jackson — OutKast",
+    ):
         mix_seeds(service, [("Hey Jude", None), ("OutKast", None)])
 
 
@@ -157,19 +177,31 @@ async def test_blocks_are_per_server_and_dislikes_per_member_and_seed(feedback_l
     assert "s-hello-a" in await answer_ids(service, feedback_log, pool, request, guild=OTHER_GUILD)
 
     query = await logged_answer(service, feedback_log, pool, request)  # shows s-hello-l first now
-    assert await rate_suggestion(feedback_log, guild_id=GUILD, user_id=ALICE, value=-1, position=1,
-                                 item_id="s-hello-l", query_id=query) is Rated.RECORDED
+    assert (
+        await rate_suggestion(
+            feedback_log, guild_id=GUILD, user_id=ALICE, value=-1, position=1, item_id="s-hello-l", query_id=query
+        )
+        is Rated.RECORDED
+    )
     assert "s-hello-l" not in await answer_ids(service, feedback_log, pool, request)
     assert "s-hello-l" in await answer_ids(service, feedback_log, pool, request, user=BOB)
     # Another seed's answers still hold it; a mix and /foryou leave it out.
     assert "s-hello-l" in await answer_ids(service, feedback_log, pool, Request("soundalike", ("s-jude",), 5))
     assert "s-hello-l" not in await answer_ids(service, feedback_log, pool, Request("mix", (HEY_YA, "s-jude"), 5))
     # The same press again takes it back.
-    assert await rate_suggestion(feedback_log, guild_id=GUILD, user_id=ALICE, value=-1, position=1,
-                                 item_id="s-hello-l", query_id=query) is Rated.TAKEN_BACK
+    assert (
+        await rate_suggestion(
+            feedback_log, guild_id=GUILD, user_id=ALICE, value=-1, position=1, item_id="s-hello-l", query_id=query
+        )
+        is Rated.TAKEN_BACK
+    )
     assert "s-hello-l" in await answer_ids(service, feedback_log, pool, request)
-    assert await rate_suggestion(feedback_log, guild_id=GUILD, user_id=ALICE, value=1, position=9,
-                                 item_id=None, query_id=query) is Rated.NOT_FOUND
+    assert (
+        await rate_suggestion(
+            feedback_log, guild_id=GUILD, user_id=ALICE, value=1, position=9, item_id=None, query_id=query
+        )
+        is Rated.NOT_FOUND
+    )
 
 
 async def test_foryou_folds_in_the_members_likes_in_this_server_and_leaves_out_rated_and_blocked(feedback_log, pool):
@@ -179,8 +211,9 @@ async def test_foryou_folds_in_the_members_likes_in_this_server_and_leaves_out_r
         await answer_ids(service, feedback_log, pool, request)
     query = await logged_answer(service, feedback_log, pool, Request("soundalike", (HEY_YA,), 5))
     for position, value in ((1, 1), (2, 1), (3, 1), (4, -1)):
-        await rate_suggestion(feedback_log, guild_id=GUILD, user_id=ALICE, value=value, position=position,
-                              item_id=None, query_id=query)
+        await rate_suggestion(
+            feedback_log, guild_id=GUILD, user_id=ALICE, value=value, position=position, item_id=None, query_id=query
+        )
     await feedback_log.block(GUILD, "s-heyya", by=BOB)
     await answer_ids(service, feedback_log, pool, request)
     name, liked, count, excluded = [call for call in service.calls if call[0] == "for_you"][-1]

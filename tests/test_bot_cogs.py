@@ -71,17 +71,27 @@ async def test_confident_title_is_answered_logged_and_given_reactions(bot):
     logged = bot.feedback_log.record_answer.call_args.kwargs
     assert logged["message_id"] == MESSAGE_ID and logged["resolved_item_id"] == "s-heyya"
     assert logged["guild_id"] == GUILD_ID and [s[0] for s in logged["suggestions"]] == [1, 2, 3, 4, 5]
-    assert logged["params"] == {"count": 5, "offset": 0, "novelty": "balanced", "seeds": ["s-heyya"],
-                                "exclude_seed_artist": False, "per_artist_cap": None}
+    assert logged["params"] == {
+        "count": 5,
+        "offset": 0,
+        "novelty": "balanced",
+        "seeds": ["s-heyya"],
+        "exclude_seed_artist": False,
+        "per_artist_cap": None,
+    }
     message = interaction.edit_original_response.return_value
     assert [c.args[0] for c in message.add_reaction.call_args_list] == ["👍", "👎"]
 
 
-@pytest.mark.parametrize("failure", [
-    LogWriteError(Path("/srv/secret/log.sqlite3"), "record a query", "the disk is full"),
-    UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed"),
-    RuntimeError("a bug in the log"),
-], ids=["log-error", "unicode", "bug"])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        LogWriteError(Path("/srv/secret/log.sqlite3"), "record a query", "the disk is full"),
+        UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed"),
+        RuntimeError("a bug in the log"),
+    ],
+    ids=["log-error", "unicode", "bug"],
+)
 async def test_an_answer_that_fails_to_log_in_any_way_is_shown_and_the_member_told(bot, caplog, failure):
     bot.feedback_log.record_answer.side_effect = failure
     interaction = make_interaction(bot)
@@ -112,8 +122,9 @@ async def test_songs_the_member_turned_down_and_blocked_songs_are_left_out(bot):
 
 async def test_a_count_above_the_configured_maximum_is_refused_with_the_range_not_clamped(bot):
     # Discord offers 1..max_results; a command registered before the limit changed may still send more.
-    with pytest.raises(SoundalikeError, match=f"count takes a whole number from 1 to {bot.config.bot.max_results}, "
-                                              "not 10000"):
+    with pytest.raises(
+        SoundalikeError, match=f"count takes a whole number from 1 to {bot.config.bot.max_results}, not 10000"
+    ):
         await run_soundalike(bot, make_interaction(bot), "Hey Ya!", count=10_000)
     assert not any(call[0] == "similar" for call in bot.service.calls)
     await run_soundalike(bot, make_interaction(bot), "Hey Ya!", count=bot.config.bot.max_results)
@@ -174,11 +185,15 @@ async def test_a_far_match_is_a_did_you_mean_list_with_none_of_these(bot):
     assert not any(call[0] == "similar" for call in bot.service.calls)  # not taken as the song
     call = interaction.response.send_message.call_args
     assert call.kwargs["ephemeral"] is True
-    assert call.args[0] == ("No song is called “Hey Yaa”. Did you mean one of these?\n"
-                            "These are demo data: they know only the 6 songs of the shipped demo catalog.")
+    assert call.args[0] == (
+        "No song is called “Hey Yaa”. Did you mean one of these?\n"
+        "These are demo data: they know only the 6 songs of the shipped demo catalog."
+    )
     (pick,) = call.kwargs["view"].children
-    assert [(o.label, o.value) for o in pick.item.options] == [("Hey Ya! — OutKast", "s-heyya"),
-                                                                ("None of these", NONE_OF_THESE)]
+    assert [(o.label, o.value) for o in pick.item.options] == [
+        ("Hey Ya! — OutKast", "s-heyya"),
+        ("None of these", NONE_OF_THESE),
+    ]
     assert_no_mentions(interaction.response.send_message)
 
 
@@ -321,10 +336,12 @@ async def test_title_autocomplete_gives_labels_and_item_ids(bot):
     interaction = make_interaction(bot, kind=discord.InteractionType.autocomplete)
     interaction.namespace.artist = "OutKast"
     choices = await cog.title_autocomplete(interaction, "he")
-    assert choices == [app_commands.Choice(name="Hey Ya! — OutKast", value="s-heyya"),
-                       app_commands.Choice(name="Hello — Adele", value="s-hello-a"),
-                       app_commands.Choice(name="Hello — Lionel Richie", value="s-hello-l"),
-                       app_commands.Choice(name="Hey Jude — The Beatles", value="s-jude")]
+    assert choices == [
+        app_commands.Choice(name="Hey Ya! — OutKast", value="s-heyya"),
+        app_commands.Choice(name="Hello — Adele", value="s-hello-a"),
+        app_commands.Choice(name="Hello — Lionel Richie", value="s-hello-l"),
+        app_commands.Choice(name="Hey Jude — The Beatles", value="s-jude"),
+    ]
     assert ("complete", "he", "OutKast") in bot.service.calls
 
 
@@ -342,8 +359,14 @@ async def test_autocomplete_gives_nothing_rather_than_failing(bot, caplog):
 
 
 def reaction(emoji: str, user_id: int, emoji_id: int | None = None) -> discord.RawReactionActionEvent:
-    data = {"message_id": str(MESSAGE_ID), "channel_id": "1", "user_id": str(user_id), "guild_id": str(GUILD_ID),
-            "type": 0, "burst": False}
+    data = {
+        "message_id": str(MESSAGE_ID),
+        "channel_id": "1",
+        "user_id": str(user_id),
+        "guild_id": str(GUILD_ID),
+        "type": 0,
+        "burst": False,
+    }
     return discord.RawReactionActionEvent(data, discord.PartialEmoji(name=emoji, id=emoji_id), "REACTION_ADD")
 
 
@@ -388,9 +411,19 @@ def test_rating_buttons_two_rows_per_five_suggestions(bot):
 
 def logged_query(command="soundalike", params=None, positions=(1, 2, 3)) -> LoggedQuery:
     return LoggedQuery(
-        id=7, created_at="2026-01-02T03:04:05+00:00", guild_id=GUILD_ID, channel_id=1, user_id=1, command=command,
-        typed_title="Hey Ya!", typed_artist=None, resolved_item_id="s-heyya" if command == "soundalike" else None,
-        model_version="v1", latency_ms=1.0, message_id=MESSAGE_ID, params=params if params is not None else {"count": 3},
+        id=7,
+        created_at="2026-01-02T03:04:05+00:00",
+        guild_id=GUILD_ID,
+        channel_id=1,
+        user_id=1,
+        command=command,
+        typed_title="Hey Ya!",
+        typed_artist=None,
+        resolved_item_id="s-heyya" if command == "soundalike" else None,
+        model_version="v1",
+        latency_ms=1.0,
+        message_id=MESSAGE_ID,
+        params=params if params is not None else {"count": 3},
         suggestions=tuple(LoggedSuggestion(p, SONGS[p][0], 0.5) for p in positions),
     )
 
@@ -406,7 +439,8 @@ async def test_rate_button_is_rebuilt_from_its_custom_id_and_records_the_positio
     bot.feedback_log.record_feedback.assert_awaited_once_with(MESSAGE_ID, interaction.user.id, -1, 3, query_id=None)
     assert sent_texts(interaction) == [
         "Noted: 👎 for suggestion 3. I will leave it out of your answers for this song, your mixes and /foryou; "
-        "press 👎 3 again to take that back."]
+        "press 👎 3 again to take that back."
+    ]
     bot.feedback_log.query_for_message.return_value = None
     again = make_interaction(bot, kind=discord.InteractionType.component, message=make_message())
     await button.callback(again)
@@ -469,16 +503,32 @@ async def test_tree_turns_failures_into_one_private_sentence(bot, caplog):
         (app_commands.NoPrivateMessage(), "That command works in a server, not in direct messages."),
         (app_commands.CommandInvokeError(mock.Mock(), SoundalikeError("Bad @everyone")), "Bad @\u200beveryone"),
         (app_commands.CommandInvokeError(mock.Mock(), Busy(2.1)), "Busy, try again in 3 s."),
-        (app_commands.CommandInvokeError(mock.Mock(), LogWriteError(Path("/srv/secret/log.sqlite3"), "record", "disk full")),
-         "I could not write to my log just now, so this was not recorded. Please try again later."),
-        (app_commands.CommandInvokeError(mock.Mock(), ModelError(
-            f"no good version of 'demo' to roll back to (model demo/v1: folder {bot.config.data_root}/models/demo/v1 "
-            "is missing)")), "no good version of 'demo' to roll back to \\(model demo/v1: folder v1 is missing\\)"),
-        (app_commands.CommandInvokeError(mock.Mock(), DataError("interactions.npz is missing",
-                                                                path=bot.config.datasets_dir / "demo")),
-         "demo: interactions.npz is missing"),
-        (app_commands.CommandNotFound("gone", []),
-         "That command has changed; Discord should show the new version within a few minutes."),
+        (
+            app_commands.CommandInvokeError(
+                mock.Mock(), LogWriteError(Path("/srv/secret/log.sqlite3"), "record", "disk full")
+            ),
+            "I could not write to my log just now, so this was not recorded. Please try again later.",
+        ),
+        (
+            app_commands.CommandInvokeError(
+                mock.Mock(),
+                ModelError(
+                    f"no good version of 'demo' to roll back to (model demo/v1: folder {bot.config.data_root}/models/demo/v1 "
+                    "is missing)"
+                ),
+            ),
+            "no good version of 'demo' to roll back to \\(model demo/v1: folder v1 is missing\\)",
+        ),
+        (
+            app_commands.CommandInvokeError(
+                mock.Mock(), DataError("interactions.npz is missing", path=bot.config.datasets_dir / "demo")
+            ),
+            "demo: interactions.npz is missing",
+        ),
+        (
+            app_commands.CommandNotFound("gone", []),
+            "That command has changed; Discord should show the new version within a few minutes.",
+        ),
     ]
     for error, expected in cases:
         interaction = make_interaction(bot)
@@ -515,8 +565,10 @@ async def test_retrain_reports_progress_then_swaps_in_the_promoted_model(bot):
     await run_retrain(bot, interaction)
     assert sent_texts(interaction) == ["Retraining: starting…"]
     edits = [c.kwargs["content"] for c in interaction.edit_original_response.call_args_list]
-    assert edits == ["Retraining… train (50%): ALS iteration 8/15",
-                     "Retrained: now serving model v2. ndcg@10 0.31 -> 0.33"]
+    assert edits == [
+        "Retraining… train (50%): ALS iteration 8/15",
+        "Retrained: now serving model v2. ndcg@10 0.31 -> 0.33",
+    ]
     assert ("reload", None) in bot.service.calls
     assert_no_mentions(interaction.edit_original_response)
 
@@ -527,13 +579,15 @@ async def test_retrain_kept_or_failed_is_said_plainly(bot):
     interaction = make_interaction(bot, manage_guild=True)
     await run_retrain(bot, interaction)
     assert interaction.edit_original_response.call_args.kwargs["content"] == (
-        "Retrained, but kept model v1: ndcg@10 dropped 0.02.")
+        "Retrained, but kept model v1: ndcg@10 dropped 0.02."
+    )
     assert ("reload", None) not in bot.service.calls
     bot.retrainer.run.side_effect = RetrainFailed("The retrain failed (exit status 2): error: no dataset")
     failed = make_interaction(bot, manage_guild=True)
     await run_retrain(bot, failed)
     assert failed.edit_original_response.call_args.kwargs["content"] == (
-        "The retrain failed \\(exit status 2\\): error: no dataset")
+        "The retrain failed \\(exit status 2\\): error: no dataset"
+    )
 
 
 async def test_a_second_retrain_is_told_one_is_running(bot):
@@ -573,13 +627,16 @@ async def test_a_refused_rollback_replaces_the_placeholder_with_why_and_names_no
     bot.retrainer.running = False
     bot.service.rollback_error = ModelError(
         f"no good version of 'tiny' was served before v1, so there is nothing to roll back to "
-        f"(model tiny/v0: folder {bot.config.models_dir}/tiny/v0 is missing)")
+        f"(model tiny/v0: folder {bot.config.models_dir}/tiny/v0 is missing)"
+    )
     interaction = make_interaction(bot, role_ids=(ADMIN_ROLE_ID,))
     await AdminCog.rollback.callback(AdminCog(bot), interaction)
     interaction.response.defer.assert_awaited_once_with(thinking=True)
     (text,) = sent_texts(interaction)  # the first followup after "thinking…" replaces it
-    assert text == render.message_text("Could not roll back: no good version of 'tiny' was served before v1, so "
-                                       "there is nothing to roll back to (model tiny/v0: folder v0 is missing)")
+    assert text == render.message_text(
+        "Could not roll back: no good version of 'tiny' was served before v1, so "
+        "there is nothing to roll back to (model tiny/v0: folder v0 is missing)"
+    )
     assert str(bot.config.data_root) not in text
 
 
@@ -624,12 +681,18 @@ async def test_unblock_autocomplete_shows_the_blocked_songs_to_admins_only(bot):
 
     bot.feedback_log.blocked_items.return_value = {"s-heyya"}
     cog = BlocksCog(bot)
-    for admin in (make_interaction(bot, role_ids=(ADMIN_ROLE_ID,)), make_interaction(bot, manage_guild=True),
-                  make_interaction(bot, user_id=ADMIN_USER_ID)):
+    for admin in (
+        make_interaction(bot, role_ids=(ADMIN_ROLE_ID,)),
+        make_interaction(bot, manage_guild=True),
+        make_interaction(bot, user_id=ADMIN_USER_ID),
+    ):
         choices = await cog.unblock_autocomplete(admin, "")
         assert [(c.name, c.value) for c in choices] == [("Hey Ya! — OutKast", "s-heyya")]
-    for outsider in (make_interaction(bot), make_interaction(bot, role_ids=(ADMIN_ROLE_ID + 1,)),
-                     make_interaction(bot, dm=True)):
+    for outsider in (
+        make_interaction(bot),
+        make_interaction(bot, role_ids=(ADMIN_ROLE_ID + 1,)),
+        make_interaction(bot, dm=True),
+    ):
         assert await cog.unblock_autocomplete(outsider, "") == []
 
 

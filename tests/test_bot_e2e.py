@@ -80,8 +80,9 @@ async def test_title_autocomplete_offers_catalog_songs_with_item_ids(world):
     interaction = await world.fake.autocomplete(
         "soundalike", [option("title", "hey y", focused=True)], member=world.member, guild=world.guild
     )
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         timeout=WAIT)
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", timeout=WAIT
+    )
     assert recorded.body["type"] == 8
     choices = recorded.body["data"]["choices"]
     assert choices[0] == {"name": "Hey Ya! — OutKast", "value": await hey_ya_id(world)}
@@ -90,11 +91,14 @@ async def test_title_autocomplete_offers_catalog_songs_with_item_ids(world):
 
 async def test_artist_autocomplete_offers_artists(world):
     interaction = await world.fake.autocomplete(
-        "soundalike", [option("title", "Hey"), option("artist", "outk", focused=True)],
-        member=world.member, guild=world.guild,
+        "soundalike",
+        [option("title", "Hey"), option("artist", "outk", focused=True)],
+        member=world.member,
+        guild=world.guild,
     )
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         timeout=WAIT)
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", timeout=WAIT
+    )
     assert recorded.body["data"]["choices"][0] == {"name": "OutKast", "value": "OutKast"}
 
 
@@ -109,8 +113,12 @@ async def test_soundalike_answers_with_embed_buttons_and_reactions(world):
     custom_ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
     assert "soundalike:rate:1:up" in custom_ids and "soundalike:rate:5:down" in custom_ids
     message_id = int(message["id"])
-    await world.fake.wait_for("PUT", rf"/channels/\d+/messages/{message_id}/reactions/.+/@me", timeout=WAIT,
-                              where=lambda r: THUMBS_DOWN in r.path)
+    await world.fake.wait_for(
+        "PUT",
+        rf"/channels/\d+/messages/{message_id}/reactions/.+/@me",
+        timeout=WAIT,
+        where=lambda r: THUMBS_DOWN in r.path,
+    )
     assert world.fake.reactions_added(message_id) == [THUMBS_UP, THUMBS_DOWN]
     logged = await world.feedback_log.query_for_message(message_id)
     assert logged is not None and logged.user_id == world.member.user.id and len(logged.suggestions) == 5
@@ -136,16 +144,22 @@ async def test_reaction_and_rating_button_land_in_sqlite(world):
     press = await world.fake.press(message_id, "soundalike:rate:2:down", member=world.dj, guild=world.guild)
     reply = await world.ephemeral_reply(press, since=since)
     assert reply.startswith("Noted: 👎 for suggestion 2")
-    await rows_become(world, {
-        (message_id, world.member.user.id, None, 1, 0),
-        (message_id, world.dj.user.id, 2, -1, 0),
-    })
+    await rows_become(
+        world,
+        {
+            (message_id, world.member.user.id, None, 1, 0),
+            (message_id, world.dj.user.id, 2, -1, 0),
+        },
+    )
     # Taking the reaction back retracts that rating (the row stays, stamped).
     await world.fake.react(message_id, THUMBS_UP, user_id=world.member.user.id, guild=world.guild, remove=True)
-    await rows_become(world, {
-        (message_id, world.member.user.id, None, 1, 1),
-        (message_id, world.dj.user.id, 2, -1, 0),
-    })
+    await rows_become(
+        world,
+        {
+            (message_id, world.member.user.id, None, 1, 1),
+            (message_id, world.dj.user.id, 2, -1, 0),
+        },
+    )
 
 
 async def test_non_admin_retrain_is_refused(world):
@@ -158,8 +172,9 @@ async def test_non_admin_retrain_is_refused(world):
 async def test_ambiguous_title_asks_with_a_select_and_the_pick_answers(world):
     since = len(world.fake.requests)
     interaction = await world.soundalike("Hello")  # Adele's and Lionel Richie's
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         since=since, timeout=WAIT)
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", since=since, timeout=WAIT
+    )
     data = recorded.body["data"]
     assert data["flags"] & 64 and "Which one did you mean?" in data["content"]
     select = data["components"][0]["components"][0]
@@ -169,14 +184,20 @@ async def test_ambiguous_title_asks_with_a_select_and_the_pick_answers(world):
     richie = next(o for o in select["options"] if o["label"] == "Hello — Lionel Richie")
     picker_id = interaction.original_message_id
     since = len(world.fake.requests)
-    pick = await world.fake.press(picker_id, select["custom_id"], member=world.member, guild=world.guild,
-                                  values=[richie["value"]])
+    pick = await world.fake.press(
+        picker_id, select["custom_id"], member=world.member, guild=world.guild, values=[richie["value"]]
+    )
     followup = await world.fake.wait_for("POST", rf"/webhooks/\d+/{pick.token}", since=since, timeout=WAIT)
     assert followup.body["embeds"][0]["title"] == "Songs like Hello — Lionel Richie"
     assert not (followup.body.get("flags") or 0) & 64
     answer_id = pick.followup_message_ids[0]
-    await world.fake.wait_for("PUT", rf"/channels/\d+/messages/{answer_id}/reactions/[^/]+/@me", since=since,
-                              timeout=WAIT, where=lambda r: THUMBS_DOWN in r.path)
+    await world.fake.wait_for(
+        "PUT",
+        rf"/channels/\d+/messages/{answer_id}/reactions/[^/]+/@me",
+        since=since,
+        timeout=WAIT,
+        where=lambda r: THUMBS_DOWN in r.path,
+    )
     logged = await world.feedback_log.query_for_message(answer_id)
     assert logged is not None and logged.resolved_item_id == richie["value"]
 
@@ -184,8 +205,9 @@ async def test_ambiguous_title_asks_with_a_select_and_the_pick_answers(world):
 async def test_an_artist_none_of_the_songs_is_by_is_said_and_the_member_picks(world):
     since = len(world.fake.requests)
     interaction = await world.soundalike("Hey Ya!", artist="Beyonce")
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         since=since, timeout=WAIT)
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", since=since, timeout=WAIT
+    )
     data = recorded.body["data"]
     assert data["flags"] & 64
     assert data["content"] == "No song by “Beyonce” matches “Hey Ya!”. Songs by other artists with that title:"
@@ -210,8 +232,9 @@ async def test_count_options_offer_the_configured_maximum(tmp_path, demo_env, de
 async def test_a_far_match_is_a_private_pick_list_and_none_of_these_picks_nothing(world):
     since = len(world.fake.requests)
     interaction = await world.soundalike("everyone")  # not a song; Everlong is the nearest title
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         since=since, timeout=WAIT)
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", since=since, timeout=WAIT
+    )
     data = recorded.body["data"]
     assert data["flags"] & 64
     assert data["content"].startswith("No song is called “everyone”. Did you mean one of these?\n")
@@ -220,10 +243,16 @@ async def test_a_far_match_is_a_private_pick_list_and_none_of_these_picks_nothin
     assert "Everlong — Foo Fighters" in [o["label"] for o in select["options"]]
     assert select["options"][-1]["label"] == "None of these" and select["options"][-1]["value"] == NONE_OF_THESE
     since = len(world.fake.requests)
-    pick = await world.fake.press(interaction.original_message_id, select["custom_id"], member=world.member,
-                                  guild=world.guild, values=[NONE_OF_THESE])
-    answered = await world.fake.wait_for("POST", rf"/interactions/{pick.id}/{pick.token}/callback", since=since,
-                                         timeout=WAIT)
+    pick = await world.fake.press(
+        interaction.original_message_id,
+        select["custom_id"],
+        member=world.member,
+        guild=world.guild,
+        values=[NONE_OF_THESE],
+    )
+    answered = await world.fake.wait_for(
+        "POST", rf"/interactions/{pick.id}/{pick.token}/callback", since=since, timeout=WAIT
+    )
     assert answered.body["type"] == 7  # the private menu message itself is edited
     assert answered.body["data"]["content"].startswith("Nothing picked, so no songs this time.")
     assert answered.body["data"]["components"] == []
@@ -236,8 +265,9 @@ async def test_a_far_match_is_a_private_pick_list_and_none_of_these_picks_nothin
 async def test_an_artist_alone_offers_their_songs_and_a_pick_answers(world):
     since = len(world.fake.requests)
     interaction = await world.soundalike("the beatles")
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         since=since, timeout=WAIT)
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", since=since, timeout=WAIT
+    )
     data = recorded.body["data"]
     assert data["flags"] & 64
     assert data["content"] == "“the beatles” is an artist: which of The Beatles's songs do you mean?"
@@ -246,8 +276,13 @@ async def test_an_artist_alone_offers_their_songs_and_a_pick_answers(world):
     assert len(songs) == 4 and all(o["label"].endswith(" — The Beatles") for o in songs)  # all 4 in the demo
     assert select["options"][-1]["value"] == NONE_OF_THESE
     since = len(world.fake.requests)
-    pick = await world.fake.press(interaction.original_message_id, select["custom_id"], member=world.member,
-                                  guild=world.guild, values=[songs[0]["value"]])
+    pick = await world.fake.press(
+        interaction.original_message_id,
+        select["custom_id"],
+        member=world.member,
+        guild=world.guild,
+        values=[songs[0]["value"]],
+    )
     followup = await world.fake.wait_for("POST", rf"/webhooks/\d+/{pick.token}", since=since, timeout=WAIT)
     assert followup.body["embeds"][0]["title"] == f"Songs like {songs[0]['label']}"
 
@@ -269,10 +304,13 @@ async def test_reaction_and_button_on_a_message_from_before_a_restart_still_land
     since = len(world.fake.requests)
     press = await world.fake.press(message_id, "soundalike:rate:3:up", member=world.member, guild=world.guild)
     assert (await world.ephemeral_reply(press, since=since)).startswith("Noted: 👍 for suggestion 3")
-    await rows_become(world, {
-        (message_id, world.member.user.id, None, -1, 0),
-        (message_id, world.member.user.id, 3, 1, 0),
-    })
+    await rows_become(
+        world,
+        {
+            (message_id, world.member.user.id, None, -1, 0),
+            (message_id, world.member.user.id, 3, 1, 0),
+        },
+    )
 
 
 async def test_admin_commands_are_refused_in_direct_messages(world):
@@ -298,8 +336,9 @@ async def test_stats_counts_answers_and_ratings_for_this_server(world):
     await rows_become(world, {(message_id, world.dj.user.id, None, 1, 0)})
     since = len(world.fake.requests)
     stats = await world.fake.slash_command("stats", [], member=world.member, guild=world.guild)
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{stats.id}/{stats.token}/callback",
-                                         since=since, timeout=WAIT)
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{stats.id}/{stats.token}/callback", since=since, timeout=WAIT
+    )
     field = recorded.body["data"]["embeds"][0]["fields"][0]
     assert field["name"] == f"model {world.service.model.version}"
     assert field["value"].startswith("1 answered · 👍 1 (100%) · 👎 0 (0%)")
@@ -337,8 +376,9 @@ async def test_admin_retrain_swaps_the_model_while_soundalike_keeps_answering(tm
         await rows_become(world, {(liked, world.member.user.id, None, 1, 0)})
 
         retrain = await world.fake.slash_command("retrain", [], member=world.dj, guild=world.guild)
-        started = await world.fake.wait_for("POST", rf"/interactions/{retrain.id}/{retrain.token}/callback",
-                                            timeout=WAIT)
+        started = await world.fake.wait_for(
+            "POST", rf"/interactions/{retrain.id}/{retrain.token}/callback", timeout=WAIT
+        )
         assert started.body["data"]["content"] == "Retraining: starting…"
         # While the retrain process works, the bot keeps answering.
         during = await world.answer_message(await world.soundalike("Hello", artist="Adele"))
@@ -346,7 +386,9 @@ async def test_admin_retrain_swaps_the_model_while_soundalike_keeps_answering(tm
         assert f"model {before}" in during["embeds"][0]["footer"]["text"]
 
         finished = await world.fake.wait_for(
-            "PATCH", rf"/webhooks/\d+/{retrain.token}/messages/@original", timeout=120,
+            "PATCH",
+            rf"/webhooks/\d+/{retrain.token}/messages/@original",
+            timeout=120,
             where=lambda r: not r.body["content"].startswith("Retraining"),
         )
         after = service.model.version
@@ -391,18 +433,23 @@ async def test_a_failed_retrain_tells_the_admin_why_without_server_paths(tmp_pat
 
     shutil.copytree(demo_env.config.data_root, tmp_path / "data")
     config_path = tmp_path / "config.toml"
-    config_path.write_text(f'[data]\nroot = "{tmp_path / "data"}"\n[bot]\ndatabase = "{tmp_path / "log.sqlite3"}"\n',
-                           encoding="utf-8")
+    config_path.write_text(
+        f'[data]\nroot = "{tmp_path / "data"}"\n[bot]\ndatabase = "{tmp_path / "log.sqlite3"}"\n', encoding="utf-8"
+    )
     config = load_config(config_path)
     service = await asyncio.to_thread(SoundalikeService.open, config)  # serving needs no interactions.npz
     (config.datasets_dir / "demo" / "interactions.npz").unlink()
     async with bot_world(tmp_path, config, service, config_path=config_path) as world:
         retrain = await world.fake.slash_command("retrain", [], member=world.dj, guild=world.guild)
         finished = await world.fake.wait_for(
-            "PATCH", rf"/webhooks/\d+/{retrain.token}/messages/@original", timeout=60,
+            "PATCH",
+            rf"/webhooks/\d+/{retrain.token}/messages/@original",
+            timeout=60,
             where=lambda r: not r.body["content"].startswith("Retraining"),
         )
-        assert render.message_text("The retrain failed (exit status 2): demo: interactions.npz is missing") in \
-            finished.body["content"]
+        assert (
+            render.message_text("The retrain failed (exit status 2): demo: interactions.npz is missing")
+            in finished.body["content"]
+        )
         sent = [json.dumps(r.body, ensure_ascii=False) for r in world.fake.requests if r.body]
     assert not [body for body in sent if str(tmp_path) in body], "a server path reached Discord"

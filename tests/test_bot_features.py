@@ -62,8 +62,9 @@ async def press(world, message: dict, custom_id: str, who=None) -> str:
 
 
 async def press_more(world, message: dict, who=None) -> dict:
-    pending = await world.fake.press(int(message["id"]), "soundalike:more", member=who or world.member,
-                                     guild=world.guild)
+    pending = await world.fake.press(
+        int(message["id"]), "soundalike:more", member=who or world.member, guild=world.guild
+    )
     return await world.answer_message(pending)
 
 
@@ -95,11 +96,15 @@ async def test_mix_leaves_the_seeds_out_and_each_reason_names_its_seeds(world):
 
 async def test_mix_song_autocomplete_offers_catalog_songs(world):
     interaction = await world.fake.autocomplete(
-        "mix", [option("song1", "x"), option("song2", "hey y", focused=True)], member=world.member, guild=world.guild)
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         timeout=WAIT)
-    assert recorded.body["data"]["choices"][0] == {"name": "Hey Ya! — OutKast",
-                                                   "value": song_id(world, "Hey Ya!", "OutKast")}
+        "mix", [option("song1", "x"), option("song2", "hey y", focused=True)], member=world.member, guild=world.guild
+    )
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", timeout=WAIT
+    )
+    assert recorded.body["data"]["choices"][0] == {
+        "name": "Hey Ya! — OutKast",
+        "value": song_id(world, "Hey Ya!", "OutKast"),
+    }
 
 
 async def test_mix_of_one_song_twice_or_an_unknown_title_is_a_private_note(world):
@@ -157,33 +162,52 @@ async def test_leave_out_the_seeds_artist_and_the_per_artist_cap(world):
     def artists(ids: list[str]) -> list[str]:
         return [world.service.candidate(i).artist for i in ids]
 
-    usual = artists(await shown(world, await ask(world, "soundalike", [option("title", "Hey Ya!"),
-                                                                       option("count", 10)])))
+    usual = artists(
+        await shown(world, await ask(world, "soundalike", [option("title", "Hey Ya!"), option("count", 10)]))
+    )
     assert "OutKast" in usual  # the test means something only if the seed's artist shows up at all
-    without = artists(await shown(world, await ask(world, "soundalike", [
-        option("title", "Hey Ya!"), option("count", 10), option("leave_out_artist", True, kind=5)])))
+    without = artists(
+        await shown(
+            world,
+            await ask(
+                world,
+                "soundalike",
+                [option("title", "Hey Ya!"), option("count", 10), option("leave_out_artist", True, kind=5)],
+            ),
+        )
+    )
     assert "OutKast" not in without and len(without) == 10
-    capped = artists(await shown(world, await ask(world, "soundalike", [
-        option("title", "Hey Ya!"), option("count", 10), option("per_artist", 1)])))
+    capped = artists(
+        await shown(
+            world,
+            await ask(world, "soundalike", [option("title", "Hey Ya!"), option("count", 10), option("per_artist", 1)]),
+        )
+    )
     assert len(set(capped)) == len(capped) == 10
 
 
 async def test_a_pick_from_the_menu_keeps_the_options(world):
     since = len(world.fake.requests)
     interaction = await world.fake.slash_command(
-        "soundalike", [option("title", "Hello"), option("novelty", "deep"), option("leave_out_artist", True, kind=5)],
-        member=world.member, guild=world.guild)
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         since=since, timeout=WAIT)
+        "soundalike",
+        [option("title", "Hello"), option("novelty", "deep"), option("leave_out_artist", True, kind=5)],
+        member=world.member,
+        guild=world.guild,
+    )
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", since=since, timeout=WAIT
+    )
     select = recorded.body["data"]["components"][0]["components"][0]
     assert select["custom_id"] == "soundalike:pick:5:deep:1:-"
     adele = next(o["value"] for o in select["options"] if o["label"] == "Hello — Adele")
-    pick = await world.fake.press(interaction.original_message_id, select["custom_id"], member=world.member,
-                                  guild=world.guild, values=[adele])
+    pick = await world.fake.press(
+        interaction.original_message_id, select["custom_id"], member=world.member, guild=world.guild, values=[adele]
+    )
     await world.fake.wait_for("POST", rf"/webhooks/\d+/{pick.token}", timeout=WAIT)
     answer_id = pick.followup_message_ids[0]
-    await world.fake.wait_for("PUT", rf"/channels/\d+/messages/{answer_id}/reactions/[^/]+/@me", timeout=WAIT,
-                              where=lambda r: "👎" in r.path)  # the last step, after logging
+    await world.fake.wait_for(
+        "PUT", rf"/channels/\d+/messages/{answer_id}/reactions/[^/]+/@me", timeout=WAIT, where=lambda r: "👎" in r.path
+    )  # the last step, after logging
     logged = await world.feedback_log.query_for_message(answer_id)
     assert logged.params["novelty"] == "deep" and logged.params["exclude_seed_artist"] is True
     assert "Adele" not in {world.service.candidate(s.item_id).artist for s in logged.suggestions}
@@ -282,20 +306,25 @@ async def test_block_by_an_admin_keeps_a_song_out_of_every_answer_in_the_server(
     assert blocked not in await shown(world, await press_more(world, first))
 
     # /unblock offers the blocked songs, and restores the song.
-    interaction = await world.fake.autocomplete("unblock", [option("song", "", focused=True)],
-                                                member=world.manager, guild=world.guild)
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         timeout=WAIT)
+    interaction = await world.fake.autocomplete(
+        "unblock", [option("song", "", focused=True)], member=world.manager, guild=world.guild
+    )
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", timeout=WAIT
+    )
     assert recorded.body["data"]["choices"] == [{"name": name.label, "value": blocked}]
     # A member who may not unblock is not shown what the server blocked either.
     since = len(world.fake.requests)
-    peek = await world.fake.autocomplete("unblock", [option("song", "", focused=True)],
-                                         member=world.member, guild=world.guild)
-    recorded = await world.fake.wait_for("POST", rf"/interactions/{peek.id}/{peek.token}/callback",
-                                         since=since, timeout=WAIT)
+    peek = await world.fake.autocomplete(
+        "unblock", [option("song", "", focused=True)], member=world.member, guild=world.guild
+    )
+    recorded = await world.fake.wait_for(
+        "POST", rf"/interactions/{peek.id}/{peek.token}/callback", since=since, timeout=WAIT
+    )
     assert recorded.body["data"]["choices"] == []
-    assert (await ask_privately(world, "unblock", [option("song", blocked)], who=world.member)) == \
-        render.message_text(NotAdmin())
+    assert (await ask_privately(world, "unblock", [option("song", blocked)], who=world.member)) == render.message_text(
+        NotAdmin()
+    )
     reply = await ask_privately(world, "unblock", [option("song", blocked)], who=world.manager)
     assert reply.startswith(f"Unblocked {name.title} — {name.artist}")
     assert (await shown(world, await ask(world, "soundalike", [option("title", "Hey Ya!")])))[0] == blocked
@@ -310,11 +339,13 @@ async def test_stats_attaches_a_png_chart(world):
     await press(world, answer, "soundalike:rate:2:down")
     since = len(world.fake.requests)
     stats = await world.fake.slash_command("stats", [], member=world.member, guild=world.guild)
-    first = await world.fake.wait_for("POST", rf"/interactions/{stats.id}/{stats.token}/callback", since=since,
-                                      timeout=WAIT)
+    first = await world.fake.wait_for(
+        "POST", rf"/interactions/{stats.id}/{stats.token}/callback", since=since, timeout=WAIT
+    )
     assert first.body["data"]["embeds"][0]["fields"][0]["name"].startswith("model ")
-    edit = await world.fake.wait_for("PATCH", rf"/webhooks/\d+/{stats.token}/messages/@original", since=since,
-                                     timeout=WAIT)
+    edit = await world.fake.wait_for(
+        "PATCH", rf"/webhooks/\d+/{stats.token}/messages/@original", since=since, timeout=WAIT
+    )
     png = edit.files[FILENAME]
     assert png.startswith(PNG_SIGNATURE) and len(png) > 5_000
     assert edit.body["embeds"][0]["image"]["url"] == f"attachment://{FILENAME}"
@@ -324,8 +355,9 @@ async def test_stats_attaches_a_png_chart(world):
 async def test_stats_with_nothing_yet_says_so_instead_of_an_empty_chart(world):
     since = len(world.fake.requests)
     stats = await world.fake.slash_command("stats", [], member=world.member, guild=world.guild)
-    first = await world.fake.wait_for("POST", rf"/interactions/{stats.id}/{stats.token}/callback", since=since,
-                                      timeout=WAIT)
+    first = await world.fake.wait_for(
+        "POST", rf"/interactions/{stats.id}/{stats.token}/callback", since=since, timeout=WAIT
+    )
     embed = first.body["data"]["embeds"][0]
     assert embed["description"].startswith("No questions answered here yet")
     assert embed["footer"]["text"] == NOTHING_TO_CHART

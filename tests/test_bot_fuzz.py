@@ -91,12 +91,15 @@ def message_bodies(world, token: str, since: int) -> list[dict]:
 async def settled_replies(world, interaction, since: int) -> list[dict]:
     """Wait until the bot has finished answering ``interaction``; return its message bodies."""
     token = interaction.token
-    callback = await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{token}/callback",
-                                         since=since, timeout=WAIT)
+    callback = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{token}/callback", since=since, timeout=WAIT
+    )
     if callback.body["type"] == 5:  # deferred: then an edit of the placeholder, or an ephemeral followup
         async with asyncio.timeout(WAIT):
-            while not (world.fake.sent("PATCH", rf"/webhooks/\d+/{token}/messages/@original", since=since)
-                       or world.fake.sent("POST", rf"/webhooks/\d+/{token}", since=since)):
+            while not (
+                world.fake.sent("PATCH", rf"/webhooks/\d+/{token}/messages/@original", since=since)
+                or world.fake.sent("POST", rf"/webhooks/\d+/{token}", since=since)
+            ):
                 await asyncio.sleep(0.005)
     return message_bodies(world, token, since)
 
@@ -156,8 +159,9 @@ def test_autocomplete_any_input_gives_valid_choices(fuzz, typed, focus, other):
         if other is not None:
             options.append(option("artist" if focus == "title" else "title", other))
         interaction = await world.fake.autocomplete("soundalike", options, member=world.member, guild=world.guild)
-        return await world.fake.wait_for("POST", rf"/interactions/{interaction.id}/{interaction.token}/callback",
-                                         since=since, timeout=WAIT)
+        return await world.fake.wait_for(
+            "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", since=since, timeout=WAIT
+        )
 
     recorded = runner.run(ask())
     assert recorded.body["type"] == 8
@@ -175,8 +179,7 @@ COUNTS = st.none() | st.integers(-(2**53), 2**53)
 def ask_and_check(runner, world, errors, command: str, options: list[dict], who=None) -> list[dict]:
     async def ask():
         since = len(world.fake.requests)
-        interaction = await world.fake.slash_command(command, options, member=who or world.member,
-                                                     guild=world.guild)
+        interaction = await world.fake.slash_command(command, options, member=who or world.member, guild=world.guild)
         return await settled_replies(world, interaction, since)
 
     bodies = runner.run(ask())
@@ -190,24 +193,47 @@ def optional(name: str, value, **kwargs) -> list[dict]:
 
 
 @settings(max_examples=40)
-@given(title=texts(), novelty=NOVELTIES, leave_out_artist=st.none() | st.booleans(),
-       per_artist=st.none() | st.integers(-(2**53), 2**53))
+@given(
+    title=texts(),
+    novelty=NOVELTIES,
+    leave_out_artist=st.none() | st.booleans(),
+    per_artist=st.none() | st.integers(-(2**53), 2**53),
+)
 def test_soundalike_knobs_any_values_answer_or_explain(fuzz, title, novelty, leave_out_artist, per_artist):
     runner, world, errors = fuzz
-    ask_and_check(runner, world, errors, "soundalike", [
-        option("title", title), *optional("novelty", novelty),
-        *optional("leave_out_artist", leave_out_artist, kind=5), *optional("per_artist", per_artist)])
+    ask_and_check(
+        runner,
+        world,
+        errors,
+        "soundalike",
+        [
+            option("title", title),
+            *optional("novelty", novelty),
+            *optional("leave_out_artist", leave_out_artist, kind=5),
+            *optional("per_artist", per_artist),
+        ],
+    )
 
 
 @settings(max_examples=40)
-@given(songs=st.lists(st.one_of(texts(), st.sampled_from(["Hey Ya!", "Hey Jude", "Hello"])), min_size=2,
-                      max_size=5),
-       count=COUNTS, novelty=NOVELTIES)
+@given(
+    songs=st.lists(st.one_of(texts(), st.sampled_from(["Hey Ya!", "Hey Jude", "Hello"])), min_size=2, max_size=5),
+    count=COUNTS,
+    novelty=NOVELTIES,
+)
 def test_mix_any_songs_answer_or_explain(fuzz, songs, count, novelty):
     runner, world, errors = fuzz
-    ask_and_check(runner, world, errors, "mix", [
-        *(option(f"song{n}", song) for n, song in enumerate(songs, start=1)),
-        *optional("count", count), *optional("novelty", novelty)])
+    ask_and_check(
+        runner,
+        world,
+        errors,
+        "mix",
+        [
+            *(option(f"song{n}", song) for n, song in enumerate(songs, start=1)),
+            *optional("count", count),
+            *optional("novelty", novelty),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +244,11 @@ def member_with_likes(fuzz):
     async def like_three():
         ids = [world.service.resolve(title).best.item_id for title in ("Ms. Jackson", "Lose Yourself", "Juicy")]
         query = await world.feedback_log.record_answer(
-            guild_id=world.guild.id, user_id=world.dj.user.id, command="soundalike",
-            suggestions=[(n, item_id, 0.5) for n, item_id in enumerate(ids, start=1)])
+            guild_id=world.guild.id,
+            user_id=world.dj.user.id,
+            command="soundalike",
+            suggestions=[(n, item_id, 0.5) for n, item_id in enumerate(ids, start=1)],
+        )
         for position in (1, 2, 3):
             await world.feedback_log.record_feedback(None, world.dj.user.id, 1, position, query_id=query)
 
@@ -232,8 +261,9 @@ def member_with_likes(fuzz):
 def test_foryou_any_arguments_answer_or_explain(fuzz, member_with_likes, count, novelty, with_likes):
     runner, world, errors = fuzz
     who = member_with_likes if with_likes else world.member
-    bodies = ask_and_check(runner, world, errors, "foryou", [*optional("count", count), *optional("novelty", novelty)],
-                           who=who)
+    bodies = ask_and_check(
+        runner, world, errors, "foryou", [*optional("count", count), *optional("novelty", novelty)], who=who
+    )
     maximum = world.config.bot.max_results
     valid_novelty = novelty in (None, "popular", "balanced", "deep")  # else Discord's choice check answers
     if valid_novelty and count is not None and not 1 <= count <= maximum:  # Discord offers 1..max: no clamping
@@ -250,8 +280,9 @@ def test_foryou_any_arguments_answer_or_explain(fuzz, member_with_likes, count, 
 @given(song=texts(), command=st.sampled_from(["block", "unblock"]), admin=st.booleans())
 def test_block_and_unblock_any_song_answer_or_explain(fuzz, song, command, admin):
     runner, world, errors = fuzz
-    bodies = ask_and_check(runner, world, errors, command, [option("song", song)],
-                           who=world.dj if admin else world.member)
+    bodies = ask_and_check(
+        runner, world, errors, command, [option("song", song)], who=world.dj if admin else world.member
+    )
     assert all((body.get("flags") or 0) & 64 for body in bodies)  # an admin's business: private replies
     if not admin:
         assert bodies[-1]["content"].startswith("Only this server's Soundalike admins")

@@ -29,7 +29,8 @@ def test_search_links_are_url_encoded_searches_without_keys():
     assert not set("()[] ") & set(spotify)  # nothing that could end a markdown link early
     query = parse_qs(urlparse(youtube).query)
     assert urlparse(youtube).netloc == "www.youtube.com" and query == {
-        "search_query": ["Crazy (Remix) & [Live]? Beyoncé feat. Jay-Z"]}
+        "search_query": ["Crazy (Remix) & [Live]? Beyoncé feat. Jay-Z"]
+    }
 
 
 def test_safe_escapes_markdown_and_every_mention_form():
@@ -110,11 +111,16 @@ def test_closest_titles_text_is_escaped_and_short():
 
 def test_model_embed_says_what_when_on_what_and_how_well():
     embed = render.model_embed(
-        {"version": "v2", "algorithm": "als", "created": "2026-01-02T03:04:05+00:00", "dataset": "demo",
-         "training": {"interactions": 52977, "users": 2000}, "feedback": {"likes": 12, "members": 3},
-         "metrics": {"protocol": "holdout", "seed": 1, "model": {"ndcg@10": 0.312345},
-                     "baseline": {"ndcg@10": 0.1}},
-         "versions": ["v1", "v2"]},
+        {
+            "version": "v2",
+            "algorithm": "als",
+            "created": "2026-01-02T03:04:05+00:00",
+            "dataset": "demo",
+            "training": {"interactions": 52977, "users": 2000},
+            "feedback": {"likes": 12, "members": 3},
+            "metrics": {"protocol": "holdout", "seed": 1, "model": {"ndcg@10": 0.312345}, "baseline": {"ndcg@10": 0.1}},
+            "versions": ["v1", "v2"],
+        },
         {"answers": 3, "👍": 2},
     )
     fields = {f.name: f.value for f in embed.fields}
@@ -127,8 +133,9 @@ def test_model_embed_says_what_when_on_what_and_how_well():
 
 
 def test_model_embed_survives_an_odd_manifest():
-    embed = render.model_embed({"metrics": {"ndcg": 0.5, "odd": {"x": 1}}, "created": "yesterday",
-                                "training": "n/a", "versions": "v1"})
+    embed = render.model_embed(
+        {"metrics": {"ndcg": 0.5, "odd": {"x": 1}}, "created": "yesterday", "training": "n/a", "versions": "v1"}
+    )
     fields = {f.name: f.value for f in embed.fields}
     assert embed.title == "Model unknown" and fields["Trained"] == "yesterday"
     assert fields["Held-out figures"] == "ndcg: 0.5000"
@@ -150,7 +157,8 @@ def test_headings_say_what_was_asked_and_which_page():
     mine = Answer([], [song("Roses", "OutKast")], "v3", "demo")
     assert render.answer_heading(mine, for_name="dj\n@everyone") == "Songs for dj @everyone"
     assert render.answer_embed(mine, for_name="dj", novelty="deep").footer.text.startswith(
-        "model v3 · demo data · deep cuts · rate with")
+        "model v3 · demo data · deep cuts · rate with"
+    )
     assert "balanced" not in render.answer_embed(mine, novelty="balanced").footer.text
 
 
@@ -216,8 +224,21 @@ def test_masked_links_bold_and_spoilers_stay_text():
     assert "https://" not in text, "a bare URL would become a link and, in a message, a preview"
 
 
-@pytest.mark.parametrize("line", ["# Free Nitro", "## x", "-# small", "> quoted", ">>> all of it", "- item",
-                                  "* item", "+ item", "1. first", "12. twelfth"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# Free Nitro",
+        "## x",
+        "-# small",
+        "> quoted",
+        ">>> all of it",
+        "- item",
+        "* item",
+        "+ item",
+        "1. first",
+        "12. twelfth",
+    ],
+)
 def test_line_start_markup_is_escaped(line):
     text = render.safe(line)
     assert not starts_a_block(text) and shown(text) == line
@@ -225,12 +246,54 @@ def test_line_start_markup_is_escaped(line):
 
 
 # Discord's special forms and markdown, mixed with ordinary text.
-HOSTILE_PIECES = st.sampled_from([
-    "[", "]", "(", ")", "*", "**", "_", "__", "|", "||", "~~", "`", "```", "<", ">", "\\", "#", "# ", "-# ",
-    "> ", ">>> ", "- ", "1. ", "@everyone", "@here", "<@123>", "<@!123>", "<@&45>", "<#678>", "</retrain:901>",
-    "<t:1:R>", "<:nitro:234>", "<a:dance:567>", "[Claim Nitro](https://evil.example/gift)", "[x](<https://e.x>)",
-    "https://evil.example", "http://a.b/c?d=e", "discord.gg/x", ":", "/", " ", "\n", "\\*", "\\\\",
-])
+HOSTILE_PIECES = st.sampled_from(
+    [
+        "[",
+        "]",
+        "(",
+        ")",
+        "*",
+        "**",
+        "_",
+        "__",
+        "|",
+        "||",
+        "~~",
+        "`",
+        "```",
+        "<",
+        ">",
+        "\\",
+        "#",
+        "# ",
+        "-# ",
+        "> ",
+        ">>> ",
+        "- ",
+        "1. ",
+        "@everyone",
+        "@here",
+        "<@123>",
+        "<@!123>",
+        "<@&45>",
+        "<#678>",
+        "</retrain:901>",
+        "<t:1:R>",
+        "<:nitro:234>",
+        "<a:dance:567>",
+        "[Claim Nitro](https://evil.example/gift)",
+        "[x](<https://e.x>)",
+        "https://evil.example",
+        "http://a.b/c?d=e",
+        "discord.gg/x",
+        ":",
+        "/",
+        " ",
+        "\n",
+        "\\*",
+        "\\\\",
+    ]
+)
 
 
 @settings(max_examples=300)
@@ -250,8 +313,11 @@ def test_escaped_text_renders_as_plain_text(pieces):
 def test_embed_titles_are_escaped_too(pieces):
     hostile = "".join(pieces)
     one = render.answer_embed(answer([song("x", "y")], seed_title=hostile, seed_artist=hostile))
-    mix = render.answer_embed(Answer([Candidate(i, f"s{i}", hostile, "a", 100.0, 1) for i in range(2)],
-                                     [song("x", "y")], "v3", "demo", offset=5))
+    mix = render.answer_embed(
+        Answer(
+            [Candidate(i, f"s{i}", hostile, "a", 100.0, 1) for i in range(2)], [song("x", "y")], "v3", "demo", offset=5
+        )
+    )
     mine = render.answer_embed(Answer([], [song("x", "y")], "v3", "demo"), for_name=hostile)
     stats = render.stats_embed(hostile, [{"model_version": hostile, "queries": 1}])
     model = render.model_embed({"version": hostile})
@@ -262,7 +328,8 @@ def test_embed_titles_are_escaped_too(pieces):
 
 
 def test_embed_titles_read_as_the_song_is_called():
-    embed = render.answer_embed(answer([song("x", "y")], seed_title="[Hey](https://e.x) **Ya**",
-                                       seed_artist="Out_Kast"))
+    embed = render.answer_embed(
+        answer([song("x", "y")], seed_title="[Hey](https://e.x) **Ya**", seed_artist="Out_Kast")
+    )
     assert embed.title == "Songs like \\[Hey\\]\\(https\\://e.x\\) \\*\\*Ya\\*\\* — Out\\_Kast"
     assert shown(embed.title) == "Songs like [Hey](https://e.x) **Ya** — Out_Kast"

@@ -121,8 +121,16 @@ def test_command_line_carries_the_config_and_feedback_settings(tmp_path):
     assert argv[:3] == [sys.executable, "-m", "recommender"]
     assert argv[3:5] == ["--config", str(tmp_path / "c.toml")]
     assert argv[5:] == [
-        "retrain", "--dataset", "demo", "--feedback-db", str(config.database_path),
-        "--feedback-weight", "5.0", "--tolerance", "0.005", "--json-progress",
+        "retrain",
+        "--dataset",
+        "demo",
+        "--feedback-db",
+        str(config.database_path),
+        "--feedback-weight",
+        "5.0",
+        "--tolerance",
+        "0.005",
+        "--json-progress",
     ]
 
 
@@ -147,6 +155,7 @@ async def test_no_server_path_reaches_what_the_caller_shows(tmp_path, caplog, mo
         assert seen[1] == "reading feedback from soundalike.sqlite3"
         assert str(failed.value) == "The retrain failed (exit status 2): demo2: interactions.npz is missing"
     else:
-        assert str(failed.value) == ("The retrain failed (exit status 1): "
-                                     "OSError: [Errno 28] No space left on device: 'item_factors.npy'")
+        assert str(failed.value) == (
+            "The retrain failed (exit status 1): OSError: [Errno 28] No space left on device: 'item_factors.npy'"
+        )
     assert str(config.data_root) in caplog.text, "the whole text is logged for the operator"

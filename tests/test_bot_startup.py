@@ -101,8 +101,9 @@ def test_redaction_filter_blanks_the_token_in_messages_and_tracebacks():
 async def test_discord_refusing_the_token_raises_login_failure(tmp_path, demo_env):
     import dataclasses
 
-    config = dataclasses.replace(demo_env.config, bot=dataclasses.replace(
-        demo_env.config.bot, database=str(tmp_path / "log.sqlite3")))
+    config = dataclasses.replace(
+        demo_env.config, bot=dataclasses.replace(demo_env.config.bot, database=str(tmp_path / "log.sqlite3"))
+    )
     async with FakeDiscord() as fake:
         fake.rejected_tokens.add(TEST_TOKEN)
         with pointed_at(fake), pytest.raises(discord.LoginFailure):
@@ -114,8 +115,9 @@ async def test_discord_refusing_the_token_raises_login_failure(tmp_path, demo_en
 async def test_no_log_record_of_a_full_run_holds_the_token(tmp_path, demo_env, demo_service, caplog):
     caplog.set_level(logging.DEBUG)
     async with bot_world(tmp_path, demo_env.config, demo_service) as world:
-        await world.fake.autocomplete("soundalike", [option("title", "hey", focused=True)],
-                                      member=world.member, guild=world.guild)
+        await world.fake.autocomplete(
+            "soundalike", [option("title", "hey", focused=True)], member=world.member, guild=world.guild
+        )
         message_id = int((await world.answer_message(await world.soundalike("Hey Ya!")))["id"])
         await world.fake.react(message_id, "👍", user_id=world.member.user.id, guild=world.guild)
         since = len(world.fake.requests)
@@ -126,9 +128,7 @@ async def test_no_log_record_of_a_full_run_holds_the_token(tmp_path, demo_env, d
         await world.ephemeral_reply(refused, since=since)
         await world.restart()
         assert world.fake.identify_payloads[-1]["token"] == TEST_TOKEN  # the token was really used
-    logged = "\n".join(
-        f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records
-    )
+    logged = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     assert len(caplog.records) > 50, "DEBUG logging was not captured"
     assert "discord.gateway" in logged and "discord.http" in logged
     assert TEST_TOKEN not in logged
@@ -145,19 +145,33 @@ async def test_python_m_bot_output_never_holds_the_token(tmp_path, demo_env):
     )
     async with FakeDiscord() as fake:
         guild, member, _, _ = make_people(fake)
-        env = {**os.environ, "DISCORD_TOKEN": TEST_TOKEN, "FAKE_DISCORD_PORT": str(fake.port),
-               "PYTHONPATH": str(PROJECT_ROOT)}
+        env = {
+            **os.environ,
+            "DISCORD_TOKEN": TEST_TOKEN,
+            "FAKE_DISCORD_PORT": str(fake.port),
+            "PYTHONPATH": str(PROJECT_ROOT),
+        }
         with open(tmp_path / "stdout.txt", "wb") as out, open(tmp_path / "stderr.txt", "wb") as err:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, str(RUN_BOT), "--config", str(config_path), "-v",
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=PROJECT_ROOT, env=env,
+                sys.executable,
+                str(RUN_BOT),
+                "--config",
+                str(config_path),
+                "-v",
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=PROJECT_ROOT,
+                env=env,
             )
             try:
                 await fake.wait_connected(1, timeout=60)
-                interaction = await fake.slash_command("soundalike", [option("title", "Hey Ya!")],
-                                                       member=member, guild=guild)
-                await fake.wait_for("PUT", r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", timeout=30,
-                                    where=lambda r: "👎" in r.path)
+                interaction = await fake.slash_command(
+                    "soundalike", [option("title", "Hey Ya!")], member=member, guild=guild
+                )
+                await fake.wait_for(
+                    "PUT", r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", timeout=30, where=lambda r: "👎" in r.path
+                )
                 assert interaction.original_message_id in fake.messages
                 process.send_signal(signal.SIGTERM)
                 status = await asyncio.wait_for(process.wait(), 30)
@@ -200,20 +214,24 @@ def test_a_lost_gateway_connection_is_one_line_not_a_traceback(capsys, restore_l
         client_log.exception("Attempting a reconnect in %.2fs", 2.5)  # discord.client's own call
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in lines[0]
-    assert "lost the connection to Discord (ConnectionResetError: [Errno 104] Connection reset by peer); " \
-           "reconnecting in 2 s" in lines[0]
+    assert (
+        "lost the connection to Discord (ConnectionResetError: [Errno 104] Connection reset by peer); "
+        "reconnecting in 2 s" in lines[0]
+    )
 
 
-async def test_the_bot_waits_for_discord_and_connects_once_it_answers(tmp_path, demo_env, demo_service,
-                                                                    caplog, monkeypatch):
+async def test_the_bot_waits_for_discord_and_connects_once_it_answers(
+    tmp_path, demo_env, demo_service, caplog, monkeypatch
+):
     import dataclasses
 
     from recommender.service import SoundalikeService
 
     caplog.set_level(logging.INFO)
     monkeypatch.setattr(SoundalikeService, "open", staticmethod(lambda config: demo_service))
-    config = dataclasses.replace(demo_env.config, bot=dataclasses.replace(
-        demo_env.config.bot, database=str(tmp_path / "log.sqlite3")))
+    config = dataclasses.replace(
+        demo_env.config, bot=dataclasses.replace(demo_env.config.bot, database=str(tmp_path / "log.sqlite3"))
+    )
     async with FakeDiscord() as fake:
         monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url))
         monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{refused_port()}/api/v10")  # down
@@ -230,8 +248,9 @@ async def test_the_bot_waits_for_discord_and_connects_once_it_answers(tmp_path, 
             with pytest.raises(asyncio.CancelledError):
                 await asyncio.wait_for(run, WAIT)
     warnings = [r for r in caplog.records if "cannot reach Discord" in r.getMessage()]
-    assert all(r.levelno == logging.WARNING and not r.exc_info and "ClientConnectorError" in r.getMessage()
-               for r in warnings)
+    assert all(
+        r.levelno == logging.WARNING and not r.exc_info and "ClientConnectorError" in r.getMessage() for r in warnings
+    )
     assert "trying again in 0 s (attempt 1)" in warnings[0].getMessage()
     assert not any(r.exc_info for r in caplog.records)
     assert fake.identify_payloads[0]["token"] == TEST_TOKEN
@@ -242,13 +261,25 @@ def test_python_m_bot_without_discord_says_so_in_one_line_per_attempt_and_keeps_
     """The real entry point, with Discord refusing connections on 127.0.0.1: no traceback, no voice
     warning, a line per attempt with the wait growing, and SIGTERM still stops it cleanly."""
     config_path = tmp_path / "config.toml"
-    config_path.write_text(f'[data]\nroot = "{demo_env.config.data_root}"\n[bot]\n'
-                           f'database = "{tmp_path / "log.sqlite3"}"\n', encoding="utf-8")
-    env = {**os.environ, "DISCORD_TOKEN": TEST_TOKEN, "FAKE_DISCORD_PORT": str(refused_port()),
-           "PYTHONPATH": str(PROJECT_ROOT)}
-    process = subprocess.Popen([sys.executable, str(RUN_BOT), "--config", str(config_path)], cwd=PROJECT_ROOT,
-                               env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+    config_path.write_text(
+        f'[data]\nroot = "{demo_env.config.data_root}"\n[bot]\ndatabase = "{tmp_path / "log.sqlite3"}"\n',
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": TEST_TOKEN,
+        "FAKE_DISCORD_PORT": str(refused_port()),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(RUN_BOT), "--config", str(config_path)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 60

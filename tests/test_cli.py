@@ -17,8 +17,17 @@ from tests.conftest import PROJECT_ROOT
 
 # What a hostile catalog may hold: clear-screen and colour escapes, a terminal title change,
 # a bell, raw line breaks, bidi overrides and isolates, zero-width characters.
-HOSTILE = ["\x1b[2J\x1b[31mred", "\x1b]0;pwned\x07", "two\nlines\r", "\u202eevil\u202c", "\u2066iso\u2069",
-           "zero\u200bwidth", "tab\tbed", "\x9b31m", "\u2028sep"]
+HOSTILE = [
+    "\x1b[2J\x1b[31mred",
+    "\x1b]0;pwned\x07",
+    "two\nlines\r",
+    "\u202eevil\u202c",
+    "\u2066iso\u2069",
+    "zero\u200bwidth",
+    "tab\tbed",
+    "\x9b31m",
+    "\u2028sep",
+]
 # Nothing a terminal acts on or hides may reach it.
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
@@ -29,15 +38,26 @@ def hostile(tmp_path_factory):
     config = write_config(root)
     counts, genre = planted_counts(0)
     n = counts.shape[1]
-    items = pd.DataFrame({
-        "item_id": [f"song{i}" for i in range(n)],
-        "title": [f"Song {i} {HOSTILE[i % len(HOSTILE)]}" for i in range(n)],
-        "artist": [f"Artist {g} {HOSTILE[(i + 3) % len(HOSTILE)]}" for i, g in enumerate(genre)],
-    })
-    write_dataset(root / "data" / "datasets" / "planted", name="planted", interactions=counts, items=items,
-                  user_ids=[f"user{u}" for u in range(counts.shape[0])])
-    assert cli_main(["--config", str(config), "train", "--dataset", "planted", "--algorithm", "cosine",
-                     "--no-eval", "--quiet"]) == 0
+    items = pd.DataFrame(
+        {
+            "item_id": [f"song{i}" for i in range(n)],
+            "title": [f"Song {i} {HOSTILE[i % len(HOSTILE)]}" for i in range(n)],
+            "artist": [f"Artist {g} {HOSTILE[(i + 3) % len(HOSTILE)]}" for i, g in enumerate(genre)],
+        }
+    )
+    write_dataset(
+        root / "data" / "datasets" / "planted",
+        name="planted",
+        interactions=counts,
+        items=items,
+        user_ids=[f"user{u}" for u in range(counts.shape[0])],
+    )
+    assert (
+        cli_main(
+            ["--config", str(config), "train", "--dataset", "planted", "--algorithm", "cosine", "--no-eval", "--quiet"]
+        )
+        == 0
+    )
     return config, items
 
 
@@ -47,12 +67,15 @@ def run_cli(capsys, config, *argv) -> tuple[int, str, str]:
     return status, captured.out, captured.err
 
 
-@pytest.mark.parametrize("argv", [
-    ["similar", "song0", "-n", "8"],
-    ["mix", "song1", "song3", "-n", "8"],
-    ["resolve", "Song 1"],
-    ["similar", "Sonk"],  # the closest titles, in an error line
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["similar", "song0", "-n", "8"],
+        ["mix", "song1", "song3", "-n", "8"],
+        ["resolve", "Song 1"],
+        ["similar", "Sonk"],  # the closest titles, in an error line
+    ],
+)
 def test_catalog_text_printed_as_text_reaches_the_terminal_clean(hostile, capsys, argv):
     config, items = hostile
     status, out, err = run_cli(capsys, config, *argv)
@@ -70,11 +93,14 @@ def test_catalog_text_printed_as_text_reaches_the_terminal_clean(hostile, capsys
         assert err.count("\n") == 1
 
 
-@pytest.mark.parametrize("argv", [
-    ["similar", "song0", "-n", "8", "--json"],
-    ["mix", "song1", "song3", "--json"],
-    ["resolve", "Song 1", "--json"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["similar", "song0", "-n", "8", "--json"],
+        ["mix", "song1", "song3", "--json"],
+        ["resolve", "Song 1", "--json"],
+    ],
+)
 def test_json_output_keeps_the_data_exactly_and_escapes_what_a_terminal_acts_on(hostile, capsys, argv):
     config, items = hostile
     status, out, _ = run_cli(capsys, config, *argv)
@@ -92,8 +118,9 @@ def test_every_error_has_one_style(hostile, capsys, tmp_path):
     with pytest.raises(SystemExit) as exited:
         cli_main(["--config", str(config), "similar"])
     assert exited.value.code == 2
-    assert capsys.readouterr().err == ("error: the following arguments are required: title "
-                                       "(see python -m recommender similar --help)\n")
+    assert capsys.readouterr().err == (
+        "error: the following arguments are required: title (see python -m recommender similar --help)\n"
+    )
     status, _, err = run_cli(capsys, config, "similar", "song0", "--dataset", "nothing-here")
     assert status == 2 and err.startswith("error: ") and err.count("\n") == 1
     blocker = tmp_path / "a-file"
@@ -107,10 +134,12 @@ def test_every_error_has_one_style(hostile, capsys, tmp_path):
 @pytest.mark.slow
 def test_the_cli_logs_only_warnings_unless_asked(demo_env):
     base = [sys.executable, "-m", "recommender", "--config", str(demo_env.config_path)]
-    quiet = subprocess.run([*base, "similar", "Hey Ya!", "-n", "2"], capture_output=True, text=True, timeout=120,
-                           cwd=PROJECT_ROOT)
+    quiet = subprocess.run(
+        [*base, "similar", "Hey Ya!", "-n", "2"], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT
+    )
     assert quiet.returncode == 0 and "  1. " in quiet.stdout
     assert quiet.stderr == ""
-    verbose = subprocess.run([*base, "-v", "similar", "Hey Ya!", "-n", "2"], capture_output=True, text=True,
-                             timeout=120, cwd=PROJECT_ROOT)
+    verbose = subprocess.run(
+        [*base, "-v", "similar", "Hey Ya!", "-n", "2"], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT
+    )
     assert verbose.returncode == 0 and "INFO recommender." in verbose.stderr

@@ -18,22 +18,25 @@ def write(tmp_path, text: str):
     return path
 
 
-@pytest.mark.parametrize("section, line, named", [
-    ("bot", "cooldown_seconds = nan", "[bot] cooldown_seconds: must be a finite number"),
-    ("bot", "feedback_weight = inf", "[bot] feedback_weight: must be a finite number"),
-    ("bot", "promotion_tolerance = -inf", "[bot] promotion_tolerance: must be a finite number"),
-    ("training", "regularization = nan", "[training] regularization: must be a finite number"),
-    ("bot", "retention_days = 1000000", "[bot] retention_days: 1000000 is above 36,500 (allowed: 0 to 36,500)"),
-    ("bot", "max_results = 100", "[bot] max_results: 100 is above 25 (allowed: 1 to 25)"),
-    ("bot", "max_results = 0", "[bot] max_results: 0 is below 1"),
-    ("bot", "per_guild_concurrency = 0", "[bot] per_guild_concurrency: 0 is below 1"),
-    ("bot", "cooldown_seconds = 1e12", "[bot] cooldown_seconds: 1000000000000.0 is above 86,400"),
-    ("bot", "admin_role_ids = [-5]", "[bot] admin_role_ids: -5 is below 1"),
-    ("serving", "default_count = 0", "[serving] default_count: 0 is below 1"),
-    ("serving", "per_artist_cap = 99", "[serving] per_artist_cap: 99 is above 25"),
-    ("evaluation", "train_share = 1.5", "[evaluation] train_share: 1.5 is above 0.99"),
-    ("training", "factors = 100000000", "[training] factors: 100000000 is above 4,096"),
-])
+@pytest.mark.parametrize(
+    "section, line, named",
+    [
+        ("bot", "cooldown_seconds = nan", "[bot] cooldown_seconds: must be a finite number"),
+        ("bot", "feedback_weight = inf", "[bot] feedback_weight: must be a finite number"),
+        ("bot", "promotion_tolerance = -inf", "[bot] promotion_tolerance: must be a finite number"),
+        ("training", "regularization = nan", "[training] regularization: must be a finite number"),
+        ("bot", "retention_days = 1000000", "[bot] retention_days: 1000000 is above 36,500 (allowed: 0 to 36,500)"),
+        ("bot", "max_results = 100", "[bot] max_results: 100 is above 25 (allowed: 1 to 25)"),
+        ("bot", "max_results = 0", "[bot] max_results: 0 is below 1"),
+        ("bot", "per_guild_concurrency = 0", "[bot] per_guild_concurrency: 0 is below 1"),
+        ("bot", "cooldown_seconds = 1e12", "[bot] cooldown_seconds: 1000000000000.0 is above 86,400"),
+        ("bot", "admin_role_ids = [-5]", "[bot] admin_role_ids: -5 is below 1"),
+        ("serving", "default_count = 0", "[serving] default_count: 0 is below 1"),
+        ("serving", "per_artist_cap = 99", "[serving] per_artist_cap: 99 is above 25"),
+        ("evaluation", "train_share = 1.5", "[evaluation] train_share: 1.5 is above 0.99"),
+        ("training", "factors = 100000000", "[training] factors: 100000000 is above 4,096"),
+    ],
+)
 def test_nan_infinity_and_absurd_values_are_refused_naming_the_key(tmp_path, section, line, named):
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, f"[{section}]\n{line}\n"))
@@ -47,8 +50,13 @@ def test_nan_from_the_environment_is_refused_too(tmp_path):
 
 
 def test_values_at_the_edges_of_their_ranges_are_taken(tmp_path):
-    config = load_config(write(tmp_path, "[bot]\nretention_days = 36500\nmax_results = 25\ncooldown_seconds = 0\n"
-                                         "[serving]\ndefault_count = 25\nper_artist_cap = 0\n"))
+    config = load_config(
+        write(
+            tmp_path,
+            "[bot]\nretention_days = 36500\nmax_results = 25\ncooldown_seconds = 0\n"
+            "[serving]\ndefault_count = 25\nper_artist_cap = 0\n",
+        )
+    )
     assert (config.bot.retention_days, config.bot.max_results, config.serving.default_count) == (36500, 25, 25)
 
 
@@ -78,8 +86,11 @@ def test_the_old_bot_default_results_key_moves_to_serving_default_count_with_a_w
 
 
 def test_both_keys_with_different_values_are_refused(tmp_path):
-    with pytest.raises(ConfigError, match=r"\[bot\] default_results = 7 and \[serving\] default_count = 4 are the "
-                                          r"same setting; keep only \[serving\] default_count"):
+    with pytest.raises(
+        ConfigError,
+        match=r"\[bot\] default_results = 7 and \[serving\] default_count = 4 are the "
+        r"same setting; keep only \[serving\] default_count",
+    ):
         load_config(write(tmp_path, "[serving]\ndefault_count = 4\n[bot]\ndefault_results = 7\n"))
 
 

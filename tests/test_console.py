@@ -50,8 +50,12 @@ def test_piped_soundalike_and_rating_as_in_the_readme(tmp_path, demo_env):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)}  # no DISCORD_TOKEN
     done = subprocess.run(
         [sys.executable, "-m", "bot", "--console", "--config", str(config)],
-        input="/soundalike Hey Ya!\n+1\n/more\n/mix Hey Ya! | Hey Jude novelty:deep\n", capture_output=True, text=True,
-        timeout=120, cwd=PROJECT_ROOT, env=env,
+        input="/soundalike Hey Ya!\n+1\n/more\n/mix Hey Ya! | Hey Jude novelty:deep\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Soundalike console") and "export DISCORD_TOKEN=" in done.stdout
@@ -66,7 +70,8 @@ def test_piped_soundalike_and_rating_as_in_the_readme(tmp_path, demo_env):
 async def run_lines(lines: str, demo_env, tmp_path, **kwargs) -> str:
     out = io.StringIO()
     config = dataclasses.replace(
-        demo_env.config, bot=dataclasses.replace(demo_env.config.bot, database=str(tmp_path / "log.sqlite3")))
+        demo_env.config, bot=dataclasses.replace(demo_env.config.bot, database=str(tmp_path / "log.sqlite3"))
+    )
     status = await run_console(config, stdin=io.StringIO(lines), stdout=out, **kwargs)
     assert status == 0
     return out.getvalue()
@@ -104,9 +109,11 @@ async def test_an_artist_alone_offers_their_songs_by_number(tmp_path, demo_env, 
 async def test_no_match_says_the_demo_knows_only_its_catalog(tmp_path, demo_env, demo_service):
     out = await run_lines("qqqqzzzzxxxx\n", demo_env, tmp_path, service=demo_service)
     assert "No song matches “qqqqzzzzxxxx”." in out
-    assert ("\nThese are demo data: they know only the 787 songs of the shipped demo catalog. For about a "
-            "million songs, import the Million Song Dataset: python -m recommender data download-msd, then "
-            "python -m recommender data import-msd (README, The data).") in out
+    assert (
+        "\nThese are demo data: they know only the 787 songs of the shipped demo catalog. For about a "
+        "million songs, import the Million Song Dataset: python -m recommender data download-msd, then "
+        "python -m recommender data import-msd (README, The data)."
+    ) in out
 
 
 async def test_start_banner_says_how_to_set_the_token(tmp_path, demo_env, demo_service):
@@ -117,7 +124,9 @@ async def test_start_banner_says_how_to_set_the_token(tmp_path, demo_env, demo_s
 async def test_mistakes_get_a_sentence_and_quit_stops(tmp_path, demo_env, demo_service):
     out = await run_lines(
         "+1\n/nope\nqqqqzzzzxxxx\n/soundalike Hey Ya! count:two\n/soundalike Hey Ya! count:2\n+9\n/quit\nHey Ya!\n",
-        demo_env, tmp_path, service=demo_service,
+        demo_env,
+        tmp_path,
+        service=demo_service,
     )
     assert "Nothing to rate yet: ask for songs first" in out
     assert "Unknown command /nope; /help lists the commands." in out
@@ -128,8 +137,7 @@ async def test_mistakes_get_a_sentence_and_quit_stops(tmp_path, demo_env, demo_s
 
 
 async def test_stats_model_and_forgetme(tmp_path, demo_env, demo_service):
-    out = await run_lines("Hey Ya!\n+\n/stats\n/model\n/forgetme\n/stats\n", demo_env, tmp_path,
-                          service=demo_service)
+    out = await run_lines("Hey Ya!\n+\n/stats\n/model\n/forgetme\n/stats\n", demo_env, tmp_path, service=demo_service)
     version = demo_service.model.version
     assert f"model {version}: 1 answered, 👍 1 (100%), 👎 0 (0%)" in out
     assert f"Model {version} (" in out
@@ -171,7 +179,10 @@ async def test_mix_more_and_novelty_from_a_pipe(tmp_path, demo_env, demo_service
         # The knob is compared on Hey Jude: Hey Ya!'s first page is the same five hits at every setting.
         "/mix Hey Ya! | Hello artist:Adele | Hey Jude\n/more\n/soundalike Hey Jude novelty:popular\n"
         "/novelty deep\n/soundalike Hey Jude\n/more\n/mix Hey Ya! | Hey Ya!\n/soundalike Hey Ya! novelty:weird\n",
-        demo_env, tmp_path, service=demo_service)
+        demo_env,
+        tmp_path,
+        service=demo_service,
+    )
     assert "A mix of Hey Ya!, Hello and Hey Jude:" in out
     assert "A mix of Hey Ya!, Hello and Hey Jude (6–10):" in out
     mix, mix_more, popular, deep, deep_more = answers_in(out)
@@ -195,7 +206,10 @@ async def test_foryou_dislikes_that_stick_and_blocks_from_a_pipe(tmp_path, demo_
         "/foryou\n/soundalike Hey Ya!\n+1\n+2\n+3\n-4\n/foryou 8\n/soundalike Hey Ya!\n-1\n-1\n"
         "/soundalike Hey Ya!\n/block Ms. Jackson\n/soundalike Hey Ya!\n/unblock Ms. Jackson\n/block Hello\n"
         "/unblock Hey Jude\n/soundalike Hey Ya!\n",
-        demo_env, tmp_path, service=demo_service)
+        demo_env,
+        tmp_path,
+        service=demo_service,
+    )
     assert "error: You have liked 0 suggestions so far; /foryou needs at least 3." in out
     first, playlist, without_fourth, again, without_blocked, unblocked = answers_in(out)
     assert len(playlist) == 8 and not set(first[:4]) & set(playlist)
@@ -225,8 +239,19 @@ def queries(db: Path) -> list[tuple[str, dict]]:
 
 
 def test_help_lists_every_command():
-    for command in ("/soundalike", "/mix A | B", "/foryou", "/more", "/novelty", "/block", "/unblock", "/stats",
-                    "novelty:LEVEL", "leave_out_artist:yes", "per_artist:N"):
+    for command in (
+        "/soundalike",
+        "/mix A | B",
+        "/foryou",
+        "/more",
+        "/novelty",
+        "/block",
+        "/unblock",
+        "/stats",
+        "novelty:LEVEL",
+        "leave_out_artist:yes",
+        "per_artist:N",
+    ):
         assert command in HELP, command
 
 
@@ -235,7 +260,11 @@ def test_options_use_discords_syntax():
     assert parse_options("title:Crazy artist: Gnarls Barkley") == {"title": "Crazy", "artist": "Gnarls Barkley"}
     assert parse_options("Re:Stacks") == {"title": "Re:Stacks"}
     assert parse_options("Hey Ya! novelty:deep per_artist:0 leave_out_artist:yes") == {
-        "title": "Hey Ya!", "novelty": "deep", "per_artist": "0", "leave_out_artist": "yes"}
+        "title": "Hey Ya!",
+        "novelty": "deep",
+        "per_artist": "0",
+        "leave_out_artist": "yes",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -255,18 +284,57 @@ def console_on_a_loop(tmp_path_factory, demo_env, demo_service):
 
 
 @settings(max_examples=80)
-@given(line=st.one_of(
-    st.text(max_size=300),
-    st.sampled_from(["/soundalike", "/soundalike ", "+", "-0", "+1000", "count:", "artist:", "/model nope",
-                     "/soundalike @everyone artist:<@1> count:-5", "'; DROP TABLE feedback; --", "x" * 10_000,
-                     "/mix", "/mix |", "/mix Hey Ya! | Hey Jude", "/mix a|b|c|d|e|f", "/foryou", "/foryou -3",
-                     "/foryou 2 novelty:deep", "/more", "/novelty", "/novelty sideways", "/block", "/unblock x",
-                     "/soundalike Hey Ya! per_artist:-1 leave_out_artist:maybe novelty:"]),
-    st.builds(lambda cmd, text: f"{cmd} {text}",
-              st.sampled_from(["/soundalike", "/SOUNDALIKE", "+", "/help", "/mix", "/foryou", "/novelty", "/block",
-                               "/unblock", "/more"]),
-              st.text(max_size=200)),
-))
+@given(
+    line=st.one_of(
+        st.text(max_size=300),
+        st.sampled_from(
+            [
+                "/soundalike",
+                "/soundalike ",
+                "+",
+                "-0",
+                "+1000",
+                "count:",
+                "artist:",
+                "/model nope",
+                "/soundalike @everyone artist:<@1> count:-5",
+                "'; DROP TABLE feedback; --",
+                "x" * 10_000,
+                "/mix",
+                "/mix |",
+                "/mix Hey Ya! | Hey Jude",
+                "/mix a|b|c|d|e|f",
+                "/foryou",
+                "/foryou -3",
+                "/foryou 2 novelty:deep",
+                "/more",
+                "/novelty",
+                "/novelty sideways",
+                "/block",
+                "/unblock x",
+                "/soundalike Hey Ya! per_artist:-1 leave_out_artist:maybe novelty:",
+            ]
+        ),
+        st.builds(
+            lambda cmd, text: f"{cmd} {text}",
+            st.sampled_from(
+                [
+                    "/soundalike",
+                    "/SOUNDALIKE",
+                    "+",
+                    "/help",
+                    "/mix",
+                    "/foryou",
+                    "/novelty",
+                    "/block",
+                    "/unblock",
+                    "/more",
+                ]
+            ),
+            st.text(max_size=200),
+        ),
+    )
+)
 def test_any_console_line_gets_a_reply_and_never_crashes(console_on_a_loop, line):
     runner, console, out = console_on_a_loop
     stripped = line.strip()
@@ -288,21 +356,28 @@ async def test_more_stops_at_the_last_offered_position(tmp_path, demo_env, demo_
     out = await run_lines("/more\nHey Ya!\n/more\n/more\n", demo_env, tmp_path, service=demo_service)
     assert "Nothing to continue yet: ask for songs first" in out
     assert "Songs like Hey Ya! — OutKast (6–10):" in out
-    assert out.rstrip().endswith("That is as far as I go (10 songs). Try novelty “deep cuts” or a /mix for other songs.")
+    assert out.rstrip().endswith(
+        "That is as far as I go (10 songs). Try novelty “deep cuts” or a /mix for other songs."
+    )
 
 
 # -- what a rating applies to ------------------------------------------------------------------
 
 
 async def test_after_a_question_with_no_answer_a_rating_has_nothing_to_apply_to(tmp_path, demo_env, demo_service):
-    out = await run_lines("Hey Ya!\nqqqqzzzzxxxx\n+1\nHello\n-\n/mix Hey Ya! | qqqqzzzzxxxx\n+2\n", demo_env, tmp_path,
-                          service=demo_service)
+    out = await run_lines(
+        "Hey Ya!\nqqqqzzzzxxxx\n+1\nHello\n-\n/mix Hey Ya! | qqqqzzzzxxxx\n+2\n",
+        demo_env,
+        tmp_path,
+        service=demo_service,
+    )
     assert out.count("Nothing to rate: your last question got no answer.") == 3
     assert ratings(tmp_path / "log.sqlite3") == [], "no rating landed on Hey Ya!'s answer, which was not the last"
 
 
 async def test_an_answer_the_log_cannot_keep_is_shown_and_never_takes_the_previous_ones_ratings(
-        tmp_path, demo_env, demo_service, monkeypatch, caplog):
+    tmp_path, demo_env, demo_service, monkeypatch, caplog
+):
     from recommender.feedback_log import FeedbackLog as Log
 
     real = Log.record_answer
@@ -335,7 +410,8 @@ async def test_bad_utf8_from_a_terminal_is_answered_logged_and_rated(tmp_path, d
     connection = sqlite3.connect(f"file:{tmp_path / 'log.sqlite3'}?mode=ro", uri=True)
     try:
         rated = connection.execute(
-            "SELECT q.typed_title FROM feedback f JOIN queries q ON q.id = f.query_id").fetchall()
+            "SELECT q.typed_title FROM feedback f JOIN queries q ON q.id = f.query_id"
+        ).fetchall()
     finally:
         connection.close()
     assert rated == [("Hey Ya!\ufffd",)], "the rating is on the answer to what was typed last"
@@ -343,26 +419,37 @@ async def test_bad_utf8_from_a_terminal_is_answered_logged_and_rated(tmp_path, d
 
 # -- nothing typed is silently ignored --------------------------------------------------------
 
-@pytest.mark.parametrize("line, says", [
-    ("/soundalike Hey Ya! novelt:deep", "error: unknown option novelt: (did you mean novelty:?). /soundalike takes "
-                                        "artist:, count:, novelty:, leave_out_artist: and per_artist:"),
-    ("Hey Ya! bogus:1", "error: unknown option bogus:. /soundalike takes artist:, count:"),
-    ("/soundalike Hey Ya! count:0", "error: count takes a whole number from 1 to 10, not 0"),
-    ("/soundalike Hey Ya! count:100", "error: count takes a whole number from 1 to 10, not 100"),
-    ("/soundalike Hey Ya! per_artist:-1", "error: per_artist takes a whole number from 0 (no limit) to 25, not -1"),
-    ("/soundalike Hey Ya! per_artist:26", "error: per_artist takes a whole number from 0 (no limit) to 25, not 26"),
-    ("/soundalike Hey Ya! count:3 count:4", "error: count: is given twice; give it once"),
-    ("/soundalike Hey Ya! novelty:", "error: novelty: needs a value: popular, balanced or deep"),
-    ("/soundalike Hey Ya! artist:", "error: artist: needs a name"),
-    ("/mix Hey Ya! | Hey Jude per_artist:1", "error: /mix has no per_artist: option; /mix takes count: and novelty:"),
-    ("/mix Hey Ya! count:3 | Hey Jude count:4", "error: count: is given twice"),
-    ("/mix Hey Ya! | Hey Jude count:50", "error: count takes a whole number from 1 to 10, not 50"),
-    ("/foryou -3", "error: count takes a whole number from 1 to 10, not -3"),
-    ("/foryou 3 artist:OutKast", "error: /foryou has no artist: option; /foryou takes count: and novelty:"),
-    ("/block Hey Ya! count:2", "error: /block has no count: option"),
-])
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        (
+            "/soundalike Hey Ya! novelt:deep",
+            "error: unknown option novelt: (did you mean novelty:?). /soundalike takes "
+            "artist:, count:, novelty:, leave_out_artist: and per_artist:",
+        ),
+        ("Hey Ya! bogus:1", "error: unknown option bogus:. /soundalike takes artist:, count:"),
+        ("/soundalike Hey Ya! count:0", "error: count takes a whole number from 1 to 10, not 0"),
+        ("/soundalike Hey Ya! count:100", "error: count takes a whole number from 1 to 10, not 100"),
+        ("/soundalike Hey Ya! per_artist:-1", "error: per_artist takes a whole number from 0 (no limit) to 25, not -1"),
+        ("/soundalike Hey Ya! per_artist:26", "error: per_artist takes a whole number from 0 (no limit) to 25, not 26"),
+        ("/soundalike Hey Ya! count:3 count:4", "error: count: is given twice; give it once"),
+        ("/soundalike Hey Ya! novelty:", "error: novelty: needs a value: popular, balanced or deep"),
+        ("/soundalike Hey Ya! artist:", "error: artist: needs a name"),
+        (
+            "/mix Hey Ya! | Hey Jude per_artist:1",
+            "error: /mix has no per_artist: option; /mix takes count: and novelty:",
+        ),
+        ("/mix Hey Ya! count:3 | Hey Jude count:4", "error: count: is given twice"),
+        ("/mix Hey Ya! | Hey Jude count:50", "error: count takes a whole number from 1 to 10, not 50"),
+        ("/foryou -3", "error: count takes a whole number from 1 to 10, not -3"),
+        ("/foryou 3 artist:OutKast", "error: /foryou has no artist: option; /foryou takes count: and novelty:"),
+        ("/block Hey Ya! count:2", "error: /block has no count: option"),
+    ],
+)
 async def test_an_unknown_option_or_a_value_out_of_range_is_one_line_saying_what_is_accepted(
-        tmp_path, demo_env, demo_service, line, says):
+    tmp_path, demo_env, demo_service, line, says
+):
     out = await run_lines(line + "\n", demo_env, tmp_path, service=demo_service)
     replies = out.split("Type /help for the commands.\n", 1)[1].splitlines()
     assert len(replies) == 1 and replies[0].startswith(says)
@@ -375,19 +462,28 @@ def test_titles_with_a_colon_stay_titles():
 
 
 async def test_values_inside_the_range_are_served_as_given(tmp_path, demo_env, demo_service):
-    out = await run_lines("/soundalike Hey Ya! count:10 per_artist:1\n/foryou 1 count:1\n", demo_env, tmp_path,
-                          service=demo_service)
+    out = await run_lines(
+        "/soundalike Hey Ya! count:10 per_artist:1\n/foryou 1 count:1\n", demo_env, tmp_path, service=demo_service
+    )
     (answer,) = answers_in(out)
     assert len(answer) == 10 and len({line.rsplit(" — ", 1)[1] for line in answer}) == 10  # one per artist
     assert "error: count: is given twice (/foryou 3 means count:3); give it once" in out
 
 
 async def test_an_artist_that_matches_none_of_the_songs_is_said_and_nothing_is_picked_for_the_member(
-        tmp_path, demo_env, demo_service):
-    out = await run_lines("/soundalike Hey Ya! artist:Beyonce\n1\n/mix Hey Ya! artist:Beyonce | Hey Jude\n"
-                          "/block Hey Ya! artist:Beyonce\n", demo_env, tmp_path, service=demo_service)
-    assert "No song by “Beyonce” matches “Hey Ya!”.\nSongs by other artists with that title; type the number " \
-           "of one to use it:\n  1. Hey Ya! — OutKast" in out
+    tmp_path, demo_env, demo_service
+):
+    out = await run_lines(
+        "/soundalike Hey Ya! artist:Beyonce\n1\n/mix Hey Ya! artist:Beyonce | Hey Jude\n"
+        "/block Hey Ya! artist:Beyonce\n",
+        demo_env,
+        tmp_path,
+        service=demo_service,
+    )
+    assert (
+        "No song by “Beyonce” matches “Hey Ya!”.\nSongs by other artists with that title; type the number "
+        "of one to use it:\n  1. Hey Ya! — OutKast" in out
+    )
     # The one answer is the member's own pick (1): the artist was not dropped behind their back.
     assert len(answers_in(out)) == 1 and out.count("Songs like Hey Ya! — OutKast:") == 1
     assert out.index("No song by") < out.index("Songs like Hey Ya!")
@@ -397,8 +493,9 @@ async def test_an_artist_that_matches_none_of_the_songs_is_said_and_nothing_is_p
 
 
 async def test_the_configured_novelty_and_default_count_reach_the_console(tmp_path, demo_env, demo_service):
-    config = dataclasses.replace(demo_env.config, serving=dataclasses.replace(
-        demo_env.config.serving, novelty="deep", default_count=3))
+    config = dataclasses.replace(
+        demo_env.config, serving=dataclasses.replace(demo_env.config.serving, novelty="deep", default_count=3)
+    )
     out = io.StringIO()
     config = dataclasses.replace(config, bot=dataclasses.replace(config.bot, database=str(tmp_path / "log.sqlite3")))
     await run_console(config, stdin=io.StringIO("/novelty\nHey Ya!\n"), stdout=out, service=demo_service)
@@ -414,7 +511,7 @@ async def test_more_ends_where_the_list_ends_and_says_so(tmp_path, demo_env, dem
     out = await run_lines("Hey Ya! count:10\n" + "/more\n" * 25, demo_env, tmp_path, service=demo_service)
     assert not re.search(r"\s[0-4]% match", out), "nothing below the match floor"
     assert out.count(END_OF_LIST) == 1
-    last_page = out[out.index(END_OF_LIST):]
+    last_page = out[out.index(END_OF_LIST) :]
     assert "Rate with +N / -N (e.g. +1), or + / - for the whole list.\n" in last_page
     assert "/more for the next ones" not in last_page
     assert last_page.rstrip().endswith("That was all: there are no more suggestions for this.")

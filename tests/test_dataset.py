@@ -18,10 +18,12 @@ def _small(tmp_path) -> tuple[Dataset, sp.csr_matrix]:
     rng = np.random.default_rng(5)
     matrix = sp.random(40, 12, density=0.3, format="csr", random_state=rng, dtype=np.float32)
     matrix.data = np.ceil(matrix.data * 9)
-    items = pd.DataFrame({"item_id": [f"S{i}" for i in range(12)], "title": [f"Song {i}" for i in range(12)],
-                          "artist": ["A"] * 12})
-    dest = write_dataset(tmp_path / "small", name="small", interactions=matrix, items=items,
-                         user_ids=[f"u{u}" for u in range(40)])
+    items = pd.DataFrame(
+        {"item_id": [f"S{i}" for i in range(12)], "title": [f"Song {i}" for i in range(12)], "artist": ["A"] * 12}
+    )
+    dest = write_dataset(
+        tmp_path / "small", name="small", interactions=matrix, items=items, user_ids=[f"u{u}" for u in range(40)]
+    )
     return Dataset.load(dest), matrix
 
 
@@ -60,18 +62,27 @@ def test_a_matrix_given_by_the_caller_is_never_mixed_with_the_saved_arrays(tmp_p
 
 def test_titles_and_artists_read_back_as_written_and_a_missing_one_as_empty(tmp_path):
     matrix = sp.csr_matrix(np.ones((2, 3), dtype=np.float32))
-    items = pd.DataFrame({"item_id": ["S0", "S1", "S2"], "title": ["Hey Ya!", None, "Café 👩‍🎤"],
-                          "artist": ["OutKast", "Björk", None]})
-    dataset = Dataset.load(write_dataset(tmp_path / "titles", name="titles", interactions=matrix, items=items,
-                                         user_ids=["u0", "u1"]))
+    items = pd.DataFrame(
+        {"item_id": ["S0", "S1", "S2"], "title": ["Hey Ya!", None, "Café 👩‍🎤"], "artist": ["OutKast", "Björk", None]}
+    )
+    dataset = Dataset.load(
+        write_dataset(tmp_path / "titles", name="titles", interactions=matrix, items=items, user_ids=["u0", "u1"])
+    )
     assert [dataset.title(i) for i in range(3)] == ["Hey Ya!", "", "Café 👩‍🎤"]
     assert [dataset.artist(i) for i in range(3)] == ["OutKast", "Björk", ""]
 
 
-@pytest.mark.parametrize("name, problem", [
-    ("", "is empty"), ("../small", "holds a '/'"), ("a/b", "holds a '/'"), ("..", "starts with '.'"),
-    (".tmp-1", "starts with '.'"), ("small\0", "holds a NUL character"),
-])
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("", "is empty"),
+        ("../small", "holds a '/'"),
+        ("a/b", "holds a '/'"),
+        ("..", "starts with '.'"),
+        (".tmp-1", "starts with '.'"),
+        ("small\0", "holds a NUL character"),
+    ],
+)
 def test_open_takes_a_dataset_name_not_a_path(tmp_path, name, problem):
     _small(tmp_path / "datasets")
     assert Dataset.open(tmp_path / "datasets", "small").n_items == 12

@@ -92,8 +92,7 @@ def test_hey_ya_has_versions_that_group_with_it(built):
     original_listeners = set(by_item.of(hey_ya).tolist())
     for version in versions:
         # Same song to the resolver's version handling, same artist, genre and year.
-        assert song_key(items.loc[version, "title"], items.loc[version, "artist"]) == \
-            song_key("Hey Ya!", "OutKast")
+        assert song_key(items.loc[version, "title"], items.loc[version, "artist"]) == song_key("Hey Ya!", "OutKast")
         assert (items.loc[version, "genre"], items.loc[version, "year"]) == ("hip hop", 2003)
         listeners = set(by_item.of(version).tolist())
         # A small share of the original's listeners, none from elsewhere.
@@ -167,12 +166,15 @@ def test_command_builds_the_named_dataset_under_the_data_root(tmp_path, capsys):
     assert sorted(p.name for p in config.datasets_dir.iterdir()) == ["mini"]  # no temp left
 
 
-@pytest.mark.parametrize("argv, named", [
-    (["demo", "--users", "0"], "--users"),
-    (["demo", "--users", "many"], "--users"),
-    (["demo", "--seed", "-1"], "--seed"),
-    (["demo", "--name", "../outside"], "--name"),
-])
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["demo", "--users", "0"], "--users"),
+        (["demo", "--users", "many"], "--users"),
+        (["demo", "--seed", "-1"], "--seed"),
+        (["demo", "--name", "../outside"], "--name"),
+    ],
+)
 def test_command_rejects_bad_options_by_name(argv, named, capsys):
     with pytest.raises(SystemExit) as exit_info:
         _parser().parse_args(argv)
@@ -184,15 +186,18 @@ def test_command_rejects_bad_options_by_name(argv, named, capsys):
 GOOD_ROWS = "title,artist,genre,year\nHey Ya!,OutKast,hip hop,2003\nHalo,Beyoncé,r&b,2008\n"
 
 
-@pytest.mark.parametrize("text, message", [
-    (GOOD_ROWS + "Crazy in Love,Beyoncé,r&b,two thousand\n", "line 4: year 'two thousand'"),
-    (GOOD_ROWS + "hey ya!,outkast,hip hop,2003\n", "line 4: 'hey ya!' by 'outkast' repeats line 2"),
-    (GOOD_ROWS + "Roses,OutKast,hip hop\n", "line 4: expected 4 fields"),
-    (GOOD_ROWS + "Roses ,OutKast,hip hop,2003\n", "line 4: title 'Roses ' has leading or trailing"),
-    (GOOD_ROWS + ",OutKast,hip hop,2003\n", "line 4: empty title"),
-    ("song,artist,genre,year\nHey Ya!,OutKast,hip hop,2003\n", "line 1: header must be"),
-    ("title,artist,genre,year\n", "no songs"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (GOOD_ROWS + "Crazy in Love,Beyoncé,r&b,two thousand\n", "line 4: year 'two thousand'"),
+        (GOOD_ROWS + "hey ya!,outkast,hip hop,2003\n", "line 4: 'hey ya!' by 'outkast' repeats line 2"),
+        (GOOD_ROWS + "Roses,OutKast,hip hop\n", "line 4: expected 4 fields"),
+        (GOOD_ROWS + "Roses ,OutKast,hip hop,2003\n", "line 4: title 'Roses ' has leading or trailing"),
+        (GOOD_ROWS + ",OutKast,hip hop,2003\n", "line 4: empty title"),
+        ("song,artist,genre,year\nHey Ya!,OutKast,hip hop,2003\n", "line 1: header must be"),
+        ("title,artist,genre,year\n", "no songs"),
+    ],
+)
 def test_a_bad_catalog_is_refused_with_its_line_and_nothing_is_written(tmp_path, text, message):
     path = tmp_path / "catalog.csv"
     path.write_text(text, encoding="utf-8")

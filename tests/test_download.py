@@ -190,8 +190,26 @@ def test_a_corrupt_zip_is_reported(tmp_path, server):
 def test_the_cli_downloads_into_dest(tmp_path, server, capsys):
     config = write_config(tmp_path / "env")
     dest = tmp_path / "downloads"
-    assert cli_main(["--config", str(config), "data", "download-msd", "--dest", str(dest), "--base-url",
-                     server.url, "--retries", "0", "--timeout", "5", "--no-progress"]) == 0
+    assert (
+        cli_main(
+            [
+                "--config",
+                str(config),
+                "data",
+                "download-msd",
+                "--dest",
+                str(dest),
+                "--base-url",
+                server.url,
+                "--retries",
+                "0",
+                "--timeout",
+                "5",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"ready: {dest / 'train_triplets.txt'}" in out
     assert "data import-msd --triplets" in out

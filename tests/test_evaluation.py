@@ -65,24 +65,31 @@ def test_holdout_model_and_baseline_share_one_split(monkeypatch):
     counts, _ = planted_counts(seed=5)
     calls: list[tuple] = []
     real_metrics = evaluation.holdout_metrics
-    monkeypatch.setattr(evaluation, "holdout_metrics",
-                        lambda model, train, test, k: calls.append((model, train, test)) or real_metrics(model, train, test, k))
+    monkeypatch.setattr(
+        evaluation,
+        "holdout_metrics",
+        lambda model, train, test, k: calls.append((model, train, test)) or real_metrics(model, train, test, k),
+    )
     report = evaluate(counts, FAST, "holdout", k=5, seed=7)
     (model, model_train, model_test), (baseline, baseline_train, baseline_test) = calls
     assert isinstance(baseline, PopularityRecommender)
     assert model_test is baseline_test and model_train is baseline_train
     expected_train, expected_test = evaluation.holdout_split(counts, 0.8, 7)
     assert (baseline_test != expected_test).nnz == 0 and (baseline_train != expected_train).nnz == 0
-    assert (model.weighted != training.weight_interactions(expected_train, "bm25")).nnz == 0, \
+    assert (model.weighted != training.weight_interactions(expected_train, "bm25")).nnz == 0, (
         "the model is re-fitted on the training part only"
+    )
     assert report["model"]["precision@5"] > report["baseline"]["precision@5"]
 
 
-@pytest.mark.parametrize("protocol, names", [
-    ("holdout", {"precision@10", "map@10", "ndcg@10"}),
-    ("users", {"map@500", "recall@20", "recall@50", "ndcg@100", "recall@10", "ndcg@10"}),
-    ("item2item", {"hit_rate@10", "recall@10"}),
-])
+@pytest.mark.parametrize(
+    "protocol, names",
+    [
+        ("holdout", {"precision@10", "map@10", "ndcg@10"}),
+        ("users", {"map@500", "recall@20", "recall@50", "ndcg@100", "recall@10", "ndcg@10"}),
+        ("item2item", {"hit_rate@10", "recall@10"}),
+    ],
+)
 def test_each_protocol_beats_popularity_on_planted_genres(protocol, names):
     counts, _ = planted_counts(seed=6)
     report = evaluate(counts, FAST, protocol, k=10, seed=1)
@@ -104,7 +111,9 @@ def test_extra_training_rows_never_change_the_split_or_the_baseline():
 def test_evaluate_json_is_one_object_with_model_and_baseline(tmp_path, capsys):
     config_path = write_config(tmp_path)
     write_planted_dataset(load_config(config_path).datasets_dir)
-    assert run_command(config_path, "evaluate", "--dataset", "planted", "--protocol", "holdout", "--k", "5", "--json") == 0
+    assert (
+        run_command(config_path, "evaluate", "--dataset", "planted", "--protocol", "holdout", "--k", "5", "--json") == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     report = json.loads(lines[0])
@@ -179,12 +188,21 @@ def write_genre_dataset(datasets_dir, name: str = "genres"):
     from recommender.dataset import Dataset, write_dataset
 
     counts, genre = planted_counts(seed=3)
-    items = pd.DataFrame({"item_id": [f"song{i}" for i in range(counts.shape[1])],
-                          "title": [f"Song {i}" for i in range(counts.shape[1])],
-                          "artist": [f"Artist {i}" for i in range(counts.shape[1])],
-                          "genre": [f"genre {g}" for g in genre]})
-    write_dataset(datasets_dir / name, name=name, interactions=counts, items=items,
-                  user_ids=[f"user{u}" for u in range(counts.shape[0])])
+    items = pd.DataFrame(
+        {
+            "item_id": [f"song{i}" for i in range(counts.shape[1])],
+            "title": [f"Song {i}" for i in range(counts.shape[1])],
+            "artist": [f"Artist {i}" for i in range(counts.shape[1])],
+            "genre": [f"genre {g}" for g in genre],
+        }
+    )
+    write_dataset(
+        datasets_dir / name,
+        name=name,
+        interactions=counts,
+        items=items,
+        user_ids=[f"user{u}" for u in range(counts.shape[0])],
+    )
     return Dataset.open(datasets_dir, name)
 
 
@@ -217,8 +235,12 @@ def test_mix_protocol_measures_every_strategy_beside_popularity_with_genres(tmp_
     assert report["mix"][MIX_STRATEGY]["genre_representation"] == 1.0
     assert report["model"]["hit_rate@5"] > report["baseline"]["hit_rate@5"]
     # Reproducible from the command line, with the table of strategies.
-    assert run_command(config_path, "evaluate", "--dataset", "genres", "--protocol", "mix", "--k", "5",
-                       "--genre-pairs", "40") == 0
+    assert (
+        run_command(
+            config_path, "evaluate", "--dataset", "genres", "--protocol", "mix", "--k", "5", "--genre-pairs", "40"
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "genre_representation" in out and all(name in out for name in MIX_STRATEGIES)
     assert f"served: {MIX_STRATEGY}" in out

@@ -32,8 +32,16 @@ from recommender.training import TrainParams
 
 FAST = TrainParams(factors=8, iterations=10, threads=1)
 GENRES, ITEMS_PER_GENRE, USERS_PER_GENRE, ITEMS_PER_USER = 3, 24, 80, 6
-FIGURES = {"hit_rate@5", "recall@5", "coverage", "novelty", "diversity", "mean_listeners", "median_listeners",
-           "mean_length"}
+FIGURES = {
+    "hit_rate@5",
+    "recall@5",
+    "coverage",
+    "novelty",
+    "diversity",
+    "mean_listeners",
+    "median_listeners",
+    "mean_length",
+}
 
 
 def skewed_counts(seed: int = 0) -> sp.csr_matrix:
@@ -54,14 +62,21 @@ def skewed_counts(seed: int = 0) -> sp.csr_matrix:
 def write_skewed_dataset(datasets_dir, name: str = "skewed") -> Dataset:
     counts = skewed_counts()
     n_items = counts.shape[1]
-    items = pd.DataFrame({
-        "item_id": [f"song{i}" for i in range(n_items)],
-        "title": [f"Song {i}" for i in range(n_items)],
-        # Two artists per genre: any in-genre list of 5 has 3 by one artist unless capped.
-        "artist": [f"Artist {i // ITEMS_PER_GENRE}{'ab'[i % 2]}" for i in range(n_items)],
-    })
-    write_dataset(datasets_dir / name, name=name, interactions=counts, items=items,
-                  user_ids=[f"user{u}" for u in range(counts.shape[0])])
+    items = pd.DataFrame(
+        {
+            "item_id": [f"song{i}" for i in range(n_items)],
+            "title": [f"Song {i}" for i in range(n_items)],
+            # Two artists per genre: any in-genre list of 5 has 3 by one artist unless capped.
+            "artist": [f"Artist {i // ITEMS_PER_GENRE}{'ab'[i % 2]}" for i in range(n_items)],
+        }
+    )
+    write_dataset(
+        datasets_dir / name,
+        name=name,
+        interactions=counts,
+        items=items,
+        user_ids=[f"user{u}" for u in range(counts.shape[0])],
+    )
     return Dataset.open(datasets_dir, name)
 
 
@@ -96,8 +111,13 @@ def test_item_similarity_is_cosine_for_factors_and_the_closer_direction_for_knn(
 
 def test_list_figures_by_hand():
     listeners = np.array([8, 4, 2, 1, 0])
-    figures = ListFigures(k=2, listeners=listeners, n_users=16, similarity=ItemSimilarity({"item_factors": np.eye(5)}),
-                          group_of=np.array([0, 1, 2, 3, 3]))
+    figures = ListFigures(
+        k=2,
+        listeners=listeners,
+        n_users=16,
+        similarity=ItemSimilarity({"item_factors": np.eye(5)}),
+        group_of=np.array([0, 1, 2, 3, 3]),
+    )
     figures.add(np.array([0, 1]), targets=np.array([1]))  # one hit
     figures.add(np.array([2, 3]), targets=np.array([4]))  # 3 is another version of 4: a hit
     figures.add(np.array([0]), targets=np.array([2, 3]))  # no hit, one song
@@ -145,12 +165,19 @@ def test_every_setting_ranks_the_same_users_pools_and_seeds(skewed, monkeypatch)
     assert report["knobs_setup"]["users_evaluated"] == 20
 
     # Per user: the six settings on one model pool, then the popularity baseline.
-    per_user = [calls[start:start + 7] for start in range(0, len(calls), 7)]
+    per_user = [calls[start : start + 7] for start in range(0, len(calls), 7)]
     assert len(per_user) == 20 and len(calls) == 20 * 7
     for user_calls in per_user:
         settings = [(options.novelty, options.per_artist_cap) for options, *_ in user_calls]
-        assert settings == [("popular", 2), ("balanced", 2), ("deep", 2),
-                            ("popular", 0), ("balanced", 0), ("deep", 0), ("balanced", 2)]
+        assert settings == [
+            ("popular", 2),
+            ("balanced", 2),
+            ("deep", 2),
+            ("popular", 0),
+            ("balanced", 0),
+            ("deep", 0),
+            ("balanced", 2),
+        ]
         assert len({excluded for _, excluded, _, _ in user_calls}) == 1
         assert len({pool for _, _, pool, _ in user_calls[:6]}) == 1
         assert user_calls[6][2] != user_calls[0][2], "the baseline ranks popularity's pool, not the model's"
@@ -166,6 +193,7 @@ def test_every_setting_ranks_the_same_users_pools_and_seeds(skewed, monkeypatch)
     def most_by_one_artist(picked):
         artists = [skewed.artist(index) for index, _ in picked]
         return max(artists.count(a) for a in artists)
+
     capped = [most_by_one_artist(p) for o, _, _, p in calls if o.per_artist_cap == 2]
     uncapped = [most_by_one_artist(p) for o, _, _, p in calls if o.per_artist_cap == 0]
     assert max(capped) <= 2 < max(uncapped)
@@ -183,8 +211,23 @@ def test_knob_sample_is_seeded_and_bounded(skewed):
 def test_evaluate_knobs_json_and_table(tmp_path, capsys):
     config_path = write_config(tmp_path, "[serving]\nper_artist_cap = 1\n")
     write_skewed_dataset(load_config(config_path).datasets_dir)
-    assert run_command(config_path, "evaluate", "--dataset", "skewed", "--protocol", "item2item", "--k", "5",
-                       "--knobs", "--knob-users", "30", "--json") == 0
+    assert (
+        run_command(
+            config_path,
+            "evaluate",
+            "--dataset",
+            "skewed",
+            "--protocol",
+            "item2item",
+            "--k",
+            "5",
+            "--knobs",
+            "--knob-users",
+            "30",
+            "--json",
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     report = json.loads(lines[0])
@@ -193,12 +236,29 @@ def test_evaluate_knobs_json_and_table(tmp_path, capsys):
     assert report["knobs_setup"]["per_artist_cap"] == 1 and report["knobs_setup"]["users_evaluated"] == 30
     assert all(set(figures) == FIGURES for figures in report["knobs"].values())
 
-    assert run_command(config_path, "evaluate", "--dataset", "skewed", "--protocol", "item2item", "--k", "5",
-                       "--knobs", "--knob-users", "30") == 0
+    assert (
+        run_command(
+            config_path,
+            "evaluate",
+            "--dataset",
+            "skewed",
+            "--protocol",
+            "item2item",
+            "--k",
+            "5",
+            "--knobs",
+            "--knob-users",
+            "30",
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Novelty knob" in out and "at most 1 per artist" in out and "30 sampled" in out
-    rows = {line.split()[0]: line.split()[-7:] for line in out.splitlines()
-            if line.startswith(("popular ", "balanced ", "deep "))}
+    rows = {
+        line.split()[0]: line.split()[-7:]
+        for line in out.splitlines()
+        if line.startswith(("popular ", "balanced ", "deep "))
+    }
     assert set(rows) == {"popular", "balanced", "deep"}
     assert float(rows["deep"][3]) == pytest.approx(report["knobs"]["deep"]["novelty"], abs=1e-4)
     assert "popularity baseline" in out
@@ -208,8 +268,9 @@ def test_evaluate_knobs_json_and_table(tmp_path, capsys):
 def test_knobs_refuse_the_holdout_protocol_with_a_clear_message(tmp_path, capsys):
     config_path = write_config(tmp_path)
     write_skewed_dataset(load_config(config_path).datasets_dir)
-    status = cli_main(["--config", str(config_path), "evaluate", "--dataset", "skewed",
-                       "--protocol", "holdout", "--knobs"])
+    status = cli_main(
+        ["--config", str(config_path), "evaluate", "--dataset", "skewed", "--protocol", "holdout", "--knobs"]
+    )
     assert status == 2
     assert "--protocol item2item" in capsys.readouterr().err
 
@@ -232,10 +293,13 @@ def test_deep_beta_is_the_smallest_that_halves_the_listeners_within_the_hit_floo
 
 def test_calibration_halves_the_median_listeners_on_validation_and_keeps_the_floor(skewed):
     novelty = evaluation.calibrate_deep(skewed, FAST, k=5, seed=1)
-    assert (novelty["deep_beta"], novelty["for_you_deep_beta"]) == (novelty["similar"]["deep_beta"],
-                                                                   novelty["for_you"]["deep_beta"])
+    assert (novelty["deep_beta"], novelty["for_you_deep_beta"]) == (
+        novelty["similar"]["deep_beta"],
+        novelty["for_you"]["deep_beta"],
+    )
     assert novelty["similar"]["listener_target_met"], "this data has deep cuts to find for one song"
     for part, protocol in ((novelty["similar"], "item2item"), (novelty["for_you"], "users")):
+
         def keeps_floor(row):
             return row["hit_share"] >= evaluation.DEEP_HIT_FLOOR
 
@@ -286,11 +350,31 @@ def test_train_publishes_the_calibration_and_evaluate_uses_it(tmp_path, capsys):
     assert f"Deep cuts for /foryou: beta {novelty['for_you_deep_beta']:g}" in out
     assert len(novelty["similar"]["grid"]) == len(novelty["for_you"]["grid"]) == len(evaluation.DEEP_BETA_GRID)
     for protocol, key in (("item2item", "deep_beta"), ("users", "for_you_deep_beta")):
-        assert cli_main(["--config", str(config_path), "evaluate", "--dataset", "skewed", "--protocol", protocol,
-                         "--knobs", "--knob-users", "20", "--json"]) == 0
+        assert (
+            cli_main(
+                [
+                    "--config",
+                    str(config_path),
+                    "evaluate",
+                    "--dataset",
+                    "skewed",
+                    "--protocol",
+                    protocol,
+                    "--knobs",
+                    "--knob-users",
+                    "20",
+                    "--json",
+                ]
+            )
+            == 0
+        )
         setup = json.loads(capsys.readouterr().out)["knobs_setup"]
         assert setup["deep_beta"] == novelty[key] and setup["deep_beta_calibrated"]
     # --no-calibrate publishes without one: that model answers deep cuts with the constant.
-    assert cli_main(["--config", str(config_path), "train", "--dataset", "skewed", "--no-eval", "--quiet",
-                     "--no-calibrate"]) == 0
+    assert (
+        cli_main(
+            ["--config", str(config_path), "train", "--dataset", "skewed", "--no-eval", "--quiet", "--no-calibrate"]
+        )
+        == 0
+    )
     assert "novelty" not in store.read_manifest("v2")

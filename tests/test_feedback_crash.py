@@ -36,8 +36,17 @@ def pump_lines(stream, lines: queue.Queue) -> None:
 async def test_sigkill_mid_burst_loses_no_acknowledged_rating(tmp_path: Path):
     db_path = tmp_path / "crash.sqlite3"
     writer = subprocess.Popen(
-        [sys.executable, str(WRITER), str(db_path), "--max-rows", "100000",
-         "--max-seconds", str(WAIT_SECONDS), "--burst", "8"],
+        [
+            sys.executable,
+            str(WRITER),
+            str(db_path),
+            "--max-rows",
+            "100000",
+            "--max-seconds",
+            str(WAIT_SECONDS),
+            "--burst",
+            "8",
+        ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -78,9 +87,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_rating(tmp_path: Path):
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         stored = {
             member
-            for (member,) in connection.execute(
-                "SELECT user_id FROM feedback WHERE message_id = ?", (MESSAGE_ID,)
-            )
+            for (member,) in connection.execute("SELECT user_id FROM feedback WHERE message_id = ?", (MESSAGE_ID,))
         }
     assert acknowledged <= stored, f"lost: {sorted(acknowledged - stored)[:10]}"
 

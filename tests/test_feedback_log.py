@@ -537,18 +537,14 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(log, d
     after = table_rows(db_path)
     assert after["queries"] == [row for row in before["queries"] if row[0] != alice_query]
     assert after["suggestions"] == [row for row in before["suggestions"] if row[0] != alice_query]
-    assert after["feedback"] == [
-        row for row in before["feedback"] if row[3] != ALICE and row[1] != alice_query
-    ]
+    assert after["feedback"] == [row for row in before["feedback"] if row[3] != ALICE and row[1] != alice_query]
     assert {row[1] for row in after["feedback"]} == {bob_query}
     assert sorted(row[:3] for row in after["blocks"]) == [(GUILD, "yy", BOB), (GUILD, "zz", None)]
     assert await log.query_for_message(1) is None
     assert await log.liked_items(GUILD, ALICE) == []
     assert await log.liked_items(GUILD, ASKER) == ["c", "d"]
     # Nothing readable is left in the file or its WAL either.
-    leftovers = b"".join(
-        path.read_bytes() for path in db_path.parent.iterdir() if path.name.startswith(db_path.name)
-    )
+    leftovers = b"".join(path.read_bytes() for path in db_path.parent.iterdir() if path.name.startswith(db_path.name))
     assert secret_title.encode() not in leftovers
     assert await log.forget_user(ALICE) == dict.fromkeys(counts, 0)
 
@@ -688,9 +684,7 @@ def test_sql_is_never_built_by_string_formatting():
     constants = {
         target.id
         for node in tree.body
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
         for target in node.targets
     }
     problems = []

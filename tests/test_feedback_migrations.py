@@ -53,14 +53,9 @@ def make_v1_database(path: Path) -> None:
 def schema_and_rows(path: Path) -> tuple[int, list[tuple], dict[str, list[tuple]]]:
     with closing(sqlite3.connect(path)) as connection, connection:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
-        schema = connection.execute(
-            "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
-        ).fetchall()
+        schema = connection.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
         tables = [name for kind, name, _ in schema if kind == "table" and name != "sqlite_sequence"]
-        rows = {
-            table: connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-            for table in tables
-        }
+        rows = {table: connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall() for table in tables}
     return version, schema, rows
 
 

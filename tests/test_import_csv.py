@@ -26,8 +26,14 @@ def write(path, text: str | bytes):
 def run(tmp_path, interactions: str | bytes, catalog: str | bytes | None = None, name="ds", **options):
     i = write(tmp_path / "interactions.txt", interactions)
     c = write(tmp_path / "catalog.txt", catalog) if catalog is not None else None
-    summary = import_csv(interactions=i, catalog=c, dest=tmp_path / "datasets" / name, name=name,
-                         options=CsvOptions(**options), progress=False)
+    summary = import_csv(
+        interactions=i,
+        catalog=c,
+        dest=tmp_path / "datasets" / name,
+        name=name,
+        options=CsvOptions(**options),
+        progress=False,
+    )
     return summary, Dataset.load(summary.dest)
 
 
@@ -68,9 +74,20 @@ def test_count_col_none_ignores_a_third_column(tmp_path):
 def test_columns_by_name_with_headers_commas_and_quotes(tmp_path):
     interactions = "when,song,listener,plays\n2020,s1,ann,3\n2021,s2,bob,1\n2022,s1,bob,2\n"
     catalog = 'song_id,name,by\ns1,"Hello, World",The Quotes\ns2,"Say ""Hi""",Solo\n'
-    _, dataset = run(tmp_path, interactions, catalog, separator=",", interactions_header=True,
-                     catalog_header=True, user_col="listener", item_col="song", count_col="plays",
-                     catalog_item_col="song_id", title_col="name", artist_col="by")
+    _, dataset = run(
+        tmp_path,
+        interactions,
+        catalog,
+        separator=",",
+        interactions_header=True,
+        catalog_header=True,
+        user_col="listener",
+        item_col="song",
+        count_col="plays",
+        catalog_item_col="song_id",
+        title_col="name",
+        artist_col="by",
+    )
     assert dataset.items["title"].tolist() == ["Hello, World", 'Say "Hi"']
     assert dataset.items["artist"].tolist() == ["The Quotes", "Solo"]
     assert cells(dataset) == {("ann", "s1"): 3.0, ("bob", "s2"): 1.0, ("bob", "s1"): 2.0}
@@ -88,14 +105,16 @@ def test_crlf_bom_and_blank_lines(tmp_path):
     assert dataset.items["title"].tolist() == ["Song"]
 
 
-@pytest.mark.parametrize("typed, separator", [("\\t", "\t"), ("tab", "\t"), (",", ","), ("comma", ","),
-                                               (";", ";"), ("<SEP>", "<SEP>")])
+@pytest.mark.parametrize(
+    "typed, separator", [("\\t", "\t"), ("tab", "\t"), (",", ","), ("comma", ","), (";", ";"), ("<SEP>", "<SEP>")]
+)
 def test_separators_as_typed(typed, separator):
     assert parse_separator(typed) == separator
 
 
-@pytest.mark.parametrize("separator, quote, words", [("<SEP>", '"', "one-character separator"),
-                                                     (",", ",", "cannot both be ','")])
+@pytest.mark.parametrize(
+    "separator, quote, words", [("<SEP>", '"', "one-character separator"), (",", ",", "cannot both be ','")]
+)
 def test_quote_and_separator_must_fit_together(tmp_path, separator, quote, words):
     with pytest.raises(SoundalikeError, match=words):
         run(tmp_path, "a,x\n", separator=separator, quote=quote)
@@ -108,7 +127,7 @@ def test_an_empty_separator_is_refused():
 
 # -- Last.fm as found ------------------------------------------------------------------------
 
-LASTFM_COMMAND = (csv_import.__doc__.split("::", 1)[1].strip().replace("\\\n", " "))
+LASTFM_COMMAND = csv_import.__doc__.split("::", 1)[1].strip().replace("\\\n", " ")
 
 
 def test_the_documented_lastfm_command_imports_the_published_counts(tmp_path, capsys, monkeypatch):
@@ -131,14 +150,18 @@ def test_the_documented_lastfm_command_imports_the_published_counts(tmp_path, ca
 
 # -- bad input -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, line, words", [
-    ("a\tx\t1\nb\ty\n", 2, ["expected 3 fields separated by TAB, found 2"]),
-    ("a\tx\t1\nb;y;2\n", 2, ["found 1", "semicolon-separated", "pass --sep ';'"]),
-    ("a\tx\t1\nb\ty\tlots\n", 2, ["count 'lots' is not a whole number"]),
-    ("a\tx\t1\nb\ty\t0\n", 2, ["count must be positive, found 0"]),
-    (b"a\tx\t1\nb\ty\xc3\t1\n", 2, ["not valid UTF-8", "byte 4", "0xc3"]),
-    ("user\titem\tplays\na\tx\t1\n", 1, ["'plays' is not a whole number", "pass --interactions-header"]),
-])
+
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("a\tx\t1\nb\ty\n", 2, ["expected 3 fields separated by TAB, found 2"]),
+        ("a\tx\t1\nb;y;2\n", 2, ["found 1", "semicolon-separated", "pass --sep ';'"]),
+        ("a\tx\t1\nb\ty\tlots\n", 2, ["count 'lots' is not a whole number"]),
+        ("a\tx\t1\nb\ty\t0\n", 2, ["count must be positive, found 0"]),
+        (b"a\tx\t1\nb\ty\xc3\t1\n", 2, ["not valid UTF-8", "byte 4", "0xc3"]),
+        ("user\titem\tplays\na\tx\t1\n", 1, ["'plays' is not a whole number", "pass --interactions-header"]),
+    ],
+)
 def test_bad_interaction_rows_name_file_and_line(tmp_path, text, line, words):
     with pytest.raises(DataError) as caught:
         run(tmp_path, text)
@@ -155,8 +178,11 @@ def test_a_bad_catalog_row_names_the_catalog_and_line(tmp_path):
 
 
 def test_a_comma_file_read_as_tab_says_which_separator_to_pass(tmp_path):
-    with pytest.raises(DataError, match=r"--item-col 1 is out of range: the first line has 1 field\(s\) "
-                                        r"separated by TAB \(the line looks comma-separated; pass --sep ','\)"):
+    with pytest.raises(
+        DataError,
+        match=r"--item-col 1 is out of range: the first line has 1 field\(s\) "
+        r"separated by TAB \(the line looks comma-separated; pass --sep ','\)",
+    ):
         run(tmp_path, "a,x,1\nb,y,2\n")
 
 
@@ -183,10 +209,12 @@ def test_skip_mode_counts_bad_rows_in_both_files(tmp_path):
     summary, dataset = run(tmp_path, "a\tx\t1\nbad\nb\ty\t-2\nc\tz\t3\n", "x\tEx\ny\n", on_error="skip")
     assert cells(dataset) == {("a", "x"): 1.0, ("c", "z"): 3.0}
     messages = [line for line in summary.lines() if "skipped" in line]
-    assert messages[0].endswith("interactions.txt: skipped 2 malformed rows (first at line 2: "
-                                "expected 3 fields separated by TAB, found 1)")
-    assert messages[1].endswith("catalog.txt: skipped 1 malformed row (first at line 2: "
-                                "expected 2 fields separated by TAB, found 1)")
+    assert messages[0].endswith(
+        "interactions.txt: skipped 2 malformed rows (first at line 2: expected 3 fields separated by TAB, found 1)"
+    )
+    assert messages[1].endswith(
+        "catalog.txt: skipped 1 malformed row (first at line 2: expected 2 fields separated by TAB, found 1)"
+    )
     assert dataset.items.set_index("item_id").loc["z", "title"] == "z"
 
 
@@ -207,13 +235,16 @@ def test_cli_failure_keeps_the_previous_dataset(tmp_path, capsys):
 def test_a_dataset_name_cannot_leave_the_datasets_folder(tmp_path, capsys):
     config = write_config(tmp_path / "env")
     good = write(tmp_path / "good.tsv", "a\tx\t1\n")
-    assert cli_main(["--config", str(config), "data", "import-csv", "--interactions", str(good),
-                     "--name", "../escape"]) == 2
+    assert (
+        cli_main(["--config", str(config), "data", "import-csv", "--interactions", str(good), "--name", "../escape"])
+        == 2
+    )
     assert "dataset name '../escape'" in capsys.readouterr().err
     assert not (tmp_path / "env" / "data" / "escape").exists()
 
 
 # -- an existing dataset is replaced only on purpose -------------------------------------------
+
 
 def _folder_bytes(folder):
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
@@ -225,10 +256,20 @@ def test_no_importer_replaces_an_existing_dataset_without_replace(tmp_path, caps
 
     config = write_config(tmp_path / "env")
     argv = {
-        "import-csv": ["import-csv", "--interactions", str(write(tmp_path / "plays.tsv", "a\tx\t1\nb\ty\t2\n")),
-                       "--no-progress"],
-        "import-msd": ["import-msd", "--triplets", str(write(tmp_path / "train_triplets.txt", TRIPLETS)),
-                       "--tracks", str(write(tmp_path / "unique_tracks.txt", TRACKS)), "--no-progress"],
+        "import-csv": [
+            "import-csv",
+            "--interactions",
+            str(write(tmp_path / "plays.tsv", "a\tx\t1\nb\ty\t2\n")),
+            "--no-progress",
+        ],
+        "import-msd": [
+            "import-msd",
+            "--triplets",
+            str(write(tmp_path / "train_triplets.txt", TRIPLETS)),
+            "--tracks",
+            str(write(tmp_path / "unique_tracks.txt", TRACKS)),
+            "--no-progress",
+        ],
         "demo": ["demo", "--users", "30"],
     }[importer]
     base = ["--config", str(config), "data", *argv, "--name", "mine"]
@@ -261,13 +302,16 @@ def test_replacing_the_data_models_were_trained_on_says_they_will_be_refused(tmp
     SoundalikeService.open(config)
     assert cli_main(["--config", str(config_path), "data", "demo", "--users", "301", "--replace"]) == 0
     out = capsys.readouterr().out
-    assert ("warning: models v1 of 'demo' were trained on the data just replaced; the bot, the console and the "
-            "CLI will refuse them until you train again: python -m recommender train --dataset demo") in out
+    assert (
+        "warning: models v1 of 'demo' were trained on the data just replaced; the bot, the console and the "
+        "CLI will refuse them until you train again: python -m recommender train --dataset demo"
+    ) in out
     with pytest.raises(ModelError, match="was trained on dataset fingerprint"):  # and so they are
         SoundalikeService.open(config)
 
 
 # -- the separator and a header line, detected ---------------------------------------------------
+
 
 def cli_import(tmp_path, capsys, *argv, name="x"):
     config = write_config(tmp_path / "env")
@@ -279,27 +323,35 @@ def cli_import(tmp_path, capsys, *argv, name="x"):
 
 def test_the_newcomers_comma_files_with_header_lines_import_as_they_are(tmp_path, capsys):
     plays = write(tmp_path / "plays.csv", "user,item,count\nann,s1,3\nann,s2,1\nbob,s1,2\ncid,s3,5\n")
-    catalog = write(tmp_path / "catalog.csv", 'item,title,artist\ns1,Hey Ya!,OutKast\ns2,"Hello, World",Someone\n'
-                                              "s3,Halo,Beyoncé\n")
+    catalog = write(
+        tmp_path / "catalog.csv", 'item,title,artist\ns1,Hey Ya!,OutKast\ns2,"Hello, World",Someone\ns3,Halo,Beyoncé\n'
+    )
     status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(plays), "--catalog", str(catalog))
     assert status == 0, out
     assert cells(dataset) == {("ann", "s1"): 3.0, ("ann", "s2"): 1.0, ("bob", "s1"): 2.0, ("cid", "s3"): 5.0}
-    assert dataset.items.to_dict("list") == {"item_id": ["s1", "s2", "s3"],
-                                             "title": ["Hey Ya!", "Hello, World", "Halo"],
-                                             "artist": ["OutKast", "Someone", "Beyoncé"]}
-    assert ("plays.csv: detected comma-separated fields and a header line (user, item, count: 'count' stands above "
-            "whole numbers) (--sep, --no-interactions-header to override)") in out
+    assert dataset.items.to_dict("list") == {
+        "item_id": ["s1", "s2", "s3"],
+        "title": ["Hey Ya!", "Hello, World", "Halo"],
+        "artist": ["OutKast", "Someone", "Beyoncé"],
+    }
+    assert (
+        "plays.csv: detected comma-separated fields and a header line (user, item, count: 'count' stands above "
+        "whole numbers) (--sep, --no-interactions-header to override)"
+    ) in out
     assert "catalog.csv: detected comma-separated fields and a header line (item, title, artist" in out
     assert "catalog.csv: artists from column 'artist'" in out
 
 
-@pytest.mark.parametrize("text, separator_word, header", [
-    ("u1;i1;3\nu2;i2;1\n", "semicolon", False),
-    ("userID\tartistID\tweight\n2\t51\t13883\n3\t52\t11690\n", "TAB", True),
-    ("listener|song\nann|s1\nbob|s2\n", "pipe", True),
-    ("ann,s1\nbob,s2\n", "comma", False),
-    ('"ann","s,1",2\n"bob","s2",3\n', "comma", False),
-])
+@pytest.mark.parametrize(
+    "text, separator_word, header",
+    [
+        ("u1;i1;3\nu2;i2;1\n", "semicolon", False),
+        ("userID\tartistID\tweight\n2\t51\t13883\n3\t52\t11690\n", "TAB", True),
+        ("listener|song\nann|s1\nbob|s2\n", "pipe", True),
+        ("ann,s1\nbob,s2\n", "comma", False),
+        ('"ann","s,1",2\n"bob","s2",3\n', "comma", False),
+    ],
+)
 def test_separator_and_header_are_detected_and_said(tmp_path, capsys, text, separator_word, header):
     status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(write(tmp_path / "p.txt", text)))
     assert status == 0, out
@@ -325,6 +377,7 @@ def test_a_file_with_one_field_a_line_asks_for_the_separator(tmp_path, capsys):
 
 # -- Parquet --------------------------------------------------------------------------------------
 
+
 def write_parquet(path, columns: dict):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -334,24 +387,33 @@ def write_parquet(path, columns: dict):
 
 
 def test_parquet_files_are_read_directly(tmp_path, capsys):
-    plays = write_parquet(tmp_path / "plays.parquet", {
-        "listener": [7, 7, 8, 7], "song": ["s1", "s2", "s1", "s1"], "plays": [3, 1, 2.0, 4]})
-    catalog = write_parquet(tmp_path / "catalog.parquet", {
-        "id": ["s2", "s1"], "title": ["Second", " First "], "artist": [None, "Band A"]})
+    plays = write_parquet(
+        tmp_path / "plays.parquet",
+        {"listener": [7, 7, 8, 7], "song": ["s1", "s2", "s1", "s1"], "plays": [3, 1, 2.0, 4]},
+    )
+    catalog = write_parquet(
+        tmp_path / "catalog.parquet", {"id": ["s2", "s1"], "title": ["Second", " First "], "artist": [None, "Band A"]}
+    )
     status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(plays), "--catalog", str(catalog))
     assert status == 0, out
     assert cells(dataset) == {("7", "s1"): 7.0, ("7", "s2"): 1.0, ("8", "s1"): 2.0}
-    assert dataset.items.to_dict("list") == {"item_id": ["s2", "s1"], "title": ["Second", "First"],
-                                             "artist": ["Unknown artist", "Band A"]}
+    assert dataset.items.to_dict("list") == {
+        "item_id": ["s2", "s1"],
+        "title": ["Second", "First"],
+        "artist": ["Unknown artist", "Band A"],
+    }
     assert "plays.parquet: read as Parquet; counts from column 'plays'" in out
 
 
-@pytest.mark.parametrize("columns, row, words", [
-    ({"u": ["a", None], "i": ["x", "y"], "n": [1, 2]}, 2, "empty user id (column 'u')"),
-    ({"u": ["a", "b"], "i": ["x", "  "], "n": [1, 2]}, 2, "empty item id (column 'i')"),
-    ({"u": ["a", "b", "c"], "i": ["x", "y", "z"], "n": [1, 0, 2]}, 2, "count must be a whole number of at least 1"),
-    ({"u": ["a", "b"], "i": ["x", "y"], "n": [1.0, 1.5]}, 2, "count must be a whole number of at least 1"),
-])
+@pytest.mark.parametrize(
+    "columns, row, words",
+    [
+        ({"u": ["a", None], "i": ["x", "y"], "n": [1, 2]}, 2, "empty user id (column 'u')"),
+        ({"u": ["a", "b"], "i": ["x", "  "], "n": [1, 2]}, 2, "empty item id (column 'i')"),
+        ({"u": ["a", "b", "c"], "i": ["x", "y", "z"], "n": [1, 0, 2]}, 2, "count must be a whole number of at least 1"),
+        ({"u": ["a", "b"], "i": ["x", "y"], "n": [1.0, 1.5]}, 2, "count must be a whole number of at least 1"),
+    ],
+)
 def test_bad_parquet_rows_are_named_or_skipped(tmp_path, capsys, columns, row, words):
     plays = write_parquet(tmp_path / "plays.parquet", columns)
     status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays))

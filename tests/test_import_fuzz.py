@@ -35,16 +35,28 @@ FUZZ = settings(max_examples=30)
 
 @st.composite
 def triplet_files(draw) -> bytes:
-    rows = draw(st.lists(st.tuples(st.sampled_from(USERS), st.sampled_from(SONGS), st.integers(1, 500)),
-                         min_size=1, max_size=25))
+    rows = draw(
+        st.lists(
+            st.tuples(st.sampled_from(USERS), st.sampled_from(SONGS), st.integers(1, 500)), min_size=1, max_size=25
+        )
+    )
     return "".join(f"{u}\t{s}\t{c}\n" for u, s, c in rows).encode()
 
 
 @st.composite
 def track_files(draw) -> bytes:
-    rows = draw(st.lists(st.tuples(st.integers(0, 99), st.sampled_from(SONGS),
-                                   st.sampled_from(["Ann", "Bö", ""]), st.sampled_from(["Hey Ya!", "Café", ""])),
-                         min_size=1, max_size=12))
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, 99),
+                st.sampled_from(SONGS),
+                st.sampled_from(["Ann", "Bö", ""]),
+                st.sampled_from(["Hey Ya!", "Café", ""]),
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )
     return "".join(f"TR{t:016d}<SEP>{s}<SEP>{a}<SEP>{title}\n" for t, s, a, title in rows).encode()
 
 
@@ -84,8 +96,7 @@ def line_is_valid(line: bytes, separator: bytes, widths: int, count_at: int | No
     fields = text.split(separator.decode())
     if "\r" in text or len(fields) != widths or any(not fields[i].strip(" \t") for i in ids):
         return False
-    return count_at is None or (re.fullmatch(r" *[0-9]+ *", fields[count_at]) is not None
-                                and int(fields[count_at]) > 0)
+    return count_at is None or (re.fullmatch(r" *[0-9]+ *", fields[count_at]) is not None and int(fields[count_at]) > 0)
 
 
 def file_is_valid(data: bytes, **rules) -> bool:
@@ -127,8 +138,12 @@ def chunk_patches(stack: ExitStack, tiny: bool) -> None:
 
 
 @FUZZ
-@given(triplets=damaged(triplet_files()), tracks=damaged(track_files()),
-       on_error=st.sampled_from(["stop", "skip"]), tiny_chunks=st.booleans())
+@given(
+    triplets=damaged(triplet_files()),
+    tracks=damaged(track_files()),
+    on_error=st.sampled_from(["stop", "skip"]),
+    tiny_chunks=st.booleans(),
+)
 def test_damaged_msd_files(triplets, tracks, on_error, tiny_chunks):
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         chunk_patches(stack, tiny_chunks)
@@ -139,17 +154,24 @@ def test_damaged_msd_files(triplets, tracks, on_error, tiny_chunks):
         dest = root / "datasets" / "msd"
         dataset = check_outcome(
             lambda: import_msd(triplets=t, tracks=c, dest=dest, name="msd", on_error=on_error, progress=False),
-            dest, {t: triplets, c: tracks})
-        valid = (file_is_valid(triplets, separator=b"\t", widths=3, count_at=2, ids=(0, 1))
-                 and file_is_valid(tracks, separator=b"<SEP>", widths=4, count_at=None, ids=(0, 1)))
+            dest,
+            {t: triplets, c: tracks},
+        )
+        valid = file_is_valid(triplets, separator=b"\t", widths=3, count_at=2, ids=(0, 1)) and file_is_valid(
+            tracks, separator=b"<SEP>", widths=4, count_at=None, ids=(0, 1)
+        )
         if valid:
             assert dataset is not None, "a valid pair of files was refused"
             assert dataset.interactions.sum(dtype=np.float64) == total_plays(triplets)
 
 
 @FUZZ
-@given(interactions=damaged(triplet_files()), catalog=damaged(track_files()),
-       on_error=st.sampled_from(["stop", "skip"]), tiny_chunks=st.booleans())
+@given(
+    interactions=damaged(triplet_files()),
+    catalog=damaged(track_files()),
+    on_error=st.sampled_from(["stop", "skip"]),
+    tiny_chunks=st.booleans(),
+)
 def test_damaged_csv_files(interactions, catalog, on_error, tiny_chunks):
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         chunk_patches(stack, tiny_chunks)
@@ -158,11 +180,14 @@ def test_damaged_csv_files(interactions, catalog, on_error, tiny_chunks):
         i.write_bytes(interactions)
         c.write_bytes(catalog)
         dest = root / "datasets" / "csv"
-        options = CsvOptions(catalog_separator="<SEP>", catalog_item_col="1", title_col="3", artist_col="2",
-                             on_error=on_error)
+        options = CsvOptions(
+            catalog_separator="<SEP>", catalog_item_col="1", title_col="3", artist_col="2", on_error=on_error
+        )
         check_outcome(
             lambda: import_csv(interactions=i, catalog=c, dest=dest, name="csv", options=options, progress=False),
-            dest, {i: interactions, c: catalog})
+            dest,
+            {i: interactions, c: catalog},
+        )
 
 
 @FUZZ
@@ -176,4 +201,6 @@ def test_random_bytes_as_triplets(data, on_error):
         dest = root / "datasets" / "msd"
         check_outcome(
             lambda: import_msd(triplets=t, tracks=c, dest=dest, name="msd", on_error=on_error, progress=False),
-            dest, {t: data, c: c.read_bytes()})
+            dest,
+            {t: data, c: c.read_bytes()},
+        )

@@ -19,14 +19,7 @@ from recommender.importers.msd import import_msd
 from tests.conftest import write_config
 
 # u1 reappears after u2 and u3; (u1, S1) appears twice (1 + 2 plays); S9 has no catalog row.
-TRIPLETS = (
-    "u1\tS3\t2\n"
-    "u1\tS1\t1\n"
-    "u2\tS2\t5\n"
-    "u1\tS3\t3\n"
-    "u3\tS9\t4\n"
-    "u1\tS1\t2\n"
-)
+TRIPLETS = "u1\tS3\t2\nu1\tS1\t1\nu2\tS2\t5\nu1\tS3\t3\nu3\tS9\t4\nu1\tS1\t2\n"
 # S1 has two tracks; TRA (the smaller id, listed second) gives its title. S4 has no listeners.
 TRACKS = (
     "TRB<SEP>S1<SEP>Artist B<SEP>Title B\n"
@@ -54,8 +47,9 @@ def write(path, text: str | bytes):
 def run_import(tmp_path, triplets=TRIPLETS, tracks=TRACKS, name="msd", on_error="stop"):
     t = write(tmp_path / "train_triplets.txt", triplets)
     c = write(tmp_path / "unique_tracks.txt", tracks)
-    return import_msd(triplets=t, tracks=c, dest=tmp_path / "datasets" / name, name=name,
-                      on_error=on_error, progress=False)
+    return import_msd(
+        triplets=t, tracks=c, dest=tmp_path / "datasets" / name, name=name, on_error=on_error, progress=False
+    )
 
 
 def test_matrix_values_are_exact(tmp_path, chunking):
@@ -63,12 +57,15 @@ def test_matrix_values_are_exact(tmp_path, chunking):
     dataset = Dataset.load(summary.dest)
     assert list(dataset.item_ids) == ["S1", "S2", "S3", "S4", "S9"]  # sorted song ids
     assert list(dataset.user_ids) == ["u1", "u2", "u3"]  # first appearance; u1 counted once
-    expected = np.array([
-        # S1 S2 S3 S4 S9
-        [3, 0, 5, 0, 0],  # u1: S1 1 + 2, S3 2 + 3 (its lines are not adjacent)
-        [0, 5, 0, 0, 0],
-        [0, 0, 0, 0, 4],
-    ], dtype=np.float32)
+    expected = np.array(
+        [
+            # S1 S2 S3 S4 S9
+            [3, 0, 5, 0, 0],  # u1: S1 1 + 2, S3 2 + 3 (its lines are not adjacent)
+            [0, 5, 0, 0, 0],
+            [0, 0, 0, 0, 4],
+        ],
+        dtype=np.float32,
+    )
     np.testing.assert_array_equal(dataset.interactions.toarray(), expected)
     assert dataset.interactions.nnz == 4
     assert summary.rows == 6 and summary.interactions == 4
@@ -79,11 +76,14 @@ def test_grouped_users_with_repeated_songs(tmp_path, chunking):
     # Users in order (the Taste Profile's layout): the matrix is built from the rows in place.
     triplets = "u1\tS2\t1\nu1\tS1\t2\nu1\tS2\t3\nu2\tS1\t1\nu2\tS1\t1\nu3\tS4\t7\n"
     dataset = Dataset.load(run_import(tmp_path, triplets=triplets).dest)
-    np.testing.assert_array_equal(dataset.interactions.toarray(), [
-        [2, 4, 0, 0],
-        [2, 0, 0, 0],
-        [0, 0, 0, 7],
-    ])
+    np.testing.assert_array_equal(
+        dataset.interactions.toarray(),
+        [
+            [2, 4, 0, 0],
+            [2, 0, 0, 0],
+            [0, 0, 0, 7],
+        ],
+    )
     assert dataset.interactions.has_canonical_format
 
 
@@ -93,8 +93,7 @@ def test_hash_collisions_fall_back_to_exact_matching(tmp_path, chunking, monkeyp
     dataset = Dataset.load(run_import(tmp_path).dest)
     assert list(dataset.item_ids) == ["S1", "S2", "S3", "S4", "S9"]
     assert list(dataset.user_ids) == ["u1", "u2", "u3"]
-    np.testing.assert_array_equal(dataset.interactions.toarray(),
-                                  [[3, 0, 5, 0, 0], [0, 5, 0, 0, 0], [0, 0, 0, 0, 4]])
+    np.testing.assert_array_equal(dataset.interactions.toarray(), [[3, 0, 5, 0, 0], [0, 5, 0, 0, 0], [0, 0, 0, 0, 4]])
 
 
 def test_title_is_the_smallest_track_ids_whatever_the_file_order(tmp_path):
@@ -110,8 +109,12 @@ def test_songs_missing_from_the_catalog_are_kept_and_counted(tmp_path, capsys):
     config = write_config(tmp_path / "env")
     t = write(tmp_path / "train_triplets.txt", TRIPLETS)
     c = write(tmp_path / "unique_tracks.txt", TRACKS)
-    assert cli_main(["--config", str(config), "data", "import-msd", "--triplets", str(t),
-                     "--tracks", str(c), "--no-progress"]) == 0
+    assert (
+        cli_main(
+            ["--config", str(config), "data", "import-msd", "--triplets", str(t), "--tracks", str(c), "--no-progress"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "1 song in train_triplets.txt not in unique_tracks.txt" in out
     assert "1 catalog song without listeners" in out
@@ -146,19 +149,22 @@ def test_a_crlf_file_with_a_byte_order_mark_reads(tmp_path):
 GOOD = "u1\tS1\t1\n" * 3  # lines 1-3
 
 
-@pytest.mark.parametrize("bad_line, line, words", [
-    ("u1\tS2\n", 4, ["expected 3 fields separated by TAB, found 2"]),
-    ("u1\tS2\t3\textra\n", 4, ["found 4"]),
-    ("u1,S2,3\n", 4, ["found 1", "comma-separated"]),
-    ("u1\tS2\tabc\n", 4, ["play count 'abc' is not a whole number"]),
-    ("u1\tS2\t2.5\n", 4, ["'2.5' is not a whole number"]),
-    ("u1\tS2\t0\n", 4, ["play count must be positive, found 0"]),
-    ("u1\tS2\t-3\n", 4, ["must be positive, found -3"]),
-    ("u1\tS2\t\n", 4, ["'' is not a whole number"]),
-    ("\tS2\t3\n", 4, ["empty user id"]),
-    ("u1\t  \t3\n", 4, ["empty song id"]),
-    (b"u1\tS\xff2\t3\n", 4, ["not valid UTF-8", "byte 5", "0xff"]),
-])
+@pytest.mark.parametrize(
+    "bad_line, line, words",
+    [
+        ("u1\tS2\n", 4, ["expected 3 fields separated by TAB, found 2"]),
+        ("u1\tS2\t3\textra\n", 4, ["found 4"]),
+        ("u1,S2,3\n", 4, ["found 1", "comma-separated"]),
+        ("u1\tS2\tabc\n", 4, ["play count 'abc' is not a whole number"]),
+        ("u1\tS2\t2.5\n", 4, ["'2.5' is not a whole number"]),
+        ("u1\tS2\t0\n", 4, ["play count must be positive, found 0"]),
+        ("u1\tS2\t-3\n", 4, ["must be positive, found -3"]),
+        ("u1\tS2\t\n", 4, ["'' is not a whole number"]),
+        ("\tS2\t3\n", 4, ["empty user id"]),
+        ("u1\t  \t3\n", 4, ["empty song id"]),
+        (b"u1\tS\xff2\t3\n", 4, ["not valid UTF-8", "byte 5", "0xff"]),
+    ],
+)
 def test_bad_triplet_rows_name_file_and_line(tmp_path, chunking, bad_line, line, words):
     bad = bad_line if isinstance(bad_line, bytes) else bad_line.encode()
     with pytest.raises(DataError) as caught:
@@ -210,6 +216,7 @@ def test_the_cli_prints_one_line_and_exits_2(tmp_path, capsys):
 
 # -- skip mode -------------------------------------------------------------------------------
 
+
 def test_skip_mode_drops_bad_rows_and_says_where_the_first_was(tmp_path, chunking):
     triplets = "u1\tS1\t1\nu1\tS2\tx\nu2\tS2\t2\nbroken line\nu2\tS1\t0\nu3\tS3\t3\n"
     summary = run_import(tmp_path, triplets=triplets, on_error="skip")
@@ -231,6 +238,7 @@ def test_skip_mode_with_nothing_left_is_an_error(tmp_path):
 
 
 # -- nothing half-written --------------------------------------------------------------------
+
 
 def test_a_failed_import_leaves_the_previous_dataset_untouched(tmp_path):
     summary = run_import(tmp_path)

@@ -38,12 +38,31 @@ def import_lastfm(root: Path) -> None:
     folder = require_lastfm()
     config_path = root / "import.toml"
     config_path.write_text(f'[data]\nroot = "{root / "data"}"\n', encoding="utf-8")
-    assert cli_main([
-        "--config", str(config_path), "data", "import-csv",
-        "--interactions", str(folder / "user_artists.dat"), "--catalog", str(folder / "artists.dat"),
-        "--catalog-header", "--catalog-item-col", "0", "--title-col", "1", "--artist-col", "1",
-        "--name", "lastfm", "--no-progress",
-    ]) == 0
+    assert (
+        cli_main(
+            [
+                "--config",
+                str(config_path),
+                "data",
+                "import-csv",
+                "--interactions",
+                str(folder / "user_artists.dat"),
+                "--catalog",
+                str(folder / "artists.dat"),
+                "--catalog-header",
+                "--catalog-item-col",
+                "0",
+                "--title-col",
+                "1",
+                "--artist-col",
+                "1",
+                "--name",
+                "lastfm",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +71,11 @@ def lastfm(tmp_path_factory):
     root = tmp_path_factory.mktemp("lastfm")
     # The project's own config.toml, so its [training] defaults are what is measured.
     project = load_config(environ={})
-    config = dataclasses.replace(project, data=DataConfig(root=str(root / "data"), default_dataset="lastfm"),
-                                 bot=dataclasses.replace(project.bot, database=str(root / "none.sqlite3")))
+    config = dataclasses.replace(
+        project,
+        data=DataConfig(root=str(root / "data"), default_dataset="lastfm"),
+        bot=dataclasses.replace(project.bot, database=str(root / "none.sqlite3")),
+    )
     import_lastfm(root)
     return config, Dataset.open(config.datasets_dir, "lastfm")
 
@@ -85,8 +107,21 @@ def test_tune_reaches_the_target_on_the_untouched_test_split(lastfm, capsys):
     radiohead = int(np.flatnonzero(dataset.items["title"].to_numpy() == "Radiohead")[0])
     indices, scores = model.similar_items(np.array([radiohead]), 15)
     neighbours = {dataset.title(i) for i in indices}
-    alternative = {"Thom Yorke", "Jonny Greenwood", "Sigur Rós", "Muse", "Coldplay", "Blur", "Beck",
-                   "Arcade Fire", "Placebo", "Interpol", "Bloc Party", "The Smashing Pumpkins", "Pink Floyd"}
+    alternative = {
+        "Thom Yorke",
+        "Jonny Greenwood",
+        "Sigur Rós",
+        "Muse",
+        "Coldplay",
+        "Blur",
+        "Beck",
+        "Arcade Fire",
+        "Placebo",
+        "Interpol",
+        "Bloc Party",
+        "The Smashing Pumpkins",
+        "Pink Floyd",
+    }
     charts = {"Britney Spears", "Lady Gaga", "Rihanna", "Katy Perry", "Beyoncé", "Christina Aguilera"}
     assert len(alternative & neighbours) >= 3 and not charts & neighbours, neighbours
     assert 0 < scores.min() and scores.max() <= 1.0 + 1e-5

@@ -17,9 +17,18 @@ pytestmark = pytest.mark.asyncio
 async def _log_question(path, when: datetime, message_id: int) -> None:
     async with FeedbackLog.open(path, clock=lambda: when) as log:
         query = await log.record_answer(
-            guild_id=1, channel_id=2, user_id=3, command="similar", typed_title="Hey Ya!",
-            resolved_item_id="DEMO0001", model_version="v1", latency_ms=5.0, params={},
-            suggestions=[(1, "DEMO0002", 0.9)], message_id=message_id)
+            guild_id=1,
+            channel_id=2,
+            user_id=3,
+            command="similar",
+            typed_title="Hey Ya!",
+            resolved_item_id="DEMO0001",
+            model_version="v1",
+            latency_ms=5.0,
+            params={},
+            suggestions=[(1, "DEMO0002", 0.9)],
+            message_id=message_id,
+        )
         await log.record_feedback(query, 4, 1)
 
 
@@ -29,8 +38,9 @@ def _messages(path) -> set[int]:
 
 
 @pytest.mark.parametrize("retention_days, kept", [(30, {2}), (0, {1, 2})])
-async def test_questions_past_the_retention_are_erased_when_the_bot_starts(tmp_path, demo_env, demo_service,
-                                                                           retention_days, kept):
+async def test_questions_past_the_retention_are_erased_when_the_bot_starts(
+    tmp_path, demo_env, demo_service, retention_days, kept
+):
     database = tmp_path / "feedback.sqlite3"  # the file bot_world opens
     now = datetime.now(timezone.utc)
     await _log_question(database, now - timedelta(days=40), message_id=1)

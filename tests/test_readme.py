@@ -85,6 +85,9 @@ def test_make_test_is_described_as_it_is():
     """`make test` builds no demo data in data/: the suite builds its own in a temporary folder."""
     test_recipe = re.search(r"^test: .*\n((?:\t.*\n)+)", MAKEFILE, re.MULTILINE)[1]
     assert "demo" not in test_recipe
-    assert re.search(r"make test +# the test suite \(creates \.venv and installs the pinned packages; its data is "
-                     r"its own\)", README)
+    assert re.search(
+        r"make test +# the test suite \(creates \.venv and installs the pinned packages; its data is "
+        r"its own\)",
+        README,
+    )
     assert "builds its own small demo dataset and model in a temporary folder and leaves `data/` alone" in README

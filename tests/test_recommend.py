@@ -27,11 +27,13 @@ from recommender.recommend import (
 
 # Items: 0 seed (A), 1 popular (B), 2 deep cut (C), 3 another version of 1 (B),
 #        4 same artist as seed (A), 5 nobody listened, 6 and 7 by artist D.
-ITEMS = pd.DataFrame({
-    "item_id": [f"S{i}" for i in range(8)],
-    "title": ["Seed", "Hit", "Deep", "Hit (Live)", "Seed Two", "Silent", "D one", "D two"],
-    "artist": ["A", "B", "C", "B", "A", "E", "D", "D"],
-})
+ITEMS = pd.DataFrame(
+    {
+        "item_id": [f"S{i}" for i in range(8)],
+        "title": ["Seed", "Hit", "Deep", "Hit (Live)", "Seed Two", "Silent", "D one", "D two"],
+        "artist": ["A", "B", "C", "B", "A", "E", "D", "D"],
+    }
+)
 
 
 @pytest.fixture()
@@ -48,7 +50,9 @@ def dataset(tmp_path) -> Dataset:
             rows.extend([(user, 3), (user, 4), (user, 6), (user, 7)])
     users, items = zip(*rows)
     matrix = sp.csr_matrix((np.ones(len(rows)), (users, items)), shape=(100, 8))
-    write_dataset(tmp_path / "tiny", name="tiny", interactions=matrix, items=ITEMS, user_ids=[f"u{i}" for i in range(100)])
+    write_dataset(
+        tmp_path / "tiny", name="tiny", interactions=matrix, items=ITEMS, user_ids=[f"u{i}" for i in range(100)]
+    )
     return Dataset.load(tmp_path / "tiny")
 
 
@@ -82,17 +86,28 @@ def test_rank_filters_merges_versions_caps_artists_and_pages(dataset):
     scores = np.array([0.9, 0.8, 0.7, 0.65, 0.6, 0.55, 0.5], dtype=np.float32)
     options = RankingOptions(count=10, per_artist_cap=1, exclude_seed_artist=True)
     picked = rank(
-        dataset, indices, scores, options, exclude={0}, seed_artists=["A"],
-        version_group=group.__getitem__, representative=lambda g: 1 if g == 1 else g,
+        dataset,
+        indices,
+        scores,
+        options,
+        exclude={0},
+        seed_artists=["A"],
+        version_group=group.__getitem__,
+        representative=lambda g: 1 if g == 1 else g,
     )
     # "Hit (Live)" ranks first but shows as its most-listened version "Hit" (index 1), once;
     # the seed's artist is left out; the silent song has no listeners; D is capped at one.
     assert [i for i, _ in picked] == [1, 6, 2]
     assert picked[0][1] == pytest.approx(0.9)
-    second_page = rank(dataset, indices, scores, RankingOptions(count=1, offset=1, per_artist_cap=1,
-                                                                 exclude_seed_artist=True),
-                       seed_artists=["A"], version_group=group.__getitem__,
-                       representative=lambda g: 1 if g == 1 else g)
+    second_page = rank(
+        dataset,
+        indices,
+        scores,
+        RankingOptions(count=1, offset=1, per_artist_cap=1, exclude_seed_artist=True),
+        seed_artists=["A"],
+        version_group=group.__getitem__,
+        representative=lambda g: 1 if g == 1 else g,
+    )
     assert [i for i, _ in second_page] == [6]
 
 
@@ -125,10 +140,12 @@ def test_a_seed_everyone_plays_is_not_named_in_mix_reasons(tmp_path):
     rows = [(u, 0) for u in range(95)] + [(u, 1) for u in range(20)] + [(u, 2) for u in range(10)]
     users, items = zip(*rows)
     matrix = sp.csr_matrix((np.ones(len(rows)), (users, items)), shape=(100, 3))
-    catalog = pd.DataFrame({"item_id": ["P", "A", "X"], "title": ["Everywhere", "Niche", "Pick"],
-                            "artist": ["p", "a", "x"]})
-    write_dataset(tmp_path / "pop", name="pop", interactions=matrix, items=catalog,
-                  user_ids=[f"u{i}" for i in range(100)])
+    catalog = pd.DataFrame(
+        {"item_id": ["P", "A", "X"], "title": ["Everywhere", "Niche", "Pick"], "artist": ["p", "a", "x"]}
+    )
+    write_dataset(
+        tmp_path / "pop", name="pop", interactions=matrix, items=catalog, user_ids=[f"u{i}" for i in range(100)]
+    )
     data = Dataset.load(tmp_path / "pop")
     (suggestion,) = explain_similar(data, [0, 1], [(2, 0.8)])
     assert suggestion.because_of == (1,)
@@ -150,12 +167,20 @@ def listening(draw):
 @given(listening())
 def test_every_mix_reason_counts_distinct_people_as_a_brute_force_count_does(tmp_path_factory, case):
     n_users, n_items, cells, seeds = case
-    played = sp.csr_matrix((np.ones(len(cells)), ([u for u, _ in cells], [i for _, i in cells])),
-                           shape=(n_users, n_items))
-    catalog = pd.DataFrame({"item_id": [f"I{i}" for i in range(n_items)],
-                            "title": [f"Song {chr(65 + i)}" for i in range(n_items)], "artist": ["x"] * n_items})
+    played = sp.csr_matrix(
+        (np.ones(len(cells)), ([u for u, _ in cells], [i for _, i in cells])), shape=(n_users, n_items)
+    )
+    catalog = pd.DataFrame(
+        {
+            "item_id": [f"I{i}" for i in range(n_items)],
+            "title": [f"Song {chr(65 + i)}" for i in range(n_items)],
+            "artist": ["x"] * n_items,
+        }
+    )
     folder = tmp_path_factory.mktemp("brute")
-    write_dataset(folder / "d", name="d", interactions=played, items=catalog, user_ids=[f"u{i}" for i in range(n_users)])
+    write_dataset(
+        folder / "d", name="d", interactions=played, items=catalog, user_ids=[f"u{i}" for i in range(n_users)]
+    )
     data = Dataset.load(folder / "d")
     listeners_of = {i: {u for u, j in cells if j == i} for i in range(n_items)}
     picks = [i for i in range(n_items) if i not in seeds]
@@ -164,14 +189,19 @@ def test_every_mix_reason_counts_distinct_people_as_a_brute_force_count_does(tmp
         assert named and set(named) <= set(seeds)
         people = listeners_of[suggestion.item_index] & set().union(*(listeners_of[s] for s in named))
         assert suggestion.shared_listeners == len(people), suggestion.reason
-        numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", suggestion.reason)
-                   if "." not in n]
+        numbers = [
+            int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", suggestion.reason) if "." not in n
+        ]
         expected = len(people) if people else None
         assert (numbers[:1] == [expected]) if expected else "no shared listeners" in suggestion.reason
         # The seeds named are those whose lift over chance stands out, highest first.
-        lifts = {s: len(listeners_of[suggestion.item_index] & listeners_of[s])
-                 / (len(listeners_of[s]) * len(listeners_of[suggestion.item_index]) / n_users)
-                 if listeners_of[s] and listeners_of[suggestion.item_index] else 0.0 for s in seeds}
+        lifts = {
+            s: len(listeners_of[suggestion.item_index] & listeners_of[s])
+            / (len(listeners_of[s]) * len(listeners_of[suggestion.item_index]) / n_users)
+            if listeners_of[s] and listeners_of[suggestion.item_index]
+            else 0.0
+            for s in seeds
+        }
         if suggestion.reason.startswith("From "):
             assert all(lifts[s] >= 1.5 for s in named)
             assert [lifts[s] for s in named] == sorted((lifts[s] for s in named), reverse=True)

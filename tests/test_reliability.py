@@ -70,8 +70,9 @@ def copy_demo(tmp_path: Path, demo_env, extra: str = ""):
 def republish(store: ModelStore, version: str = "v1") -> str:
     """Publish the arrays of ``version`` again as a new current version (a cheap 'retrain')."""
     manifest = store.verify(version)
-    arrays = {key: np.load(store.folder / version / name, allow_pickle=False)
-              for key, name in manifest["arrays"].items()}
+    arrays = {
+        key: np.load(store.folder / version / name, allow_pickle=False) for key, name in manifest["arrays"].items()
+    }
     added_by_the_store = {"format_version", "arrays", "created", "libraries", "parent", "version"}
     return store.publish(arrays, {k: v for k, v in manifest.items() if k not in added_by_the_store})
 
@@ -126,7 +127,7 @@ class LoadWatch:
 
     def read(self, requests) -> None:
         app = self.app_id
-        for recorded in requests[self.seen:]:
+        for recorded in requests[self.seen :]:
             self.seen += 1
             if match := re.fullmatch(r"/interactions/\d+/([^/]+)/callback", recorded.path):
                 outcome = self.outcomes.get(match[1])
@@ -172,13 +173,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def test_a_thousand_soundalikes_at_once_are_each_answered_or_told_busy(tmp_path, demo_env, demo_service,
-                                                                           caplog):
+async def test_a_thousand_soundalikes_at_once_are_each_answered_or_told_busy(tmp_path, demo_env, demo_service, caplog):
     songs = catalog_songs(40)
     process = psutil.Process()
     caplog.set_level(logging.WARNING)
-    async with bot_world(tmp_path, demo_env.config, demo_service,
-                         fake_options={"heartbeat_interval_ms": HEARTBEAT_MS}) as world:
+    async with bot_world(
+        tmp_path, demo_env.config, demo_service, fake_options={"heartbeat_interval_ms": HEARTBEAT_MS}
+    ) as world:
         fake = world.fake
         servers = [world.guild]
         for number in range(1, LOAD_SERVERS):
@@ -202,8 +203,11 @@ async def test_a_thousand_soundalikes_at_once_are_each_answered_or_told_busy(tmp
             member = FakeMember(FakeUser(snowflake(), f"listener{number}"))
             sent_at = time.monotonic()
             interaction = await fake.slash_command(
-                "soundalike", [option("title", title), option("artist", artist)],
-                member=member, guild=servers[number % LOAD_SERVERS])
+                "soundalike",
+                [option("title", title), option("artist", artist)],
+                member=member,
+                guild=servers[number % LOAD_SERVERS],
+            )
             watch.outcomes[interaction.token] = Outcome(sent_at)
         dispatched = time.monotonic()
 
@@ -240,8 +244,9 @@ async def test_a_thousand_soundalikes_at_once_are_each_answered_or_told_busy(tmp
     assert heartbeats, "no heartbeat reached the gateway while the load was on"
     gaps = np.diff([started, *heartbeats, finished])
     assert np.isfinite(latency), "the gateway never acknowledged a heartbeat"
-    gateway_warnings = [r.getMessage() for r in caplog.records
-                        if r.name.startswith("discord.gateway") and r.levelno >= logging.WARNING]
+    gateway_warnings = [
+        r.getMessage() for r in caplog.records if r.name.startswith("discord.gateway") and r.levelno >= logging.WARNING
+    ]
     assert not gateway_warnings, gateway_warnings[:3]
     bot_errors = [r.getMessage() for r in caplog.records if r.name.startswith("bot") and r.levelno >= logging.ERROR]
     assert not bot_errors, bot_errors[:3]
@@ -258,15 +263,38 @@ async def test_a_thousand_soundalikes_at_once_are_each_answered_or_told_busy(tmp
 
 # Each progress stage the retrain reports (the kill lands right after its first line), then
 # the spots inside publishing (see tests/helpers/retrain_with_faults.py).
-KILL_POINTS = ["load", "feedback", "evaluate", "decide", "train", "publish",
-               "arrays-written", "before-pointer", "after-pointer"]
+KILL_POINTS = [
+    "load",
+    "feedback",
+    "evaluate",
+    "decide",
+    "train",
+    "publish",
+    "arrays-written",
+    "before-pointer",
+    "after-pointer",
+]
 
 
 def start_faulty_retrain(config_path: Path, **faults: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(FAULTY_RETRAIN), "--config", str(config_path), "retrain", "--dataset", "demo",
-         "--json-progress", "--tolerance", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=PROJECT_ROOT, env=fault_env(**faults),
+        [
+            sys.executable,
+            str(FAULTY_RETRAIN),
+            "--config",
+            str(config_path),
+            "retrain",
+            "--dataset",
+            "demo",
+            "--json-progress",
+            "--tolerance",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=fault_env(**faults),
     )
 
 
@@ -313,8 +341,9 @@ def test_a_retrain_killed_at_any_point_leaves_a_whole_model_serving(tmp_path, de
 
 
 @pytest.mark.slow
-async def test_a_retrain_process_killed_while_the_bot_waits_tells_the_admin_and_serves_on(tmp_path, demo_env,
-                                                                                         monkeypatch):
+async def test_a_retrain_process_killed_while_the_bot_waits_tells_the_admin_and_serves_on(
+    tmp_path, demo_env, monkeypatch
+):
     from bot.retrain import Retrainer
     from recommender.service import SoundalikeService
 
@@ -329,7 +358,9 @@ async def test_a_retrain_process_killed_while_the_bot_waits_tells_the_admin_and_
         await path_appears(config.models_dir / "demo" / "v2")
         retrain_process.kill()  # SIGKILL
         finished = await world.fake.wait_for(
-            "PATCH", rf"/webhooks/\d+/{retrain.token}/messages/@original", timeout=WAIT,
+            "PATCH",
+            rf"/webhooks/\d+/{retrain.token}/messages/@original",
+            timeout=WAIT,
             where=lambda r: not r.body["content"].startswith("Retraining"),
         )
         assert finished.body["content"].startswith("The retrain failed \\(exit status -9\\)")
@@ -377,15 +408,19 @@ def remove(path: Path) -> None:
     path.unlink()
 
 
-@pytest.mark.parametrize("file_name, damage, problem", [
-    ("item_factors.npy", truncate, "fails its checksum"),
-    ("item_factors.npy", remove, "is missing"),
-    ("item_factors.npy", alter_one_byte, "fails its checksum"),
-    ("manifest.json", alter_one_byte, "fails its checksum"),
-    ("checksums.json", remove, "is missing"),
-])
+@pytest.mark.parametrize(
+    "file_name, damage, problem",
+    [
+        ("item_factors.npy", truncate, "fails its checksum"),
+        ("item_factors.npy", remove, "is missing"),
+        ("item_factors.npy", alter_one_byte, "fails its checksum"),
+        ("manifest.json", alter_one_byte, "fails its checksum"),
+        ("checksums.json", remove, "is missing"),
+    ],
+)
 async def test_the_bot_starts_on_the_previous_model_when_the_current_one_is_damaged(
-        tmp_path, demo_env, caplog, file_name, damage, problem):
+    tmp_path, demo_env, caplog, file_name, damage, problem
+):
     from recommender.service import SoundalikeService
 
     _, config = copy_demo(tmp_path, demo_env)
@@ -411,8 +446,9 @@ async def test_the_bot_starts_on_the_previous_model_when_the_current_one_is_dama
 
 
 @pytest.mark.parametrize("fault, reason", [("enospc", "No space left on device"), ("eacces", "Permission denied")])
-async def test_a_retrain_that_cannot_write_its_model_tells_the_admin_and_serves_on(tmp_path, demo_env, monkeypatch,
-                                                                                 fault, reason):
+async def test_a_retrain_that_cannot_write_its_model_tells_the_admin_and_serves_on(
+    tmp_path, demo_env, monkeypatch, fault, reason
+):
     from bot.retrain import Retrainer
     from recommender.service import SoundalikeService
 
@@ -425,7 +461,9 @@ async def test_a_retrain_that_cannot_write_its_model_tells_the_admin_and_serves_
     async with bot_world(tmp_path, config, service, retrainer=retrainer) as world:
         retrain = await world.fake.slash_command("retrain", [], member=world.dj, guild=world.guild)
         finished = await world.fake.wait_for(
-            "PATCH", rf"/webhooks/\d+/{retrain.token}/messages/@original", timeout=120,
+            "PATCH",
+            rf"/webhooks/\d+/{retrain.token}/messages/@original",
+            timeout=120,
             where=lambda r: not r.body["content"].startswith("Retraining"),
         )
         told = finished.body["content"]
@@ -449,8 +487,9 @@ async def fill_the_disk(feedback_log, message_id: int) -> None:
     (pages,) = (await feedback_log._writer.execute_fetchall("PRAGMA page_count"))[0]
     await feedback_log._writer.execute(f"PRAGMA max_page_count = {int(pages)}")
     for fill in (
-        lambda n: feedback_log.record_answer(guild_id=1, user_id=n, command="soundalike",
-                                             suggestions=[(p, "x", None) for p in range(1, 6)]),
+        lambda n: feedback_log.record_answer(
+            guild_id=1, user_id=n, command="soundalike", suggestions=[(p, "x", None) for p in range(1, 6)]
+        ),
         lambda n: feedback_log.record_feedback(message_id, n, 1),
     ):
         for number in range(1, 20_000):
@@ -469,8 +508,7 @@ async def make_log_read_only(feedback_log, message_id: int) -> None:
 
 
 @pytest.mark.parametrize("break_the_log", [fill_the_disk, make_log_read_only], ids=["disk-full", "read-only"])
-async def test_a_rating_the_log_cannot_write_is_reported_to_the_member(tmp_path, demo_env, demo_service,
-                                                                       break_the_log):
+async def test_a_rating_the_log_cannot_write_is_reported_to_the_member(tmp_path, demo_env, demo_service, break_the_log):
     async with bot_world(tmp_path, demo_env.config, demo_service) as world:
         message_id = int((await world.answer_message(await world.soundalike("Hey Ya!")))["id"])
         await break_the_log(world.feedback_log, message_id)
@@ -481,8 +519,9 @@ async def test_a_rating_the_log_cannot_write_is_reported_to_the_member(tmp_path,
 
 
 @pytest.mark.parametrize("break_the_log", [fill_the_disk, make_log_read_only], ids=["disk-full", "read-only"])
-async def test_an_answer_the_log_cannot_write_is_shown_and_the_member_told(tmp_path, demo_env, demo_service,
-                                                                          break_the_log):
+async def test_an_answer_the_log_cannot_write_is_shown_and_the_member_told(
+    tmp_path, demo_env, demo_service, break_the_log
+):
     async with bot_world(tmp_path, demo_env.config, demo_service) as world:
         message_id = int((await world.answer_message(await world.soundalike("Hey Ya!")))["id"])
         await break_the_log(world.feedback_log, message_id)
@@ -495,8 +534,9 @@ async def test_an_answer_the_log_cannot_write_is_shown_and_the_member_told(tmp_p
 
 
 @pytest.mark.parametrize("break_the_log", [fill_the_disk, make_log_read_only], ids=["disk-full", "read-only"])
-async def test_a_more_page_the_log_cannot_write_is_shown_and_the_member_told(tmp_path, demo_env, demo_service,
-                                                                            break_the_log):
+async def test_a_more_page_the_log_cannot_write_is_shown_and_the_member_told(
+    tmp_path, demo_env, demo_service, break_the_log
+):
     async with bot_world(tmp_path, demo_env.config, demo_service) as world:
         message_id = int((await world.answer_message(await world.soundalike("Hey Ya!")))["id"])
         await break_the_log(world.feedback_log, message_id)
@@ -538,9 +578,12 @@ def test_no_pickle_or_other_code_running_loader_in_the_product():
                 pickle_flag = keywords.get("allow_pickle")
                 if isinstance(pickle_flag, ast.Constant) and pickle_flag.value is not False:
                     problems.append(f"{where}:{node.lineno} passes allow_pickle={pickle_flag.value!r}")
-                if called == "load" and isinstance(node.func, ast.Attribute) and \
-                        getattr(node.func.value, "id", "") in ("np", "numpy") and \
-                        not (isinstance(pickle_flag, ast.Constant) and pickle_flag.value is False):
+                if (
+                    called == "load"
+                    and isinstance(node.func, ast.Attribute)
+                    and getattr(node.func.value, "id", "") in ("np", "numpy")
+                    and not (isinstance(pickle_flag, ast.Constant) and pickle_flag.value is False)
+                ):
                     problems.append(f"{where}:{node.lineno} calls np.load without allow_pickle=False")
     assert not problems, problems
 

@@ -15,8 +15,12 @@ def resolve_json(demo_env, capsys, *argv: str) -> tuple[int, dict]:
 
 
 def test_a_far_match_exits_0_and_is_not_confident(demo_env, capsys):
-    for typed, offered in (("everyone", "Everlong"), ("Let it go", "Let It Be"), ("Stay", "Stayin' Alive"),
-                           ("@everyone", "Everlong")):
+    for typed, offered in (
+        ("everyone", "Everlong"),
+        ("Let it go", "Let It Be"),
+        ("Stay", "Stayin' Alive"),
+        ("@everyone", "Everlong"),
+    ):
         status, result = resolve_json(demo_env, capsys, typed)
         assert status == 0, typed
         assert result["confident"] is False and result["close_call"] is False and result["kind"] == "song"

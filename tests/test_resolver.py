@@ -66,15 +66,15 @@ def make_dataset(root, rows, name="tiny") -> Dataset:
     n_users = max(1, int(listeners.max()))
     user_ids = np.concatenate([np.arange(count) for count in listeners]).astype(np.int64)
     item_ids = np.repeat(np.arange(len(rows)), listeners)
-    matrix = sp.csr_matrix((np.ones(len(user_ids), dtype=np.float32), (user_ids, item_ids)),
-                           shape=(n_users, len(rows)))
-    items = pd.DataFrame({
-        "item_id": [f"SO{i:04d}" for i in range(len(rows))],
-        "title": [row[0] for row in rows],
-        "artist": [row[1] for row in rows],
-    })
-    write_dataset(root / name, name=name, interactions=matrix, items=items,
-                  user_ids=[f"u{u}" for u in range(n_users)])
+    matrix = sp.csr_matrix((np.ones(len(user_ids), dtype=np.float32), (user_ids, item_ids)), shape=(n_users, len(rows)))
+    items = pd.DataFrame(
+        {
+            "item_id": [f"SO{i:04d}" for i in range(len(rows))],
+            "title": [row[0] for row in rows],
+            "artist": [row[1] for row in rows],
+        }
+    )
+    write_dataset(root / name, name=name, interactions=matrix, items=items, user_ids=[f"u{u}" for u in range(n_users)])
     return Dataset.load(root / name)
 
 
@@ -100,49 +100,56 @@ def best(resolver, title, artist=None):
 
 # -- each kind of damage ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("typed, expected", [
-    ("Hey Ya!", ("Hey Ya!", "OutKast")),  # exact
-    ("hey ya", ("Hey Ya!", "OutKast")),  # punctuation dropped
-    ("HEY YA", ("Hey Ya!", "OutKast")),  # case
-    ("Hey Ya!!!", ("Hey Ya!", "OutKast")),
-    ("dont stop me now", ("Don't Stop Me Now", "Queen")),
-    ("mr brightside", ("Mr. Brightside", "The Killers")),
-    ("scientist", ("The Scientist", "Coldplay")),  # "the" dropped
-    ("the wonderwall", ("Wonderwall", "Oasis")),  # "the" added
-    ("teh scientist", ("The Scientist", "Coldplay")),  # "the" mistyped
-    ("senorita", ("Señorita", "Justin Timberlake")),  # accents
-    ("sound of silence", ("The Sound of Silence", "Simon & Garfunkel")),
-    ("rock and roll star", ("Rock 'n' Roll Star", "Oasis")),  # 'n' / and / &
-    ("rock & roll star", ("Rock 'n' Roll Star", "Oasis")),
-    ("smells like teen spirt", ("Smells Like Teen Spirit", "Nirvana")),  # one typo
-    ("hye ya", ("Hey Ya!", "OutKast")),  # transposed letters
-    ("wonderwal", ("Wonderwall", "Oasis")),
-    ("smels like ten spirit", ("Smells Like Teen Spirit", "Nirvana")),  # two typos
-    ("bohemain rapsody", ("Bohemian Rhapsody (Remastered 2011)", "Queen")),
-    ("like smells teen spirit", ("Smells Like Teen Spirit", "Nirvana")),  # swapped words
-    ("me stop dont now", ("Don't Stop Me Now", "Queen")),
-    ("heya", ("Hey Ya!", "OutKast")),  # a missing space
-    ("Umbrella (feat. Jay-Z)", ("Umbrella", "Rihanna feat. Jay-Z")),  # feat. added
-    ("Wonderwall ft. Noel Gallagher", ("Wonderwall", "Oasis")),
-    ("Crazy in Love", ("Crazy in Love (feat. Jay-Z)", "Beyoncé")),  # feat. removed
-    ("satisfaction", ("(I Can't Get No) Satisfaction", "The Rolling Stones")),
-    ("i cant get no satisfaction", ("(I Can't Get No) Satisfaction", "The Rolling Stones")),
-    ("**Hey Ya**", ("Hey Ya!", "OutKast")),  # markdown
-])
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("Hey Ya!", ("Hey Ya!", "OutKast")),  # exact
+        ("hey ya", ("Hey Ya!", "OutKast")),  # punctuation dropped
+        ("HEY YA", ("Hey Ya!", "OutKast")),  # case
+        ("Hey Ya!!!", ("Hey Ya!", "OutKast")),
+        ("dont stop me now", ("Don't Stop Me Now", "Queen")),
+        ("mr brightside", ("Mr. Brightside", "The Killers")),
+        ("scientist", ("The Scientist", "Coldplay")),  # "the" dropped
+        ("the wonderwall", ("Wonderwall", "Oasis")),  # "the" added
+        ("teh scientist", ("The Scientist", "Coldplay")),  # "the" mistyped
+        ("senorita", ("Señorita", "Justin Timberlake")),  # accents
+        ("sound of silence", ("The Sound of Silence", "Simon & Garfunkel")),
+        ("rock and roll star", ("Rock 'n' Roll Star", "Oasis")),  # 'n' / and / &
+        ("rock & roll star", ("Rock 'n' Roll Star", "Oasis")),
+        ("smells like teen spirt", ("Smells Like Teen Spirit", "Nirvana")),  # one typo
+        ("hye ya", ("Hey Ya!", "OutKast")),  # transposed letters
+        ("wonderwal", ("Wonderwall", "Oasis")),
+        ("smels like ten spirit", ("Smells Like Teen Spirit", "Nirvana")),  # two typos
+        ("bohemain rapsody", ("Bohemian Rhapsody (Remastered 2011)", "Queen")),
+        ("like smells teen spirit", ("Smells Like Teen Spirit", "Nirvana")),  # swapped words
+        ("me stop dont now", ("Don't Stop Me Now", "Queen")),
+        ("heya", ("Hey Ya!", "OutKast")),  # a missing space
+        ("Umbrella (feat. Jay-Z)", ("Umbrella", "Rihanna feat. Jay-Z")),  # feat. added
+        ("Wonderwall ft. Noel Gallagher", ("Wonderwall", "Oasis")),
+        ("Crazy in Love", ("Crazy in Love (feat. Jay-Z)", "Beyoncé")),  # feat. removed
+        ("satisfaction", ("(I Can't Get No) Satisfaction", "The Rolling Stones")),
+        ("i cant get no satisfaction", ("(I Can't Get No) Satisfaction", "The Rolling Stones")),
+        ("**Hey Ya**", ("Hey Ya!", "OutKast")),  # markdown
+    ],
+)
 def test_damaged_titles_find_the_song(resolver, typed, expected):
     assert best(resolver, typed) == expected
 
 
-@pytest.mark.parametrize("typed", [
-    "Hey Ya OutKast",
-    "hey ya outkast",
-    "OutKast - Hey Ya",
-    "Hey Ya - OutKast",
-    "hey ya by outkast",
-    "outkast hey ya",
-    "heya outkast",  # typo and artist
-    "HEY YA!! OUTKAST",
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Hey Ya OutKast",
+        "hey ya outkast",
+        "OutKast - Hey Ya",
+        "Hey Ya - OutKast",
+        "hey ya by outkast",
+        "outkast hey ya",
+        "heya outkast",  # typo and artist
+        "HEY YA!! OUTKAST",
+    ],
+)
 def test_artist_inside_the_query(resolver, typed):
     resolution = resolver.resolve(typed)
     assert (resolution.best.title, resolution.best.artist) == ("Hey Ya!", "OutKast")
@@ -176,6 +183,7 @@ def test_version_words_typed_without_brackets(resolver):
 
 
 # -- popularity, versions, ambiguity --------------------------------------------------------------
+
 
 def test_the_original_beats_a_cover_with_few_listeners(resolver):
     resolution = resolver.resolve("smells like teen spirit")
@@ -232,6 +240,7 @@ def test_an_exact_title_beats_a_popular_near_miss(resolver):
 
 # -- artist narrowing -----------------------------------------------------------------------------
 
+
 def test_given_artist_narrows(resolver):
     resolution = resolver.resolve("halo", artist="Depeche Mode")
     assert resolution.confident
@@ -264,6 +273,7 @@ def test_featured_artist_in_the_query_prefers_the_credited_song(resolver):
 
 
 # -- autocomplete ---------------------------------------------------------------------------------
+
 
 def test_complete_ranks_prefix_matches_by_popularity(resolver):
     choices = resolver.complete("hey")
@@ -336,9 +346,21 @@ def test_closest_titles_for_a_no_match_message(resolver):
 
 # -- bad input ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("junk", [
-    "", "   ", "\t\n", "🎵🎶🔥", "\u200b\u200c\u200d", "!!!???...", "()", "-", None,
-])
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "",
+        "   ",
+        "\t\n",
+        "🎵🎶🔥",
+        "\u200b\u200c\u200d",
+        "!!!???...",
+        "()",
+        "-",
+        None,
+    ],
+)
 def test_input_with_no_words_is_a_clear_no_match(resolver, junk):
     resolution = resolver.resolve(junk)
     assert resolution.candidates == [] and not resolution.confident and not resolution.found
@@ -346,20 +368,23 @@ def test_input_with_no_words_is_a_clear_no_match(resolver, junk):
     assert resolver.closest_titles(junk) == []
 
 
-@pytest.mark.parametrize("odd", [
-    "x" * 10_000,
-    "hey ya " * 2_000,
-    "'; DROP TABLE songs; --",
-    "Robert'); DELETE FROM items WHERE 1=1; --",
-    "<script>alert(1)</script>",
-    "[Hey Ya](https://example.com) `code` > quote",
-    "\u202eay yeH\u202c",
-    "שלום עולם",
-    "مرحبا بالعالم",
-    "日本語のタイトル",
-    "hey\x00ya\x07",
-    "%s %d {0} {title}",
-])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "x" * 10_000,
+        "hey ya " * 2_000,
+        "'; DROP TABLE songs; --",
+        "Robert'); DELETE FROM items WHERE 1=1; --",
+        "<script>alert(1)</script>",
+        "[Hey Ya](https://example.com) `code` > quote",
+        "\u202eay yeH\u202c",
+        "שלום עולם",
+        "مرحبا بالعالم",
+        "日本語のタイトル",
+        "hey\x00ya\x07",
+        "%s %d {0} {title}",
+    ],
+)
 def test_odd_input_never_raises(resolver, odd):
     resolution = resolver.resolve(odd)
     assert len(resolution.query) <= 200
@@ -394,6 +419,7 @@ def test_limit(resolver):
 
 # -- batch and dicts ---------------------------------------------------------------------------------
 
+
 def test_resolve_batch(resolver):
     lines = ["hey ya\toutkast", "", "   ", "halo", "🎵", "halo\tDepeche Mode\n"]
     results = list(resolve_batch(resolver, lines))
@@ -401,8 +427,13 @@ def test_resolve_batch(resolver):
     json.dumps(results)  # JSON-serialisable
     first, halo, junk, depeche = results
     assert first["query"] == "hey ya" and first["artist"] == "outkast" and first["confident"]
-    assert first["candidates"][0] == {"item_id": "SO0000", "title": "Hey Ya!", "artist": "OutKast",
-                                      "score": 100.0, "listeners": 900}
+    assert first["candidates"][0] == {
+        "item_id": "SO0000",
+        "title": "Hey Ya!",
+        "artist": "OutKast",
+        "score": 100.0,
+        "listeners": 900,
+    }
     assert halo["artist"] is None and not halo["confident"] and len(halo["candidates"]) >= 2
     assert junk["candidates"] == [] and not junk["confident"]
     assert depeche["artist"] == "Depeche Mode" and depeche["candidates"][0]["artist"] == "Depeche Mode"
@@ -411,22 +442,32 @@ def test_resolve_batch(resolver):
 def test_candidate_to_dict(resolver):
     candidate = resolver.resolve("wonderwall").best
     assert candidate_to_dict(candidate) == {
-        "item_id": candidate.item_id, "title": "Wonderwall", "artist": "Oasis", "score": 100.0, "listeners": 850}
+        "item_id": candidate.item_id,
+        "title": "Wonderwall",
+        "artist": "Oasis",
+        "score": 100.0,
+        "listeners": 850,
+    }
 
 
 # -- building and sharing -----------------------------------------------------------------------------
 
+
 def test_build_from_plain_columns_matches_build_from_a_dataset(resolver):
     other = TitleResolver.from_columns(
-        [f"SO{i:04d}" for i in range(len(CATALOG))], [r[0] for r in CATALOG], [r[1] for r in CATALOG],
-        np.array([r[2] for r in CATALOG]))
+        [f"SO{i:04d}" for i in range(len(CATALOG))],
+        [r[0] for r in CATALOG],
+        [r[1] for r in CATALOG],
+        np.array([r[2] for r in CATALOG]),
+    )
     for typed in ("hey ya", "halo", "smels like ten spirit", "heya outkast"):
         assert other.resolve(typed) == resolver.resolve(typed)
 
 
 def test_missing_titles_and_artists_do_not_break_the_build():
-    resolver = TitleResolver.from_columns(["a", "b", "c"], ["Hey Ya!", None, ""], [None, "OutKast", "X"],
-                                          np.array([1, 2, 3]))
+    resolver = TitleResolver.from_columns(
+        ["a", "b", "c"], ["Hey Ya!", None, ""], [None, "OutKast", "X"], np.array([1, 2, 3])
+    )
     assert resolver.resolve("hey ya").best.item_id == "a"
     assert resolver.resolve("hey ya").best.artist == ""
 
@@ -480,7 +521,9 @@ def test_the_index_is_saved_beside_the_dataset_and_loaded_next_time(tmp_path, mo
         assert loaded.resolve(typed) == built.resolve(typed)
         assert loaded.complete(typed) == built.complete(typed)
     assert loaded.complete_artist("o") == built.complete_artist("o")
-    assert [loaded.version_group(i) for i in range(len(CATALOG))] == [built.version_group(i) for i in range(len(CATALOG))]
+    assert [loaded.version_group(i) for i in range(len(CATALOG))] == [
+        built.version_group(i) for i in range(len(CATALOG))
+    ]
 
 
 def test_a_stale_or_damaged_saved_index_is_rebuilt(tmp_path, caplog):
@@ -505,8 +548,9 @@ def test_other_titles_with_the_same_ids_are_not_served_from_an_old_index(tmp_pat
     renamed = [("Totally New Song" if row[0] == "Wonderwall" else row[0], row[1], row[2]) for row in CATALOG]
     items = dataset.items.copy()
     items["title"] = [row[0] for row in renamed]
-    changed = type(dataset)(name=dataset.name, path=dataset.path, interactions=dataset.interactions, items=items,
-                            manifest=dataset.manifest)
+    changed = type(dataset)(
+        name=dataset.name, path=dataset.path, interactions=dataset.interactions, items=items, manifest=dataset.manifest
+    )
     assert TitleResolver.build(changed).resolve("totally new song").best.title == "Totally New Song"
 
 
@@ -539,6 +583,7 @@ def test_a_one_song_catalog_still_has_typo_tolerance():
 
 # -- not sure: far matches, close calls, artists --------------------------------------------------
 
+
 def test_typed_edits_count_typing_slips():
     assert typed_edits("hey ya", "hey ya") == 0
     assert typed_edits("hye ya", "hey ya") == 1  # transposed letters are one slip
@@ -549,13 +594,16 @@ def test_typed_edits_count_typing_slips():
     assert typed_edits("like smells teen spirit", "smells like teen spirit") == 1  # words in another order
 
 
-@pytest.mark.parametrize("typed, offered", [
-    ("hey yo", None),  # one slip from "hey ya" and from "hey you": several close songs
-    ("smells like teen", "Smells Like Teen Spirit"),  # the start of a title
-    ("hey ya outkats", "Hey Ya!"),  # a misspelt artist is not read as one
-    ("yestrdya", "Yesterday"),  # two slips in a 9-letter title
-    ("bohemian rhapsody queen live at wembley 1986", "Bohemian Rhapsody (Remastered 2011)"),
-])
+@pytest.mark.parametrize(
+    "typed, offered",
+    [
+        ("hey yo", None),  # one slip from "hey ya" and from "hey you": several close songs
+        ("smells like teen", "Smells Like Teen Spirit"),  # the start of a title
+        ("hey ya outkats", "Hey Ya!"),  # a misspelt artist is not read as one
+        ("yestrdya", "Yesterday"),  # two slips in a 9-letter title
+        ("bohemian rhapsody queen live at wembley 1986", "Bohemian Rhapsody (Remastered 2011)"),
+    ],
+)
 def test_far_or_partial_matches_are_offered_not_taken(resolver, typed, offered):
     resolution = resolver.resolve(typed)
     assert not resolution.confident
@@ -585,14 +633,17 @@ def test_evidence_names_what_the_rule_judged(resolver):
     assert resolver.resolve_with_evidence("qwzxv") == (resolver.resolve("qwzxv"), None)
 
 
-@pytest.mark.parametrize("typed, artist, songs", [
-    ("OutKast", "OutKast", ["Hey Ya!", "Ms. Jackson", "Roses"]),
-    ("outkast", "OutKast", ["Hey Ya!", "Ms. Jackson", "Roses"]),
-    ("the beatles", "The Beatles", ["Hey Jude", "Yesterday"]),
-    ("beatles", "The Beatles", ["Hey Jude", "Yesterday"]),
-    ("Beyonce", "Beyoncé", ["Crazy in Love (feat. Jay-Z)", "Halo"]),
-    ("depeche mod", "Depeche Mode", ["Halo"]),  # one slip in the name
-])
+@pytest.mark.parametrize(
+    "typed, artist, songs",
+    [
+        ("OutKast", "OutKast", ["Hey Ya!", "Ms. Jackson", "Roses"]),
+        ("outkast", "OutKast", ["Hey Ya!", "Ms. Jackson", "Roses"]),
+        ("the beatles", "The Beatles", ["Hey Jude", "Yesterday"]),
+        ("beatles", "The Beatles", ["Hey Jude", "Yesterday"]),
+        ("Beyonce", "Beyoncé", ["Crazy in Love (feat. Jay-Z)", "Halo"]),
+        ("depeche mod", "Depeche Mode", ["Halo"]),  # one slip in the name
+    ],
+)
 def test_an_artist_alone_offers_their_most_listened_songs(resolver, typed, artist, songs):
     resolution = resolver.resolve(typed)
     assert resolution.kind == "artist" and resolution.named_artist == artist
@@ -604,7 +655,8 @@ def test_an_artist_alone_offers_their_most_listened_songs(resolver, typed, artis
 
 def test_a_title_typed_exactly_is_a_song_even_when_an_artist_has_that_name():
     resolver = TitleResolver.from_columns(
-        ["a", "b", "c"], ["Heart", "Barracuda", "Alone"], ["Some Singer", "Heart", "Heart"], np.array([50, 900, 800]))
+        ["a", "b", "c"], ["Heart", "Barracuda", "Alone"], ["Some Singer", "Heart", "Heart"], np.array([50, 900, 800])
+    )
     resolution = resolver.resolve("heart")
     assert resolution.kind == "song" and resolution.confident and resolution.best.item_id == "a"
     resolution = resolver.resolve("barracuda heart")
@@ -620,8 +672,13 @@ def test_an_artist_with_a_title_is_a_song_and_a_given_artist_is_never_the_query(
 
 def test_resolution_to_dict_says_the_kind(resolver):
     assert resolution_to_dict(resolver.resolve("outkast")) == {
-        "query": "outkast", "artist": None, "confident": False, "close_call": False, "kind": "artist",
+        "query": "outkast",
+        "artist": None,
+        "confident": False,
+        "close_call": False,
+        "kind": "artist",
         "artist_name": "OutKast",
-        "candidates": [candidate_to_dict(c) for c in resolver.resolve("outkast").candidates]}
+        "candidates": [candidate_to_dict(c) for c in resolver.resolve("outkast").candidates],
+    }
     halo = resolution_to_dict(resolver.resolve("halo"))
     assert halo["kind"] == "song" and halo["close_call"] and "artist_name" not in halo

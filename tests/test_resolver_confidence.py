@@ -44,8 +44,12 @@ def demo_outcomes(demo):
 
 def test_far_matches_on_the_demo_are_offered_not_taken(demo):
     _, _, resolver = demo
-    expected_offer = {"everyone": "Everlong", "Let it go": "Let It Be", "Stay": "Stayin' Alive",
-                      "@everyone": "Everlong"}
+    expected_offer = {
+        "everyone": "Everlong",
+        "Let it go": "Let It Be",
+        "Stay": "Stayin' Alive",
+        "@everyone": "Everlong",
+    }
     for typed in MUST_ASK_ON_DEMO:
         resolution = resolver.resolve(typed)
         assert not resolution.confident, typed
@@ -79,8 +83,13 @@ def test_rates_count_what_they_say():
     ]
     figures = rates(outcomes)
     assert {k: v for k, v in figures.items() if not k.endswith(("_low", "_high"))} == {
-        "catalog_queries": 3, "confident_right": 0.5, "confident_share": round(2 / 3, 4),
-        "right_and_confident_share": round(1 / 3, 4), "held_out_queries": 4, "held_out_confident": 0.25}
+        "catalog_queries": 3,
+        "confident_right": 0.5,
+        "confident_share": round(2 / 3, 4),
+        "right_and_confident_share": round(1 / 3, 4),
+        "held_out_queries": 4,
+        "held_out_confident": 0.25,
+    }
     # The 95 % interval ends on the side of each target: 1 of 2 right, 1 of 4 held out.
     assert figures["confident_right_low"] == round(wilson(1, 2)[0], 4) < 0.5
     assert figures["held_out_confident_high"] == round(wilson(1, 4)[1], 4) > 0.25
@@ -94,8 +103,7 @@ def test_rates_count_what_they_say():
 def test_calibrate_keeps_only_rules_that_meet_the_targets_best_first(demo, demo_outcomes):
     items, listeners, _ = demo
     must_ask = must_ask_outcomes(items, listeners)
-    grid = {"min_score": (75.0,), "close_margin": (2.0,), "one_edit_from": (3, 5),
-            "two_edits_from": (8, 12, 1000)}
+    grid = {"min_score": (75.0,), "close_margin": (2.0,), "one_edit_from": (3, 5), "two_edits_from": (8, 12, 1000)}
     found = calibrate({"demo": demo_outcomes}, grid, must_ask=must_ask)
     assert found, "no rule of the grid meets the targets"
     rules = [entry["rule"] for entry in found]
@@ -137,7 +145,11 @@ def test_module_knobs_are_the_default_rule():
 
     rule = ConfidenceRule()
     assert (rule.min_score, rule.close_margin, rule.one_edit_from, rule.two_edits_from) == (
-        resolver.MIN_CONFIDENT_SCORE, resolver.CLOSE_MARGIN, resolver.ONE_EDIT_FROM, resolver.TWO_EDITS_FROM)
+        resolver.MIN_CONFIDENT_SCORE,
+        resolver.CLOSE_MARGIN,
+        resolver.ONE_EDIT_FROM,
+        resolver.TWO_EDITS_FROM,
+    )
 
 
 def test_held_out_titles_are_really_out_of_the_index(demo):

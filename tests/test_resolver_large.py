@@ -64,7 +64,8 @@ def test_wrong_answers_are_mostly_flagged_and_offered(world):
     and offer the song among the choices (the bot then asks)."""
     answered = [
         is_right(world, q, r) or (not r.confident and any(world.songs[c.item_index] == q["song"] for c in r.candidates))
-        for q, r in zip(world.queries, world.results) if q["kind"] in ACCURACY_KINDS
+        for q, r in zip(world.queries, world.results)
+        if q["kind"] in ACCURACY_KINDS
     ]
     assert np.mean(answered) >= 0.95
 
@@ -89,8 +90,11 @@ def test_versions_never_appear_twice(world):
             members = world.resolver.group_members(group)
             top = world.catalog.listeners[members].max()
             # ...unless the query named a version ("live", "radio edit") it has
-            assert candidate.listeners == top or parse_title(resolution.query).extras or \
-                resolution.query.split()[-1] in ("live", "remix", "acoustic", "demo", "edit", "version")
+            assert (
+                candidate.listeners == top
+                or parse_title(resolution.query).extras
+                or resolution.query.split()[-1] in ("live", "remix", "acoustic", "demo", "edit", "version")
+            )
 
 
 def test_originals_beat_covers(world):
@@ -98,9 +102,10 @@ def test_originals_beat_covers(world):
     resolver, listeners = world.resolver, world.catalog.listeners
     checked = 0
     for core_id in np.argsort(-resolver.title_index.popularity)[:3000].tolist():
-        items = resolver.title_items[resolver.title_indptr[core_id]:resolver.title_indptr[core_id + 1]]
-        reps = sorted({resolver.representative(resolver.version_group(i)) for i in items.tolist()},
-                      key=lambda i: -listeners[i])
+        items = resolver.title_items[resolver.title_indptr[core_id] : resolver.title_indptr[core_id + 1]]
+        reps = sorted(
+            {resolver.representative(resolver.version_group(i)) for i in items.tolist()}, key=lambda i: -listeners[i]
+        )
         if len(reps) < 2 or listeners[reps[0]] < 10 * max(1, listeners[reps[1]]):
             continue
         title = resolver.title_index.strings[core_id]
@@ -118,9 +123,13 @@ def test_autocomplete_at_scale(world):
         choices = world.resolver.complete(title[:12])
         assert len(choices) <= MAX_CHOICES
         assert all(len(label) <= MAX_LABEL for label, _ in choices)
-        hits.append(any(choice_id == items["item_id"].iat[query["target"]] or
-                        world.songs[items.index[items["item_id"] == choice_id][0]] == query["song"]
-                        for _, choice_id in choices))
+        hits.append(
+            any(
+                choice_id == items["item_id"].iat[query["target"]]
+                or world.songs[items.index[items["item_id"] == choice_id][0]] == query["song"]
+                for _, choice_id in choices
+            )
+        )
     assert np.mean(hits) >= 0.9
 
 

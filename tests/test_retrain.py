@@ -41,21 +41,29 @@ def train_first_model(config_path) -> None:
 
 def genre_fans(members: int = 3):
     """Feedback that agrees with the data: each member likes songs of one genre."""
+
     def read(db_path):
         return [(f"discord:{m}", f"song{m * ITEMS_PER_GENRE + i}") for m in range(members) for i in range(4)]
+
     return read
 
 
 def dead_pid() -> int:
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(finished.stdout)
 
 
 def test_feedback_rows_are_one_listener_per_member(env):
     _, _, dataset = env
-    pairs = [("discord:1", "song0"), ("discord:1", "song0"), ("discord:1", "song3"),
-             ("discord:2", "song7"), ("discord:2", "not-in-catalog")]
+    pairs = [
+        ("discord:1", "song0"),
+        ("discord:1", "song0"),
+        ("discord:1", "song3"),
+        ("discord:2", "song7"),
+        ("discord:2", "not-in-catalog"),
+    ]
     rows = feedback_rows(dataset, pairs, weight=5.0)
     assert rows.matrix.shape == (2, dataset.n_items)
     assert rows.members == 2 and rows.likes == 3 and rows.unknown_items == 1
@@ -69,8 +77,13 @@ def test_candidate_is_promoted_when_not_worse(env):
     config_path, config, dataset = env
     train_first_model(config_path)
     stages = []
-    result = retrain(config, "planted", read_feedback=genre_fans(), tolerance=0.05,
-                     report=lambda stage, progress, message: stages.append((stage, progress)))
+    result = retrain(
+        config,
+        "planted",
+        read_feedback=genre_fans(),
+        tolerance=0.05,
+        report=lambda stage, progress, message: stages.append((stage, progress)),
+    )
     assert result["promoted"] is True and result["version"] == "v2"
     metrics = result["metrics"]
     assert metrics["metric"] == "precision@5"
@@ -83,13 +96,17 @@ def test_candidate_is_promoted_when_not_worse(env):
     assert manifest["training"]["users"] == dataset.n_users + 3
     assert manifest["dataset"]["fingerprint"] == dataset.fingerprint, "served against the same catalog"
     # Deep cuts are calibrated for the retrained model's own data (dataset + feedback), as train does.
-    calibrated = evaluation.calibrate_deep(dataset, TrainParams.from_dict(manifest["parameters"]),
-                                           k=config.evaluation.k, seed=config.evaluation.random_state,
-                                           train_share=config.evaluation.train_share,
-                                           per_artist_cap=config.serving.per_artist_cap,
-                                           interactions=sp.vstack([dataset.interactions,
-                                                                   feedback_rows(dataset, genre_fans()(None),
-                                                                                 config.bot.feedback_weight).matrix]))
+    calibrated = evaluation.calibrate_deep(
+        dataset,
+        TrainParams.from_dict(manifest["parameters"]),
+        k=config.evaluation.k,
+        seed=config.evaluation.random_state,
+        train_share=config.evaluation.train_share,
+        per_artist_cap=config.serving.per_artist_cap,
+        interactions=sp.vstack(
+            [dataset.interactions, feedback_rows(dataset, genre_fans()(None), config.bot.feedback_weight).matrix]
+        ),
+    )
     assert manifest["novelty"] == calibrated
     assert store.load(dataset).n_items == dataset.n_items
     assert [p for _, p in stages] == sorted(p for _, p in stages)
@@ -135,8 +152,9 @@ def test_json_progress_lines_for_the_bot(env, capsys, monkeypatch):
     progress = [line["progress"] for line in lines]
     assert progress == sorted(progress) and 0 <= progress[0] and progress[-1] == 1.0
     assert {"load", "feedback", "evaluate", "decide", "train", "publish"} <= {line["stage"] for line in lines}
-    assert not [line for line in lines if str(config.base_dir) in json.dumps(line, ensure_ascii=False)], \
+    assert not [line for line in lines if str(config.base_dir) in json.dumps(line, ensure_ascii=False)], (
         "no server path in what the bot shows members"
+    )
     assert any(line["message"] == "reading the members' 👍 from the feedback log" for line in lines)
     done = lines[-1]
     assert done["stage"] == "done" and done["promoted"] is True and done["version"] == "v2"
@@ -205,8 +223,13 @@ def test_damaged_current_is_replaced_by_comparing_with_what_is_served(env):
     store = ModelStore.for_dataset(config.models_dir, "planted")
     (store.folder / "v2" / "item_factors.npy").write_bytes(b"damaged")
     messages = []
-    result = retrain(config, "planted", read_feedback=genre_fans(), tolerance=1.0,
-                     report=lambda stage, progress, message: messages.append(message))
+    result = retrain(
+        config,
+        "planted",
+        read_feedback=genre_fans(),
+        tolerance=1.0,
+        report=lambda stage, progress, message: messages.append(message),
+    )
     assert any("v2: item_factors.npy fails its checksum" in m for m in messages)
     assert "current v1" in result["reason"], "compared with the version actually served"
     assert result["promoted"] and store.current_version() == "v3"
@@ -218,9 +241,23 @@ def test_a_retrain_killed_mid_way_leaves_a_consistent_store(env):
     train_first_model(config_path)
     store = ModelStore.for_dataset(config.models_dir, "planted")
     process = subprocess.Popen(
-        [sys.executable, "-m", "recommender", "--config", str(config_path), "retrain", "--dataset", "planted",
-         "--json-progress", "--tolerance", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=Path(__file__).resolve().parent.parent,
+        [
+            sys.executable,
+            "-m",
+            "recommender",
+            "--config",
+            str(config_path),
+            "retrain",
+            "--dataset",
+            "planted",
+            "--json-progress",
+            "--tolerance",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     try:
         for line in process.stdout:  # bounded: the process ends after "done" at the latest

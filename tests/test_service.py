@@ -135,8 +135,13 @@ def test_a_mix_of_two_genres_shows_both_genres(demo_service):
 def test_mix_reasons_count_distinct_people_and_name_only_seeds_that_explain(demo_service):
     service = demo_service
     data = service.dataset
-    titles = [("Hey Ya!", "OutKast"), ("Jolene", "Dolly Parton"), ("Bohemian Rhapsody", "Queen"),
-              ("Smells Like Teen Spirit", "Nirvana"), ("So What", "Miles Davis")]
+    titles = [
+        ("Hey Ya!", "OutKast"),
+        ("Jolene", "Dolly Parton"),
+        ("Bohemian Rhapsody", "Queen"),
+        ("Smells Like Teen Spirit", "Nirvana"),
+        ("So What", "Miles Davis"),
+    ]
     seeds = [song_id(service, *title) for title in titles]
     for mix in (seeds[:2], seeds):
         answer = service.mix(mix, count=10)
@@ -166,9 +171,10 @@ def test_a_mix_of_one_song_is_an_error_in_the_library_and_the_cli(demo_env, demo
 
 def test_more_stops_at_the_match_floor_and_says_there_is_no_more(demo_service):
     service = demo_service
-    for seed, more in ((song_id(service, "Hey Ya!", "OutKast"), service.similar),
-                       ([song_id(service, "Hey Ya!", "OutKast"), song_id(service, "Jolene", "Dolly Parton")],
-                        service.mix)):
+    for seed, more in (
+        (song_id(service, "Hey Ya!", "OutKast"), service.similar),
+        ([song_id(service, "Hey Ya!", "OutKast"), song_id(service, "Jolene", "Dolly Parton")], service.mix),
+    ):
         pages = []
         while not pages or pages[-1].has_more:
             assert len(pages) < 40, "a list must end"
@@ -198,7 +204,7 @@ def test_deep_cuts_use_the_beta_calibrated_for_the_served_model(demo_service, mo
     rng = np.random.default_rng(5)
     shown = {"balanced": [], "deep": []}
     for user in rng.choice(plays.shape[0], 200, replace=False):
-        index = rng.choice(plays.indices[plays.indptr[user]:plays.indptr[user + 1]])
+        index = rng.choice(plays.indices[plays.indptr[user] : plays.indptr[user + 1]])
         for level in shown:
             answer = service.similar(str(service.dataset.item_ids[index]), count=10, novelty=level)
             shown[level] += [listeners[s.item_index] for s in answer.suggestions]
@@ -206,7 +212,7 @@ def test_deep_cuts_use_the_beta_calibrated_for_the_served_model(demo_service, mo
     # /foryou too, from half of a listener's songs as their likes.
     shown = {"balanced": [], "deep": []}
     for user in rng.choice(plays.shape[0], 100, replace=False):
-        songs = rng.permutation(plays.indices[plays.indptr[user]:plays.indptr[user + 1]])
+        songs = rng.permutation(plays.indices[plays.indptr[user] : plays.indptr[user + 1]])
         liked = [str(service.dataset.item_ids[i]) for i in songs[: max(3, songs.size // 2)]]
         for level in shown:
             answer = service.for_you(liked, count=10, novelty=level)
@@ -218,9 +224,18 @@ def test_deep_cuts_use_the_beta_calibrated_for_the_served_model(demo_service, mo
     assert service._options(5, 0, "deep", None, for_you=True).beta == NOVELTY_BETA["deep"]
 
 
-@pytest.mark.parametrize("manifest", [{}, {"novelty": None}, {"novelty": {"deep_beta": "0.3"}},
-                                      {"novelty": {"deep_beta": float("nan")}}, {"novelty": {"deep_beta": -1}},
-                                      {"novelty": {"deep_beta": True}}, {"novelty": {"deep_beta": float("inf")}}])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        {},
+        {"novelty": None},
+        {"novelty": {"deep_beta": "0.3"}},
+        {"novelty": {"deep_beta": float("nan")}},
+        {"novelty": {"deep_beta": -1}},
+        {"novelty": {"deep_beta": True}},
+        {"novelty": {"deep_beta": float("inf")}},
+    ],
+)
 def test_a_missing_or_unusable_calibration_falls_back_to_the_constant(manifest):
     assert calibrated_deep_beta(manifest) is None and calibrated_deep_beta(manifest, "for_you_deep_beta") is None
     assert calibrated_deep_beta({"novelty": {"deep_beta": 0.2, "for_you_deep_beta": 0.5}}) == 0.2

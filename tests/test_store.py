@@ -36,8 +36,11 @@ def counts():
 
 
 def manifest_for(fitted, fingerprint: str = FINGERPRINT) -> dict:
-    return {**fitted.manifest_fields(), "dataset": {"name": "planted", "fingerprint": fingerprint},
-            "metrics": {"model": {"precision@10": 0.5}, "baseline": {"precision@10": 0.1}}}
+    return {
+        **fitted.manifest_fields(),
+        "dataset": {"name": "planted", "fingerprint": fingerprint},
+        "metrics": {"model": {"precision@10": 0.5}, "baseline": {"precision@10": 0.1}},
+    }
 
 
 def publish(store: ModelStore, counts, algorithm: str = "als", **kwargs) -> str:
@@ -212,8 +215,9 @@ def test_rollback_moves_current_back_past_damaged_versions(store, counts):
 
 def test_publish_removes_temporaries_of_dead_writers_only(store, counts):
     publish(store, counts)
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(finished.stdout)
     stale = store.folder / f".tmp-{dead_pid}-1"
     stale.mkdir()

@@ -23,30 +23,34 @@ from recommender.text import (
 
 # -- fold ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("typed, folded", [
-    ("Hey Ya!", "hey ya"),
-    ("HEY YA", "hey ya"),
-    ("hey   ya", "hey ya"),
-    ("Beyoncé", "beyonce"),
-    ("Sigur Rós", "sigur ros"),
-    ("Mötley Crüe", "motley crue"),
-    ("Røyksopp", "royksopp"),
-    ("Straße", "strasse"),
-    ("Don't Stop", "dont stop"),
-    ("Don’t Stop", "dont stop"),  # typographic apostrophe
-    ("P.Y.T.", "pyt"),
-    ("Wait...What", "wait what"),
-    ("Simon & Garfunkel", "simon and garfunkel"),
-    ("Simon and Garfunkel", "simon and garfunkel"),
-    ("Love + Hate", "love and hate"),
-    ("Rock 'n' Roll", "rock and roll"),
-    ("Rock n Roll", "rock and roll"),
-    ("Jay-Z", "jay z"),
-    ("**Hey Ya**", "hey ya"),
-    ("snake_case", "snake case"),
-    ("🎵 Hey Ya 🎵", "hey ya"),
-    ("!!!", ""),
-])
+
+@pytest.mark.parametrize(
+    "typed, folded",
+    [
+        ("Hey Ya!", "hey ya"),
+        ("HEY YA", "hey ya"),
+        ("hey   ya", "hey ya"),
+        ("Beyoncé", "beyonce"),
+        ("Sigur Rós", "sigur ros"),
+        ("Mötley Crüe", "motley crue"),
+        ("Røyksopp", "royksopp"),
+        ("Straße", "strasse"),
+        ("Don't Stop", "dont stop"),
+        ("Don’t Stop", "dont stop"),  # typographic apostrophe
+        ("P.Y.T.", "pyt"),
+        ("Wait...What", "wait what"),
+        ("Simon & Garfunkel", "simon and garfunkel"),
+        ("Simon and Garfunkel", "simon and garfunkel"),
+        ("Love + Hate", "love and hate"),
+        ("Rock 'n' Roll", "rock and roll"),
+        ("Rock n Roll", "rock and roll"),
+        ("Jay-Z", "jay z"),
+        ("**Hey Ya**", "hey ya"),
+        ("snake_case", "snake case"),
+        ("🎵 Hey Ya 🎵", "hey ya"),
+        ("!!!", ""),
+    ],
+)
 def test_fold(typed, folded):
     assert fold(typed) == folded
 
@@ -59,6 +63,7 @@ def test_ascii_shortcut_folds_like_the_general_rule(text):
 
 
 # -- clean ---------------------------------------------------------------------------------------
+
 
 def test_clean_removes_invisible_characters():
     zero_width = "\u200bhey\u200c \u200dya\ufeff"
@@ -83,6 +88,7 @@ def test_right_to_left_text_keeps_its_letters():
 
 # -- parse_title ------------------------------------------------------------------------------------
 
+
 def test_plain_title():
     parts = parse_title("Smells Like Teen Spirit")
     assert parts.core == "smells like teen spirit"
@@ -90,14 +96,17 @@ def test_plain_title():
     assert parts.full == parts.core
 
 
-@pytest.mark.parametrize("title, extra", [
-    ("Bohemian Rhapsody (Remastered 2011)", "remastered 2011"),
-    ("Hey Ya! [Radio Edit]", "radio edit"),
-    ("Hey Ya! {Live}", "live"),
-    ("Hey Ya! - Live at Wembley", "live at wembley"),
-    ("Hey Ya! – Radio Mix", "radio mix"),
-    ("Hey Ya! (Live", "live"),  # half-typed bracket
-])
+@pytest.mark.parametrize(
+    "title, extra",
+    [
+        ("Bohemian Rhapsody (Remastered 2011)", "remastered 2011"),
+        ("Hey Ya! [Radio Edit]", "radio edit"),
+        ("Hey Ya! {Live}", "live"),
+        ("Hey Ya! - Live at Wembley", "live at wembley"),
+        ("Hey Ya! – Radio Mix", "radio mix"),
+        ("Hey Ya! (Live", "live"),  # half-typed bracket
+    ],
+)
 def test_version_extras_leave_the_core(title, extra):
     parts = parse_title(title)
     assert parts.core == "hey ya" or parts.core == "bohemian rhapsody"
@@ -105,14 +114,17 @@ def test_version_extras_leave_the_core(title, extra):
     assert parts.is_version
 
 
-@pytest.mark.parametrize("title", [
-    "Crazy in Love (feat. Jay-Z)",
-    "Crazy in Love (Feat Jay-Z)",
-    "Crazy in Love [featuring Jay-Z]",
-    "Crazy in Love ft. Jay-Z",
-    "Crazy in Love feat. Jay-Z",
-    "Crazy in Love - feat. Jay-Z",
-])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Crazy in Love (feat. Jay-Z)",
+        "Crazy in Love (Feat Jay-Z)",
+        "Crazy in Love [featuring Jay-Z]",
+        "Crazy in Love ft. Jay-Z",
+        "Crazy in Love feat. Jay-Z",
+        "Crazy in Love - feat. Jay-Z",
+    ],
+)
 def test_featured_artists_are_a_separate_signal(title):
     parts = parse_title(title)
     assert parts.core == "crazy in love"
@@ -175,16 +187,20 @@ def test_parse_never_fails_and_stays_bounded(text):
 
 # -- artists and song keys -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("credit, primary, featured", [
-    ("Beyoncé feat. Jay-Z", "beyonce", ("jay z",)),
-    ("Santana featuring Rob Thomas", "santana", ("rob thomas",)),
-    ("Jay-Z / Linkin Park", "jay z", ("linkin park",)),
-    ("The Beatles", "beatles", ()),
-    ("Simon & Garfunkel", "simon and garfunkel", ()),
-    ("Earth, Wind & Fire", "earth wind and fire", ()),
-    ("AC/DC", "ac dc", ()),
-    ("", "", ()),
-])
+
+@pytest.mark.parametrize(
+    "credit, primary, featured",
+    [
+        ("Beyoncé feat. Jay-Z", "beyonce", ("jay z",)),
+        ("Santana featuring Rob Thomas", "santana", ("rob thomas",)),
+        ("Jay-Z / Linkin Park", "jay z", ("linkin park",)),
+        ("The Beatles", "beatles", ()),
+        ("Simon & Garfunkel", "simon and garfunkel", ()),
+        ("Earth, Wind & Fire", "earth wind and fire", ()),
+        ("AC/DC", "ac dc", ()),
+        ("", "", ()),
+    ],
+)
 def test_parse_artist(credit, primary, featured):
     parts = parse_artist(credit)
     assert parts.primary == primary

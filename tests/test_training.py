@@ -42,7 +42,9 @@ def test_weightings():
     bm25 = weight_interactions(counts, "bm25", k1=1.2, b=0.75)
     expected = bm25_weight(counts, K1=1.2, B=0.75).toarray()  # on users x items, never transposed
     assert bm25.shape == counts.shape
-    np.testing.assert_allclose(bm25.toarray()[counts.toarray() > 0], np.maximum(expected[counts.toarray() > 0], 1e-6), rtol=1e-5)
+    np.testing.assert_allclose(
+        bm25.toarray()[counts.toarray() > 0], np.maximum(expected[counts.toarray() > 0], 1e-6), rtol=1e-5
+    )
     assert (bm25.data > 0).all(), "implicit would read a negative confidence as a dislike"
     assert bm25.dtype == np.float32
 
@@ -70,7 +72,7 @@ def test_params_are_validated_and_read_from_config(tmp_path):
         TrainParams(algorithm="svd")
     with pytest.raises(ConfigError, match="factors must be at least 1"):
         TrainParams(factors=0)
-    config = load_config(write_config(tmp_path, '[evaluation]\nk = 5\n'))
+    config = load_config(write_config(tmp_path, "[evaluation]\nk = 5\n"))
     params = TrainParams.from_config(config.training)
     assert params.factors == 8 and params.iterations == 10 and params.algorithm == "als"
     assert TrainParams.from_dict({**params.to_dict(), "from_the_future": 1}) == params
@@ -166,8 +168,21 @@ def test_train_command_publishes_with_metrics(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Published planted/v1 (now current)" in out
     assert "popularity precision@10" in out
-    assert run_command(config_path, "train", "--dataset", "planted", "--algorithm", "bm25",
-                       "--neighbours", "15", "--no-eval", "--quiet") == 0
+    assert (
+        run_command(
+            config_path,
+            "train",
+            "--dataset",
+            "planted",
+            "--algorithm",
+            "bm25",
+            "--neighbours",
+            "15",
+            "--no-eval",
+            "--quiet",
+        )
+        == 0
+    )
     store = ModelStore.for_dataset(config.models_dir, "planted")
     assert store.versions() == ["v1", "v2"] and store.current_version() == "v2"
     first = store.read_manifest("v1")
@@ -190,8 +205,12 @@ def test_train_tune_no_publish(tmp_path, capsys):
     config_path = write_config(tmp_path)
     config = load_config(config_path)
     write_planted_dataset(config.datasets_dir)
-    assert run_command(config_path, "train", "--dataset", "planted", "--tune", "--tune-trials", "3",
-                       "--no-publish", "--quiet") == 0
+    assert (
+        run_command(
+            config_path, "train", "--dataset", "planted", "--tune", "--tune-trials", "3", "--no-publish", "--quiet"
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Chosen on validation:" in out and "Not published" in out
     assert ModelStore.for_dataset(config.models_dir, "planted").versions() == []
@@ -226,8 +245,9 @@ def test_models_verify_says_what_it_checked_and_fails_on_a_damaged_version(tmp_p
     assert run_command(config_path, "models", "--dataset", "planted", "--verify") == 1
     out = capsys.readouterr().out.splitlines()
     assert "  v2  DAMAGED: model planted/v2: item_factors.npy fails its checksum (altered or truncated)" in out
-    assert out[-1] == ("verified 3 versions: v2 DAMAGED (item_factors.npy fails its checksum (altered or "
-                       "truncated)), others OK")
+    assert out[-1] == (
+        "verified 3 versions: v2 DAMAGED (item_factors.npy fails its checksum (altered or truncated)), others OK"
+    )
     # Without --verify only the manifests are read: v2's is intact.
     assert run_command(config_path, "models", "--dataset", "planted") == 0
 
@@ -264,6 +284,7 @@ def test_models_verify_checks_contents_and_the_dataset_and_names_what_is_served(
     (first / "checksums.json").write_text(json.dumps(checksums))
     assert run_command(config_path, "models", "--dataset", "planted", "--verify") == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[-2] == ("verified 2 versions: v2 DAMAGED (the model holds NaN or infinite values), "
-                       "v1 trained on other data, none OK")
+    assert out[-2] == (
+        "verified 2 versions: v2 DAMAGED (the model holds NaN or infinite values), v1 trained on other data, none OK"
+    )
     assert out[-1] == "serving: nothing (current v2 cannot be served)"

@@ -35,8 +35,10 @@ PROGRESS_EDIT_INTERVAL_S = 2.0
 
 class NotAdmin(app_commands.CheckFailure):
     def __init__(self) -> None:
-        super().__init__("Only this server's Soundalike admins can do that (Manage Server, or an admin role "
-                         "set in the bot's config).")
+        super().__init__(
+            "Only this server's Soundalike admins can do that (Manage Server, or an admin role "
+            "set in the bot's config)."
+        )
 
 
 def is_admin(interaction: discord.Interaction, settings: BotConfig) -> bool:
@@ -89,10 +91,12 @@ class ProgressMessage:
             return
         self._last_edit = now
         share = f" ({progress.progress:.0%})" if progress.progress is not None else ""
-        await self._edit(render.shorten(
-            f"Retraining… {render.safe(progress.stage, 60)}{share}: {render.safe(progress.message, 300)}",
-            render.MESSAGE_CONTENT,
-        ))
+        await self._edit(
+            render.shorten(
+                f"Retraining… {render.safe(progress.stage, 60)}{share}: {render.safe(progress.message, 300)}",
+                render.MESSAGE_CONTENT,
+            )
+        )
 
     async def finish(self, text: str) -> None:
         if await self._edit(text):
@@ -114,8 +118,10 @@ def outcome_text(outcome: RetrainOutcome, serving: str) -> str:
 
 class AdminCog(commands.Cog, name="Admin"):
     model = app_commands.Group(
-        name="model", description="Which model answers, and going back to an older one (admins)",
-        guild_only=True, default_permissions=discord.Permissions(manage_guild=True),
+        name="model",
+        description="Which model answers, and going back to an older one (admins)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
     )
 
     def __init__(self, bot: "SoundalikeBot"):
@@ -141,8 +147,11 @@ class AdminCog(commands.Cog, name="Admin"):
             await reply.finish(render.message_text(error))
             return
         try:
-            serving = await asyncio.to_thread(self.bot.service.reload) if outcome.promoted else (
-                self.bot.service.model.version)
+            serving = (
+                await asyncio.to_thread(self.bot.service.reload)
+                if outcome.promoted
+                else (self.bot.service.model.version)
+            )
         except SoundalikeError as error:
             log.warning("the retrained model could not be loaded: %s", error)
             reason = member_text(str(error), self.bot.config, "reload")

@@ -38,9 +38,19 @@ class BlocksCog(commands.Cog, name="Blocks"):
     @app_commands.default_permissions(manage_guild=True)
     @admin_only
     async def block(self, interaction: discord.Interaction, song: str) -> None:
-        await self._private_reply(interaction, "/block", block_song(
-            self.bot.service, self.bot.feedback_log, self.bot.pool, guild_id=guild_key(interaction),
-            user_id=interaction.user.id, song=song, pool_key=guild_key(interaction)))
+        await self._private_reply(
+            interaction,
+            "/block",
+            block_song(
+                self.bot.service,
+                self.bot.feedback_log,
+                self.bot.pool,
+                guild_id=guild_key(interaction),
+                user_id=interaction.user.id,
+                song=song,
+                pool_key=guild_key(interaction),
+            ),
+        )
 
     @app_commands.command(name="unblock", description="Allow a blocked song in this server again (admins)")
     @app_commands.describe(song="A blocked song: pick one from the list")
@@ -48,9 +58,18 @@ class BlocksCog(commands.Cog, name="Blocks"):
     @app_commands.default_permissions(manage_guild=True)
     @admin_only
     async def unblock(self, interaction: discord.Interaction, song: str) -> None:
-        await self._private_reply(interaction, "/unblock", unblock_song(
-            self.bot.service, self.bot.feedback_log, self.bot.pool, guild_id=guild_key(interaction), song=song,
-            pool_key=guild_key(interaction)))
+        await self._private_reply(
+            interaction,
+            "/unblock",
+            unblock_song(
+                self.bot.service,
+                self.bot.feedback_log,
+                self.bot.pool,
+                guild_id=guild_key(interaction),
+                song=song,
+                pool_key=guild_key(interaction),
+            ),
+        )
 
     @staticmethod
     async def _private_reply(interaction: discord.Interaction, what: str, work) -> None:
@@ -64,12 +83,15 @@ class BlocksCog(commands.Cog, name="Blocks"):
         await reply.private(render.block_text(result))
 
     @block.autocomplete("song")
-    async def block_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def block_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         return await song_choices(self.bot, current)
 
     @unblock.autocomplete("song")
-    async def unblock_autocomplete(self, interaction: discord.Interaction, current: str
-                                   ) -> list[app_commands.Choice[str]]:
+    async def unblock_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         """The server's blocked songs whose "Title — Artist" contains what was typed, for admins only.
 
         Discord runs autocomplete before (and without) the command's checks, so the list would

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 RATING_BY_EMOJI = {render.THUMBS_UP: 1, render.THUMBS_DOWN: -1}
 # Skin tones (🏻..🏿) and the emoji variation selector do not change what a thumb means.
-_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F]")
+_MODIFIERS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
 BUTTONS_PER_ROW = 5
 
 
@@ -46,8 +46,9 @@ def rating_of(emoji: discord.PartialEmoji) -> int | None:
     return RATING_BY_EMOJI.get(_MODIFIERS.sub("", emoji.name))
 
 
-class RateButton(discord.ui.DynamicItem[discord.ui.Button],
-                 template=r"soundalike:rate:(?P<position>\d{1,3}):(?P<value>up|down)"):
+class RateButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"soundalike:rate:(?P<position>\d{1,3}):(?P<value>up|down)"
+):
     """👍 n / 👎 n under an answer: rate suggestion n alone."""
 
     def __init__(self, position: int, value: int):
@@ -79,16 +80,22 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button],
                 await send_ephemeral(interaction, render.rating_text(Rated.NOT_FOUND, self.value, self.position))
                 return
             outcome = await rate_suggestion(
-                bot.feedback_log, guild_id=logged.guild_id, user_id=interaction.user.id, value=self.value,
-                position=self.position, item_id=shown.item_id, message_id=message_id,
+                bot.feedback_log,
+                guild_id=logged.guild_id,
+                user_id=interaction.user.id,
+                value=self.value,
+                position=self.position,
+                item_id=shown.item_id,
+                message_id=message_id,
             )
         except FeedbackLogError as error:
             # A button press is not a command: its errors never reach the tree's on_error.
             log.warning("a rating on message %d was not recorded: %s", message_id, error)
             await send_ephemeral(interaction, LOG_NOT_WRITTEN)
             return
-        await send_ephemeral(interaction, render.rating_text(outcome, self.value, self.position,
-                                                             per_seed=logged.command == "soundalike"))
+        await send_ephemeral(
+            interaction, render.rating_text(outcome, self.value, self.position, per_seed=logged.command == "soundalike")
+        )
 
 
 def rating_view(answer: Answer, *, max_rows: int = 5) -> discord.ui.View:
@@ -98,7 +105,7 @@ def rating_view(answer: Answer, *, max_rows: int = 5) -> discord.ui.View:
     positions = list(range(1 + answer.offset, 1 + answer.offset + len(answer.suggestions)))
     rows = 0
     for start in range(0, len(positions), BUTTONS_PER_ROW):
-        chunk = positions[start:start + BUTTONS_PER_ROW]
+        chunk = positions[start : start + BUTTONS_PER_ROW]
         for value, row in ((1, rows), (-1, rows + 1)):
             if row >= max_rows:
                 return view

@@ -105,12 +105,15 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
         novelty: Optional[app_commands.Choice[str]] = None,
     ) -> None:
         bot = self.bot
-        request = Request("foryou", (), count_option(bot, count), novelty=novelty_of(novelty, bot.config.serving.novelty))
+        request = Request(
+            "foryou", (), count_option(bot, count), novelty=novelty_of(novelty, bot.config.serving.novelty)
+        )
         if not await self._allowed(interaction):
             return
         reply = Reply(interaction, time.perf_counter())
-        await send_answer(bot, reply, request, typed_title=None, typed_artist=None,
-                          for_name=interaction.user.display_name)
+        await send_answer(
+            bot, reply, request, typed_title=None, typed_artist=None, for_name=interaction.user.display_name
+        )
 
 
 async def setup(bot: "SoundalikeBot") -> None:

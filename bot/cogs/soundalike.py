@@ -23,8 +23,18 @@ from discord.ext import commands
 from recommender.results import Candidate
 
 from .. import render
-from ..answers import (DEFAULT_NOVELTY, MAX_COUNT, MAX_QUERY_CHARS, Lookup, Request, artist_mismatch_text,
-                       check_cap, check_count, check_novelty, look_up)
+from ..answers import (
+    DEFAULT_NOVELTY,
+    MAX_COUNT,
+    MAX_QUERY_CHARS,
+    Lookup,
+    Request,
+    artist_mismatch_text,
+    check_cap,
+    check_count,
+    check_novelty,
+    look_up,
+)
 from ..app import NO_MENTIONS, send_ephemeral
 from ..limits import Busy
 from ..replies import MoreButton, Reply, guild_key, member_cooldown_key, send_answer
@@ -72,13 +82,15 @@ def declare_count_range(command: app_commands.Command, maximum: int, name: str =
     params[name] = dataclasses.replace(params[name], min_value=1, max_value=min(int(maximum), MAX_COUNT))
 
 
-async def song_choices(bot: "SoundalikeBot", current: str, artist: str | None = None
-                       ) -> list[app_commands.Choice[str]]:
+async def song_choices(bot: "SoundalikeBot", current: str, artist: str | None = None) -> list[app_commands.Choice[str]]:
     """Catalog songs for an autocomplete: "Title — Artist" labels, item ids as values."""
     try:
         pairs = await bot.pool.run(
-            None, bot.service.complete, str(current)[:MAX_QUERY_CHARS],
-            artist=artist[:MAX_QUERY_CHARS] if artist else None, limit=AUTOCOMPLETE_LIMIT,
+            None,
+            bot.service.complete,
+            str(current)[:MAX_QUERY_CHARS],
+            artist=artist[:MAX_QUERY_CHARS] if artist else None,
+            limit=AUTOCOMPLETE_LIMIT,
         )
     except Busy:
         return []
@@ -97,9 +109,11 @@ async def song_choices(bot: "SoundalikeBot", current: str, artist: str | None = 
 NONE_OF_THESE = "soundalike:none"
 
 
-class PickSong(discord.ui.DynamicItem[discord.ui.Select],
-               template=r"soundalike:pick:(?P<count>\d{1,2})"
-                        r"(?::(?P<novelty>popular|balanced|deep):(?P<skip>[01]):(?P<cap>\d{1,2}|-))?"):
+class PickSong(
+    discord.ui.DynamicItem[discord.ui.Select],
+    template=r"soundalike:pick:(?P<count>\d{1,2})"
+    r"(?::(?P<novelty>popular|balanced|deep):(?P<skip>[01]):(?P<cap>\d{1,2}|-))?",
+):
     """The 'which one did you mean?' menu. Its options carry item ids, then "none of these";
     the custom id carries the count and the other options (menus sent before they existed
     carry the count only)."""
@@ -111,13 +125,17 @@ class PickSong(discord.ui.DynamicItem[discord.ui.Select],
             if len(candidate.item_id) <= render.LABEL and candidate.item_id != NONE_OF_THESE:
                 options.append(discord.SelectOption(label=name, value=candidate.item_id, description=description))
         if options:
-            options.append(discord.SelectOption(label="None of these", value=NONE_OF_THESE,
-                                                description="The song I mean is not in this list"))
+            options.append(
+                discord.SelectOption(
+                    label="None of these", value=NONE_OF_THESE, description="The song I mean is not in this list"
+                )
+            )
         cap = "-" if request.per_artist_cap is None else str(request.per_artist_cap)
         super().__init__(
             discord.ui.Select(
-                custom_id=(f"soundalike:pick:{request.count}:{request.novelty}:"
-                           f"{int(request.exclude_seed_artist)}:{cap}"),
+                custom_id=(
+                    f"soundalike:pick:{request.count}:{request.novelty}:{int(request.exclude_seed_artist)}:{cap}"
+                ),
                 placeholder="Which song did you mean?",
                 options=options or [discord.SelectOption(label="(no songs)", value="-")],
                 min_values=1,
@@ -134,19 +152,24 @@ class PickSong(discord.ui.DynamicItem[discord.ui.Select],
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str], /):
         cap = match["cap"]
         default_novelty = getattr(getattr(interaction.client, "config", None), "serving", None)
-        return cls(Request(
-            "soundalike", count=int(match["count"]),
-            novelty=match["novelty"] or getattr(default_novelty, "novelty", DEFAULT_NOVELTY),
-            exclude_seed_artist=match["skip"] == "1", per_artist_cap=None if cap in (None, "-") else int(cap),
-        ))
+        return cls(
+            Request(
+                "soundalike",
+                count=int(match["count"]),
+                novelty=match["novelty"] or getattr(default_novelty, "novelty", DEFAULT_NOVELTY),
+                exclude_seed_artist=match["skip"] == "1",
+                per_artist_cap=None if cap in (None, "-") else int(cap),
+            )
+        )
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         bot: SoundalikeBot = interaction.client  # type: ignore[assignment]
         values = (interaction.data or {}).get("values") or []
         item_id = str(values[0]) if values else ""
         if item_id == NONE_OF_THESE:  # the menu is private: so is this
-            await interaction.response.edit_message(content=render.nothing_picked_text(bot.service.no_match_note()),
-                                                    view=None, allowed_mentions=NO_MENTIONS)
+            await interaction.response.edit_message(
+                content=render.nothing_picked_text(bot.service.no_match_note()), view=None, allowed_mentions=NO_MENTIONS
+            )
             return
         seed = bot.service.candidate(item_id) if item_id else None
         if seed is None:
@@ -158,12 +181,12 @@ class PickSong(discord.ui.DynamicItem[discord.ui.Select],
             await send_ephemeral(interaction, str(busy))
             return
         await interaction.response.edit_message(
-            content=f"Finding songs like {render.song_line(seed.title, seed.artist)}…", view=None,
+            content=f"Finding songs like {render.song_line(seed.title, seed.artist)}…",
+            view=None,
             allowed_mentions=NO_MENTIONS,
         )
         reply = Reply(interaction, time.perf_counter(), state="followup")
-        request = dataclasses.replace(self.request, seeds=(seed.item_id,),
-                                      count=clamp_count(bot, self.request.count))
+        request = dataclasses.replace(self.request, seeds=(seed.item_id,), count=clamp_count(bot, self.request.count))
         await send_answer(bot, reply, request, typed_title=seed.title, typed_artist=None)
 
 
@@ -193,9 +216,13 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
         per_artist: Optional[app_commands.Range[int, 0, 25]] = None,
     ) -> None:
         bot = self.bot
-        request = Request("soundalike", count=count_option(bot, count),
-                          novelty=novelty_of(novelty, bot.config.serving.novelty),
-                          exclude_seed_artist=leave_out_artist is True, per_artist_cap=check_cap(per_artist))
+        request = Request(
+            "soundalike",
+            count=count_option(bot, count),
+            novelty=novelty_of(novelty, bot.config.serving.novelty),
+            exclude_seed_artist=leave_out_artist is True,
+            per_artist_cap=check_cap(per_artist),
+        )
         wait = bot.cooldowns.retry_after(member_cooldown_key(interaction))
         if wait > 0:
             await send_ephemeral(interaction, f"Slow down a little: try again in {max(1, round(wait))} s.")
@@ -203,7 +230,8 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
         reply = Reply(interaction, time.perf_counter())
         try:
             found: Lookup = await reply.within_window(
-                bot.pool.run(guild_key(interaction), look_up, bot.service, title, artist))
+                bot.pool.run(guild_key(interaction), look_up, bot.service, title, artist)
+            )
         except Exception as error:
             if isinstance(error, Busy):
                 bot.cooldowns.reset(member_cooldown_key(interaction))
@@ -215,8 +243,10 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
                 view.add_item(PickSong(request, found.choices))
                 text = render.pick_text(found)
                 if found.artist_mismatch:
-                    text = (render.safe(artist_mismatch_text(found.query, found.artist_mismatch), 300)
-                            + " Songs by other artists with that title:")
+                    text = (
+                        render.safe(artist_mismatch_text(found.query, found.artist_mismatch), 300)
+                        + " Songs by other artists with that title:"
+                    )
                 await reply.private(text, view=view)
             elif found.artist_mismatch:
                 await reply.private(render.safe(artist_mismatch_text(found.query, found.artist_mismatch), 300))
@@ -227,15 +257,20 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
         await send_answer(bot, reply, request, typed_title=title, typed_artist=artist)
 
     @soundalike.autocomplete("title")
-    async def title_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def title_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         artist = getattr(interaction.namespace, "artist", None)
         return await song_choices(self.bot, current, artist if isinstance(artist, str) else None)
 
     @soundalike.autocomplete("artist")
-    async def artist_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def artist_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         try:
-            names = await self.bot.pool.run(None, self.bot.service.complete_artist, current[:MAX_QUERY_CHARS],
-                                            limit=AUTOCOMPLETE_LIMIT)
+            names = await self.bot.pool.run(
+                None, self.bot.service.complete_artist, current[:MAX_QUERY_CHARS], limit=AUTOCOMPLETE_LIMIT
+            )
         except Busy:
             return []
         except Exception:

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 NOTHING_TO_CHART = "The chart appears here once members ask for songs and rate the answers."
 
 
-def chart_inputs(service, days: list[FeedbackDay], top: list[TopQuery]
-                 ) -> tuple[list[charts.RatingDay], list[tuple[str, int]]]:
+def chart_inputs(
+    service, days: list[FeedbackDay], top: list[TopQuery]
+) -> tuple[list[charts.RatingDay], list[tuple[str, int]]]:
     """The log's rows as the chart takes them; songs are named from the catalog when known
     (a value picked from autocomplete was typed as an item id)."""
     rating_days = [charts.RatingDay(d.day, d.model_version or "?", int(d.up or 0), int(d.down or 0)) for d in days]
@@ -66,8 +67,9 @@ class StatsCog(commands.Cog, name="Stats"):
             return
         await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
         try:
-            png = await self.bot.pool.run(guild_id, charts.stats_png, rating_days, songs,
-                                          title=f"Soundalike in {guild_name}")
+            png = await self.bot.pool.run(
+                guild_id, charts.stats_png, rating_days, songs, title=f"Soundalike in {guild_name}"
+            )
         except Busy:
             log.info("stats chart skipped: the compute pool is busy")
             return
@@ -77,8 +79,10 @@ class StatsCog(commands.Cog, name="Stats"):
         embed.set_image(url=f"attachment://{charts.FILENAME}")
         try:
             await interaction.edit_original_response(
-                embed=embed, attachments=[discord.File(io.BytesIO(png), filename=charts.FILENAME)],
-                allowed_mentions=NO_MENTIONS)
+                embed=embed,
+                attachments=[discord.File(io.BytesIO(png), filename=charts.FILENAME)],
+                allowed_mentions=NO_MENTIONS,
+            )
         except discord.HTTPException as error:  # e.g. no Attach Files permission
             log.warning("could not attach the stats chart: %s", error)
 

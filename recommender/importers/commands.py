@@ -21,8 +21,10 @@ def dataset_dest(args: argparse.Namespace) -> Path:
     """Where ``--name`` goes; an existing dataset there is refused unless ``--replace``."""
     name = args.name
     if not DATASET_NAME.fullmatch(name):
-        raise SoundalikeError(f"dataset name {name!r}: use letters, digits, '-', '_' and '.', "
-                              "starting with a letter or digit (at most 64 characters)")
+        raise SoundalikeError(
+            f"dataset name {name!r}: use letters, digits, '-', '_' and '.', "
+            "starting with a letter or digit (at most 64 characters)"
+        )
     dest = args.config_obj.datasets_dir / name
     refuse_to_replace(args.config_obj, name, dest, replace=getattr(args, "replace", False))
     return dest
@@ -45,8 +47,7 @@ def _trained_on(config, name: str) -> dict[str, str | None]:
 def _describe_existing(dest: Path) -> str:
     try:
         manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
-        return (f"{manifest['users']:,} users, {manifest['items']:,} items, "
-                f"imported {manifest.get('created', '?')}")
+        return f"{manifest['users']:,} users, {manifest['items']:,} items, imported {manifest.get('created', '?')}"
     except (OSError, ValueError, KeyError, TypeError):
         return "unreadable or incomplete"
 
@@ -57,10 +58,13 @@ def refuse_to_replace(config, name: str, dest: Path, *, replace: bool) -> None:
     if not dest.exists() or replace:
         return
     models = sorted(_trained_on(config, name))
-    consequence = (f"; models {', '.join(models)} were trained on it and would be refused until you "
-                   "train again" if models else "")
-    raise SoundalikeError(f"dataset {name!r} already exists ({_describe_existing(dest)}){consequence}: "
-                          "pass --replace to replace it, or choose another --name")
+    consequence = (
+        f"; models {', '.join(models)} were trained on it and would be refused until you train again" if models else ""
+    )
+    raise SoundalikeError(
+        f"dataset {name!r} already exists ({_describe_existing(dest)}){consequence}: "
+        "pass --replace to replace it, or choose another --name"
+    )
 
 
 def report_models_after_replace(config, name: str, dest: Path) -> None:
@@ -76,9 +80,11 @@ def report_models_after_replace(config, name: str, dest: Path) -> None:
     if not stale:
         print(f"The data is the same as before: the models of {name!r} ({', '.join(versions)}) still fit it.")
         return
-    print(f"warning: models {', '.join(stale)} of {name!r} were trained on the data just replaced; the bot, "
-          f"the console and the CLI will refuse them until you train again: "
-          f"python -m recommender train --dataset {name}")
+    print(
+        f"warning: models {', '.join(stale)} of {name!r} were trained on the data just replaced; the bot, "
+        f"the console and the CLI will refuse them until you train again: "
+        f"python -m recommender train --dataset {name}"
+    )
 
 
 def _print_summary(summary) -> None:
@@ -89,8 +95,14 @@ def _print_summary(summary) -> None:
 def import_msd_command(args: argparse.Namespace) -> int:
     from .msd import import_msd
 
-    summary = import_msd(triplets=args.triplets, tracks=args.tracks, dest=dataset_dest(args),
-                         name=args.name, on_error=args.on_error, progress=not args.no_progress)
+    summary = import_msd(
+        triplets=args.triplets,
+        tracks=args.tracks,
+        dest=dataset_dest(args),
+        name=args.name,
+        on_error=args.on_error,
+        progress=not args.no_progress,
+    )
     _print_summary(summary)
     report_models_after_replace(args.config_obj, args.name, summary.dest)
     return 0
@@ -106,12 +118,22 @@ def import_csv_command(args: argparse.Namespace) -> int:
         quote=args.quote,
         interactions_header=args.interactions_header,
         catalog_header=args.catalog_header,
-        user_col=args.user_col, item_col=args.item_col, count_col=args.count_col,
-        catalog_item_col=args.catalog_item_col, title_col=args.title_col, artist_col=args.artist_col,
+        user_col=args.user_col,
+        item_col=args.item_col,
+        count_col=args.count_col,
+        catalog_item_col=args.catalog_item_col,
+        title_col=args.title_col,
+        artist_col=args.artist_col,
         on_error=args.on_error,
     )
-    summary = import_csv(interactions=args.interactions, catalog=args.catalog, dest=dataset_dest(args),
-                         name=args.name, options=options, progress=not args.no_progress)
+    summary = import_csv(
+        interactions=args.interactions,
+        catalog=args.catalog,
+        dest=dataset_dest(args),
+        name=args.name,
+        options=options,
+        progress=not args.no_progress,
+    )
     _print_summary(summary)
     report_models_after_replace(args.config_obj, args.name, summary.dest)
     return 0
@@ -121,8 +143,14 @@ def download_msd_command(args: argparse.Namespace) -> int:
     from .download import download_msd
 
     dest = args.dest if args.dest is not None else args.config_obj.data_root / "downloads"
-    files = download_msd(Path(dest), base_url=args.base_url, retries=args.retries,
-                         timeout=args.timeout, force=args.force, progress=not args.no_progress)
+    files = download_msd(
+        Path(dest),
+        base_url=args.base_url,
+        retries=args.retries,
+        timeout=args.timeout,
+        force=args.force,
+        progress=not args.no_progress,
+    )
     for path in files:
         print(f"ready: {path}")
     tracks = next((p for p in files if p.name == "unique_tracks.txt"), None)
@@ -136,87 +164,125 @@ def _add_common(parser: argparse.ArgumentParser, default_name: str | None) -> No
     if default_name is None:
         parser.add_argument("--name", required=True, help="dataset name (folder under data/datasets)")
     else:
-        parser.add_argument("--name", default=default_name,
-                            help=f"dataset name (folder under data/datasets; default {default_name})")
-    parser.add_argument("--on-error", choices=("stop", "skip"), default="stop",
-                        help="a malformed row stops the import (default) or is skipped and counted")
+        parser.add_argument(
+            "--name", default=default_name, help=f"dataset name (folder under data/datasets; default {default_name})"
+        )
+    parser.add_argument(
+        "--on-error",
+        choices=("stop", "skip"),
+        default="stop",
+        help="a malformed row stops the import (default) or is skipped and counted",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_replace_option(parser)
 
 
 def add_replace_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--replace", action="store_true",
-                        help="replace a dataset of that name (without it, an existing one stops the import; "
-                             "models trained on the old data are then refused until you train again)")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a dataset of that name (without it, an existing one stops the import; "
+        "models trained on the old data are then refused until you train again)",
+    )
 
 
 def register(data_subparsers) -> None:
     msd = data_subparsers.add_parser(
-        "import-msd", help="import the Million Song Dataset's triplets and track catalog",
+        "import-msd",
+        help="import the Million Song Dataset's triplets and track catalog",
         description="Import train_triplets.txt (user<TAB>song<TAB>count) and unique_tracks.txt "
-                    "(track<SEP>song<SEP>artist<SEP>title). Items are every song of either file, "
-                    "sorted by song id; each song takes the title and artist of its smallest track "
-                    "id; songs missing from the catalog are titled by their id.")
+        "(track<SEP>song<SEP>artist<SEP>title). Items are every song of either file, "
+        "sorted by song id; each song takes the title and artist of its smallest track "
+        "id; songs missing from the catalog are titled by their id.",
+    )
     msd.add_argument("--triplets", type=Path, required=True, help="train_triplets.txt")
     msd.add_argument("--tracks", type=Path, required=True, help="unique_tracks.txt")
     _add_common(msd, "msd")
     msd.set_defaults(func=import_msd_command)
 
     csv = data_subparsers.add_parser(
-        "import-csv", help="import a user/item/count file and a catalog",
+        "import-csv",
+        help="import a user/item/count file and a catalog",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Import any delimited user, item[, count] file plus an optional catalog "
-                    "(item, title[, artist]).\nColumns are 0-based numbers, or names when the file "
-                    "has a header. Repeated (user, item) rows are summed. The separator and a header\n"
-                    "line are detected when not given; .parquet files are read as Parquet.\n\n"
-                    "A comma-separated pair with header lines (user,item,count / item,title,artist):\n"
-                    "  python -m recommender data import-csv --interactions plays.csv \\\n"
-                    "    --catalog catalog.csv --name mine\n\n"
-                    "Last.fm HetRec 2011 (items are artists, so the artist name is both title and "
-                    "artist):\n"
-                    "  python -m recommender data import-csv \\\n"
-                    "    --interactions ../shared/datasets/hetrec2011-lastfm-2k/user_artists.dat \\\n"
-                    "    --catalog ../shared/datasets/hetrec2011-lastfm-2k/artists.dat --catalog-header \\\n"
-                    "    --catalog-item-col 0 --title-col 1 --artist-col 1 --name lastfm")
+        "(item, title[, artist]).\nColumns are 0-based numbers, or names when the file "
+        "has a header. Repeated (user, item) rows are summed. The separator and a header\n"
+        "line are detected when not given; .parquet files are read as Parquet.\n\n"
+        "A comma-separated pair with header lines (user,item,count / item,title,artist):\n"
+        "  python -m recommender data import-csv --interactions plays.csv \\\n"
+        "    --catalog catalog.csv --name mine\n\n"
+        "Last.fm HetRec 2011 (items are artists, so the artist name is both title and "
+        "artist):\n"
+        "  python -m recommender data import-csv \\\n"
+        "    --interactions ../shared/datasets/hetrec2011-lastfm-2k/user_artists.dat \\\n"
+        "    --catalog ../shared/datasets/hetrec2011-lastfm-2k/artists.dat --catalog-header \\\n"
+        "    --catalog-item-col 0 --title-col 1 --artist-col 1 --name lastfm",
+    )
     csv.add_argument("--interactions", type=Path, required=True, help="user, item[, count] file")
-    csv.add_argument("--catalog", type=Path, help="item, title[, artist] file (default: none; "
-                                                  "items are then titled by their id)")
-    csv.add_argument("--sep", default="auto", help="field separator: a character, an escape such as "
-                                                   "'\\t', or tab/comma/semicolon/pipe (default: detected in "
-                                                   "each file, and the import says what it found)")
+    csv.add_argument(
+        "--catalog", type=Path, help="item, title[, artist] file (default: none; items are then titled by their id)"
+    )
+    csv.add_argument(
+        "--sep",
+        default="auto",
+        help="field separator: a character, an escape such as "
+        "'\\t', or tab/comma/semicolon/pipe (default: detected in "
+        "each file, and the import says what it found)",
+    )
     csv.add_argument("--catalog-sep", help="the catalog's separator, when it differs from --sep")
-    csv.add_argument("--quote", default="auto",
-                     help="quote character, or 'none' (default: '\"' unless the separator is a tab)")
-    csv.add_argument("--interactions-header", action=argparse.BooleanOptionalAction, default=None,
-                     help="the interactions file starts with a header line, or not (default: detected)")
-    csv.add_argument("--catalog-header", action=argparse.BooleanOptionalAction, default=None,
-                     help="the catalog starts with a header line, or not (default: detected)")
+    csv.add_argument(
+        "--quote", default="auto", help="quote character, or 'none' (default: '\"' unless the separator is a tab)"
+    )
+    csv.add_argument(
+        "--interactions-header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the interactions file starts with a header line, or not (default: detected)",
+    )
+    csv.add_argument(
+        "--catalog-header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the catalog starts with a header line, or not (default: detected)",
+    )
     csv.add_argument("--user-col", default="0", help="user column (default 0)")
     csv.add_argument("--item-col", default="1", help="item column (default 1)")
-    csv.add_argument("--count-col", default="auto",
-                     help="play count column, or 'none' to count each row as one play "
-                          "(default: column 2 when the file has 3 or more columns, else none)")
+    csv.add_argument(
+        "--count-col",
+        default="auto",
+        help="play count column, or 'none' to count each row as one play "
+        "(default: column 2 when the file has 3 or more columns, else none)",
+    )
     csv.add_argument("--catalog-item-col", default="0", help="the catalog's item column (default 0)")
     csv.add_argument("--title-col", default="1", help="the catalog's title column (default 1)")
-    csv.add_argument("--artist-col", default="auto",
-                     help="the catalog's artist column, or 'none' (default: the column named artist when "
-                          "the catalog has a header, else none: artist 'Unknown artist'); for a catalog "
-                          "of artists give the name column again")
+    csv.add_argument(
+        "--artist-col",
+        default="auto",
+        help="the catalog's artist column, or 'none' (default: the column named artist when "
+        "the catalog has a header, else none: artist 'Unknown artist'); for a catalog "
+        "of artists give the name column again",
+    )
     _add_common(csv, None)
     csv.set_defaults(func=import_csv_command)
 
     download = data_subparsers.add_parser(
-        "download-msd", help="download the MSD triplets and track catalog (resumable)",
+        "download-msd",
+        help="download the MSD triplets and track catalog (resumable)",
         description="Fetch train_triplets.txt.zip and unique_tracks.txt with a progress bar, resume "
-                    "an interrupted download (HTTP Range, a .part file), check the size, and unzip "
-                    "the triplets.")
+        "an interrupted download (HTTP Range, a .part file), check the size, and unzip "
+        "the triplets.",
+    )
     download.add_argument("--dest", type=Path, help="folder (default: data/downloads)")
-    download.add_argument("--base-url", help="fetch both files from this folder URL instead of "
-                                             "millionsongdataset.com")
-    download.add_argument("--retries", type=int, default=5,
-                          help="how many times a broken transfer is resumed (default 5)")
-    download.add_argument("--timeout", type=float, default=60.0,
-                          help="seconds without data before a transfer counts as broken (default 60)")
+    download.add_argument("--base-url", help="fetch both files from this folder URL instead of millionsongdataset.com")
+    download.add_argument(
+        "--retries", type=int, default=5, help="how many times a broken transfer is resumed (default 5)"
+    )
+    download.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds without data before a transfer counts as broken (default 60)",
+    )
     download.add_argument("--force", action="store_true", help="download again even if the files exist")
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
     download.set_defaults(func=download_msd_command)

@@ -127,6 +127,7 @@ def validate_on_error(on_error: str) -> str:
 
 # -- what a file looks like ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Field:
     """One column an importer needs. ``kind``: "id" (non-empty text), "count" (a positive whole
@@ -160,8 +161,7 @@ class Layout:
         return types
 
     def empty_table(self) -> pa.Table:
-        return pa.table({f.name: pa.array([], pa.int64() if f.kind == "count" else pa.string())
-                         for f in self.fields})
+        return pa.table({f.name: pa.array([], pa.int64() if f.kind == "count" else pa.string()) for f in self.fields})
 
 
 @dataclass(frozen=True)
@@ -195,8 +195,7 @@ def split_line(text: str, separator: str, quote: str | None) -> list[str]:
     return next(stdlib_csv.reader([text], delimiter=separator, quotechar=quote, strict=True))
 
 
-def inspect_head(path: Path, what: str, separator: str, *, header: bool,
-                 quote: str | None = None) -> FileHead:
+def inspect_head(path: Path, what: str, separator: str, *, header: bool, quote: str | None = None) -> FileHead:
     """Read the first line: the header when there is one, else the first row (for its width)."""
     with open_input(path, what) as handle:
         size = os.fstat(handle.fileno()).st_size
@@ -216,8 +215,9 @@ def inspect_head(path: Path, what: str, separator: str, *, header: bool,
                 offset += len(raw)
                 continue
             if not raw.endswith(b"\n") and len(raw) == MAX_LINE_BYTES:
-                raise DataError(f"line is longer than {MAX_LINE_BYTES >> 20} MB; is this a text file?",
-                                path=path, line=line_number)
+                raise DataError(
+                    f"line is longer than {MAX_LINE_BYTES >> 20} MB; is this a text file?", path=path, line=line_number
+                )
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as error:
@@ -231,8 +231,17 @@ def inspect_head(path: Path, what: str, separator: str, *, header: bool,
             return FileHead(size, offset, fields, None, line_number)
 
 
-def resolve_column(spec: str, head: FileHead, *, option: str, path: Path, what: str,
-                   separator: str, header_option: str, separator_option: str | None = None) -> int:
+def resolve_column(
+    spec: str,
+    head: FileHead,
+    *,
+    option: str,
+    path: Path,
+    what: str,
+    separator: str,
+    header_option: str,
+    separator_option: str | None = None,
+) -> int:
     """A column given as a 0-based index or, when the file has a header, by name."""
     spec = spec.strip()
     width = len(head.first_fields)
@@ -242,26 +251,34 @@ def resolve_column(spec: str, head: FileHead, *, option: str, path: Path, what: 
             hint = _separator_hint(separator.join(head.first_fields), separator, separator_option)
             raise DataError(
                 f"{option} {index} is out of range: the first line has {width} field(s) separated by "
-                f"{separator_name(separator)}{hint}", path=path, line=head.first_line)
+                f"{separator_name(separator)}{hint}",
+                path=path,
+                line=head.first_line,
+            )
         return index
     if head.header is None:
-        raise DataError(f"{option} {spec!r} is a column name, but the {what} has no header: pass "
-                        f"{header_option} or give a 0-based column number", path=path)
+        raise DataError(
+            f"{option} {spec!r} is a column name, but the {what} has no header: pass "
+            f"{header_option} or give a 0-based column number",
+            path=path,
+        )
     if spec not in head.header:
-        raise DataError(f"{option}: no column named {spec!r} (the header has: "
-                        f"{', '.join(head.header)})", path=path, line=head.first_line)
+        raise DataError(
+            f"{option}: no column named {spec!r} (the header has: {', '.join(head.header)})",
+            path=path,
+            line=head.first_line,
+        )
     return head.header.index(spec)
 
 
 # -- checking lines one by one (only for chunks pyarrow rejected) --------------------------------
 
+
 def _utf8_problem(line: bytes, error: UnicodeDecodeError) -> str:
-    return (f"not valid UTF-8: byte {error.start + 1} of the line is 0x{line[error.start]:02x} "
-            "(save the file as UTF-8)")
+    return f"not valid UTF-8: byte {error.start + 1} of the line is 0x{line[error.start]:02x} (save the file as UTF-8)"
 
 
-def _separator_hint(text: str, expected: str, option: str | None = None,
-                    fields: int | None = None) -> str:
+def _separator_hint(text: str, expected: str, option: str | None = None, fields: int | None = None) -> str:
     """' (the line looks comma-separated ...)' when another separator explains the line.
 
     With ``fields`` (the expected count), a candidate must split the line into exactly that
@@ -303,9 +320,11 @@ class LineChecker:
         except stdlib_csv.Error as error:
             return f"badly quoted field: {error}"
         if len(fields) != layout.n_fields:
-            return (f"expected {layout.n_fields} fields separated by {separator_name(layout.separator)}, "
-                    f"found {len(fields)}"
-                    + _separator_hint(text, layout.separator, layout.separator_option, layout.n_fields))
+            return (
+                f"expected {layout.n_fields} fields separated by {separator_name(layout.separator)}, "
+                f"found {len(fields)}"
+                + _separator_hint(text, layout.separator, layout.separator_option, layout.n_fields)
+            )
         for f in layout.fields:
             value = fields[f.index]
             if f.kind == "id" and not value.strip(PADDING):
@@ -325,6 +344,7 @@ class LineChecker:
 
 
 # -- the chunked reader -------------------------------------------------------------------------
+
 
 class _Rejected(Exception):
     """pyarrow refused a chunk, or a vectorised check failed; the reason is pyarrow's or ours."""
@@ -391,13 +411,20 @@ def _parse(layout: Layout, data) -> pa.Table:
             pa.py_buffer(data),
             read_options=pacsv.ReadOptions(
                 column_names=[f"f{i}" for i in range(layout.n_fields)],
-                block_size=max(len(data) + 1, 1 << 16), use_threads=False),
+                block_size=max(len(data) + 1, 1 << 16),
+                use_threads=False,
+            ),
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, quote_char=layout.quote or False, newlines_in_values=False,
-                ignore_empty_lines=True),
+                delimiter=delimiter, quote_char=layout.quote or False, newlines_in_values=False, ignore_empty_lines=True
+            ),
             convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=list(types), null_values=[],
-                strings_can_be_null=False, quoted_strings_can_be_null=False, check_utf8=True),
+                column_types=types,
+                include_columns=list(types),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=True,
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
         raise _Rejected(str(error)) from None
@@ -471,8 +498,7 @@ def _parse_rescued(layout: Layout, good: bytes, original: _Rejected) -> pa.Table
         raise _Unreadable(f"{original} / {again}") from None
 
 
-def _process_chunk(layout: Layout, data, transform: Callable[[pa.Table], object],
-                   on_error: str) -> _ChunkOutput:
+def _process_chunk(layout: Layout, data, transform: Callable[[pa.Table], object], on_error: str) -> _ChunkOutput:
     """Worker: parse (rescuing or rejecting bad lines) and transform one chunk."""
     try:
         table = _parse(layout, data)
@@ -499,9 +525,16 @@ def line_number_at(path: Path, offset: int) -> int:
     return newlines + 1
 
 
-def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: ReadReport, *,
-                on_error: str = "stop", chunk_bytes: int | None = None,
-                workers: int | None = None, progress: bool = True) -> Iterator[T]:
+def read_chunks(
+    layout: Layout,
+    transform: Callable[[pa.Table], T],
+    report: ReadReport,
+    *,
+    on_error: str = "stop",
+    chunk_bytes: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> Iterator[T]:
     """Yield ``transform(table)`` for each chunk of ``layout.path``, in file order.
 
     ``table`` has one column per :class:`Field` (strings, or int64 for counts), already checked.
@@ -521,8 +554,16 @@ def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: Read
         n_buffers = max(1, min(workers + 1, body // buffer_size + 1))
         buffers = [bytearray(buffer_size) for _ in range(n_buffers)]
         pending: deque[tuple[int, int, Future]] = deque()  # (offset, length, parse)
-        bar = tqdm(total=body, unit="B", unit_scale=True, unit_divisor=1024, desc=path.name,
-                   disable=None if progress else True, leave=False, mininterval=0.5)
+        bar = tqdm(
+            total=body,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=path.name,
+            disable=None if progress else True,
+            leave=False,
+            mininterval=0.5,
+        )
 
         report.body_bytes = body
 
@@ -536,8 +577,11 @@ def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: Read
                     reason += f" (if line 1 is a header, pass {layout.header_option})"
                 raise DataError(reason, path=path, line=line) from None
             except _Unreadable as unreadable:
-                raise DataError(f"rows from this line on could not be read: {unreadable}", path=path,
-                                line=line_number_at(path, chunk_offset)) from None
+                raise DataError(
+                    f"rows from this line on could not be read: {unreadable}",
+                    path=path,
+                    line=line_number_at(path, chunk_offset),
+                ) from None
             report.rows += output.rows
             report.bytes_done += length
             if output.skipped:
@@ -562,8 +606,7 @@ def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: Read
                     turn += 1
                     buffer = buffers[index]
                     if len(carry) >= len(buffer):  # the line in progress outgrew this buffer
-                        buffers[index] = buffer = bytearray(
-                            min(max(2 * len(carry), len(buffer)), MAX_LINE_BYTES))
+                        buffers[index] = buffer = bytearray(min(max(2 * len(carry), len(buffer)), MAX_LINE_BYTES))
                     view = memoryview(buffer)
                     view[: len(carry)] = carry
                     filled = len(carry)
@@ -581,15 +624,18 @@ def read_chunks(layout: Layout, transform: Callable[[pa.Table], T], report: Read
                         if len(buffer) >= MAX_LINE_BYTES:
                             raise DataError(
                                 f"line is longer than {MAX_LINE_BYTES >> 20} MB; is this a text file?",
-                                path=path, line=line_number_at(path, chunk_offset))
+                                path=path,
+                                line=line_number_at(path, chunk_offset),
+                            )
                         bigger = bytearray(min(2 * len(buffer), MAX_LINE_BYTES))
                         bigger[:filled] = view[:filled]
                         buffers[index] = buffer = bigger
                         view = memoryview(buffer)
                     carry = bytes(view[cut:filled])
                     if cut:
-                        pending.append((chunk_offset, cut, pool.submit(
-                            _process_chunk, layout, view[:cut], transform, on_error)))
+                        pending.append(
+                            (chunk_offset, cut, pool.submit(_process_chunk, layout, view[:cut], transform, on_error))
+                        )
                     chunk_offset += cut
                     bar.update(cut)
                 while pending:
@@ -634,7 +680,7 @@ def _fixed_width_words(values: pa.Array) -> tuple[np.ndarray, int] | None:
         return None
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
     padded = np.zeros((n, (width + 7) // 8 * 8), dtype=np.uint8)
-    padded[:, :width] = data[offsets[0]: offsets[0] + n * width].reshape(n, width)
+    padded[:, :width] = data[offsets[0] : offsets[0] + n * width].reshape(n, width)
     return padded.view(np.uint64), width
 
 
@@ -716,8 +762,10 @@ def merge_vocabularies(parts: list[Factorized]) -> tuple[list[np.ndarray], pa.Ar
         values = pa.chunked_array([p.uniques for p in parts], type=pa.string()).take(pa.array(first))
         values = values.combine_chunks()
         maps = np.split(codes.astype(np.int32), np.cumsum(sizes)[:-1])
-        if all(len(p.uniques) == 0 or pc.all(pc.equal(p.uniques, values.take(pa.array(m)))).as_py()
-               for p, m in zip(parts, maps)):
+        if all(
+            len(p.uniques) == 0 or pc.all(pc.equal(p.uniques, values.take(pa.array(m)))).as_py()
+            for p, m in zip(parts, maps)
+        ):
             return maps, values
     encoded = pc.dictionary_encode(pa.concat_arrays([p.uniques for p in parts]))
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
@@ -725,6 +773,7 @@ def merge_vocabularies(parts: list[Factorized]) -> tuple[list[np.ndarray], pa.Ar
 
 
 # -- interactions --------------------------------------------------------------------------------
+
 
 @dataclass
 class _InteractionPart:
@@ -792,8 +841,8 @@ class InteractionsBuilder:
             capacity = max(needed, expected_rows or 0, int(len(self._counts) * 1.25))
             self._item_slots = _grown(self._item_slots, capacity, self.rows)
             self._counts = _grown(self._counts, capacity, self.rows)
-        np.add(part.item_codes, self._item_slot_total, out=self._item_slots[self.rows:needed])
-        self._counts[self.rows:needed] = part.counts
+        np.add(part.item_codes, self._item_slot_total, out=self._item_slots[self.rows : needed])
+        self._counts[self.rows : needed] = part.counts
         self._run_users.append(part.run_users + self._user_slot_total)
         self._run_lengths.append(part.run_lengths)
         self._user_vocabs.append(part.users)
@@ -821,11 +870,12 @@ class InteractionsBuilder:
         slot_columns = np.asarray(item_columns, dtype=np.int32)[self._item_slot_map]
         columns = self._item_slots[: self.rows]
         for start in range(0, self.rows, REMAP_BLOCK):  # in place, a block at a time
-            block = columns[start: start + REMAP_BLOCK]
+            block = columns[start : start + REMAP_BLOCK]
             np.take(slot_columns, block, out=block, mode="clip")
         counts = self._counts[: self.rows]
-        run_users = self._user_slot_map[np.concatenate(self._run_users)] if self._run_users \
-            else np.zeros(0, dtype=np.int32)
+        run_users = (
+            self._user_slot_map[np.concatenate(self._run_users)] if self._run_users else np.zeros(0, dtype=np.int32)
+        )
         run_lengths = np.concatenate(self._run_lengths) if self._run_lengths else np.zeros(0, dtype=np.int32)
         self._item_slots = self._counts = None  # type: ignore[assignment]
         self._run_users, self._run_lengths = [], []
@@ -857,6 +907,7 @@ def _grown(array: np.ndarray, capacity: int, used: int) -> np.ndarray:
 
 # -- import summary ------------------------------------------------------------------------------
 
+
 @dataclass
 class ImportSummary:
     """What an import did, for the command to print and for tests to check."""
@@ -876,9 +927,11 @@ class ImportSummary:
         return sum(r.skipped for r in self.reports)
 
     def lines(self) -> list[str]:
-        out = [f"Imported {self.name!r}: {self.users:,} users, {self.items:,} items, "
-               f"{self.interactions:,} user-item pairs from {self.rows:,} rows in "
-               f"{self.seconds:.1f} s -> {self.dest}"]
+        out = [
+            f"Imported {self.name!r}: {self.users:,} users, {self.items:,} items, "
+            f"{self.interactions:,} user-item pairs from {self.rows:,} rows in "
+            f"{self.seconds:.1f} s -> {self.dest}"
+        ]
         out += [m for r in self.reports if (m := r.skip_message())]
         out += self.notes
         return out
@@ -928,8 +981,7 @@ def _quote_for(quote: str | None, separator: str) -> str | None:
     if len(quote) != 1:
         raise SoundalikeError(f"the quote must be one character or 'none', got {quote!r}")
     if len(separator) > 1:
-        raise SoundalikeError(f"quoted fields need a one-character separator, not {separator!r}: "
-                              "pass --quote none")
+        raise SoundalikeError(f"quoted fields need a one-character separator, not {separator!r}: pass --quote none")
     if quote == separator:
         raise SoundalikeError(f"the quote and the separator cannot both be {quote!r}")
     return quote
@@ -944,18 +996,22 @@ SNIFF_LINES = 50
 # fields, at least two.
 SEPARATOR_AGREEMENT = 0.9
 # Words a header line is made of (folded: lower case, letters and digits only).
-HEADER_WORDS = frozenset("""
+HEADER_WORDS = frozenset(
+    """
     user users userid username listener listenerid member memberid
     item items itemid song songid track trackid recording recordingid artist artistid artists
     count counts plays playcount playcounts play listens listencount weight times n value rating score
     title songtitle tracktitle name artistname id url pictureurl timestamp date time genre year album
-""".split())
+""".split()
+)
 
 
 def _names_a_column(specs) -> bool:
     """Whether a column is given by name (a header is then implied)."""
-    return any(spec is not None and spec != AUTO and spec.strip().lower() not in NONE_WORDS
-               and not spec.strip().isdigit() for spec in specs)
+    return any(
+        spec is not None and spec != AUTO and spec.strip().lower() not in NONE_WORDS and not spec.strip().isdigit()
+        for spec in specs
+    )
 
 
 def _sample_lines(path: Path, what: str) -> list[str]:
@@ -1033,9 +1089,18 @@ def _detect_header(lines: list[str], separator: str) -> tuple[bool, str]:
     return False, "it looks like data"
 
 
-def detect_format(path: Path, what: str, separator: str, header: bool | None, quote: str | None, *,
-                  named: bool, separator_option: str, header_option: str,
-                  notes: list[str] | None = None) -> tuple[str, bool]:
+def detect_format(
+    path: Path,
+    what: str,
+    separator: str,
+    header: bool | None,
+    quote: str | None,
+    *,
+    named: bool,
+    separator_option: str,
+    header_option: str,
+    notes: list[str] | None = None,
+) -> tuple[str, bool]:
     """The file's separator and whether it has a header line: as given, else detected (and
     what was detected is added to ``notes``, with the flags that override it)."""
     if separator != AUTO and header is not None:
@@ -1047,9 +1112,11 @@ def detect_format(path: Path, what: str, separator: str, header: bool | None, qu
     if separator == AUTO:
         detected = _detect_separator(lines)
         if detected is None:
-            raise DataError(f"cannot tell the {what}'s field separator: its first lines hold no tab, comma, "
-                            f"semicolon or pipe between fields; pass {separator_option} with its separator",
-                            path=path)
+            raise DataError(
+                f"cannot tell the {what}'s field separator: its first lines hold no tab, comma, "
+                f"semicolon or pipe between fields; pass {separator_option} with its separator",
+                path=path,
+            )
         separator = detected
         found.append(f"{separator_name(separator)}-separated fields")
     if header is None:
@@ -1075,16 +1142,31 @@ def detect_format(path: Path, what: str, separator: str, header: bool | None, qu
 def _interactions_layout(path: Path, options: CsvOptions, notes: list[str] | None = None) -> tuple[Layout, str]:
     what = "interactions file"
     specs = (options.user_col, options.item_col, options.count_col)
-    separator, header = detect_format(path, what, options.separator, options.interactions_header,
-                                      options.quote, named=_names_a_column(specs),
-                                      separator_option="--sep", header_option="interactions-header",
-                                      notes=notes)
+    separator, header = detect_format(
+        path,
+        what,
+        options.separator,
+        options.interactions_header,
+        options.quote,
+        named=_names_a_column(specs),
+        separator_option="--sep",
+        header_option="interactions-header",
+        notes=notes,
+    )
     quote = _quote_for(options.quote, separator)
     head = inspect_head(path, what, separator, header=header, quote=quote)
 
     def column(spec: str, option: str) -> int:
-        return resolve_column(spec, head, option=option, path=path, what=what, separator=separator,
-                              header_option="--interactions-header", separator_option="--sep")
+        return resolve_column(
+            spec,
+            head,
+            option=option,
+            path=path,
+            what=what,
+            separator=separator,
+            header_option="--interactions-header",
+            separator_option="--sep",
+        )
 
     user = column(options.user_col, "--user-col")
     item = column(options.item_col, "--item-col")
@@ -1104,10 +1186,17 @@ def _interactions_layout(path: Path, options: CsvOptions, notes: list[str] | Non
         counted = "each row counts one play (no count column)"
     if user == item:
         raise DataError(f"--user-col and --item-col are the same column ({user})", path=path)
-    layout = Layout(path, what, separator, len(head.first_fields), tuple(fields), quote=quote,
-                    data_offset=head.data_offset,
-                    header_option=None if header else "--interactions-header",
-                    separator_option="--sep")
+    layout = Layout(
+        path,
+        what,
+        separator,
+        len(head.first_fields),
+        tuple(fields),
+        quote=quote,
+        data_offset=head.data_offset,
+        header_option=None if header else "--interactions-header",
+        separator_option="--sep",
+    )
     return layout, counted
 
 
@@ -1115,24 +1204,49 @@ def _catalog_layout(path: Path, options: CsvOptions, notes: list[str] | None = N
     what = "catalog"
     separator_option = "--catalog-sep" if options.catalog_separator else "--sep"
     specs = (options.catalog_item_col, options.title_col, options.artist_col)
-    separator, header = detect_format(path, what, options.catalog_separator or options.separator,
-                                      options.catalog_header, options.quote, named=_names_a_column(specs),
-                                      separator_option=separator_option, header_option="catalog-header",
-                                      notes=notes)
+    separator, header = detect_format(
+        path,
+        what,
+        options.catalog_separator or options.separator,
+        options.catalog_header,
+        options.quote,
+        named=_names_a_column(specs),
+        separator_option=separator_option,
+        header_option="catalog-header",
+        notes=notes,
+    )
     quote = _quote_for(options.quote, separator)
     head = inspect_head(path, what, separator, header=header, quote=quote)
 
     def column(spec: str, option: str) -> int:
-        return resolve_column(spec, head, option=option, path=path, what=what, separator=separator,
-                              header_option="--catalog-header", separator_option=separator_option)
+        return resolve_column(
+            spec,
+            head,
+            option=option,
+            path=path,
+            what=what,
+            separator=separator,
+            header_option="--catalog-header",
+            separator_option=separator_option,
+        )
 
-    fields = [Field("item", "item id", column(options.catalog_item_col, "--catalog-item-col"), "id"),
-              Field("title", "title", column(options.title_col, "--title-col"), "text")]
+    fields = [
+        Field("item", "item id", column(options.catalog_item_col, "--catalog-item-col"), "id"),
+        Field("title", "title", column(options.title_col, "--title-col"), "text"),
+    ]
     artist_spec = _artist_column(options.artist_col, head.header or [], path, notes)
     if artist_spec is not None:
         fields.append(Field("artist", "artist", column(artist_spec, "--artist-col"), "text"))
-    return Layout(path, what, separator, len(head.first_fields), tuple(fields), quote=quote,
-                  data_offset=head.data_offset, separator_option=separator_option)
+    return Layout(
+        path,
+        what,
+        separator,
+        len(head.first_fields),
+        tuple(fields),
+        quote=quote,
+        data_offset=head.data_offset,
+        separator_option=separator_option,
+    )
 
 
 ARTIST_COLUMN_NAMES = frozenset({"artist", "artistname", "artists", "performer", "by"})
@@ -1146,9 +1260,11 @@ def _artist_column(spec: str | None, names: list[str], path: Path, notes: list[s
         return spec
     named = next((name for name in names if _fold_word(name) in ARTIST_COLUMN_NAMES), None)
     if notes is not None:
-        notes.append(f"{path.name}: artists from column {named!r}" if named is not None else
-                     f"{path.name}: no column named artist, so every artist is {UNKNOWN_ARTIST!r} "
-                     "(--artist-col names one)")
+        notes.append(
+            f"{path.name}: artists from column {named!r}"
+            if named is not None
+            else f"{path.name}: no column named artist, so every artist is {UNKNOWN_ARTIST!r} (--artist-col names one)"
+        )
     return named
 
 
@@ -1198,8 +1314,10 @@ class ParquetSource:
         spec = spec.strip()
         if spec.isdigit():
             if int(spec) >= len(names):
-                raise DataError(f"{option} {spec} is out of range: the file has {len(names)} columns "
-                                f"({', '.join(names)})", path=path)
+                raise DataError(
+                    f"{option} {spec} is out of range: the file has {len(names)} columns ({', '.join(names)})",
+                    path=path,
+                )
             return names[int(spec)]
         if spec not in names:
             raise DataError(f"{option}: no column named {spec!r} (the file has: {', '.join(names)})", path=path)
@@ -1232,13 +1350,17 @@ class ParquetSource:
     def catalog(cls, path: Path, options: CsvOptions, notes: list[str] | None = None) -> "ParquetSource":
         what = "catalog"
         names = cls._columns(path, what)
-        fields = [ParquetField("item", "item id", cls._column(options.catalog_item_col, names,
-                                                                "--catalog-item-col", path), "id"),
-                  ParquetField("title", "title", cls._column(options.title_col, names, "--title-col", path), "text")]
+        fields = [
+            ParquetField(
+                "item", "item id", cls._column(options.catalog_item_col, names, "--catalog-item-col", path), "id"
+            ),
+            ParquetField("title", "title", cls._column(options.title_col, names, "--title-col", path), "text"),
+        ]
         artist_spec = _artist_column(options.artist_col, names, path, notes)
         if artist_spec is not None:
-            fields.append(ParquetField("artist", "artist", cls._column(artist_spec, names, "--artist-col", path),
-                                       "text"))
+            fields.append(
+                ParquetField("artist", "artist", cls._column(artist_spec, names, "--artist-col", path), "text")
+            )
         return cls(path, what, fields)
 
     def read(self, report: ReadReport, on_error: str) -> Iterator[pa.Table]:
@@ -1273,8 +1395,7 @@ class ParquetSource:
         tables = list(self.read(report, on_error))
         if tables:
             return pa.concat_tables(tables)
-        return pa.table({f.name: pa.array([], pa.int64() if f.kind == "count" else pa.string())
-                         for f in self.fields})
+        return pa.table({f.name: pa.array([], pa.int64() if f.kind == "count" else pa.string()) for f in self.fields})
 
     def _convert(self, batch: pa.RecordBatch) -> tuple[pa.Table, np.ndarray]:
         """The batch as the reader's table, and each row's problem ("" when it is fine)."""
@@ -1290,8 +1411,9 @@ class ParquetSource:
                 try:
                     text = pc.ascii_trim(values.cast(pa.string()), PADDING)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    raise DataError(f"column {f.column!r} ({values.type}) cannot be read as text",
-                                    path=self.path) from None
+                    raise DataError(
+                        f"column {f.column!r} ({values.type}) cannot be read as text", path=self.path
+                    ) from None
                 converted = text.fill_null("")
                 if f.kind == "id":
                     wrong = pc.equal(pc.binary_length(converted), 0).to_numpy(zero_copy_only=False)
@@ -1315,8 +1437,11 @@ def _parquet_counts(values: pa.Array, f: ParquetField, path: Path) -> tuple[pa.A
             wrong = missing | ~np.isfinite(floats) | (floats < 1) | (floats != np.floor(floats)) | (floats >= 2.0**63)
         numbers = np.where(wrong, 1.0, floats).astype(np.int64)
     else:
-        raise DataError(f"count column {f.column!r} holds {values.type}, not numbers: give another "
-                        "--count-col, or --count-col none to count each row as one play", path=path)
+        raise DataError(
+            f"count column {f.column!r} holds {values.type}, not numbers: give another "
+            "--count-col, or --count-col none to count each row as one play",
+            path=path,
+        )
     numbers = np.where(wrong, 1, numbers)
     return pa.array(numbers, pa.int64()), wrong, f"{f.label} must be a whole number of at least 1 (column {f.column!r})"
 
@@ -1327,8 +1452,15 @@ def read_table(layout: Layout, report: ReadReport, *, on_error: str, progress: b
     return pa.concat_tables(tables) if tables else layout.empty_table()
 
 
-def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: str,
-               options: CsvOptions = CsvOptions(), progress: bool = True) -> ImportSummary:
+def import_csv(
+    *,
+    interactions: Path,
+    catalog: Path | None,
+    dest: Path,
+    name: str,
+    options: CsvOptions = CsvOptions(),
+    progress: bool = True,
+) -> ImportSummary:
     """Import a user/item[/count] file and an optional catalog into the dataset at ``dest``."""
     started = time.perf_counter()
     on_error = validate_on_error(options.on_error)
@@ -1349,8 +1481,9 @@ def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: st
         if is_parquet(catalog):
             catalog_table = ParquetSource.catalog(catalog, options, notes).read_all(catalog_report, on_error)
         else:
-            catalog_table = read_table(_catalog_layout(catalog, options, notes), catalog_report,
-                                       on_error=on_error, progress=progress)
+            catalog_table = read_table(
+                _catalog_layout(catalog, options, notes), catalog_report, on_error=on_error, progress=progress
+            )
         reports.append(catalog_report)
 
     report = ReadReport(interactions)
@@ -1363,8 +1496,7 @@ def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: st
             builder.add(part, report.expected_rows())
     reports.insert(0, report)
     if builder.rows == 0:
-        raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""),
-                        path=interactions)
+        raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""), path=interactions)
     builder.finish()
     seen = builder.item_ids
 
@@ -1377,8 +1509,7 @@ def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: st
             notes.append(f"{catalog.name}: {plural(repeated, 'repeated item id')} (the first row of each was kept)")
         titles = _text_or(single_array(catalog_table.column("title")).take(first_rows), catalog_ids)
         if "artist" in catalog_table.column_names:
-            artists = _text_or(single_array(catalog_table.column("artist")).take(first_rows),
-                               pa.scalar(UNKNOWN_ARTIST))
+            artists = _text_or(single_array(catalog_table.column("artist")).take(first_rows), pa.scalar(UNKNOWN_ARTIST))
         else:
             artists = pa.array([UNKNOWN_ARTIST] * len(catalog_ids), pa.string())
         unlisted = seen.filter(pc.is_null(pc.index_in(seen, value_set=catalog_ids)))
@@ -1386,19 +1517,38 @@ def import_csv(*, interactions: Path, catalog: Path | None, dest: Path, name: st
         catalog_ids = titles = artists = pa.array([], pa.string())
         unlisted = seen
     if len(unlisted) and catalog is not None:
-        notes.append(f"{plural(len(unlisted), 'item')} in {interactions.name} not in the catalog: "
-                     "kept, titled by their id")
+        notes.append(
+            f"{plural(len(unlisted), 'item')} in {interactions.name} not in the catalog: kept, titled by their id"
+        )
     item_ids = pa.concat_arrays([catalog_ids, unlisted])
     titles = pa.concat_arrays([titles, unlisted])
     artists = pa.concat_arrays([artists, pa.array([UNKNOWN_ARTIST] * len(unlisted), pa.string())])
     item_columns = pc.index_in(seen, value_set=item_ids).to_numpy()
     matrix = builder.to_csr(item_columns, len(item_ids))
 
-    write_dataset(dest, name=name, interactions=matrix, items=items_frame(item_ids, titles, artists),
-                  user_ids=builder.user_ids, source={
-                      "kind": "csv", "interactions": str(interactions),
-                      "catalog": str(catalog) if catalog is not None else None,
-                      "rows": report.rows, "skipped_rows": sum(r.skipped for r in reports),
-                      "unlisted_items": len(unlisted)})
-    return ImportSummary(name, dest, matrix.shape[0], matrix.shape[1], int(matrix.nnz), report.rows,
-                         time.perf_counter() - started, reports, notes)
+    write_dataset(
+        dest,
+        name=name,
+        interactions=matrix,
+        items=items_frame(item_ids, titles, artists),
+        user_ids=builder.user_ids,
+        source={
+            "kind": "csv",
+            "interactions": str(interactions),
+            "catalog": str(catalog) if catalog is not None else None,
+            "rows": report.rows,
+            "skipped_rows": sum(r.skipped for r in reports),
+            "unlisted_items": len(unlisted),
+        },
+    )
+    return ImportSummary(
+        name,
+        dest,
+        matrix.shape[0],
+        matrix.shape[1],
+        int(matrix.nnz),
+        report.rows,
+        time.perf_counter() - started,
+        reports,
+        notes,
+    )

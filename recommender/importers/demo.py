@@ -55,18 +55,48 @@ ITEM_ID_PREFIX = "DEMO"
 # -- the listener model (see the module docstring) ---------------------------------------
 # Relative audience of each genre; a genre not named here weighs 1.
 GENRE_AUDIENCE = {
-    "pop": 1.6, "rock": 1.5, "hip hop": 1.5, "r&b": 1.2, "indie": 1.2, "electronic": 1.1,
-    "metal": 0.9, "country": 0.9, "latin": 0.9, "k-pop": 0.8, "punk": 0.8, "soul": 0.8,
-    "funk/disco": 0.8, "folk": 0.7, "reggae": 0.6, "jazz": 0.6, "blues": 0.5,
+    "pop": 1.6,
+    "rock": 1.5,
+    "hip hop": 1.5,
+    "r&b": 1.2,
+    "indie": 1.2,
+    "electronic": 1.1,
+    "metal": 0.9,
+    "country": 0.9,
+    "latin": 0.9,
+    "k-pop": 0.8,
+    "punk": 0.8,
+    "soul": 0.8,
+    "funk/disco": 0.8,
+    "folk": 0.7,
+    "reggae": 0.6,
+    "jazz": 0.6,
+    "blues": 0.5,
 }
 # Pairs of genres that often share listeners: a second favourite genre is this many times
 # more likely to be related to the first than not.
 RELATED_GENRES = [
-    ("hip hop", "r&b"), ("hip hop", "pop"), ("r&b", "pop"), ("r&b", "soul"), ("pop", "k-pop"),
-    ("pop", "electronic"), ("pop", "latin"), ("rock", "metal"), ("rock", "punk"),
-    ("rock", "indie"), ("rock", "blues"), ("indie", "folk"), ("indie", "electronic"),
-    ("metal", "punk"), ("soul", "funk/disco"), ("soul", "blues"), ("jazz", "blues"),
-    ("jazz", "soul"), ("country", "folk"), ("reggae", "latin"), ("reggae", "hip hop"),
+    ("hip hop", "r&b"),
+    ("hip hop", "pop"),
+    ("r&b", "pop"),
+    ("r&b", "soul"),
+    ("pop", "k-pop"),
+    ("pop", "electronic"),
+    ("pop", "latin"),
+    ("rock", "metal"),
+    ("rock", "punk"),
+    ("rock", "indie"),
+    ("rock", "blues"),
+    ("indie", "folk"),
+    ("indie", "electronic"),
+    ("metal", "punk"),
+    ("soul", "funk/disco"),
+    ("soul", "blues"),
+    ("jazz", "blues"),
+    ("jazz", "soul"),
+    ("country", "folk"),
+    ("reggae", "latin"),
+    ("reggae", "hip hop"),
 ]
 RELATED_AFFINITY = 3.0
 FAVOURITE_GENRE_COUNT_ODDS = (0.35, 0.40, 0.25)  # one, two, three favourite genres
@@ -114,8 +144,7 @@ def read_catalog(path: str | Path = CATALOG_PATH) -> pd.DataFrame:
         try:
             header = next(reader, None)
             if header is None or tuple(header) != CATALOG_COLUMNS:
-                raise DataError(f"header must be {','.join(CATALOG_COLUMNS)}, got {header!r}",
-                                path=path, line=1)
+                raise DataError(f"header must be {','.join(CATALOG_COLUMNS)}, got {header!r}", path=path, line=1)
             for fields in reader:
                 line = reader.line_num
                 if not fields:
@@ -123,8 +152,9 @@ def read_catalog(path: str | Path = CATALOG_PATH) -> pd.DataFrame:
                 rows.append(_check_row(fields, path, line))
                 key = (rows[-1][0].casefold(), rows[-1][1].casefold())
                 if key in first_line:
-                    raise DataError(f"{rows[-1][0]!r} by {rows[-1][1]!r} repeats line "
-                                    f"{first_line[key]}", path=path, line=line)
+                    raise DataError(
+                        f"{rows[-1][0]!r} by {rows[-1][1]!r} repeats line {first_line[key]}", path=path, line=line
+                    )
                 first_line[key] = line
         except UnicodeDecodeError as error:
             raise DataError(f"not UTF-8 ({error.reason})", path=path) from None
@@ -139,8 +169,11 @@ def read_catalog(path: str | Path = CATALOG_PATH) -> pd.DataFrame:
 
 def _check_row(fields: list[str], path: Path, line: int) -> tuple[str, str, str, int]:
     if len(fields) != len(CATALOG_COLUMNS):
-        raise DataError(f"expected {len(CATALOG_COLUMNS)} fields ({','.join(CATALOG_COLUMNS)}), "
-                        f"got {len(fields)}", path=path, line=line)
+        raise DataError(
+            f"expected {len(CATALOG_COLUMNS)} fields ({','.join(CATALOG_COLUMNS)}), got {len(fields)}",
+            path=path,
+            line=line,
+        )
     for column, value in zip(CATALOG_COLUMNS, fields):
         if not value.strip():
             raise DataError(f"empty {column}", path=path, line=line)
@@ -148,8 +181,9 @@ def _check_row(fields: list[str], path: Path, line: int) -> tuple[str, str, str,
             raise DataError(f"{column} {value!r} has leading or trailing spaces", path=path, line=line)
     title, artist, genre, year_text = fields
     if not year_text.isdigit() or not YEAR_RANGE[0] <= int(year_text) <= YEAR_RANGE[1]:
-        raise DataError(f"year {year_text!r} is not a year between {YEAR_RANGE[0]} and "
-                        f"{YEAR_RANGE[1]}", path=path, line=line)
+        raise DataError(
+            f"year {year_text!r} is not a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}", path=path, line=line
+        )
     return title, artist, genre, int(year_text)
 
 
@@ -190,8 +224,9 @@ def demo_items(catalog: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         for number, label in enumerate(_version_labels(title, artist, year), start=1):
             versions.append((f"{ids[row]}-V{number}", f"{title} {label}", artist, genre, year, row))
     version_rows = pd.DataFrame(versions, columns=["item_id", *CATALOG_COLUMNS, "version_of"])
-    version_of = np.concatenate([np.full(len(catalog), -1, dtype=np.int64),
-                                 version_rows["version_of"].to_numpy(dtype=np.int64)])
+    version_of = np.concatenate(
+        [np.full(len(catalog), -1, dtype=np.int64), version_rows["version_of"].to_numpy(dtype=np.int64)]
+    )
     items = pd.concat([items, version_rows.drop(columns="version_of")], ignore_index=True)
     items["year"] = items["year"].astype(np.int64)
     return items, version_of
@@ -226,8 +261,14 @@ def _gumbel_top(log_weights: np.ndarray, count: int, rng: np.random.Generator) -
     return np.take_along_axis(top, order, axis=1)
 
 
-def _draw_listeners(genre_names: np.ndarray, song_genre: np.ndarray, years: np.ndarray,
-                    popularity_in_genre: np.ndarray, users: int, rng: np.random.Generator) -> _Listeners:
+def _draw_listeners(
+    genre_names: np.ndarray,
+    song_genre: np.ndarray,
+    years: np.ndarray,
+    popularity_in_genre: np.ndarray,
+    users: int,
+    rng: np.random.Generator,
+) -> _Listeners:
     n_genres = len(genre_names)
     audience = np.array([GENRE_AUDIENCE.get(name, 1.0) for name in genre_names])
     index = {name: position for position, name in enumerate(genre_names)}
@@ -285,9 +326,7 @@ def simulate_plays(genres: np.ndarray, years: np.ndarray, users: int, seed: int)
     audience = np.array([GENRE_AUDIENCE.get(name, 1.0) for name in genre_names])
     exploration = popularity_in_genre * audience[song_genre]
     exploration /= exploration.sum()
-    genre_onehot = sp.csr_matrix(
-        (np.ones(n_songs), (np.arange(n_songs), song_genre)), shape=(n_songs, n_genres)
-    )
+    genre_onehot = sp.csr_matrix((np.ones(n_songs), (np.arange(n_songs), song_genre)), shape=(n_songs, n_genres))
 
     listeners = _draw_listeners(genre_names, song_genre, years, popularity_in_genre, users, rng)
     rows, cols, ranks = [], [], []
@@ -322,8 +361,8 @@ def add_version_plays(plays: sp.csr_matrix, version_of: np.ndarray, seed: int) -
     by_song = plays.tocsc()
     rows, cols, values = [], [], []
     for offset, song in enumerate(originals):
-        listeners = by_song.indices[by_song.indptr[song]:by_song.indptr[song + 1]]
-        counts = by_song.data[by_song.indptr[song]:by_song.indptr[song + 1]]
+        listeners = by_song.indices[by_song.indptr[song] : by_song.indptr[song + 1]]
+        counts = by_song.data[by_song.indptr[song] : by_song.indptr[song + 1]]
         chosen = rng.random(len(listeners)) < rng.uniform(*VERSION_LISTENER_SHARE)
         if len(listeners) and not chosen.any():
             chosen[np.argmax(counts)] = True  # a version nobody plays could never be found
@@ -332,8 +371,10 @@ def add_version_plays(plays: sp.csr_matrix, version_of: np.ndarray, seed: int) -
         cols.append(np.full(int(chosen.sum()), plays.shape[1] + offset))
         values.append(np.maximum(1.0, np.rint(counts[chosen] * share)))
     extra = sp.csr_matrix(
-        (np.concatenate(values or [[]]).astype(np.float32),
-         (np.concatenate(rows or [[]]).astype(np.int64), np.concatenate(cols or [[]]).astype(np.int64))),
+        (
+            np.concatenate(values or [[]]).astype(np.float32),
+            (np.concatenate(rows or [[]]).astype(np.int64), np.concatenate(cols or [[]]).astype(np.int64)),
+        ),
         shape=(plays.shape[0], plays.shape[1] + len(originals)),
     )
     padded = sp.csr_matrix((plays.data, plays.indices, plays.indptr), shape=extra.shape)
@@ -359,8 +400,14 @@ def generate_demo(catalog: pd.DataFrame, users: int = DEFAULT_USERS, seed: int =
     return DemoData(items, interactions, user_ids, version_of)
 
 
-def build_demo_dataset(dest: str | Path, *, name: str = DEFAULT_NAME, users: int = DEFAULT_USERS,
-                       seed: int = DEFAULT_SEED, catalog_path: str | Path = CATALOG_PATH) -> Path:
+def build_demo_dataset(
+    dest: str | Path,
+    *,
+    name: str = DEFAULT_NAME,
+    users: int = DEFAULT_USERS,
+    seed: int = DEFAULT_SEED,
+    catalog_path: str | Path = CATALOG_PATH,
+) -> Path:
     """Generate the demo and write it to ``dest`` atomically; returns ``dest``."""
     catalog_path = Path(catalog_path)
     catalog = read_catalog(catalog_path)
@@ -372,7 +419,7 @@ def build_demo_dataset(dest: str | Path, *, name: str = DEFAULT_NAME, users: int
     source = {
         "kind": "synthetic",
         "description": "real songs from the demo catalog; the listeners and their plays are "
-                       "synthetic (genre and era tastes, popularity skew), not real listening data",
+        "synthetic (genre and era tastes, popularity skew), not real listening data",
         "generator": __name__,
         "catalog": shown_path,
         "catalog_sha256": hashlib.sha256(catalog_path.read_bytes()).hexdigest(),
@@ -381,8 +428,9 @@ def build_demo_dataset(dest: str | Path, *, name: str = DEFAULT_NAME, users: int
         "users": users,
         "seed": seed,
     }
-    return write_dataset(dest, name=name, interactions=data.interactions, items=data.items,
-                         user_ids=data.user_ids, source=source)
+    return write_dataset(
+        dest, name=name, interactions=data.interactions, items=data.items, user_ids=data.user_ids, source=source
+    )
 
 
 # -- the command ---------------------------------------------------------------------------
@@ -420,14 +468,21 @@ def register(data_commands: argparse._SubParsersAction) -> None:
         "demo",
         help="build the demo dataset: synthetic listeners over the shipped catalog of real songs",
         description="Build a dataset from data/demo/catalog.csv with synthetic listeners "
-                    "(genre and era tastes, popular-song skew). The same seed gives the same data.",
+        "(genre and era tastes, popular-song skew). The same seed gives the same data.",
     )
-    parser.add_argument("--name", type=_dataset_name, default=DEFAULT_NAME,
-                        help=f"dataset name under the data root's datasets/ (default {DEFAULT_NAME})")
-    parser.add_argument("--users", type=_user_count, default=DEFAULT_USERS,
-                        help=f"number of synthetic listeners (default {DEFAULT_USERS:,})")
-    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
-                        help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument(
+        "--name",
+        type=_dataset_name,
+        default=DEFAULT_NAME,
+        help=f"dataset name under the data root's datasets/ (default {DEFAULT_NAME})",
+    )
+    parser.add_argument(
+        "--users",
+        type=_user_count,
+        default=DEFAULT_USERS,
+        help=f"number of synthetic listeners (default {DEFAULT_USERS:,})",
+    )
+    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     add_replace_option(parser)
     parser.set_defaults(func=run_demo)
 

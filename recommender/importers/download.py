@@ -65,8 +65,7 @@ def _restart(part: Path, why: str) -> None:
     part.write_bytes(b"")
 
 
-def _fetch_once(url: str, part: Path, *, expected_total: int | None, timeout: float,
-                progress: bool) -> _Attempt:
+def _fetch_once(url: str, part: Path, *, expected_total: int | None, timeout: float, progress: bool) -> _Attempt:
     """One request: append what the server sends to ``part``.
 
     A broken link raises OSError (or http.client.HTTPException); an HTTP error a retry cannot
@@ -109,9 +108,19 @@ def _fetch_once(url: str, part: Path, *, expected_total: int | None, timeout: fl
             total = length
         mode = "ab" if have else "wb"
         received = 0
-        with open(part, mode) as out, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                           unit_divisor=1024, desc=part.name.removesuffix(".part"),
-                                           disable=None if progress else True, leave=False) as bar:
+        with (
+            open(part, mode) as out,
+            tqdm(
+                total=total,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name.removesuffix(".part"),
+                disable=None if progress else True,
+                leave=False,
+            ) as bar,
+        ):
             while True:
                 block = response.read(BLOCK_BYTES)
                 if not block:
@@ -123,8 +132,9 @@ def _fetch_once(url: str, part: Path, *, expected_total: int | None, timeout: fl
         return _Attempt(total, not ended_early)
 
 
-def download_file(url: str, dest: Path, *, retries: int = 5, timeout: float = 60.0,
-                  backoff: float = 1.0, progress: bool = True) -> Path:
+def download_file(
+    url: str, dest: Path, *, retries: int = 5, timeout: float = 60.0, backoff: float = 1.0, progress: bool = True
+) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part``, resuming up to ``retries`` times."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -146,16 +156,19 @@ def download_file(url: str, dest: Path, *, retries: int = 5, timeout: float = 60
                 return dest
             if total is not None and size > total:
                 part.unlink()
-                raise DownloadError(f"{url}: received {size} bytes but the server announced {total}; "
-                                    "the partial file was deleted, run the command again")
-            problem = f"the transfer stopped at {size:,} of {total:,} bytes" if total else \
-                "the transfer stopped early"
+                raise DownloadError(
+                    f"{url}: received {size} bytes but the server announced {total}; "
+                    "the partial file was deleted, run the command again"
+                )
+            problem = f"the transfer stopped at {size:,} of {total:,} bytes" if total else "the transfer stopped early"
         if attempt < attempts:
             log.warning("%s: %s; resuming (attempt %d of %d)", dest.name, problem, attempt + 1, attempts)
             time.sleep(min(backoff * attempt, 30.0))
     have = part.stat().st_size if part.exists() else 0
-    raise DownloadError(f"{url}: download incomplete after {attempts} attempts: {problem}. "
-                        f"{have:,} bytes are kept in {part}; run the command again to resume")
+    raise DownloadError(
+        f"{url}: download incomplete after {attempts} attempts: {problem}. "
+        f"{have:,} bytes are kept in {part}; run the command again to resume"
+    )
 
 
 def unzip_member(archive: Path, member_name: str, dest: Path) -> Path:
@@ -168,9 +181,19 @@ def unzip_member(archive: Path, member_name: str, dest: Path) -> Path:
                 listed = ", ".join(info.filename for info in zipped.infolist()[:10])
                 raise DownloadError(f"{archive}: holds no {member_name} (it has: {listed or 'nothing'})")
             info = names[0]
-            with zipped.open(info) as source, open(temp, "wb") as out, \
-                    tqdm(total=info.file_size, unit="B", unit_scale=True, unit_divisor=1024,
-                         desc=f"unzip {member_name}", disable=None, leave=False) as bar:
+            with (
+                zipped.open(info) as source,
+                open(temp, "wb") as out,
+                tqdm(
+                    total=info.file_size,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=f"unzip {member_name}",
+                    disable=None,
+                    leave=False,
+                ) as bar,
+            ):
                 while block := source.read(BLOCK_BYTES):
                     out.write(block)
                     bar.update(len(block))
@@ -182,8 +205,16 @@ def unzip_member(archive: Path, member_name: str, dest: Path) -> Path:
         temp.unlink(missing_ok=True)
 
 
-def download_msd(dest: Path, *, base_url: str | None = None, retries: int = 5, timeout: float = 60.0,
-                 backoff: float = 1.0, force: bool = False, progress: bool = True) -> list[Path]:
+def download_msd(
+    dest: Path,
+    *,
+    base_url: str | None = None,
+    retries: int = 5,
+    timeout: float = 60.0,
+    backoff: float = 1.0,
+    force: bool = False,
+    progress: bool = True,
+) -> list[Path]:
     """Fetch unique_tracks.txt and train_triplets.txt (via its zip) into ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -203,8 +234,7 @@ def download_msd(dest: Path, *, base_url: str | None = None, retries: int = 5, t
     if force or not triplets.exists():
         archive = dest / (TRIPLETS + ".zip")
         if force or not archive.exists():
-            download_file(zip_url, archive, retries=retries, timeout=timeout, backoff=backoff,
-                          progress=progress)
+            download_file(zip_url, archive, retries=retries, timeout=timeout, backoff=backoff, progress=progress)
         unzip_member(archive, TRIPLETS, triplets)
     else:
         log.info("%s is already there (use --force to fetch it again)", triplets)

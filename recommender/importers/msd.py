@@ -46,9 +46,24 @@ import pyarrow.compute as pc
 
 from ..dataset import write_dataset
 from ..errors import DataError
-from .csv import (UNKNOWN_ARTIST, Field, ImportSummary, InteractionsBuilder, Layout, ReadReport,
-                  _first_positions, _text_or, factorize_strings, inspect_head, items_frame, plural,
-                  read_chunks, read_table, single_array, validate_on_error)
+from .csv import (
+    UNKNOWN_ARTIST,
+    Field,
+    ImportSummary,
+    InteractionsBuilder,
+    Layout,
+    ReadReport,
+    _first_positions,
+    _text_or,
+    factorize_strings,
+    inspect_head,
+    items_frame,
+    plural,
+    read_chunks,
+    read_table,
+    single_array,
+    validate_on_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,22 +76,36 @@ TITLE_RULE = "catalog row with the smallest track id"
 def triplets_layout(path: Path) -> Layout:
     what = "triplets file"
     head = inspect_head(path, what, "\t", header=False)  # empty file, byte-order mark
-    return Layout(path, what, "\t", 3, (
-        Field("user", "user id", 0, "id"),
-        Field("item", "song id", 1, "id"),
-        Field("count", "play count", 2, "count"),
-    ), data_offset=head.data_offset)
+    return Layout(
+        path,
+        what,
+        "\t",
+        3,
+        (
+            Field("user", "user id", 0, "id"),
+            Field("item", "song id", 1, "id"),
+            Field("count", "play count", 2, "count"),
+        ),
+        data_offset=head.data_offset,
+    )
 
 
 def tracks_layout(path: Path) -> Layout:
     what = "track catalog"
     head = inspect_head(path, what, TRACK_SEPARATOR, header=False)
-    return Layout(path, what, TRACK_SEPARATOR, 4, (
-        Field("track", "track id", 0, "id"),
-        Field("song", "song id", 1, "id"),
-        Field("artist", "artist", 2, "text"),
-        Field("title", "title", 3, "text"),
-    ), data_offset=head.data_offset)
+    return Layout(
+        path,
+        what,
+        TRACK_SEPARATOR,
+        4,
+        (
+            Field("track", "track id", 0, "id"),
+            Field("song", "song id", 1, "id"),
+            Field("artist", "artist", 2, "text"),
+            Field("title", "title", 3, "text"),
+        ),
+        data_offset=head.data_offset,
+    )
 
 
 @dataclass
@@ -89,12 +118,10 @@ class SongCatalog:
     tracks: int  # catalog rows read
 
 
-def read_song_catalog(path: Path, report: ReadReport, *, on_error: str = "stop",
-                      progress: bool = True) -> SongCatalog:
+def read_song_catalog(path: Path, report: ReadReport, *, on_error: str = "stop", progress: bool = True) -> SongCatalog:
     table = read_table(tracks_layout(path), report, on_error=on_error, progress=progress)
     if table.num_rows == 0:
-        raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""),
-                        path=path)
+        raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""), path=path)
     songs = factorize_strings(table.column("song"))
     chosen = _first_positions(songs.codes)  # the first row of each song, in file order
     # Only songs with several tracks need the smallest track id looked up; there are few.
@@ -107,14 +134,17 @@ def read_song_catalog(path: Path, report: ReadReport, *, on_error: str = "stop",
         firsts = np.flatnonzero(np.diff(codes_sorted, prepend=-1))
         chosen[codes_sorted[firsts]] = rows[order][firsts]
     picked = pa.array(chosen)
-    return SongCatalog(songs.uniques,
-                       _text_or(single_array(table.column("title")).take(picked), songs.uniques),
-                       _text_or(single_array(table.column("artist")).take(picked), pa.scalar(UNKNOWN_ARTIST)),
-                       table.num_rows)
+    return SongCatalog(
+        songs.uniques,
+        _text_or(single_array(table.column("title")).take(picked), songs.uniques),
+        _text_or(single_array(table.column("artist")).take(picked), pa.scalar(UNKNOWN_ARTIST)),
+        table.num_rows,
+    )
 
 
-def import_msd(*, triplets: Path, tracks: Path, dest: Path, name: str = "msd",
-               on_error: str = "stop", progress: bool = True) -> ImportSummary:
+def import_msd(
+    *, triplets: Path, tracks: Path, dest: Path, name: str = "msd", on_error: str = "stop", progress: bool = True
+) -> ImportSummary:
     """Import the triplets and the track catalog into the dataset folder ``dest``."""
     started = time.perf_counter()
     validate_on_error(on_error)
@@ -123,8 +153,9 @@ def import_msd(*, triplets: Path, tracks: Path, dest: Path, name: str = "msd",
 
     catalog_report = ReadReport(tracks)
     catalog = read_song_catalog(tracks, catalog_report, on_error=on_error, progress=progress)
-    log.debug("catalog: %d tracks, %d songs in %.1f s", catalog.tracks, len(catalog.song_ids),
-              time.perf_counter() - started)
+    log.debug(
+        "catalog: %d tracks, %d songs in %.1f s", catalog.tracks, len(catalog.song_ids), time.perf_counter() - started
+    )
 
     mark = time.perf_counter()
     report = ReadReport(triplets)
@@ -132,14 +163,17 @@ def import_msd(*, triplets: Path, tracks: Path, dest: Path, name: str = "msd",
     for part in read_chunks(triplets_view, builder.encode, report, on_error=on_error, progress=progress):
         builder.add(part, report.expected_rows())
     if builder.rows == 0:
-        raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""),
-                        path=triplets)
+        raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""), path=triplets)
     log.debug("triplets: %d rows read in %.1f s", builder.rows, time.perf_counter() - mark)
     mark = time.perf_counter()
     builder.finish()
     played = builder.item_ids
-    log.debug("vocabularies: %d users, %d songs merged in %.1f s", len(builder.user_ids), len(played),
-              time.perf_counter() - mark)
+    log.debug(
+        "vocabularies: %d users, %d songs merged in %.1f s",
+        len(builder.user_ids),
+        len(played),
+        time.perf_counter() - mark,
+    )
 
     mark = time.perf_counter()
     # Items: catalog songs, then played songs the catalog lacks, all sorted by song id.
@@ -166,18 +200,40 @@ def import_msd(*, triplets: Path, tracks: Path, dest: Path, name: str = "msd",
 
     mark = time.perf_counter()
     reports = [report, catalog_report]
-    write_dataset(dest, name=name, interactions=matrix, items=items_frame(item_ids, titles, artists),
-                  user_ids=builder.user_ids, source={
-                      "kind": "msd", "triplets": str(triplets), "tracks": str(tracks),
-                      "rows": report.rows, "tracks_rows": catalog.tracks,
-                      "skipped_rows": sum(r.skipped for r in reports), "unknown_songs": unknown,
-                      "title_rule": TITLE_RULE})
+    write_dataset(
+        dest,
+        name=name,
+        interactions=matrix,
+        items=items_frame(item_ids, titles, artists),
+        user_ids=builder.user_ids,
+        source={
+            "kind": "msd",
+            "triplets": str(triplets),
+            "tracks": str(tracks),
+            "rows": report.rows,
+            "tracks_rows": catalog.tracks,
+            "skipped_rows": sum(r.skipped for r in reports),
+            "unknown_songs": unknown,
+            "title_rule": TITLE_RULE,
+        },
+    )
     log.debug("written in %.1f s", time.perf_counter() - mark)
 
     notes = []
     if unknown:
-        notes.append(f"{plural(unknown, 'song')} in {triplets.name} not in {tracks.name}: titled by "
-                     f"their song id, artist {UNKNOWN_ARTIST!r}")
+        notes.append(
+            f"{plural(unknown, 'song')} in {triplets.name} not in {tracks.name}: titled by "
+            f"their song id, artist {UNKNOWN_ARTIST!r}"
+        )
     notes.append(f"{plural(len(item_ids) - len(played), 'catalog song')} without listeners (kept)")
-    return ImportSummary(name, dest, matrix.shape[0], matrix.shape[1], int(matrix.nnz), report.rows,
-                         time.perf_counter() - started, reports, notes)
+    return ImportSummary(
+        name,
+        dest,
+        matrix.shape[0],
+        matrix.shape[1],
+        int(matrix.nnz),
+        report.rows,
+        time.perf_counter() - started,
+        reports,
+        notes,
+    )

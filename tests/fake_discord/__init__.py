@@ -24,8 +24,18 @@ from .server import FakeDiscord, PendingInteraction, Recorded
 PINNED_DISCORD_PY = "2.7.1"
 
 __all__ = [
-    "FakeDiscord", "FakeGuild", "FakeMember", "FakeUser", "PendingInteraction", "Recorded",
-    "MANAGE_GUILD", "PINNED_DISCORD_PY", "check_discord_py", "option", "pointed_at", "snowflake",
+    "FakeDiscord",
+    "FakeGuild",
+    "FakeMember",
+    "FakeUser",
+    "PendingInteraction",
+    "Recorded",
+    "MANAGE_GUILD",
+    "PINNED_DISCORD_PY",
+    "check_discord_py",
+    "option",
+    "pointed_at",
+    "snowflake",
 ]
 
 

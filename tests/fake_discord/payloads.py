@@ -75,10 +75,26 @@ class FakeGuild:
 
     def payload(self) -> dict:
         roles = [
-            {"id": str(self.id), "name": "@everyone", "permissions": str(EVERYONE_PERMISSIONS),
-             "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False},
-            {"id": str(self.admin_role_id), "name": "DJ", "permissions": str(EVERYONE_PERMISSIONS),
-             "position": 1, "color": 0, "hoist": False, "managed": False, "mentionable": True},
+            {
+                "id": str(self.id),
+                "name": "@everyone",
+                "permissions": str(EVERYONE_PERMISSIONS),
+                "position": 0,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": False,
+            },
+            {
+                "id": str(self.admin_role_id),
+                "name": "DJ",
+                "permissions": str(EVERYONE_PERMISSIONS),
+                "position": 1,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": True,
+            },
         ]
         return {
             "id": str(self.id),
@@ -87,8 +103,7 @@ class FakeGuild:
             "roles": roles,
             "members": [m.payload() for m in self.members],
             "channels": [
-                {"id": str(self.channel_id), "type": 0, "name": "music", "position": 0,
-                 "permission_overwrites": []},
+                {"id": str(self.channel_id), "type": 0, "name": "music", "position": 0, "permission_overwrites": []},
             ],
             "emojis": [],
             "stickers": [],

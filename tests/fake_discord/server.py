@@ -93,8 +93,9 @@ class FakeDiscord:
 
     # -- set-up ----------------------------------------------------------------------------
     def add_guild(self, name: str = "Test server", members: list[FakeMember] | None = None) -> FakeGuild:
-        guild = FakeGuild(id=snowflake(), name=name, channel_id=snowflake(), admin_role_id=snowflake(),
-                          members=list(members or []))
+        guild = FakeGuild(
+            id=snowflake(), name=name, channel_id=snowflake(), admin_role_id=snowflake(), members=list(members or [])
+        )
         self.guilds.append(guild)
         return guild
 
@@ -131,8 +132,15 @@ class FakeDiscord:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
     # -- waiting on the bot ----------------------------------------------------------------
-    async def wait_for(self, method: str, pattern: str, *, since: int = 0, timeout: float = 5.0,
-                       where: Callable[[Recorded], bool] = lambda r: True) -> Recorded:
+    async def wait_for(
+        self,
+        method: str,
+        pattern: str,
+        *,
+        since: int = 0,
+        timeout: float = 5.0,
+        where: Callable[[Recorded], bool] = lambda r: True,
+    ) -> Recorded:
         """The first request (at index >= since) matching method, path regex and ``where``."""
 
         def find() -> Recorded | None:
@@ -149,8 +157,7 @@ class FakeDiscord:
             sent = self.requests[since:]
             seen = "\n  ".join(f"{r.method} {r.path}" for r in sent[-20:]) or "(none)"
             more = f" ({len(sent) - 20} earlier not shown)" if len(sent) > 20 else ""
-            raise AssertionError(
-                f"the bot never sent {method} {pattern} within {timeout} s; it sent{more}:\n  {seen}")
+            raise AssertionError(f"the bot never sent {method} {pattern} within {timeout} s; it sent{more}:\n  {seen}")
         return find()  # type: ignore[return-value]
 
     def sent(self, method: str, pattern: str, *, since: int = 0) -> list[Recorded]:
@@ -169,10 +176,14 @@ class FakeDiscord:
             self._sequence += 1
             await socket.send_str(json.dumps({"op": DISPATCH, "t": event, "s": self._sequence, "d": data}))
 
-    def _interaction_base(self, kind: int, guild: FakeGuild | None, member: FakeMember,
-                          channel_id: int | None = None) -> tuple[dict, PendingInteraction]:
-        pending = PendingInteraction(id=snowflake(), token=f"interaction-token-{snowflake()}",
-                                     channel_id=channel_id or (guild.channel_id if guild else snowflake()))
+    def _interaction_base(
+        self, kind: int, guild: FakeGuild | None, member: FakeMember, channel_id: int | None = None
+    ) -> tuple[dict, PendingInteraction]:
+        pending = PendingInteraction(
+            id=snowflake(),
+            token=f"interaction-token-{snowflake()}",
+            channel_id=channel_id or (guild.channel_id if guild else snowflake()),
+        )
         self.interactions[pending.token] = pending
         data = {
             "id": str(pending.id),
@@ -199,8 +210,15 @@ class FakeDiscord:
             data["context"] = 1
         return data, pending
 
-    async def slash_command(self, name: str, options: list[dict], *, member: FakeMember,
-                            guild: FakeGuild | None, subcommand: str | None = None) -> PendingInteraction:
+    async def slash_command(
+        self,
+        name: str,
+        options: list[dict],
+        *,
+        member: FakeMember,
+        guild: FakeGuild | None,
+        subcommand: str | None = None,
+    ) -> PendingInteraction:
         """Someone runs ``/name`` (optionally ``/name subcommand``) with these options."""
         data, pending = self._interaction_base(2, guild, member)
         if subcommand is not None:
@@ -209,15 +227,23 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", data)
         return pending
 
-    async def autocomplete(self, name: str, options: list[dict], *, member: FakeMember,
-                           guild: FakeGuild | None) -> PendingInteraction:
+    async def autocomplete(
+        self, name: str, options: list[dict], *, member: FakeMember, guild: FakeGuild | None
+    ) -> PendingInteraction:
         data, pending = self._interaction_base(4, guild, member)
         data["data"] = {"id": str(snowflake()), "name": name, "type": 1, "options": options}
         await self.dispatch("INTERACTION_CREATE", data)
         return pending
 
-    async def press(self, message_id: int, custom_id: str, *, member: FakeMember, guild: FakeGuild | None,
-                    values: list[str] | None = None) -> PendingInteraction:
+    async def press(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        member: FakeMember,
+        guild: FakeGuild | None,
+        values: list[str] | None = None,
+    ) -> PendingInteraction:
         """Someone clicks a button (or picks ``values`` in a select) on a message the bot sent."""
         stored = self.messages[message_id]
         component_type = 3 if values is not None else 2
@@ -230,8 +256,9 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", data)
         return pending
 
-    async def react(self, message_id: int, emoji: str, *, user_id: int, guild: FakeGuild | None,
-                    remove: bool = False) -> None:
+    async def react(
+        self, message_id: int, emoji: str, *, user_id: int, guild: FakeGuild | None, remove: bool = False
+    ) -> None:
         stored = self.messages.get(message_id)
         channel_id = stored["channel_id"] if stored else str(guild.channel_id if guild else snowflake())
         data = {
@@ -272,16 +299,20 @@ class FakeDiscord:
 
     async def _identify(self, socket: web.WebSocketResponse, identify: dict) -> None:
         self._sockets.append(socket)
-        await self.dispatch_to(socket, "READY", {
-            "v": 10,
-            "user": self.bot_user.payload(),
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
-            "session_id": f"session-{snowflake()}",
-            "resume_gateway_url": self.gateway_url,
-            "application": {"id": str(self.application_id), "flags": 0},
-            "private_channels": [],
-            "relationships": [],
-        })
+        await self.dispatch_to(
+            socket,
+            "READY",
+            {
+                "v": 10,
+                "user": self.bot_user.payload(),
+                "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
+                "session_id": f"session-{snowflake()}",
+                "resume_gateway_url": self.gateway_url,
+                "application": {"id": str(self.application_id), "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+            },
+        )
         for guild in self.guilds:
             await self.dispatch_to(socket, "GUILD_CREATE", guild.payload())
         async with self._changed:
@@ -307,8 +338,9 @@ class FakeDiscord:
             else:
                 raw = await request.text()
                 body = json.loads(raw) if raw else None
-        recorded = Recorded(request.method, path, dict(request.query), body, request.headers.get("Authorization"),
-                            files)
+        recorded = Recorded(
+            request.method, path, dict(request.query), body, request.headers.get("Authorization"), files
+        )
         try:
             response = self._route(recorded)
         finally:
@@ -324,11 +356,19 @@ class FakeDiscord:
                 return _json({"message": "401: Unauthorized", "code": 0}, status=401)
             return _json(self.bot_user.payload())
         if r.matches("GET", "/oauth2/applications/@me"):
-            return _json({
-                "id": app, "name": self.bot_user.name, "description": "", "icon": None,
-                "bot_public": True, "bot_require_code_grant": False, "owner": self.owner.payload(),
-                "verify_key": "0" * 64, "flags": 0,
-            })
+            return _json(
+                {
+                    "id": app,
+                    "name": self.bot_user.name,
+                    "description": "",
+                    "icon": None,
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "owner": self.owner.payload(),
+                    "verify_key": "0" * 64,
+                    "flags": 0,
+                }
+            )
         if r.matches("PUT", rf"/applications/{app}/commands"):
             return _json(self._store_commands("global", r.body))
         if match := re.fullmatch(rf"/applications/{app}/guilds/(\d+)/commands", r.path):
@@ -359,15 +399,20 @@ class FakeDiscord:
     def _store_commands(self, scope: str, body: object) -> list[dict]:
         commands = []
         for command in body or []:  # type: ignore[union-attr]
-            commands.append({**command, "id": str(snowflake()), "application_id": str(self.application_id),
-                             "version": str(snowflake())})
+            commands.append(
+                {
+                    **command,
+                    "id": str(snowflake()),
+                    "application_id": str(self.application_id),
+                    "version": str(snowflake()),
+                }
+            )
         self.commands[scope] = commands
         return commands
 
     def _new_message(self, channel_id: int, body: dict | None) -> dict:
         message_id = snowflake()
-        data = message_payload(message_id=message_id, channel_id=channel_id, author=self.bot_user,
-                               body=body or {})
+        data = message_payload(message_id=message_id, channel_id=channel_id, author=self.bot_user, body=body or {})
         self.messages[message_id] = data
         return data
 
@@ -378,9 +423,13 @@ class FakeDiscord:
                 stored[key] = value if value is not None else ([] if key != "content" else "")
         if files:
             stored["attachments"] = [
-                {"id": str(snowflake()), "filename": name, "size": len(data),
-                 "url": f"http://127.0.0.1:{self.port}/attachments/{name}",
-                 "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{name}"}
+                {
+                    "id": str(snowflake()),
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"http://127.0.0.1:{self.port}/attachments/{name}",
+                    "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{name}",
+                }
                 for name, data in files.items()
             ]
             self.attachments[message_id] = dict(files)
@@ -396,12 +445,17 @@ class FakeDiscord:
             return _json({"message": "Interaction has already been acknowledged.", "code": 40060}, status=400)
         pending.callback_types.append(kind)
         data = body.get("data") or {}
-        interaction = {"id": str(pending.id), "type": 2,
-                       "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
-                       "response_message_ephemeral": bool((data.get("flags") or 0) & EPHEMERAL)}
+        interaction = {
+            "id": str(pending.id),
+            "type": 2,
+            "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
+            "response_message_ephemeral": bool((data.get("flags") or 0) & EPHEMERAL),
+        }
         resource: dict = {"type": kind}
         if kind in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE):
-            created = self._new_message(pending.channel_id, data if kind == CHANNEL_MESSAGE else {"flags": data.get("flags")})
+            created = self._new_message(
+                pending.channel_id, data if kind == CHANNEL_MESSAGE else {"flags": data.get("flags")}
+            )
             pending.original_message_id = int(created["id"])
             interaction["response_message_id"] = created["id"]
             if kind == CHANNEL_MESSAGE:
@@ -413,8 +467,9 @@ class FakeDiscord:
                 resource["message"] = self._edit_message(pending.message_id, data)
         return _json({"interaction": interaction, "resource": resource})
 
-    def _webhook_message(self, method: str, pending: PendingInteraction, which: str, body: object,
-                         files: dict[str, bytes] | None = None) -> web.Response:
+    def _webhook_message(
+        self, method: str, pending: PendingInteraction, which: str, body: object, files: dict[str, bytes] | None = None
+    ) -> web.Response:
         message_id = pending.original_message_id if which == "@original" else int(which)
         if message_id is None or message_id not in self.messages:
             return _json({"message": "Unknown Message", "code": 10008}, status=404)

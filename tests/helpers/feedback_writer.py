@@ -35,9 +35,7 @@ async def write(db_path: Path, max_rows: int, max_seconds: float, burst: int) ->
             command="similar",
             resolved_item_id="seed",
             model_version="crash-test",
-            suggestions=[
-                (position, f"song-{position}", 1.0 / position) for position in range(1, POSITIONS + 1)
-            ],
+            suggestions=[(position, f"song-{position}", 1.0 / position) for position in range(1, POSITIONS + 1)],
             message_id=MESSAGE_ID,
         )
         print("ready", flush=True)

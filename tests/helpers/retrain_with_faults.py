@@ -41,8 +41,9 @@ PAUSE_LIMIT_S = 120  # a test that forgets to kill us does not leave us behind f
 
 
 def pause(point: str) -> None:
-    sys.stdout.write(json.dumps({"stage": "paused", "at": point, "pid": os.getpid(),
-                                 "message": f"paused at {point}"}) + "\n")
+    sys.stdout.write(
+        json.dumps({"stage": "paused", "at": point, "pid": os.getpid(), "message": f"paused at {point}"}) + "\n"
+    )
     sys.stdout.flush()
     time.sleep(PAUSE_LIMIT_S)
     raise SystemExit(f"paused at {point} for {PAUSE_LIMIT_S} s and nobody killed this process")
@@ -87,6 +88,7 @@ def pause_inside_publish() -> None:
 
 def fail_publishing() -> None:
     if PUBLISH_FAULT == "enospc":
+
         def save(*args, **kwargs):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
