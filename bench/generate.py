@@ -123,7 +123,7 @@ class Counts:
     genres: int
 
     @classmethod
-    def at(cls, scale: float) -> "Counts":
+    def at(cls, scale: float) -> Counts:
         if not (0 < scale <= 4):
             raise ValueError(f"scale must be in (0, 4], got {scale!r}")
 

@@ -58,7 +58,7 @@ def plot_scaling(results_dir: Path, out: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
+    import matplotlib.ticker
 
     runs = load_runs(results_dir)
     if not runs:

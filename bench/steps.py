@@ -19,17 +19,15 @@ import asyncio
 import importlib
 import json
 import os
-import shutil
 import pickle  # the anchor re-enacting the original product only; never in product code
+import shutil
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -374,8 +372,8 @@ def step_load(ctx: Context) -> dict:
 def step_train_implicit(ctx: Context) -> dict:
     """implicit's ALS with its defaults as installed (no thread limit), 64 factors, 15 iterations."""
     import implicit
-    from implicit.als import AlternatingLeastSquares
     import scipy.sparse as sp
+    from implicit.als import AlternatingLeastSquares
 
     dataset_module = _import("recommender.dataset", "dataset format")
     dataset = dataset_module.Dataset.load(ctx.dataset_dir)

@@ -15,8 +15,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import aiohttp
 import discord
@@ -61,10 +61,10 @@ class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return self.inner.format(record).replace(self.token, REDACTED)
 
-    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+    def formatException(self, ei) -> str:
         return self.inner.formatException(ei).replace(self.token, REDACTED)
 
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+    def formatStack(self, stack_info: str) -> str:
         return self.inner.formatStack(stack_info).replace(self.token, REDACTED)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import time
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Hashable, Mapping
 
 from recommender.errors import SoundalikeError, UnknownSong
 from recommender.feedback_log import FeedbackLog, LoggedQuery
@@ -190,7 +190,7 @@ class Request:
             "per_artist_cap": self.per_artist_cap,
         }
 
-    def next_page(self) -> "Request":
+    def next_page(self) -> Request:
         return dataclasses.replace(self, offset=self.offset + self.count)
 
     @property
@@ -199,7 +199,7 @@ class Request:
         return self.seeds[0] if self.command == "soundalike" and self.seeds else None
 
     @classmethod
-    def from_logged(cls, logged: LoggedQuery) -> "Request | None":
+    def from_logged(cls, logged: LoggedQuery) -> Request | None:
         """The request behind a logged answer; None when it cannot be asked again.
 
         Answers logged before params held everything (only ``count``) were /soundalike

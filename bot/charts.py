@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Sequence
 
 from .render import clean, shorten
 

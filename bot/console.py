@@ -49,7 +49,7 @@ from .answers import (
     unblock_song,
 )
 from .limits import ComputePool
-from .retrain import RetrainOutcome, RetrainProgress, Retrainer
+from .retrain import Retrainer, RetrainOutcome, RetrainProgress
 
 log = logging.getLogger(__name__)
 
@@ -591,7 +591,7 @@ async def read_line(stream: TextIO, prompt: str) -> str:
                 line = stream.readline()
         except EOFError:
             line = ""
-        except BaseException as error:  # noqa: BLE001 - handed to the loop
+        except BaseException as error:
             loop.call_soon_threadsafe(_settle, future, None, error)
             return
         loop.call_soon_threadsafe(_settle, future, line, None)

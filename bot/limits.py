@@ -13,8 +13,9 @@ import functools
 import math
 import os
 import time
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Hashable, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote, quote_plus
 
 import discord
@@ -316,14 +316,14 @@ def nothing_picked_text(note: str | None = None) -> str:
 def _when(value: object) -> str:
     """A timestamp (epoch seconds or ISO text) as Discord's relative time, else as given."""
     if isinstance(value, (int, float)) and math.isfinite(value):
-        return discord.utils.format_dt(dt.datetime.fromtimestamp(value, tz=dt.timezone.utc), "R")
+        return discord.utils.format_dt(dt.datetime.fromtimestamp(value, tz=dt.UTC), "R")
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
             return safe(value, 100)
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+            parsed = parsed.replace(tzinfo=dt.UTC)
         return discord.utils.format_dt(parsed, "R")
     return "unknown"
 

@@ -21,7 +21,8 @@ import asyncio
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 
@@ -183,7 +184,7 @@ def answer_view(answer: Answer, request: Request) -> discord.ui.View:
 
 
 async def send_answer(
-    bot: "SoundalikeBot",
+    bot: SoundalikeBot,
     reply: Reply,
     request: Request,
     *,

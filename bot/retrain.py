@@ -19,9 +19,9 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from recommender.config import PROJECT_ROOT, Config
 from recommender.errors import SoundalikeError, without_paths

@@ -27,12 +27,12 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from .errors import DatasetNotFound, DataError
+from .errors import DataError, DatasetNotFound
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -126,7 +126,7 @@ class Dataset:
 
     # -- loading -----------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> "Dataset":
+    def load(cls, path: str | Path) -> Dataset:
         path = Path(path)
         manifest_path = path / MANIFEST
         if not manifest_path.exists():
@@ -160,7 +160,7 @@ class Dataset:
         return self._interactions
 
     @classmethod
-    def open(cls, datasets_dir: str | Path, name: str) -> "Dataset":
+    def open(cls, datasets_dir: str | Path, name: str) -> Dataset:
         problem = dataset_name_problem(name)
         if problem is not None:
             # Path(datasets_dir) / "/etc" is "/etc", and "../x" leaves the folder: refuse both.

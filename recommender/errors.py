@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 # A character of a path as messages quote it (a path ends at space, quote, comma, colon...).
 _PATH_PART = r"[^/\s'\"`,;:()<>\[\]{}|*?]"

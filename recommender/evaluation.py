@@ -82,7 +82,7 @@ class PopularityRecommender:
         self.order = np.argsort(-self.listeners, kind="stable")
 
     @classmethod
-    def fit(cls, train: sp.spmatrix) -> "PopularityRecommender":
+    def fit(cls, train: sp.spmatrix) -> PopularityRecommender:
         train = sp.csr_matrix(train)
         return cls(np.bincount(train.indices, minlength=train.shape[1]))
 
@@ -225,7 +225,7 @@ def ranking_scores(ranked: np.ndarray, hidden: np.ndarray, k: int) -> tuple[floa
     return average_precision, recall, ndcg
 
 
-def _users_metrics(rank: "callable", split: UsersSplit, k: int) -> dict:
+def _users_metrics(rank: callable, split: UsersSplit, k: int) -> dict:
     depth = max(USERS_CUTOFFS["map"], USERS_CUTOFFS["ndcg"], *USERS_CUTOFFS["recall"], k)
     sums: dict[str, float] = {}
     for visible, hidden in zip(split.visible, split.hidden):
@@ -257,7 +257,7 @@ def item2item_seeds(split: UsersSplit, seed: int) -> np.ndarray:
     return seeds
 
 
-def _item2item_metrics(similar: "callable", split: UsersSplit, k: int, seed: int) -> dict:
+def _item2item_metrics(similar: callable, split: UsersSplit, k: int, seed: int) -> dict:
     hit_total = recall_total = 0.0
     for seed_item, visible, hidden in zip(item2item_seeds(split, seed).tolist(), split.visible, split.hidden):
         items = np.concatenate([visible, hidden])
@@ -433,7 +433,7 @@ class RankingContext:
     _cases: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, dataset: object, train: sp.csr_matrix, fitted: FittedModel) -> "RankingContext":
+    def build(cls, dataset: object, train: sp.csr_matrix, fitted: FittedModel) -> RankingContext:
         from .dataset import Dataset
         from .resolver import TitleResolver
 

@@ -21,8 +21,8 @@ Scores:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -129,7 +129,7 @@ class LoadedModel:
             self.n_items = similarity.shape[0]
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, object], manifest: Mapping, version: str | None = None) -> "LoadedModel":
+    def from_arrays(cls, arrays: Mapping[str, object], manifest: Mapping, version: str | None = None) -> LoadedModel:
         if "item_factors" in arrays:
             return cls(manifest=manifest, version=version, item_factors=np.asarray(arrays["item_factors"]))
         if "similarity" in arrays:

@@ -47,9 +47,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -478,7 +478,7 @@ class _StringIndex:
         return {name: getattr(self, name) for name in self.ARRAYS}
 
     @classmethod
-    def build(cls, strings: Sequence[str], popularity: np.ndarray) -> tuple["_StringIndex", np.ndarray]:
+    def build(cls, strings: Sequence[str], popularity: np.ndarray) -> tuple[_StringIndex, np.ndarray]:
         """Index distinct ``strings``; also returns the new id of each input position."""
         strings = list(strings)
         n = len(strings)
@@ -707,7 +707,7 @@ class TitleResolver:
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
-    def build(cls, dataset, cache: bool = True) -> "TitleResolver":
+    def build(cls, dataset, cache: bool = True) -> TitleResolver:
         """Index ``dataset.items`` (item_id, title, artist) with ``dataset.listeners``.
 
         With ``cache`` and a dataset folder, the index is saved beside the dataset as plain
@@ -795,7 +795,7 @@ class TitleResolver:
                 shutil.rmtree(temp, ignore_errors=True)
 
     @classmethod
-    def _load(cls, folder: Path, key: str, columns) -> "TitleResolver | None":
+    def _load(cls, folder: Path, key: str, columns) -> TitleResolver | None:
         """The saved index when it matches ``key``, else None (and it gets rebuilt)."""
         manifest_path = folder / "manifest.json"
         if not manifest_path.exists():
@@ -836,7 +836,7 @@ class TitleResolver:
             return None
 
     @classmethod
-    def from_columns(cls, item_ids, titles, artists, listeners) -> "TitleResolver":
+    def from_columns(cls, item_ids, titles, artists, listeners) -> TitleResolver:
         """Index parallel columns (any sequence, pandas or arrow) of ids, titles and artists."""
         self = cls()
         # Raw columns stay as compact arrow strings: one take() per answer shows them.

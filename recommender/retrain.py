@@ -27,9 +27,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -90,7 +90,7 @@ class RetrainLock:
             self.path.unlink(missing_ok=True)
         self.held = False
 
-    def __enter__(self) -> "RetrainLock":
+    def __enter__(self) -> RetrainLock:
         self.acquire()
         return self
 

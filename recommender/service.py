@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -124,7 +124,7 @@ class SoundalikeService:
 
     # -- construction --------------------------------------------------------------------
     @classmethod
-    def open(cls, config: Config, dataset: str | None = None) -> "SoundalikeService":
+    def open(cls, config: Config, dataset: str | None = None) -> SoundalikeService:
         name = dataset or config.data.default_dataset
         started = time.perf_counter()
         # One answer is one small matrix-vector product: BLAS threads only add hand-off

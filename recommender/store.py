@@ -34,8 +34,8 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -176,7 +176,7 @@ class ModelStore:
         self.dataset_name = self.folder.name
 
     @classmethod
-    def for_dataset(cls, models_dir: str | Path, dataset: str) -> "ModelStore":
+    def for_dataset(cls, models_dir: str | Path, dataset: str) -> ModelStore:
         problem = dataset_name_problem(dataset)
         if problem is not None:
             raise ModelError(f"{str(dataset)[:60]!r} is not a dataset name: it {problem}")
@@ -302,7 +302,7 @@ class ModelStore:
         check_model(model, manifest, where, n_items)
         return model
 
-    def served_history(self, current: str | None | object = _USE_CURRENT) -> list[str]:
+    def served_history(self, current: str | object | None = _USE_CURRENT) -> list[str]:
         """The versions ``current`` has named, oldest first, ending with the current one.
 
         Kept in ``served.json``. A store from before it was kept (or with an unreadable one)

@@ -30,8 +30,8 @@ import itertools
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -82,11 +82,11 @@ class TrainParams:
             raise ConfigError("training alpha must be above 0 (it multiplies every confidence)")
 
     @classmethod
-    def from_config(cls, training: TrainingConfig) -> "TrainParams":
+    def from_config(cls, training: TrainingConfig) -> TrainParams:
         return cls.from_dict(dataclasses.asdict(training))
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainParams":
+    def from_dict(cls, values: dict) -> TrainParams:
         """Build from a manifest's or config's dict; keys this version does not know are ignored."""
         known = {f.name: f.type for f in dataclasses.fields(cls)}
         kwargs = {}
@@ -97,7 +97,7 @@ class TrainParams:
             kwargs[name] = type(default)(value)
         return cls(**kwargs)
 
-    def replace(self, **changes: object) -> "TrainParams":
+    def replace(self, **changes: object) -> TrainParams:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("faiss", reason="faiss-cpu is in requirements.txt; this environment lacks it")
 
-from recommender import ann  # noqa: E402
+from recommender import ann
 
 
 def clustered_unit_rows(n: int, dim: int, seed: int) -> np.ndarray:

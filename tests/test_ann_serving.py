@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("faiss", reason="faiss-cpu is in requirements.txt; this environment lacks it")
 
-from recommender import ann  # noqa: E402
-from recommender.model import LoadedModel  # noqa: E402
+from recommender import ann
+from recommender.model import LoadedModel
 
 
 def factor_model(n_items: int, dim: int, seed: int) -> LoadedModel:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from bot_mocks import FakeService
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.answers import (
     BadNovelty,
@@ -26,7 +27,6 @@ from bot.answers import (
 from bot.limits import ComputePool
 from recommender.feedback_log import FeedbackLog, LoggedQuery
 from recommender.service import NotEnoughHistory
-
 
 GUILD, OTHER_GUILD = 10, 20
 ALICE, BOB = 1, 2

@@ -35,9 +35,9 @@ from bot.cogs.feedback import FeedbackCog, RateButton, rating_of, rating_view
 from bot.cogs.playlists import PlaylistsCog
 from bot.cogs.privacy import PrivacyCog
 from bot.cogs.soundalike import NONE_OF_THESE, PickSong, SoundalikeCog
-from bot.replies import MoreButton
 from bot.cogs.stats import StatsCog
 from bot.limits import Busy, ComputePool
+from bot.replies import MoreButton
 from bot.retrain import RetrainFailed, RetrainOutcome, RetrainProgress
 from recommender.config import BotConfig, Config, ServingConfig
 from recommender.errors import DataError, ModelError, SoundalikeError

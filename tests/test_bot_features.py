@@ -13,8 +13,8 @@ import pytest
 from bot_harness import WAIT, bot_world
 from fake_discord import option
 
-from bot.charts import FILENAME
 from bot import render
+from bot.charts import FILENAME
 from bot.cogs.admin import NotAdmin
 from bot.cogs.stats import NOTHING_TO_CHART
 

@@ -14,7 +14,8 @@ import re
 import pytest
 from bot_harness import WAIT, LoopThread, bot_world
 from fake_discord import option
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import render
 

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import discord
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import render
 from recommender.results import Answer, Candidate, Suggestion

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from bot.retrain import RetrainAlreadyRunning, RetrainFailed, Retrainer
+from bot.retrain import RetrainAlreadyRunning, Retrainer, RetrainFailed
 from recommender.config import Config
 
 STAND_IN = textwrap.dedent("""

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from bot_harness import LoopThread
 from bot_mocks import FakeService
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.console import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, parse_options, run_console
 from bot.limits import ComputePool

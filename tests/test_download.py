@@ -33,9 +33,9 @@ def zipped(name: str, data: bytes) -> bytes:
 
 
 class Handler(BaseHTTPRequestHandler):
-    server: "FileServer"
+    server: FileServer
 
-    def do_GET(self):  # noqa: N802 (the http.server naming)
+    def do_GET(self):
         server = self.server
         name = self.path.lstrip("/")
         asked = self.headers.get("Range")

@@ -10,8 +10,8 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from planted_data import planted_counts, write_config, write_planted_dataset
+
 from recommender import evaluation, training
 from recommender.config import load_config
 from recommender.evaluation import PopularityRecommender, evaluate, ranking_scores, users_split

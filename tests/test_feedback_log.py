@@ -10,7 +10,7 @@ import random
 import re
 import sqlite3
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ class SteppingClock:
     """A fixed start time that tests move forward by hand."""
 
     def __init__(self) -> None:
-        self.now = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+        self.now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def test_the_loaded_profile_has_no_deadline_and_no_too_slow_check():

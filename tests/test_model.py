@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from planted_data import ITEMS_PER_GENRE, planted_counts
+
 from recommender.errors import ModelError
 from recommender.model import LoadedModel, top_n
 from recommender.training import TrainParams, fit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bot_harness import WAIT, bot_world
@@ -42,7 +42,7 @@ async def test_questions_past_the_retention_are_erased_when_the_bot_starts(
     tmp_path, demo_env, demo_service, retention_days, kept
 ):
     database = tmp_path / "feedback.sqlite3"  # the file bot_world opens
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     await _log_question(database, now - timedelta(days=40), message_id=1)
     await _log_question(database, now - timedelta(days=2), message_id=2)
     async with bot_world(tmp_path, demo_env.config, demo_service, retention_days=retention_days):

@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from planted_data import planted_counts
+
 from recommender import store as store_module
 from recommender.errors import ModelDamaged, ModelError
 from recommender.store import CHECKSUMS, CURRENT, HISTORY, MANIFEST, ModelStore

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import threadpoolctl
-
 from planted_data import planted_counts, write_config, write_planted_dataset
+
 from recommender import evaluation, training
 from recommender.config import load_config
 from recommender.errors import ConfigError
@@ -149,7 +149,7 @@ def test_tune_chooses_on_validation_and_touches_test_once(monkeypatch):
     # The chosen configuration is the validation winner.
     best = max(result.trials, key=lambda t: t.validation)
     assert result.best == best.params
-    assert [t.validation for t in result.trials] == [r[f"precision@5"] for _, _, r in scored[:-2]]
+    assert [t.validation for t in result.trials] == [r["precision@5"] for _, _, r in scored[:-2]]
     assert result.test == scored[-2][2] and result.baseline == scored[-1][2]
 
 

@@ -124,7 +124,7 @@ class AdminCog(commands.Cog, name="Admin"):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, bot: "SoundalikeBot"):
+    def __init__(self, bot: SoundalikeBot):
         self.bot = bot
 
     @app_commands.command(name="retrain", description="Retrain the model with members' ratings (admins)")
@@ -189,5 +189,5 @@ class AdminCog(commands.Cog, name="Admin"):
         await interaction.followup.send(render.message_text(text), allowed_mentions=NO_MENTIONS)
 
 
-async def setup(bot: "SoundalikeBot") -> None:
+async def setup(bot: SoundalikeBot) -> None:
     await bot.add_cog(AdminCog(bot))

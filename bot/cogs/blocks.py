@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class BlocksCog(commands.Cog, name="Blocks"):
-    def __init__(self, bot: "SoundalikeBot"):
+    def __init__(self, bot: SoundalikeBot):
         self.bot = bot
 
     @app_commands.command(name="block", description="Never suggest a song in this server (admins)")
@@ -111,5 +111,5 @@ class BlocksCog(commands.Cog, name="Blocks"):
         ][:AUTOCOMPLETE_LIMIT]
 
 
-async def setup(bot: "SoundalikeBot") -> None:
+async def setup(bot: SoundalikeBot) -> None:
     await bot.add_cog(BlocksCog(bot))

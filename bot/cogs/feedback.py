@@ -128,7 +128,7 @@ async def add_rating_reactions(message: discord.Message) -> None:
 
 
 class FeedbackCog(commands.Cog, name="Feedback"):
-    def __init__(self, bot: "SoundalikeBot"):
+    def __init__(self, bot: SoundalikeBot):
         self.bot = bot
 
     def _rating(self, payload: discord.RawReactionActionEvent) -> int | None:
@@ -161,10 +161,10 @@ class FeedbackCog(commands.Cog, name="Feedback"):
         log.debug("reaction %+d by %d on %d retracted=%s", value, payload.user_id, payload.message_id, retracted)
 
 
-async def setup(bot: "SoundalikeBot") -> None:
+async def setup(bot: SoundalikeBot) -> None:
     bot.add_dynamic_items(RateButton)
     await bot.add_cog(FeedbackCog(bot))
 
 
-async def teardown(bot: "SoundalikeBot") -> None:
+async def teardown(bot: SoundalikeBot) -> None:
     bot.remove_dynamic_items(RateButton)

@@ -16,7 +16,7 @@ rating buttons, reactions, logging (seeds and options in the params) and More.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 
 class PlaylistsCog(commands.Cog, name="Playlists"):
-    def __init__(self, bot: "SoundalikeBot"):
+    def __init__(self, bot: SoundalikeBot):
         self.bot = bot
         declare_count_range(self.mix, bot.config.bot.max_results)
         declare_count_range(self.foryou, bot.config.bot.max_results)
@@ -61,11 +61,11 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
         interaction: discord.Interaction,
         song1: str,
         song2: str,
-        song3: Optional[str] = None,
-        song4: Optional[str] = None,
-        song5: Optional[str] = None,
-        count: Optional[app_commands.Range[int, 1, 25]] = None,
-        novelty: Optional[app_commands.Choice[str]] = None,
+        song3: str | None = None,
+        song4: str | None = None,
+        song5: str | None = None,
+        count: app_commands.Range[int, 1, 25] | None = None,
+        novelty: app_commands.Choice[str] | None = None,
     ) -> None:
         bot = self.bot
         wanted, level = count_option(bot, count), novelty_of(novelty, bot.config.serving.novelty)
@@ -101,8 +101,8 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
     async def foryou(
         self,
         interaction: discord.Interaction,
-        count: Optional[app_commands.Range[int, 1, 25]] = None,
-        novelty: Optional[app_commands.Choice[str]] = None,
+        count: app_commands.Range[int, 1, 25] | None = None,
+        novelty: app_commands.Choice[str] | None = None,
     ) -> None:
         bot = self.bot
         request = Request(
@@ -116,5 +116,5 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
         )
 
 
-async def setup(bot: "SoundalikeBot") -> None:
+async def setup(bot: SoundalikeBot) -> None:
     await bot.add_cog(PlaylistsCog(bot))

@@ -25,7 +25,7 @@ def forgotten_text(counts: dict[str, int]) -> str:
 
 
 class PrivacyCog(commands.Cog, name="Privacy"):
-    def __init__(self, bot: "SoundalikeBot"):
+    def __init__(self, bot: SoundalikeBot):
         self.bot = bot
 
     @app_commands.command(name="forgetme", description="Erase your questions and ratings from Soundalike's log")
@@ -34,5 +34,5 @@ class PrivacyCog(commands.Cog, name="Privacy"):
         await interaction.response.send_message(forgotten_text(counts), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-async def setup(bot: "SoundalikeBot") -> None:
+async def setup(bot: SoundalikeBot) -> None:
     await bot.add_cog(PrivacyCog(bot))

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -53,19 +53,19 @@ NOVELTY_CHOICES = [
 ]
 
 
-def clamp_count(bot: "SoundalikeBot", count: Optional[int]) -> int:
+def clamp_count(bot: SoundalikeBot, count: int | None) -> int:
     """A count carried over from an earlier request (a pick menu's), kept within today's limit."""
     wanted = bot.config.serving.default_count if count is None else count
     return max(1, min(int(wanted), bot.config.bot.max_results))
 
 
-def count_option(bot: "SoundalikeBot", count: Optional[int]) -> int:
+def count_option(bot: SoundalikeBot, count: int | None) -> int:
     """The count a member gave (Discord offers 1..max_results): the default when empty, refused
     with a message outside the range (a command registered before the limit changed)."""
     return check_count(count, default=bot.config.serving.default_count, maximum=bot.config.bot.max_results)
 
 
-def novelty_of(choice: Optional[app_commands.Choice[str]], default: str = DEFAULT_NOVELTY) -> str:
+def novelty_of(choice: app_commands.Choice[str] | None, default: str = DEFAULT_NOVELTY) -> str:
     """The chosen novelty, else ``default`` (callers pass the config's [serving] novelty)."""
     return check_novelty(choice.value if choice is not None else None, default)
 
@@ -82,7 +82,7 @@ def declare_count_range(command: app_commands.Command, maximum: int, name: str =
     params[name] = dataclasses.replace(params[name], min_value=1, max_value=min(int(maximum), MAX_COUNT))
 
 
-async def song_choices(bot: "SoundalikeBot", current: str, artist: str | None = None) -> list[app_commands.Choice[str]]:
+async def song_choices(bot: SoundalikeBot, current: str, artist: str | None = None) -> list[app_commands.Choice[str]]:
     """Catalog songs for an autocomplete: "Title — Artist" labels, item ids as values."""
     try:
         pairs = await bot.pool.run(
@@ -191,7 +191,7 @@ class PickSong(
 
 
 class SoundalikeCog(commands.Cog, name="Soundalike"):
-    def __init__(self, bot: "SoundalikeBot"):
+    def __init__(self, bot: SoundalikeBot):
         self.bot = bot
         declare_count_range(self.soundalike, bot.config.bot.max_results)
 
@@ -209,11 +209,11 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
         self,
         interaction: discord.Interaction,
         title: str,
-        artist: Optional[str] = None,
-        count: Optional[app_commands.Range[int, 1, 25]] = None,
-        novelty: Optional[app_commands.Choice[str]] = None,
-        leave_out_artist: Optional[bool] = None,
-        per_artist: Optional[app_commands.Range[int, 0, 25]] = None,
+        artist: str | None = None,
+        count: app_commands.Range[int, 1, 25] | None = None,
+        novelty: app_commands.Choice[str] | None = None,
+        leave_out_artist: bool | None = None,
+        per_artist: app_commands.Range[int, 0, 25] | None = None,
     ) -> None:
         bot = self.bot
         request = Request(
@@ -283,10 +283,10 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
         ]
 
 
-async def setup(bot: "SoundalikeBot") -> None:
+async def setup(bot: SoundalikeBot) -> None:
     bot.add_dynamic_items(PickSong, MoreButton)
     await bot.add_cog(SoundalikeCog(bot))
 
 
-async def teardown(bot: "SoundalikeBot") -> None:
+async def teardown(bot: SoundalikeBot) -> None:
     bot.remove_dynamic_items(PickSong, MoreButton)

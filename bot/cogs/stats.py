@@ -43,7 +43,7 @@ def chart_inputs(
 
 
 class StatsCog(commands.Cog, name="Stats"):
-    def __init__(self, bot: "SoundalikeBot"):
+    def __init__(self, bot: SoundalikeBot):
         self.bot = bot
 
     @app_commands.command(name="stats", description="Questions answered and 👍/👎 rates per model in this server")
@@ -87,5 +87,5 @@ class StatsCog(commands.Cog, name="Stats"):
             log.warning("could not attach the stats chart: %s", error)
 
 
-async def setup(bot: "SoundalikeBot") -> None:
+async def setup(bot: SoundalikeBot) -> None:
     await bot.add_cog(StatsCog(bot))

@@ -47,10 +47,11 @@ import csv as stdlib_csv
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -1324,7 +1325,7 @@ class ParquetSource:
         return spec
 
     @classmethod
-    def interactions(cls, path: Path, options: CsvOptions) -> "ParquetSource":
+    def interactions(cls, path: Path, options: CsvOptions) -> ParquetSource:
         what = "interactions file"
         names = cls._columns(path, what)
         user = cls._column(options.user_col, names, "--user-col", path)
@@ -1347,7 +1348,7 @@ class ParquetSource:
         return cls(path, what, fields, f"read as Parquet; {counted}")
 
     @classmethod
-    def catalog(cls, path: Path, options: CsvOptions, notes: list[str] | None = None) -> "ParquetSource":
+    def catalog(cls, path: Path, options: CsvOptions, notes: list[str] | None = None) -> ParquetSource:
         what = "catalog"
         names = cls._columns(path, what)
         fields = [

@@ -190,7 +190,7 @@ def _check_row(fields: list[str], path: Path, line: int) -> tuple[str, str, str,
 # -- items: the catalog plus made-up versions ----------------------------------------------
 def _stable_hash(title: str, artist: str) -> int:
     """A hash of the song that does not change between runs or Python versions."""
-    digest = hashlib.blake2b(f"{title}\x1f{artist}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{title}\x1f{artist}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 

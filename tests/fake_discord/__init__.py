@@ -10,7 +10,7 @@ gateway URL). ``check_discord_py`` says loudly when an upgrade moved them.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import discord
 import discord.gateway
@@ -24,14 +24,14 @@ from .server import FakeDiscord, PendingInteraction, Recorded
 PINNED_DISCORD_PY = "2.7.1"
 
 __all__ = [
+    "MANAGE_GUILD",
+    "PINNED_DISCORD_PY",
     "FakeDiscord",
     "FakeGuild",
     "FakeMember",
     "FakeUser",
     "PendingInteraction",
     "Recorded",
-    "MANAGE_GUILD",
-    "PINNED_DISCORD_PY",
     "check_discord_py",
     "option",
     "pointed_at",

@@ -15,8 +15,8 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import aiohttp
 from aiohttp import web
@@ -25,8 +25,10 @@ from .payloads import (
     FakeGuild,
     FakeMember,
     FakeUser,
-    message as message_payload,
     snowflake,
+)
+from .payloads import (
+    message as message_payload,
 )
 
 API_PREFIX = "/api/v10"
@@ -99,7 +101,7 @@ class FakeDiscord:
         self.guilds.append(guild)
         return guild
 
-    async def start(self) -> "FakeDiscord":
+    async def start(self) -> FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
@@ -117,7 +119,7 @@ class FakeDiscord:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "FakeDiscord":
+    async def __aenter__(self) -> FakeDiscord:
         return await self.start()
 
     async def __aexit__(self, *exc_info) -> None:

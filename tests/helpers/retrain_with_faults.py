@@ -29,11 +29,11 @@ from pathlib import Path
 # Runnable as a plain script from anywhere: the project root holds the `recommender` package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from recommender import retrain as retrain_module  # noqa: E402
-from recommender import store as store_module  # noqa: E402
-from recommender.cli import main  # noqa: E402
+from recommender import retrain as retrain_module
+from recommender import store as store_module
+from recommender.cli import main
 
 PAUSE_AT = os.environ.get("SOUNDALIKE_TEST_PAUSE_AT", "")
 PUBLISH_FAULT = os.environ.get("SOUNDALIKE_TEST_PUBLISH_FAULT", "")
