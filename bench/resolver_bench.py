@@ -42,7 +42,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from recommender.resolver import CACHE_DIR, TitleResolver, _cache_key
+from recommender.search.resolver import CACHE_DIR, TitleResolver, _cache_key
 from recommender.text import fold, parse_title
 
 # -- catalog generation ------------------------------------------------------------------------

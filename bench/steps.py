@@ -124,7 +124,7 @@ def cli_parsers() -> tuple[dict, dict]:
     """The product CLI's sub-command parsers: (top-level, data), or Unavailable."""
     import argparse as _argparse
 
-    cli = _import("recommender.cli", "the command line")
+    cli = _import("recommender.cli.main", "the command line")
     try:
         parser = cli.build_parser()
     except ModuleNotFoundError as error:
@@ -197,7 +197,7 @@ def train_argv() -> list[str]:
 
 
 def retrain_argv(ctx: Context) -> list[str]:
-    """The retrain exactly as the bot starts it (bot.retrain), else a plain `train`.
+    """The retrain exactly as the bot starts it (recommender.app.retrainer), else a plain `train`.
 
     While the command line cannot be built, the library training (train-library) stands in.
     """
@@ -220,7 +220,7 @@ def retrain_argv(ctx: Context) -> list[str]:
         ]
     if "retrain" in top:
         try:
-            from bot.retrain import Retrainer
+            from recommender.app.retrainer import Retrainer
         except ImportError:
             Retrainer = None
         if Retrainer is not None:
@@ -491,7 +491,7 @@ def steady(service, limit_s: float = 120.0):
 
 def step_open_first(ctx: Context) -> dict:
     """The first start after an import: the title index is built and saved beside the dataset."""
-    resolver_module = _import("recommender.resolver", "title resolver")
+    resolver_module = _import("recommender.search.resolver", "title resolver")
     cache = ctx.dataset_dir / resolver_module.CACHE_DIR
     if cache.exists():
         shutil.rmtree(cache)
@@ -810,14 +810,14 @@ class _PlainPool:
 
 
 def compute_pool():
-    """The bot's compute pool (bot.limits.ComputePool), or a plain pool of 4 threads."""
+    """The bot's compute pool (recommender.app.limits.ComputePool), or a plain pool of 4 threads."""
     try:
-        from bot.limits import ComputePool
+        from recommender.app.limits import ComputePool
     except ImportError:
         return _PlainPool(4), "ThreadPoolExecutor(4) (bot/limits.py not there)"
     config = load_config()
     pool = ComputePool(per_guild=config.bot.per_guild_concurrency, max_queue=10**6)
-    return pool, f"bot.limits.ComputePool ({pool.workers} workers)"
+    return pool, f"recommender.app.limits.ComputePool ({pool.workers} workers)"
 
 
 # -- (g) autocomplete --------------------------------------------------------------------------

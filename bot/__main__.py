@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import discord
 
-from recommender.cli import Parser
+from recommender.cli.main import Parser
 from recommender.config import Config, load_config
 from recommender.errors import SoundalikeError
 
@@ -142,12 +142,12 @@ async def run_bot(
     :data:`RETRY_DELAYS_S`), until it works or SIGTERM / Ctrl-C. A refused token is no
     network problem: it ends the run (``discord.LoginFailure``).
     """
-    from recommender.feedback_log import FeedbackLog
+    from recommender.feedback.log import FeedbackLog
     from recommender.service import SoundalikeService
 
     from .app import SoundalikeBot
-    from .limits import ComputePool
-    from .retrain import Retrainer
+    from recommender.app.limits import ComputePool
+    from recommender.app.retrainer import Retrainer
 
     delays = delays if delays is not None else retry_delays()
     service = await asyncio.to_thread(SoundalikeService.open, config)
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.console:
-            from .console import run_console
+            from console.terminal import run_console
 
             return asyncio.run(run_console(config, config_path=args.config))
         if not token:

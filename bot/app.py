@@ -16,12 +16,12 @@ from discord.ext import commands, tasks
 
 from recommender.config import Config
 from recommender.errors import DataError, DatasetNotFound, ModelError, SoundalikeError
-from recommender.feedback_log import FeedbackLog, FeedbackLogError
+from recommender.feedback.log import FeedbackLog, FeedbackLogError
 from recommender.service import SoundalikeService
 
 from . import render
-from .limits import Busy, ComputePool, Cooldowns
-from .retrain import Retrainer, member_text
+from recommender.app.limits import Busy, ComputePool, Cooldowns
+from recommender.app.retrainer import Retrainer, member_text
 
 log = logging.getLogger(__name__)
 

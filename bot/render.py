@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote, quote_plus
 
 import discord
 
 from recommender.results import Answer, Candidate, Suggestion
+from recommender.text import one_line as clean
+from recommender.text import shorten
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 EMBED_TITLE = 256
@@ -39,47 +40,6 @@ SEARCH_TEXT = 80
 THUMBS_UP = "👍"
 THUMBS_DOWN = "👎"
 COLOUR = discord.Colour(0x1DB954)
-
-_CONTROL_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
-# Zero-width joiners keep emoji sequences (👩‍🎤) whole; other format characters go.
-_KEEP_FORMAT = {"\u200d", "\ufe0f"}
-
-
-def without_lone_surrogates(text: str) -> str:
-    """``text`` with every lone surrogate as U+FFFD (a terminal's bad UTF-8 arrives as lone
-    surrogates, JSON may carry them too): such a string cannot be encoded, logged or stored.
-    A surrogate pair written as two code points becomes the character it stands for."""
-    if not _SURROGATE.search(text):
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean(text: object) -> str:
-    """One line of printable text: control/format characters become spaces, runs collapse,
-    lone surrogates become U+FFFD."""
-    text = str(text)
-    if text.isprintable():  # the usual title: no control, format or odd space characters
-        return " ".join(text.split())
-    text = without_lone_surrogates(text)
-    out = []
-    for char in text:
-        if char in _KEEP_FORMAT or unicodedata.category(char) not in _CONTROL_CATEGORIES:
-            out.append(char)
-        else:
-            out.append(" ")
-    return re.sub(r"\s+", " ", "".join(out)).strip()
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, with an ellipsis when cut."""
-    if limit <= 0:
-        return ""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rstrip() + "…"
 
 
 def safe(text: object, limit: int | None = None) -> str:
@@ -287,7 +247,7 @@ def closest_titles_text(query: str, titles: Iterable[str], note: str = "") -> st
 
 
 def pick_text(lookup, *, plain: bool = False) -> str:
-    """The question above a pick list (``lookup`` is a bot.answers.Lookup with choices):
+    """The question above a pick list (``lookup`` is a recommender.app.answers.Lookup with choices):
     an artist's songs, several songs with that title, or "did you mean" far matches.
     ``plain`` skips Discord escaping (for the console)."""
     text = (lambda value, limit: shorten(clean(value), limit)) if plain else safe
@@ -415,7 +375,7 @@ def stats_embed(guild_name: str, rows: Sequence[Mapping[str, object]]) -> discor
 
 
 def rating_text(outcome, value: int, position: int, *, per_seed: bool = False) -> str:
-    """What a member is told after pressing 👍 n / 👎 n (``outcome`` is a bot.answers.Rated).
+    """What a member is told after pressing 👍 n / 👎 n (``outcome`` is a recommender.app.answers.Rated).
 
     ``per_seed``: the answer was a /soundalike one, so a 👎 also sticks for that seed.
     """
@@ -447,7 +407,7 @@ def song_text(title: str, artist: str, *, plain: bool = False) -> str:
 
 
 def block_text(result, *, plain: bool = False) -> str:
-    """What an admin is told after /block or /unblock (``result`` is a bot.answers.BlockResult)."""
+    """What an admin is told after /block or /unblock (``result`` is a recommender.app.answers.BlockResult)."""
     kind = result.outcome.name
     song = song_text(result.song.title, result.song.artist, plain=plain) if result.song is not None else ""
     lookup = result.lookup

@@ -1,7 +1,7 @@
 """Answering in Discord: the steps every answer takes, whichever command asked for it.
 
 /soundalike (typed or picked from its menu), /mix, /foryou and the More button all end in
-:func:`send_answer`: compute the request on the pool (:mod:`bot.answers`, shared with the
+:func:`send_answer`: compute the request on the pool (:mod:`recommender.app.answers`, shared with the
 console), show it (embed, rating buttons, More), log it with its params, put 👍/👎 on it.
 
 Discord drops an interaction that has no response within 3 s. :class:`Reply` answers at once
@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 
 from recommender.errors import SoundalikeError
-from recommender.feedback_log import NO_GUILD, FeedbackLogError
+from recommender.feedback.log import NO_GUILD, FeedbackLogError
 from recommender.results import Answer
 
 from . import render
-from .answers import MAX_POSITION, Request, compute_answer, log_answer
+from recommender.app.answers import MAX_POSITION, Request, compute_answer, log_answer
 from .app import LOG_NOT_WRITTEN, NO_MENTIONS, send_ephemeral
 from .cogs.feedback import add_rating_reactions, rating_view
-from .limits import Busy
+from recommender.app.limits import Busy
 
 if TYPE_CHECKING:
     from .app import SoundalikeBot

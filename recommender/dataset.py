@@ -23,13 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
+from .atomic import atomic_directory
 from .errors import DataError, DatasetNotFound
 
 FORMAT_VERSION = 1
@@ -270,30 +266,6 @@ def _item_major(interactions: sp.csr_matrix) -> ItemUsers:
     )
     by_item = pattern.tocsc()
     return ItemUsers(indptr=by_item.indptr, indices=by_item.indices)
-
-
-@contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder; on success it replaces ``final`` in one rename.
-
-    On any exception the temporary folder is removed and ``final`` is left as it was.
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        yield temp
-        if final.exists():
-            # Move the old one aside first, so the swap is two renames and never a merge.
-            old = final.with_name(f".{final.name}.old-{os.getpid()}-{time.time_ns()}")
-            os.replace(final, old)
-            os.replace(temp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(temp, final)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
 
 
 def write_dataset(

@@ -26,7 +26,7 @@ listeners beside hit rate and recall, with the popularity baseline ranked the sa
 The stored model was trained on all the data, so every protocol re-fits the model's
 configuration on its training part; the figures describe the configuration.
 
-Online feedback: when the bot's SQLite log exists, ``recommender.feedback_log.online_rates``
+Online feedback: when the bot's SQLite log exists, ``recommender.feedback.log.online_rates``
 (imported lazily) is printed beside the offline figures.
 """
 
@@ -426,7 +426,7 @@ class RankingContext:
     groups) and the fitted model's serving view."""
 
     training: object  # recommender.dataset.Dataset
-    resolver: object  # recommender.resolver.TitleResolver
+    resolver: object  # recommender.search.resolver.TitleResolver
     served: LoadedModel
     items: pd.DataFrame
     # Per seed tuple: (the seeds' versions to leave out, their artists); one case ranks many times.
@@ -434,8 +434,9 @@ class RankingContext:
 
     @classmethod
     def build(cls, dataset: object, train: sp.csr_matrix, fitted: FittedModel) -> RankingContext:
+        from recommender.search.resolver import TitleResolver
+
         from .dataset import Dataset
-        from .resolver import TitleResolver
 
         items = _catalog(dataset, train.shape[1])
         training = Dataset(
@@ -467,7 +468,7 @@ class RankingContext:
         self, pool: np.ndarray, scores: np.ndarray, options, seeds: np.ndarray, *, seed_artists=True
     ) -> np.ndarray:
         """The item indices the bot would show for this pool (recommend.rank)."""
-        from .recommend import rank
+        from recommender.ranking import rank
 
         excluded, artists = self._case(seeds)
         picked = rank(
@@ -517,7 +518,7 @@ def knob_tradeoffs(
     ``rank`` (balanced, same cap) so its lists obey the same filters. ``deep_beta`` is the
     model's calibrated "deep" (None: ``recommend.NOVELTY_BETA``).
     """
-    from .recommend import NOVELTY_LEVELS, RankingOptions
+    from recommender.ranking import NOVELTY_LEVELS, RankingOptions
 
     if protocol not in KNOB_PROTOCOLS:
         raise ConfigError(
@@ -655,7 +656,7 @@ def calibrate_deep(
     validation figures. ``interactions`` replaces the dataset's own (a retrain's dataset +
     feedback listeners).
     """
-    from .recommend import NOVELTY_BETA, RankingOptions
+    from recommender.ranking import NOVELTY_BETA, RankingOptions
 
     counts = sp.csr_matrix(getattr(dataset, "interactions", dataset) if interactions is None else interactions)
     outer = users_split(counts, train_share, seed)
@@ -797,7 +798,7 @@ def mix_report(
     - genre_representation (catalogs with a genre): over ``n_pairs`` random pairs of songs of
       different genres, the share of k-song mixes in which both seeds' genres appear.
     """
-    from .recommend import MIX_STRATEGIES, RankingOptions
+    from recommender.ranking import MIX_STRATEGIES, RankingOptions
 
     context = RankingContext.build(dataset, split.train, fitted)
     listeners = context.listeners
@@ -946,7 +947,7 @@ def evaluate(
                     deep_beta=deep_beta,
                 )
             )
-            from .recommend import MIX_STRATEGY
+            from recommender.ranking import MIX_STRATEGY
 
             report["model"] = {name: report["mix"][MIX_STRATEGY][name] for name in (f"hit_rate@{k}", f"recall@{k}")}
             report["baseline"] = {name: report["mix_baseline"][name] for name in (f"hit_rate@{k}", f"recall@{k}")}
@@ -983,13 +984,13 @@ def evaluate(
 def online_rates(database_path: Path) -> dict | None:
     """Per-version 👍/👎 rates from the bot's log, or None when there is none to read.
 
-    The reader lives in ``recommender.feedback_log`` (the bot's side); it is imported
+    The reader lives in ``recommender.feedback.log`` (the bot's side); it is imported
     only here and only when the database file exists, and skipped quietly if absent.
     """
     if not Path(database_path).exists():
         return None
     try:
-        module = importlib.import_module("recommender.feedback_log")
+        module = importlib.import_module("recommender.feedback.log")
     except ImportError:
         return None
     reader = getattr(module, "online_rates", None)
@@ -1117,7 +1118,7 @@ def _print_knobs(report: dict) -> None:
 
 
 def _print_mix(report: dict) -> None:
-    from .recommend import MIX_STRATEGY
+    from recommender.ranking import MIX_STRATEGY
 
     setup, k = report["mix_setup"], report["k"]
     cap = f"at most {setup['per_artist_cap']} per artist" if setup["per_artist_cap"] else "no artist cap"

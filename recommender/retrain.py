@@ -2,7 +2,7 @@
 
 1. Take the dataset's retrain lock (one retrain per dataset; a lock left by a dead process
    is taken over).
-2. Read the positive feedback (``recommender.feedback_log.read_positive_feedback``): each
+2. Read the positive feedback (``recommender.feedback.log.read_positive_feedback``): each
    Discord member's 👍 songs become one extra listener row whose play count is
    ``feedback_weight``. A 👎 is never a play.
 3. Score the current model's configuration and the candidate (same configuration, dataset
@@ -102,11 +102,11 @@ def default_feedback_reader(db_path: Path) -> list[tuple[str, str]]:
     """``read_positive_feedback`` from the bot's log; nothing when the log does not exist."""
     if not Path(db_path).exists():
         return []
-    from . import feedback_log
+    from .feedback import log as feedback_log
 
     reader = getattr(feedback_log, "read_positive_feedback", None)
     if reader is None:
-        raise ModelError("recommender.feedback_log has no read_positive_feedback(); cannot read feedback")
+        raise ModelError("recommender.feedback.log has no read_positive_feedback(); cannot read feedback")
     return list(reader(db_path))
 
 

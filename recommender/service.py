@@ -18,17 +18,18 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import ann
-from .config import Config
-from .dataset import Dataset
-from .errors import SoundalikeError, UnknownSong
-from .recommend import (
+from recommender.ranking import (
     RankingOptions,
     explain_for_you,
     explain_similar,
     rank_page,
 )
-from .resolver import TitleResolver
+from recommender.search.resolver import TitleResolver
+
+from . import ann
+from .config import Config
+from .dataset import Dataset
+from .errors import SoundalikeError, UnknownSong
 from .results import Answer, Candidate, Resolution
 from .store import ModelStore
 

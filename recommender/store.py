@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .atomic import fsync_path, scratch_folder, write_text_atomically
 from .dataset import dataset_name_problem
 from .errors import ModelDamaged, ModelError, ModelForOtherData
 from .model import FACTOR_ALGORITHMS, NEIGHBOUR_ALGORITHMS, LoadedModel
@@ -92,14 +93,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _is_number(value: object) -> bool:
@@ -397,30 +390,18 @@ class ModelStore:
     def _move_current(self, version: str) -> None:
         if not (self.folder / version).is_dir():
             raise ModelError(f"{self._where(version)} does not exist")
-        temp = self.folder / f"{TEMP_PREFIX}current-{os.getpid()}-{time.time_ns()}"
         try:
-            with temp.open("w", encoding="utf-8") as handle:
-                handle.write(version + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.folder / CURRENT)
+            write_text_atomically(self.folder / CURRENT, version + "\n", temp_prefix=f"{TEMP_PREFIX}current-")
         except OSError as error:
-            temp.unlink(missing_ok=True)
             raise ModelError(f"could not move {self.folder / CURRENT} to {version}: {error}") from error
 
     def _write_history(self, history: list[str]) -> None:
         """Write served.json whole (temp file + os.replace). A failure is logged, not raised:
         ``current`` has moved already, and the history is mended from it when read."""
-        temp = self.folder / f"{TEMP_PREFIX}history-{os.getpid()}-{time.time_ns()}"
+        text = json.dumps({"served": history[-MAX_HISTORY:]}) + "\n"
         try:
-            with temp.open("w", encoding="utf-8") as handle:
-                json.dump({"served": history[-MAX_HISTORY:]}, handle)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.folder / HISTORY)
+            write_text_atomically(self.folder / HISTORY, text, temp_prefix=f"{TEMP_PREFIX}history-")
         except OSError as error:
-            temp.unlink(missing_ok=True)
             log.warning("could not write the serving history %s: %s", self.folder / HISTORY, error)
 
     def rollback(self, dataset: object = None, *, fingerprint: str | None = None) -> str:
@@ -485,43 +466,38 @@ class ModelStore:
             current = self.current_version()
         except ModelError:
             current = None  # an unreadable pointer is replaced by this publish
-        temp = self.folder / f"{TEMP_PREFIX}{os.getpid()}-{time.time_ns()}"
         try:
-            temp.mkdir()
-            files = self._write_arrays(temp, arrays)
-            record = dict(manifest)
-            record.update(
-                format_version=FORMAT_VERSION,
-                arrays=files,
-                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                libraries=library_versions(),
-                parent=current if parent is _USE_CURRENT else parent,
-            )
-            # Another process may take the number we picked; then pick the next one.
-            for _ in range(1000):
-                existing = self.versions()
-                version = f"v{version_number(existing[-1]) + 1 if existing else 1}"
-                record["version"] = version
-                self._write_manifest_and_checksums(temp, record)
-                try:
-                    os.rename(temp, self.folder / version)
-                except OSError as error:
-                    if error.errno in (errno.EEXIST, errno.ENOTEMPTY) and (self.folder / version).exists():
-                        continue
-                    raise
-                break
-            else:
-                raise ModelError(f"could not find a free version number in {self.folder}")
-            _fsync(self.folder)
+            with scratch_folder(self.folder, TEMP_PREFIX) as temp:
+                files = self._write_arrays(temp, arrays)
+                record = dict(manifest)
+                record.update(
+                    format_version=FORMAT_VERSION,
+                    arrays=files,
+                    created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    libraries=library_versions(),
+                    parent=current if parent is _USE_CURRENT else parent,
+                )
+                # Another process may take the number we picked; then pick the next one.
+                for _ in range(1000):
+                    existing = self.versions()
+                    version = f"v{version_number(existing[-1]) + 1 if existing else 1}"
+                    record["version"] = version
+                    self._write_manifest_and_checksums(temp, record)
+                    try:
+                        os.rename(temp, self.folder / version)
+                    except OSError as error:
+                        if error.errno in (errno.EEXIST, errno.ENOTEMPTY) and (self.folder / version).exists():
+                            continue
+                        raise
+                    break
+                else:
+                    raise ModelError(f"could not find a free version number in {self.folder}")
+                fsync_path(self.folder)
         except OSError as error:
-            shutil.rmtree(temp, ignore_errors=True)
             raise ModelError(
                 f"could not publish a model for {self.dataset_name!r} in {self.folder}: {error}; "
                 f"current stays {current or 'unset'}"
             ) from error
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
         if make_current:
             try:
                 self.set_current(version)
@@ -546,7 +522,7 @@ class ModelStore:
                     raise ValueError(f"array {key!r} has dtype object (would need pickle)")
                 file_name = f"{key}.npy"
                 np.save(temp / file_name, array, allow_pickle=False)
-            _fsync(temp / file_name)
+            fsync_path(temp / file_name)
             files[key] = file_name
         return files
 
@@ -565,7 +541,7 @@ class ModelStore:
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
-        _fsync(temp)
+        fsync_path(temp)
 
     def _remove_stale_temporaries(self) -> None:
         """Remove temp folders/files whose writer process is gone (a killed publish)."""

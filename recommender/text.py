@@ -298,3 +298,46 @@ def song_key(title: object, artist: object) -> str:
     "Hey Ya!" by OutKast share a key; a cover by another artist does not.
     """
     return f"{parse_title(title, MAX_CATALOG_CHARS).core}\x1f{parse_artist(artist, MAX_CATALOG_CHARS).primary}"
+
+
+# -- text shown to people -----------------------------------------------------------------
+_CONTROL_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+# Zero-width joiners keep emoji sequences (👩‍🎤) whole; other format characters go.
+_KEEP_FORMAT = {"\u200d", "\ufe0f"}
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate as U+FFFD (a terminal's bad UTF-8 arrives as lone
+    surrogates, JSON may carry them too): such a string cannot be encoded, logged or stored.
+    A surrogate pair written as two code points becomes the character it stands for."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def one_line(text: object) -> str:
+    """One line of printable text: control/format characters become spaces, runs collapse,
+    lone surrogates become U+FFFD."""
+    text = str(text)
+    if text.isprintable():  # the usual title: no control, format or odd space characters
+        return " ".join(text.split())
+    text = without_lone_surrogates(text)
+    out = []
+    for char in text:
+        if char in _KEEP_FORMAT or unicodedata.category(char) not in _CONTROL_CATEGORIES:
+            out.append(char)
+        else:
+            out.append(" ")
+    return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, with an ellipsis when cut."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"

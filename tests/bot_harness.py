@@ -17,10 +17,10 @@ from pathlib import Path
 from fake_discord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser, pointed_at, snowflake
 
 from bot.app import SoundalikeBot
-from bot.limits import ComputePool
-from bot.retrain import Retrainer
+from recommender.app.limits import ComputePool
+from recommender.app.retrainer import Retrainer
 from recommender.config import Config
-from recommender.feedback_log import FeedbackLog
+from recommender.feedback.log import FeedbackLog
 
 # Distinctive, so that a test can search every log line for it.
 TEST_TOKEN = "MTIzNDU2Nzg5.fake-bot-token.S3CR3T-do-not-log"

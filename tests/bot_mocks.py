@@ -15,11 +15,11 @@ from unittest import mock
 import discord
 
 from bot.app import SoundalikeBot
-from bot.limits import ComputePool
-from bot.retrain import Retrainer
+from recommender.app.limits import ComputePool
+from recommender.app.retrainer import Retrainer
 from recommender.config import Config
 from recommender.errors import UnknownSong
-from recommender.feedback_log import FeedbackLog
+from recommender.feedback.log import FeedbackLog
 from recommender.results import Answer, Candidate, Resolution, Suggestion
 from recommender.service import NotEnoughHistory
 

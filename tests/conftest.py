@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from recommender.cli import main as cli_main
+from recommender.cli.main import main as cli_main
 from recommender.config import Config, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from bot_mocks import FakeService
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.answers import (
+from recommender.app.answers import (
     BadNovelty,
     BlockOutcome,
     MixNeedsTwoSongs,
@@ -24,8 +24,8 @@ from bot.answers import (
     rate_suggestion,
     unblock_song,
 )
-from bot.limits import ComputePool
-from recommender.feedback_log import FeedbackLog, LoggedQuery
+from recommender.app.limits import ComputePool
+from recommender.feedback.log import FeedbackLog, LoggedQuery
 from recommender.service import NotEnoughHistory
 
 GUILD, OTHER_GUILD = 10, 20

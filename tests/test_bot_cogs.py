@@ -36,12 +36,12 @@ from bot.cogs.playlists import PlaylistsCog
 from bot.cogs.privacy import PrivacyCog
 from bot.cogs.soundalike import NONE_OF_THESE, PickSong, SoundalikeCog
 from bot.cogs.stats import StatsCog
-from bot.limits import Busy, ComputePool
+from recommender.app.limits import Busy, ComputePool
 from bot.replies import MoreButton
-from bot.retrain import RetrainFailed, RetrainOutcome, RetrainProgress
+from recommender.app.retrainer import RetrainFailed, RetrainOutcome, RetrainProgress
 from recommender.config import BotConfig, Config, ServingConfig
 from recommender.errors import DataError, ModelError, SoundalikeError
-from recommender.feedback_log import LoggedQuery, LoggedSuggestion, LogWriteError, VersionStats
+from recommender.feedback.log import LoggedQuery, LoggedSuggestion, LogWriteError, VersionStats
 
 
 @pytest.fixture
@@ -698,7 +698,7 @@ async def test_unblock_autocomplete_shows_the_blocked_songs_to_admins_only(bot):
 
 async def test_stats_chart_is_drawn_on_a_compute_thread_and_attached(bot, monkeypatch):
     import bot.charts as charts
-    from recommender.feedback_log import FeedbackDay, TopQuery
+    from recommender.feedback.log import FeedbackDay, TopQuery
 
     drawn_on = []
     real = charts.stats_png

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from bot.limits import Busy, ComputePool, Cooldowns
+from recommender.app.limits import Busy, ComputePool, Cooldowns
 
 
 def test_cooldown_per_member_with_a_clock():

@@ -164,7 +164,7 @@ def test_headings_say_what_was_asked_and_which_page():
 
 
 def test_block_texts_escape_what_was_typed():
-    from bot.answers import BlockOutcome, BlockResult, Lookup
+    from recommender.app.answers import BlockOutcome, BlockResult, Lookup
 
     typed = BlockResult(BlockOutcome.NOT_FOUND, lookup=Lookup(query="**x** @everyone", closest=["<@1> y"]))
     text = render.block_text(typed)

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from bot.retrain import RetrainAlreadyRunning, Retrainer, RetrainFailed
+from recommender.app.retrainer import RetrainAlreadyRunning, Retrainer, RetrainFailed
 from recommender.config import Config
 
 STAND_IN = textwrap.dedent("""
@@ -147,7 +147,7 @@ async def test_no_server_path_reaches_what_the_caller_shows(tmp_path, caplog, mo
     async def on_progress(progress):
         seen.append(progress.message)
 
-    with caplog.at_level(logging.INFO, logger="bot.retrain"), pytest.raises(RetrainFailed) as failed:
+    with caplog.at_level(logging.INFO, logger="recommender.app.retrainer"), pytest.raises(RetrainFailed) as failed:
         await retrainer.run(on_progress)
     shown = [*seen, str(failed.value)]
     assert not [text for text in shown if str(tmp_path) in text or "server data" in text], shown

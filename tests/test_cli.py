@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from planted_data import planted_counts, write_config
 
-from recommender.cli import main as cli_main
+from recommender.cli.main import main as cli_main
 from recommender.dataset import write_dataset
 from tests.conftest import PROJECT_ROOT
 

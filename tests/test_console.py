@@ -17,10 +17,10 @@ from bot_mocks import FakeService
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.console import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, parse_options, run_console
-from bot.limits import ComputePool
-from bot.retrain import Retrainer
-from recommender.feedback_log import NO_GUILD, FeedbackLog
+from console.terminal import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, parse_options, run_console
+from recommender.app.limits import ComputePool
+from recommender.app.retrainer import Retrainer
+from recommender.feedback.log import NO_GUILD, FeedbackLog
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -351,7 +351,7 @@ def test_any_console_line_gets_a_reply_and_never_crashes(console_on_a_loop, line
 
 
 async def test_more_stops_at_the_last_offered_position(tmp_path, demo_env, demo_service, monkeypatch):
-    import bot.console as console_module
+    import console.terminal as console_module
 
     monkeypatch.setattr(console_module, "MAX_POSITION", 10)
     out = await run_lines("/more\nHey Ya!\n/more\n/more\n", demo_env, tmp_path, service=demo_service)
@@ -379,7 +379,7 @@ async def test_after_a_question_with_no_answer_a_rating_has_nothing_to_apply_to(
 async def test_an_answer_the_log_cannot_keep_is_shown_and_never_takes_the_previous_ones_ratings(
     tmp_path, demo_env, demo_service, monkeypatch, caplog
 ):
-    from recommender.feedback_log import FeedbackLog as Log
+    from recommender.feedback.log import FeedbackLog as Log
 
     real = Log.record_answer
     calls = []

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from recommender.cli import main as cli_main
+from recommender.cli.main import main as cli_main
 from recommender.importers.download import DownloadError, download_file, download_msd
 from tests.conftest import write_config
 

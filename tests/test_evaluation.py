@@ -141,9 +141,9 @@ def test_online_rates_are_shown_when_the_bot_log_exists(tmp_path, capsys, monkey
     write_planted_dataset(config.datasets_dir)
     config.database_path.write_bytes(b"")
     seen = []
-    fake = types.ModuleType("recommender.feedback_log")
+    fake = types.ModuleType("recommender.feedback.log")
     fake.online_rates = lambda path: seen.append(path) or {"v1": {"answers": 4, "up": 3, "down": 1, "up_rate": 0.75}}
-    monkeypatch.setitem(sys.modules, "recommender.feedback_log", fake)
+    monkeypatch.setitem(sys.modules, "recommender.feedback.log", fake)
     run_command(config_path, "evaluate", "--dataset", "planted", "--json")
     report = json.loads(capsys.readouterr().out)
     assert report["online"] == {"v1": {"answers": 4, "up": 3, "down": 1, "up_rate": 0.75}}
@@ -151,7 +151,7 @@ def test_online_rates_are_shown_when_the_bot_log_exists(tmp_path, capsys, monkey
     run_command(config_path, "evaluate", "--dataset", "planted")
     assert "up-rate 0.750" in capsys.readouterr().out
     # A reader module without the function is skipped quietly.
-    monkeypatch.setitem(sys.modules, "recommender.feedback_log", types.ModuleType("recommender.feedback_log"))
+    monkeypatch.setitem(sys.modules, "recommender.feedback.log", types.ModuleType("recommender.feedback.log"))
     run_command(config_path, "evaluate", "--dataset", "planted", "--json")
     assert "online" not in json.loads(capsys.readouterr().out)
 
@@ -221,7 +221,7 @@ def test_mix_cases_take_two_songs_of_a_listener_as_seeds_and_the_rest_as_targets
 
 
 def test_mix_protocol_measures_every_strategy_beside_popularity_with_genres(tmp_path, capsys):
-    from recommender.recommend import MIX_STRATEGIES, MIX_STRATEGY
+    from recommender.ranking import MIX_STRATEGIES, MIX_STRATEGY
 
     config_path = write_config(tmp_path)
     dataset = write_genre_dataset(load_config(config_path).datasets_dir)

@@ -16,8 +16,8 @@ import pytest
 import scipy.sparse as sp
 from planted_data import write_config
 
-from recommender import evaluation, recommend
-from recommender.cli import main as cli_main
+from recommender import evaluation, ranking
+from recommender.cli.main import main as cli_main
 from recommender.config import load_config
 from recommender.dataset import Dataset, write_dataset
 from recommender.evaluation import (
@@ -144,7 +144,7 @@ def test_deep_cuts_are_more_novel_and_less_listened_than_popular(skewed, protoco
         assert set(figures) == FIGURES
         assert 0.0 < figures["coverage"] <= 1.0
         assert 0.0 <= figures["hit_rate@5"] <= 1.0 and 0.0 <= figures["recall@5"] <= 1.0
-        # Lists end at the match floor (recommend.MIN_MATCH_SCORE): a few folded-in ones are shorter.
+        # Lists end at the match floor (ranking.MIN_MATCH_SCORE): a few folded-in ones are shorter.
         assert figures["mean_length"] == 5.0 or (protocol == "users" and 4.5 <= figures["mean_length"] < 5.0)
     # --knobs only adds: the protocol's own report is the same as without it.
     plain = evaluate(skewed, FAST, protocol, k=5, seed=1)
@@ -153,14 +153,14 @@ def test_deep_cuts_are_more_novel_and_less_listened_than_popular(skewed, protoco
 
 def test_every_setting_ranks_the_same_users_pools_and_seeds(skewed, monkeypatch):
     calls: list[tuple] = []
-    real_rank = recommend.rank
+    real_rank = ranking.rank
 
     def spy(dataset, indices, scores, options, **kwargs):
         picked = real_rank(dataset, indices, scores, options, **kwargs)
         calls.append((options, frozenset(kwargs["exclude"]), tuple(np.asarray(indices).tolist()), picked))
         return picked
 
-    monkeypatch.setattr(recommend, "rank", spy)
+    monkeypatch.setattr(ranking, "rank", spy)
     report = evaluate(skewed, FAST, "item2item", k=5, seed=4, knobs=True, knob_users=20)
     assert report["knobs_setup"]["users_evaluated"] == 20
 

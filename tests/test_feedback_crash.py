@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.feedback_log import FeedbackLog
+from recommender.feedback.log import FeedbackLog
 
 HELPERS = Path(__file__).resolve().parent / "helpers"
 PROJECT_ROOT = HELPERS.parent.parent

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from recommender import feedback_log
+from recommender.feedback import log as feedback_log
 from recommender.errors import SoundalikeError
-from recommender.feedback_log import (
+from recommender.feedback.log import (
     CURRENT_SCHEMA_VERSION,
     NO_GUILD,
     FeedbackDay,

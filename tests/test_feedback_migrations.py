@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from recommender import feedback_log
-from recommender.feedback_log import (
+from recommender.feedback import log as feedback_log
+from recommender.feedback.log import (
     CURRENT_SCHEMA_VERSION,
     MIGRATIONS,
     FeedbackLog,

@@ -8,7 +8,7 @@ import shlex
 import numpy as np
 import pytest
 
-from recommender.cli import main as cli_main
+from recommender.cli.main import main as cli_main
 from recommender.config import load_config
 from recommender.dataset import Dataset
 from recommender.errors import DataError, SoundalikeError

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from recommender.cli import main as cli_main
+from recommender.cli.main import main as cli_main
 from recommender.dataset import Dataset
 from recommender.errors import DataError
 from recommender.importers import csv as reader

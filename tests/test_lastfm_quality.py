@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from recommender import evaluation, training
-from recommender.cli import main as cli_main
+from recommender.cli.main import main as cli_main
 from recommender.config import DataConfig, load_config
 from recommender.dataset import Dataset
 from recommender.store import ModelStore

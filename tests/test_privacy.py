@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bot_harness import WAIT, bot_world
 
-from recommender.feedback_log import FeedbackLog
+from recommender.feedback.log import FeedbackLog
 
 pytestmark = pytest.mark.asyncio
 

@@ -8,8 +8,8 @@ import shlex
 import pytest
 
 import bot.__main__ as bot_main
-from recommender.cli import build_parser
-from recommender.cli import main as cli_main
+from recommender.cli.main import build_parser
+from recommender.cli.main import main as cli_main
 from recommender.dataset import Dataset
 from tests.conftest import PROJECT_ROOT, write_config
 

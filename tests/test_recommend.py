@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.dataset import Dataset, write_dataset
-from recommender.recommend import (
+from recommender.ranking import (
     MIN_MATCH_SCORE,
     CoListeners,
     RankingOptions,

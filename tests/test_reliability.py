@@ -344,7 +344,7 @@ def test_a_retrain_killed_at_any_point_leaves_a_whole_model_serving(tmp_path, de
 async def test_a_retrain_process_killed_while_the_bot_waits_tells_the_admin_and_serves_on(
     tmp_path, demo_env, monkeypatch
 ):
-    from bot.retrain import Retrainer
+    from recommender.app.retrainer import Retrainer
     from recommender.service import SoundalikeService
 
     config_path, config = copy_demo(tmp_path, demo_env, "promotion_tolerance = 1.0\n")
@@ -449,7 +449,7 @@ async def test_the_bot_starts_on_the_previous_model_when_the_current_one_is_dama
 async def test_a_retrain_that_cannot_write_its_model_tells_the_admin_and_serves_on(
     tmp_path, demo_env, monkeypatch, fault, reason
 ):
-    from bot.retrain import Retrainer
+    from recommender.app.retrainer import Retrainer
     from recommender.service import SoundalikeService
 
     config_path, config = copy_demo(tmp_path, demo_env, "promotion_tolerance = 1.0\n")  # it would promote
@@ -482,7 +482,7 @@ LOG_NOT_WRITTEN = "I could not write to my log just now, so this was not recorde
 async def fill_the_disk(feedback_log, message_id: int) -> None:
     """Make the log's disk full for real: SQLite may not grow the file by one page, and the
     pages it has are filled with answers and ratings until SQLite says SQLITE_FULL for both."""
-    from recommender.feedback_log import LogWriteError
+    from recommender.feedback.log import LogWriteError
 
     (pages,) = (await feedback_log._writer.execute_fetchall("PRAGMA page_count"))[0]
     await feedback_log._writer.execute(f"PRAGMA max_page_count = {int(pages)}")
@@ -594,7 +594,7 @@ def test_no_pickle_or_other_code_running_loader_in_the_product():
 async def console_says(config, lines: str, service=None) -> str:
     import io
 
-    from bot.console import run_console
+    from console.terminal import run_console
 
     out = io.StringIO()
     assert await run_console(config, stdin=io.StringIO(lines), stdout=out, service=service) == 0

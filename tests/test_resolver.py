@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.dataset import Dataset, write_dataset
-from recommender.resolver import (
+from recommender.search.resolver import (
     MAX_CHOICES,
     MAX_LABEL,
     TitleResolver,
@@ -560,7 +560,7 @@ def test_an_unwritable_dataset_folder_still_gets_an_index(tmp_path, monkeypatch,
     def refuse(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr("recommender.resolver.tempfile.mkdtemp", refuse)
+    monkeypatch.setattr("recommender.atomic.Path.mkdir", refuse)
     resolver = TitleResolver.build(dataset)
     assert resolver.resolve("hey ya").best.title == "Hey Ya!"
     assert not (dataset.path / "resolver-index").exists()

@@ -25,7 +25,7 @@ from bench.resolver_confidence import (
     rates,
     wilson,
 )
-from recommender.resolver import ConfidenceRule, MatchEvidence, TitleResolver
+from recommender.search.resolver import ConfidenceRule, MatchEvidence, TitleResolver
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_the_confidence_rule():
 
 
 def test_module_knobs_are_the_default_rule():
-    from recommender import resolver
+    from recommender.search import resolver
 
     rule = ConfidenceRule()
     assert (rule.min_score, rule.close_margin, rule.one_edit_from, rule.two_edits_from) == (

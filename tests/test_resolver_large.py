@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bench.resolver_bench import ACCURACY_KINDS, KINDS, _is_ambiguous, _scan_top1, generate_catalog, make_queries
-from recommender.resolver import MAX_CHOICES, MAX_LABEL, TitleResolver
+from recommender.search.resolver import MAX_CHOICES, MAX_LABEL, TitleResolver
 from recommender.text import parse_title
 
 N_TITLES = 50_000

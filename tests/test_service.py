@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from recommender.errors import SoundalikeError, UnknownSong
-from recommender.recommend import MIN_MATCH_SCORE, NOVELTY_BETA
+from recommender.ranking import MIN_MATCH_SCORE, NOVELTY_BETA
 from recommender.service import (
     END_OF_LIST,
     MIN_LIKES_FOR_YOU,

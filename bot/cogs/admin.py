@@ -22,7 +22,7 @@ from recommender.errors import SoundalikeError
 
 from .. import render
 from ..app import NO_MENTIONS, send_ephemeral
-from ..retrain import RetrainAlreadyRunning, RetrainFailed, RetrainOutcome, RetrainProgress, member_text
+from recommender.app.retrainer import RetrainAlreadyRunning, RetrainFailed, RetrainOutcome, RetrainProgress, member_text
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot

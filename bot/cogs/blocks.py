@@ -3,7 +3,7 @@
 The same two locks as /retrain (:mod:`bot.cogs.admin`): hidden from members without Manage
 Server in Discord's UI, and checked on our side every time. A blocked song is left out of
 every answer in the server (/soundalike, /mix, /foryou and More), see
-:func:`bot.answers.compute_answer`. Replies are private to the admin.
+:func:`recommender.app.answers.compute_answer`. Replies are private to the admin.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .. import render
-from ..answers import block_song, blocked_songs, tidy, unblock_song
+from recommender.app.answers import block_song, blocked_songs, tidy, unblock_song
 from ..replies import Reply, guild_key
 from .admin import admin_only, is_admin
 from .soundalike import AUTOCOMPLETE_LIMIT, song_choices

@@ -8,7 +8,7 @@ The buttons are persistent: each ``custom_id`` says which position and which rat
 (``soundalike:rate:<position>:<up|down>``), and the message id comes with the click, so a
 :class:`discord.ui.DynamicItem` rebuilds them from any old message after a restart. Pressing
 the rating a member already gives that song again takes it back (a 👎 on one suggestion
-keeps the song out of their answers until then; see :func:`bot.answers.rate_suggestion`).
+keeps the song out of their answers until then; see :func:`recommender.app.answers.rate_suggestion`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import discord
 from discord.ext import commands
 
 from recommender.errors import SoundalikeError
-from recommender.feedback_log import FeedbackLogError
+from recommender.feedback.log import FeedbackLogError
 from recommender.results import Answer
 
 from .. import render
-from ..answers import Rated, rate_suggestion
+from recommender.app.answers import Rated, rate_suggestion
 from ..app import LOG_NOT_WRITTEN, send_ephemeral
 
 if TYPE_CHECKING:

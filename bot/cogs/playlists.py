@@ -22,9 +22,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..answers import Request, mix_seeds
+from recommender.app.answers import Request, mix_seeds
 from ..app import send_ephemeral
-from ..limits import Busy
+from recommender.app.limits import Busy
 from ..replies import Reply, guild_key, member_cooldown_key, send_answer
 from .soundalike import NOVELTY_CHOICES, count_option, declare_count_range, novelty_of, song_choices
 

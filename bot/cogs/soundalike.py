@@ -23,7 +23,7 @@ from discord.ext import commands
 from recommender.results import Candidate
 
 from .. import render
-from ..answers import (
+from recommender.app.answers import (
     DEFAULT_NOVELTY,
     MAX_COUNT,
     MAX_QUERY_CHARS,
@@ -36,7 +36,7 @@ from ..answers import (
     look_up,
 )
 from ..app import NO_MENTIONS, send_ephemeral
-from ..limits import Busy
+from recommender.app.limits import Busy
 from ..replies import MoreButton, Reply, guild_key, member_cooldown_key, send_answer
 
 if TYPE_CHECKING:

@@ -15,11 +15,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from recommender.feedback_log import FeedbackDay, TopQuery
+from recommender.feedback.log import FeedbackDay, TopQuery
 
 from .. import charts, render
 from ..app import NO_MENTIONS
-from ..limits import Busy
+from recommender.app.limits import Busy
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot

@@ -5,7 +5,7 @@
 - ``msd``: ``data import-msd`` (Taste Profile triplets + ``unique_tracks.txt``).
 - ``download``: ``data download-msd`` (resumable HTTP download, size check, unzip).
 - ``demo``: ``data demo`` (synthetic listeners over the shipped catalog).
-- ``commands``: the ``data`` sub-commands above, registered by :mod:`recommender.cli`.
+- ``commands``: the ``data`` sub-commands above, registered by :mod:`recommender.cli.main`.
 
 Datasets are only ever written through :func:`recommender.dataset.write_dataset`.
 """

@@ -37,10 +37,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recommender.cli.data import add_replace_option, refuse_to_replace, report_models_after_replace
+
 from ..config import PROJECT_ROOT
 from ..dataset import write_dataset
 from ..errors import DataError
-from .commands import add_replace_option, refuse_to_replace, report_models_after_replace
 
 CATALOG_PATH = PROJECT_ROOT / "data" / "demo" / "catalog.csv"
 CATALOG_COLUMNS = ("title", "artist", "genre", "year")

@@ -21,7 +21,7 @@ from pathlib import Path
 # Runnable as a plain script from anywhere: the project root holds the `recommender` package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from recommender.feedback_log import FeedbackLog
+from recommender.feedback.log import FeedbackLog
 
 MESSAGE_ID = 424_242
 POSITIONS = 5

@@ -33,7 +33,7 @@ import numpy as np
 
 from recommender import retrain as retrain_module
 from recommender import store as store_module
-from recommender.cli import main
+from recommender.cli.main import main
 
 PAUSE_AT = os.environ.get("SOUNDALIKE_TEST_PAUSE_AT", "")
 PUBLISH_FAULT = os.environ.get("SOUNDALIKE_TEST_PUBLISH_FAULT", "")

@@ -15,10 +15,10 @@ import re
 import sys
 from pathlib import Path
 
-from .errors import DataError
-from .recommend import NOVELTY_LEVELS
-from .results import Answer, Resolution
-from .text import MAX_CATALOG_CHARS, clean
+from recommender.errors import DataError
+from recommender.ranking import NOVELTY_LEVELS
+from recommender.results import Answer, Resolution
+from recommender.text import MAX_CATALOG_CHARS, clean
 
 # Characters a terminal acts on or hides: controls, format characters (bidi overrides,
 # zero-width), line and paragraph separators, surrogates, private use, unassigned.
@@ -86,7 +86,7 @@ def _answer_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _service(args):
-    from .service import SoundalikeService  # imported late: `resolve --help` stays instant
+    from recommender.service import SoundalikeService  # imported late: `resolve --help` stays instant
 
     return SoundalikeService.open(args.config_obj, args.dataset)
 
@@ -183,9 +183,9 @@ def run_mix(args) -> int:
 
 
 def run_resolve(args) -> int:
-    from .dataset import Dataset
-    from .resolver import TitleResolver, resolution_to_dict, resolve_batch
-    from .service import no_match_note
+    from recommender.dataset import Dataset
+    from recommender.search.resolver import TitleResolver, resolution_to_dict, resolve_batch
+    from recommender.service import no_match_note
 
     if (args.title is None) == (args.batch is None):
         raise DataError("give either a TITLE or --batch FILE")

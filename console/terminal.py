@@ -2,7 +2,7 @@
 
     $ printf '/soundalike Hey Ya!\\n+1\\n/more\\n' | python -m bot --console
 
-Same service, same feedback log, same steps as the cogs (:mod:`bot.answers`); the console
+Same service, same feedback log, same steps as the cogs (:mod:`recommender.app.answers`); the console
 member is user 0 in the log's no-guild space, and its own admin there (/block, /unblock).
 Options use Discord's own syntax: ``/soundalike title:Hey Ya! artist:OutKast count:3
 novelty:deep`` (``title:`` may be left out, and a line that is not a command is a title).
@@ -26,11 +26,12 @@ from typing import TextIO
 
 from recommender.config import Config
 from recommender.errors import SoundalikeError
-from recommender.feedback_log import NO_GUILD, FeedbackLog
+from recommender.feedback.log import NO_GUILD, FeedbackLog
 from recommender.results import Answer, Candidate
+from recommender.text import without_lone_surrogates
 
-from . import render
-from .answers import (
+from bot import render
+from recommender.app.answers import (
     MAX_POSITION,
     NOVELTY_NAMES,
     Lookup,
@@ -48,8 +49,8 @@ from .answers import (
     rate_suggestion,
     unblock_song,
 )
-from .limits import ComputePool
-from .retrain import Retrainer, RetrainOutcome, RetrainProgress
+from recommender.app.limits import ComputePool
+from recommender.app.retrainer import Retrainer, RetrainOutcome, RetrainProgress
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class Console:
     async def handle(self, line: str) -> bool:
         # A terminal's bad UTF-8 arrives as lone surrogates, which nothing can encode (the log
         # included): they become U+FFFD here, where input comes in.
-        line = render.without_lone_surrogates(line).strip()
+        line = without_lone_surrogates(line).strip()
         if not line:
             return True
         if _asks_for_songs(line):

@@ -14,22 +14,22 @@ import importlib
 import logging
 import sys
 
-from .config import load_config
-from .errors import SoundalikeError
-from .text import clean
+from recommender.config import load_config
+from recommender.errors import SoundalikeError
+from recommender.text import clean
 
 # An error message may quote catalog text (the closest titles): cleaned like any, this long at most.
 MAX_ERROR_CHARS = 4000
 
 # Modules that add `python -m recommender data <command>` sub-commands.
 DATA_COMMAND_MODULES = [
-    "recommender.importers.commands",
+    "recommender.cli.data",
     "recommender.importers.demo",
 ]
 # Modules that add top-level sub-commands.
 COMMAND_MODULES = [
     "recommender.training",
-    "recommender.commands",
+    "recommender.cli.query",
     "recommender.evaluation",
     "recommender.retrain",
 ]

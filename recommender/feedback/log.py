@@ -58,7 +58,7 @@ from typing import NamedTuple
 
 import aiosqlite
 
-from .errors import SoundalikeError
+from recommender.errors import SoundalikeError
 
 log = logging.getLogger(__name__)
 

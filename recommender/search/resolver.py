@@ -42,9 +42,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,9 +54,10 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from .dataset import arrow_strings
-from .results import Candidate, Resolution
-from .text import (
+from recommender.atomic import atomic_directory
+from recommender.dataset import arrow_strings
+from recommender.results import Candidate, Resolution
+from recommender.text import (
     MAX_CATALOG_CHARS,
     MAX_QUERY_CHARS,
     TitleParts,
@@ -402,7 +400,7 @@ def _cache_key(dataset, titles: pa.Array, artists: pa.Array) -> str:
 
 
 def _text_module_file() -> str:
-    from . import text
+    from recommender import text
 
     return text.__file__
 
@@ -757,42 +755,37 @@ class TitleResolver:
 
     def _save(self, folder: Path, key: str) -> None:
         """Write the index into ``folder`` atomically; a failure only costs the next start."""
-        temp = None
         try:
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            temp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-            arrays = {name: getattr(self, name) for name in self.ARRAYS}
-            for prefix, index in (("title.", self.title_index), ("artist.", self.artist_index)):
-                arrays.update({prefix + name: array for name, array in index.arrays().items()})
-            for name, array in arrays.items():
-                np.save(temp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-            strings = {
-                "title_strings": self.title_index.strings,
-                "artist_strings": self.artist_index.strings,
-                "artist_display": self.artist_display,
-            }
-            for name, values in strings.items():
-                table = pa.table({"value": pa.array(values, type=pa.large_string())})
-                with pa.OSFile(str(temp / f"{name}.arrow"), "wb") as sink:
-                    with pa.ipc.new_file(sink, table.schema) as writer:
-                        writer.write_table(table)
-            manifest = {
-                "format": CACHE_FORMAT,
-                "key": key,
-                "items": len(self),
-                "arrays": sorted(arrays),
-                "strings": sorted(strings),
-            }
-            (temp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(temp, folder)
-            temp = None
+            with atomic_directory(folder) as temp:
+                self._write(temp, key)
         except OSError as error:  # read-only dataset folder, full disk, a concurrent writer
             log.warning("could not save the title index in %s (%s); it will be built again next time", folder, error)
-        finally:
-            if temp is not None:
-                shutil.rmtree(temp, ignore_errors=True)
+
+    def _write(self, temp: Path, key: str) -> None:
+        """The index's arrays, string tables and manifest, into the empty folder ``temp``."""
+        arrays = {name: getattr(self, name) for name in self.ARRAYS}
+        for prefix, index in (("title.", self.title_index), ("artist.", self.artist_index)):
+            arrays.update({prefix + name: array for name, array in index.arrays().items()})
+        for name, array in arrays.items():
+            np.save(temp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        strings = {
+            "title_strings": self.title_index.strings,
+            "artist_strings": self.artist_index.strings,
+            "artist_display": self.artist_display,
+        }
+        for name, values in strings.items():
+            table = pa.table({"value": pa.array(values, type=pa.large_string())})
+            with pa.OSFile(str(temp / f"{name}.arrow"), "wb") as sink:
+                with pa.ipc.new_file(sink, table.schema) as writer:
+                    writer.write_table(table)
+        manifest = {
+            "format": CACHE_FORMAT,
+            "key": key,
+            "items": len(self),
+            "arrays": sorted(arrays),
+            "strings": sorted(strings),
+        }
+        (temp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def _load(cls, folder: Path, key: str, columns) -> TitleResolver | None:

@@ -18,14 +18,13 @@ import time
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
+from recommender.app.limits import ComputePool
 from recommender.errors import SoundalikeError, UnknownSong
-from recommender.feedback_log import FeedbackLog, LoggedQuery
-from recommender.recommend import NOVELTY_LEVELS
+from recommender.feedback.log import FeedbackLog, LoggedQuery
+from recommender.ranking import NOVELTY_LEVELS
 from recommender.results import Answer, Candidate
 from recommender.service import MAX_MIX_SEEDS, SoundalikeService
-
-from .limits import ComputePool
-from .render import clean
+from recommender.text import one_line
 
 # Typed text longer than this is cut before matching: no title is that long, and fuzzy
 # matching a 10,000-character string against the catalog would only waste the pool.
@@ -52,7 +51,7 @@ class EmptyQuery(SoundalikeError):
 
 class BadNovelty(SoundalikeError):
     def __init__(self, given: object) -> None:
-        super().__init__(f"novelty must be one of {', '.join(NOVELTY_LEVELS)}, not {clean(given)[:40]!r}")
+        super().__init__(f"novelty must be one of {', '.join(NOVELTY_LEVELS)}, not {one_line(given)[:40]!r}")
 
 
 class MixNeedsTwoSongs(SoundalikeError):
@@ -64,7 +63,7 @@ class OutOfRange(SoundalikeError):
     """A typed number outside what the option accepts (never clamped silently)."""
 
     def __init__(self, name: str, value: object, low: int, high: int, note: str = ""):
-        super().__init__(f"{name} takes a whole number from {low}{note} to {high}, not {clean(value)[:40]}")
+        super().__init__(f"{name} takes a whole number from {low}{note} to {high}, not {one_line(value)[:40]}")
 
 
 class ArtistDidNotMatch(SoundalikeError):
@@ -127,7 +126,7 @@ class Lookup:
 
 def tidy(text: str | None) -> str:
     """Typed text as it is matched and logged: one line, at most MAX_QUERY_CHARS."""
-    return clean(text or "")[:MAX_QUERY_CHARS].strip()
+    return one_line(text or "")[:MAX_QUERY_CHARS].strip()
 
 
 def check_novelty(value: object, default: str = DEFAULT_NOVELTY) -> str:

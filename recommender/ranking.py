@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dataset import Dataset
-from .results import Suggestion
+from recommender.dataset import Dataset
+from recommender.results import Suggestion
 
 # Exponent on relative popularity applied to scores: score * pop ** -beta.
 # beta < 0 favours well-known songs, beta > 0 favours deep cuts. Measured by

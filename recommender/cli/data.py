@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import SoundalikeError
+from recommender.errors import SoundalikeError
 
 DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -32,7 +32,7 @@ def dataset_dest(args: argparse.Namespace) -> Path:
 
 def _trained_on(config, name: str) -> dict[str, str | None]:
     """Each published model version of dataset ``name`` -> the dataset fingerprint it was trained on."""
-    from ..store import ModelStore
+    from recommender.store import ModelStore
 
     store = ModelStore.for_dataset(config.models_dir, name)
     versions: dict[str, str | None] = {}
@@ -93,7 +93,7 @@ def _print_summary(summary) -> None:
 
 
 def import_msd_command(args: argparse.Namespace) -> int:
-    from .msd import import_msd
+    from recommender.importers.msd import import_msd
 
     summary = import_msd(
         triplets=args.triplets,
@@ -109,7 +109,7 @@ def import_msd_command(args: argparse.Namespace) -> int:
 
 
 def import_csv_command(args: argparse.Namespace) -> int:
-    from .csv import CsvOptions, import_csv, parse_separator
+    from recommender.importers.csv import CsvOptions, import_csv, parse_separator
 
     separator = parse_separator(args.sep)
     options = CsvOptions(
@@ -140,7 +140,7 @@ def import_csv_command(args: argparse.Namespace) -> int:
 
 
 def download_msd_command(args: argparse.Namespace) -> int:
-    from .download import download_msd
+    from recommender.importers.download import download_msd
 
     dest = args.dest if args.dest is not None else args.config_obj.data_root / "downloads"
     files = download_msd(

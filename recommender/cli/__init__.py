@@ -1,0 +1,1 @@
+"""`python -m recommender`: the command line over the library (one module per area)."""

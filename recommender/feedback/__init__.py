@@ -1,0 +1,1 @@
+"""The feedback log: what was asked, what was shown, how members rated it."""

@@ -1,0 +1,1 @@
+"""Finding the song a person means: the title index, match scoring and the resolver."""
