@@ -7,19 +7,15 @@ that need a real service on real (small) data use it; it never touches ./data.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from environment import IN_CI, write_config
 from hypothesis import HealthCheck, settings
 
 from recommender.cli.main import main as cli_main
 from recommender.config import Config, load_config
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED = PROJECT_ROOT.parent / "shared"
-LASTFM = SHARED / "datasets" / "hetrec2011-lastfm-2k"
 
 # Hypothesis settings for the whole suite, in one place. Its Unicode tables are built on first
 # use (a fresh clone has no .hypothesis/ cache), and CI shares two cores with other jobs: input
@@ -28,7 +24,7 @@ LASTFM = SHARED / "datasets" / "hetrec2011-lastfm-2k"
 # reproduces) and nothing is written to a .hypothesis/ database. Tests set only max_examples.
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, database=None, print_blob=True)
-settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev")
+settings.load_profile("ci" if IN_CI else "dev")
 
 # Fewer synthetic listeners than `make run` uses: enough structure, a few seconds to build.
 DEMO_TEST_USERS = 2000
@@ -42,18 +38,6 @@ class DemoEnv:
 
     def cli(self, *argv: str) -> int:
         return cli_main(["--config", str(self.config_path), *argv])
-
-
-def write_config(root: Path, extra: str = "") -> Path:
-    """A config.toml whose data root and database live under ``root``."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "config.toml"
-    path.write_text(
-        f'[data]\nroot = "{root / "data"}"\ndefault_dataset = "demo"\n'
-        f'[bot]\ndatabase = "{root / "soundalike.sqlite3"}"\n' + extra,
-        encoding="utf-8",
-    )
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +55,3 @@ def demo_service(demo_env):
     from recommender.service import SoundalikeService
 
     return SoundalikeService.open(demo_env.config)
-
-
-def require_lastfm() -> Path:
-    if not (LASTFM / "user_artists.dat").exists():
-        pytest.skip(
-            f"real Last.fm data not found at {LASTFM} (../shared is only present in the team's workspace and CI)"
-        )
-    return LASTFM

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import environment
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -65,12 +66,6 @@ def write_planted_dataset(datasets_dir: Path, name: str = "planted", seed: int =
 
 def write_config(root: Path, extra: str = "") -> Path:
     """A config.toml with its data root and database under ``root`` (fast test settings)."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "config.toml"
-    path.write_text(
-        f'[data]\nroot = "{root / "data"}"\ndefault_dataset = "planted"\n'
-        f'[bot]\ndatabase = "{root / "soundalike.sqlite3"}"\n'
-        "[training]\nfactors = 8\niterations = 10\nthreads = 1\n" + extra,
-        encoding="utf-8",
+    return environment.write_config(
+        root, "[training]\nfactors = 8\niterations = 10\nthreads = 1\n" + extra, dataset="planted"
     )
-    return path

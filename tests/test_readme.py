@@ -6,12 +6,13 @@ import re
 import shlex
 
 import pytest
+from environment import write_config
+from paths import PROJECT_ROOT
 
 import bot.__main__ as bot_main
 from recommender.cli.main import build_parser
 from recommender.cli.main import main as cli_main
 from recommender.dataset import Dataset
-from tests.conftest import PROJECT_ROOT, write_config
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")

@@ -34,13 +34,13 @@ import psutil
 import pytest
 from bot_harness import WAIT, bot_world
 from fake_discord import FakeMember, FakeUser, option, snowflake
+from paths import HELPERS, PROJECT_ROOT
 
 from recommender.config import load_config
 from recommender.store import ModelStore
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CATALOG = PROJECT_ROOT / "data" / "demo" / "catalog.csv"
-FAULTY_RETRAIN = Path(__file__).resolve().parent / "helpers" / "retrain_with_faults.py"
+FAULTY_RETRAIN = HELPERS / "retrain_with_faults.py"
 BUSY = re.compile(r"Busy, try again in \d+ s\.")
 EPHEMERAL = 1 << 6
 

@@ -20,7 +20,7 @@ import yarl
 from .payloads import MANAGE_GUILD, FakeGuild, FakeMember, FakeUser, option, snowflake
 from .server import FakeDiscord, PendingInteraction, Recorded
 
-# The fake was written against this release; see tests/test_bot_fake_smoke.py.
+# The fake was written against this release; see tests/bot/test_fake_discord_smoke.py.
 PINNED_DISCORD_PY = "2.7.1"
 
 __all__ = [

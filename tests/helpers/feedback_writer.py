@@ -1,6 +1,6 @@
 """Write ratings into a feedback log in concurrent bursts, acknowledging each on stdout.
 
-tests/test_feedback_crash.py runs this in a subprocess and SIGKILLs it mid-burst. Each rating
+tests/recommender/feedback/test_crash.py runs this in a subprocess and SIGKILLs it mid-burst. Each rating
 comes from its own member, so the member id names the row; that id is printed (and flushed)
 only after ``record_feedback`` has returned, which is the log's promise that the row is on disk.
 

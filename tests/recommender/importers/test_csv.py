@@ -7,6 +7,9 @@ import shlex
 
 import numpy as np
 import pytest
+from environment import require_lastfm, write_config
+from msd_samples import TRACKS, TRIPLETS
+from paths import PROJECT_ROOT
 
 from recommender.cli.main import main as cli_main
 from recommender.config import load_config
@@ -14,7 +17,6 @@ from recommender.dataset import Dataset
 from recommender.errors import DataError, SoundalikeError
 from recommender.importers import csv as csv_import
 from recommender.importers.csv import CsvOptions, import_csv, parse_separator
-from tests.conftest import PROJECT_ROOT, require_lastfm, write_config
 
 
 def write(path, text: str | bytes):
@@ -252,8 +254,6 @@ def _folder_bytes(folder):
 
 @pytest.mark.parametrize("importer", ["import-csv", "import-msd", "demo"])
 def test_no_importer_replaces_an_existing_dataset_without_replace(tmp_path, capsys, importer):
-    from tests.test_import_msd import TRACKS, TRIPLETS
-
     config = write_config(tmp_path / "env")
     argv = {
         "import-csv": [

@@ -16,10 +16,10 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from environment import write_config
 
 from recommender.cli.main import main as cli_main
 from recommender.importers.download import DownloadError, download_file, download_msd
-from tests.conftest import write_config
 
 TRACKS = "".join(f"TR{i:06d}<SEP>SO{i:06d}<SEP>Artist {i}<SEP>Title {i}\n" for i in range(400)).encode()
 TRIPLETS = "".join(f"{'ab' * 20}\tSO{i:06d}\t{i % 7 + 1}\n" for i in range(300)).encode()

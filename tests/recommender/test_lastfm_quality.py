@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from environment import require_lastfm
 
 from recommender import evaluation, training
 from recommender.cli.main import main as cli_main
@@ -23,14 +24,6 @@ from recommender.store import ModelStore
 from recommender.training import TrainParams
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared]
-
-LASTFM = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "hetrec2011-lastfm-2k"
-
-
-def require_lastfm() -> Path:
-    if not (LASTFM / "user_artists.dat").exists():
-        pytest.skip(f"real Last.fm data not found at {LASTFM} (../shared is only present in the team's workspace)")
-    return LASTFM
 
 
 def import_lastfm(root: Path) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from paths import DEMO_CATALOG
 
-CATALOG = Path(__file__).resolve().parent.parent / "data" / "demo" / "catalog.csv"
+CATALOG = DEMO_CATALOG
 HEADER = ["title", "artist", "genre", "year"]
 
 

@@ -36,8 +36,8 @@ from bot.cogs.playlists import PlaylistsCog
 from bot.cogs.privacy import PrivacyCog
 from bot.cogs.soundalike import NONE_OF_THESE, PickSong, SoundalikeCog
 from bot.cogs.stats import StatsCog
-from recommender.app.limits import Busy, ComputePool
 from bot.replies import MoreButton
+from recommender.app.limits import Busy, ComputePool
 from recommender.app.retrainer import RetrainFailed, RetrainOutcome, RetrainProgress
 from recommender.config import BotConfig, Config, ServingConfig
 from recommender.errors import DataError, ModelError, SoundalikeError

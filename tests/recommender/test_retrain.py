@@ -7,11 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from paths import PROJECT_ROOT
 from planted_data import ITEMS_PER_GENRE, write_config, write_planted_dataset
 
 from recommender import evaluation, training
@@ -257,7 +257,7 @@ def test_a_retrain_killed_mid_way_leaves_a_consistent_store(env):
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=PROJECT_ROOT,
     )
     try:
         for line in process.stdout:  # bounded: the process ends after "done" at the latest

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import discord
 import discord.http
@@ -18,10 +17,10 @@ import pytest
 import yarl
 from bot_harness import TEST_TOKEN, WAIT, bot_world, make_people
 from fake_discord import FakeDiscord, option, pointed_at
+from paths import PROJECT_ROOT
 
 import bot.__main__ as bot_main
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_BOT = PROJECT_ROOT / "tests" / "fake_discord" / "run_bot.py"
 
 

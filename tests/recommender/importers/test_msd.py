@@ -10,26 +10,17 @@ import json
 
 import numpy as np
 import pytest
+from environment import write_config
+from msd_samples import TRACKS, TRIPLETS
 
 from recommender.cli.main import main as cli_main
 from recommender.dataset import Dataset
 from recommender.errors import DataError
 from recommender.importers import csv as reader
 from recommender.importers.msd import import_msd
-from tests.conftest import write_config
+
 
 # u1 reappears after u2 and u3; (u1, S1) appears twice (1 + 2 plays); S9 has no catalog row.
-TRIPLETS = "u1\tS3\t2\nu1\tS1\t1\nu2\tS2\t5\nu1\tS3\t3\nu3\tS9\t4\nu1\tS1\t2\n"
-# S1 has two tracks; TRA (the smaller id, listed second) gives its title. S4 has no listeners.
-TRACKS = (
-    "TRB<SEP>S1<SEP>Artist B<SEP>Title B\n"
-    "TRA<SEP>S1<SEP>Artist A<SEP>Title A\n"
-    "TRC<SEP>S2<SEP>Artist C<SEP>Title C\n"
-    "TRD<SEP>S3<SEP>Artist D<SEP>Title D\n"
-    "TRE<SEP>S4<SEP>Artist E<SEP>Title E\n"
-)
-
-
 @pytest.fixture(params=["one chunk", "many chunks"])
 def chunking(request, monkeypatch):
     if request.param == "many chunks":

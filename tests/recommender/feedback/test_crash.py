@@ -14,10 +14,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from paths import HELPERS
 
 from recommender.feedback.log import FeedbackLog
 
-HELPERS = Path(__file__).resolve().parent / "helpers"
 PROJECT_ROOT = HELPERS.parent.parent
 WRITER = HELPERS / "feedback_writer.py"
 MESSAGE_ID = 424_242  # as in the helper

@@ -16,13 +16,12 @@ from bot_harness import LoopThread
 from bot_mocks import FakeService
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import PROJECT_ROOT
 
 from console.terminal import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, parse_options, run_console
 from recommender.app.limits import ComputePool
 from recommender.app.retrainer import Retrainer
 from recommender.feedback.log import NO_GUILD, FeedbackLog
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def console_config(tmp_path: Path, demo_env) -> Path:

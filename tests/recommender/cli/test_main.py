@@ -9,11 +9,11 @@ import sys
 
 import pandas as pd
 import pytest
+from paths import PROJECT_ROOT
 from planted_data import planted_counts, write_config
 
 from recommender.cli.main import main as cli_main
 from recommender.dataset import write_dataset
-from tests.conftest import PROJECT_ROOT
 
 # What a hostile catalog may hold: clear-screen and colour escapes, a terminal title change,
 # a bell, raw line breaks, bidi overrides and isolates, zero-width characters.

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import discord
 import pytest
 from fake_discord import PINNED_DISCORD_PY, check_discord_py
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from paths import PROJECT_ROOT
 
 
 def test_discord_py_is_the_release_the_fake_was_written_for():

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from recommender.feedback import log as feedback_log
 from recommender.errors import SoundalikeError
+from recommender.feedback import log as feedback_log
 from recommender.feedback.log import (
     CURRENT_SCHEMA_VERSION,
     NO_GUILD,
