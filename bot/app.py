@@ -16,7 +16,8 @@ from discord.ext import commands, tasks
 
 from recommender.config import Config
 from recommender.errors import DataError, DatasetNotFound, ModelError, SoundalikeError
-from recommender.feedback.log import FeedbackLog, FeedbackLogError
+from recommender.feedback.errors import FeedbackLogError
+from recommender.feedback.log import FeedbackLog
 from recommender.service import SoundalikeService
 
 from . import render

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 
 from recommender.errors import SoundalikeError
-from recommender.feedback.log import NO_GUILD, FeedbackLogError
+from recommender.feedback.errors import FeedbackLogError
+from recommender.feedback.log import NO_GUILD
 from recommender.results import Answer
 
 from . import render

@@ -26,7 +26,7 @@ listeners beside hit rate and recall, with the popularity baseline ranked the sa
 The stored model was trained on all the data, so every protocol re-fits the model's
 configuration on its training part; the figures describe the configuration.
 
-Online feedback: when the bot's SQLite log exists, ``recommender.feedback.log.online_rates``
+Online feedback: when the bot's SQLite log exists, ``recommender.feedback.offline.online_rates``
 (imported lazily) is printed beside the offline figures.
 """
 
@@ -984,13 +984,13 @@ def evaluate(
 def online_rates(database_path: Path) -> dict | None:
     """Per-version 👍/👎 rates from the bot's log, or None when there is none to read.
 
-    The reader lives in ``recommender.feedback.log`` (the bot's side); it is imported
+    The reader lives in ``recommender.feedback.offline`` (the bot's side); it is imported
     only here and only when the database file exists, and skipped quietly if absent.
     """
     if not Path(database_path).exists():
         return None
     try:
-        module = importlib.import_module("recommender.feedback.log")
+        module = importlib.import_module("recommender.feedback.offline")
     except ImportError:
         return None
     reader = getattr(module, "online_rates", None)

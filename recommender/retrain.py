@@ -2,7 +2,7 @@
 
 1. Take the dataset's retrain lock (one retrain per dataset; a lock left by a dead process
    is taken over).
-2. Read the positive feedback (``recommender.feedback.log.read_positive_feedback``): each
+2. Read the positive feedback (``recommender.feedback.offline.read_positive_feedback``): each
    Discord member's 👍 songs become one extra listener row whose play count is
    ``feedback_weight``. A 👎 is never a play.
 3. Score the current model's configuration and the candidate (same configuration, dataset
@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ModelError, SoundalikeError, without_paths
+from .feedback.offline import read_positive_feedback
 from .store import ModelStore, pid_alive
 
 log = logging.getLogger(__name__)
@@ -99,15 +100,8 @@ class RetrainLock:
 
 
 def default_feedback_reader(db_path: Path) -> list[tuple[str, str]]:
-    """``read_positive_feedback`` from the bot's log; nothing when the log does not exist."""
-    if not Path(db_path).exists():
-        return []
-    from .feedback import log as feedback_log
-
-    reader = getattr(feedback_log, "read_positive_feedback", None)
-    if reader is None:
-        raise ModelError("recommender.feedback.log has no read_positive_feedback(); cannot read feedback")
-    return list(reader(db_path))
+    """The members' likes in the bot's log (read-only); nothing when the log does not exist."""
+    return read_positive_feedback(db_path)
 
 
 @dataclass

@@ -482,7 +482,7 @@ LOG_NOT_WRITTEN = "I could not write to my log just now, so this was not recorde
 async def fill_the_disk(feedback_log, message_id: int) -> None:
     """Make the log's disk full for real: SQLite may not grow the file by one page, and the
     pages it has are filled with answers and ratings until SQLite says SQLITE_FULL for both."""
-    from recommender.feedback.log import LogWriteError
+    from recommender.feedback.errors import LogWriteError
 
     (pages,) = (await feedback_log._writer.execute_fetchall("PRAGMA page_count"))[0]
     await feedback_log._writer.execute(f"PRAGMA max_page_count = {int(pages)}")

@@ -21,7 +21,7 @@ import discord
 from discord.ext import commands
 
 from recommender.errors import SoundalikeError
-from recommender.feedback.log import FeedbackLogError
+from recommender.feedback.errors import FeedbackLogError
 from recommender.results import Answer
 
 from .. import render

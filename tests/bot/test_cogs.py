@@ -41,7 +41,8 @@ from recommender.app.limits import Busy, ComputePool
 from recommender.app.retrainer import RetrainFailed, RetrainOutcome, RetrainProgress
 from recommender.config import BotConfig, Config, ServingConfig
 from recommender.errors import DataError, ModelError, SoundalikeError
-from recommender.feedback.log import LoggedQuery, LoggedSuggestion, LogWriteError, VersionStats
+from recommender.feedback.errors import LogWriteError
+from recommender.feedback.log import LoggedQuery, LoggedSuggestion, VersionStats
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from recommender import evaluation, training
 from recommender import retrain as retrain_module
 from recommender.config import load_config
 from recommender.errors import DatasetNotFound, ModelError
+from recommender.feedback.log import FeedbackLog
 from recommender.retrain import LOCK_NAME, RetrainBusy, RetrainLock, feedback_rows, retrain
 from recommender.store import ModelStore
 from recommender.training import TrainParams
@@ -71,6 +72,17 @@ def test_feedback_rows_are_one_listener_per_member(env):
     assert rows.matrix.sum() == 15.0
     with pytest.raises(ModelError, match="weight must be above 0"):
         feedback_rows(dataset, pairs, weight=0)
+
+
+async def test_the_default_reader_takes_the_members_likes_from_the_bots_log(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    assert retrain_module.default_feedback_reader(path) == []  # no log yet: nothing to learn from
+    async with FeedbackLog.open(path) as log:
+        shown = [(1, "song0", 0.9), (2, "song1", 0.8)]
+        await log.record_answer(guild_id=1, user_id=7, command="soundalike", suggestions=shown, message_id=50)
+        assert await log.record_feedback(50, 8, 1, position=1)
+        assert await log.record_feedback(50, 9, -1, position=2)  # a 👎 is never a play
+    assert retrain_module.default_feedback_reader(path) == [("discord:8", "song0")]
 
 
 def test_candidate_is_promoted_when_not_worse(env):

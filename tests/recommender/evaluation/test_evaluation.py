@@ -141,9 +141,9 @@ def test_online_rates_are_shown_when_the_bot_log_exists(tmp_path, capsys, monkey
     write_planted_dataset(config.datasets_dir)
     config.database_path.write_bytes(b"")
     seen = []
-    fake = types.ModuleType("recommender.feedback.log")
+    fake = types.ModuleType("recommender.feedback.offline")
     fake.online_rates = lambda path: seen.append(path) or {"v1": {"answers": 4, "up": 3, "down": 1, "up_rate": 0.75}}
-    monkeypatch.setitem(sys.modules, "recommender.feedback.log", fake)
+    monkeypatch.setitem(sys.modules, "recommender.feedback.offline", fake)
     run_command(config_path, "evaluate", "--dataset", "planted", "--json")
     report = json.loads(capsys.readouterr().out)
     assert report["online"] == {"v1": {"answers": 4, "up": 3, "down": 1, "up_rate": 0.75}}
@@ -151,7 +151,7 @@ def test_online_rates_are_shown_when_the_bot_log_exists(tmp_path, capsys, monkey
     run_command(config_path, "evaluate", "--dataset", "planted")
     assert "up-rate 0.750" in capsys.readouterr().out
     # A reader module without the function is skipped quietly.
-    monkeypatch.setitem(sys.modules, "recommender.feedback.log", types.ModuleType("recommender.feedback.log"))
+    monkeypatch.setitem(sys.modules, "recommender.feedback.offline", types.ModuleType("recommender.feedback.offline"))
     run_command(config_path, "evaluate", "--dataset", "planted", "--json")
     assert "online" not in json.loads(capsys.readouterr().out)
 

@@ -3,6 +3,7 @@ check that the database is sound and holds every rating that process acknowledge
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import signal
 import sqlite3
@@ -33,7 +34,7 @@ def pump_lines(stream, lines: queue.Queue) -> None:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
-async def test_sigkill_mid_burst_loses_no_acknowledged_rating(tmp_path: Path):
+def test_sigkill_mid_burst_loses_no_acknowledged_rating(tmp_path: Path):
     db_path = tmp_path / "crash.sqlite3"
     writer = subprocess.Popen(
         [
@@ -92,7 +93,11 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_rating(tmp_path: Path):
     assert acknowledged <= stored, f"lost: {sorted(acknowledged - stored)[:10]}"
 
     # The log opens again after the crash and keeps working.
+    asyncio.run(rate_again_after_the_crash(db_path))
+
+
+async def rate_again_after_the_crash(db_path: Path) -> None:
     async with FeedbackLog.open(db_path) as log:
         assert await log.record_feedback(MESSAGE_ID, 1, 1) is True
         logged = await log.query_for_message(MESSAGE_ID)
-        assert len(logged.suggestions) == 5
+        assert logged is not None and len(logged.suggestions) == 5

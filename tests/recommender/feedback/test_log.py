@@ -1,5 +1,5 @@
-"""FeedbackLog: round trips, rating semantics, concurrency, forgetting a member, read-only
-helpers, and write errors that name the file."""
+"""FeedbackLog: round trips, rating semantics, concurrency, forgetting a member, write errors
+that name the file, and SQL that is never built from values."""
 
 from __future__ import annotations
 
@@ -10,99 +10,24 @@ import random
 import re
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from feedback_logs import ALICE, ASKER, BOB, DOWN, GUILD, OTHER_GUILD, UP, answer, table_rows
 
 from recommender.errors import SoundalikeError
-from recommender.feedback import log as feedback_log
+from recommender.feedback import schema as feedback_schema
+from recommender.feedback.errors import FeedbackLogError, LogWriteError
 from recommender.feedback.log import (
-    CURRENT_SCHEMA_VERSION,
     NO_GUILD,
     FeedbackDay,
     FeedbackLog,
-    FeedbackLogError,
     LoggedSuggestion,
-    LogReadError,
-    LogWriteError,
     TopQuery,
     VersionStats,
-    online_rates,
-    read_positive_feedback,
 )
-
-GUILD = 111_111_111_111_111_111
-OTHER_GUILD = 222_222_222_222_222_222
-ASKER = 900_000_000_000_000_001
-ALICE = 900_000_000_000_000_002
-BOB = 900_000_000_000_000_003
-UP, DOWN = 1, -1
-
-
-class SteppingClock:
-    """A fixed start time that tests move forward by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> SteppingClock:
-    return SteppingClock()
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "log" / "soundalike.sqlite3"
-
-
-@pytest.fixture
-async def log(db_path: Path, clock: SteppingClock):
-    async with FeedbackLog.open(db_path, clock=clock) as opened:
-        yield opened
-
-
-async def answer(
-    log: FeedbackLog,
-    message_id: int | None,
-    items=("a", "b", "c"),
-    *,
-    guild: int = GUILD,
-    user: int = ASKER,
-    seed: str | None = "seed",
-    version: str | None = "v1",
-    title: str | None = "Hey Ya!",
-) -> int:
-    return await log.record_answer(
-        guild_id=guild,
-        channel_id=5,
-        user_id=user,
-        command="similar",
-        typed_title=title,
-        resolved_item_id=seed,
-        model_version=version,
-        latency_ms=12.5,
-        params={"count": len(items)},
-        suggestions=[(position, item, 1.0 / position) for position, item in enumerate(items, 1)],
-        message_id=message_id,
-    )
-
-
-def table_rows(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every table, sorted, read through a separate plain connection."""
-    with closing(sqlite3.connect(path)) as connection, connection:
-        return {
-            table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-            for table in ("queries", "suggestions", "feedback", "blocks")
-        }
-
+from recommender.feedback.offline import online_rates, read_positive_feedback
+from recommender.feedback.schema import CURRENT_SCHEMA_VERSION
 
 # -- opening -------------------------------------------------------------------------------
 
@@ -315,7 +240,7 @@ def reference_verdicts(answers, ratings, guild, user, seed=None):
                 if chosen.get((query_id, shown), (0,))[0] == 0:
                     chosen[(query_id, shown)] = (0, rating_id, value, item)
     newest = {}
-    for (query_id, position), (_, rating_id, value, item) in chosen.items():
+    for (_query_id, position), (_, rating_id, value, item) in chosen.items():
         if item not in newest or rating_id > newest[item][1]:
             newest[item] = (value, rating_id, position)
     return newest
@@ -549,7 +474,7 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(log, d
     assert await log.forget_user(ALICE) == dict.fromkeys(counts, 0)
 
 
-# -- read-only helpers -----------------------------------------------------------------------
+# -- retention -------------------------------------------------------------------------------
 
 
 async def test_expire_erases_old_questions_with_their_answers_and_ratings_only(log, db_path: Path, clock):
@@ -570,59 +495,6 @@ async def test_expire_erases_old_questions_with_their_answers_and_ratings_only(l
         assert db.execute("SELECT count(*) FROM feedback").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM suggestions").fetchone() == (1,)
     assert await log.expire(35) == {"feedback": 0, "suggestions": 0, "queries": 0}
-
-
-async def test_read_positive_feedback_lists_likes_per_member(log: FeedbackLog, db_path: Path):
-    await answer(log, 1, ("a", "b", "c"))
-    await answer(log, 2, ("a", "d"), guild=OTHER_GUILD)
-    await log.record_feedback(1, ALICE, UP)  # a, c (b rated down below)
-    await log.record_feedback(1, ALICE, DOWN, position=2)
-    await log.record_feedback(2, ALICE, UP, position=1)  # a again, other guild: one pair
-    await log.record_feedback(1, BOB, DOWN, position=1)  # a 👎 is never a play
-    await log.record_feedback(2, BOB, UP, position=2)
-    await log.retract_feedback(2, BOB, UP, position=2)  # retracted: not a play
-    await log.record_feedback(2, ASKER, UP, position=2)
-    assert read_positive_feedback(db_path) == sorted(
-        [(f"discord:{ALICE}", "a"), (f"discord:{ALICE}", "c"), (f"discord:{ASKER}", "d")]
-    )
-
-
-def test_read_only_helpers_on_a_missing_log_see_nothing(tmp_path: Path):
-    missing = tmp_path / "never-written.sqlite3"
-    assert read_positive_feedback(missing) == []
-    assert online_rates(missing) == {}
-    assert not missing.exists()
-
-
-def test_read_only_helpers_refuse_an_old_schema_by_name(tmp_path: Path):
-    path = tmp_path / "old.sqlite3"
-    with closing(sqlite3.connect(path)) as connection, connection:
-        for statement in feedback_log.SCHEMA_V1:
-            connection.execute(statement)
-    with pytest.raises(LogReadError, match="start the bot or the console once") as caught:
-        read_positive_feedback(path)
-    assert str(path) in str(caught.value)
-    with pytest.raises(LogReadError):
-        online_rates(path)
-
-
-def test_read_only_helpers_name_a_file_that_is_not_a_log(tmp_path: Path):
-    path = tmp_path / "notes.sqlite3"
-    path.write_text("not a database\n" * 100)
-    with pytest.raises(LogReadError, match="not a SQLite database") as caught:
-        online_rates(path)
-    assert str(path) in str(caught.value)
-
-
-async def test_read_only_helpers_cannot_write(log: FeedbackLog, db_path: Path):
-    await answer(log, 1)
-    connection = feedback_log._open_read_only(db_path)
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            connection.execute("DELETE FROM queries")
-    finally:
-        connection.close()
-    assert len(table_rows(db_path)["queries"]) == 1
 
 
 # -- write errors ----------------------------------------------------------------------------
@@ -675,47 +547,59 @@ async def test_a_read_only_file_opens_and_its_writes_fail_clearly(db_path: Path)
 
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA|WHERE)\b")
 EXECUTING_CALLS = {"execute", "executemany", "execute_fetchall", "executescript"}
-# Functions of the module that pass a statement given to them on to execute().
-PASS_THROUGH = {"_fetch": 0, "_read_only_rows": 1}
+# Functions of the package that pass a statement given to them on to execute().
+PASS_THROUGH = {"_fetch": 0, "_read_only_rows": 1, "_single_value": 1}
 
 
 def test_sql_is_never_built_by_string_formatting():
-    tree = ast.parse(Path(feedback_log.__file__).read_text())
+    """In every module of recommender/feedback: statements are named string constants (of any
+    of its modules), never f-strings, operators or str.format on SQL."""
+    package = Path(feedback_schema.__file__).parent
+    trees = {path.name: ast.parse(path.read_text()) for path in sorted(package.glob("*.py"))}
+    assert {"log.py", "offline.py", "queries.py", "schema.py"} <= set(trees)
     constants = {
         target.id
+        for tree in trees.values()
         for node in tree.body
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
         for target in node.targets
+        if isinstance(target, ast.Name)
     }
     problems = []
     executed = 0
-    for node in ast.walk(tree):
-        if isinstance(node, ast.JoinedStr):
-            literal = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
-            if SQL_WORDS.search(literal):
-                problems.append(f"line {node.lineno}: f-string with SQL")
-        if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Constant):
-            if isinstance(node.left.value, str) and SQL_WORDS.search(node.left.value):
-                problems.append(f"line {node.lineno}: SQL built with an operator")
-        if not isinstance(node, ast.Call):
-            continue
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        if name == "format" and isinstance(node.func, ast.Attribute):
-            problems.append(f"line {node.lineno}: str.format call")
-        if name in EXECUTING_CALLS:
-            executed += 1
-            statement = node.args[0]
-            # A named constant, or a variable that only ever holds one (checked below/above).
-            if not isinstance(statement, ast.Name):
-                problems.append(f"line {node.lineno}: {name}() is not given a named constant")
-            elif statement.id not in constants | {"sql", "statement"}:
-                problems.append(f"line {node.lineno}: {name}({statement.id}) is not a constant")
-        if name in PASS_THROUGH:
-            statement = node.args[PASS_THROUGH[name]]
-            if not (isinstance(statement, ast.Name) and statement.id in constants):
-                problems.append(f"line {node.lineno}: {name}() is not given a named constant")
+    for module, tree in trees.items():
+        for node in ast.walk(tree):
+            where = f"{module} line {getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.JoinedStr):
+                literal = "".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
+                if SQL_WORDS.search(literal):
+                    problems.append(f"{where}: f-string with SQL")
+            if (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.left, ast.Constant)
+                and isinstance(node.left.value, str)
+                and SQL_WORDS.search(node.left.value)
+            ):
+                problems.append(f"{where}: SQL built with an operator")
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name == "format" and isinstance(node.func, ast.Attribute):
+                problems.append(f"{where}: str.format call")
+            if name in EXECUTING_CALLS:
+                executed += 1
+                statement = node.args[0]
+                # A named constant, or a variable that only ever holds one (checked below/above).
+                if not isinstance(statement, ast.Name):
+                    problems.append(f"{where}: {name}() is not given a named constant")
+                elif statement.id not in constants | {"sql", "statement"}:
+                    problems.append(f"{where}: {name}({statement.id}) is not a constant")
+            if name in PASS_THROUGH:
+                statement = node.args[PASS_THROUGH[name]]
+                if not (isinstance(statement, ast.Name) and statement.id in constants):
+                    problems.append(f"{where}: {name}() is not given a named constant")
     assert executed > 20  # the check looked at the real statements
     assert problems == []
     # The loop variables `statement` walk tuples of constants only.
-    for migration in feedback_log.MIGRATIONS:
-        assert all(isinstance(statement, str) for statement in migration.statements)
+    for migration in feedback_schema.MIGRATIONS:
+        assert all(isinstance(statement, str) for statement in migration.sqlite)

@@ -1,5 +1,6 @@
-"""Schema migrations: a database made with the version-1 DDL is brought to the current schema
-with its rows intact, re-opening changes nothing, and a failed migration changes nothing."""
+"""The schema history and its migrations: a database made with the version-1 DDL is brought to
+the current schema with its rows intact, re-opening changes nothing, and a failed migration
+changes nothing."""
 
 from __future__ import annotations
 
@@ -11,17 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from recommender.feedback import log as feedback_log
-from recommender.feedback.log import (
-    CURRENT_SCHEMA_VERSION,
-    MIGRATIONS,
-    FeedbackLog,
-    LoggedSuggestion,
-    LogWriteError,
-    Migration,
-    VersionStats,
-    read_positive_feedback,
-)
+from recommender.feedback import schema as feedback_schema
+from recommender.feedback.errors import LogWriteError
+from recommender.feedback.log import FeedbackLog, LoggedSuggestion, VersionStats
+from recommender.feedback.offline import read_positive_feedback
+from recommender.feedback.schema import CURRENT_SCHEMA_VERSION, MIGRATIONS, SCHEMA_V1, Migration
 
 GUILD = 31_000_000_000_000_000
 ASKER, ALICE, BOB = 41, 42, 43
@@ -30,7 +25,7 @@ ASKER, ALICE, BOB = 41, 42, 43
 def make_v1_database(path: Path) -> None:
     """A log as Soundalike's first schema wrote it, with an answer and two ratings."""
     with closing(sqlite3.connect(path)) as connection, connection:
-        for statement in feedback_log.SCHEMA_V1:
+        for statement in SCHEMA_V1:
             connection.execute(statement)
         connection.execute(
             "INSERT INTO queries (id, created_at, guild_id, channel_id, user_id, command,"
@@ -63,9 +58,9 @@ def test_the_history_is_consecutive_and_each_step_records_its_version():
     assert [migration.version for migration in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
     assert CURRENT_SCHEMA_VERSION == MIGRATIONS[-1].version >= 2
     for migration in MIGRATIONS:
-        last = migration.statements[-1]
+        last = migration.sqlite[-1]
         assert re.fullmatch(rf"PRAGMA user_version = {migration.version}", last)
-        assert not any("user_version" in statement for statement in migration.statements[:-1])
+        assert not any("user_version" in statement for statement in migration.sqlite[:-1])
 
 
 async def test_a_new_log_gets_every_migration(tmp_path: Path):
@@ -145,8 +140,8 @@ async def test_a_failing_migration_is_rolled_back_whole(tmp_path: Path, monkeypa
             "PRAGMA user_version = 99",
         ),
     )
-    monkeypatch.setattr(feedback_log, "MIGRATIONS", (*MIGRATIONS, broken))
-    monkeypatch.setattr(feedback_log, "CURRENT_SCHEMA_VERSION", broken.version)
+    monkeypatch.setattr(feedback_schema, "MIGRATIONS", (*MIGRATIONS, broken))
+    monkeypatch.setattr(feedback_schema, "CURRENT_SCHEMA_VERSION", broken.version)
 
     with pytest.raises(LogWriteError, match=f"upgrade the schema to version {broken.version}") as caught:
         async with FeedbackLog.open(path):

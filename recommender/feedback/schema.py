@@ -1,0 +1,252 @@
+"""The log's schema history and how a SQLite connection to it is set up.
+
+:data:`MIGRATIONS` is the one history of the log's tables: each step has a version, a summary
+and the statements that make it in SQLite. Another database (PostgreSQL is planned) keeps the
+same versions and summaries and adds its own statements beside ``sqlite``, so that a log of
+either kind at version N holds the same tables and promises the same things.
+
+:func:`apply_migrations` brings a file forward one step per transaction; :func:`configure` sets
+the per-connection settings (WAL, ``synchronous = FULL``, busy timeout, secure delete) that
+make an acknowledged write durable. :func:`explain` turns SQLite's error codes into reasons a
+person can act on. :mod:`recommender.feedback.log` opens the connections these work on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from recommender.feedback.errors import FeedbackLogError, LogWriteError
+
+if TYPE_CHECKING:  # the connections are made by the caller; this module only uses them
+    import aiosqlite
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_SECONDS = 5.0
+
+# ---------------------------------------------------------------------------------------------
+# Schema history. Each migration is applied once, in its own transaction, and its last
+# statement records its version in PRAGMA user_version. Never edit a released migration:
+# add a new one, so that databases made by any older Soundalike are brought forward.
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    summary: str
+    sqlite: tuple[str, ...]  # the statements, in SQLite's dialect; the last records `version`
+
+
+SCHEMA_V1 = (
+    """
+    CREATE TABLE queries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        guild_id INTEGER NOT NULL,
+        channel_id INTEGER,
+        user_id INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        typed_title TEXT,
+        typed_artist TEXT,
+        resolved_item_id TEXT,
+        model_version TEXT,
+        latency_ms REAL,
+        message_id INTEGER UNIQUE,
+        params_json TEXT NOT NULL DEFAULT '{}'
+    )
+    """,
+    """
+    CREATE TABLE suggestions (
+        query_id INTEGER NOT NULL REFERENCES queries(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        item_id TEXT NOT NULL,
+        score REAL,
+        PRIMARY KEY (query_id, position)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        query_id INTEGER NOT NULL REFERENCES queries(id) ON DELETE CASCADE,
+        message_id INTEGER,
+        user_id INTEGER NOT NULL,
+        position INTEGER,
+        value INTEGER NOT NULL CHECK (value IN (-1, 1)),
+        created_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX feedback_by_query ON feedback(query_id, user_id)",
+    "PRAGMA user_version = 1",
+)
+
+SCHEMA_V2 = (
+    # Retracting a rating (a reaction removed) keeps the row and stamps it.
+    "ALTER TABLE feedback ADD COLUMN retracted_at TEXT",
+    """
+    CREATE TABLE blocks (
+        guild_id INTEGER NOT NULL,
+        item_id TEXT NOT NULL,
+        blocked_by INTEGER,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (guild_id, item_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX queries_by_guild ON queries(guild_id, created_at)",
+    "CREATE INDEX queries_by_user ON queries(user_id)",
+    "CREATE INDEX queries_by_model_version ON queries(model_version)",
+    "CREATE INDEX queries_by_seed ON queries(resolved_item_id)",
+    "CREATE INDEX feedback_by_user ON feedback(user_id)",
+    "CREATE INDEX feedback_by_message ON feedback(message_id, user_id)",
+    # A member's current rating per (answer, position): the newest row not retracted.
+    # PARTITION BY groups NULL positions (whole-message ratings) together, as wanted.
+    """
+    CREATE VIEW current_feedback AS
+    SELECT id, query_id, message_id, user_id, position, value, created_at
+    FROM (
+        SELECT feedback.*, ROW_NUMBER() OVER (
+            PARTITION BY query_id, user_id, position ORDER BY id DESC
+        ) AS newest_first
+        FROM feedback
+        WHERE retracted_at IS NULL
+    )
+    WHERE newest_first = 1
+    """,
+    "PRAGMA user_version = 2",
+)
+
+MIGRATIONS = (
+    Migration(1, "queries, suggestions shown, feedback", SCHEMA_V1),
+    Migration(2, "retractions, per-guild blocks, lookup indexes, current_feedback view", SCHEMA_V2),
+)
+CURRENT_SCHEMA_VERSION = MIGRATIONS[-1].version
+
+# ---------------------------------------------------------------------------------------------
+# Connection settings and transactions.
+
+PRAGMA_WAL = "PRAGMA journal_mode = WAL"
+PRAGMA_SYNCHRONOUS_FULL = "PRAGMA synchronous = FULL"
+PRAGMA_FOREIGN_KEYS = "PRAGMA foreign_keys = ON"
+PRAGMA_BUSY_TIMEOUT = "PRAGMA busy_timeout = 5000"  # matches BUSY_TIMEOUT_SECONDS
+# Deleted rows are overwritten with zeros, so forget_user leaves no readable trace in the file.
+PRAGMA_SECURE_DELETE = "PRAGMA secure_delete = ON"
+PRAGMA_USER_VERSION = "PRAGMA user_version"
+PRAGMA_CHECKPOINT = "PRAGMA wal_checkpoint(TRUNCATE)"
+BEGIN_WRITE = "BEGIN IMMEDIATE"  # take the write lock now, so busy_timeout applies up front
+BEGIN_READ = "BEGIN"
+COMMIT = "COMMIT"
+ROLLBACK = "ROLLBACK"
+
+
+def explain(error: sqlite3.Error) -> str:
+    """A reason a person can act on, from SQLite's error code."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    reasons = (
+        ("SQLITE_READONLY", "the file (or its folder) is read-only"),
+        ("SQLITE_FULL", "the disk is full"),
+        ("SQLITE_BUSY", f"another connection kept it busy for over {BUSY_TIMEOUT_SECONDS:g} s"),
+        ("SQLITE_LOCKED", "the database is locked"),
+        ("SQLITE_CANTOPEN", "the file cannot be opened (missing folder or no permission)"),
+        ("SQLITE_PERM", "permission denied"),
+        ("SQLITE_IOERR", "a disk I/O error"),
+        ("SQLITE_CORRUPT", "the file is damaged"),
+        ("SQLITE_NOTADB", "the file is not a SQLite database"),
+        ("SQLITE_CONSTRAINT", "the row breaks a table rule"),
+    )
+    for prefix, reason in reasons:
+        if name.startswith(prefix):
+            return f"{reason} ({error})"
+    return str(error)
+
+
+async def rollback_quietly(db: aiosqlite.Connection) -> None:
+    # Nothing may be open (SQLite may already have rolled back); the first error matters.
+    with contextlib.suppress(sqlite3.Error):
+        await db.execute(ROLLBACK)
+
+
+async def _single_value(db: aiosqlite.Connection, sql: str) -> Any:
+    async with db.execute(sql) as cursor:
+        row = await cursor.fetchone()
+    if row is None:  # every PRAGMA used here answers one row; say so rather than fail obscurely
+        raise sqlite3.DatabaseError("a PRAGMA answered no row")
+    return row[0]
+
+
+async def _enable_wal(db: aiosqlite.Connection) -> str:
+    """Switch the file to WAL (a no-op once it is) and return the journal mode now in force.
+
+    Switching needs an exclusive lock, and two connections switching a new file at once
+    deadlock: SQLite answers one of them SQLITE_BUSY at once rather than waiting. So retry,
+    for as long as busy_timeout would have waited.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            return str(await _single_value(db, PRAGMA_WAL))
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
+async def configure(db: aiosqlite.Connection, path: Path, *, writing: bool) -> None:
+    """Per-connection settings; the writer also makes the file durable (WAL, FULL sync)."""
+    try:
+        await db.execute(PRAGMA_BUSY_TIMEOUT)
+        await db.execute(PRAGMA_FOREIGN_KEYS)
+        if writing:
+            mode = await _enable_wal(db)
+            if mode != "wal":
+                log.warning("%s: WAL unavailable (journal mode %s); writes stay durable", path, mode)
+            await db.execute(PRAGMA_SYNCHRONOUS_FULL)
+            await db.execute(PRAGMA_SECURE_DELETE)
+    except sqlite3.Error as error:
+        raise LogWriteError(path, "open the log", explain(error)) from None
+
+
+async def _schema_version(db: aiosqlite.Connection) -> int:
+    return int(await _single_value(db, PRAGMA_USER_VERSION))
+
+
+async def apply_migrations(db: aiosqlite.Connection, path: Path) -> None:
+    """Bring the schema to CURRENT_SCHEMA_VERSION, one migration per transaction.
+
+    A current file is only read (so a read-only file still opens, and its writes fail with a
+    clear LogWriteError). Otherwise the version is read again under the write lock, so two
+    processes opening an old file at once apply each migration exactly once.
+    """
+    try:
+        version = await _schema_version(db)
+    except sqlite3.Error as error:
+        raise LogWriteError(path, "read the schema version", explain(error)) from None
+    if version > CURRENT_SCHEMA_VERSION:
+        raise FeedbackLogError(
+            f"The feedback log {path} has schema version {version}, made by a newer "
+            f"Soundalike; this one knows up to version {CURRENT_SCHEMA_VERSION}."
+        )
+    for migration in MIGRATIONS:
+        if version >= migration.version:
+            continue
+        try:
+            await db.execute(BEGIN_WRITE)
+            try:
+                version = await _schema_version(db)
+                if version < migration.version:
+                    for statement in migration.sqlite:
+                        await db.execute(statement)
+                    version = migration.version
+                    log.info("%s: schema now at version %d (%s)", path, version, migration.summary)
+                await db.execute(COMMIT)
+            except BaseException:
+                await rollback_quietly(db)
+                raise
+        except sqlite3.Error as error:
+            action = f"upgrade the schema to version {migration.version}"
+            raise LogWriteError(path, action, explain(error)) from None
