@@ -88,14 +88,12 @@ from recommender.feedback.queries import (
     INSERT_QUERY,
     INSERT_SUGGESTION,
     MEMBER_SONG_VERDICTS,
-    QUERY_EXISTS,
     RELEASE_MESSAGE,
     RETRACT_BY_MESSAGE,
     RETRACT_BY_QUERY,
     SELECT_BLOCKS,
     SELECT_QUERY_BY_MESSAGE,
     SELECT_SUGGESTIONS,
-    SET_MESSAGE,
     SUGGESTION_EXISTS,
 )
 from recommender.feedback.schema import (
@@ -347,59 +345,6 @@ class FeedbackLog:
                 raise sqlite3.DatabaseError("the new query got no id")
             await db.executemany(INSERT_SUGGESTION, _suggestion_rows(query_id, checked))
         return query_id
-
-    async def record_query(
-        self,
-        *,
-        guild_id: int,
-        user_id: int,
-        command: str,
-        channel_id: int | None = None,
-        typed_title: str | None = None,
-        typed_artist: str | None = None,
-        resolved_item_id: str | None = None,
-        model_version: str | None = None,
-        latency_ms: float | None = None,
-        params: dict | None = None,
-        message_id: int | None = None,
-    ) -> int:
-        """Log a query alone (e.g. one that found no song); add suggestions later with
-        :meth:`record_suggestions`, or use :meth:`record_answer` to do both at once."""
-        return await self.record_answer(
-            guild_id=guild_id,
-            user_id=user_id,
-            command=command,
-            channel_id=channel_id,
-            typed_title=typed_title,
-            typed_artist=typed_artist,
-            resolved_item_id=resolved_item_id,
-            model_version=model_version,
-            latency_ms=latency_ms,
-            params=params,
-            message_id=message_id,
-        )
-
-    async def record_suggestions(self, query_id: int, suggestions: Iterable[tuple[int, str, float | None]]) -> bool:
-        """Add the suggestions shown for a query. False when the query is gone (forgotten)."""
-        rows = _suggestion_rows(query_id, _checked_suggestions(suggestions))
-        async with self._write("record suggestions") as db:
-            if not await db.execute_fetchall(QUERY_EXISTS, (query_id,)):
-                return False
-            await db.executemany(INSERT_SUGGESTION, rows)
-        return True
-
-    async def attach_message(self, query_id: int, message_id: int) -> bool:
-        """Record the Discord message that shows a query's answer (known only after sending).
-
-        The message moves off any older query it was attached to. False when the query is
-        gone (its member was forgotten in the meantime).
-        """
-        async with self._write("attach a message") as db:
-            if not await db.execute_fetchall(QUERY_EXISTS, (query_id,)):
-                return False
-            await db.execute(RELEASE_MESSAGE, (message_id,))
-            await db.execute(SET_MESSAGE, (message_id, query_id))
-        return True
 
     # -- ratings -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ ever built from values. See the log's docstring for the rating semantics they im
 
 from __future__ import annotations
 
-# A message shows one answer: attaching it to a query takes it off any other query.
+# A message shows one answer: logging an answer with it takes it off any other query.
 RELEASE_MESSAGE = "UPDATE queries SET message_id = NULL WHERE message_id = ?"
 INSERT_QUERY = """
 INSERT INTO queries (created_at, guild_id, channel_id, user_id, command, typed_title,
@@ -19,8 +19,6 @@ VALUES (:created_at, :guild_id, :channel_id, :user_id, :command, :typed_title,
         :params_json)
 """
 INSERT_SUGGESTION = "INSERT INTO suggestions (query_id, position, item_id, score) VALUES (?, ?, ?, ?)"
-QUERY_EXISTS = "SELECT 1 FROM queries WHERE id = ?"
-SET_MESSAGE = "UPDATE queries SET message_id = ? WHERE id = ?"
 FIND_QUERY_BY_MESSAGE = "SELECT id, message_id FROM queries WHERE message_id = ?"
 FIND_QUERY_BY_ID = "SELECT id, message_id FROM queries WHERE id = ?"
 SUGGESTION_EXISTS = "SELECT 1 FROM suggestions WHERE query_id = ? AND position = ?"

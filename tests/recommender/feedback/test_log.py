@@ -97,36 +97,45 @@ async def test_record_answer_round_trips_through_query_for_message(log: Feedback
     assert await log.query_for_message(7002) is None
 
 
-async def test_query_then_suggestions_then_message(log: FeedbackLog):
-    query_id = await log.record_query(guild_id=NO_GUILD, user_id=ASKER, command="similar")
-    assert await log.query_for_message(8000) is None
-    assert await log.record_suggestions(query_id, [(1, "x", None), (2, "y", 0.25)]) is True
-    assert await log.attach_message(query_id, 8000) is True
+async def test_an_answer_with_only_the_required_fields_round_trips(log: FeedbackLog):
+    unshown = await log.record_answer(guild_id=NO_GUILD, user_id=ASKER, command="similar")
+    assert await log.query_for_message(8000) is None  # an answer without a message is not found by one
+    shown = await log.record_answer(
+        guild_id=NO_GUILD,
+        user_id=ASKER,
+        command="similar",
+        suggestions=[(1, "x", None), (2, "y", 0.25)],
+        message_id=8000,
+    )
     logged = await log.query_for_message(8000)
-    assert logged.id == query_id
+    assert logged.id == shown != unshown
     assert logged.guild_id == NO_GUILD
     assert logged.params == {}
+    assert (logged.channel_id, logged.typed_title, logged.model_version, logged.latency_ms) == (None,) * 4
     assert logged.suggestions == (LoggedSuggestion(1, "x", None), LoggedSuggestion(2, "y", 0.25))
 
 
-async def test_attach_and_suggestions_for_a_vanished_query_do_not_land(log: FeedbackLog, db_path):
-    assert await log.attach_message(12345, 8000) is False
-    assert await log.record_suggestions(12345, [(1, "x", 0.5)]) is False
-    assert table_rows(db_path)["suggestions"] == []
+async def test_nothing_lands_on_an_answer_that_is_gone(log: FeedbackLog, db_path):
+    query_id = await answer(log, 8000, user=BOB)
+    await log.forget_user(BOB)
+    assert await log.record_feedback(8000, ALICE, UP) is False
+    assert await log.record_feedback(None, ALICE, UP, position=1, query_id=query_id) is False
+    assert await log.retract_feedback(8000, ALICE, UP) is False
+    rows = table_rows(db_path)
+    assert rows["queries"] == rows["suggestions"] == rows["feedback"] == []
 
 
 async def test_a_message_moves_to_the_answer_it_now_shows(log: FeedbackLog):
     first = await answer(log, 8100, ("a", "b"))
     await log.record_feedback(8100, ALICE, UP, position=1)
-    second = await answer(log, None, ("c", "d"))
-    assert await log.attach_message(second, 8100) is True
+    second = await answer(log, 8100, ("c", "d"))  # the bot edited the message to show this answer
     assert (await log.query_for_message(8100)).id == second
     # New ratings go to the answer shown now; the old rating can still be withdrawn.
     await log.record_feedback(8100, ALICE, UP, position=1)
     assert await log.liked_items(GUILD, ALICE) == ["c", "a"]
     assert await log.retract_feedback(8100, ALICE, UP, position=1) is True
     assert await log.liked_items(GUILD, ALICE) == []
-    # record_answer with a message id takes it over too.
+    # It moves as often as the message is edited.
     third = await answer(log, 8100, ("e",))
     assert (await log.query_for_message(8100)).id == third
     assert first != second != third
@@ -323,7 +332,7 @@ async def test_stats_count_answers_and_current_ratings_per_version(log: Feedback
     await answer(log, 2, version="v1")
     await answer(log, 3, version="v2")
     await answer(log, 4, version="v2", guild=OTHER_GUILD)
-    await log.record_query(guild_id=GUILD, user_id=ASKER, command="similar", model_version="v2")
+    await log.record_answer(guild_id=GUILD, user_id=ASKER, command="similar", model_version="v2")  # nothing shown
     await log.record_feedback(1, ALICE, UP)
     await log.record_feedback(1, BOB, UP, position=1)
     await log.record_feedback(2, ALICE, DOWN, position=2)
