@@ -19,7 +19,7 @@ from recommender.app.limits import ComputePool
 from recommender.app.retrainer import Retrainer
 from recommender.config import Config
 from recommender.errors import UnknownSong
-from recommender.feedback.log import FeedbackLog
+from recommender.feedback.log import FeedbackLog, RatingOutcome
 from recommender.results import Answer, Candidate, Resolution, Suggestion
 from recommender.service import NotEnoughHistory
 
@@ -188,6 +188,7 @@ def make_bot(config: Config, *, service=None, feedback_log=None, retrainer=None,
         feedback_log.liked_items.return_value = []
         feedback_log.blocked_items.return_value = set()
         feedback_log.record_answer.return_value = 1
+        feedback_log.rate_or_take_back.return_value = RatingOutcome.RECORDED
         feedback_log.query_for_message.return_value = None
         feedback_log.feedback_over_time.return_value = []
         feedback_log.top_queries.return_value = []

@@ -394,19 +394,18 @@ async def rate_suggestion(
 
     Pressing 👎 on a song the member currently turns down (or 👍 on one they like) takes back
     that rating on this answer, so a dislike that sticks can always be undone where it was made.
+    The log decides and writes in one transaction, so two quick presses cannot race.
     """
-    if item_id is not None:
-        current = (
-            set(await feedback_log.liked_items(guild_id, user_id))
-            if value > 0
-            else await feedback_log.disliked_items(guild_id, user_id)
-        )
-        if item_id in current and await feedback_log.retract_feedback(
-            message_id, user_id, value, position, query_id=query_id
-        ):
-            return Rated.TAKEN_BACK
-    recorded = await feedback_log.record_feedback(message_id, user_id, value, position, query_id=query_id)
-    return Rated.RECORDED if recorded else Rated.NOT_FOUND
+    outcome = await feedback_log.rate_or_take_back(
+        guild_id=guild_id,
+        user_id=user_id,
+        value=value,
+        position=position,
+        item_id=item_id,
+        message_id=message_id,
+        query_id=query_id,
+    )
+    return Rated[outcome.name]  # the log's outcomes carry the same names
 
 
 # -- blocks ---------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ Every SQL statement run here is a named constant with ``?`` or ``:name`` paramet
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import sqlite3
@@ -64,38 +65,8 @@ from typing import NamedTuple
 
 import aiosqlite
 
+from recommender.feedback import queries
 from recommender.feedback.errors import LogReadError, LogWriteError
-from recommender.feedback.queries import (
-    ALL_FEEDBACK_BY_DAY,
-    ALL_TOP_QUERIES,
-    ALL_VERSION_STATS,
-    DELETE_BLOCK,
-    EXPIRE_FEEDBACK,
-    EXPIRE_QUERIES,
-    EXPIRE_SUGGESTIONS,
-    FIND_QUERY_BY_ID,
-    FIND_QUERY_BY_MESSAGE,
-    FORGET_BLOCKER,
-    FORGET_FEEDBACK,
-    FORGET_FEEDBACK_ON_ANSWERS,
-    FORGET_QUERIES,
-    FORGET_SUGGESTIONS,
-    GUILD_FEEDBACK_BY_DAY,
-    GUILD_TOP_QUERIES,
-    GUILD_VERSION_STATS,
-    INSERT_BLOCK,
-    INSERT_FEEDBACK,
-    INSERT_QUERY,
-    INSERT_SUGGESTION,
-    MEMBER_SONG_VERDICTS,
-    RELEASE_MESSAGE,
-    RETRACT_BY_MESSAGE,
-    RETRACT_BY_QUERY,
-    SELECT_BLOCKS,
-    SELECT_QUERY_BY_MESSAGE,
-    SELECT_SUGGESTIONS,
-    SUGGESTION_EXISTS,
-)
 from recommender.feedback.schema import (
     BEGIN_READ,
     BEGIN_WRITE,
@@ -115,6 +86,14 @@ RATING_VALUES = (1, -1)
 
 
 # -- what the log hands back: plain values, never rows --------------------------------------
+
+
+class RatingOutcome(enum.Enum):
+    """What a press of 👍/👎 on a suggestion did (:meth:`FeedbackLog.rate_or_take_back`)."""
+
+    RECORDED = "recorded"
+    TAKEN_BACK = "taken back"
+    NOT_FOUND = "not found"  # the answer or that position is not in the log
 
 
 class LoggedSuggestion(NamedTuple):
@@ -254,6 +233,7 @@ class FeedbackLog:
         try:
             await configure(writer, path, writing=True)
             await apply_migrations(writer, path)
+            writer.row_factory = sqlite3.Row  # statements inside write transactions read columns by name
             reader = await _connect(path, "open the log for reading")
             await configure(reader, path, writing=False)
             reader.row_factory = sqlite3.Row
@@ -338,12 +318,12 @@ class FeedbackLog:
         }
         async with self._write("record a query") as db:
             if message_id is not None:
-                await db.execute(RELEASE_MESSAGE, (message_id,))
-            cursor = await db.execute(INSERT_QUERY, values)
+                await db.execute(queries.RELEASE_MESSAGE, (message_id,))
+            cursor = await db.execute(queries.INSERT_QUERY, values)
             query_id = cursor.lastrowid
             if query_id is None:  # an INSERT into a rowid table always sets it
                 raise sqlite3.DatabaseError("the new query got no id")
-            await db.executemany(INSERT_SUGGESTION, _suggestion_rows(query_id, checked))
+            await db.executemany(queries.INSERT_SUGGESTION, _suggestion_rows(query_id, checked))
         return query_id
 
     # -- ratings -------------------------------------------------------------------------
@@ -364,21 +344,9 @@ class FeedbackLog:
         """
         _check_rating(value)
         _check_target(message_id, query_id)
+        rating = _Rating(message_id, query_id, user_id, position, value, _timestamp(self._clock()))
         async with self._write("record a rating") as db:
-            if message_id is not None:
-                found = list(await db.execute_fetchall(FIND_QUERY_BY_MESSAGE, (message_id,)))
-            else:
-                found = list(await db.execute_fetchall(FIND_QUERY_BY_ID, (query_id,)))
-            if not found:
-                return False
-            target_query, target_message = found[0]
-            if position is not None and not await db.execute_fetchall(SUGGESTION_EXISTS, (target_query, position)):
-                return False
-            await db.execute(
-                INSERT_FEEDBACK,
-                (target_query, target_message, user_id, position, value, _timestamp(self._clock())),
-            )
-        return True
+            return await _insert_rating(db, rating)
 
     async def retract_feedback(
         self,
@@ -392,25 +360,53 @@ class FeedbackLog:
         """Withdraw a member's standing ``value`` rating (a reaction removed). True if any was."""
         _check_rating(value)
         _check_target(message_id, query_id)
-        now = _timestamp(self._clock())
+        rating = _Rating(message_id, query_id, user_id, position, value, _timestamp(self._clock()))
         async with self._write("retract a rating") as db:
-            if message_id is not None:
-                cursor = await db.execute(RETRACT_BY_MESSAGE, (now, message_id, user_id, position, value))
-            else:
-                cursor = await db.execute(RETRACT_BY_QUERY, (now, query_id, user_id, position, value))
-            changed = cursor.rowcount
-        return changed > 0
+            return await _retract_rating(db, rating)
+
+    async def rate_or_take_back(
+        self,
+        *,
+        guild_id: int,
+        user_id: int,
+        value: int,
+        position: int,
+        item_id: str | None,
+        message_id: int | None = None,
+        query_id: int | None = None,
+    ) -> RatingOutcome:
+        """A member pressed 👍 (+1) or 👎 (-1) on suggestion ``position`` (showing ``item_id``).
+
+        When the song already stands at that rating for them in this guild (a 👎 on a song
+        they dislike, a 👍 on one they like), the press takes back their rating of it on this
+        answer; otherwise it is recorded. ``item_id`` None always records. The decision and the
+        write are one transaction, so two quick presses end as if one came after the other.
+        """
+        _check_rating(value)
+        _check_target(message_id, query_id)
+        rating = _Rating(message_id, query_id, user_id, position, value, _timestamp(self._clock()))
+        async with self._write("record a rating") as db:
+            if (
+                item_id is not None
+                and await _verdict_stands(db, guild_id, user_id, item_id, value)
+                and await _retract_rating(db, rating)
+            ):
+                return RatingOutcome.TAKEN_BACK
+            recorded = await _insert_rating(db, rating)
+        return RatingOutcome.RECORDED if recorded else RatingOutcome.NOT_FOUND
 
     async def liked_items(self, guild_id: int, user_id: int) -> list[str]:
         """Songs the member likes in this guild (latest rating touching them is 👍), newest first."""
-        rows = await self._fetch(MEMBER_SONG_VERDICTS, {"guild": guild_id, "user": user_id, "seed": None, "value": 1})
+        rows = await self._fetch(
+            queries.MEMBER_SONG_VERDICTS, {"guild": guild_id, "user": user_id, "seed": None, "value": 1}
+        )
         return [row["item_id"] for row in rows]
 
     async def disliked_items(self, guild_id: int, user_id: int, seed_item_id: str | None = None) -> set[str]:
         """Songs the member rated 👎 one by one (and not since 👍), in answers for ``seed_item_id``
         when given, else in any answer in this guild."""
         rows = await self._fetch(
-            MEMBER_SONG_VERDICTS,
+            queries.MEMBER_SONG_VERDICTS,
             {"guild": guild_id, "user": user_id, "seed": seed_item_id, "value": -1},
         )
         return {row["item_id"] for row in rows}
@@ -420,19 +416,19 @@ class FeedbackLog:
     async def block(self, guild_id: int, item_id: str, by: int) -> bool:
         """Never suggest ``item_id`` in this guild. True if it was not blocked already."""
         async with self._write("block a song") as db:
-            cursor = await db.execute(INSERT_BLOCK, (guild_id, item_id, by, _timestamp(self._clock())))
+            cursor = await db.execute(queries.INSERT_BLOCK, (guild_id, item_id, by, _timestamp(self._clock())))
             added = cursor.rowcount
         return added > 0
 
     async def unblock(self, guild_id: int, item_id: str) -> bool:
         """Allow ``item_id`` again in this guild. True if it was blocked."""
         async with self._write("unblock a song") as db:
-            cursor = await db.execute(DELETE_BLOCK, (guild_id, item_id))
+            cursor = await db.execute(queries.DELETE_BLOCK, (guild_id, item_id))
             removed = cursor.rowcount
         return removed > 0
 
     async def blocked_items(self, guild_id: int) -> set[str]:
-        rows = await self._fetch(SELECT_BLOCKS, (guild_id,))
+        rows = await self._fetch(queries.SELECT_BLOCKS, (guild_id,))
         return {row["item_id"] for row in rows}
 
     # -- reports -------------------------------------------------------------------------
@@ -440,9 +436,9 @@ class FeedbackLog:
     async def stats(self, guild_id: int | None = None) -> list[VersionStats]:
         """Per model version, oldest first; ``guild_id=None`` covers every guild."""
         if guild_id is None:
-            rows = await self._fetch(ALL_VERSION_STATS, {})
+            rows = await self._fetch(queries.ALL_VERSION_STATS, {})
         else:
-            rows = await self._fetch(GUILD_VERSION_STATS, {"guild": guild_id})
+            rows = await self._fetch(queries.GUILD_VERSION_STATS, {"guild": guild_id})
         return [VersionStats.from_row(row) for row in rows]
 
     async def top_queries(self, guild_id: int | None = None, limit: int = 10) -> list[TopQuery]:
@@ -450,27 +446,27 @@ class FeedbackLog:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if guild_id is None:
-            rows = await self._fetch(ALL_TOP_QUERIES, {"limit": limit})
+            rows = await self._fetch(queries.ALL_TOP_QUERIES, {"limit": limit})
         else:
-            rows = await self._fetch(GUILD_TOP_QUERIES, {"guild": guild_id, "limit": limit})
+            rows = await self._fetch(queries.GUILD_TOP_QUERIES, {"guild": guild_id, "limit": limit})
         return [TopQuery(row["item_id"], row["typed_title"], row["typed_artist"], row["times"]) for row in rows]
 
     async def feedback_over_time(self, guild_id: int | None = None) -> list[FeedbackDay]:
         """Current 👍/👎 counts per UTC day (the day each rating was made) and model version."""
         if guild_id is None:
-            rows = await self._fetch(ALL_FEEDBACK_BY_DAY, {})
+            rows = await self._fetch(queries.ALL_FEEDBACK_BY_DAY, {})
         else:
-            rows = await self._fetch(GUILD_FEEDBACK_BY_DAY, {"guild": guild_id})
+            rows = await self._fetch(queries.GUILD_FEEDBACK_BY_DAY, {"guild": guild_id})
         return [FeedbackDay(row["day"], row["model_version"], row["up"], row["down"]) for row in rows]
 
     async def query_for_message(self, message_id: int) -> LoggedQuery | None:
         """The query a message shows, with its suggestions; None for a message not ours."""
         async with self._read() as db:
-            found = list(await db.execute_fetchall(SELECT_QUERY_BY_MESSAGE, (message_id,)))
+            found = list(await db.execute_fetchall(queries.SELECT_QUERY_BY_MESSAGE, (message_id,)))
             if not found:
                 return None
             row = found[0]
-            suggestions = await db.execute_fetchall(SELECT_SUGGESTIONS, (row["id"],))
+            suggestions = await db.execute_fetchall(queries.SELECT_SUGGESTIONS, (row["id"],))
         fields = dict(zip(row.keys(), row))  # (iterating a Row gives its values, not its keys)
         params_json = fields.pop("params_json")
         return LoggedQuery(
@@ -492,11 +488,11 @@ class FeedbackLog:
         async with self._write("forget a member") as db:
             counts = {}
             for name, statement in (
-                ("feedback", FORGET_FEEDBACK),
-                ("feedback_on_their_answers", FORGET_FEEDBACK_ON_ANSWERS),
-                ("suggestions", FORGET_SUGGESTIONS),
-                ("queries", FORGET_QUERIES),
-                ("blocks_unnamed", FORGET_BLOCKER),
+                ("feedback", queries.FORGET_FEEDBACK),
+                ("feedback_on_their_answers", queries.FORGET_FEEDBACK_ON_ANSWERS),
+                ("suggestions", queries.FORGET_SUGGESTIONS),
+                ("queries", queries.FORGET_QUERIES),
+                ("blocks_unnamed", queries.FORGET_BLOCKER),
             ):
                 cursor = await db.execute(statement, (user_id,))
                 counts[name] = cursor.rowcount
@@ -522,13 +518,61 @@ class FeedbackLog:
         async with self._write("expire old questions") as db:
             counts = {}
             for name, statement in (
-                ("feedback", EXPIRE_FEEDBACK),
-                ("suggestions", EXPIRE_SUGGESTIONS),
-                ("queries", EXPIRE_QUERIES),
+                ("feedback", queries.EXPIRE_FEEDBACK),
+                ("suggestions", queries.EXPIRE_SUGGESTIONS),
+                ("queries", queries.EXPIRE_QUERIES),
             ):
                 cursor = await db.execute(statement, (cutoff,))
                 counts[name] = cursor.rowcount
         return counts
+
+
+class _Rating(NamedTuple):
+    """One press or reaction: on a message (or a query), whole or one suggestion."""
+
+    message_id: int | None
+    query_id: int | None
+    user_id: int
+    position: int | None
+    value: int
+    at: str  # the log's timestamp
+
+
+async def _insert_rating(db: aiosqlite.Connection, rating: _Rating) -> bool:
+    """Add the rating inside the caller's write transaction; False when its target is not logged."""
+    target: int | None
+    if rating.message_id is not None:
+        statement, target = queries.FIND_QUERY_BY_MESSAGE, rating.message_id
+    else:
+        statement, target = queries.FIND_QUERY_BY_ID, rating.query_id
+    found = list(await db.execute_fetchall(statement, (target,)))
+    if not found:
+        return False
+    query_id, message_id = found[0]
+    shown = (query_id, rating.position)
+    if rating.position is not None and not await db.execute_fetchall(queries.SUGGESTION_EXISTS, shown):
+        return False
+    values = (query_id, message_id, rating.user_id, rating.position, rating.value, rating.at)
+    await db.execute(queries.INSERT_FEEDBACK, values)
+    return True
+
+
+async def _retract_rating(db: aiosqlite.Connection, rating: _Rating) -> bool:
+    """Stamp the member's standing rating of that value retracted; False when none stands."""
+    target: int | None
+    if rating.message_id is not None:
+        statement, target = queries.RETRACT_BY_MESSAGE, rating.message_id
+    else:
+        statement, target = queries.RETRACT_BY_QUERY, rating.query_id
+    cursor = await db.execute(statement, (rating.at, target, rating.user_id, rating.position, rating.value))
+    return cursor.rowcount > 0
+
+
+async def _verdict_stands(db: aiosqlite.Connection, guild_id: int, user_id: int, item_id: str, value: int) -> bool:
+    """Whether the member's current word on the song in this guild is ``value`` (liked or disliked)."""
+    verdicts = {"guild": guild_id, "user": user_id, "seed": None, "value": value}
+    rows = await db.execute_fetchall(queries.MEMBER_SONG_VERDICTS, verdicts)
+    return any(row["item_id"] == item_id for row in rows)
 
 
 async def _connect(path: Path, action: str) -> aiosqlite.Connection:

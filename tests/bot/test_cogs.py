@@ -42,7 +42,7 @@ from recommender.app.retrainer import RetrainFailed, RetrainOutcome, RetrainProg
 from recommender.config import BotConfig, Config, ServingConfig
 from recommender.errors import DataError, ModelError, SoundalikeError
 from recommender.feedback.errors import LogWriteError
-from recommender.feedback.log import LoggedQuery, LoggedSuggestion, VersionStats
+from recommender.feedback.log import LoggedQuery, LoggedSuggestion, RatingOutcome, VersionStats
 
 
 @pytest.fixture
@@ -435,9 +435,17 @@ async def test_rate_button_is_rebuilt_from_its_custom_id_and_records_the_positio
     button = await RateButton.from_custom_id(interaction, mock.Mock(), match)
     assert (button.position, button.value) == (3, -1)
     bot.feedback_log.query_for_message.return_value = logged_query()
-    bot.feedback_log.record_feedback.return_value = True
+    bot.feedback_log.rate_or_take_back.return_value = RatingOutcome.RECORDED
     await button.callback(interaction)
-    bot.feedback_log.record_feedback.assert_awaited_once_with(MESSAGE_ID, interaction.user.id, -1, 3, query_id=None)
+    bot.feedback_log.rate_or_take_back.assert_awaited_once_with(
+        guild_id=GUILD_ID,
+        user_id=interaction.user.id,
+        value=-1,
+        position=3,
+        item_id=SONGS[3][0],
+        message_id=MESSAGE_ID,
+        query_id=None,
+    )
     assert sent_texts(interaction) == [
         "Noted: 👎 for suggestion 3. I will leave it out of your answers for this song, your mixes and /foryou; "
         "press 👎 3 again to take that back."
@@ -450,11 +458,12 @@ async def test_rate_button_is_rebuilt_from_its_custom_id_and_records_the_positio
 
 async def test_pressing_the_same_rating_again_takes_it_back(bot):
     bot.feedback_log.query_for_message.return_value = logged_query()
-    bot.feedback_log.disliked_items.return_value = {SONGS[2][0]}  # the song shown at position 2
-    bot.feedback_log.retract_feedback.return_value = True
+    # The log decides (the song shown at position 2 is disliked already) and takes it back.
+    bot.feedback_log.rate_or_take_back.return_value = RatingOutcome.TAKEN_BACK
     interaction = make_interaction(bot, kind=discord.InteractionType.component, message=make_message())
     await RateButton(2, -1).callback(interaction)
-    bot.feedback_log.retract_feedback.assert_awaited_once_with(MESSAGE_ID, interaction.user.id, -1, 2, query_id=None)
+    bot.feedback_log.rate_or_take_back.assert_awaited_once()
+    assert bot.feedback_log.rate_or_take_back.await_args.kwargs["item_id"] == SONGS[2][0]
     bot.feedback_log.record_feedback.assert_not_awaited()
     assert sent_texts(interaction) == ["Took back your 👎 for suggestion 2: it may be suggested to you again."]
 

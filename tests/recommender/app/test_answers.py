@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+
 import pytest
 from bot_mocks import FakeService
 from hypothesis import given
@@ -202,6 +205,43 @@ async def test_blocks_are_per_server_and_dislikes_per_member_and_seed(feedback_l
         )
         is Rated.NOT_FOUND
     )
+
+
+async def presses_on_a_fresh_log(path, standing: int | None, presses: tuple[int, ...], order) -> tuple:
+    """Alice presses ``presses`` on suggestion 1 (Hey Ya!) of one answer, after a ``standing``
+    rating of it (None: none). ``order`` None presses all at once; else one after another in
+    that order. Returns each press's outcome (in ``presses`` order) and what she likes and
+    dislikes afterwards."""
+    async with FeedbackLog.open(path) as log:
+        await log.record_answer(
+            guild_id=GUILD, user_id=BOB, command="soundalike", suggestions=[(1, HEY_YA, 0.9)], message_id=77
+        )
+        if standing is not None:
+            assert await log.record_feedback(77, ALICE, standing, 1)
+
+        async def press(value: int) -> Rated:
+            return await rate_suggestion(
+                log, guild_id=GUILD, user_id=ALICE, value=value, position=1, item_id=HEY_YA, message_id=77
+            )
+
+        if order is None:
+            outcomes = await asyncio.wait_for(asyncio.gather(*(press(value) for value in presses)), 30)
+        else:
+            outcomes = [None] * len(presses)
+            for index in order:
+                outcomes[index] = await press(presses[index])
+        return tuple(outcomes), await log.liked_items(GUILD, ALICE), await log.disliked_items(GUILD, ALICE)
+
+
+@pytest.mark.parametrize("standing", [None, 1, -1], ids=["unrated", "liked", "disliked"])
+@pytest.mark.parametrize("presses", [(-1, -1), (1, 1), (1, -1)], ids=["two-downs", "two-ups", "up-and-down"])
+async def test_two_quick_presses_end_as_if_one_came_after_the_other(tmp_path, standing, presses):
+    serial = [
+        await presses_on_a_fresh_log(tmp_path / f"serial-{number}.sqlite3", standing, presses, order)
+        for number, order in enumerate(itertools.permutations(range(len(presses))))
+    ]
+    together = await presses_on_a_fresh_log(tmp_path / "together.sqlite3", standing, presses, None)
+    assert together in serial
 
 
 async def test_foryou_folds_in_the_members_likes_in_this_server_and_leaves_out_rated_and_blocked(feedback_log, pool):

@@ -23,6 +23,7 @@ from recommender.feedback.log import (
     FeedbackDay,
     FeedbackLog,
     LoggedSuggestion,
+    RatingOutcome,
     TopQuery,
     VersionStats,
 )
@@ -37,9 +38,9 @@ async def test_open_creates_a_durable_wal_database(log: FeedbackLog, db_path: Pa
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert connection.execute("PRAGMA user_version").fetchone() == (CURRENT_SCHEMA_VERSION,)
     # Per-connection settings of the writer: FULL (2) fsyncs the WAL at every commit.
-    assert await log._writer.execute_fetchall("PRAGMA synchronous") == [(2,)]
-    assert await log._writer.execute_fetchall("PRAGMA foreign_keys") == [(1,)]
-    assert await log._writer.execute_fetchall("PRAGMA busy_timeout") == [(5000,)]
+    for setting, expected in (("synchronous", 2), ("foreign_keys", 1), ("busy_timeout", 5000)):
+        rows = await log._writer.execute_fetchall(f"PRAGMA {setting}")
+        assert [tuple(row) for row in rows] == [(expected,)], setting
 
 
 async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path):
@@ -214,6 +215,46 @@ async def test_the_newest_rating_touching_a_song_decides(log: FeedbackLog, clock
     # For seed-1 alone the 👎 is still the newest word on b.
     assert await log.disliked_items(GUILD, ALICE, seed_item_id="seed-1") == {"b"}
     assert await log.disliked_items(GUILD, ALICE, seed_item_id="seed-2") == set()
+
+
+async def test_a_press_on_a_suggestion_records_or_takes_back_its_rating(log: FeedbackLog):
+    await answer(log, 9000, ("a", "b"))
+    await answer(log, 9001, ("a",))
+    await answer(log, 9100, ("a",), guild=OTHER_GUILD)
+
+    async def press(message_id: int, value: int, position: int = 1, item_id: str | None = "a") -> RatingOutcome:
+        return await log.rate_or_take_back(
+            guild_id=OTHER_GUILD if message_id == 9100 else GUILD,
+            user_id=ALICE,
+            value=value,
+            position=position,
+            item_id=item_id,
+            message_id=message_id,
+        )
+
+    assert await press(9000, DOWN) is RatingOutcome.RECORDED
+    assert await log.disliked_items(GUILD, ALICE) == {"a"}
+    # Disliked, but not on this answer: nothing to take back here, so the press is recorded.
+    assert await press(9001, DOWN) is RatingOutcome.RECORDED
+    assert await press(9001, DOWN) is RatingOutcome.TAKEN_BACK
+    assert await log.disliked_items(GUILD, ALICE) == {"a"}  # the first answer's 👎 still stands
+    assert await press(9000, UP) is RatingOutcome.RECORDED  # a re-rate replaces
+    assert (await log.liked_items(GUILD, ALICE), await log.disliked_items(GUILD, ALICE)) == (["a"], set())
+    # Taking the 👍 back withdraws only that rating: the 👎 under it stands again.
+    assert await press(9000, UP) is RatingOutcome.TAKEN_BACK
+    assert (await log.liked_items(GUILD, ALICE), await log.disliked_items(GUILD, ALICE)) == ([], {"a"})
+    # Verdicts are per guild, and a press that does not say which song it shows always records.
+    assert await press(9100, DOWN) is RatingOutcome.RECORDED
+    assert await press(9000, DOWN, item_id=None) is RatingOutcome.RECORDED
+    assert await log.disliked_items(GUILD, ALICE) == {"a"}
+    # Not ours, or not shown: nothing is written.
+    assert await press(9999, UP) is RatingOutcome.NOT_FOUND
+    assert await press(9000, UP, position=3) is RatingOutcome.NOT_FOUND
+    assert await log.liked_items(GUILD, ALICE) == []
+    with pytest.raises(ValueError, match="rating is"):
+        await press(9000, 0)
+    with pytest.raises(ValueError, match="exactly one"):
+        await log.rate_or_take_back(guild_id=GUILD, user_id=ALICE, value=UP, position=1, item_id="a")
 
 
 async def test_liked_items_are_newest_first_and_scoped_to_guild_and_member(log: FeedbackLog):
@@ -560,6 +601,15 @@ EXECUTING_CALLS = {"execute", "executemany", "execute_fetchall", "executescript"
 PASS_THROUGH = {"_fetch": 0, "_read_only_rows": 1, "_single_value": 1}
 
 
+def statement_name(node: ast.expr) -> str | None:
+    """``NAME`` for ``NAME`` or ``queries.NAME``; None for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "queries":
+        return node.attr
+    return None
+
+
 def test_sql_is_never_built_by_string_formatting():
     """In every module of recommender/feedback: statements are named string constants (of any
     of its modules), never f-strings, operators or str.format on SQL."""
@@ -597,16 +647,11 @@ def test_sql_is_never_built_by_string_formatting():
                 problems.append(f"{where}: str.format call")
             if name in EXECUTING_CALLS:
                 executed += 1
-                statement = node.args[0]
                 # A named constant, or a variable that only ever holds one (checked below/above).
-                if not isinstance(statement, ast.Name):
+                if statement_name(node.args[0]) not in constants | {"sql", "statement"}:
                     problems.append(f"{where}: {name}() is not given a named constant")
-                elif statement.id not in constants | {"sql", "statement"}:
-                    problems.append(f"{where}: {name}({statement.id}) is not a constant")
-            if name in PASS_THROUGH:
-                statement = node.args[PASS_THROUGH[name]]
-                if not (isinstance(statement, ast.Name) and statement.id in constants):
-                    problems.append(f"{where}: {name}() is not given a named constant")
+            if name in PASS_THROUGH and statement_name(node.args[PASS_THROUGH[name]]) not in constants:
+                problems.append(f"{where}: {name}() is not given a named constant")
     assert executed > 20  # the check looked at the real statements
     assert problems == []
     # The loop variables `statement` walk tuples of constants only.
