@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import os
+import json
 import random
 import re
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 from feedback_logs import ALICE, ASKER, BOB, DOWN, GUILD, OTHER_GUILD, UP, answer, table_rows
+from paths import HELPERS
 
 from recommender.errors import SoundalikeError
 from recommender.feedback import schema as feedback_schema
@@ -575,22 +578,34 @@ async def test_a_full_disk_is_a_clear_error(log, db_path: Path):
     assert await log.query_for_message(1) is None
 
 
-@pytest.mark.skipif(
-    hasattr(os, "geteuid") and os.geteuid() == 0,
-    reason="root ignores file permissions; test_a_refused_write_is_a_clear_error covers the path",
-)
-async def test_a_read_only_file_opens_and_its_writes_fail_clearly(db_path: Path):
+async def write_one_answer(db_path: Path) -> None:
     async with FeedbackLog.open(db_path) as log:
         await answer(log, 1)
+
+
+def test_a_read_only_file_opens_and_its_writes_fail_clearly(db_path: Path):
+    """Another process opens a log whose file is read-only to it (chmod 444; run as root, the
+    helper first gives up root's power to ignore permissions): reads work, a write is refused
+    with a message naming the file, and the file is left as it was."""
+    asyncio.run(write_one_answer(db_path))
+    before = table_rows(db_path)
     db_path.chmod(0o444)
     try:
-        async with FeedbackLog.open(db_path) as log:
-            assert (await log.query_for_message(1)) is not None
-            with pytest.raises(LogWriteError, match="read-only") as caught:
-                await log.record_feedback(1, ALICE, UP)
-            assert str(db_path) in str(caught.value)
+        finished = subprocess.run(
+            [sys.executable, str(HELPERS / "read_only_log.py"), str(db_path), "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         db_path.chmod(0o644)
+    assert finished.returncode == 0, finished.stderr
+    report = json.loads(finished.stdout)
+    assert report["answer_found"] is True
+    assert report["write_error"] is not None, "the write went through: the file was not read-only to the helper"
+    assert "read-only" in report["write_error"]
+    assert str(db_path) in report["write_error"]
+    assert table_rows(db_path) == before
 
 
 # -- SQL hygiene -----------------------------------------------------------------------------
