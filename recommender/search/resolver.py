@@ -61,13 +61,15 @@ from recommender.text import (
     MAX_CATALOG_CHARS,
     MAX_QUERY_CHARS,
     TitleParts,
-    clean,
     dash_parts,
     drop_leading_the,
     fold,
     parse_artist,
     parse_title,
     primary_artist_display,
+    shorten,
+    song_label,
+    strip_invisible,
 )
 
 log = logging.getLogger(__name__)
@@ -130,24 +132,6 @@ MAX_FEATURED = 3  # featured artists of a query checked against credits
 # A query word that ends artist names ("lennon") reads as the SURNAME_ARTISTS most listened
 # of them, agreeing less than the full name would.
 MIN_SURNAME_CHARS, SURNAME_ARTISTS, SURNAME_AGREEMENT = 4, 3, 90.0
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis when something was cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - 1)].rstrip() + "…"
-
-
-def make_label(title: str, artist: str, limit: int = MAX_LABEL) -> str:
-    """ "Title — Artist" in at most ``limit`` characters; the artist keeps up to 40."""
-    title, artist = " ".join(str(title).split()), " ".join(str(artist).split())
-    label = f"{title} — {artist}"
-    if len(label) <= limit:
-        return label
-    artist = shorten(artist, min(len(artist), 40))
-    return f"{shorten(title, limit - len(artist) - 3)} — {artist}"
 
 
 # -- match score --------------------------------------------------------------------------------
@@ -1191,8 +1175,8 @@ class TitleResolver:
         ``readings_out`` receives each way the query was read as (title text, typing slips
         that reading stands for, the artist ids it names or None), for the confidence rule.
         """
-        query = " ".join(clean(title, MAX_QUERY_CHARS).split())
-        artist_text = " ".join(clean(artist, MAX_QUERY_CHARS).split()) if artist is not None else ""
+        query = " ".join(strip_invisible(title, MAX_QUERY_CHARS).split())
+        artist_text = " ".join(strip_invisible(artist, MAX_QUERY_CHARS).split()) if artist is not None else ""
         parts = parse_title(query)
         folded_artist = parse_artist(artist_text).primary if artist_text else ""
         shown_artist = artist_text or None
@@ -1403,7 +1387,10 @@ class TitleResolver:
         """Labels of the nearest titles, however weak, for a "no match" message."""
         limit = max(1, min(int(limit), MAX_CHOICES))
         _, _, ranked, _ = self._ranked(query, floor=35.0)
-        return [make_label(title, artist) for _, title, artist in self.display([item for _, _, item in ranked[:limit]])]
+        return [
+            song_label(title, artist, MAX_LABEL)
+            for _, title, artist in self.display([item for _, _, item in ranked[:limit]])
+        ]
 
     def complete(self, partial: object, artist: object = None, limit: int = MAX_CHOICES) -> list[tuple[str, str]]:
         """Autocomplete choices (label, item id) for a half-typed title, best first.
@@ -1412,14 +1399,14 @@ class TitleResolver:
         matches; versions collapse; labels are "Title — Artist" in <= 100 characters.
         """
         limit = max(1, min(int(limit), MAX_CHOICES))
-        text = " ".join(clean(partial, MAX_QUERY_CHARS).split())
-        artist_text = " ".join(clean(artist, MAX_QUERY_CHARS).split()) if artist is not None else ""
+        text = " ".join(strip_invisible(partial, MAX_QUERY_CHARS).split())
+        artist_text = " ".join(strip_invisible(artist, MAX_QUERY_CHARS).split()) if artist is not None else ""
         if not parse_title(text).core:
             shown = self._popular_items(artist_text, limit)
         else:
             _, _, ranked, _ = self._ranked(text, artist_text or None, partial=True)
             shown = [item for _, _, item in ranked[:limit]]
-        return [(make_label(title, artist), item_id) for item_id, title, artist in self.display(shown)]
+        return [(song_label(title, artist, MAX_LABEL), item_id) for item_id, title, artist in self.display(shown)]
 
     def _popular_items(self, artist_text: str, limit: int) -> list[int]:
         folded = parse_artist(artist_text).primary if artist_text else ""
@@ -1436,7 +1423,7 @@ class TitleResolver:
         """Artist names for the artist option's autocomplete, best match then most listened."""
         limit = max(1, min(int(limit), MAX_CHOICES))
         index = self.artist_index
-        folded = drop_leading_the(fold(clean(partial, MAX_QUERY_CHARS)))
+        folded = drop_leading_the(fold(strip_invisible(partial, MAX_QUERY_CHARS)))
         if not folded:
             ids = index.prefixed("", limit * 4)  # some are featured-only names, not shown
             scores = np.full(len(ids), 100.0)
@@ -1450,7 +1437,7 @@ class TitleResolver:
         for i in ids[np.argsort(-rank, kind="stable")].tolist():
             name = self.artist_display[i]
             if name and name not in names:  # featured-only names have no display spelling
-                names.append(shorten(name, MAX_LABEL))
+                names.append(shorten(" ".join(name.split()), MAX_LABEL))
             if len(names) >= limit:
                 break
         return names

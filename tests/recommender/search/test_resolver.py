@@ -16,7 +16,6 @@ from recommender.search.resolver import (
     MAX_LABEL,
     TitleResolver,
     candidate_to_dict,
-    make_label,
     resolution_to_dict,
     resolve_batch,
     typed_edits,
@@ -314,13 +313,6 @@ def test_choices_respect_discord_limits(resolver):
     label = resolver.complete("a very long title")[0][0]
     assert len(label) <= MAX_LABEL and "…" in label and "Verbose" in label
     assert len(resolver.complete("hey", limit=2)) == 2
-
-
-def test_make_label():
-    assert make_label("Hey Ya!", "OutKast") == "Hey Ya! — OutKast"
-    label = make_label("t" * 300, "a" * 300)
-    assert len(label) == MAX_LABEL and label.count("…") == 2
-    assert len(make_label("t" * 300, "OutKast")) == MAX_LABEL and make_label("t" * 300, "OutKast").endswith("— OutKast")
 
 
 def test_complete_artist(resolver):
