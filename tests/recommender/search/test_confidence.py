@@ -25,7 +25,8 @@ from bench.resolver_confidence import (
     rates,
     wilson,
 )
-from recommender.search.resolver import ConfidenceRule, MatchEvidence, TitleResolver
+from recommender.search.resolver import TitleResolver
+from recommender.search.scoring import ConfidenceRule, MatchEvidence
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +142,14 @@ def test_the_confidence_rule():
 
 
 def test_module_knobs_are_the_default_rule():
-    from recommender.search import resolver
+    from recommender.search import scoring
 
     rule = ConfidenceRule()
     assert (rule.min_score, rule.close_margin, rule.one_edit_from, rule.two_edits_from) == (
-        resolver.MIN_CONFIDENT_SCORE,
-        resolver.CLOSE_MARGIN,
-        resolver.ONE_EDIT_FROM,
-        resolver.TWO_EDITS_FROM,
+        scoring.MIN_CONFIDENT_SCORE,
+        scoring.CLOSE_MARGIN,
+        scoring.ONE_EDIT_FROM,
+        scoring.TWO_EDITS_FROM,
     )
 
 

@@ -18,8 +18,8 @@ from recommender.search.resolver import (
     candidate_to_dict,
     resolution_to_dict,
     resolve_batch,
-    typed_edits,
 )
+from recommender.search.scoring import typed_edits
 
 LONG_TITLE = "A Very Long Title " + "That Keeps Going " * 8 + "(Extended Club Mix)"
 LONG_ARTIST = "The Extremely Verbose Orchestra " * 4
