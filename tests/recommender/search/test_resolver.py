@@ -201,25 +201,6 @@ def test_versions_collapse_to_the_most_listened(resolver, dataset):
     assert outkast[0].item_id == dataset.item_ids[outkast[0].item_index]
 
 
-def test_version_groups(resolver):
-    studio = index_of("Hey Ya!", "OutKast")
-    radio = index_of("Hey Ya! (Radio Mix)", "OutKast")
-    live = index_of("Hey Ya! - Live at Wembley", "OutKast")
-    cover = index_of("Hey Ya", "Obadiah Parker")
-    group = resolver.version_group(radio)
-    assert resolver.version_group(studio) == resolver.version_group(live) == group
-    assert resolver.version_group(cover) != group
-    assert resolver.version_group(index_of("Ms. Jackson", "OutKast")) != group
-    assert list(resolver.group_members(group)) == [studio, radio, live]  # most listened first
-    assert resolver.representative(group) == studio
-    remaster = index_of("Bohemian Rhapsody (Remastered 2011)", "Queen")
-    plain = index_of("Bohemian Rhapsody", "Queen")
-    assert resolver.version_group(remaster) == resolver.version_group(plain)
-    assert resolver.representative(resolver.version_group(plain)) == remaster
-    groups = {resolver.version_group(i) for i in range(len(CATALOG))}
-    assert sorted(int(i) for g in groups for i in resolver.group_members(g)) == list(range(len(CATALOG)))
-
-
 def test_a_typed_version_shows_that_version(resolver):
     assert best(resolver, "Hey Ya (Radio Mix)") == ("Hey Ya! (Radio Mix)", "OutKast")
     assert best(resolver, "Hey Ya! [Live]") == ("Hey Ya! - Live at Wembley", "OutKast")
@@ -293,7 +274,7 @@ def test_complete_forgives_a_typo_in_what_was_typed(resolver):
 def test_complete_empty_offers_the_most_listened(resolver):
     choices = resolver.complete("")
     assert choices[0][0] == "Smells Like Teen Spirit — Nirvana"
-    assert len(choices) == min(MAX_CHOICES, len({resolver.version_group(i) for i in range(len(CATALOG))}))
+    assert len(choices) == min(MAX_CHOICES, len(resolver.versions))
     assert resolver.complete("   ") == choices
 
 
@@ -513,8 +494,8 @@ def test_the_index_is_saved_beside_the_dataset_and_loaded_next_time(tmp_path, mo
         assert loaded.resolve(typed) == built.resolve(typed)
         assert loaded.complete(typed) == built.complete(typed)
     assert loaded.complete_artist("o") == built.complete_artist("o")
-    assert [loaded.version_group(i) for i in range(len(CATALOG))] == [
-        built.version_group(i) for i in range(len(CATALOG))
+    assert [loaded.versions.group_of(i) for i in range(len(CATALOG))] == [
+        built.versions.group_of(i) for i in range(len(CATALOG))
     ]
 
 
