@@ -36,7 +36,15 @@ MANIFEST = "manifest.json"
 MMAP_FROM_BYTES = 4096
 
 # The code an index depends on: normalization, version groups and the index layout.
-_SOURCES = ("search/strings.py", "search/scoring.py", "search/cache.py", "search/resolver.py", "versions.py", "text.py")
+_SOURCES = (
+    "search/strings.py",
+    "search/scoring.py",
+    "search/cache.py",
+    "search/index.py",
+    "search/resolver.py",
+    "versions.py",
+    "text.py",
+)
 
 Built = TypeVar("Built")
 
