@@ -11,7 +11,7 @@ and the confidence rule, calibrated by ``bench/resolver_confidence.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,75 +74,66 @@ PREFIX_BASE, PREFIX_SPAN = 85.0, 10.0
 # CONTAINED_SPAN * share of the longer string covered.
 CONTAINED_BASE, CONTAINED_SPAN = 62.0, 25.0
 MIN_AFFIX_CHARS = 4  # shorter queries are too common as prefixes to mean anything
+# While typing, a typo in what was typed so far against a title's start costs this much.
+TYPED_SO_FAR_PENALTY = 2.0
 
 
 def match_scores(query: str, strings: Sequence[str], partial: bool = False) -> np.ndarray:
     """0-100 similarity of a normalized query to each normalized string.
 
     The best of: edit similarity with transpositions (rapidfuzz OSA: "hye ya" is one edit
-    from "hey ya"), the same on sorted words (swapped words), "starts with what was typed"
-    and whole-word containment either way. Unlike WRatio it never gives a one-word title
-    90 for appearing somewhere in a long query. ``partial`` (autocomplete) also forgives a
-    typo in what was typed so far.
+    from "hey ya"), the same without spaces, the same on sorted words (swapped words),
+    "starts with what was typed" and whole-word containment either way. Unlike WRatio it
+    never gives a one-word title 90 for appearing somewhere in a long query. ``partial``
+    (autocomplete) also forgives a typo in what was typed so far.
     """
     if not len(strings):
         return np.zeros(0, dtype=np.float64)
-    scores = (
-        process.cdist([query], strings, scorer=OSA.normalized_similarity, processor=None, dtype=np.float32)[0].astype(
-            np.float64
-        )
-        * 100.0
-    )
+    scores = _similarities(query, strings, OSA.normalized_similarity) * 100.0
     if " " in query or any(" " in string for string in strings):
         # Missing or extra spaces ("heya" for "hey ya") cost less than wrong letters.
-        despaced = (
-            process.cdist(
-                [query.replace(" ", "")],
-                [string.replace(" ", "") for string in strings],
-                scorer=OSA.normalized_similarity,
-                processor=None,
-                dtype=np.float32,
-            )[0].astype(np.float64)
-            * 100.0
-            - SPACE_PENALTY
-        )
-        np.maximum(scores, despaced, out=scores)
+        despaced = [string.replace(" ", "") for string in strings]
+        despaced_scores = _similarities(query.replace(" ", ""), despaced, OSA.normalized_similarity) * 100.0
+        np.maximum(scores, despaced_scores - SPACE_PENALTY, out=scores)
     if " " in query:
-        swapped = (
-            process.cdist([query], strings, scorer=fuzz.token_sort_ratio, processor=None, dtype=np.float32)[0].astype(
-                np.float64
-            )
-            - SWAP_PENALTY
-        )
+        swapped = _similarities(query, strings, fuzz.token_sort_ratio) - SWAP_PENALTY
         np.maximum(scores, swapped, out=scores)
     if partial:
-        # What was typed so far against each title's start, one character either way.
-        for cut in (len(query) - 1, len(query), len(query) + 1):
-            if cut >= MIN_AFFIX_CHARS:
-                heads = [s[:cut] for s in strings]
-                typed = (
-                    process.cdist([query], heads, scorer=OSA.normalized_similarity, processor=None, dtype=np.float32)[
-                        0
-                    ].astype(np.float64)
-                    * 100.0
-                    - 2.0
-                )
-                np.maximum(scores, typed, out=scores)
+        _raise_to_typed_so_far(scores, query, strings)
     if partial or len(query) >= MIN_AFFIX_CHARS:
-        spaced = f" {query} "
-        affixes = len(query) >= MIN_AFFIX_CHARS
-        for position, string in enumerate(strings):
-            if string.startswith(query):
-                # While typing, any title starting with what was typed is a full match.
-                bonus = 100.0 if partial else PREFIX_BASE + PREFIX_SPAN * len(query) / len(string)
-            elif affixes and len(string) >= MIN_AFFIX_CHARS and (f" {string} " in spaced or spaced in f" {string} "):
-                longer = max(len(string), len(query))
-                bonus = CONTAINED_BASE + CONTAINED_SPAN * min(len(string), len(query)) / longer
-            else:
-                continue
-            if bonus > scores[position]:
-                scores[position] = bonus
+        _raise_to_affixes(scores, query, strings, partial)
     return scores
+
+
+def _similarities(query: str, strings: Sequence[str], scorer: Callable[..., float]) -> np.ndarray:
+    """``scorer`` of the query against each string, on the pre-normalized strings as they are."""
+    return process.cdist([query], strings, scorer=scorer, processor=None, dtype=np.float32)[0].astype(np.float64)
+
+
+def _raise_to_typed_so_far(scores: np.ndarray, query: str, strings: Sequence[str]) -> None:
+    """While typing: what was typed so far against each title's start, one character either way."""
+    for cut in (len(query) - 1, len(query), len(query) + 1):
+        if cut >= MIN_AFFIX_CHARS:
+            heads = [string[:cut] for string in strings]
+            typed = _similarities(query, heads, OSA.normalized_similarity) * 100.0 - TYPED_SO_FAR_PENALTY
+            np.maximum(scores, typed, out=scores)
+
+
+def _raise_to_affixes(scores: np.ndarray, query: str, strings: Sequence[str], partial: bool) -> None:
+    """A title starting with the query (while typing: a full match), or whole words of one
+    inside the other, score at least their bonus."""
+    spaced = f" {query} "
+    affixes = len(query) >= MIN_AFFIX_CHARS
+    for position, string in enumerate(strings):
+        if string.startswith(query):
+            bonus = 100.0 if partial else PREFIX_BASE + PREFIX_SPAN * len(query) / len(string)
+        elif affixes and len(string) >= MIN_AFFIX_CHARS and (f" {string} " in spaced or spaced in f" {string} "):
+            longer = max(len(string), len(query))
+            bonus = CONTAINED_BASE + CONTAINED_SPAN * min(len(string), len(query)) / longer
+        else:
+            continue
+        if bonus > scores[position]:
+            scores[position] = bonus
 
 
 def typed_edits(typed: str, title: str) -> int:
