@@ -325,7 +325,7 @@ class TitleIndex:
         catalog = _Catalog.of(items["item_id"], items["title"], items["artist"], dataset.listeners)
         folder = getattr(dataset, "path", None)
         if not cache or folder is None or not len(catalog.item_ids):
-            return cls._from_catalog(catalog)
+            return cls.from_columns(catalog.item_ids, catalog.titles, catalog.artists, catalog.listeners)
         cache_dir = Path(folder) / CACHE_DIR
         key = cache_key(dataset, catalog.titles, catalog.artists)
         started = time.perf_counter()
