@@ -2,7 +2,7 @@
 
 Thin: every command opens the same SoundalikeService the bot and console use. Titles and
 artists come from the data, so they are untrusted: the text output goes through
-:func:`recommender.text.clean` (no terminal escape sequences, line breaks or bidi overrides
+:func:`recommender.text.strip_invisible` (no terminal escape sequences, line breaks or bidi overrides
 reach the terminal), and the JSON output escapes such characters as ``\\uXXXX`` (the data
 itself is kept exactly).
 """
