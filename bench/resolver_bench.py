@@ -42,7 +42,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from recommender.search.resolver import CACHE_DIR, TitleResolver, _cache_key
+from recommender.search.cache import CACHE_DIR, cache_key
+from recommender.search.resolver import TitleResolver
 from recommender.text import fold, parse_title
 
 # -- catalog generation ------------------------------------------------------------------------
@@ -591,7 +592,7 @@ def run(
             manifest={"fingerprint": f"bench-{n_titles}-{seed}"},
         )
         started = time.perf_counter()
-        resolver._save(Path(folder) / CACHE_DIR, _cache_key(beside, resolver.titles, resolver.artists))
+        resolver._save(Path(folder) / CACHE_DIR, cache_key(beside, resolver.titles, resolver.artists))
         cache["save_s"] = round(time.perf_counter() - started, 2)
         cache["size_mb"] = round(sum(p.stat().st_size for p in (Path(folder) / CACHE_DIR).iterdir()) / 2**20, 1)
         gc.collect()

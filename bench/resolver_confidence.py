@@ -14,7 +14,7 @@ case, punctuation, a dropped "the", one or two typos, swapped words, the artist 
 Targets (issue 12): at least 99 % of confident answers right, at most 5 % of held-out queries
 confident, on the demo catalog and on a generated catalog of 1 M titles. :func:`rates` measures
 a set of outcomes as the resolver answered them; :func:`calibrate` sweeps
-:class:`recommender.search.resolver.ConfidenceRule` over the evidence the resolver recorded for each
+:class:`recommender.search.scoring.ConfidenceRule` over the evidence the resolver recorded for each
 query and lists the rules that meet the targets on every catalog, most confident answers first
 (the resolver's knobs, MIN_CONFIDENT_SCORE, CLOSE_MARGIN, ONE_EDIT_FROM and TWO_EDITS_FROM,
 are set from that list by hand, then measured again as resolved).
@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from bench.resolver_bench import ACCURACY_KINDS, Catalog, generate_catalog, make_queries
-from recommender.search.resolver import ConfidenceRule, MatchEvidence, TitleResolver
+from recommender.search.resolver import TitleResolver
+from recommender.search.scoring import ConfidenceRule, MatchEvidence
 from recommender.text import parse_title
 
 TARGET_CONFIDENT_RIGHT = 0.99  # share of confident answers that are the song meant

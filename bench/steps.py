@@ -491,7 +491,7 @@ def steady(service, limit_s: float = 120.0):
 
 def step_open_first(ctx: Context) -> dict:
     """The first start after an import: the title index is built and saved beside the dataset."""
-    resolver_module = _import("recommender.search.resolver", "title resolver")
+    resolver_module = _import("recommender.search.cache", "title index cache")
     cache = ctx.dataset_dir / resolver_module.CACHE_DIR
     if cache.exists():
         shutil.rmtree(cache)

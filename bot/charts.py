@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .render import clean, shorten
+from recommender.text import one_line, shorten
 
 FILENAME = "soundalike-stats.png"
 SONG_LABEL_CHARS = 40
@@ -33,7 +33,7 @@ class RatingDay:
 
 def _plain(text: object, limit: int) -> str:
     """A label matplotlib draws as typed: one line, short, and '$' not read as math."""
-    return shorten(clean(text), limit).replace("$", r"\$") or "?"
+    return shorten(one_line(text), limit).replace("$", r"\$") or "?"
 
 
 def has_data(days: Sequence[RatingDay], songs: Sequence[tuple[str, int]]) -> bool:

@@ -17,8 +17,7 @@ from urllib.parse import quote, quote_plus
 import discord
 
 from recommender.results import Answer, Candidate, Suggestion
-from recommender.text import one_line as clean
-from recommender.text import shorten
+from recommender.text import one_line, shorten
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 EMBED_TITLE = 256
@@ -44,7 +43,7 @@ COLOUR = discord.Colour(0x1DB954)
 
 def safe(text: object, limit: int | None = None) -> str:
     """Cleaned, shortened and escaped: ready to put inside a message or embed."""
-    cleaned = clean(text)
+    cleaned = one_line(text)
     if limit is not None:
         cleaned = shorten(cleaned, limit)
     escaped = _escape(cleaned)
@@ -93,12 +92,12 @@ def label(text: object, limit: int = LABEL) -> str:
 
     Never empty: Discord refuses empty labels.
     """
-    return shorten(clean(text), limit) or "(untitled)"
+    return shorten(one_line(text), limit) or "(untitled)"
 
 
 def search_links(title: str, artist: str) -> tuple[str, str]:
     """Spotify and YouTube search URLs (no API keys), fully URL-encoded."""
-    words = shorten(clean(f"{title} {artist}"), SEARCH_TEXT)
+    words = shorten(one_line(f"{title} {artist}"), SEARCH_TEXT)
     spotify = "https://open.spotify.com/search/" + quote(words, safe="")
     youtube = "https://www.youtube.com/results?search_query=" + quote_plus(words, safe="")
     return spotify, youtube
@@ -187,7 +186,7 @@ def answer_embed(
     """An answer: heading, numbered suggestions, reasons, listen links, model version."""
     title = shorten(answer_heading(answer, for_name=for_name, escape=True), EMBED_TITLE)
     footer = shorten(
-        f"model {clean(answer.model_version)} · {clean(answer.dataset)} data{novelty_note(novelty)}"
+        f"model {one_line(answer.model_version)} · {one_line(answer.dataset)} data{novelty_note(novelty)}"
         f" · rate with {rated_with}",
         EMBED_FOOTER,
     )
@@ -209,18 +208,18 @@ def answer_text(answer: Answer, *, novelty: str | None = None) -> str:
     """The same answer as plain text for the console (no markdown, no escaping needed)."""
     lines = [answer_heading(answer) + ":"]
     for note in answer.notes:
-        lines.append(f"  ({clean(note)})")
+        lines.append(f"  ({one_line(note)})")
     for position, suggestion in enumerate(answer.suggestions, start=1 + answer.offset):
         lines.append(
-            f"{position:>3}. {clean(suggestion.title)} — {clean(suggestion.artist)}  {suggestion.percent}% match"
+            f"{position:>3}. {one_line(suggestion.title)} — {one_line(suggestion.artist)}  {suggestion.percent}% match"
         )
-        lines.append(f"     {clean(suggestion.reason)}")
+        lines.append(f"     {one_line(suggestion.reason)}")
         spotify, youtube = search_links(suggestion.title, suggestion.artist)
         lines.append(f"     {spotify}")
         lines.append(f"     {youtube}")
     if not answer.suggestions:
         lines.append("  No suggestions this time.")
-    lines.append(f"(model {clean(answer.model_version)}, {clean(answer.dataset)} data{novelty_note(novelty)})")
+    lines.append(f"(model {one_line(answer.model_version)}, {one_line(answer.dataset)} data{novelty_note(novelty)})")
     return "\n".join(lines)
 
 
@@ -250,7 +249,7 @@ def pick_text(lookup, *, plain: bool = False) -> str:
     """The question above a pick list (``lookup`` is a recommender.app.answers.Lookup with choices):
     an artist's songs, several songs with that title, or "did you mean" far matches.
     ``plain`` skips Discord escaping (for the console)."""
-    text = (lambda value, limit: shorten(clean(value), limit)) if plain else safe
+    text = (lambda value, limit: shorten(one_line(value), limit)) if plain else safe
     query = text(lookup.query, 200)
     if lookup.kind == "artist":
         return f"“{query}” is an artist: which of {text(lookup.artist or lookup.query, 100)}'s songs do you mean?"
@@ -296,7 +295,7 @@ def metrics_text(metrics: Mapping[str, object], *, plain: bool = False) -> str:
     """Held-out figures of the model beside the popularity baseline, one per line.
 
     ``plain`` skips Discord escaping (for the console)."""
-    text = (lambda value, limit: shorten(clean(value), limit)) if plain else safe
+    text = (lambda value, limit: shorten(one_line(value), limit)) if plain else safe
 
     def number(value: object) -> str:
         return f"{value:.4f}" if isinstance(value, float) else text(value, 60)
@@ -340,7 +339,7 @@ def model_embed(info: Mapping[str, object], feedback: Mapping[str, int] | None =
         embed.add_field(name="Feedback since", value=shorten(text or "none yet", EMBED_FIELD_VALUE), inline=False)
     versions = info.get("versions")
     if isinstance(versions, Sequence) and not isinstance(versions, str) and versions:
-        shown = ", ".join(clean(v) for v in list(versions)[-8:])
+        shown = ", ".join(one_line(v) for v in list(versions)[-8:])
         embed.set_footer(text=shorten(f"versions on disk: {shown}", EMBED_FOOTER))
     return embed
 
@@ -402,7 +401,7 @@ def rating_text(outcome, value: int, position: int, *, per_seed: bool = False) -
 def song_text(title: str, artist: str, *, plain: bool = False) -> str:
     """ "Title — Artist": escaped for Discord, or ``plain`` for the console."""
     if plain:
-        return f"{shorten(clean(title), TITLE_IN_LIST)} — {shorten(clean(artist), ARTIST_IN_LIST)}"
+        return f"{shorten(one_line(title), TITLE_IN_LIST)} — {shorten(one_line(artist), ARTIST_IN_LIST)}"
     return song_line(title, artist)
 
 
@@ -411,7 +410,7 @@ def block_text(result, *, plain: bool = False) -> str:
     kind = result.outcome.name
     song = song_text(result.song.title, result.song.artist, plain=plain) if result.song is not None else ""
     lookup = result.lookup
-    query = (clean(lookup.query) if plain else safe(lookup.query, 200)) if lookup is not None else ""
+    query = (one_line(lookup.query) if plain else safe(lookup.query, 200)) if lookup is not None else ""
     if kind == "BLOCKED":
         return f"Blocked {song}: Soundalike will not suggest it in this server until /unblock."
     if kind == "ALREADY_BLOCKED":
@@ -433,7 +432,7 @@ def block_text(result, *, plain: bool = False) -> str:
             "artist. " + "; ".join(names),
             MESSAGE_CONTENT,
         )
-    closest = [clean(t) if plain else safe(t, 120) for t in (lookup.closest[:5] if lookup else [])]
+    closest = [one_line(t) if plain else safe(t, 120) for t in (lookup.closest[:5] if lookup else [])]
     text = f"No song matches “{query}”."
     if closest:
         text += " Closest titles: " + "; ".join(closest)
@@ -443,8 +442,8 @@ def block_text(result, *, plain: bool = False) -> str:
 def rollback_text(before: str, now: str) -> str:
     """What /model rollback says (versions are the store's "v1", "v2", ...)."""
     if before == now:  # the current version could not be served, so this one already answered
-        return f"Rolled back: model {clean(now)} is current again (it was already answering in its place)."
-    return f"Rolled back: now serving model {clean(now)} (was {clean(before)})."
+        return f"Rolled back: model {one_line(now)} is current again (it was already answering in its place)."
+    return f"Rolled back: now serving model {one_line(now)} (was {one_line(before)})."
 
 
 def as_far_as_i_go(songs: int) -> str:

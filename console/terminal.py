@@ -28,7 +28,7 @@ from recommender.config import Config
 from recommender.errors import SoundalikeError
 from recommender.feedback.log import NO_GUILD, FeedbackLog
 from recommender.results import Answer, Candidate
-from recommender.text import without_lone_surrogates
+from recommender.text import one_line, without_lone_surrogates
 
 from bot import render
 from recommender.app.answers import (
@@ -200,7 +200,7 @@ class Console:
         try:
             return await self._dispatch(line)
         except SoundalikeError as error:
-            self.say(f"error: {render.clean(error)}")
+            self.say(f"error: {one_line(error)}")
         except Exception:
             log.exception("console command failed: %r", line[:80])
             self.say("error: something went wrong (details in the log); try again.")
@@ -246,7 +246,7 @@ class Console:
             self.last_query_id = self.last_answer = self.last_request = None
             self.say(f"Erased {counts.get('queries', 0)} questions and {counts.get('feedback', 0)} ratings.")
         else:
-            self.say(f"Unknown command /{render.clean(command)[:40]}; /help lists the commands.")
+            self.say(f"Unknown command /{one_line(command)[:40]}; /help lists the commands.")
         return True
 
     # -- options ----------------------------------------------------------------------
@@ -259,7 +259,7 @@ class Console:
             wanted = int(text)
         except ValueError:
             raise SoundalikeError(
-                f"count must be a whole number from 1 to {maximum}, got {render.clean(text)[:40]!r}"
+                f"count must be a whole number from 1 to {maximum}, got {one_line(text)[:40]!r}"
             ) from None
         return check_count(wanted, default=self.config.serving.default_count, maximum=maximum)
 
@@ -278,7 +278,7 @@ class Console:
             return True
         if text.strip().lower() in _NO:
             return False
-        raise SoundalikeError(f"{name} takes yes or no, got {render.clean(text)[:40]!r}")
+        raise SoundalikeError(f"{name} takes yes or no, got {one_line(text)[:40]!r}")
 
     @staticmethod
     def _cap(text: str | None) -> int | None:
@@ -288,7 +288,7 @@ class Console:
             return check_cap(int(text))
         except ValueError:
             raise SoundalikeError(
-                f"per_artist takes a whole number from 0 (no limit) to 25, got {render.clean(text)[:40]!r}"
+                f"per_artist takes a whole number from 0 (no limit) to 25, got {one_line(text)[:40]!r}"
             ) from None
 
     @staticmethod
@@ -318,26 +318,26 @@ class Console:
         found: Lookup = await self.pool.run(None, look_up, self.service, title, artist)
         self.pending_choices = []
         if found.artist_mismatch:
-            self.say(render.clean(artist_mismatch_text(found.query, found.artist_mismatch)))
+            self.say(one_line(artist_mismatch_text(found.query, found.artist_mismatch)))
             if found.choices:
                 self.pending_choices, self._pending_request = found.choices, request
                 self.say("Songs by other artists with that title; type the number of one to use it:")
                 for number, candidate in enumerate(found.choices, start=1):
-                    self.say(f"{number:>3}. {render.clean(candidate.label)}  ({candidate.listeners:,} listeners)")
+                    self.say(f"{number:>3}. {one_line(candidate.label)}  ({candidate.listeners:,} listeners)")
         elif found.seed is not None:
             await self._answer(dataclasses.replace(request, seeds=(found.seed.item_id,)), started, title, artist)
         elif found.choices:  # not sure: numbered choices, 0 for none of them
             self.pending_choices, self._pending_request = found.choices, request
             self.say(render.pick_text(found, plain=True) + " Type its number (0: none of these):")
             for number, candidate in enumerate(found.choices, start=1):
-                self.say(f"{number:>3}. {render.clean(candidate.label)}  ({candidate.listeners:,} listeners)")
+                self.say(f"{number:>3}. {one_line(candidate.label)}  ({candidate.listeners:,} listeners)")
             self.say("  0. none of these")
         else:
-            text = f"No song matches “{render.clean(found.query)}”."
+            text = f"No song matches “{one_line(found.query)}”."
             if found.closest:
-                text += " Closest titles: " + "; ".join(render.clean(t) for t in found.closest[:5])
+                text += " Closest titles: " + "; ".join(one_line(t) for t in found.closest[:5])
             if found.note:
-                text += "\n" + render.clean(found.note)
+                text += "\n" + one_line(found.note)
             self.say(text)
 
     async def _pick(self, number: int) -> bool:
@@ -345,7 +345,7 @@ class Console:
         if number == 0:
             text = "Nothing picked. Add the artist (artist:NAME) to find the song you mean."
             note = self.service.no_match_note()
-            self.say(text + ("\n" + render.clean(note) if note else ""))
+            self.say(text + ("\n" + one_line(note) if note else ""))
             return True
         if not 1 <= number <= len(choices):
             self.say(f"Pick a number from 0 to {len(choices)}; ask again with /soundalike.")
@@ -531,15 +531,15 @@ class Console:
     async def retrain(self) -> None:
         async def show(progress: RetrainProgress) -> None:
             share = f" {progress.progress:.0%}" if progress.progress is not None else ""
-            self.say(f"  retrain: {render.clean(progress.stage)}{share} {render.clean(progress.message)}")
+            self.say(f"  retrain: {one_line(progress.stage)}{share} {one_line(progress.message)}")
 
         self.say("Retraining with the logged ratings…")
         outcome: RetrainOutcome = await self.retrainer.run(show, started_by="the console")
         if outcome.promoted:
             version = await asyncio.to_thread(self.service.reload)
-            self.say(f"Retrained: now serving model {version}. {render.clean(outcome.reason)}")
+            self.say(f"Retrained: now serving model {version}. {one_line(outcome.reason)}")
         else:
-            self.say(f"Kept model {self.service.model.version}: {render.clean(outcome.reason)}")
+            self.say(f"Kept model {self.service.model.version}: {one_line(outcome.reason)}")
 
     async def model(self) -> None:
         info = await asyncio.to_thread(self.service.model_info)
@@ -574,7 +574,7 @@ class Console:
             self.say("Most asked-for songs:")
             for row in top:
                 song = self.service.candidate(row.item_id)
-                name = render.clean(song.label if song is not None else (row.typed_title or row.item_id))
+                name = one_line(song.label if song is not None else (row.typed_title or row.item_id))
                 self.say(f"  {row.times:>3}× {name}")
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -74,7 +75,7 @@ def fingerprint(interactions: sp.csr_matrix, item_ids: np.ndarray) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(np.asarray(interactions.shape, dtype=np.int64).tobytes())
     for array in (interactions.indptr, interactions.indices, interactions.data):
-        digest.update(np.ascontiguousarray(array).view(np.uint8))
+        digest.update(np.ascontiguousarray(array).view(np.uint8).data)  # the bytes, not copied
     for item_id in item_ids:
         digest.update(str(item_id).encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
@@ -257,6 +258,19 @@ def arrow_strings(column) -> pa.Array:
     if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
         array = pc.cast(array, pa.string())
     return pc.fill_null(array, "") if array.null_count else array
+
+
+def distinct_strings(array: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(code of each row, the distinct values), codes in order of first appearance: catalogs
+    repeat titles and artists a lot, so each distinct one is parsed once."""
+    encoded = pc.dictionary_encode(array)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def iter_strings(array: pa.Array, block: int = 1 << 16) -> Iterator[str]:
+    """The values as Python strings, a block at a time (never a million objects at once)."""
+    for start in range(0, len(array), block):
+        yield from array.slice(start, block).to_pylist()
 
 
 def _item_major(interactions: sp.csr_matrix) -> ItemUsers:

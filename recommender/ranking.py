@@ -28,6 +28,7 @@ import numpy as np
 
 from recommender.dataset import Dataset
 from recommender.results import Suggestion
+from recommender.versions import VersionGroups
 
 # Exponent on relative popularity applied to scores: score * pop ** -beta.
 # beta < 0 favours well-known songs, beta > 0 favours deep cuts. Measured by
@@ -182,6 +183,9 @@ def rank_page(
     *,
     exclude: Iterable[int] = (),
     seed_artists: Iterable[str] = (),
+    versions: VersionGroups | None = None,
+    # Only recommender/evaluation.py still passes these two (the parts of ``versions``); they
+    # go once it passes versions= (issue 13).
     version_group: Callable[[int], int] | None = None,
     representative: Callable[[int], int] | None = None,
 ) -> RankedPage:
@@ -191,8 +195,11 @@ def rank_page(
     for a mix, shared out by ``options.mix_strategy``. The shown score stays the model's
     similarity (in a mix, to the closest seed): the knob only changes the order.
     Candidates below ``options.min_score`` are never shown; ``has_more`` says whether a song
-    is left after this page, so "More" can stop where the list ends.
+    is left after this page, so "More" can stop where the list ends. With ``versions``, each
+    song is shown once, as its most listened version.
     """
+    if versions is not None:
+        version_group, representative = versions.group_of, versions.representative
     indices = np.asarray(indices, dtype=np.int64)
     per_list = np.atleast_2d(np.asarray(scores, dtype=np.float32))
     if per_list.shape[1] != indices.size:
@@ -239,13 +246,13 @@ def rank_page(
     turn = 0
     while active and len(picked) <= wanted:
         current = active[turn]
-        order, shown_scores = orders[current]
-        while positions[current] < len(order):
+        list_items, list_scores = orders[current]
+        while positions[current] < len(list_items):
             position = positions[current]
             positions[current] += 1
-            shown = take(order[position])
-            if shown is not None:
-                picked.append((shown, shown_scores[position]))
+            shown_item = take(list_items[position])
+            if shown_item is not None:
+                picked.append((shown_item, list_scores[position]))
                 turn = (turn + 1) % len(active)
                 break
         else:
@@ -262,6 +269,8 @@ def rank(
     *,
     exclude: Iterable[int] = (),
     seed_artists: Iterable[str] = (),
+    versions: VersionGroups | None = None,
+    # Only recommender/evaluation.py still passes these two; they go with rank_page's.
     version_group: Callable[[int], int] | None = None,
     representative: Callable[[int], int] | None = None,
 ) -> list[tuple[int, float]]:
@@ -273,6 +282,7 @@ def rank(
         options,
         exclude=exclude,
         seed_artists=seed_artists,
+        versions=versions,
         version_group=version_group,
         representative=representative,
     ).picked

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from recommender.text import song_label
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -22,7 +24,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        return f"{self.title} — {self.artist}"
+        """ "Title — Artist" (:func:`recommender.text.song_label`)."""
+        return song_label(self.title, self.artist)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class Suggestion:
 
     @property
     def percent(self) -> int:
-        return int(round(max(0.0, min(1.0, self.score)) * 100))
+        return round(max(0.0, min(1.0, self.score)) * 100)
 
 
 @dataclass(frozen=True)

@@ -256,10 +256,7 @@ class SoundalikeService:
 
     def _seed_exclusions(self, seeds: Sequence[int]) -> set[int]:
         """The seeds and every other version of them."""
-        excluded: set[int] = set()
-        for seed in seeds:
-            excluded.update(int(i) for i in self.resolver.group_members(self.resolver.version_group(seed)))
-        return excluded
+        return self.resolver.versions.with_versions(seeds)
 
     def _require_listeners(self, seeds: Sequence[int]) -> None:
         for seed in seeds:
@@ -330,8 +327,7 @@ class SoundalikeService:
             options,
             exclude=self._seed_exclusions(seeds) | set(self._indices(exclude_ids)),
             seed_artists=[self.dataset.artist(s) for s in seeds],
-            version_group=self.resolver.version_group,
-            representative=self.resolver.representative,
+            versions=self.resolver.versions,
         )
         return Answer(
             seeds=[self._candidate(s) for s in seeds],
@@ -371,8 +367,7 @@ class SoundalikeService:
             scores,
             options,
             exclude=self._seed_exclusions(history) | set(self._indices(exclude_ids)),
-            version_group=self.resolver.version_group,
-            representative=self.resolver.representative,
+            versions=self.resolver.versions,
         )
         return Answer(
             seeds=[],

@@ -1,4 +1,5 @@
-"""Text normalization shared by the title resolver's index and the queries it answers.
+"""Text rules: normalization shared by the title resolver's index and the queries it answers,
+and the one way each piece of text is made fit to show.
 
 Both sides go through the same functions, so "Hey Ya!", "hey ya" and "HEY YA" meet on
 the same string. The rules:
@@ -15,6 +16,10 @@ the same string. The rules:
 
 Everything is cut to a bounded length before any work, so a 10,000-character paste costs
 no more than a long title.
+
+Text shown to people has its own, separate helpers at the end: :func:`one_line` (untrusted
+text as one printable line), :func:`shorten` (cut with an ellipsis) and :func:`song_label`
+("Title — Artist"). Front ends escape for their medium on top of these.
 """
 
 from __future__ import annotations
@@ -107,8 +112,10 @@ VERSION_WORDS = frozenset(
 )
 
 
-def clean(text: object, max_chars: int = MAX_QUERY_CHARS) -> str:
-    """``text`` cut to ``max_chars`` with invisible characters removed.
+def strip_invisible(text: object, max_chars: int = MAX_QUERY_CHARS) -> str:
+    """``text`` (anything: None and numbers too) cut to ``max_chars``, with invisible characters
+    removed and line breaks, tabs and other control characters read as spaces: the first step
+    of every match, on typed queries and catalog strings alike.
 
     The cut comes first, so the work that follows is bounded whatever was pasted.
     """
@@ -129,7 +136,7 @@ def clean(text: object, max_chars: int = MAX_QUERY_CHARS) -> str:
 def fold(text: str) -> str:
     """Case-folded, accent-free words of ``text`` separated by single spaces.
 
-    ``text`` should already be :func:`clean`; this is the string comparison form used on
+    ``text`` should already be :func:`strip_invisible`; this is the string comparison form used on
     both sides of every match.
     """
     if text.isascii():
@@ -188,7 +195,7 @@ def _split_featured(names: str) -> list[str]:
 
 def parse_title(title: object, max_chars: int = MAX_QUERY_CHARS) -> TitleParts:
     """Take a title (or a typed query) apart into core, extras and featured artists."""
-    text = clean(title, max_chars)
+    text = strip_invisible(title, max_chars)
     lowered = text.lower()
     if not (
         "(" in text
@@ -268,7 +275,7 @@ class ArtistParts:
 
 def parse_artist(artist: object, max_chars: int = MAX_QUERY_CHARS) -> ArtistParts:
     """ "Beyoncé feat. Jay-Z" -> primary "beyonce", featured ("jay z",)."""
-    text = clean(artist, max_chars)
+    text = strip_invisible(artist, max_chars)
     pieces = [piece for piece in _ARTIST_CREDIT_SPLIT.split(text) if piece and piece.strip()]
     if not pieces:
         return ArtistParts("")
@@ -286,7 +293,7 @@ def dash_parts(text: str) -> list[str]:
 
 def primary_artist_display(artist: object) -> str:
     """The raw spelling of the primary artist ("Beyoncé feat. Jay-Z" -> "Beyoncé")."""
-    text = clean(artist, MAX_CATALOG_CHARS).strip()
+    text = strip_invisible(artist, MAX_CATALOG_CHARS).strip()
     first = _ARTIST_CREDIT_SPLIT.split(text, maxsplit=1)[0].strip()
     return first or text
 
@@ -319,8 +326,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def one_line(text: object) -> str:
-    """One line of printable text: control/format characters become spaces, runs collapse,
-    lone surrogates become U+FFFD."""
+    """Untrusted text as one line to show or log: control/format characters become spaces
+    (emoji joiners stay), runs of spaces collapse, lone surrogates become U+FFFD."""
     text = str(text)
     if text.isprintable():  # the usual title: no control, format or odd space characters
         return " ".join(text.split())
@@ -341,3 +348,25 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 1].rstrip() + "…"
+
+
+# A song label cut to a limit gives the title up first: the artist keeps this many characters.
+LABEL_ARTIST_CHARS = 40
+
+
+def song_label(title: object, artist: object, limit: int | None = None) -> str:
+    """ "Title — Artist" on one line (runs of whitespace read as one space), the one way a song
+    is named in lists, choices and messages. With ``limit``, at most that many characters:
+    the title is shortened first, the artist keeps up to LABEL_ARTIST_CHARS.
+
+    Not escaped or cleaned for display: front ends do that where they show it.
+    """
+    title, artist = " ".join(str(title).split()), " ".join(str(artist).split())
+    label = f"{title} — {artist}"
+    if limit is None or len(label) <= limit:
+        return label
+    artist = shorten(artist, min(len(artist), LABEL_ARTIST_CHARS))
+    title_room = limit - len(artist) - len(" — ")
+    if title_room < 1:  # too small a limit for both: the label's start
+        return shorten(label, limit)
+    return f"{shorten(title, title_room)} — {artist}"

@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from recommender.config import BotConfig
 from recommender.errors import SoundalikeError
+from recommender.text import shorten
 
 from .. import render
 from ..app import NO_MENTIONS, send_ephemeral
@@ -92,7 +93,7 @@ class ProgressMessage:
         self._last_edit = now
         share = f" ({progress.progress:.0%})" if progress.progress is not None else ""
         await self._edit(
-            render.shorten(
+            shorten(
                 f"Retraining… {render.safe(progress.stage, 60)}{share}: {render.safe(progress.message, 300)}",
                 render.MESSAGE_CONTENT,
             )

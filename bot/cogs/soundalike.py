@@ -21,6 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from recommender.results import Candidate
+from recommender.text import shorten
 
 from .. import render
 from recommender.app.answers import (
@@ -277,7 +278,7 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
             log.exception("artist autocomplete failed for %r", current[:80])
             return []
         return [
-            app_commands.Choice(name=render.label(name), value=render.shorten(name, render.LABEL))
+            app_commands.Choice(name=render.label(name), value=shorten(name, render.LABEL))
             for name in names[:AUTOCOMPLETE_LIMIT]
             if name
         ]

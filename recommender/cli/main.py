@@ -16,7 +16,7 @@ import sys
 
 from recommender.config import load_config
 from recommender.errors import SoundalikeError
-from recommender.text import clean
+from recommender.text import strip_invisible
 
 # An error message may quote catalog text (the closest titles): cleaned like any, this long at most.
 MAX_ERROR_CHARS = 4000
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         args.config_obj = load_config(args.config)
         result = args.func(args)
     except SoundalikeError as error:
-        print(f"error: {clean(str(error), MAX_ERROR_CHARS)}", file=sys.stderr)
+        print(f"error: {strip_invisible(str(error), MAX_ERROR_CHARS)}", file=sys.stderr)
         return 2
     except OSError as error:  # a disk that is full or a file the system refuses, not a bug
         logging.getLogger(__name__).debug("details", exc_info=True)

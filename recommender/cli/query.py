@@ -2,7 +2,7 @@
 
 Thin: every command opens the same SoundalikeService the bot and console use. Titles and
 artists come from the data, so they are untrusted: the text output goes through
-:func:`recommender.text.clean` (no terminal escape sequences, line breaks or bidi overrides
+:func:`recommender.text.strip_invisible` (no terminal escape sequences, line breaks or bidi overrides
 reach the terminal), and the JSON output escapes such characters as ``\\uXXXX`` (the data
 itself is kept exactly).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from recommender.errors import DataError
 from recommender.ranking import NOVELTY_LEVELS
 from recommender.results import Answer, Resolution
-from recommender.text import MAX_CATALOG_CHARS, clean
+from recommender.text import MAX_CATALOG_CHARS, strip_invisible
 
 # Characters a terminal acts on or hides: controls, format characters (bidi overrides,
 # zero-width), line and paragraph separators, surrogates, private use, unassigned.
@@ -30,7 +30,7 @@ _UNPRINTABLE = re.compile(
 
 def shown(text: object) -> str:
     """Catalog text as the terminal may show it: one line, nothing it would act on."""
-    return clean(text, MAX_CATALOG_CHARS)
+    return strip_invisible(text, MAX_CATALOG_CHARS)
 
 
 def _escape(match: re.Match) -> str:

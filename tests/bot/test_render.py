@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot import render
 from recommender.results import Answer, Candidate, Suggestion
+from recommender.text import one_line
 
 
 def song(title: str, artist: str, score: float = 0.5, reason: str = "because") -> Suggestion:
@@ -42,14 +43,7 @@ def test_safe_escapes_markdown_and_every_mention_form():
     assert render.safe("ndcg@10") == "ndcg@10"
 
 
-def test_clean_drops_control_and_invisible_characters_but_keeps_emoji_sequences():
-    assert render.clean("Hey\nYa\x00!\u202e\u200b") == "Hey Ya !"
-    assert render.clean("👩‍🎤 star") == "👩‍🎤 star"
-
-
-def test_shorten_and_labels():
-    assert render.shorten("abcdef", 4) == "abc…"
-    assert render.shorten("abc", 4) == "abc"
+def test_labels_are_one_short_line_and_never_empty():
     assert render.label("x" * 300) == "x" * 99 + "…"
     assert render.label("\u200b\n") == "(untitled)"
 
@@ -303,7 +297,7 @@ def test_escaped_text_renders_as_plain_text(pieces):
     original = "".join(pieces)
     text = render.safe(original)
     assert live_markup(text) == [], text
-    assert shown(text) == render.clean(original), "the text reads exactly as it was"
+    assert shown(text) == one_line(original), "the text reads exactly as it was"
     assert not starts_a_block(text)
     assert not re.search(r"[A-Za-z0-9]://", text), "no bare URL"
     assert "<@" not in text.replace("<@\u200b", ""), "a zero-width space breaks every mention form too"

@@ -24,6 +24,7 @@ from recommender.ranking import (
     rank,
     rank_page,
 )
+from recommender.versions import VersionGroups
 
 # Items: 0 seed (A), 1 popular (B), 2 deep cut (C), 3 another version of 1 (B),
 #        4 same artist as seed (A), 5 nobody listened, 6 and 7 by artist D.
@@ -81,7 +82,7 @@ def test_novelty_knob_reorders_against_popularity(dataset):
 
 
 def test_rank_filters_merges_versions_caps_artists_and_pages(dataset):
-    group = {0: 0, 1: 1, 2: 2, 3: 1, 4: 4, 5: 5, 6: 6, 7: 7}
+    versions = VersionGroups.build(dataset)  # "Hit (Live)" is a version of "Hit"
     indices = np.array([3, 1, 4, 5, 6, 7, 2])
     scores = np.array([0.9, 0.8, 0.7, 0.65, 0.6, 0.55, 0.5], dtype=np.float32)
     options = RankingOptions(count=10, per_artist_cap=1, exclude_seed_artist=True)
@@ -92,8 +93,7 @@ def test_rank_filters_merges_versions_caps_artists_and_pages(dataset):
         options,
         exclude={0},
         seed_artists=["A"],
-        version_group=group.__getitem__,
-        representative=lambda g: 1 if g == 1 else g,
+        versions=versions,
     )
     # "Hit (Live)" ranks first but shows as its most-listened version "Hit" (index 1), once;
     # the seed's artist is left out; the silent song has no listeners; D is capped at one.
@@ -105,8 +105,7 @@ def test_rank_filters_merges_versions_caps_artists_and_pages(dataset):
         scores,
         RankingOptions(count=1, offset=1, per_artist_cap=1, exclude_seed_artist=True),
         seed_artists=["A"],
-        version_group=group.__getitem__,
-        representative=lambda g: 1 if g == 1 else g,
+        versions=versions,
     )
     assert [i for i, _ in second_page] == [6]
 

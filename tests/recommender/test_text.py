@@ -1,4 +1,4 @@
-"""Title normalization: the same rules on both sides of every match."""
+"""Text rules: normalization on both sides of every match, and text made fit to show."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.text import (
+    LABEL_ARTIST_CHARS,
     MAX_QUERY_CHARS,
     _fold_words,
-    clean,
     dash_parts,
     fold,
+    one_line,
     parse_artist,
     parse_title,
     primary_artist_display,
+    shorten,
     song_key,
+    song_label,
+    strip_invisible,
 )
 
 # -- fold ----------------------------------------------------------------------------------------
@@ -61,28 +65,28 @@ def test_ascii_shortcut_folds_like_the_general_rule(text):
     assert fold(text) == " ".join(general)
 
 
-# -- clean ---------------------------------------------------------------------------------------
+# -- strip_invisible ------------------------------------------------------------------------------------
 
 
-def test_clean_removes_invisible_characters():
+def test_strip_invisible_removes_invisible_characters():
     zero_width = "\u200bhey\u200c \u200dya\ufeff"
     bidi = "\u202ehey\u202c \u200fya\u200e\u2066\u2069"
     controls = "hey\x00\x07 ya\x1b"
-    assert fold(clean(zero_width)) == "hey ya"
-    assert fold(clean(bidi)) == "hey ya"
-    assert fold(clean(controls)) == "hey ya"
+    assert fold(strip_invisible(zero_width)) == "hey ya"
+    assert fold(strip_invisible(bidi)) == "hey ya"
+    assert fold(strip_invisible(controls)) == "hey ya"
 
 
-def test_clean_cuts_before_any_work_and_accepts_anything():
-    assert len(clean("x" * 10_000)) == MAX_QUERY_CHARS
-    assert clean(None) == ""
-    assert clean(42) == "42"
-    assert clean("a\tb\nc") == "a b c"
+def test_strip_invisible_cuts_before_any_work_and_accepts_anything():
+    assert len(strip_invisible("x" * 10_000)) == MAX_QUERY_CHARS
+    assert strip_invisible(None) == ""
+    assert strip_invisible(42) == "42"
+    assert strip_invisible("a\tb\nc") == "a b c"
 
 
 def test_right_to_left_text_keeps_its_letters():
-    assert fold(clean("\u200fשלום עולם\u200f")) == "שלום עולם"
-    assert fold(clean("مرحبا")) == "مرحبا"
+    assert fold(strip_invisible("\u200fשלום עולם\u200f")) == "שלום עולם"
+    assert fold(strip_invisible("مرحبا")) == "مرحبا"
 
 
 # -- parse_title ------------------------------------------------------------------------------------
@@ -217,3 +221,50 @@ def test_versions_share_a_song_key_and_covers_do_not():
     assert song_key("hey ya - live", "Outkast feat. Someone") == original
     assert song_key("Hey Ya", "Obadiah Parker") != original
     assert song_key("Roses", "OutKast") != original
+
+
+# -- text shown to people: one_line, shorten, song_label -------------------------------------------
+
+
+def test_one_line_drops_control_and_invisible_characters_but_keeps_emoji_sequences():
+    assert one_line("Hey\nYa\x00!\u202e\u200b") == "Hey Ya !"
+    assert one_line("👩‍🎤 star") == "👩‍🎤 star"
+    assert one_line("  Hey \t  Ya  ") == "Hey Ya"
+    assert one_line("lone \udc80 surrogate") == "lone \ufffd surrogate"
+
+
+def test_shorten_cuts_with_an_ellipsis_only_when_needed():
+    assert shorten("abcdef", 4) == "abc…"
+    assert shorten("abc", 4) == "abc"
+    assert shorten("ab  cdef", 4) == "ab…"  # no space left before the ellipsis
+    assert shorten("abc", 0) == ""
+
+
+def test_song_label_names_title_and_artist_on_one_line():
+    assert song_label("Hey Ya!", "OutKast") == "Hey Ya! — OutKast"
+    assert song_label("Hey\n  Ya!", " OutKast ") == "Hey Ya! — OutKast"
+    assert song_label("t" * 300, "a" * 300) == "t" * 300 + " — " + "a" * 300  # no limit: whole
+
+
+def test_a_long_song_label_gives_up_the_title_first():
+    label = song_label("t" * 300, "a" * 300, 100)
+    assert len(label) == 100 and label.count("…") == 2
+    assert label.endswith(" — " + "a" * (LABEL_ARTIST_CHARS - 1) + "…")
+    kept_artist = song_label("t" * 300, "OutKast", 100)
+    assert len(kept_artist) == 100 and kept_artist.endswith("… — OutKast")
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=150), st.text(max_size=150), st.integers(min_value=0, max_value=120))
+def test_a_song_label_never_exceeds_its_limit(title, artist, limit):
+    label = song_label(title, artist, limit)
+    assert len(label) <= limit
+    if len(song_label(title, artist)) <= limit:
+        assert label == song_label(title, artist)  # nothing cut when it fits
+
+
+def test_a_candidate_is_labelled_the_one_way():
+    from recommender.results import Candidate
+
+    candidate = Candidate(0, "id", "Hey  Ya!", "OutKast", 100.0, 5)
+    assert candidate.label == song_label("Hey  Ya!", "OutKast") == "Hey Ya! — OutKast"

@@ -7,8 +7,6 @@ confident answers right, at most 5 % of held-out titles confident.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -25,7 +23,8 @@ from bench.resolver_confidence import (
     rates,
     wilson,
 )
-from recommender.search.resolver import ConfidenceRule, MatchEvidence, TitleResolver
+from recommender.search.resolver import TitleResolver
+from recommender.search.scoring import ConfidenceRule, MatchEvidence
 
 
 @pytest.fixture(scope="module")
@@ -121,35 +120,6 @@ def test_wilson_interval():
     assert 0.981 < low < 0.99 < high < 0.995  # the usual 95 % interval of 99 % of 1,000
     assert wilson(0, 50)[0] == 0.0 and 0.06 < wilson(0, 50)[1] < 0.08
     assert wilson(0, 0) is None
-
-
-def test_the_confidence_rule():
-    rule = ConfidenceRule(min_score=75.0, close_margin=2.0, one_edit_from=5, two_edits_from=12)
-    assert [rule.allowed_edits(n) for n in (1, 4, 5, 11, 12, 40)] == [0, 0, 1, 1, 2, 2]
-    sure = MatchEvidence(score=100.0, margin=math.inf, edits=0, length=4, artist_agreed=True)
-    assert rule.confident(sure)
-    assert not rule.confident(None)
-    assert not rule.confident(MatchEvidence(100.0, 1.9, 0, 4, True))  # another song as close
-    assert rule.good_match(MatchEvidence(100.0, 1.9, 0, 4, True))  # ... a close call
-    assert not rule.confident(MatchEvidence(74.9, 50.0, 0, 20, True))
-    assert not rule.confident(MatchEvidence(100.0, 50.0, 0, 20, False))  # the typed artist disagrees
-    assert not rule.confident(MatchEvidence(88.0, 50.0, 1, 4, True))  # one slip in a 4-letter title
-    assert rule.confident(MatchEvidence(88.0, 50.0, 1, 8, True))
-    assert not rule.confident(MatchEvidence(80.0, 50.0, 2, 11, True))
-    assert rule.confident(MatchEvidence(85.0, 50.0, 2, 12, True))
-    assert not rule.confident(MatchEvidence(90.0, 50.0, 3, 40, True))
-
-
-def test_module_knobs_are_the_default_rule():
-    from recommender.search import resolver
-
-    rule = ConfidenceRule()
-    assert (rule.min_score, rule.close_margin, rule.one_edit_from, rule.two_edits_from) == (
-        resolver.MIN_CONFIDENT_SCORE,
-        resolver.CLOSE_MARGIN,
-        resolver.ONE_EDIT_FROM,
-        resolver.TWO_EDITS_FROM,
-    )
 
 
 def test_held_out_titles_are_really_out_of_the_index(demo):

@@ -6,76 +6,18 @@ import json
 import threading
 
 import numpy as np
-import pandas as pd
 import pytest
-import scipy.sparse as sp
+from title_catalog import CATALOG, LONG_TITLE, index_of, make_dataset
 
-from recommender.dataset import Dataset, write_dataset
+from recommender.dataset import Dataset
 from recommender.search.resolver import (
     MAX_CHOICES,
     MAX_LABEL,
     TitleResolver,
     candidate_to_dict,
-    make_label,
     resolution_to_dict,
     resolve_batch,
-    typed_edits,
 )
-
-LONG_TITLE = "A Very Long Title " + "That Keeps Going " * 8 + "(Extended Club Mix)"
-LONG_ARTIST = "The Extremely Verbose Orchestra " * 4
-
-# (title, artist, listeners). Covers have few listeners; two "Halo"s are about as popular.
-CATALOG = [
-    ("Hey Ya!", "OutKast", 900),
-    ("Hey Ya! (Radio Mix)", "OutKast", 120),
-    ("Hey Ya! - Live at Wembley", "OutKast", 30),
-    ("Hey Ya", "Obadiah Parker", 25),
-    ("Ms. Jackson", "OutKast", 500),
-    ("Roses", "OutKast", 300),
-    ("Crazy in Love (feat. Jay-Z)", "Beyoncé", 800),
-    ("Crazy in Love", "Antony and the Johnsons", 40),
-    ("Halo", "Beyoncé", 700),
-    ("Halo", "Depeche Mode", 650),
-    ("Hallo", "Some Band", 3),
-    ("Smells Like Teen Spirit", "Nirvana", 1000),
-    ("Smells Like Teen Spirit", "Tori Amos", 50),
-    ("The Scientist", "Coldplay", 600),
-    ("Yesterday", "The Beatles", 750),
-    ("Hey Jude", "The Beatles", 800),
-    ("Hey You", "Pink Floyd", 500),
-    ("Heyday", "Mint Royale", 10),
-    ("(I Can't Get No) Satisfaction", "The Rolling Stones", 500),
-    ("Umbrella", "Rihanna feat. Jay-Z", 650),
-    ("The Sound of Silence", "Simon & Garfunkel", 400),
-    ("Señorita", "Justin Timberlake", 300),
-    ("Don't Stop Me Now", "Queen", 700),
-    ("Bohemian Rhapsody (Remastered 2011)", "Queen", 650),
-    ("Bohemian Rhapsody", "Queen", 100),
-    ("Rock 'n' Roll Star", "Oasis", 200),
-    ("Mr. Brightside", "The Killers", 800),
-    ("Wonderwall", "Oasis", 850),
-    (LONG_TITLE, LONG_ARTIST, 5),
-    ("Nobody Played This", "Unknown Artist", 0),
-]
-
-
-def make_dataset(root, rows, name="tiny") -> Dataset:
-    """A dataset whose item i is played by exactly rows[i][2] users."""
-    listeners = np.array([row[2] for row in rows], dtype=np.int64)
-    n_users = max(1, int(listeners.max()))
-    user_ids = np.concatenate([np.arange(count) for count in listeners]).astype(np.int64)
-    item_ids = np.repeat(np.arange(len(rows)), listeners)
-    matrix = sp.csr_matrix((np.ones(len(user_ids), dtype=np.float32), (user_ids, item_ids)), shape=(n_users, len(rows)))
-    items = pd.DataFrame(
-        {
-            "item_id": [f"SO{i:04d}" for i in range(len(rows))],
-            "title": [row[0] for row in rows],
-            "artist": [row[1] for row in rows],
-        }
-    )
-    write_dataset(root / name, name=name, interactions=matrix, items=items, user_ids=[f"u{u}" for u in range(n_users)])
-    return Dataset.load(root / name)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +28,6 @@ def dataset(tmp_path_factory) -> Dataset:
 @pytest.fixture(scope="module")
 def resolver(dataset) -> TitleResolver:
     return TitleResolver.build(dataset)
-
-
-def index_of(title: str, artist: str) -> int:
-    return next(i for i, row in enumerate(CATALOG) if row[0] == title and row[1] == artist)
 
 
 def best(resolver, title, artist=None):
@@ -202,25 +140,6 @@ def test_versions_collapse_to_the_most_listened(resolver, dataset):
     assert outkast[0].item_id == dataset.item_ids[outkast[0].item_index]
 
 
-def test_version_groups(resolver):
-    studio = index_of("Hey Ya!", "OutKast")
-    radio = index_of("Hey Ya! (Radio Mix)", "OutKast")
-    live = index_of("Hey Ya! - Live at Wembley", "OutKast")
-    cover = index_of("Hey Ya", "Obadiah Parker")
-    group = resolver.version_group(radio)
-    assert resolver.version_group(studio) == resolver.version_group(live) == group
-    assert resolver.version_group(cover) != group
-    assert resolver.version_group(index_of("Ms. Jackson", "OutKast")) != group
-    assert list(resolver.group_members(group)) == [studio, radio, live]  # most listened first
-    assert resolver.representative(group) == studio
-    remaster = index_of("Bohemian Rhapsody (Remastered 2011)", "Queen")
-    plain = index_of("Bohemian Rhapsody", "Queen")
-    assert resolver.version_group(remaster) == resolver.version_group(plain)
-    assert resolver.representative(resolver.version_group(plain)) == remaster
-    groups = {resolver.version_group(i) for i in range(len(CATALOG))}
-    assert sorted(int(i) for g in groups for i in resolver.group_members(g)) == list(range(len(CATALOG)))
-
-
 def test_a_typed_version_shows_that_version(resolver):
     assert best(resolver, "Hey Ya (Radio Mix)") == ("Hey Ya! (Radio Mix)", "OutKast")
     assert best(resolver, "Hey Ya! [Live]") == ("Hey Ya! - Live at Wembley", "OutKast")
@@ -294,7 +213,7 @@ def test_complete_forgives_a_typo_in_what_was_typed(resolver):
 def test_complete_empty_offers_the_most_listened(resolver):
     choices = resolver.complete("")
     assert choices[0][0] == "Smells Like Teen Spirit — Nirvana"
-    assert len(choices) == min(MAX_CHOICES, len({resolver.version_group(i) for i in range(len(CATALOG))}))
+    assert len(choices) == min(MAX_CHOICES, len(resolver.versions))
     assert resolver.complete("   ") == choices
 
 
@@ -314,13 +233,6 @@ def test_choices_respect_discord_limits(resolver):
     label = resolver.complete("a very long title")[0][0]
     assert len(label) <= MAX_LABEL and "…" in label and "Verbose" in label
     assert len(resolver.complete("hey", limit=2)) == 2
-
-
-def test_make_label():
-    assert make_label("Hey Ya!", "OutKast") == "Hey Ya! — OutKast"
-    label = make_label("t" * 300, "a" * 300)
-    assert len(label) == MAX_LABEL and label.count("…") == 2
-    assert len(make_label("t" * 300, "OutKast")) == MAX_LABEL and make_label("t" * 300, "OutKast").endswith("— OutKast")
 
 
 def test_complete_artist(resolver):
@@ -479,11 +391,6 @@ def test_an_empty_catalog_resolves_nothing():
     assert resolver.complete_artist("") == []
 
 
-def test_mismatched_columns_are_refused():
-    with pytest.raises(ValueError, match="differ in length"):
-        TitleResolver.from_columns(["a"], ["t", "u"], ["x", "y"], np.array([1, 2]))
-
-
 def test_concurrent_readers_get_the_same_answers(resolver):
     queries = ["hey ya", "halo", "smels like ten spirit", "outkast - roses", "wonderwal", "bohemain rapsody"] * 20
     expected = [resolver.resolve(q) for q in queries]
@@ -500,79 +407,6 @@ def test_concurrent_readers_get_the_same_answers(resolver):
     assert all(results[w] == expected for w in range(4))
 
 
-# -- the saved index beside the dataset ----------------------------------------------------------
-
-QUERIES = ["hey ya", "halo", "smels like ten spirit", "heya outkast", "Beyonce - Halo", "umbrella"]
-
-
-def test_the_index_is_saved_beside_the_dataset_and_loaded_next_time(tmp_path, monkeypatch):
-    dataset = make_dataset(tmp_path, CATALOG)
-    built = TitleResolver.build(dataset)
-    saved = dataset.path / "resolver-index"
-    assert (saved / "manifest.json").exists()
-    assert not list(tmp_path.glob("**/.resolver-index.tmp-*"))  # nothing half-written left
-
-    def no_rebuild(*args, **kwargs):
-        raise AssertionError("rebuilt instead of loading the saved index")
-
-    monkeypatch.setattr(TitleResolver, "from_columns", no_rebuild)
-    loaded = TitleResolver.build(Dataset.load(dataset.path))
-    for typed in QUERIES:
-        assert loaded.resolve(typed) == built.resolve(typed)
-        assert loaded.complete(typed) == built.complete(typed)
-    assert loaded.complete_artist("o") == built.complete_artist("o")
-    assert [loaded.version_group(i) for i in range(len(CATALOG))] == [
-        built.version_group(i) for i in range(len(CATALOG))
-    ]
-
-
-def test_a_stale_or_damaged_saved_index_is_rebuilt(tmp_path, caplog):
-    dataset = make_dataset(tmp_path, CATALOG)
-    expected = [TitleResolver.build(dataset, cache=False).resolve(q) for q in QUERIES]
-    TitleResolver.build(dataset)
-    saved = dataset.path / "resolver-index"
-    manifest = json.loads((saved / "manifest.json").read_text())
-    manifest["key"] = "made with other code"
-    (saved / "manifest.json").write_text(json.dumps(manifest))
-    assert [TitleResolver.build(dataset).resolve(q) for q in QUERIES] == expected
-    assert json.loads((saved / "manifest.json").read_text())["key"] != "made with other code"  # saved again
-
-    (saved / "title.postings.npy").write_bytes(b"not an array")
-    assert [TitleResolver.build(dataset).resolve(q) for q in QUERIES] == expected
-    assert "ignoring the saved title index" in caplog.text
-
-
-def test_other_titles_with_the_same_ids_are_not_served_from_an_old_index(tmp_path):
-    dataset = make_dataset(tmp_path, CATALOG)
-    TitleResolver.build(dataset)
-    renamed = [("Totally New Song" if row[0] == "Wonderwall" else row[0], row[1], row[2]) for row in CATALOG]
-    items = dataset.items.copy()
-    items["title"] = [row[0] for row in renamed]
-    changed = type(dataset)(
-        name=dataset.name, path=dataset.path, interactions=dataset.interactions, items=items, manifest=dataset.manifest
-    )
-    assert TitleResolver.build(changed).resolve("totally new song").best.title == "Totally New Song"
-
-
-def test_an_unwritable_dataset_folder_still_gets_an_index(tmp_path, monkeypatch, caplog):
-    dataset = make_dataset(tmp_path, CATALOG)
-
-    def refuse(*args, **kwargs):
-        raise PermissionError("read-only file system")
-
-    monkeypatch.setattr("recommender.atomic.Path.mkdir", refuse)
-    resolver = TitleResolver.build(dataset)
-    assert resolver.resolve("hey ya").best.title == "Hey Ya!"
-    assert not (dataset.path / "resolver-index").exists()
-    assert "could not save the title index" in caplog.text
-
-
-def test_no_cache_when_asked(tmp_path):
-    dataset = make_dataset(tmp_path, CATALOG)
-    TitleResolver.build(dataset, cache=False)
-    assert not (dataset.path / "resolver-index").exists()
-
-
 def test_a_one_song_catalog_still_has_typo_tolerance():
     resolver = TitleResolver.from_columns(["a"], ["Smells Like Teen Spirit"], ["Nirvana"], np.array([5]))
     assert resolver.title_index.alphabet[0] == 0  # the separator, never a real character
@@ -582,16 +416,6 @@ def test_a_one_song_catalog_still_has_typo_tolerance():
 
 
 # -- not sure: far matches, close calls, artists --------------------------------------------------
-
-
-def test_typed_edits_count_typing_slips():
-    assert typed_edits("hey ya", "hey ya") == 0
-    assert typed_edits("hye ya", "hey ya") == 1  # transposed letters are one slip
-    assert typed_edits("heya", "hey ya") == 1  # spaces are not counted: one "y" is missing
-    assert typed_edits("let it go", "let it be") == 2
-    assert typed_edits("everyone", "everlong") == 2
-    assert typed_edits("stay", "stayin alive") == 7  # a beginning is not the title (spaces not counted)
-    assert typed_edits("like smells teen spirit", "smells like teen spirit") == 1  # words in another order
 
 
 @pytest.mark.parametrize(

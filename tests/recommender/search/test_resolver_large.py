@@ -45,7 +45,7 @@ def test_the_catalog_looks_like_msd(world):
     assert items["title"].str.contains(r"\(Live|Remastered|Radio Edit", regex=True).any()
     assert items["title"].str.contains("(feat. ", regex=False).any()
     assert items["title"].str.contains("[éáöüñíç]", regex=True).any()
-    assert set(q["kind"] for q in world.queries) == set(KINDS)
+    assert {q["kind"] for q in world.queries} == set(KINDS)
 
 
 def test_every_kind_of_damage_resolves(world):
@@ -83,11 +83,11 @@ def test_every_exact_title_is_found(world):
 
 def test_versions_never_appear_twice(world):
     for resolution in world.results:
-        groups = [world.resolver.version_group(c.item_index) for c in resolution.candidates]
+        groups = [world.resolver.versions.group_of(c.item_index) for c in resolution.candidates]
         assert len(groups) == len(set(groups))
         for candidate in resolution.candidates:  # each shown as its most listened version...
-            group = world.resolver.version_group(candidate.item_index)
-            members = world.resolver.group_members(group)
+            group = world.resolver.versions.group_of(candidate.item_index)
+            members = world.resolver.versions.members(group)
             top = world.catalog.listeners[members].max()
             # ...unless the query named a version ("live", "radio edit") it has
             assert (
@@ -104,7 +104,8 @@ def test_originals_beat_covers(world):
     for core_id in np.argsort(-resolver.title_index.popularity)[:3000].tolist():
         items = resolver.title_items[resolver.title_indptr[core_id] : resolver.title_indptr[core_id + 1]]
         reps = sorted(
-            {resolver.representative(resolver.version_group(i)) for i in items.tolist()}, key=lambda i: -listeners[i]
+            {resolver.versions.representative(resolver.versions.group_of(i)) for i in items.tolist()},
+            key=lambda i: -listeners[i],
         )
         if len(reps) < 2 or listeners[reps[0]] < 10 * max(1, listeners[reps[1]]):
             continue
