@@ -16,8 +16,8 @@ from bot_harness import WAIT, bot_world
 from fake_discord import option
 
 from bot import render
-from bot.cogs.admin import NotAdmin
-from bot.cogs.soundalike import NONE_OF_THESE
+from bot.checks import NotAdmin
+from bot.picks import NONE_OF_THESE
 
 pytestmark = pytest.mark.asyncio
 

@@ -1,4 +1,5 @@
-"""Console mode: the bot's commands from a pipe or a terminal, on the real demo data."""
+"""Console mode (console/terminal.py): the bot's commands from a pipe or a terminal, on the real demo
+data, through the same application object as the bot."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paths import PROJECT_ROOT
 
-from console.terminal import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, parse_options, run_console
+from console.terminal import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, run_console
+from recommender.app.core import Soundalike
 from recommender.app.limits import ComputePool
 from recommender.app.retrainer import Retrainer
 from recommender.feedback.log import NO_GUILD, FeedbackLog
@@ -201,6 +203,17 @@ async def test_mix_more_and_novelty_from_a_pipe(tmp_path, demo_env, demo_service
     assert logged[1][1]["offset"] == 5 and logged[3][1]["novelty"] == "deep" and logged[2][1]["novelty"] == "popular"
 
 
+async def test_a_mix_of_more_than_five_songs_is_refused_with_how_many_it_takes(tmp_path, demo_env, demo_service):
+    out = await run_lines(
+        "/mix Hey Ya! | Hey Jude | Ms. Jackson | Everlong | Lose Yourself | Juicy\n",
+        demo_env,
+        tmp_path,
+        service=demo_service,
+    )
+    assert "error: A mix takes at most 5 songs, got 6." in out
+    assert not answers_in(out) and not queries(tmp_path / "log.sqlite3")
+
+
 async def test_foryou_dislikes_that_stick_and_blocks_from_a_pipe(tmp_path, demo_env, demo_service):
     out = await run_lines(
         "/foryou\n/soundalike Hey Ya!\n+1\n+2\n+3\n-4\n/foryou 8\n/soundalike Hey Ya!\n-1\n-1\n"
@@ -255,18 +268,6 @@ def test_help_lists_every_command():
         assert command in HELP, command
 
 
-def test_options_use_discords_syntax():
-    assert parse_options("Hey Ya! artist:OutKast count:3") == {"title": "Hey Ya!", "artist": "OutKast", "count": "3"}
-    assert parse_options("title:Crazy artist: Gnarls Barkley") == {"title": "Crazy", "artist": "Gnarls Barkley"}
-    assert parse_options("Re:Stacks") == {"title": "Re:Stacks"}
-    assert parse_options("Hey Ya! novelty:deep per_artist:0 leave_out_artist:yes") == {
-        "title": "Hey Ya!",
-        "novelty": "deep",
-        "per_artist": "0",
-        "leave_out_artist": "yes",
-    }
-
-
 @pytest.fixture(scope="module")
 def console_on_a_loop(tmp_path_factory, demo_env, demo_service):
     runner = LoopThread()
@@ -274,7 +275,7 @@ def console_on_a_loop(tmp_path_factory, demo_env, demo_service):
     log_context = FeedbackLog.open(tmp_path_factory.mktemp("console-fuzz") / "log.sqlite3")
     feedback_log = runner.run(log_context.__aenter__())
     pool = ComputePool(per_guild=1, max_queue=2, workers=1)
-    console = Console(demo_env.config, demo_service, feedback_log, pool, Retrainer(demo_env.config), out)
+    console = Console(Soundalike(demo_env.config, demo_service, feedback_log, pool, Retrainer(demo_env.config)), out)
     try:
         yield runner, console, out
     finally:
@@ -454,11 +455,6 @@ async def test_an_unknown_option_or_a_value_out_of_range_is_one_line_saying_what
     replies = out.split("Type /help for the commands.\n", 1)[1].splitlines()
     assert len(replies) == 1 and replies[0].startswith(says)
     assert not answers_in(out) and not queries(tmp_path / "log.sqlite3")  # nothing was answered or logged
-
-
-def test_titles_with_a_colon_stay_titles():
-    for title in ("Re:Stacks", "The Sin:Decay", "Re: Stacks", "yourcodenameis:milo", "Sixx:A.M."):
-        assert parse_options(title) == {"title": title}
 
 
 async def test_values_inside_the_range_are_served_as_given(tmp_path, demo_env, demo_service):
