@@ -3,9 +3,11 @@ data, through the same application object as the bot."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
+import logging
 import re
 import sqlite3
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 from bot_harness import LoopThread
 from bot_mocks import FakeService
+from demo_copies import alter_one_byte, copy_demo, republish
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paths import PROJECT_ROOT
@@ -24,6 +27,8 @@ from recommender.app.core import Soundalike
 from recommender.app.limits import ComputePool
 from recommender.app.retrainer import Retrainer
 from recommender.feedback.log import NO_GUILD, FeedbackLog
+from recommender.service import SoundalikeService
+from recommender.store import ModelStore
 
 
 def console_config(tmp_path: Path, demo_env) -> Path:
@@ -514,3 +519,40 @@ async def test_more_ends_where_the_list_ends_and_says_so(tmp_path, demo_env, dem
     assert "That is as far as I go" not in out
     pages = re.findall(r"Songs like Hey Ya! — OutKast(?: \((\d+)–(\d+)\))?:", out)
     assert len(pages) < 26 and pages[-1][0] == str(10 * (len(pages) - 1) + 1)
+
+
+# -- the model on disk: a damaged current one, and rollback as a history ------------------------
+
+
+async def console_says(config, lines: str, service=None) -> str:
+    out = io.StringIO()
+    assert await run_console(config, stdin=io.StringIO(lines), stdout=out, service=service) == 0
+    return out.getvalue()
+
+
+async def test_a_damaged_current_v1_serves_a_good_v2_and_the_console_answers(tmp_path, demo_env, caplog):
+    _, config = copy_demo(tmp_path, demo_env)
+    store = ModelStore.for_dataset(config.models_dir, "demo")
+    assert republish(store) == "v2"
+    assert store.rollback() == "v1"  # an admin went back to v1 ...
+    alter_one_byte(store.folder / "v1" / "item_factors.npy")  # ... and then v1 was damaged
+    caplog.set_level(logging.WARNING)
+    out = await console_says(config, "Hey Ya!\n/model\n")
+    assert "Serving the demo data with model v2." in out and "(model v2, demo data)" in out
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "demo/v1: item_factors.npy fails its checksum" in line and "serving model demo/v2 instead" in line
+
+
+async def test_console_rollback_goes_back_along_what_was_served(tmp_path, demo_env):
+    _, config = copy_demo(tmp_path, demo_env)
+    store = ModelStore.for_dataset(config.models_dir, "demo")
+    assert republish(store) == "v2" and republish(store) == "v3"
+    service = await asyncio.to_thread(SoundalikeService.open, config)
+    out = await console_says(config, "/model rollback\n", service)
+    assert "Rolled back: now serving model v2 (was v3)." in out
+    assert republish(store) == "v4" and service.reload() == "v4"  # a retrain after the rollback
+    out = await console_says(config, "/model rollback\n/model rollback\n/model rollback\nHey Ya!\n", service)
+    assert "Rolled back: now serving model v2 (was v4)." in out, "v3 was rolled back from: not gone back to"
+    assert "Rolled back: now serving model v1 (was v2)." in out
+    assert "error: no good version of 'demo' was served before v1, so there is nothing to roll back to" in out
+    assert "(model v1, demo data)" in out and store.current_version() == "v1"
