@@ -80,7 +80,7 @@ class Suggestion:
 
     @property
     def percent(self) -> int:
-        return int(round(max(0.0, min(1.0, self.score)) * 100))
+        return round(max(0.0, min(1.0, self.score)) * 100)
 
 
 @dataclass(frozen=True)
