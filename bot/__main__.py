@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -135,51 +136,39 @@ def retry_delays(delays: tuple[float, ...] = RETRY_DELAYS_S) -> Iterator[float]:
 async def run_bot(
     config: Config, token: str, config_path: Path | None, *, delays: Iterator[float] | None = None, **bot_options
 ) -> None:
-    """Open the resources, hand them to the bot, run until closed (advanced_startup.py style).
+    """Open the application, hand it to the bot, run until closed (advanced_startup.py style).
 
     While Discord cannot be reached (no network, an outage: the login or the command sync
     fails to connect), say so in one line and try again after ``delays`` (default
     :data:`RETRY_DELAYS_S`), until it works or SIGTERM / Ctrl-C. A refused token is no
     network problem: it ends the run (``discord.LoginFailure``).
     """
-    from recommender.feedback.log import FeedbackLog
-    from recommender.service import SoundalikeService
+    from recommender.app.core import Soundalike
 
     from .app import SoundalikeBot
-    from recommender.app.limits import ComputePool
-    from recommender.app.retrainer import Retrainer
 
     delays = delays if delays is not None else retry_delays()
-    service = await asyncio.to_thread(SoundalikeService.open, config)
-    settings = config.bot
-    pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue)
     stopping = asyncio.Event()
     running: list[SoundalikeBot] = []
+    closing: set[asyncio.Future] = set()  # referenced until done, so none is collected mid-close
 
     def stop() -> None:
         stopping.set()
         for bot in running:
-            asyncio.ensure_future(bot.close())
+            closed = asyncio.ensure_future(bot.close())
+            closing.add(closed)
+            closed.add_done_callback(closing.discard)
 
     loop = asyncio.get_running_loop()
-    try:
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no loop signal handlers: Ctrl-C only
         loop.add_signal_handler(signal.SIGTERM, stop)
-    except (NotImplementedError, RuntimeError):
-        pass  # platforms without loop signal handlers stop on Ctrl-C only
     try:
-        async with FeedbackLog.open(config.database_path) as feedback_log:
+        async with Soundalike.open(config, config_path=config_path) as app:
             attempt = 0
             while not stopping.is_set():
                 attempt += 1
                 try:
-                    async with SoundalikeBot(
-                        config=config,
-                        service=service,
-                        feedback_log=feedback_log,
-                        pool=pool,
-                        retrainer=Retrainer(config, config_path=config_path),
-                        **bot_options,
-                    ) as bot:
+                    async with SoundalikeBot(app=app, **bot_options) as bot:
                         running[:] = [bot]
                         await bot.start(token)
                     return
@@ -192,16 +181,11 @@ async def run_bot(
                     )
                 finally:
                     running.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), wait)
-                except TimeoutError:
-                    pass
     finally:
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
-        except (NotImplementedError, RuntimeError):
-            pass
-        pool.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,11 @@
-"""The Discord bot: a ``commands.Bot`` holding the resources every cog uses.
+"""The Discord bot: a ``commands.Bot`` around the application object every cog talks to.
 
-Built like discord.py's ``examples/advanced_startup.py``: ``main()`` opens the feedback log
-and the service with ``async with`` and hands them in; ``setup_hook`` loads one cog per
-concern, registers the persistent components (so buttons on old messages still work after a
-restart), and syncs slash commands to the configured dev guilds only, else globally.
+Built like discord.py's ``examples/advanced_startup.py``: ``run_bot`` opens the application
+(:class:`recommender.app.core.Soundalike`: service, feedback log, compute pool, retrainer) with
+``async with`` and hands it in; ``setup_hook`` loads one cog per concern (each registers its
+persistent components, so buttons on old messages still work after a restart) and syncs slash
+commands to the configured dev guilds only, else globally. The bot itself holds only what is
+Discord's: per-member cooldowns and the daily retention task.
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from recommender.config import Config
+from recommender.app.core import Soundalike
+from recommender.app.limits import Busy, Cooldowns
+from recommender.app.retrainer import member_text
 from recommender.errors import DataError, DatasetNotFound, ModelError, SoundalikeError
 from recommender.feedback.errors import FeedbackLogError
-from recommender.feedback.log import FeedbackLog
-from recommender.service import SoundalikeService
 
 from . import render
-from recommender.app.limits import Busy, ComputePool, Cooldowns
-from recommender.app.retrainer import Retrainer, member_text
+from .messages import GENERIC_FAILURE, LOG_NOT_WRITTEN, NO_MENTIONS, send_ephemeral
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,6 @@ discord.VoiceClient.warn_dave = False
 # No message content, no members, no presences: slash commands need no intents, and
 # reactions arrive as raw events with the (non-privileged) reaction intents.
 INTENTS = discord.Intents.default()
-NO_MENTIONS = discord.AllowedMentions.none()
-# What a member is told when the log could not keep what they did (disk full, read-only...).
-LOG_NOT_WRITTEN = "I could not write to my log just now, so this was not recorded. Please try again later."
 
 
 class SoundalikeTree(app_commands.CommandTree):
@@ -62,7 +60,8 @@ class SoundalikeTree(app_commands.CommandTree):
             text = LOG_NOT_WRITTEN
         elif isinstance(original, (ModelError, DataError, DatasetNotFound)):
             # These name server files: the member gets the sentence without the paths.
-            text = render.message_text(member_text(str(original), interaction.client.config, "command failed"))
+            bot: SoundalikeBot = interaction.client  # type: ignore[assignment]
+            text = render.message_text(member_text(str(original), bot.config, "command failed"))
         elif isinstance(original, SoundalikeError):
             text = render.message_text(original)
         elif isinstance(error, app_commands.TransformerError):
@@ -77,32 +76,12 @@ class SoundalikeTree(app_commands.CommandTree):
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed", command, exc_info=error)
-            text = "Something went wrong on my side; it has been logged. Please try again later."
+            text = GENERIC_FAILURE
         await send_ephemeral(interaction, text)
 
 
-async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
-    """Tell only the person who asked, whether or not the interaction was answered already."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        else:
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    except discord.HTTPException as error:
-        log.warning("could not tell a member %r: %s", text[:80], error)
-
-
 class SoundalikeBot(commands.Bot):
-    def __init__(
-        self,
-        *,
-        config: Config,
-        service: SoundalikeService,
-        feedback_log: FeedbackLog,
-        pool: ComputePool,
-        retrainer: Retrainer,
-        **options,
-    ):
+    def __init__(self, *, app: Soundalike, **options):
         options.setdefault("intents", INTENTS)
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: every command is a slash command
@@ -111,12 +90,9 @@ class SoundalikeBot(commands.Bot):
             tree_cls=SoundalikeTree,
             **options,
         )
-        self.config = config
-        self.service = service
-        self.feedback_log = feedback_log
-        self.pool = pool
-        self.retrainer = retrainer
-        self.cooldowns = Cooldowns(config.bot.cooldown_seconds)
+        self.app = app
+        self.config = app.config
+        self.cooldowns = Cooldowns(app.config.bot.cooldown_seconds)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -137,18 +113,14 @@ class SoundalikeBot(commands.Bot):
     @tasks.loop(hours=24)
     async def expire_old_questions(self) -> None:
         """Keep the README's retention promise: at start, then once a day."""
+        days = self.config.bot.retention_days
         try:
-            counts = await self.feedback_log.expire(self.config.bot.retention_days)
+            erased = await self.app.expire_old_questions()
         except FeedbackLogError as error:
-            log.warning("could not erase questions older than %d days: %s", self.config.bot.retention_days, error)
+            log.warning("could not erase questions older than %d days: %s", days, error)
             return
-        if counts.get("queries"):
-            log.info(
-                "erased %d questions older than %d days (%d ratings)",
-                counts["queries"],
-                self.config.bot.retention_days,
-                counts["feedback"],
-            )
+        if erased.questions:
+            log.info("erased %d questions older than %d days (%d ratings)", erased.questions, days, erased.ratings)
 
     async def close(self) -> None:
         self.expire_old_questions.cancel()

@@ -1,8 +1,8 @@
 """Answering in Discord: the steps every answer takes, whichever command asked for it.
 
 /soundalike (typed or picked from its menu), /mix, /foryou and the More button all end in
-:func:`send_answer`: compute the request on the pool (:mod:`recommender.app.answers`, shared with the
-console), show it (embed, rating buttons, More), log it with its params, put 👍/👎 on it.
+:func:`send_answer`: compute the request (:class:`recommender.app.core.Soundalike`, shared with
+the console), show it (embed, rating buttons, More), log it with its params, put 👍/👎 on it.
 
 Discord drops an interaction that has no response within 3 s. :class:`Reply` answers at once
 when the work is done within ``RESPOND_WITHIN_S`` of the command (so a quick "no such song"
@@ -18,24 +18,27 @@ ratings already given on the first page stay attached to that page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 
+from recommender.app.answers import MAX_POSITION, Member, Request
+from recommender.app.core import NoNextPage
+from recommender.app.limits import Busy
+from recommender.app.wording import NO_MORE_SUGGESTIONS, as_far_as_i_go
 from recommender.errors import SoundalikeError
 from recommender.feedback.errors import FeedbackLogError
 from recommender.feedback.log import NO_GUILD
 from recommender.results import Answer
 
 from . import render
-from recommender.app.answers import MAX_POSITION, Request, compute_answer, log_answer
-from .app import LOG_NOT_WRITTEN, NO_MENTIONS, send_ephemeral
-from .cogs.feedback import add_rating_reactions, rating_view
-from recommender.app.limits import Busy
+from .messages import GENERIC_FAILURE, LOG_NOT_WRITTEN, NO_MENTIONS, send_ephemeral, slow_down_text
+from .rating import add_rating_reactions, rating_view
 
 if TYPE_CHECKING:
     from .app import SoundalikeBot
@@ -47,12 +50,16 @@ T = TypeVar("T")
 # Discord drops an interaction that gets no response within 3 s; work not done by then
 # (a queue on the compute pool) answers "thinking…" first.
 RESPOND_WITHIN_S = 2.0
-GENERIC_FAILURE = "Something went wrong on my side; it has been logged. Please try again later."
 
 
 def guild_key(interaction: discord.Interaction) -> int:
     """The log's guild id: the server's, or NO_GUILD in DMs."""
     return interaction.guild_id or NO_GUILD
+
+
+def member_of(interaction: discord.Interaction) -> Member:
+    """Who asked, as the app counts them: per server (NO_GUILD in DMs)."""
+    return Member(guild_key(interaction), interaction.user.id)
 
 
 def member_cooldown_key(interaction: discord.Interaction) -> tuple[int, int]:
@@ -96,16 +103,14 @@ class Reply:
 
     async def private(self, text: str, *, view: discord.ui.View | None = None) -> None:
         """An ephemeral reply; a public placeholder goes first."""
-        extra = {"view": view} if view is not None else {}
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
         if self.state == "fresh":
             await self.interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
             self.state = "followup"
             return
         if self.state == "thinking":
-            try:
+            with contextlib.suppress(discord.HTTPException):  # already gone: the note still goes out
                 await self.interaction.delete_original_response()
-            except discord.HTTPException:
-                pass  # already gone; the private note still goes out
             self.state = "followup"
         await self.interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra)
 
@@ -131,40 +136,39 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"soundalik
         )
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ):
         return cls()
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         bot: SoundalikeBot = interaction.client  # type: ignore[assignment]
-        started = time.perf_counter()
-        reply = Reply(interaction, started)
-        logged = (
-            await bot.feedback_log.query_for_message(interaction.message.id)
+        reply = Reply(interaction, time.perf_counter())
+        page = (
+            await bot.app.next_page(interaction.message.id, interaction.user.id)
             if interaction.message is not None
-            else None
+            else NoNextPage.NO_RECORD
         )
-        request = Request.from_logged(logged) if logged is not None else None
-        if logged is None or request is None:
+        if page is NoNextPage.NO_RECORD:
             await reply.private("I have no record of that answer any more; ask again with /soundalike.")
             return
-        if request.command == "foryou" and logged.user_id != interaction.user.id:
+        if page is NoNextPage.NOT_YOURS:
             await reply.private("That playlist was made for someone else; ask /foryou for your own.")
             return
-        following = request.next_page()
-        if following.offset >= MAX_POSITION:
-            await reply.private(render.as_far_as_i_go(MAX_POSITION))
+        if page is NoNextPage.AS_FAR_AS_I_GO:
+            await reply.private(as_far_as_i_go(MAX_POSITION))
             return
         wait = bot.cooldowns.retry_after(member_cooldown_key(interaction))
         if wait > 0:
-            await reply.private(f"Slow down a little: try again in {max(1, round(wait))} s.")
+            await reply.private(slow_down_text(wait))
             return
         await send_answer(
             bot,
             reply,
-            following,
-            typed_title=logged.typed_title,
-            typed_artist=logged.typed_artist,
-            for_name=interaction.user.display_name if request.command == "foryou" else None,
+            page.request,
+            typed_title=page.typed_title,
+            typed_artist=page.typed_artist,
+            for_name=interaction.user.display_name if page.request.command == "foryou" else None,
         )
 
 
@@ -195,42 +199,30 @@ async def send_answer(
 ) -> discord.Message | None:
     """Compute, show, log and react: one answer, whichever command asked for it."""
     interaction = reply.interaction
+    member = member_of(interaction)
     try:
-        answer = await reply.within_window(
-            compute_answer(
-                bot.service,
-                bot.feedback_log,
-                bot.pool,
-                request,
-                guild_id=guild_key(interaction),
-                user_id=interaction.user.id,
-                pool_key=guild_key(interaction),
-            )
-        )
+        answer = await reply.within_window(bot.app.answer(request, member, pool_key=member.guild_id))
     except Exception as error:  # Busy, SoundalikeError or a bug: never leave a placeholder behind
         if isinstance(error, Busy) and reply.state == "fresh":
             bot.cooldowns.reset(member_cooldown_key(interaction))  # refused at once: give the turn back
         await reply.fail(error, f"/{request.command}")
         return None
     if request.offset and not answer.suggestions:
-        await reply.private("That was all: there are no more suggestions for this.")
+        await reply.private(NO_MORE_SUGGESTIONS)
         return None
     message = await reply.public(
         render.answer_embed(answer, for_name=for_name, novelty=request.novelty), answer_view(answer, request)
     )
     try:
-        await log_answer(
-            bot.feedback_log,
+        await bot.app.log_answer(
             answer,
-            command=request.command,
-            guild_id=guild_key(interaction),
-            user_id=interaction.user.id,
+            request,
+            member,
+            started=reply.started,
             channel_id=interaction.channel_id,
             typed_title=typed_title,
             typed_artist=typed_artist,
-            started=reply.started,
             message_id=message.id,
-            request=request,
         )
     except Exception as error:  # a full disk, text that cannot be stored, a bug: all the same to the member
         # The answer stands; the member learns that it (and ratings on it) cannot be kept.

@@ -52,6 +52,9 @@ class Resolution:
     close_call: bool = False
     kind: str = "song"
     named_artist: str | None = None
+    # When nothing matched and the caller asked for them: labels of the nearest titles, however
+    # weak, for a "no song matches" message (the same resolve, so nothing is looked up twice).
+    closest: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> Candidate | None:

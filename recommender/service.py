@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 MIN_LIKES_FOR_YOU = 3
 MIN_MIX_SEEDS = 2
 MAX_MIX_SEEDS = 5
+# Titles named beside "no song matches".
+CLOSEST_TITLES = 5
 # Said under the last page of a list (no song left above the match floor).
 END_OF_LIST = "These are the last songs that match well enough; there are no more."
 
@@ -176,7 +178,8 @@ class SoundalikeService:
 
     # -- titles ----------------------------------------------------------------------------
     def resolve(self, title: str, artist: str | None = None) -> Resolution:
-        return self.resolver.resolve(title, artist=artist)
+        """What a typed title means; when nothing matched, the closest titles come with it."""
+        return self.resolver.resolve(title, artist=artist, closest=CLOSEST_TITLES)
 
     def complete(self, partial: str, artist: str | None = None, limit: int = 25) -> list[tuple[str, str]]:
         return self.resolver.complete(partial, artist=artist, limit=limit)
@@ -215,13 +218,10 @@ class SoundalikeService:
         if exact is not None:
             return exact
         resolution = self.resolve(title_or_id, artist)
-        if resolution.found and resolution.kind == "song" and (resolution.confident or resolution.close_call):
-            return resolution.best
-        closest = (
-            [c.label for c in resolution.candidates[:5]]
-            if resolution.found
-            else self.resolver.closest_titles(title_or_id)
-        )
+        best = resolution.best
+        if best is not None and resolution.kind == "song" and (resolution.confident or resolution.close_call):
+            return best
+        closest = [c.label for c in resolution.candidates[:CLOSEST_TITLES]] if resolution.found else resolution.closest
         raise UnknownSong(title_or_id, closest, note=self.no_match_note())
 
     # -- answers ---------------------------------------------------------------------------

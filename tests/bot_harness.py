@@ -17,6 +17,7 @@ from pathlib import Path
 from fake_discord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser, pointed_at, snowflake
 
 from bot.app import SoundalikeBot
+from recommender.app.core import Soundalike
 from recommender.app.limits import ComputePool
 from recommender.app.retrainer import Retrainer
 from recommender.config import Config
@@ -58,14 +59,8 @@ class BotWorld:
         settings = self.config.bot
         self.pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue, workers=2)
         bot_options.setdefault("guild_ready_timeout", 0.01)
-        self.bot = SoundalikeBot(
-            config=self.config,
-            service=self.service,
-            feedback_log=self.feedback_log,
-            pool=self.pool,
-            retrainer=self.retrainer,
-            **bot_options,
-        )
+        app = Soundalike(self.config, self.service, self.feedback_log, self.pool, self.retrainer)
+        self.bot = SoundalikeBot(app=app, **bot_options)
         connected_before = len(self.fake.identify_payloads)
         async with asyncio.timeout(WAIT):
             await self.bot.login(TEST_TOKEN)  # runs setup_hook: cogs, persistent items, sync

@@ -15,10 +15,10 @@ from unittest import mock
 import discord
 
 from bot.app import SoundalikeBot
+from recommender.app.core import Soundalike
 from recommender.app.limits import ComputePool
 from recommender.app.retrainer import Retrainer
 from recommender.config import Config
-from recommender.errors import UnknownSong
 from recommender.feedback.log import FeedbackLog, RatingOutcome
 from recommender.results import Answer, Candidate, Resolution, Suggestion
 from recommender.service import NotEnoughHistory
@@ -63,12 +63,23 @@ class FakeService:
 
     def resolve(self, title: str, artist: str | None = None) -> Resolution:
         """Exact titles are confident (several songs with one title: a close call); a title
-        near one of the catalog's ("Hey Yaa") is a far match; an artist's name lists their songs."""
+        near one of the catalog's ("Hey Yaa") is a far match; an artist's name lists their songs;
+        a title with an artist none of its songs is by offers the others (``artist_matched`` False)."""
         self.calls.append(("resolve", title, artist))
-        rows = [r for r in SONGS if r[1].lower() == title.lower() and (artist is None or r[2] == artist)]
+        titled = [r for r in SONGS if r[1].lower() == title.lower()]
+        rows = [r for r in titled if artist is None or r[2] == artist]
         if rows:
             return Resolution(
-                title, artist, [self._candidate(r) for r in rows], confident=len(rows) == 1, close_call=len(rows) > 1
+                title,
+                artist,
+                [self._candidate(r) for r in rows],
+                confident=len(rows) == 1,
+                close_call=len(rows) > 1,
+                artist_matched=True if artist else None,
+            )
+        if titled:  # the title matches, but no song by that artist: the others, never taken
+            return Resolution(
+                title, artist, [self._candidate(r) for r in titled], confident=False, artist_matched=False
             )
         by_artist = sorted((r for r in SONGS if r[2].lower() == title.lower() and artist is None), key=lambda r: -r[3])
         if by_artist:
@@ -82,16 +93,14 @@ class FakeService:
             )
         near = difflib.get_close_matches(title.lower(), [r[1].lower() for r in SONGS], n=3, cutoff=0.8)
         rows = [r for r in SONGS if r[1].lower() in near]
-        return Resolution(title, artist, [self._candidate(r, score=80.0) for r in rows], confident=False)
+        # Nothing near: the closest titles are those with the same first letter.
+        closest = [] if rows else [r[1] for r in SONGS if r[1][0].lower() == title[:1].lower()]
+        return Resolution(
+            title, artist, [self._candidate(r, score=80.0) for r in rows], confident=False, closest=closest
+        )
 
     def no_match_note(self) -> str | None:
         return self.note
-
-    def seed(self, title: str, artist: str | None = None) -> Candidate:
-        resolution = self.resolve(title, artist)
-        if not resolution.found:
-            raise UnknownSong(title, [r[1] for r in SONGS if r[1][0].lower() == title[:1].lower()])
-        return resolution.best
 
     def complete(self, partial: str, artist: str | None = None, limit: int = 25) -> list[tuple[str, str]]:
         self.calls.append(("complete", partial, artist))
@@ -179,7 +188,8 @@ class FakeService:
 
 
 def make_bot(config: Config, *, service=None, feedback_log=None, retrainer=None, pool=None) -> SoundalikeBot:
-    """A real SoundalikeBot (never connected) around fakes and spec'd mocks."""
+    """A real SoundalikeBot (never connected) around the real application object, itself around
+    fakes and spec'd mocks (``bot.app.service``, ``bot.app.feedback_log``, ...)."""
     settings = dataclasses.replace(config.bot, admin_role_ids=[ADMIN_ROLE_ID], admin_user_ids=[ADMIN_USER_ID])
     config = dataclasses.replace(config, bot=settings)
     if feedback_log is None:
@@ -192,13 +202,14 @@ def make_bot(config: Config, *, service=None, feedback_log=None, retrainer=None,
         feedback_log.query_for_message.return_value = None
         feedback_log.feedback_over_time.return_value = []
         feedback_log.top_queries.return_value = []
-    return SoundalikeBot(
-        config=config,
-        service=service or FakeService(),
-        feedback_log=feedback_log,
-        pool=pool or ComputePool(per_guild=4, max_queue=8, workers=1),
-        retrainer=retrainer or mock.create_autospec(Retrainer, instance=True, spec_set=True),
+    app = Soundalike(
+        config,
+        service or FakeService(),
+        feedback_log,
+        pool or ComputePool(per_guild=4, max_queue=8, workers=1),
+        retrainer or mock.create_autospec(Retrainer, instance=True, spec_set=True),
     )
+    return SoundalikeBot(app=app)
 
 
 def make_role(role_id: int) -> discord.Role:

@@ -1,26 +1,28 @@
 """/block and /unblock (admins): songs Soundalike must never suggest in this server.
 
-The same two locks as /retrain (:mod:`bot.cogs.admin`): hidden from members without Manage
+The same two locks as /retrain (:mod:`bot.checks`): hidden from members without Manage
 Server in Discord's UI, and checked on our side every time. A blocked song is left out of
-every answer in the server (/soundalike, /mix, /foryou and More), see
-:func:`recommender.app.answers.compute_answer`. Replies are private to the admin.
+every answer in the server (/soundalike, /mix, /foryou and More): the app's serving policy
+(:mod:`recommender.app.policy`). Replies are private to the admin.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from recommender.app.answers import BlockResult, tidy
+
 from .. import render
-from recommender.app.answers import block_song, blocked_songs, tidy, unblock_song
-from ..replies import Reply, guild_key
-from .admin import admin_only, is_admin
-from .soundalike import AUTOCOMPLETE_LIMIT, song_choices
+from ..checks import admin_only, is_admin
+from ..options import AUTOCOMPLETE_LIMIT, song_choices
+from ..replies import Reply, guild_key, member_of
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -38,19 +40,8 @@ class BlocksCog(commands.Cog, name="Blocks"):
     @app_commands.default_permissions(manage_guild=True)
     @admin_only
     async def block(self, interaction: discord.Interaction, song: str) -> None:
-        await self._private_reply(
-            interaction,
-            "/block",
-            block_song(
-                self.bot.service,
-                self.bot.feedback_log,
-                self.bot.pool,
-                guild_id=guild_key(interaction),
-                user_id=interaction.user.id,
-                song=song,
-                pool_key=guild_key(interaction),
-            ),
-        )
+        work = self.bot.app.block(member_of(interaction), song, pool_key=guild_key(interaction))
+        await self._private_reply(interaction, "/block", work)
 
     @app_commands.command(name="unblock", description="Allow a blocked song in this server again (admins)")
     @app_commands.describe(song="A blocked song: pick one from the list")
@@ -58,21 +49,11 @@ class BlocksCog(commands.Cog, name="Blocks"):
     @app_commands.default_permissions(manage_guild=True)
     @admin_only
     async def unblock(self, interaction: discord.Interaction, song: str) -> None:
-        await self._private_reply(
-            interaction,
-            "/unblock",
-            unblock_song(
-                self.bot.service,
-                self.bot.feedback_log,
-                self.bot.pool,
-                guild_id=guild_key(interaction),
-                song=song,
-                pool_key=guild_key(interaction),
-            ),
-        )
+        work = self.bot.app.unblock(member_of(interaction), song, pool_key=guild_key(interaction))
+        await self._private_reply(interaction, "/unblock", work)
 
     @staticmethod
-    async def _private_reply(interaction: discord.Interaction, what: str, work) -> None:
+    async def _private_reply(interaction: discord.Interaction, what: str, work: Awaitable[BlockResult]) -> None:
         """The outcome, privately; a title look-up stuck in a queue shows "thinking…" first."""
         reply = Reply(interaction, time.perf_counter())
         try:
@@ -99,7 +80,7 @@ class BlocksCog(commands.Cog, name="Blocks"):
         if interaction.guild_id is None or not is_admin(interaction, self.bot.config.bot):
             return []
         try:
-            songs = blocked_songs(self.bot.service, await self.bot.feedback_log.blocked_items(interaction.guild_id))
+            songs = await self.bot.app.blocked_songs(interaction.guild_id)
         except Exception:
             log.exception("unblock autocomplete failed")
             return []

@@ -22,11 +22,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from recommender.app.answers import Request, mix_seeds
-from ..app import send_ephemeral
+from recommender.app.answers import Request
 from recommender.app.limits import Busy
+
+from ..messages import send_ephemeral, slow_down_text
+from ..options import NOVELTY_CHOICES, count_option, declare_count_range, novelty_of, song_choices
 from ..replies import Reply, guild_key, member_cooldown_key, send_answer
-from .soundalike import NOVELTY_CHOICES, count_option, declare_count_range, novelty_of, song_choices
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -41,7 +42,7 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
     async def _allowed(self, interaction: discord.Interaction) -> bool:
         wait = self.bot.cooldowns.retry_after(member_cooldown_key(interaction))
         if wait > 0:
-            await send_ephemeral(interaction, f"Slow down a little: try again in {max(1, round(wait))} s.")
+            await send_ephemeral(interaction, slow_down_text(wait))
             return False
         return True
 
@@ -72,9 +73,9 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
         if not await self._allowed(interaction):
             return
         reply = Reply(interaction, time.perf_counter())
-        songs = [(song, None) for song in (song1, song2, song3, song4, song5) if song is not None]
+        songs: list[tuple[str, str | None]] = [(s, None) for s in (song1, song2, song3, song4, song5) if s is not None]
         try:
-            seeds = await reply.within_window(bot.pool.run(guild_key(interaction), mix_seeds, bot.service, songs))
+            seeds = await reply.within_window(bot.app.mix_seeds(songs, pool_key=guild_key(interaction)))
         except Exception as error:
             if isinstance(error, Busy):
                 bot.cooldowns.reset(member_cooldown_key(interaction))

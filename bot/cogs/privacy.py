@@ -8,15 +8,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..app import NO_MENTIONS
+from recommender.app.core import Erased
+
+from ..messages import NO_MENTIONS
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
 
 
-def forgotten_text(counts: dict[str, int]) -> str:
-    queries = counts.get("queries", 0)
-    ratings = counts.get("feedback", 0)
+def forgotten_text(erased: Erased) -> str:
+    queries, ratings = erased.questions, erased.ratings
     return (
         f"Done: I erased your {queries} question{'s' if queries != 1 else ''} and "
         f"{ratings} rating{'s' if ratings != 1 else ''} from the log. "
@@ -30,8 +31,8 @@ class PrivacyCog(commands.Cog, name="Privacy"):
 
     @app_commands.command(name="forgetme", description="Erase your questions and ratings from Soundalike's log")
     async def forgetme(self, interaction: discord.Interaction) -> None:
-        counts = await self.bot.feedback_log.forget_user(interaction.user.id)
-        await interaction.response.send_message(forgotten_text(counts), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        erased = await self.bot.app.forget(interaction.user.id)
+        await interaction.response.send_message(forgotten_text(erased), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: SoundalikeBot) -> None:

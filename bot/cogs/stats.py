@@ -15,11 +15,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from recommender.feedback.log import FeedbackDay, TopQuery
+from recommender.app.limits import Busy
+from recommender.feedback.log import FeedbackDay
 
 from .. import charts, render
-from ..app import NO_MENTIONS
-from recommender.app.limits import Busy
+from ..messages import NO_MENTIONS
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -29,17 +29,9 @@ log = logging.getLogger(__name__)
 NOTHING_TO_CHART = "The chart appears here once members ask for songs and rate the answers."
 
 
-def chart_inputs(
-    service, days: list[FeedbackDay], top: list[TopQuery]
-) -> tuple[list[charts.RatingDay], list[tuple[str, int]]]:
-    """The log's rows as the chart takes them; songs are named from the catalog when known
-    (a value picked from autocomplete was typed as an item id)."""
-    rating_days = [charts.RatingDay(d.day, d.model_version or "?", int(d.up or 0), int(d.down or 0)) for d in days]
-    songs = []
-    for row in top:
-        song = service.candidate(row.item_id)
-        songs.append((song.label if song is not None else (row.typed_title or row.item_id), int(row.times)))
-    return rating_days, songs
+def rating_days(days: list[FeedbackDay]) -> list[charts.RatingDay]:
+    """The log's 👍/👎 per day as the chart takes them."""
+    return [charts.RatingDay(d.day, d.model_version or "?", int(d.up or 0), int(d.down or 0)) for d in days]
 
 
 class StatsCog(commands.Cog, name="Stats"):
@@ -51,24 +43,18 @@ class StatsCog(commands.Cog, name="Stats"):
     async def stats(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None  # guild_only
         guild_id = interaction.guild_id
-        feedback_log = self.bot.feedback_log
-        rows = await feedback_log.stats(guild_id)
-        days = await feedback_log.feedback_over_time(guild_id)
-        top = await feedback_log.top_queries(guild_id, limit=charts.MAX_SONGS)
+        stats = await self.bot.app.stats(guild_id, top_songs=charts.MAX_SONGS)
         guild_name = interaction.guild.name if interaction.guild is not None else "this server"
-        embed = render.stats_embed(
-            guild_name,
-            [{"model_version": r.model_version, "queries": r.answers, "likes": r.up, "dislikes": r.down} for r in rows],
-        )
-        rating_days, songs = chart_inputs(self.bot.service, days, top)
-        if not charts.has_data(rating_days, songs):
+        embed = render.stats_embed(guild_name, stats.versions)
+        days, songs = rating_days(stats.days), stats.top_songs
+        if not charts.has_data(days, songs):
             embed.set_footer(text=NOTHING_TO_CHART)
             await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
             return
         await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
         try:
-            png = await self.bot.pool.run(
-                guild_id, charts.stats_png, rating_days, songs, title=f"Soundalike in {guild_name}"
+            png = await self.bot.app.run_on_pool(
+                guild_id, charts.stats_png, days, songs, title=f"Soundalike in {guild_name}"
             )
         except Busy:
             log.info("stats chart skipped: the compute pool is busy")

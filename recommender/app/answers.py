@@ -1,29 +1,26 @@
-"""The steps of answering, shared by the Discord cogs and the console.
+"""The steps of answering that every front end shares (through :class:`recommender.app.core.Soundalike`).
 
 ``look_up`` turns what a person typed (or an autocomplete value) into a seed song, a short
-list to pick from, or the closest titles; ``mix_seeds`` does the same for the songs of a mix.
-A :class:`Request` says what was asked (/soundalike, /mix or /foryou, with its options and
-page); it is stored in the log's params, so "More" can ask for the next page of any logged
-answer, also after a restart. ``compute_answer`` runs a request on the compute pool, leaving
-out the server's blocked songs and what the member turned down; ``log_answer`` writes the query
-and what was shown. ``rate_suggestion`` records a 👍/👎 on one suggestion, or takes it back when
-the member presses the same rating again. ``block_song`` / ``unblock_song`` are the admin side.
+list to pick from, or the closest titles, resolving the title once; ``mix_seeds`` does the same
+for the songs of a mix. A :class:`Request` says what was asked (/soundalike, /mix or /foryou,
+with its options and page) and a :class:`Member` who asked; the request is stored in the log's
+params, so "More" can ask for the next page of any logged answer, also after a restart.
+``rate_suggestion`` records a 👍/👎 on one suggestion, or takes it back when the member presses
+the same rating again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from recommender.app.limits import ComputePool
-from recommender.errors import SoundalikeError, UnknownSong
+from recommender.app.options import DEFAULT_NOVELTY, MAX_COUNT, check_novelty, clamp_cap
+from recommender.errors import SoundalikeError
 from recommender.feedback.log import FeedbackLog, LoggedQuery
-from recommender.ranking import NOVELTY_LEVELS
-from recommender.results import Answer, Candidate
-from recommender.service import MAX_MIX_SEEDS, SoundalikeService
+from recommender.results import Candidate
+from recommender.service import MixNeedsTwoSongs, SoundalikeService
 from recommender.text import one_line
 
 # Typed text longer than this is cut before matching: no title is that long, and fuzzy
@@ -34,14 +31,8 @@ MAX_CHOICES = 10
 # "More" stops here: rating buttons number positions with at most three digits, and nobody
 # reads 200 suggestions for one song.
 MAX_POSITION = 200
-# Songs in one answer: Discord's option range (the config's max_results is usually lower).
-MAX_COUNT = 25
-# A per-artist cap above this is no cap in practice (an answer holds at most 25 songs).
-MAX_PER_ARTIST_CAP = 25
 # The commands whose answers can be asked again ("More").
 COMMANDS = ("soundalike", "mix", "foryou")
-DEFAULT_NOVELTY = "balanced"
-NOVELTY_NAMES = {"popular": "popular", "balanced": "balanced", "deep": "deep cuts"}
 
 
 class EmptyQuery(SoundalikeError):
@@ -49,28 +40,11 @@ class EmptyQuery(SoundalikeError):
         super().__init__("Type a song title, e.g. /soundalike Hey Ya!")
 
 
-class BadNovelty(SoundalikeError):
-    def __init__(self, given: object) -> None:
-        super().__init__(f"novelty must be one of {', '.join(NOVELTY_LEVELS)}, not {one_line(given)[:40]!r}")
-
-
-class MixNeedsTwoSongs(SoundalikeError):
-    def __init__(self) -> None:
-        super().__init__("A mix needs at least two different songs, e.g. /mix Hey Ya! | Hello")
-
-
-class OutOfRange(SoundalikeError):
-    """A typed number outside what the option accepts (never clamped silently)."""
-
-    def __init__(self, name: str, value: object, low: int, high: int, note: str = ""):
-        super().__init__(f"{name} takes a whole number from {low}{note} to {high}, not {one_line(value)[:40]}")
-
-
 class ArtistDidNotMatch(SoundalikeError):
-    """A mix song typed with an artist that none of the matching songs is by."""
+    """A song typed with an artist that none of the matching songs is by."""
 
     def __init__(self, query: str, artist: str, others: list[Candidate]):
-        text = f"No song by “{artist}” matches “{query}”."
+        text = artist_mismatch_text(query, artist)
         if others:
             text += " By other artists: " + "; ".join(c.label for c in others[:5])
         super().__init__(text)
@@ -101,6 +75,14 @@ class UnknownMixSong(SoundalikeError):
 
 
 @dataclass(frozen=True)
+class Member:
+    """Who asks: a member of a server (``guild_id``; the log's NO_GUILD in DMs and the console)."""
+
+    guild_id: int
+    user_id: int
+
+
+@dataclass(frozen=True)
 class Lookup:
     """Exactly one of: a ``seed``, ``choices`` to ask about, or the ``closest`` titles (maybe none).
 
@@ -127,44 +109,6 @@ class Lookup:
 def tidy(text: str | None) -> str:
     """Typed text as it is matched and logged: one line, at most MAX_QUERY_CHARS."""
     return one_line(text or "")[:MAX_QUERY_CHARS].strip()
-
-
-def check_novelty(value: object, default: str = DEFAULT_NOVELTY) -> str:
-    """A novelty level as the service takes it; None/empty means ``default`` (the config's
-    [serving] novelty where a caller has the config)."""
-    if value is None or value == "":
-        return default
-    text = str(value).strip().lower()
-    if text in ("deep cuts", "deep-cuts", "deepcuts"):
-        text = "deep"
-    if text not in NOVELTY_LEVELS:
-        raise BadNovelty(value)
-    return text
-
-
-def check_count(value: int | None, *, default: int, maximum: int) -> int:
-    """A count a person gave (None: ``default``), refused outside 1..``maximum``."""
-    if value is None:
-        return default
-    if not 1 <= int(value) <= maximum:
-        raise OutOfRange("count", value, 1, maximum)
-    return int(value)
-
-
-def check_cap(value: int | None) -> int | None:
-    """A per-artist cap a person gave (None: the configured one), refused outside 0..25."""
-    if value is None:
-        return None
-    if not 0 <= int(value) <= MAX_PER_ARTIST_CAP:
-        raise OutOfRange("per_artist", value, 0, MAX_PER_ARTIST_CAP, " (no limit)")
-    return int(value)
-
-
-def clamp_cap(value: int | None) -> int | None:
-    """A per-artist cap within 0..MAX_PER_ARTIST_CAP; None keeps the configured default."""
-    if value is None:
-        return None
-    return max(0, min(int(value), MAX_PER_ARTIST_CAP))
 
 
 @dataclass(frozen=True)
@@ -225,7 +169,8 @@ class Request:
 
 
 def look_up(service: SoundalikeService, title: str, artist: str | None = None) -> Lookup:
-    """Synchronous (run it on the compute pool). An exact item id wins, else the resolver."""
+    """Synchronous (run it on the compute pool). An exact item id wins, else the resolver, once:
+    its one resolution also carries the closest titles when nothing matched."""
     query = tidy(title)
     artist = tidy(artist) or None
     if not query:
@@ -247,12 +192,7 @@ def look_up(service: SoundalikeService, title: str, artist: str | None = None) -
         return Lookup(
             choices=choices, query=query, close_call=resolution.close_call, note="" if resolution.close_call else note
         )
-    try:
-        service.seed(query, artist)
-    except UnknownSong as error:
-        return Lookup(closest=list(error.suggestions), query=query, note=note)
-    # seed() found something resolve() did not (it also tries exact ids); ask rather than guess.
-    return Lookup(query=query, note=note)
+    return Lookup(closest=list(resolution.closest), query=query, note=note)
 
 
 def mix_seeds(service: SoundalikeService, songs: list[tuple[str, str | None]]) -> list[Candidate]:
@@ -278,96 +218,9 @@ def mix_seeds(service: SoundalikeService, songs: list[tuple[str, str | None]]) -
             )
         seeds.setdefault(seed.item_id, seed)
     if len(seeds) < 2:
-        raise MixNeedsTwoSongs()
-    if len(seeds) > MAX_MIX_SEEDS:
-        raise SoundalikeError(f"A mix takes at most {MAX_MIX_SEEDS} songs, got {len(seeds)}.")
+        raise MixNeedsTwoSongs("A mix needs at least two different songs, e.g. /mix Hey Ya! | Hello")
+    # More than MAX_MIX_SEEDS is the service's to refuse (service.mix), like any caller's.
     return list(seeds.values())
-
-
-async def compute_answer(
-    service: SoundalikeService,
-    feedback_log: FeedbackLog,
-    pool: ComputePool,
-    request: Request,
-    *,
-    guild_id: int,
-    user_id: int,
-    pool_key: Hashable | None,
-) -> Answer:
-    """One page of suggestions for ``request``; raises Busy when the pool is full,
-    SoundalikeError (e.g. NotEnoughHistory) when there is no answer.
-
-    Never shown: the server's blocked songs. /soundalike leaves out what the member turned
-    down (👎 on the song itself) in answers for the same seed; /mix and /foryou leave out
-    everything they turned down in this server, and /foryou also what they already like
-    (the service drops the history it folds in).
-    """
-    excluded = await feedback_log.blocked_items(guild_id)
-    options = dict(
-        count=request.count, offset=request.offset, novelty=request.novelty, per_artist_cap=request.per_artist_cap
-    )
-    if request.command == "soundalike":
-        (seed,) = request.seeds[:1]
-        excluded |= await feedback_log.disliked_items(guild_id, user_id, seed)
-        return await pool.run(
-            pool_key,
-            service.similar,
-            seed,
-            exclude_seed_artist=request.exclude_seed_artist,
-            exclude_ids=tuple(sorted(excluded)),
-            **options,
-        )
-    excluded |= await feedback_log.disliked_items(guild_id, user_id)
-    if request.command == "mix":
-        return await pool.run(
-            pool_key, service.mix, list(request.seeds), exclude_ids=tuple(sorted(excluded)), **options
-        )
-    if request.command == "foryou":
-        # The service leaves the liked songs (the history it folds in) out by itself.
-        liked = await feedback_log.liked_items(guild_id, user_id)
-        return await pool.run(pool_key, service.for_you, liked, exclude_ids=tuple(sorted(excluded)), **options)
-    raise ValueError(f"unknown command {request.command!r}")
-
-
-async def log_answer(
-    feedback_log: FeedbackLog,
-    answer: Answer,
-    *,
-    command: str,
-    guild_id: int,
-    user_id: int,
-    channel_id: int | None,
-    typed_title: str | None,
-    typed_artist: str | None,
-    started: float,
-    message_id: int | None = None,
-    params: dict | None = None,
-    request: Request | None = None,
-) -> int:
-    """Log a query and what was shown. With a ``request``, its params are stored (so "More"
-    and ratings work after a restart) and the logged seed is the request's."""
-    if request is not None:
-        resolved = request.seed_item_id
-        params = {**request.params(), **(params or {})}
-    else:
-        resolved = answer.seeds[0].item_id if answer.seeds else None
-    return await feedback_log.record_answer(
-        guild_id=guild_id,
-        user_id=user_id,
-        command=command,
-        channel_id=channel_id,
-        typed_title=tidy(typed_title) or None,
-        typed_artist=tidy(typed_artist) or None,
-        resolved_item_id=resolved,
-        model_version=answer.model_version,
-        latency_ms=(time.perf_counter() - started) * 1000.0,
-        params=params or {},
-        suggestions=[
-            (position, suggestion.item_id, float(suggestion.score))
-            for position, suggestion in enumerate(answer.suggestions, start=1 + answer.offset)
-        ],
-        message_id=message_id,
-    )
 
 
 # -- ratings --------------------------------------------------------------------------------
@@ -422,53 +275,9 @@ class BlockOutcome(enum.Enum):
 
 @dataclass(frozen=True)
 class BlockResult:
+    """What /block or /unblock did: the ``song`` it was about, or the ``lookup`` that named no
+    one song (choices to pick from, or the closest titles)."""
+
     outcome: BlockOutcome
     song: Candidate | None = None
     lookup: Lookup | None = None
-
-
-async def block_song(
-    service,
-    feedback_log: FeedbackLog,
-    pool: ComputePool,
-    *,
-    guild_id: int,
-    user_id: int,
-    song: str,
-    pool_key: Hashable | None,
-) -> BlockResult:
-    """Block a song (an item id, or a title that names one song) in a server."""
-    if not tidy(song):
-        raise SoundalikeError("Name the song to block, e.g. /block Hey Ya!")
-    found: Lookup = await pool.run(pool_key, look_up, service, song)
-    if found.seed is None:
-        return BlockResult(BlockOutcome.AMBIGUOUS if found.choices else BlockOutcome.NOT_FOUND, lookup=found)
-    added = await feedback_log.block(guild_id, found.seed.item_id, user_id)
-    return BlockResult(BlockOutcome.BLOCKED if added else BlockOutcome.ALREADY_BLOCKED, song=found.seed)
-
-
-async def unblock_song(
-    service, feedback_log: FeedbackLog, pool: ComputePool, *, guild_id: int, song: str, pool_key: Hashable | None
-) -> BlockResult:
-    """Unblock a song: an item id, or a title; of several songs by that title, the blocked one."""
-    if not tidy(song):
-        raise SoundalikeError("Name the song to unblock, e.g. /unblock Hey Ya!")
-    blocked = await feedback_log.blocked_items(guild_id)
-    found: Lookup = await pool.run(pool_key, look_up, service, song)
-    options = [found.seed] if found.seed is not None else found.choices
-    blocked_options = [candidate for candidate in options if candidate.item_id in blocked]
-    if len(blocked_options) > 1:
-        return BlockResult(BlockOutcome.AMBIGUOUS, lookup=dataclasses.replace(found, choices=blocked_options))
-    if not blocked_options:
-        if not options:
-            return BlockResult(BlockOutcome.NOT_FOUND, lookup=found)
-        return BlockResult(BlockOutcome.NOT_BLOCKED, song=options[0])
-    (target,) = blocked_options
-    removed = await feedback_log.unblock(guild_id, target.item_id)
-    return BlockResult(BlockOutcome.UNBLOCKED if removed else BlockOutcome.NOT_BLOCKED, song=target)
-
-
-def blocked_songs(service, blocked: set[str]) -> list[Candidate]:
-    """The blocked songs still in the catalog, by title."""
-    songs = [service.candidate(item_id) for item_id in blocked]
-    return sorted((s for s in songs if s is not None), key=lambda s: (s.title.casefold(), s.artist.casefold()))

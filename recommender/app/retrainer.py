@@ -107,7 +107,8 @@ class Retrainer:
         argv = list(self.command)
         if self.config_path is not None:
             argv += ["--config", str(self.config_path)]
-        return argv + [
+        return [
+            *argv,
             "retrain",
             "--dataset",
             self.dataset,
@@ -156,11 +157,12 @@ class Retrainer:
                     log.debug("retrain output: %s", line)
                     continue
                 if event.get("stage") == "done":
+                    metrics = event.get("metrics")
                     outcome = RetrainOutcome(
                         promoted=bool(event.get("promoted")),
                         version=None if event.get("version") is None else str(event["version"]),
                         reason=member_text(str(event.get("reason") or ""), self.config),
-                        metrics=event.get("metrics") if isinstance(event.get("metrics"), dict) else {},
+                        metrics=metrics if isinstance(metrics, dict) else {},
                     )
                     continue
                 message = member_text(str(event.get("message") or ""), self.config)

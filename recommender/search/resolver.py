@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -361,14 +361,18 @@ class TitleResolver(TitleIndex):
         return best
 
     # -- public API ---------------------------------------------------------------------------
-    def resolve(self, title: object, artist: object = None, limit: int = 10) -> Resolution:
+    def resolve(self, title: object, artist: object = None, limit: int = 10, closest: int = 0) -> Resolution:
         """Rank the songs ``title`` (and ``artist``) may mean; never raises on odd input.
 
         Confident only when :class:`ConfidenceRule` takes the best match without asking. A
         query that names an artist rather than a title ("Adele", "the beatles") comes back
-        with ``kind`` "artist" and that artist's most listened songs to pick from.
+        with ``kind`` "artist" and that artist's most listened songs to pick from. When nothing
+        matched, ``closest`` > 0 adds that many of the nearest titles (a wider second look).
         """
-        return self.resolve_with_evidence(title, artist, limit)[0]
+        resolution = self.resolve_with_evidence(title, artist, limit)[0]
+        if closest > 0 and not resolution.found:
+            resolution = replace(resolution, closest=self.closest_titles(title, closest))
+        return resolution
 
     def resolve_with_evidence(
         self, title: object, artist: object = None, limit: int = 10, rule: ConfidenceRule | None = None

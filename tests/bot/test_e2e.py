@@ -16,8 +16,8 @@ from bot_harness import WAIT, bot_world
 from fake_discord import option
 
 from bot import render
-from bot.cogs.admin import NotAdmin
-from bot.cogs.soundalike import NONE_OF_THESE
+from bot.checks import NotAdmin
+from bot.picks import NONE_OF_THESE
 
 pytestmark = pytest.mark.asyncio
 
@@ -51,12 +51,11 @@ def feedback_rows(path) -> list[tuple]:
 async def rows_become(world, expected: set[tuple]) -> None:
     """Wait (bounded) until the feedback table holds exactly ``expected`` (events are handled concurrently)."""
     rows: set[tuple] = set()
-    try:
-        async with asyncio.timeout(WAIT):
-            while (rows := set(feedback_rows(world.config.database_path))) != expected:
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        raise AssertionError(f"feedback rows stayed {sorted(rows)}, expected {sorted(expected)}") from None
+    for _ in range(int(WAIT / 0.01)):
+        if (rows := set(feedback_rows(world.config.database_path))) == expected:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"feedback rows stayed {sorted(rows)}, expected {sorted(expected)}")
 
 
 async def test_connects_and_syncs_every_command_globally(world):

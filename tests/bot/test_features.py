@@ -15,7 +15,7 @@ from fake_discord import option
 
 from bot import render
 from bot.charts import FILENAME
-from bot.cogs.admin import NotAdmin
+from bot.checks import NotAdmin
 from bot.cogs.stats import NOTHING_TO_CHART
 
 pytestmark = pytest.mark.asyncio

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, unquote, urlparse
 
 import discord
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import render
+from recommender.feedback.log import VersionStats
 from recommender.results import Answer, Candidate, Suggestion
 from recommender.text import one_line
 
@@ -22,17 +22,6 @@ def song(title: str, artist: str, score: float = 0.5, reason: str = "because") -
 def answer(suggestions, seed_title="Hey Ya!", seed_artist="OutKast", notes=()) -> Answer:
     seed = Candidate(0, "seed", seed_title, seed_artist, 100.0, 10)
     return Answer([seed], list(suggestions), "v3", "demo", notes=list(notes))
-
-
-def test_search_links_are_url_encoded_searches_without_keys():
-    spotify, youtube = render.search_links("Crazy (Remix) & [Live]?", "Beyoncé feat. Jay-Z")
-    assert spotify.startswith("https://open.spotify.com/search/")
-    assert unquote(spotify.rsplit("/", 1)[1]) == "Crazy (Remix) & [Live]? Beyoncé feat. Jay-Z"
-    assert not set("()[] ") & set(spotify)  # nothing that could end a markdown link early
-    query = parse_qs(urlparse(youtube).query)
-    assert urlparse(youtube).netloc == "www.youtube.com" and query == {
-        "search_query": ["Crazy (Remix) & [Live]? Beyoncé feat. Jay-Z"]
-    }
 
 
 def test_safe_escapes_markdown_and_every_mention_form():
@@ -143,17 +132,18 @@ def test_empty_stats():
 # -- headings, blocks, the /stats chart ------------------------------------------------------
 
 
-def test_headings_say_what_was_asked_and_which_page():
+def test_embed_headings_say_what_was_asked_and_which_page_and_footers_the_novelty():
     one = answer([song("Ms. Jackson", "OutKast")])
-    assert render.answer_heading(one) == "Songs like Hey Ya! — OutKast"
+    assert render.answer_embed(one).title == "Songs like Hey Ya! — OutKast"
     seeds = [Candidate(i, f"s{i}", t, "x", 100.0, 1) for i, t in enumerate(["Hey Ya!", "Hello", "Hey Jude"])]
     mix = Answer(seeds, [song("Come Together", "The Beatles")] * 5, "v3", "demo", offset=5)
-    assert render.answer_heading(mix) == "A mix of Hey Ya!, Hello and Hey Jude (6–10)"
+    assert render.answer_embed(mix).title == "A mix of Hey Ya!, Hello and Hey Jude (6–10)"
     mine = Answer([], [song("Roses", "OutKast")], "v3", "demo")
-    assert render.answer_heading(mine, for_name="dj\n@everyone") == "Songs for dj @everyone"
+    assert render.answer_embed(mine, for_name="dj\n@everyone").title == "Songs for dj @\u200beveryone"
     assert render.answer_embed(mine, for_name="dj", novelty="deep").footer.text.startswith(
         "model v3 · demo data · deep cuts · rate with"
     )
+    assert render.answer_embed(mine, novelty="popular").footer.text.startswith("model v3 · demo data · popular picks ·")
     assert "balanced" not in render.answer_embed(mine, novelty="balanced").footer.text
 
 
@@ -163,7 +153,6 @@ def test_block_texts_escape_what_was_typed():
     typed = BlockResult(BlockOutcome.NOT_FOUND, lookup=Lookup(query="**x** @everyone", closest=["<@1> y"]))
     text = render.block_text(typed)
     assert "@everyone" not in text and "<@1>" not in text and text.startswith("No song matches “\\*\\*x\\*\\*")
-    assert render.block_text(typed, plain=True) == "No song matches “**x** @everyone”. Closest titles: <@1> y"
     seed = Candidate(0, "s", "Hey_Ya", "Out*Kast", 100.0, 1)
     assert render.block_text(BlockResult(BlockOutcome.BLOCKED, song=seed)).startswith("Blocked Hey\\_Ya — Out\\*Kast:")
 
@@ -314,7 +303,7 @@ def test_embed_titles_are_escaped_too(pieces):
         )
     )
     mine = render.answer_embed(Answer([], [song("x", "y")], "v3", "demo"), for_name=hostile)
-    stats = render.stats_embed(hostile, [{"model_version": hostile, "queries": 1}])
+    stats = render.stats_embed(hostile, [VersionStats(hostile, 1, 0, 0)])
     model = render.model_embed({"version": hostile})
     for title in (one.title, mix.title, mine.title, stats.title, model.title):
         assert live_markup(title.removesuffix(" (6–6)")) == [], title

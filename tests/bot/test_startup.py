@@ -1,8 +1,10 @@
-"""Starting the bot: token handling, one-line failures, and the token never reaching a log."""
+"""Starting the bot: token handling, one-line failures, the token never reaching a log, and a damaged
+current model refused in one line while the previous good one serves."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -10,16 +12,22 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
 
 import discord
 import discord.http
 import pytest
 import yarl
 from bot_harness import TEST_TOKEN, WAIT, bot_world, make_people
+from demo_copies import alter_one_byte, copy_demo, remove, republish, truncate
 from fake_discord import FakeDiscord, option, pointed_at
 from paths import PROJECT_ROOT
 
 import bot.__main__ as bot_main
+from recommender.service import SoundalikeService
+from recommender.store import ModelStore
 
 RUN_BOT = PROJECT_ROOT / "tests" / "fake_discord" / "run_bot.py"
 
@@ -44,6 +52,14 @@ def refused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def output_files(folder: Path) -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """stdout.txt and stderr.txt in ``folder``, for a child process to write its output into
+    (files, not pipes: a verbose bot would fill a pipe nobody reads while it runs)."""
+    with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
+        yield out, err
 
 
 def one_line(text: str) -> str:
@@ -150,7 +166,7 @@ async def test_python_m_bot_output_never_holds_the_token(tmp_path, demo_env):
             "FAKE_DISCORD_PORT": str(fake.port),
             "PYTHONPATH": str(PROJECT_ROOT),
         }
-        with open(tmp_path / "stdout.txt", "wb") as out, open(tmp_path / "stderr.txt", "wb") as err:
+        with output_files(tmp_path) as (out, err):
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 str(RUN_BOT),
@@ -308,3 +324,38 @@ def test_a_mistyped_argument_is_one_error_line_like_every_other(capsys):
         bot_main.parse_args(["--bogus"])
     assert exited.value.code == 2
     assert capsys.readouterr().err == "error: unrecognized arguments: --bogus (see python -m bot --help)\n"
+
+
+# -- a damaged current model: refused by its checksum, the previous one served --------------
+
+
+@pytest.mark.parametrize(
+    "file_name, damage, problem",
+    [
+        ("item_factors.npy", truncate, "fails its checksum"),
+        ("item_factors.npy", remove, "is missing"),
+        ("item_factors.npy", alter_one_byte, "fails its checksum"),
+        ("manifest.json", alter_one_byte, "fails its checksum"),
+        ("checksums.json", remove, "is missing"),
+    ],
+)
+async def test_the_bot_starts_on_the_previous_model_when_the_current_one_is_damaged(
+    tmp_path, demo_env, caplog, file_name, damage, problem
+):
+    _, config = copy_demo(tmp_path, demo_env)
+    store = ModelStore.for_dataset(config.models_dir, "demo")
+    assert republish(store) == "v2" and store.current_version() == "v2"
+    damage(store.folder / "v2" / file_name)
+    caplog.set_level(logging.WARNING)
+    service = await asyncio.to_thread(SoundalikeService.open, config)  # as `python -m bot` starts
+    assert service.model.version == "v1"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    (line,) = warnings
+    assert f"demo/v2: {file_name} {problem}" in line and "serving model demo/v1 instead" in line
+    assert "\n" not in line
+    async with bot_world(tmp_path, config, service) as world:
+        answer = await world.answer_message(await world.soundalike("Hey Ya!"))
+    footer = answer["embeds"][0]["footer"]["text"]
+    assert "model v1" in footer and "model v2" not in footer
+    assert store.current_version() == "v2", "falling back does not move the pointer (an admin decides)"

@@ -1,10 +1,13 @@
-"""Console mode: the bot's commands from a pipe or a terminal, on the real demo data."""
+"""Console mode (console/terminal.py): the bot's commands from a pipe or a terminal, on the real demo
+data, through the same application object as the bot."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
+import logging
 import re
 import sqlite3
 import subprocess
@@ -14,14 +17,18 @@ from pathlib import Path
 import pytest
 from bot_harness import LoopThread
 from bot_mocks import FakeService
+from demo_copies import alter_one_byte, copy_demo, republish
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paths import PROJECT_ROOT
 
-from console.terminal import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, parse_options, run_console
+from console.terminal import CONSOLE_USER_ID, HELP, HOW_TO_SET_TOKEN, Console, run_console
+from recommender.app.core import Soundalike
 from recommender.app.limits import ComputePool
 from recommender.app.retrainer import Retrainer
 from recommender.feedback.log import NO_GUILD, FeedbackLog
+from recommender.service import SoundalikeService
+from recommender.store import ModelStore
 
 
 def console_config(tmp_path: Path, demo_env) -> Path:
@@ -201,6 +208,17 @@ async def test_mix_more_and_novelty_from_a_pipe(tmp_path, demo_env, demo_service
     assert logged[1][1]["offset"] == 5 and logged[3][1]["novelty"] == "deep" and logged[2][1]["novelty"] == "popular"
 
 
+async def test_a_mix_of_more_than_five_songs_is_refused_with_how_many_it_takes(tmp_path, demo_env, demo_service):
+    out = await run_lines(
+        "/mix Hey Ya! | Hey Jude | Ms. Jackson | Everlong | Lose Yourself | Juicy\n",
+        demo_env,
+        tmp_path,
+        service=demo_service,
+    )
+    assert "error: A mix takes at most 5 songs, got 6." in out
+    assert not answers_in(out) and not queries(tmp_path / "log.sqlite3")
+
+
 async def test_foryou_dislikes_that_stick_and_blocks_from_a_pipe(tmp_path, demo_env, demo_service):
     out = await run_lines(
         "/foryou\n/soundalike Hey Ya!\n+1\n+2\n+3\n-4\n/foryou 8\n/soundalike Hey Ya!\n-1\n-1\n"
@@ -255,18 +273,6 @@ def test_help_lists_every_command():
         assert command in HELP, command
 
 
-def test_options_use_discords_syntax():
-    assert parse_options("Hey Ya! artist:OutKast count:3") == {"title": "Hey Ya!", "artist": "OutKast", "count": "3"}
-    assert parse_options("title:Crazy artist: Gnarls Barkley") == {"title": "Crazy", "artist": "Gnarls Barkley"}
-    assert parse_options("Re:Stacks") == {"title": "Re:Stacks"}
-    assert parse_options("Hey Ya! novelty:deep per_artist:0 leave_out_artist:yes") == {
-        "title": "Hey Ya!",
-        "novelty": "deep",
-        "per_artist": "0",
-        "leave_out_artist": "yes",
-    }
-
-
 @pytest.fixture(scope="module")
 def console_on_a_loop(tmp_path_factory, demo_env, demo_service):
     runner = LoopThread()
@@ -274,7 +280,7 @@ def console_on_a_loop(tmp_path_factory, demo_env, demo_service):
     log_context = FeedbackLog.open(tmp_path_factory.mktemp("console-fuzz") / "log.sqlite3")
     feedback_log = runner.run(log_context.__aenter__())
     pool = ComputePool(per_guild=1, max_queue=2, workers=1)
-    console = Console(demo_env.config, demo_service, feedback_log, pool, Retrainer(demo_env.config), out)
+    console = Console(Soundalike(demo_env.config, demo_service, feedback_log, pool, Retrainer(demo_env.config)), out)
     try:
         yield runner, console, out
     finally:
@@ -456,11 +462,6 @@ async def test_an_unknown_option_or_a_value_out_of_range_is_one_line_saying_what
     assert not answers_in(out) and not queries(tmp_path / "log.sqlite3")  # nothing was answered or logged
 
 
-def test_titles_with_a_colon_stay_titles():
-    for title in ("Re:Stacks", "The Sin:Decay", "Re: Stacks", "yourcodenameis:milo", "Sixx:A.M."):
-        assert parse_options(title) == {"title": title}
-
-
 async def test_values_inside_the_range_are_served_as_given(tmp_path, demo_env, demo_service):
     out = await run_lines(
         "/soundalike Hey Ya! count:10 per_artist:1\n/foryou 1 count:1\n", demo_env, tmp_path, service=demo_service
@@ -518,3 +519,40 @@ async def test_more_ends_where_the_list_ends_and_says_so(tmp_path, demo_env, dem
     assert "That is as far as I go" not in out
     pages = re.findall(r"Songs like Hey Ya! — OutKast(?: \((\d+)–(\d+)\))?:", out)
     assert len(pages) < 26 and pages[-1][0] == str(10 * (len(pages) - 1) + 1)
+
+
+# -- the model on disk: a damaged current one, and rollback as a history ------------------------
+
+
+async def console_says(config, lines: str, service=None) -> str:
+    out = io.StringIO()
+    assert await run_console(config, stdin=io.StringIO(lines), stdout=out, service=service) == 0
+    return out.getvalue()
+
+
+async def test_a_damaged_current_v1_serves_a_good_v2_and_the_console_answers(tmp_path, demo_env, caplog):
+    _, config = copy_demo(tmp_path, demo_env)
+    store = ModelStore.for_dataset(config.models_dir, "demo")
+    assert republish(store) == "v2"
+    assert store.rollback() == "v1"  # an admin went back to v1 ...
+    alter_one_byte(store.folder / "v1" / "item_factors.npy")  # ... and then v1 was damaged
+    caplog.set_level(logging.WARNING)
+    out = await console_says(config, "Hey Ya!\n/model\n")
+    assert "Serving the demo data with model v2." in out and "(model v2, demo data)" in out
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "demo/v1: item_factors.npy fails its checksum" in line and "serving model demo/v2 instead" in line
+
+
+async def test_console_rollback_goes_back_along_what_was_served(tmp_path, demo_env):
+    _, config = copy_demo(tmp_path, demo_env)
+    store = ModelStore.for_dataset(config.models_dir, "demo")
+    assert republish(store) == "v2" and republish(store) == "v3"
+    service = await asyncio.to_thread(SoundalikeService.open, config)
+    out = await console_says(config, "/model rollback\n", service)
+    assert "Rolled back: now serving model v2 (was v3)." in out
+    assert republish(store) == "v4" and service.reload() == "v4"  # a retrain after the rollback
+    out = await console_says(config, "/model rollback\n/model rollback\n/model rollback\nHey Ya!\n", service)
+    assert "Rolled back: now serving model v2 (was v4)." in out, "v3 was rolled back from: not gone back to"
+    assert "Rolled back: now serving model v1 (was v2)." in out
+    assert "error: no good version of 'demo' was served before v1, so there is nothing to roll back to" in out
+    assert "(model v1, demo data)" in out and store.current_version() == "v1"

@@ -273,6 +273,15 @@ def test_unknown_titles_are_a_clear_message(demo_service):
     assert "No song matches" in str(caught.value)
 
 
+def test_a_title_that_matches_nothing_comes_back_with_the_closest_titles(demo_service):
+    nothing = demo_service.resolve("Everlastingly Blorp")
+    assert not nothing.found and nothing.closest[0] == "Everlong — Foo Fighters" and len(nothing.closest) <= 5
+    assert demo_service.resolve("Everlong").closest == []  # found: nothing more to look for
+    with pytest.raises(UnknownSong) as caught:
+        demo_service.seed("Everlastingly Blorp")
+    assert caught.value.suggestions == nothing.closest
+
+
 def test_reload_swaps_the_model_in_place(demo_env, demo_service):
     from recommender.service import SoundalikeService
 
