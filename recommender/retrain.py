@@ -196,7 +196,7 @@ def retrain(
         report("load", 0.02, f"loading dataset {dataset_name}")
         dataset = Dataset.open(config.datasets_dir, dataset_name)
         current, current_manifest = serving_version(store, report)
-        params = TrainParams.from_config(config.training)
+        params = config.training
         if params_from == "current" and current_manifest is not None:
             params = TrainParams.from_dict(current_manifest.get("parameters", {}))
 

@@ -25,7 +25,6 @@ after the choice, to report the held-out figure beside the popularity baseline.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import logging
 import time
@@ -38,87 +37,14 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from .config import CHOICES, TrainingConfig
+from .config import ALGORITHMS, WEIGHTINGS, TrainParams
 from .errors import ConfigError
 from .model import FACTOR_ALGORITHMS, LoadedModel
 
 log = logging.getLogger(__name__)
 
-ALGORITHMS = tuple(sorted(CHOICES[("training", "algorithm")]))
-WEIGHTINGS = ("raw", "log", "bm25")
 # Weighted values must stay positive: implicit reads a negative value as "disliked".
 _MIN_CONFIDENCE = 1e-6
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    """Everything that decides a trained model (the ``[training]`` section, validated)."""
-
-    algorithm: str = "als"
-    weighting: str = "bm25"
-    factors: int = 32
-    iterations: int = 15
-    regularization: float = 1.0
-    alpha: float = 0.5
-    learning_rate: float = 0.05
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
-    neighbours: int = 100
-    random_state: int = 1
-    threads: int = 0
-
-    def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ConfigError(f"training algorithm {self.algorithm!r} is not one of {', '.join(ALGORITHMS)}")
-        if self.weighting not in WEIGHTINGS:
-            raise ConfigError(f"training weighting {self.weighting!r} is not one of {', '.join(WEIGHTINGS)}")
-        for name in ("factors", "iterations", "neighbours"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"training {name} must be at least 1, got {getattr(self, name)!r}")
-        for name in ("regularization", "alpha", "learning_rate", "bm25_k1", "bm25_b", "threads"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"training {name} must not be negative, got {getattr(self, name)!r}")
-        if self.alpha == 0:
-            raise ConfigError("training alpha must be above 0 (it multiplies every confidence)")
-
-    @classmethod
-    def from_config(cls, training: TrainingConfig) -> TrainParams:
-        return cls.from_dict(dataclasses.asdict(training))
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainParams:
-        """Build from a manifest's or config's dict; keys this version does not know are ignored."""
-        known = {f.name: f.type for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for name, value in values.items():
-            if name not in known or value is None:
-                continue
-            default = getattr(cls, name)
-            kwargs[name] = type(default)(value)
-        return cls(**kwargs)
-
-    def replace(self, **changes: object) -> TrainParams:
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def relevant(self) -> dict:
-        """The parameters that change this algorithm's result (for summaries)."""
-        names = {
-            "als": ("weighting", "factors", "iterations", "regularization", "alpha"),
-            "bpr": ("factors", "iterations", "regularization", "learning_rate"),
-            "lmf": ("weighting", "factors", "iterations", "regularization", "learning_rate"),
-            "cosine": ("weighting", "neighbours"),
-            "bm25": ("weighting", "neighbours", "bm25_k1", "bm25_b"),
-        }[self.algorithm]
-        chosen = {name: getattr(self, name) for name in names}
-        if self.weighting == "bm25" and self.algorithm != "bm25" and "weighting" in names:
-            chosen.update(bm25_k1=self.bm25_k1, bm25_b=self.bm25_b)
-        return chosen
-
-    def describe(self) -> str:
-        return f"{self.algorithm} (" + ", ".join(f"{k} {v}" for k, v in self.relevant().items()) + ")"
 
 
 # -- weighting -------------------------------------------------------------------------
@@ -421,7 +347,7 @@ def dataset_fields(dataset) -> dict:
 
 
 def params_from_args(config, args: argparse.Namespace) -> TrainParams:
-    base = TrainParams.from_config(config.training)
+    base = config.training
     return base.replace(
         algorithm=getattr(args, "algorithm", None),
         weighting=getattr(args, "weighting", None),

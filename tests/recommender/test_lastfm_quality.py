@@ -21,7 +21,6 @@ from recommender.cli.main import main as cli_main
 from recommender.config import DataConfig, load_config
 from recommender.dataset import Dataset
 from recommender.store import ModelStore
-from recommender.training import TrainParams
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
@@ -123,7 +122,7 @@ def test_tune_reaches_the_target_on_the_untouched_test_split(lastfm, capsys):
 @pytest.mark.parametrize("seed", [2, 3])
 def test_config_defaults_hold_up_on_splits_not_used_to_choose_them(lastfm, seed):
     config, dataset = lastfm
-    params = TrainParams.from_config(config.training)
+    params = config.training
     report = evaluation.evaluate(dataset, params, "holdout", 10, seed)
     assert report["model"]["precision@10"] >= 0.20
     assert report["model"]["precision@10"] > 2.5 * report["baseline"]["precision@10"]

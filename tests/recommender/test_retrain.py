@@ -20,7 +20,7 @@ from recommender.config import load_config
 from recommender.errors import DatasetNotFound, ModelError
 from recommender.retrain import LOCK_NAME, RetrainBusy, RetrainLock, feedback_rows, retrain
 from recommender.store import ModelStore
-from recommender.training import TrainParams
+from recommender.config import TrainParams
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import threadpoolctl
 from planted_data import planted_counts, write_config, write_planted_dataset
 
 from recommender import evaluation, training
-from recommender.config import load_config
+from recommender.config import TrainParams, load_config
 from recommender.errors import ConfigError
 from recommender.store import ModelStore
-from recommender.training import TrainParams, candidate_params, fit, tune, weight_interactions
+from recommender.training import candidate_params, fit, tune, weight_interactions
 
 
 def run_command(config_path, *argv: str) -> int:
@@ -73,7 +73,7 @@ def test_params_are_validated_and_read_from_config(tmp_path):
     with pytest.raises(ConfigError, match="factors must be at least 1"):
         TrainParams(factors=0)
     config = load_config(write_config(tmp_path, "[evaluation]\nk = 5\n"))
-    params = TrainParams.from_config(config.training)
+    params = config.training
     assert params.factors == 8 and params.iterations == 10 and params.algorithm == "als"
     assert TrainParams.from_dict({**params.to_dict(), "from_the_future": 1}) == params
 

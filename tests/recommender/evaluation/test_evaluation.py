@@ -15,7 +15,7 @@ from planted_data import planted_counts, write_config, write_planted_dataset
 from recommender import evaluation, training
 from recommender.config import load_config
 from recommender.evaluation import PopularityRecommender, evaluate, ranking_scores, users_split
-from recommender.training import TrainParams
+from recommender.config import TrainParams
 
 FAST = TrainParams(factors=4, iterations=5, threads=1)
 

@@ -28,7 +28,7 @@ from recommender.evaluation import (
     knob_cases,
     users_split,
 )
-from recommender.training import TrainParams
+from recommender.config import TrainParams
 
 FAST = TrainParams(factors=8, iterations=10, threads=1)
 GENRES, ITEMS_PER_GENRE, USERS_PER_GENRE, ITEMS_PER_USER = 3, 24, 80, 6
