@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from recommender.results import Suggestion
 # 0.501, novelty 9.16 vs 7.61 bits, mean listeners 21 vs 48; 0.05 kept 43-47%, the old 0.35
 # kept 14% (0.069) and showed songs with ~3 listeners. popular -0.25 is the knee: hit@10
 # 0.769 (-0.5: 0.798, -0.1: 0.708).
-# Since models calibrate "deep" for their own data at train time (``evaluation.calibrate_deep``,
+# Since models calibrate "deep" for their own data at train time (``evaluation.calibration.calibrate_deep``,
 # kept in the manifest's "novelty"), 0.04 is only the fallback for models published before that.
 NOVELTY_BETA = {"popular": -0.25, "balanced": 0.0, "deep": 0.04}
 NOVELTY_LEVELS = tuple(NOVELTY_BETA)
@@ -239,13 +240,13 @@ def rank_page(
     turn = 0
     while active and len(picked) <= wanted:
         current = active[turn]
-        order, shown_scores = orders[current]
-        while positions[current] < len(order):
+        in_order, shown_scores = orders[current]
+        while positions[current] < len(in_order):
             position = positions[current]
             positions[current] += 1
-            shown = take(order[position])
-            if shown is not None:
-                picked.append((shown, shown_scores[position]))
+            song = take(in_order[position])
+            if song is not None:
+                picked.append((song, shown_scores[position]))
                 turn = (turn + 1) % len(active)
                 break
         else:
@@ -276,6 +277,49 @@ def rank(
         version_group=version_group,
         representative=representative,
     ).picked
+
+
+class VersionLookup(Protocol):
+    """Which songs are versions of each other (the title resolver knows)."""
+
+    def version_group(self, index: int) -> int: ...
+
+    def group_members(self, group: int) -> Iterable[int]: ...
+
+    def representative(self, group: int) -> int: ...
+
+
+def seed_exclusions(versions: VersionLookup, seeds: Iterable[int]) -> set[int]:
+    """The seeds and every other version of them: never shown in an answer about them."""
+    return {int(i) for seed in seeds for i in versions.group_members(versions.version_group(int(seed)))}
+
+
+def rank_for_seeds(
+    dataset: Dataset,
+    versions: VersionLookup,
+    indices: np.ndarray,
+    scores: np.ndarray,
+    options: RankingOptions,
+    *,
+    seeds: Sequence[int],
+    exclude: Iterable[int] = (),
+    seed_artists: bool = True,
+) -> RankedPage:
+    """The page an answer about ``seeds`` shows from the model's pool, as every front end and
+    the evaluation rank it: the seeds and their other versions left out (with ``exclude``),
+    versions merged to their representative, and with ``options.exclude_seed_artist`` the
+    seeds' artists left out (``seed_artists`` False: the seeds are a member's history, whose
+    artists are welcome)."""
+    return rank_page(
+        dataset,
+        indices,
+        scores,
+        options,
+        exclude=seed_exclusions(versions, seeds) | {int(i) for i in exclude},
+        seed_artists=[dataset.artist(s) for s in seeds] if seed_artists and options.exclude_seed_artist else (),
+        version_group=versions.version_group,
+        representative=versions.representative,
+    )
 
 
 class CoListeners:

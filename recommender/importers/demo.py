@@ -1,4 +1,4 @@
-"""``python -m recommender data demo``: the demo dataset, synthetic listeners over real songs.
+"""The demo dataset: synthetic listeners over real songs (``python -m recommender data demo``).
 
 The songs are real (``data/demo/catalog.csv``: title, artist, genre, year); the listening is
 made up, with a structure a recommender can find and a person can check by ear:
@@ -19,25 +19,20 @@ gives the version handling something to merge.
 
 The listeners are drawn from ``numpy.random.Generator(seed)`` in a fixed order, in blocks
 of users so memory stays bounded, and the versions from a second generator seeded from the
-same seed, so a seed always gives the same dataset (the same fingerprint). The default 6,000 listeners take about a second to build.
+same seed, so a seed always gives the same dataset (the same fingerprint). The default 6,000
+listeners take about a second to build.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
-import json
-import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-
-from recommender.cli.data import add_replace_option, refuse_to_replace, report_models_after_replace
 
 from ..config import PROJECT_ROOT
 from ..dataset import write_dataset
@@ -126,8 +121,6 @@ FEATURED_VERSIONS = {
 }
 VERSION_LISTENER_SHARE = (0.15, 0.35)  # share of the original's listeners who also play it
 VERSION_PLAY_SHARE = (0.1, 0.5)  # their plays of the version, relative to the original
-
-_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 # -- the catalog ---------------------------------------------------------------------------
@@ -432,74 +425,3 @@ def build_demo_dataset(
     return write_dataset(
         dest, name=name, interactions=data.interactions, items=data.items, user_ids=data.user_ids, source=source
     )
-
-
-# -- the command ---------------------------------------------------------------------------
-def _dataset_name(text: str) -> str:
-    if not _DATASET_NAME.match(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a dataset name: use letters, digits, '.', '_' or '-' "
-            "(at most 64, starting with a letter or digit)"
-        )
-    return text
-
-
-def _user_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_USERS:
-        raise argparse.ArgumentTypeError(f"{value} listeners is outside 1..{MAX_USERS:,}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the seed must not be negative, got {value}")
-    return value
-
-
-def register(data_commands: argparse._SubParsersAction) -> None:
-    parser = data_commands.add_parser(
-        "demo",
-        help="build the demo dataset: synthetic listeners over the shipped catalog of real songs",
-        description="Build a dataset from data/demo/catalog.csv with synthetic listeners "
-        "(genre and era tastes, popular-song skew). The same seed gives the same data.",
-    )
-    parser.add_argument(
-        "--name",
-        type=_dataset_name,
-        default=DEFAULT_NAME,
-        help=f"dataset name under the data root's datasets/ (default {DEFAULT_NAME})",
-    )
-    parser.add_argument(
-        "--users",
-        type=_user_count,
-        default=DEFAULT_USERS,
-        help=f"number of synthetic listeners (default {DEFAULT_USERS:,})",
-    )
-    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    add_replace_option(parser)
-    parser.set_defaults(func=run_demo)
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    config = args.config_obj
-    dest = config.datasets_dir / args.name
-    refuse_to_replace(config, args.name, dest, replace=getattr(args, "replace", False))
-    started = time.perf_counter()
-    build_demo_dataset(dest, name=args.name, users=args.users, seed=args.seed)
-    manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
-    print(
-        f"Built dataset {args.name!r} in {dest}: {manifest['users']:,} synthetic listeners, "
-        f"{manifest['items']:,} songs, {manifest['interactions']:,} listener-song pairs "
-        f"(seed {args.seed}, {time.perf_counter() - started:.1f} s)."
-    )
-    report_models_after_replace(config, args.name, dest)
-    print(f"Next: python -m recommender train --dataset {args.name}")
-    return 0

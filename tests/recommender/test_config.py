@@ -114,3 +114,12 @@ def test_the_training_section_is_the_parameters_a_model_records(tmp_path):
     assert TrainParams.from_dict(config.training.to_dict()) == config.training
     with pytest.raises(ConfigError, match=r"\[training\] algorithm: 'svd' is not one of"):
         load_config(write(tmp_path, '[training]\nalgorithm = "svd"\n'))
+
+
+def test_training_parameters_are_validated_wherever_they_come_from():
+    with pytest.raises(ConfigError, match="algorithm 'svd' is not one of"):
+        TrainParams(algorithm="svd")
+    with pytest.raises(ConfigError, match="factors must be at least 1"):
+        TrainParams(factors=0)
+    # A manifest written by a later version may hold keys this one does not know.
+    assert TrainParams.from_dict({**TrainParams(factors=8).to_dict(), "from_the_future": 1}) == TrainParams(factors=8)

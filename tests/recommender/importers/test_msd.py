@@ -195,16 +195,6 @@ def test_a_file_of_blank_lines_has_no_rows(tmp_path):
         run_import(tmp_path, triplets="\n\r\n\n")
 
 
-def test_the_cli_prints_one_line_and_exits_2(tmp_path, capsys):
-    config = write_config(tmp_path / "env")
-    t = write(tmp_path / "train_triplets.txt", GOOD + "u1\tS2\tmany\n")
-    c = write(tmp_path / "unique_tracks.txt", TRACKS)
-    code = cli_main(["--config", str(config), "data", "import-msd", "--triplets", str(t), "--tracks", str(c)])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.strip() == f"error: {t}, line 4: play count 'many' is not a whole number"
-
-
 # -- skip mode -------------------------------------------------------------------------------
 
 
