@@ -16,7 +16,8 @@ from pathlib import Path
 from recommender.config import Config
 from recommender.errors import SoundalikeError
 from recommender.importers import demo
-from recommender.importers.csv import CsvOptions, import_csv, parse_separator
+from recommender.importers.csv import CsvOptions, import_csv
+from recommender.importers.detection import parse_separator
 from recommender.importers.download import download_msd
 from recommender.importers.msd import import_msd
 from recommender.store import ModelStore
@@ -233,6 +234,13 @@ def _seed(text: str) -> int:
 
 
 def register(data_subparsers: argparse._SubParsersAction) -> None:
+    _register_import_msd(data_subparsers)
+    _register_import_csv(data_subparsers)
+    _register_download_msd(data_subparsers)
+    _register_demo(data_subparsers)
+
+
+def _register_import_msd(data_subparsers: argparse._SubParsersAction) -> None:
     msd = data_subparsers.add_parser(
         "import-msd",
         help="import the Million Song Dataset's triplets and track catalog",
@@ -246,6 +254,8 @@ def register(data_subparsers: argparse._SubParsersAction) -> None:
     _add_common(msd, "msd")
     msd.set_defaults(func=import_msd_command)
 
+
+def _register_import_csv(data_subparsers: argparse._SubParsersAction) -> None:
     csv = data_subparsers.add_parser(
         "import-csv",
         help="import a user/item/count file and a catalog",
@@ -311,6 +321,8 @@ def register(data_subparsers: argparse._SubParsersAction) -> None:
     _add_common(csv, None)
     csv.set_defaults(func=import_csv_command)
 
+
+def _register_download_msd(data_subparsers: argparse._SubParsersAction) -> None:
     download = data_subparsers.add_parser(
         "download-msd",
         help="download the MSD triplets and track catalog (resumable)",
@@ -333,6 +345,8 @@ def register(data_subparsers: argparse._SubParsersAction) -> None:
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
     download.set_defaults(func=download_msd_command)
 
+
+def _register_demo(data_subparsers: argparse._SubParsersAction) -> None:
     demo_parser = data_subparsers.add_parser(
         "demo",
         help="build the demo dataset: synthetic listeners over the shipped catalog of real songs",

@@ -323,7 +323,9 @@ def simulate_plays(genres: np.ndarray, years: np.ndarray, users: int, seed: int)
     genre_onehot = sp.csr_matrix((np.ones(n_songs), (np.arange(n_songs), song_genre)), shape=(n_songs, n_genres))
 
     listeners = _draw_listeners(genre_names, song_genre, years, popularity_in_genre, users, rng)
-    rows, cols, ranks = [], [], []
+    row_blocks: list[np.ndarray] = []
+    col_blocks: list[np.ndarray] = []
+    rank_blocks: list[np.ndarray] = []
     for start in range(0, users, USER_BLOCK):
         block = slice(start, min(start + USER_BLOCK, users))
         distance = (years[None, :] - listeners.era_center[block, None]) / listeners.era_width[block, None]
@@ -336,10 +338,10 @@ def simulate_plays(genres: np.ndarray, years: np.ndarray, users: int, seed: int)
         history = listeners.history[block]
         drawn = _gumbel_top(np.log(chance), int(history.max()), rng)
         keep = np.arange(drawn.shape[1])[None, :] < history[:, None]
-        rows.append(np.nonzero(keep)[0] + start)
-        cols.append(drawn[keep])
-        ranks.append(np.nonzero(keep)[1])
-    rows, cols, ranks = np.concatenate(rows), np.concatenate(cols), np.concatenate(ranks)
+        row_blocks.append(np.nonzero(keep)[0] + start)
+        col_blocks.append(drawn[keep])
+        rank_blocks.append(np.nonzero(keep)[1])
+    rows, cols, ranks = np.concatenate(row_blocks), np.concatenate(col_blocks), np.concatenate(rank_blocks)
 
     favourite = 1.0 + FAVOURITE_BOOST * np.exp(-ranks / FAVOURITE_DECAY)
     plays = rng.lognormal(PLAYS_LOG_MEAN, PLAYS_LOG_SIGMA, len(rows)) * listeners.activity[rows] * favourite
@@ -353,7 +355,9 @@ def add_version_plays(plays: sp.csr_matrix, version_of: np.ndarray, seed: int) -
     rng = np.random.default_rng([seed, 1])
     originals = version_of[version_of >= 0]
     by_song = plays.tocsc()
-    rows, cols, values = [], [], []
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    values: list[np.ndarray] = []
     for offset, song in enumerate(originals):
         listeners = by_song.indices[by_song.indptr[song] : by_song.indptr[song + 1]]
         counts = by_song.data[by_song.indptr[song] : by_song.indptr[song + 1]]
@@ -366,13 +370,17 @@ def add_version_plays(plays: sp.csr_matrix, version_of: np.ndarray, seed: int) -
         values.append(np.maximum(1.0, np.rint(counts[chosen] * share)))
     extra = sp.csr_matrix(
         (
-            np.concatenate(values or [[]]).astype(np.float32),
-            (np.concatenate(rows or [[]]).astype(np.int64), np.concatenate(cols or [[]]).astype(np.int64)),
+            _joined(values).astype(np.float32),
+            (_joined(rows).astype(np.int64), _joined(cols).astype(np.int64)),
         ),
         shape=(plays.shape[0], plays.shape[1] + len(originals)),
     )
     padded = sp.csr_matrix((plays.data, plays.indices, plays.indptr), shape=extra.shape)
     return (padded + extra).tocsr()
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,14 @@ import shlex
 import numpy as np
 import pytest
 from environment import require_lastfm, write_config
+from import_files import cells, write
 from paths import PROJECT_ROOT
 
 from recommender.cli.main import main as cli_main
 from recommender.dataset import Dataset
 from recommender.errors import DataError, SoundalikeError
 from recommender.importers import csv as csv_import
-from recommender.importers.csv import CsvOptions, import_csv, parse_separator
-
-
-def write(path, text: str | bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
-    return path
+from recommender.importers.csv import CsvOptions, import_csv
 
 
 def run(tmp_path, interactions: str | bytes, catalog: str | bytes | None = None, name="ds", **options):
@@ -34,11 +29,6 @@ def run(tmp_path, interactions: str | bytes, catalog: str | bytes | None = None,
         progress=False,
     )
     return summary, Dataset.load(summary.dest)
-
-
-def cells(dataset) -> dict[tuple[str, str], float]:
-    coo = dataset.interactions.tocoo()
-    return {(dataset.user_ids[r], dataset.item_ids[c]): float(v) for r, c, v in zip(coo.row, coo.col, coo.data)}
 
 
 def test_tab_file_with_counts_and_a_catalog(tmp_path):
@@ -105,23 +95,11 @@ def test_crlf_bom_and_blank_lines(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "typed, separator", [("\\t", "\t"), ("tab", "\t"), (",", ","), ("comma", ","), (";", ";"), ("<SEP>", "<SEP>")]
-)
-def test_separators_as_typed(typed, separator):
-    assert parse_separator(typed) == separator
-
-
-@pytest.mark.parametrize(
     "separator, quote, words", [("<SEP>", '"', "one-character separator"), (",", ",", "cannot both be ','")]
 )
 def test_quote_and_separator_must_fit_together(tmp_path, separator, quote, words):
     with pytest.raises(SoundalikeError, match=words):
         run(tmp_path, "a,x\n", separator=separator, quote=quote)
-
-
-def test_an_empty_separator_is_refused():
-    with pytest.raises(SoundalikeError, match="must not be empty"):
-        parse_separator("")
 
 
 # -- Last.fm as found ------------------------------------------------------------------------
@@ -215,127 +193,3 @@ def test_skip_mode_counts_bad_rows_in_both_files(tmp_path):
         "catalog.txt: skipped 1 malformed row (first at line 2: expected 2 fields separated by TAB, found 1)"
     )
     assert dataset.items.set_index("item_id").loc["z", "title"] == "z"
-
-
-# -- the separator and a header line, detected ---------------------------------------------------
-
-
-def cli_import(tmp_path, capsys, *argv, name="x"):
-    config = write_config(tmp_path / "env")
-    status = cli_main(["--config", str(config), "data", "import-csv", "--name", name, "--no-progress", *argv])
-    captured = capsys.readouterr()
-    dataset = Dataset.open(tmp_path / "env" / "data" / "datasets", name) if status == 0 else None
-    return status, captured.out + captured.err, dataset
-
-
-def test_the_newcomers_comma_files_with_header_lines_import_as_they_are(tmp_path, capsys):
-    plays = write(tmp_path / "plays.csv", "user,item,count\nann,s1,3\nann,s2,1\nbob,s1,2\ncid,s3,5\n")
-    catalog = write(
-        tmp_path / "catalog.csv", 'item,title,artist\ns1,Hey Ya!,OutKast\ns2,"Hello, World",Someone\ns3,Halo,Beyoncé\n'
-    )
-    status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(plays), "--catalog", str(catalog))
-    assert status == 0, out
-    assert cells(dataset) == {("ann", "s1"): 3.0, ("ann", "s2"): 1.0, ("bob", "s1"): 2.0, ("cid", "s3"): 5.0}
-    assert dataset.items.to_dict("list") == {
-        "item_id": ["s1", "s2", "s3"],
-        "title": ["Hey Ya!", "Hello, World", "Halo"],
-        "artist": ["OutKast", "Someone", "Beyoncé"],
-    }
-    assert (
-        "plays.csv: detected comma-separated fields and a header line (user, item, count: 'count' stands above "
-        "whole numbers) (--sep, --no-interactions-header to override)"
-    ) in out
-    assert "catalog.csv: detected comma-separated fields and a header line (item, title, artist" in out
-    assert "catalog.csv: artists from column 'artist'" in out
-
-
-@pytest.mark.parametrize(
-    "text, separator_word, header",
-    [
-        ("u1;i1;3\nu2;i2;1\n", "semicolon", False),
-        ("userID\tartistID\tweight\n2\t51\t13883\n3\t52\t11690\n", "TAB", True),
-        ("listener|song\nann|s1\nbob|s2\n", "pipe", True),
-        ("ann,s1\nbob,s2\n", "comma", False),
-        ('"ann","s,1",2\n"bob","s2",3\n', "comma", False),
-    ],
-)
-def test_separator_and_header_are_detected_and_said(tmp_path, capsys, text, separator_word, header):
-    status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(write(tmp_path / "p.txt", text)))
-    assert status == 0, out
-    assert f"p.txt: detected {separator_word}-separated fields and " in out
-    assert ("a header line" in out) == header and ("no header line" in out) == (not header)
-    assert dataset.n_users == 2 and sum(cells(dataset).values()) > 0
-    assert "userID" not in list(dataset.user_ids) and "listener" not in list(dataset.user_ids)
-
-
-def test_the_flags_still_override_what_would_be_detected(tmp_path, capsys):
-    plays = write(tmp_path / "plays.csv", "user,item,count\nann,s1,3\n")
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays), "--no-interactions-header")
-    assert status == 2 and "plays.csv, line 1: count 'count' is not a whole number" in out
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays), "--sep", "\\t")
-    assert status == 2 and "the line looks comma-separated; pass --sep ','" in out
-    assert "detected" not in out
-
-
-def test_a_file_with_one_field_a_line_asks_for_the_separator(tmp_path, capsys):
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(write(tmp_path / "p.txt", "a b\nc d\n")))
-    assert status == 2 and "cannot tell the interactions file's field separator" in out and "pass --sep" in out
-
-
-# -- Parquet --------------------------------------------------------------------------------------
-
-
-def write_parquet(path, columns: dict):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.table(columns), path)
-    return path
-
-
-def test_parquet_files_are_read_directly(tmp_path, capsys):
-    plays = write_parquet(
-        tmp_path / "plays.parquet",
-        {"listener": [7, 7, 8, 7], "song": ["s1", "s2", "s1", "s1"], "plays": [3, 1, 2.0, 4]},
-    )
-    catalog = write_parquet(
-        tmp_path / "catalog.parquet", {"id": ["s2", "s1"], "title": ["Second", " First "], "artist": [None, "Band A"]}
-    )
-    status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(plays), "--catalog", str(catalog))
-    assert status == 0, out
-    assert cells(dataset) == {("7", "s1"): 7.0, ("7", "s2"): 1.0, ("8", "s1"): 2.0}
-    assert dataset.items.to_dict("list") == {
-        "item_id": ["s2", "s1"],
-        "title": ["Second", "First"],
-        "artist": ["Unknown artist", "Band A"],
-    }
-    assert "plays.parquet: read as Parquet; counts from column 'plays'" in out
-
-
-@pytest.mark.parametrize(
-    "columns, row, words",
-    [
-        ({"u": ["a", None], "i": ["x", "y"], "n": [1, 2]}, 2, "empty user id (column 'u')"),
-        ({"u": ["a", "b"], "i": ["x", "  "], "n": [1, 2]}, 2, "empty item id (column 'i')"),
-        ({"u": ["a", "b", "c"], "i": ["x", "y", "z"], "n": [1, 0, 2]}, 2, "count must be a whole number of at least 1"),
-        ({"u": ["a", "b"], "i": ["x", "y"], "n": [1.0, 1.5]}, 2, "count must be a whole number of at least 1"),
-    ],
-)
-def test_bad_parquet_rows_are_named_or_skipped(tmp_path, capsys, columns, row, words):
-    plays = write_parquet(tmp_path / "plays.parquet", columns)
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays))
-    assert status == 2 and f"plays.parquet: row {row}: {words}" in out
-    status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(plays), "--on-error", "skip")
-    assert status == 0 and f"skipped 1 malformed row (first at row {row}: {words}" in out
-    assert dataset.interactions.nnz == len(columns["u"]) - 1
-
-
-def test_a_parquet_count_column_of_text_and_an_unknown_column_are_named(tmp_path, capsys):
-    plays = write_parquet(tmp_path / "plays.parquet", {"u": ["a"], "i": ["x"], "n": ["three"]})
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays))
-    assert status == 2 and "count column 'n' holds string, not numbers" in out
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays), "--user-col", "listener")
-    assert status == 2 and "--user-col: no column named 'listener' (the file has: u, i, n)" in out
-    not_parquet = write(tmp_path / "fake.parquet", "user,item\na,b\n")
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(not_parquet))
-    assert status == 2 and "fake.parquet: interactions file is not a readable Parquet file" in out
