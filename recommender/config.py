@@ -232,7 +232,7 @@ def _section_class(name: str) -> type:
     return hints[name]
 
 
-def _coerce(section: str, key: str, value: object, annotation: object, source: str) -> object:
+def _coerce(section: str, key: str, value: object, annotation: Any, source: str) -> object:
     """Check ``value`` against the declared type; env strings are parsed first."""
     where = f"{source}: [{section}] {key}"
     if isinstance(value, str) and source.startswith("environment"):
@@ -254,10 +254,8 @@ def _coerce(section: str, key: str, value: object, annotation: object, source: s
         value = float(value)
     if annotation in (int, float) and isinstance(value, bool):
         raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
-    if not isinstance(value, annotation):  # type: ignore[arg-type]
-        raise ConfigError(
-            f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}"  # type: ignore[union-attr]
-        )
+    if not isinstance(value, annotation):
+        raise ConfigError(f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}")
     allowed = CHOICES.get((section, key))
     if allowed is not None and value not in allowed:
         raise ConfigError(f"{where}: {value!r} is not one of {sorted(allowed)}")
@@ -317,7 +315,8 @@ def _migrate(
     new_section, new_key = RENAMED[(section, key)]
     hints = typing.get_type_hints(_section_class(new_section))
     value = _coerce(new_section, new_key, value, hints[new_key], source)
-    both = raw.get(new_section) if isinstance(raw.get(new_section), dict) else {}
+    given_section = raw.get(new_section)
+    both = given_section if isinstance(given_section, dict) else {}
     if new_key in both:
         given = _coerce(new_section, new_key, both[new_key], hints[new_key], source)
         if given != value:
@@ -338,14 +337,14 @@ def _migrate(
     )
 
 
-def _check_together(sections: dict[str, object]) -> None:
+def _check_together(config: Config) -> None:
     """Rules that involve two keys."""
-    serving, bot = sections["serving"], sections["bot"]
-    if serving.default_count > bot.max_results:  # type: ignore[attr-defined]
+    serving, bot = config.serving, config.bot
+    if serving.default_count > bot.max_results:
         raise ConfigError(
-            f"[serving] default_count {serving.default_count} is above [bot] max_results "  # type: ignore[attr-defined]
+            f"[serving] default_count {serving.default_count} is above [bot] max_results "
             f"{bot.max_results}: answers could not hold it"
-        )  # type: ignore[attr-defined]
+        )
 
 
 def _read_toml(path: Path) -> dict:
@@ -377,5 +376,6 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     if env_raw:
         _merge(layers, env_raw, f"environment ({ENV_PREFIX}<SECTION>__<KEY>)")
     sections = {name: _section_class(name)(**layers.get(name, {})) for name in SECTIONS}
-    _check_together(sections)
-    return Config(**sections, base_dir=main.resolve().parent)
+    config = Config(**sections, base_dir=main.resolve().parent)
+    _check_together(config)
+    return config

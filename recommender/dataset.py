@@ -74,7 +74,7 @@ def fingerprint(interactions: sp.csr_matrix, item_ids: np.ndarray) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(np.asarray(interactions.shape, dtype=np.int64).tobytes())
     for array in (interactions.indptr, interactions.indices, interactions.data):
-        digest.update(np.ascontiguousarray(array).view(np.uint8))
+        digest.update(np.ascontiguousarray(array).view(np.uint8).data)  # the bytes, not a copy
     for item_id in item_ids:
         digest.update(str(item_id).encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
