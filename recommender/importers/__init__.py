@@ -1,5 +1,6 @@
 """Importers: turn listening data (the MSD, a CSV, the demo generator) into datasets.
 
+- ``layout``: what a delimited file looks like (fields, separator, quoting, where rows start);
 - ``reading``: the chunked, threaded reader every importer uses (exact file and line for bad
   rows, ``on_error="skip"``) and what an import reports;
 - ``encoding``: string ids to codes, vocabularies merged, the users x items matrix builder;

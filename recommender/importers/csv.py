@@ -34,22 +34,9 @@ from recommender.errors import DataError, SoundalikeError
 
 from .detection import AUTO, NONE_WORDS, artist_column, count_column, detect_format, names_a_column
 from .encoding import UNKNOWN_ARTIST, InteractionsBuilder, factorize_strings, first_positions, items_frame, text_or
+from .layout import Field, FileHead, Layout, inspect_head, separator_hint, separator_name
 from .parquet import ParquetSource, is_parquet
-from .reading import (
-    Field,
-    FileHead,
-    ImportSummary,
-    Layout,
-    ReadReport,
-    inspect_head,
-    plural,
-    read_chunks,
-    read_table,
-    separator_hint,
-    separator_name,
-    single_array,
-    validate_on_error,
-)
+from .reading import ImportSummary, ReadReport, plural, read_chunks, read_table, single_array, validate_on_error
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from recommender.errors import DataError, SoundalikeError
 
 from .encoding import UNKNOWN_ARTIST
-from .reading import BOM, PADDING, SEPARATOR_CANDIDATES, open_input, separator_name, split_line
+from .layout import BOM, PADDING, SEPARATOR_CANDIDATES, open_input, separator_name, split_line
 
 AUTO = "auto"
 NONE_WORDS = {"none", "no", ""}

@@ -48,18 +48,8 @@ from recommender.dataset import write_dataset
 from recommender.errors import DataError
 
 from .encoding import UNKNOWN_ARTIST, InteractionsBuilder, factorize_strings, first_positions, items_frame, text_or
-from .reading import (
-    Field,
-    ImportSummary,
-    Layout,
-    ReadReport,
-    inspect_head,
-    plural,
-    read_chunks,
-    read_table,
-    single_array,
-    validate_on_error,
-)
+from .layout import Field, Layout, inspect_head
+from .reading import ImportSummary, ReadReport, plural, read_chunks, read_table, single_array, validate_on_error
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 from recommender.errors import DataError
 
 from .detection import artist_column, count_column
-from .reading import PADDING, ReadReport, open_input, validate_on_error
+from .layout import PADDING, open_input
+from .reading import ReadReport, validate_on_error
 
 PARQUET_BATCH_ROWS = 1 << 20
 

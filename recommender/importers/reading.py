@@ -1,4 +1,5 @@
-"""The chunked reader every importer uses: delimited text -> checked Arrow tables, in order.
+"""The chunked reader every importer uses: a delimited file (its :class:`~.layout.Layout`) ->
+checked Arrow tables, in order.
 
 How a file is read (the fast path)
     The file is cut at line ends into chunks of about 64 MB; each chunk is parsed by pyarrow's
@@ -36,20 +37,22 @@ from tqdm import tqdm
 
 from recommender.errors import DataError, SoundalikeError
 
+from .layout import (
+    MAX_LINE_BYTES,
+    PADDING,
+    Layout,
+    open_input,
+    separator_hint,
+    separator_name,
+    split_line,
+    utf8_problem,
+)
+
 CHUNK_BYTES = 64 << 20
 MIN_CHUNK_BYTES = 4 << 20
-MAX_LINE_BYTES = 64 << 20
 MAX_WORKERS = 4
-BOM = b"\xef\xbb\xbf"
 ON_ERROR_CHOICES = ("stop", "skip")
 
-# Ids and texts lose surrounding spaces and tabs ("65  " and "65" are one artist in Last.fm's data).
-PADDING = " \t"
-
-SEPARATOR_NAMES = {"\t": "TAB", ",": "comma", ";": "semicolon", "|": "pipe", " ": "space"}
-
-# Separators a wrongly split line is checked for, most telling first.
-SEPARATOR_CANDIDATES = ("\t", ",", ";", "|")
 
 # Bytes a multi-character separator (the MSD's "<SEP>") may be swapped for before pyarrow,
 # which only splits on one character; a chunk uses the first one it does not contain.
@@ -70,145 +73,13 @@ def default_workers() -> int:
     return max(1, min(MAX_WORKERS, cores))
 
 
-def separator_name(separator: str) -> str:
-    return SEPARATOR_NAMES.get(separator, repr(separator))
-
-
 def validate_on_error(on_error: str) -> str:
     if on_error not in ON_ERROR_CHOICES:
         raise SoundalikeError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
     return on_error
 
 
-# -- what a file looks like ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Field:
-    """One column an importer needs. ``kind``: "id" (non-empty text), "count" (a positive whole
-    number) or "text" (anything, may be empty)."""
-
-    name: str  # column name in the parsed table
-    label: str  # how messages call it
-    index: int  # 0-based position in the line
-    kind: str
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Everything the reader needs to know about one delimited file."""
-
-    path: Path
-    what: str  # "triplets file", "catalog", ... for messages
-    separator: str
-    n_fields: int
-    fields: tuple[Field, ...]
-    quote: str | None = None
-    data_offset: int = 0  # first byte of the rows (after a byte-order mark and the header)
-    header_option: str | None = None  # the flag that declares a header, for hints
-    separator_option: str | None = None  # the flag that sets the separator, for hints
-
-    def column_types(self) -> dict[str, pa.DataType]:
-        types: dict[str, pa.DataType] = {}
-        for f in self.fields:
-            key = f"f{f.index}"
-            types[key] = pa.int64() if f.kind == "count" else types.get(key, pa.string())
-        return types
-
-    def empty_table(self) -> pa.Table:
-        return pa.table({f.name: pa.array([], pa.int64() if f.kind == "count" else pa.string()) for f in self.fields})
-
-
-@dataclass(frozen=True)
-class FileHead:
-    """The start of a file: where rows begin and what the first line holds."""
-
-    size: int
-    data_offset: int
-    first_fields: list[str]  # the header's fields, or the first row's
-    header: list[str] | None
-    first_line: int = 1  # the line those fields are on (blank lines may come first)
-
-
-def open_input(path: Path, what: str) -> BufferedReader:
-    """Open a file for reading bytes, turning the usual failures into one clear line."""
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(f"{what} not found", path=path) from None
-    except IsADirectoryError:
-        raise DataError(f"{what} is a folder, not a file", path=path) from None
-    except PermissionError:
-        raise DataError(f"{what} cannot be read (permission denied)", path=path) from None
-    except OSError as error:
-        raise DataError(f"{what} cannot be opened: {error.strerror}", path=path) from None
-
-
-def split_line(text: str, separator: str, quote: str | None) -> list[str]:
-    if quote is None:
-        return text.split(separator)
-    return next(stdlib_csv.reader([text], delimiter=separator, quotechar=quote, strict=True))
-
-
-def inspect_head(path: Path, what: str, separator: str, *, header: bool, quote: str | None = None) -> FileHead:
-    """Read the first line: the header when there is one, else the first row (for its width)."""
-    with open_input(path, what) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        start = handle.read(len(BOM))
-        offset = len(BOM) if start == BOM else 0
-        handle.seek(offset)
-        line_number = 0
-        while True:
-            raw = handle.readline(MAX_LINE_BYTES)
-            if not raw:
-                if size == 0 or (offset == len(BOM) and size == len(BOM)):
-                    raise DataError(f"{what} is empty", path=path)
-                raise DataError(f"{what} has no rows (only blank lines)", path=path)
-            line_number += 1
-            line = raw.rstrip(b"\n").removesuffix(b"\r")
-            if not line:
-                offset += len(raw)
-                continue
-            if not raw.endswith(b"\n") and len(raw) == MAX_LINE_BYTES:
-                raise DataError(
-                    f"line is longer than {MAX_LINE_BYTES >> 20} MB; is this a text file?", path=path, line=line_number
-                )
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataError(_utf8_problem(line, error), path=path, line=line_number) from None
-            try:
-                fields = split_line(text, separator, quote)
-            except stdlib_csv.Error as error:
-                raise DataError(f"badly quoted field: {error}", path=path, line=line_number) from None
-            if header:
-                return FileHead(size, offset + len(raw), fields, fields, line_number)
-            return FileHead(size, offset, fields, None, line_number)
-
-
 # -- checking lines one by one (only for chunks pyarrow rejected) --------------------------------
-
-
-def _utf8_problem(line: bytes, error: UnicodeDecodeError) -> str:
-    return f"not valid UTF-8: byte {error.start + 1} of the line is 0x{line[error.start]:02x} (save the file as UTF-8)"
-
-
-def separator_hint(text: str, expected: str, option: str | None = None, fields: int | None = None) -> str:
-    """' (the line looks comma-separated ...)' when another separator explains the line.
-
-    With ``fields`` (the expected count), a candidate must split the line into exactly that
-    many fields, unless the expected separator is absent altogether.
-    """
-    counts = {c: text.count(c) for c in SEPARATOR_CANDIDATES if c != expected}
-    if fields is not None and expected in text:
-        counts = {c: n for c, n in counts.items() if n == fields - 1}
-    best = max(counts, key=lambda candidate: counts[candidate]) if counts else None
-    if best is None or counts[best] == 0:
-        return ""
-    advice = f"; pass {option} '{best}'" if option else f"; this file must be {separator_name(expected)}-separated"
-    if best == "\t" and option:
-        advice = f"; pass {option} '\\t'"
-    return f" (the line looks {separator_name(best)}-separated{advice})"
 
 
 class LineChecker:
@@ -227,7 +98,7 @@ class LineChecker:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as error:
-            return _utf8_problem(line, error)
+            return utf8_problem(line, error)
         if "\r" in text:
             return "a carriage return in the middle of the line"
         try:

@@ -9,7 +9,8 @@ from import_files import write
 
 from recommender.errors import DataError
 from recommender.importers import reading
-from recommender.importers.reading import Field, Layout, ReadReport, read_chunks, read_table
+from recommender.importers.layout import Field, Layout
+from recommender.importers.reading import ReadReport, read_chunks, read_table
 
 TRIPLETS = (
     Field("user", "user id", 0, "id"),
