@@ -79,7 +79,13 @@ class RankingContext:
         return self.served.similar_to_each(seeds, size)
 
     def rank(
-        self, pool: np.ndarray, scores: np.ndarray, options: RankingOptions, seeds: np.ndarray, *, seed_artists=True
+        self,
+        pool: np.ndarray,
+        scores: np.ndarray,
+        options: RankingOptions,
+        seeds: np.ndarray,
+        *,
+        seed_artists: bool = True,
     ) -> np.ndarray:
         """The item indices the bot would show for this pool."""
         page = ranking.rank_for_seeds(
@@ -94,7 +100,12 @@ class RankingContext:
         return np.array([index for index, _ in page.picked], dtype=np.int64)
 
     def popular(
-        self, popularity: PopularityRecommender, options: RankingOptions, seeds: np.ndarray, *, seed_artists=True
+        self,
+        popularity: PopularityRecommender,
+        options: RankingOptions,
+        seeds: np.ndarray,
+        *,
+        seed_artists: bool = True,
     ) -> np.ndarray:
         """The popularity baseline's list, through the same ranking (so it obeys the same filters)."""
         top = popularity.top(seeds, options.pool_size)
