@@ -408,7 +408,7 @@ def step_train_library(ctx: Context) -> dict:
     dataset_module = _import("recommender.dataset", "dataset format")
     config = load_config()
     dataset = dataset_module.Dataset.open(config.datasets_dir, DATASET_NAME)
-    params = training.TrainParams.from_config(config.training)
+    params = config.training
     stamps: list[float] = []
     started = time.perf_counter()
     fitted = training.fit(params, dataset.interactions, progress=lambda share: stamps.append(time.perf_counter()))

@@ -35,7 +35,9 @@ def answer_text(answer: Answer, *, novelty: str | None = None) -> str:
         lines.append(f"     {youtube}")
     if not answer.suggestions:
         lines.append("  No suggestions this time.")
-    lines.append(f"(model {one_line(answer.model_version)}, {one_line(answer.dataset)} data{wording.novelty_note(novelty)})")
+    lines.append(
+        f"(model {one_line(answer.model_version)}, {one_line(answer.dataset)} data{wording.novelty_note(novelty)})"
+    )
     return "\n".join(lines)
 
 

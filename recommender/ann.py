@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def _faiss():
 class AnnIndex:
     """A built index and how to query it."""
 
-    index: object  # the faiss index
+    index: Any  # the faiss index (faiss ships no type information)
     n_items: int
     kind: str  # "ivf" or "exact"
     nprobe: int = 1

@@ -17,6 +17,7 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -32,8 +33,19 @@ class DataConfig:
     default_dataset: str = "demo"
 
 
+# Allowed values of [training] algorithm and weighting (also the CLI's choices).
+ALGORITHMS = ("als", "bm25", "bpr", "cosine", "lmf")
+WEIGHTINGS = ("raw", "log", "bm25")
+
+
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainParams:
+    """The ``[training]`` section: everything that decides a trained model, validated.
+
+    One definition for the configuration, the ``train``/``evaluate`` overrides and a model's
+    manifest (its "parameters", read back with :meth:`from_dict`).
+    """
+
     algorithm: str = "als"
     weighting: str = "bm25"
     factors: int = 32
@@ -46,6 +58,56 @@ class TrainingConfig:
     neighbours: int = 100
     random_state: int = 1
     threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(f"training algorithm {self.algorithm!r} is not one of {', '.join(ALGORITHMS)}")
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"training weighting {self.weighting!r} is not one of {', '.join(WEIGHTINGS)}")
+        for name in ("factors", "iterations", "neighbours"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"training {name} must be at least 1, got {getattr(self, name)!r}")
+        for name in ("regularization", "alpha", "learning_rate", "bm25_k1", "bm25_b", "threads"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"training {name} must not be negative, got {getattr(self, name)!r}")
+        if self.alpha == 0:
+            raise ConfigError("training alpha must be above 0 (it multiplies every confidence)")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainParams:
+        """Build from a manifest's dict; keys this version does not know are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for name, value in values.items():
+            if name not in known or value is None:
+                continue
+            default = getattr(cls, name)
+            kwargs[name] = type(default)(value)
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> TrainParams:
+        """A copy with the given values; a None value keeps the current one (an option not given)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def relevant(self) -> dict:
+        """The parameters that change this algorithm's result (for summaries)."""
+        names = {
+            "als": ("weighting", "factors", "iterations", "regularization", "alpha"),
+            "bpr": ("factors", "iterations", "regularization", "learning_rate"),
+            "lmf": ("weighting", "factors", "iterations", "regularization", "learning_rate"),
+            "cosine": ("weighting", "neighbours"),
+            "bm25": ("weighting", "neighbours", "bm25_k1", "bm25_b"),
+        }[self.algorithm]
+        chosen = {name: getattr(self, name) for name in names}
+        if self.weighting == "bm25" and self.algorithm != "bm25" and "weighting" in names:
+            chosen.update(bm25_k1=self.bm25_k1, bm25_b=self.bm25_b)
+        return chosen
+
+    def describe(self) -> str:
+        return f"{self.algorithm} (" + ", ".join(f"{k} {v}" for k, v in self.relevant().items()) + ")"
 
 
 @dataclass(frozen=True)
@@ -85,8 +147,8 @@ class BotConfig:
 
 # Allowed values for string keys that are really enumerations.
 CHOICES = {
-    ("training", "algorithm"): {"als", "bpr", "lmf", "cosine", "bm25"},
-    ("training", "weighting"): {"raw", "log", "bm25"},
+    ("training", "algorithm"): set(ALGORITHMS),
+    ("training", "weighting"): set(WEIGHTINGS),
     ("evaluation", "protocol"): {"holdout", "users", "item2item"},
     ("serving", "novelty"): {"popular", "balanced", "deep"},
     ("serving", "index"): {"brute", "ann", "auto"},
@@ -134,7 +196,7 @@ RENAMED = {
 @dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
+    training: TrainParams = field(default_factory=TrainParams)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
     bot: BotConfig = field(default_factory=BotConfig)
@@ -170,7 +232,7 @@ def _section_class(name: str) -> type:
     return hints[name]
 
 
-def _coerce(section: str, key: str, value: object, annotation: object, source: str) -> object:
+def _coerce(section: str, key: str, value: object, annotation: Any, source: str) -> object:
     """Check ``value`` against the declared type; env strings are parsed first."""
     where = f"{source}: [{section}] {key}"
     if isinstance(value, str) and source.startswith("environment"):
@@ -192,10 +254,8 @@ def _coerce(section: str, key: str, value: object, annotation: object, source: s
         value = float(value)
     if annotation in (int, float) and isinstance(value, bool):
         raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
-    if not isinstance(value, annotation):  # type: ignore[arg-type]
-        raise ConfigError(
-            f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}"  # type: ignore[union-attr]
-        )
+    if not isinstance(value, annotation):
+        raise ConfigError(f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}")
     allowed = CHOICES.get((section, key))
     if allowed is not None and value not in allowed:
         raise ConfigError(f"{where}: {value!r} is not one of {sorted(allowed)}")
@@ -255,7 +315,8 @@ def _migrate(
     new_section, new_key = RENAMED[(section, key)]
     hints = typing.get_type_hints(_section_class(new_section))
     value = _coerce(new_section, new_key, value, hints[new_key], source)
-    both = raw.get(new_section) if isinstance(raw.get(new_section), dict) else {}
+    given_section = raw.get(new_section)
+    both = given_section if isinstance(given_section, dict) else {}
     if new_key in both:
         given = _coerce(new_section, new_key, both[new_key], hints[new_key], source)
         if given != value:
@@ -276,14 +337,14 @@ def _migrate(
     )
 
 
-def _check_together(sections: dict[str, object]) -> None:
+def _check_together(config: Config) -> None:
     """Rules that involve two keys."""
-    serving, bot = sections["serving"], sections["bot"]
-    if serving.default_count > bot.max_results:  # type: ignore[attr-defined]
+    serving, bot = config.serving, config.bot
+    if serving.default_count > bot.max_results:
         raise ConfigError(
-            f"[serving] default_count {serving.default_count} is above [bot] max_results "  # type: ignore[attr-defined]
+            f"[serving] default_count {serving.default_count} is above [bot] max_results "
             f"{bot.max_results}: answers could not hold it"
-        )  # type: ignore[attr-defined]
+        )
 
 
 def _read_toml(path: Path) -> dict:
@@ -315,5 +376,6 @@ def load_config(path: str | Path | None = None, environ: typing.Mapping[str, str
     if env_raw:
         _merge(layers, env_raw, f"environment ({ENV_PREFIX}<SECTION>__<KEY>)")
     sections = {name: _section_class(name)(**layers.get(name, {})) for name in SECTIONS}
-    _check_together(sections)
-    return Config(**sections, base_dir=main.resolve().parent)
+    config = Config(**sections, base_dir=main.resolve().parent)
+    _check_together(config)
+    return config

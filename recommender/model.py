@@ -60,10 +60,7 @@ def top_n(scores: np.ndarray, n: int, *, positive_only: bool = False) -> tuple[n
     n = min(int(n), size)
     if n <= 0:
         return _EMPTY
-    if n < size:
-        candidates = np.argpartition(scores, size - n)[size - n :]
-    else:
-        candidates = np.arange(size)
+    candidates = np.argpartition(scores, size - n)[size - n :] if n < size else np.arange(size)
     candidate_scores = scores[candidates]
     order = np.argsort(-candidate_scores, kind="stable")
     indices, chosen = candidates[order], candidate_scores[order]
@@ -110,7 +107,7 @@ class LoadedModel:
             self._scored = np.flatnonzero(norms > 0)
             with np.errstate(invalid="ignore"):  # inf / inf in a damaged model: refused by the store, not here
                 self._normalized = np.ascontiguousarray(self._factors[self._scored] / self._norms[self._scored, None])
-            self._similarity = None
+            self._similarity = sp.csr_matrix((0, 0), dtype=np.float32)  # (a neighbour model's)
             self.n_items = self._factors.shape[0]
         else:
             self.kind = "neighbours"
@@ -125,7 +122,7 @@ class LoadedModel:
                 row_max[has_entries] = np.maximum.reduceat(similarity.data, similarity.indptr[:-1][has_entries])
             # Dividing each row by its largest value keeps kNN scores in [0, 1].
             self._row_scale = np.where(row_max > 0, 1.0 / np.where(row_max > 0, row_max, 1.0), 0.0).astype(np.float32)
-            self._factors = self._normalized = None
+            self._factors = self._normalized = np.zeros((0, 0), dtype=np.float32)  # (a factor model's)
             self.n_items = similarity.shape[0]
 
     @classmethod

@@ -39,7 +39,7 @@ from recommender.versions import VersionGroups
 # 0.501, novelty 9.16 vs 7.61 bits, mean listeners 21 vs 48; 0.05 kept 43-47%, the old 0.35
 # kept 14% (0.069) and showed songs with ~3 listeners. popular -0.25 is the knee: hit@10
 # 0.769 (-0.5: 0.798, -0.1: 0.708).
-# Since models calibrate "deep" for their own data at train time (``evaluation.calibrate_deep``,
+# Since models calibrate "deep" for their own data at train time (``evaluation.calibration.calibrate_deep``,
 # kept in the manifest's "novelty"), 0.04 is only the fallback for models published before that.
 NOVELTY_BETA = {"popular": -0.25, "balanced": 0.0, "deep": 0.04}
 NOVELTY_LEVELS = tuple(NOVELTY_BETA)
@@ -184,10 +184,6 @@ def rank_page(
     exclude: Iterable[int] = (),
     seed_artists: Iterable[str] = (),
     versions: VersionGroups | None = None,
-    # Only recommender/evaluation.py still passes these two (the parts of ``versions``); they
-    # go once it passes versions= (issue 13).
-    version_group: Callable[[int], int] | None = None,
-    representative: Callable[[int], int] | None = None,
 ) -> RankedPage:
     """Apply filters, the novelty knob, the mix's turns, version merging and the artist cap.
 
@@ -198,8 +194,6 @@ def rank_page(
     is left after this page, so "More" can stop where the list ends. With ``versions``, each
     song is shown once, as its most listened version.
     """
-    if versions is not None:
-        version_group, representative = versions.group_of, versions.representative
     indices = np.asarray(indices, dtype=np.int64)
     per_list = np.atleast_2d(np.asarray(scores, dtype=np.float32))
     if per_list.shape[1] != indices.size:
@@ -225,7 +219,7 @@ def rank_page(
 
     def take(index: int) -> int | None:
         """The song shown for ``index`` if it may join the list (and count it), else None."""
-        group = version_group(index) if version_group else index
+        group = versions.group_of(index) if versions is not None else index
         if group in seen_groups:
             return None
         artist = dataset.artist(index).casefold()
@@ -235,7 +229,7 @@ def rank_page(
             return None
         seen_groups.add(group)
         per_artist[artist] = per_artist.get(artist, 0) + 1
-        return representative(group) if representative else index
+        return versions.representative(group) if versions is not None else index
 
     picked: list[tuple[int, float]] = []
     wanted = options.offset + options.count
@@ -270,9 +264,6 @@ def rank(
     exclude: Iterable[int] = (),
     seed_artists: Iterable[str] = (),
     versions: VersionGroups | None = None,
-    # Only recommender/evaluation.py still passes these two; they go with rank_page's.
-    version_group: Callable[[int], int] | None = None,
-    representative: Callable[[int], int] | None = None,
 ) -> list[tuple[int, float]]:
     """The page ``[offset, offset + count)`` of (item index, score) pairs: see :func:`rank_page`."""
     return rank_page(
@@ -283,9 +274,34 @@ def rank(
         exclude=exclude,
         seed_artists=seed_artists,
         versions=versions,
-        version_group=version_group,
-        representative=representative,
     ).picked
+
+
+def rank_for_seeds(
+    dataset: Dataset,
+    versions: VersionGroups,
+    indices: np.ndarray,
+    scores: np.ndarray,
+    options: RankingOptions,
+    *,
+    seeds: Sequence[int],
+    exclude: Iterable[int] = (),
+    seed_artists: bool = True,
+) -> RankedPage:
+    """The page an answer about ``seeds`` shows from the model's pool, as every front end and
+    the evaluation rank it: the seeds and their other versions left out (with ``exclude``),
+    versions merged to their representative, and with ``options.exclude_seed_artist`` the
+    seeds' artists left out (``seed_artists`` False: the seeds are a member's history, whose
+    artists are welcome)."""
+    return rank_page(
+        dataset,
+        indices,
+        scores,
+        options,
+        exclude=versions.with_versions(seeds) | {int(i) for i in exclude},
+        seed_artists=[dataset.artist(s) for s in seeds] if seed_artists and options.exclude_seed_artist else (),
+        versions=versions,
+    )
 
 
 class CoListeners:

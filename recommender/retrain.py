@@ -1,4 +1,4 @@
-"""``python -m recommender retrain``: learn from the bot's 👍, promote only if not worse.
+"""Retraining: learn from the bot's 👍, promote only if not worse.
 
 1. Take the dataset's retrain lock (one retrain per dataset; a lock left by a dead process
    is taken over).
@@ -12,20 +12,17 @@
    ``current``) unless the candidate's primary figure is worse than the current one's by
    more than ``tolerance``; otherwise keep the current model and say why.
 
-``--json-progress`` prints one JSON object per line for the bot, which runs this as a
-subprocess: ``{"stage", "progress" (0..1), "message"}``, ending with
-``{"stage": "done", "promoted", "version", "reason", "metrics"}`` (or ``"stage": "error"``).
-A killed retrain leaves the store as it was: publishing is atomic, and the next publish
-removes the killed one's temporary folder.
+Progress goes to a ``report(stage, progress, message)`` callback; the command
+(``python -m recommender retrain``, :mod:`recommender.cli.retrain`) prints it, as JSON lines
+with ``--json-progress`` for the bot, which runs it as a subprocess. A killed retrain leaves
+the store as it was: publishing is atomic, and the next publish removes the killed one's
+temporary folder.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,9 +31,15 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import ModelError, SoundalikeError, without_paths
-from .feedback.offline import read_positive_feedback
-from .store import ModelStore, pid_alive
+from recommender.config import Config, TrainParams
+from recommender.dataset import Dataset
+from recommender.errors import ModelError
+from recommender.evaluation.calibration import calibrate_novelty
+from recommender.evaluation.metrics import primary_metric
+from recommender.evaluation.protocols import evaluate
+from recommender.feedback.offline import read_positive_feedback
+from recommender.store import ModelStore, pid_alive
+from recommender.training import dataset_fields, fit
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ class FeedbackRows:
         }
 
 
-def feedback_rows(dataset, pairs: Iterable[tuple[str, str]], weight: float) -> FeedbackRows:
+def feedback_rows(dataset: Dataset, pairs: Iterable[tuple[str, str]], weight: float) -> FeedbackRows:
     """Turn ``(member_key, item_id)`` likes into listener rows over the dataset's items."""
     if weight <= 0:
         raise ModelError(f"feedback weight must be above 0, got {weight}")
@@ -158,8 +161,18 @@ def serving_version(store: ModelStore, report: Reporter) -> tuple[str | None, di
     return None, None
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """The candidate (dataset + feedback) against the current model's configuration, on one split."""
+
+    promote: bool
+    reason: str
+    metrics: dict  # protocol, k, seed, train_share, metric, candidate, baseline[, current]
+    candidate: dict  # the candidate's figures
+
+
 def retrain(
-    config,
+    config: Config,
     dataset_name: str,
     *,
     feedback_db: Path | None = None,
@@ -174,183 +187,119 @@ def retrain(
 
     Returns the final report (the ``done`` object without its ``stage``/``progress``).
     """
-    from .dataset import Dataset
-    from .evaluation import evaluate, primary_metric
-    from .training import TrainParams, calibrate_novelty, dataset_fields, fit
-
     report = report or (lambda stage, progress, message: None)
     feedback_db = Path(feedback_db) if feedback_db is not None else config.database_path
     weight = config.bot.feedback_weight if feedback_weight is None else feedback_weight
     tolerance = config.bot.promotion_tolerance if tolerance is None else tolerance
     protocol = protocol or config.evaluation.protocol
-    k, seed, share = config.evaluation.k, config.evaluation.random_state, config.evaluation.train_share
     store = ModelStore.for_dataset(config.models_dir, dataset_name)
 
     with RetrainLock(store.folder / LOCK_NAME):
         report("load", 0.02, f"loading dataset {dataset_name}")
         dataset = Dataset.open(config.datasets_dir, dataset_name)
         current, current_manifest = serving_version(store, report)
-        params = TrainParams.from_config(config.training)
+        params = config.training
         if params_from == "current" and current_manifest is not None:
             params = TrainParams.from_dict(current_manifest.get("parameters", {}))
-
         log.info("reading feedback from %s", feedback_db)
         report("feedback", 0.05, "reading the members' 👍 from the feedback log")
-        pairs = (read_feedback or default_feedback_reader)(feedback_db)
-        feedback = feedback_rows(dataset, pairs, weight)
-        report(
-            "feedback",
-            0.08,
-            f"{feedback.likes} liked songs from {feedback.members} members "
-            f"(weight {weight:g} each{f', {feedback.unknown_items} not in the catalog' if feedback.unknown_items else ''})",
-        )
-
-        metric = primary_metric(protocol, k)
-        current_report = None
-        if current is not None:
-            report("evaluate", 0.1, f"scoring the current model {current}'s configuration ({protocol}, seed {seed})")
-            current_report = evaluate(dataset, params, protocol, k, seed, train_share=share)
-        report("evaluate", 0.35, f"scoring the candidate ({params.describe()} + feedback)")
-        candidate_report = evaluate(dataset, params, protocol, k, seed, train_share=share, extra_train=feedback.matrix)
-        candidate_value = candidate_report["model"][metric]
-        metrics = {
-            "protocol": protocol,
-            "k": k,
-            "seed": seed,
-            "train_share": share,
-            "metric": metric,
-            "candidate": candidate_report["model"],
-            "baseline": candidate_report["baseline"],
-        }
-        if current_report is not None:
-            metrics["current"] = current_report["model"]
-            metrics["baseline"] = current_report["baseline"]
-            current_value = current_report["model"][metric]
-            if candidate_value < current_value - tolerance:
-                reason = (
-                    f"candidate {metric} {candidate_value:.4f} is below current {current} "
-                    f"({current_value:.4f}) by more than the tolerance {tolerance:g}; kept {current}"
-                )
-                report("decide", 0.6, reason)
-                return {
-                    "promoted": False,
-                    "version": current,
-                    "reason": reason,
-                    "metrics": metrics,
-                    "feedback": feedback.summary(),
-                }
-            reason = (
-                f"candidate {metric} {candidate_value:.4f} vs current {current} {current_value:.4f} "
-                f"(tolerance {tolerance:g})"
-            )
-        else:
-            reason = f"no current model to compare with; candidate {metric} {candidate_value:.4f}"
-        report("decide", 0.6, "promoting: " + reason)
-
-        everything = sp.vstack([dataset.interactions, feedback.matrix], format="csr")
-        novelty = calibrate_novelty(
-            dataset, params, config, lambda message: report("calibrate", 0.62, message), interactions=everything
-        )
-        report("train", 0.65, f"training on {everything.nnz:,} interactions ({everything.shape[0]:,} listeners)")
-        fitted = fit(params, everything, progress=lambda p: report("train", 0.65 + 0.3 * p, f"training {p:.0%}"))
+        feedback = feedback_rows(dataset, (read_feedback or default_feedback_reader)(feedback_db), weight)
+        report("feedback", 0.08, _feedback_line(feedback))
+        comparison = _compare(config, dataset, params, protocol, current, feedback, tolerance, report)
+        outcome = {"reason": comparison.reason, "metrics": comparison.metrics, "feedback": feedback.summary()}
+        if not comparison.promote:
+            report("decide", 0.6, comparison.reason)
+            return {"promoted": False, "version": current, **outcome}
+        report("decide", 0.6, "promoting: " + comparison.reason)
         manifest = {
-            **fitted.manifest_fields(),
-            "dataset": dataset_fields(dataset),
-            "metrics": {
-                "protocol": protocol,
-                "k": k,
-                "seed": seed,
-                "train_share": share,
-                "model": candidate_report["model"],
-                "baseline": metrics["baseline"],
-            },
             "feedback": {**feedback.summary(), "database": str(feedback_db)},
-            "retrain": {"compared_with": current, "tolerance": tolerance, "reason": reason},
-            "novelty": novelty,
+            "retrain": {"compared_with": current, "tolerance": tolerance, "reason": comparison.reason},
         }
-        report("publish", 0.97, "publishing")
-        version = store.publish(fitted.arrays(), manifest)
-        return {
-            "promoted": True,
-            "version": version,
-            "reason": reason,
-            "metrics": metrics,
-            "feedback": feedback.summary(),
-        }
+        version = _train_and_publish(config, store, dataset, params, feedback, comparison, manifest, report)
+        return {"promoted": True, "version": version, **outcome}
 
 
-def retrain_command(args: argparse.Namespace) -> int:
-    config = args.config_obj
-    name = args.dataset or config.data.default_dataset
+def _feedback_line(feedback: FeedbackRows) -> str:
+    unknown = f", {feedback.unknown_items} not in the catalog" if feedback.unknown_items else ""
+    return f"{feedback.likes} liked songs from {feedback.members} members (weight {feedback.weight:g} each{unknown})"
 
-    def emit(payload: dict) -> None:
-        if args.json_progress:
-            sys.stdout.write(json.dumps(payload) + "\n")
-            sys.stdout.flush()
 
-    last_stage = [""]
-    # --json-progress lines are for the bot, which shows them in Discord: no server paths in
-    # them (a message naming one is logged here whole, on stderr).
-    roots = (config.data_root, config.database_path, config.base_dir, Path.home())
-
-    def for_the_bot(message: str) -> str:
-        shown = without_paths(message, roots)
-        if shown != message:
-            log.info("%s", message)
-        return shown
-
-    def report(stage: str, progress: float, message: str) -> None:
-        if args.json_progress:
-            emit({"stage": stage, "progress": round(min(max(progress, 0.0), 1.0), 4), "message": for_the_bot(message)})
-        elif stage != "train" or last_stage[0] != "train":  # people need no per-iteration lines
-            print(f"[{stage}] {message}", flush=True)
-        last_stage[0] = stage
-
-    try:
-        result = retrain(
-            config,
-            name,
-            feedback_db=args.feedback_db,
-            feedback_weight=args.feedback_weight,
-            tolerance=args.tolerance,
-            protocol=args.protocol,
-            params_from=args.params,
-            report=report,
+def _compare(
+    config: Config,
+    dataset: Dataset,
+    params: TrainParams,
+    protocol: str,
+    current: str | None,
+    feedback: FeedbackRows,
+    tolerance: float,
+    report: Reporter,
+) -> Comparison:
+    """Score the current model's configuration and the candidate with the same protocol, split
+    and seed; the candidate is promoted unless its primary figure drops by more than ``tolerance``."""
+    k, seed, share = config.evaluation.k, config.evaluation.random_state, config.evaluation.train_share
+    metric = primary_metric(protocol, k)
+    current_report = None
+    if current is not None:
+        report("evaluate", 0.1, f"scoring the current model {current}'s configuration ({protocol}, seed {seed})")
+        current_report = evaluate(dataset, params, protocol, k, seed, train_share=share)
+    report("evaluate", 0.35, f"scoring the candidate ({params.describe()} + feedback)")
+    candidate_report = evaluate(dataset, params, protocol, k, seed, train_share=share, extra_train=feedback.matrix)
+    candidate_value = candidate_report["model"][metric]
+    metrics = {
+        "protocol": protocol,
+        "k": k,
+        "seed": seed,
+        "train_share": share,
+        "metric": metric,
+        "candidate": candidate_report["model"],
+        "baseline": candidate_report["baseline"],
+    }
+    if current_report is None:
+        reason = f"no current model to compare with; candidate {metric} {candidate_value:.4f}"
+        return Comparison(True, reason, metrics, candidate_report["model"])
+    metrics["current"] = current_report["model"]
+    metrics["baseline"] = current_report["baseline"]
+    current_value = current_report["model"][metric]
+    if candidate_value < current_value - tolerance:
+        reason = (
+            f"candidate {metric} {candidate_value:.4f} is below current {current} "
+            f"({current_value:.4f}) by more than the tolerance {tolerance:g}; kept {current}"
         )
-    except SoundalikeError as error:
-        emit({"stage": "error", "progress": 1.0, "message": for_the_bot(str(error))})
-        raise
-    message = (
-        f"promoted {name}/{result['version']}" if result["promoted"] else f"kept {name}/{result['version']}"
-    ) + f": {result['reason']}"
-    if args.json_progress:
-        emit({"stage": "done", "progress": 1.0, "message": message, **result})
-    else:
-        print(message)
-    return 0
+        return Comparison(False, reason, metrics, candidate_report["model"])
+    reason = (
+        f"candidate {metric} {candidate_value:.4f} vs current {current} {current_value:.4f} (tolerance {tolerance:g})"
+    )
+    return Comparison(True, reason, metrics, candidate_report["model"])
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "retrain",
-        help="train on the dataset plus the bot's 👍 feedback; promote only if not worse",
-        description="Each member's 👍 songs become one extra listener (play count = feedback weight; "
-        "👎 never counts). The candidate and the current model's configuration are scored with the "
-        "same protocol, split and seed; the candidate becomes current unless its figure drops by "
-        "more than the tolerance.",
+def _train_and_publish(
+    config: Config,
+    store: ModelStore,
+    dataset: Dataset,
+    params: TrainParams,
+    feedback: FeedbackRows,
+    comparison: Comparison,
+    manifest_extra: dict,
+    report: Reporter,
+) -> str:
+    """Calibrate "deep cuts" for dataset + feedback, fit on all of it and publish: the new version."""
+    everything = sp.vstack([dataset.interactions, feedback.matrix], format="csr")
+    novelty = calibrate_novelty(
+        dataset, params, config, lambda message: report("calibrate", 0.62, message), interactions=everything
     )
-    parser.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
-    parser.add_argument("--feedback-db", type=Path, help="the bot's SQLite log (default: [bot] database)")
-    parser.add_argument("--feedback-weight", type=float, help="play count of one 👍 (default: [bot] feedback_weight)")
-    parser.add_argument(
-        "--tolerance", type=float, help="allowed drop of the figure (default: [bot] promotion_tolerance)"
-    )
-    parser.add_argument("--protocol", choices=("holdout", "users", "item2item"), help="default: [evaluation] protocol")
-    parser.add_argument(
-        "--params",
-        choices=("current", "config"),
-        default="current",
-        help="train the current model's configuration (default) or config.toml [training]",
-    )
-    parser.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
-    parser.set_defaults(func=retrain_command)
+    report("train", 0.65, f"training on {everything.nnz:,} interactions ({everything.shape[0]:,} listeners)")
+    fitted = fit(params, everything, progress=lambda p: report("train", 0.65 + 0.3 * p, f"training {p:.0%}"))
+    metrics = comparison.metrics
+    manifest = {
+        **fitted.manifest_fields(),
+        "dataset": dataset_fields(dataset),
+        "metrics": {
+            **{key: metrics[key] for key in ("protocol", "k", "seed", "train_share")},
+            "model": comparison.candidate,
+            "baseline": metrics["baseline"],
+        },
+        **manifest_extra,
+        "novelty": novelty,
+    }
+    report("publish", 0.97, "publishing")
+    return store.publish(fitted.arrays(), manifest)

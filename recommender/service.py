@@ -22,7 +22,7 @@ from recommender.ranking import (
     RankingOptions,
     explain_for_you,
     explain_similar,
-    rank_page,
+    rank_for_seeds,
 )
 from recommender.search.resolver import TitleResolver
 
@@ -254,10 +254,6 @@ class SoundalikeService:
         found = (self.dataset.item_index(i) for i in item_ids)
         return [i for i in found if i is not None]
 
-    def _seed_exclusions(self, seeds: Sequence[int]) -> set[int]:
-        """The seeds and every other version of them."""
-        return self.resolver.versions.with_versions(seeds)
-
     def _require_listeners(self, seeds: Sequence[int]) -> None:
         for seed in seeds:
             if self.dataset.listeners[seed] == 0:
@@ -320,14 +316,14 @@ class SoundalikeService:
         model = self.model
         options = self._options(count, offset, novelty, per_artist_cap, exclude_seed_artist, model)
         indices, scores = model.similar_to_each(np.asarray(seeds, dtype=np.int64), options.pool_size)
-        page = rank_page(
+        page = rank_for_seeds(
             self.dataset,
+            self.resolver.versions,
             indices,
             scores,
             options,
-            exclude=self._seed_exclusions(seeds) | set(self._indices(exclude_ids)),
-            seed_artists=[self.dataset.artist(s) for s in seeds],
-            versions=self.resolver.versions,
+            seeds=seeds,
+            exclude=self._indices(exclude_ids),
         )
         return Answer(
             seeds=[self._candidate(s) for s in seeds],
@@ -361,13 +357,15 @@ class SoundalikeService:
         indices, scores = model.score_for_history(
             np.asarray(history, dtype=np.int64), np.ones(len(history), dtype=np.float32), options.pool_size
         )
-        page = rank_page(
+        page = rank_for_seeds(
             self.dataset,
+            self.resolver.versions,
             indices,
             scores,
             options,
-            exclude=self._seed_exclusions(history) | set(self._indices(exclude_ids)),
-            versions=self.resolver.versions,
+            seeds=history,
+            exclude=self._indices(exclude_ids),
+            seed_artists=False,  # a member's history: its artists are welcome
         )
         return Answer(
             seeds=[],

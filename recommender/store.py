@@ -105,7 +105,7 @@ def check_manifest(manifest: Mapping, where: str) -> None:
     Fields this code does not read are left alone (a newer trainer may add some)."""
 
     def wrong(field: str, what: str) -> ModelDamaged:
-        value = manifest
+        value: object = manifest
         for part in field.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
         shown = repr(value)[:40]
@@ -276,15 +276,15 @@ class ModelStore:
             path = self.folder / version / file_name
             try:
                 if file_name.endswith(".npz"):
-                    matrix = sp.load_npz(path).tocsr()  # np.load(allow_pickle=False) inside
-                    matrix.check_format(full_check=True)  # indices in range: nothing reads past the arrays
-                    arrays[key] = matrix
+                    loaded = sp.load_npz(path).tocsr()  # np.load(allow_pickle=False) inside
+                    loaded.check_format(full_check=True)  # indices in range: nothing reads past the arrays
                 else:
-                    arrays[key] = np.load(path, allow_pickle=False)
+                    loaded = np.load(path, allow_pickle=False)
             except (OSError, ValueError, EOFError) as error:
                 raise ModelDamaged(f"{where}: {file_name} is unreadable ({error})") from None
-            if arrays[key].dtype.kind not in "fiu":
-                raise ModelDamaged(f"{where}: {file_name} holds {arrays[key].dtype} values, not numbers")
+            if loaded.dtype.kind not in "fiu":
+                raise ModelDamaged(f"{where}: {file_name} holds {loaded.dtype} values, not numbers")
+            arrays[key] = loaded
         factors = arrays.get("item_factors")
         if isinstance(factors, np.ndarray) and (factors.ndim != 2 or factors.shape[1] == 0):
             raise ModelDamaged(f"{where}: item_factors.npy has shape {factors.shape}, not songs x factors")
@@ -309,6 +309,7 @@ class ModelStore:
                 current = self.current_version()
             except ModelError:
                 current = None
+        named = current if isinstance(current, str) else None
         history: list[str] | None = None
         path = self.folder / HISTORY
         try:
@@ -323,12 +324,10 @@ class ModelStore:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             log.warning("%s is unreadable (%s); going by the version numbers", path, error)
         if history is None:
-            history = [v for v in self.versions() if current is None or version_number(v) <= version_number(current)]
-        if current is not None and (not history or history[-1] != current):
-            if current in history:
-                history = history[: len(history) - history[::-1].index(current)]
-            else:
-                history = history + [current]
+            history = [v for v in self.versions() if named is None or version_number(v) <= version_number(named)]
+        if named is not None and (not history or history[-1] != named):
+            # A current version the history holds ends it; one it lacks is added.
+            history = history[: len(history) - history[::-1].index(named)] if named in history else [*history, named]
         return history
 
     def serving_order(self) -> tuple[list[str], list[str]]:
@@ -433,7 +432,7 @@ class ModelStore:
                 problems.append(str(error))
                 continue
             self._move_current(version)
-            self._write_history(earlier + [version])
+            self._write_history([*earlier, version])
             log.info("rolled back %s from %s to %s", self.dataset_name, current, version)
             return model
         detail = f" ({'; '.join(problems)})" if problems else ""

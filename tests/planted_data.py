@@ -69,3 +69,24 @@ def write_config(root: Path, extra: str = "") -> Path:
     return environment.write_config(
         root, "[training]\nfactors = 8\niterations = 10\nthreads = 1\n" + extra, dataset="planted"
     )
+
+
+def write_genre_dataset(datasets_dir: Path, name: str = "genres") -> Dataset:
+    """Planted listening with each song's genre in the catalog (as the demo catalog has)."""
+    counts, genre = planted_counts(seed=3)
+    items = pd.DataFrame(
+        {
+            "item_id": [f"song{i}" for i in range(counts.shape[1])],
+            "title": [f"Song {i}" for i in range(counts.shape[1])],
+            "artist": [f"Artist {i}" for i in range(counts.shape[1])],
+            "genre": [f"genre {g}" for g in genre],
+        }
+    )
+    write_dataset(
+        Path(datasets_dir) / name,
+        name=name,
+        interactions=counts,
+        items=items,
+        user_ids=[f"user{u}" for u in range(counts.shape[0])],
+    )
+    return Dataset.open(datasets_dir, name)

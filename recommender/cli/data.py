@@ -1,4 +1,4 @@
-"""``python -m recommender data import-msd | import-csv | download-msd``.
+"""``python -m recommender data import-msd | import-csv | download-msd | demo``.
 
 Each handler takes the parsed arguments (``args.config_obj`` is the loaded Config), writes
 datasets under ``config.datasets_dir / <name>`` and returns an exit status. Expected failures
@@ -10,9 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
 from pathlib import Path
 
+from recommender.config import Config
 from recommender.errors import SoundalikeError
+from recommender.importers import demo
+from recommender.importers.csv import CsvOptions, import_csv
+from recommender.importers.detection import parse_separator
+from recommender.importers.download import download_msd
+from recommender.importers.msd import import_msd
+from recommender.store import ModelStore
 
 DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -30,10 +38,8 @@ def dataset_dest(args: argparse.Namespace) -> Path:
     return dest
 
 
-def _trained_on(config, name: str) -> dict[str, str | None]:
+def _trained_on(config: Config, name: str) -> dict[str, str | None]:
     """Each published model version of dataset ``name`` -> the dataset fingerprint it was trained on."""
-    from recommender.store import ModelStore
-
     store = ModelStore.for_dataset(config.models_dir, name)
     versions: dict[str, str | None] = {}
     for version in store.versions():
@@ -52,7 +58,7 @@ def _describe_existing(dest: Path) -> str:
         return "unreadable or incomplete"
 
 
-def refuse_to_replace(config, name: str, dest: Path, *, replace: bool) -> None:
+def refuse_to_replace(config: Config, name: str, dest: Path, *, replace: bool) -> None:
     """An import never overwrites a dataset by accident: without ``replace`` it stops, saying
     what is there and what replacing it would do to the models trained on it."""
     if not dest.exists() or replace:
@@ -67,7 +73,7 @@ def refuse_to_replace(config, name: str, dest: Path, *, replace: bool) -> None:
     )
 
 
-def report_models_after_replace(config, name: str, dest: Path) -> None:
+def report_models_after_replace(config: Config, name: str, dest: Path) -> None:
     """After an import: say whether the models of this dataset still fit the data now there."""
     versions = _trained_on(config, name)
     if not versions:
@@ -93,8 +99,6 @@ def _print_summary(summary) -> None:
 
 
 def import_msd_command(args: argparse.Namespace) -> int:
-    from recommender.importers.msd import import_msd
-
     summary = import_msd(
         triplets=args.triplets,
         tracks=args.tracks,
@@ -109,8 +113,6 @@ def import_msd_command(args: argparse.Namespace) -> int:
 
 
 def import_csv_command(args: argparse.Namespace) -> int:
-    from recommender.importers.csv import CsvOptions, import_csv, parse_separator
-
     separator = parse_separator(args.sep)
     options = CsvOptions(
         separator=separator,
@@ -140,8 +142,6 @@ def import_csv_command(args: argparse.Namespace) -> int:
 
 
 def download_msd_command(args: argparse.Namespace) -> int:
-    from recommender.importers.download import download_msd
-
     dest = args.dest if args.dest is not None else args.config_obj.data_root / "downloads"
     files = download_msd(
         Path(dest),
@@ -157,6 +157,23 @@ def download_msd_command(args: argparse.Namespace) -> int:
     triplets = next((p for p in files if p.name == "train_triplets.txt"), None)
     if tracks and triplets:
         print(f"next: python -m recommender data import-msd --triplets {triplets} --tracks {tracks}")
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    config: Config = args.config_obj
+    dest = config.datasets_dir / args.name
+    refuse_to_replace(config, args.name, dest, replace=getattr(args, "replace", False))
+    started = time.perf_counter()
+    demo.build_demo_dataset(dest, name=args.name, users=args.users, seed=args.seed)
+    manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
+    print(
+        f"Built dataset {args.name!r} in {dest}: {manifest['users']:,} synthetic listeners, "
+        f"{manifest['items']:,} songs, {manifest['interactions']:,} listener-song pairs "
+        f"(seed {args.seed}, {time.perf_counter() - started:.1f} s)."
+    )
+    report_models_after_replace(config, args.name, dest)
+    print(f"Next: python -m recommender train --dataset {args.name}")
     return 0
 
 
@@ -186,7 +203,44 @@ def add_replace_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(data_subparsers) -> None:
+# -- options checked as they are parsed (the demo's) ------------------------------------
+def _dataset_name(text: str) -> str:
+    if not DATASET_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a dataset name: use letters, digits, '.', '_' or '-' "
+            "(at most 64, starting with a letter or digit)"
+        )
+    return text
+
+
+def _user_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= demo.MAX_USERS:
+        raise argparse.ArgumentTypeError(f"{value} listeners is outside 1..{demo.MAX_USERS:,}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the seed must not be negative, got {value}")
+    return value
+
+
+def register(data_subparsers: argparse._SubParsersAction) -> None:
+    _register_import_msd(data_subparsers)
+    _register_import_csv(data_subparsers)
+    _register_download_msd(data_subparsers)
+    _register_demo(data_subparsers)
+
+
+def _register_import_msd(data_subparsers: argparse._SubParsersAction) -> None:
     msd = data_subparsers.add_parser(
         "import-msd",
         help="import the Million Song Dataset's triplets and track catalog",
@@ -200,6 +254,8 @@ def register(data_subparsers) -> None:
     _add_common(msd, "msd")
     msd.set_defaults(func=import_msd_command)
 
+
+def _register_import_csv(data_subparsers: argparse._SubParsersAction) -> None:
     csv = data_subparsers.add_parser(
         "import-csv",
         help="import a user/item/count file and a catalog",
@@ -265,6 +321,8 @@ def register(data_subparsers) -> None:
     _add_common(csv, None)
     csv.set_defaults(func=import_csv_command)
 
+
+def _register_download_msd(data_subparsers: argparse._SubParsersAction) -> None:
     download = data_subparsers.add_parser(
         "download-msd",
         help="download the MSD triplets and track catalog (resumable)",
@@ -286,3 +344,29 @@ def register(data_subparsers) -> None:
     download.add_argument("--force", action="store_true", help="download again even if the files exist")
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
     download.set_defaults(func=download_msd_command)
+
+
+def _register_demo(data_subparsers: argparse._SubParsersAction) -> None:
+    demo_parser = data_subparsers.add_parser(
+        "demo",
+        help="build the demo dataset: synthetic listeners over the shipped catalog of real songs",
+        description="Build a dataset from data/demo/catalog.csv with synthetic listeners "
+        "(genre and era tastes, popular-song skew). The same seed gives the same data.",
+    )
+    demo_parser.add_argument(
+        "--name",
+        type=_dataset_name,
+        default=demo.DEFAULT_NAME,
+        help=f"dataset name under the data root's datasets/ (default {demo.DEFAULT_NAME})",
+    )
+    demo_parser.add_argument(
+        "--users",
+        type=_user_count,
+        default=demo.DEFAULT_USERS,
+        help=f"number of synthetic listeners (default {demo.DEFAULT_USERS:,})",
+    )
+    demo_parser.add_argument(
+        "--seed", type=_seed, default=demo.DEFAULT_SEED, help=f"random seed (default {demo.DEFAULT_SEED})"
+    )
+    add_replace_option(demo_parser)
+    demo_parser.set_defaults(func=demo_command)

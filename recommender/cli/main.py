@@ -1,19 +1,19 @@
 """``python -m recommender``: the command line over the library.
 
-Each area of the library registers its own sub-commands (a ``register(subparsers)``
-function in the module named below), so this file only assembles them and turns
-expected failures (:class:`SoundalikeError`, a file the system refuses, a mistyped
-argument) into one line ``error: ...`` and exit status 2. Only warnings are logged unless
-``-v`` asks for the details.
+Each command module of this package registers its own sub-commands (its
+``register(subparsers)``), so this file only assembles them and turns expected failures
+(:class:`SoundalikeError`, a file the system refuses, a mistyped argument) into one line
+``error: ...`` and exit status 2. Only warnings are logged unless ``-v`` asks for the details.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
+from typing import NoReturn
 
+from recommender.cli import data, evaluate, query, retrain, train
 from recommender.config import load_config
 from recommender.errors import SoundalikeError
 from recommender.text import strip_invisible
@@ -21,24 +21,11 @@ from recommender.text import strip_invisible
 # An error message may quote catalog text (the closest titles): cleaned like any, this long at most.
 MAX_ERROR_CHARS = 4000
 
-# Modules that add `python -m recommender data <command>` sub-commands.
-DATA_COMMAND_MODULES = [
-    "recommender.cli.data",
-    "recommender.importers.demo",
-]
-# Modules that add top-level sub-commands.
-COMMAND_MODULES = [
-    "recommender.training",
-    "recommender.cli.query",
-    "recommender.evaluation",
-    "recommender.retrain",
-]
-
 
 class Parser(argparse.ArgumentParser):
     """argparse with the CLI's one error style: ``error: ...`` and where to find help."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
@@ -50,12 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="config file (default: config.toml at the project root)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    data = commands.add_parser("data", help="build or import datasets")
-    data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
-    for name in DATA_COMMAND_MODULES:
-        importlib.import_module(name).register(data_commands)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(commands)
+    data_parser = commands.add_parser("data", help="build or import datasets")
+    data_commands = data_parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    data.register(data_commands)  # import-msd, import-csv, download-msd, demo
+    train.register(commands)  # train, models, rollback
+    query.register(commands)  # similar, mix, resolve
+    evaluate.register(commands)
+    retrain.register(commands)
     return parser
 
 

@@ -1,11 +1,17 @@
 """Importers: turn listening data (the MSD, a CSV, the demo generator) into datasets.
 
-- ``csv``: the chunked, threaded reader every importer uses (exact file and line for bad rows,
-  ``on_error="skip"``), the users x items matrix builder, and ``data import-csv``.
-- ``msd``: ``data import-msd`` (Taste Profile triplets + ``unique_tracks.txt``).
-- ``download``: ``data download-msd`` (resumable HTTP download, size check, unzip).
+- ``layout``: what a delimited file looks like (fields, separator, quoting, where rows start);
+- ``reading``: the chunked, threaded reader every importer uses (exact file and line for bad
+  rows, ``on_error="skip"``) and what an import reports;
+- ``encoding``: string ids to codes, vocabularies merged, the users x items matrix builder;
+- ``detection``: a file's separator, header line and columns when the options do not say;
+- ``parquet``: Parquet files read into the reader's checked tables;
+- ``csv``: ``data import-csv`` (any delimited or Parquet user/item[/count] file and a catalog);
+- ``msd``: ``data import-msd`` (Taste Profile triplets + ``unique_tracks.txt``);
+- ``download``: ``data download-msd`` (resumable HTTP download, size check, unzip);
 - ``demo``: ``data demo`` (synthetic listeners over the shipped catalog).
-- ``commands``: the ``data`` sub-commands above, registered by :mod:`recommender.cli.main`.
+
+The commands themselves are in :mod:`recommender.cli.data`.
 
 Datasets are only ever written through :func:`recommender.dataset.write_dataset`.
 """

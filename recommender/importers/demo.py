@@ -1,4 +1,4 @@
-"""``python -m recommender data demo``: the demo dataset, synthetic listeners over real songs.
+"""The demo dataset: synthetic listeners over real songs (``python -m recommender data demo``).
 
 The songs are real (``data/demo/catalog.csv``: title, artist, genre, year); the listening is
 made up, with a structure a recommender can find and a person can check by ear:
@@ -19,25 +19,20 @@ gives the version handling something to merge.
 
 The listeners are drawn from ``numpy.random.Generator(seed)`` in a fixed order, in blocks
 of users so memory stays bounded, and the versions from a second generator seeded from the
-same seed, so a seed always gives the same dataset (the same fingerprint). The default 6,000 listeners take about a second to build.
+same seed, so a seed always gives the same dataset (the same fingerprint). The default 6,000
+listeners take about a second to build.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
-import json
-import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-
-from recommender.cli.data import add_replace_option, refuse_to_replace, report_models_after_replace
 
 from ..config import PROJECT_ROOT
 from ..dataset import write_dataset
@@ -126,8 +121,6 @@ FEATURED_VERSIONS = {
 }
 VERSION_LISTENER_SHARE = (0.15, 0.35)  # share of the original's listeners who also play it
 VERSION_PLAY_SHARE = (0.1, 0.5)  # their plays of the version, relative to the original
-
-_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 # -- the catalog ---------------------------------------------------------------------------
@@ -330,7 +323,9 @@ def simulate_plays(genres: np.ndarray, years: np.ndarray, users: int, seed: int)
     genre_onehot = sp.csr_matrix((np.ones(n_songs), (np.arange(n_songs), song_genre)), shape=(n_songs, n_genres))
 
     listeners = _draw_listeners(genre_names, song_genre, years, popularity_in_genre, users, rng)
-    rows, cols, ranks = [], [], []
+    row_blocks: list[np.ndarray] = []
+    col_blocks: list[np.ndarray] = []
+    rank_blocks: list[np.ndarray] = []
     for start in range(0, users, USER_BLOCK):
         block = slice(start, min(start + USER_BLOCK, users))
         distance = (years[None, :] - listeners.era_center[block, None]) / listeners.era_width[block, None]
@@ -343,10 +338,10 @@ def simulate_plays(genres: np.ndarray, years: np.ndarray, users: int, seed: int)
         history = listeners.history[block]
         drawn = _gumbel_top(np.log(chance), int(history.max()), rng)
         keep = np.arange(drawn.shape[1])[None, :] < history[:, None]
-        rows.append(np.nonzero(keep)[0] + start)
-        cols.append(drawn[keep])
-        ranks.append(np.nonzero(keep)[1])
-    rows, cols, ranks = np.concatenate(rows), np.concatenate(cols), np.concatenate(ranks)
+        row_blocks.append(np.nonzero(keep)[0] + start)
+        col_blocks.append(drawn[keep])
+        rank_blocks.append(np.nonzero(keep)[1])
+    rows, cols, ranks = np.concatenate(row_blocks), np.concatenate(col_blocks), np.concatenate(rank_blocks)
 
     favourite = 1.0 + FAVOURITE_BOOST * np.exp(-ranks / FAVOURITE_DECAY)
     plays = rng.lognormal(PLAYS_LOG_MEAN, PLAYS_LOG_SIGMA, len(rows)) * listeners.activity[rows] * favourite
@@ -360,7 +355,9 @@ def add_version_plays(plays: sp.csr_matrix, version_of: np.ndarray, seed: int) -
     rng = np.random.default_rng([seed, 1])
     originals = version_of[version_of >= 0]
     by_song = plays.tocsc()
-    rows, cols, values = [], [], []
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    values: list[np.ndarray] = []
     for offset, song in enumerate(originals):
         listeners = by_song.indices[by_song.indptr[song] : by_song.indptr[song + 1]]
         counts = by_song.data[by_song.indptr[song] : by_song.indptr[song + 1]]
@@ -373,13 +370,17 @@ def add_version_plays(plays: sp.csr_matrix, version_of: np.ndarray, seed: int) -
         values.append(np.maximum(1.0, np.rint(counts[chosen] * share)))
     extra = sp.csr_matrix(
         (
-            np.concatenate(values or [[]]).astype(np.float32),
-            (np.concatenate(rows or [[]]).astype(np.int64), np.concatenate(cols or [[]]).astype(np.int64)),
+            _joined(values).astype(np.float32),
+            (_joined(rows).astype(np.int64), _joined(cols).astype(np.int64)),
         ),
         shape=(plays.shape[0], plays.shape[1] + len(originals)),
     )
     padded = sp.csr_matrix((plays.data, plays.indices, plays.indptr), shape=extra.shape)
     return (padded + extra).tocsr()
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -432,74 +433,3 @@ def build_demo_dataset(
     return write_dataset(
         dest, name=name, interactions=data.interactions, items=data.items, user_ids=data.user_ids, source=source
     )
-
-
-# -- the command ---------------------------------------------------------------------------
-def _dataset_name(text: str) -> str:
-    if not _DATASET_NAME.match(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a dataset name: use letters, digits, '.', '_' or '-' "
-            "(at most 64, starting with a letter or digit)"
-        )
-    return text
-
-
-def _user_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_USERS:
-        raise argparse.ArgumentTypeError(f"{value} listeners is outside 1..{MAX_USERS:,}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the seed must not be negative, got {value}")
-    return value
-
-
-def register(data_commands: argparse._SubParsersAction) -> None:
-    parser = data_commands.add_parser(
-        "demo",
-        help="build the demo dataset: synthetic listeners over the shipped catalog of real songs",
-        description="Build a dataset from data/demo/catalog.csv with synthetic listeners "
-        "(genre and era tastes, popular-song skew). The same seed gives the same data.",
-    )
-    parser.add_argument(
-        "--name",
-        type=_dataset_name,
-        default=DEFAULT_NAME,
-        help=f"dataset name under the data root's datasets/ (default {DEFAULT_NAME})",
-    )
-    parser.add_argument(
-        "--users",
-        type=_user_count,
-        default=DEFAULT_USERS,
-        help=f"number of synthetic listeners (default {DEFAULT_USERS:,})",
-    )
-    parser.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    add_replace_option(parser)
-    parser.set_defaults(func=run_demo)
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    config = args.config_obj
-    dest = config.datasets_dir / args.name
-    refuse_to_replace(config, args.name, dest, replace=getattr(args, "replace", False))
-    started = time.perf_counter()
-    build_demo_dataset(dest, name=args.name, users=args.users, seed=args.seed)
-    manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
-    print(
-        f"Built dataset {args.name!r} in {dest}: {manifest['users']:,} synthetic listeners, "
-        f"{manifest['items']:,} songs, {manifest['interactions']:,} listener-song pairs "
-        f"(seed {args.seed}, {time.perf_counter() - started:.1f} s)."
-    )
-    report_models_after_replace(config, args.name, dest)
-    print(f"Next: python -m recommender train --dataset {args.name}")
-    return 0

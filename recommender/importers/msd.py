@@ -19,7 +19,7 @@ What the dataset holds:
   the same user, and repeated (user, song) lines are summed. Play counts must be positive
   whole numbers.
 
-Reading goes through :mod:`recommender.importers.csv` (chunks parsed by pyarrow in worker
+Reading goes through :mod:`recommender.importers.reading` (chunks parsed by pyarrow in worker
 threads, exact line numbers for bad rows, ``--on-error skip``); nothing is written until every
 row has been read, and then only through :func:`recommender.dataset.write_dataset`.
 
@@ -44,26 +44,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..dataset import write_dataset
-from ..errors import DataError
-from .csv import (
-    UNKNOWN_ARTIST,
-    Field,
-    ImportSummary,
-    InteractionsBuilder,
-    Layout,
-    ReadReport,
-    _first_positions,
-    _text_or,
-    factorize_strings,
-    inspect_head,
-    items_frame,
-    plural,
-    read_chunks,
-    read_table,
-    single_array,
-    validate_on_error,
-)
+from recommender.dataset import write_dataset
+from recommender.errors import DataError
+
+from .encoding import UNKNOWN_ARTIST, InteractionsBuilder, factorize_strings, first_positions, items_frame, text_or
+from .layout import Field, Layout, inspect_head
+from .reading import ImportSummary, ReadReport, plural, read_chunks, read_table, single_array, validate_on_error
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +109,7 @@ def read_song_catalog(path: Path, report: ReadReport, *, on_error: str = "stop",
     if table.num_rows == 0:
         raise DataError("no rows to import" + (" (every row was skipped)" if report.skipped else ""), path=path)
     songs = factorize_strings(table.column("song"))
-    chosen = _first_positions(songs.codes)  # the first row of each song, in file order
+    chosen = first_positions(songs.codes)  # the first row of each song, in file order
     # Only songs with several tracks need the smallest track id looked up; there are few.
     shared = np.bincount(songs.codes)[songs.codes] > 1
     if shared.any():
@@ -136,8 +122,8 @@ def read_song_catalog(path: Path, report: ReadReport, *, on_error: str = "stop",
     picked = pa.array(chosen)
     return SongCatalog(
         songs.uniques,
-        _text_or(single_array(table.column("title")).take(picked), songs.uniques),
-        _text_or(single_array(table.column("artist")).take(picked), pa.scalar(UNKNOWN_ARTIST)),
+        text_or(single_array(table.column("title")).take(picked), songs.uniques),
+        text_or(single_array(table.column("artist")).take(picked), pa.scalar(UNKNOWN_ARTIST)),
         table.num_rows,
     )
 
@@ -176,26 +162,12 @@ def import_msd(
     )
 
     mark = time.perf_counter()
-    # Items: catalog songs, then played songs the catalog lacks, all sorted by song id.
-    in_catalog = pc.index_in(played, value_set=catalog.song_ids)
-    unknown_songs = played.filter(pc.is_null(in_catalog))
-    unknown = len(unknown_songs)
-    listed = len(catalog.song_ids)
-    all_ids = pa.concat_arrays([catalog.song_ids, unknown_songs])
-    order = pc.sort_indices(all_ids).to_numpy()
-    taken = pa.array(order)
-    item_ids = all_ids.take(taken)
-    titles = pa.concat_arrays([catalog.titles, unknown_songs]).take(taken)
-    artists = pa.concat_arrays([catalog.artists, pa.array([UNKNOWN_ARTIST] * unknown, pa.string())]).take(taken)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    position = pc.fill_null(in_catalog, -1).to_numpy().astype(np.int64)
-    position[position < 0] = listed + np.arange(unknown)  # where the unknown songs were appended
-    item_columns = rank[position]
+    items = _song_items(catalog, played)
+    item_ids, titles, artists, unknown = items.ids, items.titles, items.artists, items.unknown
     log.debug("items: %d in %.1f s", len(item_ids), time.perf_counter() - mark)
 
     mark = time.perf_counter()
-    matrix = builder.to_csr(item_columns, len(item_ids))
+    matrix = builder.to_csr(items.columns, len(item_ids))
     log.debug("matrix: %d x %d, %d stored in %.1f s", *matrix.shape, matrix.nnz, time.perf_counter() - mark)
 
     mark = time.perf_counter()
@@ -236,4 +208,35 @@ def import_msd(
         time.perf_counter() - started,
         reports,
         notes,
+    )
+
+
+@dataclass(frozen=True)
+class SongItems:
+    """The dataset's items: catalog songs and played songs the catalog lacks, sorted by song id."""
+
+    ids: pa.Array
+    titles: pa.Array
+    artists: pa.Array
+    columns: np.ndarray  # the column of each played song (in the builder's order of first appearance)
+    unknown: int  # played songs the catalog lacks
+
+
+def _song_items(catalog: SongCatalog, played: pa.Array) -> SongItems:
+    in_catalog = pc.index_in(played, value_set=catalog.song_ids)
+    unknown_songs = played.filter(pc.is_null(in_catalog))
+    unknown = len(unknown_songs)
+    all_ids = pa.concat_arrays([catalog.song_ids, unknown_songs])
+    order = pc.sort_indices(all_ids).to_numpy()
+    taken = pa.array(order)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    position = pc.fill_null(in_catalog, -1).to_numpy().astype(np.int64)
+    position[position < 0] = len(catalog.song_ids) + np.arange(unknown)  # where the unknown songs were appended
+    return SongItems(
+        ids=all_ids.take(taken),
+        titles=pa.concat_arrays([catalog.titles, unknown_songs]).take(taken),
+        artists=pa.concat_arrays([catalog.artists, pa.array([UNKNOWN_ARTIST] * unknown, pa.string())]).take(taken),
+        columns=rank[position],
+        unknown=unknown,
     )

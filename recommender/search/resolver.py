@@ -157,22 +157,6 @@ def _plain_texts(parts: TitleParts, dashed: bool, version_tail: str) -> list[tup
 class TitleResolver(TitleIndex):
     """Finds the songs a typed title (and artist) may mean; read-only and thread-safe once built."""
 
-    # -- version groups, for recommender/evaluation.py only -------------------------------------
-    # Everything else asks ``self.versions`` (recommender.versions.VersionGroups); these four go
-    # once evaluation builds VersionGroups itself (issue 13).
-    @property
-    def item_group(self) -> np.ndarray:
-        return self.versions.item_group
-
-    def version_group(self, item_index: int) -> int:
-        return self.versions.group_of(item_index)
-
-    def group_members(self, group: int) -> np.ndarray:
-        return self.versions.members(group)
-
-    def representative(self, group: int) -> int:
-        return self.versions.representative(group)
-
     # -- readings of a query ------------------------------------------------------------------
     def _plain_reading(
         self, parts: TitleParts, dashed: bool, version_tail: str, floor: float, partial: bool

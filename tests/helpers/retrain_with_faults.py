@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 
-from recommender import retrain as retrain_module
 from recommender import store as store_module
+from recommender.cli import retrain as cli_retrain
 from recommender.cli.main import main
 
 PAUSE_AT = os.environ.get("SOUNDALIKE_TEST_PAUSE_AT", "")
@@ -50,7 +50,7 @@ def pause(point: str) -> None:
 
 
 def pause_after_stage() -> None:
-    real_retrain = retrain_module.retrain
+    real_retrain = cli_retrain.retrain
 
     def retrain(*args, report=None, **kwargs):
         def reporting(stage: str, progress: float, message: str) -> None:
@@ -60,7 +60,7 @@ def pause_after_stage() -> None:
 
         return real_retrain(*args, report=reporting, **kwargs)
 
-    retrain_module.retrain = retrain  # retrain_command looks it up at call time
+    cli_retrain.retrain = retrain  # the name the command calls
 
 
 def pause_inside_publish() -> None:

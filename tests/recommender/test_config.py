@@ -8,7 +8,7 @@ import logging
 import pytest
 
 import bot.__main__ as bot_main
-from recommender.config import PROJECT_ROOT, load_config
+from recommender.config import PROJECT_ROOT, TrainParams, load_config
 from recommender.errors import ConfigError
 
 
@@ -104,3 +104,22 @@ def test_the_shipped_config_loads_without_a_warning(caplog):
     config = load_config(PROJECT_ROOT / "config.toml", environ={})
     assert config.serving.default_count <= config.bot.max_results
     assert not caplog.records
+
+
+def test_the_training_section_is_the_parameters_a_model_records(tmp_path):
+    """[training] is read into the one TrainParams definition that train, evaluate and manifests use."""
+    config = load_config(write(tmp_path, '[training]\nfactors = 8\nalgorithm = "cosine"\n'))
+    assert isinstance(config.training, TrainParams)
+    assert config.training == TrainParams(algorithm="cosine", factors=8)
+    assert TrainParams.from_dict(config.training.to_dict()) == config.training
+    with pytest.raises(ConfigError, match=r"\[training\] algorithm: 'svd' is not one of"):
+        load_config(write(tmp_path, '[training]\nalgorithm = "svd"\n'))
+
+
+def test_training_parameters_are_validated_wherever_they_come_from():
+    with pytest.raises(ConfigError, match="algorithm 'svd' is not one of"):
+        TrainParams(algorithm="svd")
+    with pytest.raises(ConfigError, match="factors must be at least 1"):
+        TrainParams(factors=0)
+    # A manifest written by a later version may hold keys this one does not know.
+    assert TrainParams.from_dict({**TrainParams(factors=8).to_dict(), "from_the_future": 1}) == TrainParams(factors=8)

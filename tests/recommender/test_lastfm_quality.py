@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from environment import require_lastfm
 
-from recommender import evaluation, training
+from recommender.cli import train as train_command
 from recommender.cli.main import main as cli_main
 from recommender.config import DataConfig, load_config
 from recommender.dataset import Dataset
+from recommender.evaluation.protocols import evaluate
 from recommender.store import ModelStore
-from recommender.training import TrainParams
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
@@ -81,7 +81,7 @@ def test_lastfm_import_matches_the_published_counts(lastfm):
 def test_tune_reaches_the_target_on_the_untouched_test_split(lastfm, capsys):
     config, dataset = lastfm
     parser = argparse.ArgumentParser()
-    training.register(parser.add_subparsers(dest="command"))
+    train_command.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["train", "--dataset", "lastfm", "--tune", "--quiet"])
     args.config_obj = config
     assert args.func(args) == 0
@@ -123,7 +123,7 @@ def test_tune_reaches_the_target_on_the_untouched_test_split(lastfm, capsys):
 @pytest.mark.parametrize("seed", [2, 3])
 def test_config_defaults_hold_up_on_splits_not_used_to_choose_them(lastfm, seed):
     config, dataset = lastfm
-    params = TrainParams.from_config(config.training)
-    report = evaluation.evaluate(dataset, params, "holdout", 10, seed)
+    params = config.training
+    report = evaluate(dataset, params, "holdout", 10, seed)
     assert report["model"]["precision@10"] >= 0.20
     assert report["model"]["precision@10"] > 2.5 * report["baseline"]["precision@10"]

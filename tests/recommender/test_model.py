@@ -7,9 +7,10 @@ import pytest
 import scipy.sparse as sp
 from planted_data import ITEMS_PER_GENRE, planted_counts
 
+from recommender.config import TrainParams
 from recommender.errors import ModelError
 from recommender.model import LoadedModel, top_n
-from recommender.training import TrainParams, fit
+from recommender.training import fit
 
 # One factor per planted genre: the structure is exact, so the answers are too.
 ALGORITHM_PARAMS = {

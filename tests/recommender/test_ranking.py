@@ -22,6 +22,7 @@ from recommender.ranking import (
     novelty_rerank,
     popularity_ranking,
     rank,
+    rank_for_seeds,
     rank_page,
 )
 from recommender.versions import VersionGroups
@@ -262,3 +263,37 @@ def test_for_you_reasons_name_the_liked_songs_that_led_there(dataset):
 def test_popularity_ranking_orders_by_listeners(dataset):
     assert popularity_ranking(dataset, 2).tolist() == [1, 0]
     assert popularity_ranking(dataset, 1, exclude=[1]).tolist() == [0]
+
+
+def two_versions_of_the_hit() -> VersionGroups:
+    """Version groups of the hand-made data: items 1 and 3 are one song, the hit (1) shown for it."""
+    return VersionGroups.from_arrays(
+        {
+            "item_group": np.array([0, 1, 2, 1, 3, 4, 5, 6]),
+            "indptr": np.array([0, 1, 3, 4, 5, 6, 7, 8]),
+            "items": np.array([0, 1, 3, 2, 4, 5, 6, 7]),
+            "representatives": np.array([0, 1, 2, 4, 5, 6, 7]),
+        }
+    )
+
+
+def test_an_answer_about_seeds_never_shows_them_or_their_versions(dataset):
+    versions = two_versions_of_the_hit()
+    assert versions.with_versions([3, 0]) == {0, 1, 3}
+    pool = np.arange(8)
+    scores = np.linspace(1.0, 0.3, 8).astype(np.float32)
+    options = RankingOptions(count=8, per_artist_cap=0, min_listeners=0)
+    about_the_live_hit = rank_for_seeds(dataset, versions, pool, scores, options, seeds=[3], exclude=[7]).picked
+    assert [index for index, _ in about_the_live_hit] == [0, 2, 4, 5, 6]  # neither version of the hit, nor 7
+    about_the_seed = rank_for_seeds(dataset, versions, pool, scores, options, seeds=[0]).picked
+    assert [index for index, _ in about_the_seed] == [1, 2, 4, 5, 6, 7]  # the two hits merged into one
+
+
+def test_the_seeds_artists_are_left_out_only_for_songs_asked_about(dataset):
+    versions = two_versions_of_the_hit()
+    pool, scores = np.array([4, 2]), np.array([0.9, 0.8], dtype=np.float32)
+    options = RankingOptions(count=2, exclude_seed_artist=True, min_listeners=0)
+    asked = rank_for_seeds(dataset, versions, pool, scores, options, seeds=[0]).picked
+    history = rank_for_seeds(dataset, versions, pool, scores, options, seeds=[0], seed_artists=False).picked
+    assert [index for index, _ in asked] == [2]  # item 4 is by the seed's artist A
+    assert [index for index, _ in history] == [4, 2]

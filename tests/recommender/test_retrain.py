@@ -1,8 +1,7 @@
-"""Retrain: feedback rows, promote and refuse, JSON progress, the one-at-a-time lock."""
+"""Retrain: feedback rows, promote and refuse, the one-at-a-time lock, a store that survives a kill."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -14,14 +13,14 @@ import scipy.sparse as sp
 from paths import PROJECT_ROOT
 from planted_data import ITEMS_PER_GENRE, write_config, write_planted_dataset
 
-from recommender import evaluation, training
 from recommender import retrain as retrain_module
-from recommender.config import load_config
-from recommender.errors import DatasetNotFound, ModelError
+from recommender.cli.main import main as cli_main
+from recommender.config import TrainParams, load_config
+from recommender.errors import ModelError
+from recommender.evaluation.calibration import calibrate_deep
 from recommender.feedback.log import FeedbackLog
 from recommender.retrain import LOCK_NAME, RetrainBusy, RetrainLock, feedback_rows, retrain
 from recommender.store import ModelStore
-from recommender.training import TrainParams
 
 
 @pytest.fixture
@@ -33,11 +32,7 @@ def env(tmp_path):
 
 
 def train_first_model(config_path) -> None:
-    parser = argparse.ArgumentParser()
-    training.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["train", "--dataset", "planted", "--no-eval", "--quiet"])
-    args.config_obj = load_config(config_path)
-    assert args.func(args) == 0
+    assert cli_main(["--config", str(config_path), "train", "--dataset", "planted", "--no-eval", "--quiet"]) == 0
 
 
 def genre_fans(members: int = 3):
@@ -108,7 +103,7 @@ def test_candidate_is_promoted_when_not_worse(env):
     assert manifest["training"]["users"] == dataset.n_users + 3
     assert manifest["dataset"]["fingerprint"] == dataset.fingerprint, "served against the same catalog"
     # Deep cuts are calibrated for the retrained model's own data (dataset + feedback), as train does.
-    calibrated = evaluation.calibrate_deep(
+    calibrated = calibrate_deep(
         dataset,
         TrainParams.from_dict(manifest["parameters"]),
         k=config.evaluation.k,
@@ -147,43 +142,6 @@ def test_first_model_is_promoted_without_comparison(env):
     result = retrain(config, "planted", read_feedback=lambda path: [])
     assert result["promoted"] and result["version"] == "v1"
     assert "no current model" in result["reason"]
-
-
-def test_json_progress_lines_for_the_bot(env, capsys, monkeypatch):
-    config_path, config, _ = env
-    train_first_model(config_path)
-    capsys.readouterr()
-    monkeypatch.setattr(retrain_module, "default_feedback_reader", genre_fans(2))
-    parser = argparse.ArgumentParser()
-    retrain_module.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["retrain", "--dataset", "planted", "--json-progress", "--tolerance", "1"])
-    args.config_obj = config
-    assert args.func(args) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert all({"stage", "progress", "message"} <= set(line) for line in lines)
-    progress = [line["progress"] for line in lines]
-    assert progress == sorted(progress) and progress[0] >= 0 and progress[-1] == 1.0
-    assert {"load", "feedback", "evaluate", "decide", "train", "publish"} <= {line["stage"] for line in lines}
-    assert not [line for line in lines if str(config.base_dir) in json.dumps(line, ensure_ascii=False)], (
-        "no server path in what the bot shows members"
-    )
-    assert any(line["message"] == "reading the members' 👍 from the feedback log" for line in lines)
-    done = lines[-1]
-    assert done["stage"] == "done" and done["promoted"] is True and done["version"] == "v2"
-    assert done["reason"] and "candidate" in done["metrics"] and "current" in done["metrics"]
-
-
-def test_json_progress_reports_errors_as_a_line(env, capsys):
-    _, config, _ = env
-    parser = argparse.ArgumentParser()
-    retrain_module.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["retrain", "--dataset", "nosuch", "--json-progress"])
-    args.config_obj = config
-    with pytest.raises(DatasetNotFound, match="nosuch"):
-        args.func(args)
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["stage"] == "error" and "nosuch" in line["message"]
-    assert str(config.datasets_dir) not in line["message"]
 
 
 def test_one_retrain_at_a_time(env, tmp_path):

@@ -15,9 +15,10 @@ import pytest
 from planted_data import planted_counts
 
 from recommender import store as store_module
+from recommender.config import TrainParams
 from recommender.errors import ModelDamaged, ModelError
 from recommender.store import CHECKSUMS, CURRENT, HISTORY, MANIFEST, ModelStore
-from recommender.training import TrainParams, fit
+from recommender.training import fit
 
 FINGERPRINT = "f" * 32
 
@@ -100,7 +101,7 @@ def test_object_arrays_are_refused_and_pickles_never_load(store, counts):
     checksums = json.loads((folder / CHECKSUMS).read_text())
     checksums["item_factors.npy"] = store_module._sha256(folder / "item_factors.npy")
     (folder / CHECKSUMS).write_text(json.dumps(checksums))
-    with pytest.raises(ModelError, match="item_factors.npy is unreadable"):
+    with pytest.raises(ModelError, match=r"item_factors\.npy is unreadable"):
         store.load(version=version)
 
 
@@ -142,7 +143,7 @@ def test_damaged_current_falls_back_with_one_warning(store, counts, caplog, dama
 def test_missing_checksums_file_is_damage(store, counts):
     publish(store, counts)
     (store.folder / "v1" / CHECKSUMS).unlink()
-    with pytest.raises(ModelError, match="no usable model.*checksums.json is missing"):
+    with pytest.raises(ModelError, match=r"no usable model.*checksums\.json is missing"):
         store.load_serving()
 
 
@@ -162,9 +163,9 @@ def test_fingerprint_of_other_data_is_refused(store, counts):
         name = "planted"
         fingerprint = "0" * 32
 
-    with pytest.raises(ModelError, match="trained on dataset fingerprint f+, but the dataset now has fingerprint 0+"):
+    with pytest.raises(ModelError, match=r"trained on dataset fingerprint f+, but the dataset now has fingerprint 0+"):
         store.load(OtherDataset(), "v1")
-    with pytest.raises(ModelError, match="no usable model.*retrain"):
+    with pytest.raises(ModelError, match=r"no usable model.*retrain"):
         store.load_serving(OtherDataset())
     assert store.load(version="v1", fingerprint=FINGERPRINT).version == "v1"
 
@@ -177,7 +178,7 @@ def test_disk_full_while_publishing_leaves_everything_as_it_was(store, counts, m
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(store_module.np, "save", disk_full)
-    with pytest.raises(ModelError, match="could not publish.*No space left on device.*current stays v1"):
+    with pytest.raises(ModelError, match=r"could not publish.*No space left on device.*current stays v1"):
         store.publish(fitted.arrays(), manifest_for(fitted))
     assert store.versions() == ["v1"]
     assert store.current_version() == "v1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -77,7 +78,7 @@ def run_cli(capsys, config, *argv) -> tuple[int, str, str]:
     ],
 )
 def test_catalog_text_printed_as_text_reaches_the_terminal_clean(hostile, capsys, argv):
-    config, items = hostile
+    config, _ = hostile
     status, out, err = run_cli(capsys, config, *argv)
     shown = out + err
     assert not UNSAFE.findall(shown), UNSAFE.findall(shown)
@@ -143,3 +144,34 @@ def test_the_cli_logs_only_warnings_unless_asked(demo_env):
         [*base, "-v", "similar", "Hey Ya!", "-n", "2"], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT
     )
     assert verbose.returncode == 0 and "INFO recommender." in verbose.stderr
+
+
+def test_the_command_line_names_its_command_modules_in_code():
+    """main.py imports each command module by name in code: no module names as strings, no importlib."""
+    source = (PROJECT_ROOT / "recommender" / "cli" / "main.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    from_cli = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "recommender.cli"
+        for alias in node.names
+    }
+    assert "importlib" not in imported and "__import__" not in source
+    assert from_cli == {"data", "evaluate", "query", "retrain", "train"}
+
+
+def test_library_modules_hold_no_command_line_code():
+    """Options and their parsing live in recommender/cli/; the library has no argparse."""
+    with_argparse = []
+    for path in sorted((PROJECT_ROOT / "recommender").rglob("*.py")):
+        if "cli" in path.relative_to(PROJECT_ROOT).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(name.split(".")[0] == "argparse" for name in names):
+                with_argparse.append(str(path.relative_to(PROJECT_ROOT)))
+    assert with_argparse == []

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 
 import numpy as np
 import pytest
 from environment import require_lastfm, write_config
-from msd_samples import TRACKS, TRIPLETS
+from import_files import cells, write
 from paths import PROJECT_ROOT
 
 from recommender.cli.main import main as cli_main
-from recommender.config import load_config
 from recommender.dataset import Dataset
 from recommender.errors import DataError, SoundalikeError
 from recommender.importers import csv as csv_import
-from recommender.importers.csv import CsvOptions, import_csv, parse_separator
-
-
-def write(path, text: str | bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
-    return path
+from recommender.importers.csv import CsvOptions, import_csv
 
 
 def run(tmp_path, interactions: str | bytes, catalog: str | bytes | None = None, name="ds", **options):
@@ -37,11 +29,6 @@ def run(tmp_path, interactions: str | bytes, catalog: str | bytes | None = None,
         progress=False,
     )
     return summary, Dataset.load(summary.dest)
-
-
-def cells(dataset) -> dict[tuple[str, str], float]:
-    coo = dataset.interactions.tocoo()
-    return {(dataset.user_ids[r], dataset.item_ids[c]): float(v) for r, c, v in zip(coo.row, coo.col, coo.data)}
 
 
 def test_tab_file_with_counts_and_a_catalog(tmp_path):
@@ -108,23 +95,11 @@ def test_crlf_bom_and_blank_lines(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "typed, separator", [("\\t", "\t"), ("tab", "\t"), (",", ","), ("comma", ","), (";", ";"), ("<SEP>", "<SEP>")]
-)
-def test_separators_as_typed(typed, separator):
-    assert parse_separator(typed) == separator
-
-
-@pytest.mark.parametrize(
     "separator, quote, words", [("<SEP>", '"', "one-character separator"), (",", ",", "cannot both be ','")]
 )
 def test_quote_and_separator_must_fit_together(tmp_path, separator, quote, words):
     with pytest.raises(SoundalikeError, match=words):
         run(tmp_path, "a,x\n", separator=separator, quote=quote)
-
-
-def test_an_empty_separator_is_refused():
-    with pytest.raises(SoundalikeError, match="must not be empty"):
-        parse_separator("")
 
 
 # -- Last.fm as found ------------------------------------------------------------------------
@@ -218,217 +193,3 @@ def test_skip_mode_counts_bad_rows_in_both_files(tmp_path):
         "catalog.txt: skipped 1 malformed row (first at line 2: expected 2 fields separated by TAB, found 1)"
     )
     assert dataset.items.set_index("item_id").loc["z", "title"] == "z"
-
-
-def test_cli_failure_keeps_the_previous_dataset(tmp_path, capsys):
-    config = write_config(tmp_path / "env")
-    good = write(tmp_path / "good.tsv", "a\tx\t1\n")
-    bad = write(tmp_path / "bad.tsv", "a\tx\t1\nb\n")
-    base = ["--config", str(config), "data", "import-csv", "--name", "mine", "--no-progress"]
-    assert cli_main([*base, "--interactions", str(good)]) == 0
-    folder = tmp_path / "env" / "data" / "datasets" / "mine"
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    assert cli_main([*base, "--interactions", str(bad), "--replace"]) == 2
-    assert f"{bad}, line 2: expected 3 fields" in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert [p.name for p in folder.parent.iterdir()] == ["mine"]
-
-
-def test_a_dataset_name_cannot_leave_the_datasets_folder(tmp_path, capsys):
-    config = write_config(tmp_path / "env")
-    good = write(tmp_path / "good.tsv", "a\tx\t1\n")
-    assert (
-        cli_main(["--config", str(config), "data", "import-csv", "--interactions", str(good), "--name", "../escape"])
-        == 2
-    )
-    assert "dataset name '../escape'" in capsys.readouterr().err
-    assert not (tmp_path / "env" / "data" / "escape").exists()
-
-
-# -- an existing dataset is replaced only on purpose -------------------------------------------
-
-
-def _folder_bytes(folder):
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-
-
-@pytest.mark.parametrize("importer", ["import-csv", "import-msd", "demo"])
-def test_no_importer_replaces_an_existing_dataset_without_replace(tmp_path, capsys, importer):
-    config = write_config(tmp_path / "env")
-    argv = {
-        "import-csv": [
-            "import-csv",
-            "--interactions",
-            str(write(tmp_path / "plays.tsv", "a\tx\t1\nb\ty\t2\n")),
-            "--no-progress",
-        ],
-        "import-msd": [
-            "import-msd",
-            "--triplets",
-            str(write(tmp_path / "train_triplets.txt", TRIPLETS)),
-            "--tracks",
-            str(write(tmp_path / "unique_tracks.txt", TRACKS)),
-            "--no-progress",
-        ],
-        "demo": ["demo", "--users", "30"],
-    }[importer]
-    base = ["--config", str(config), "data", *argv, "--name", "mine"]
-    assert cli_main(base) == 0
-    folder = tmp_path / "env" / "data" / "datasets" / "mine"
-    before = _folder_bytes(folder)
-    capsys.readouterr()
-    assert cli_main(base) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: dataset 'mine' already exists (") and "pass --replace to replace it" in err
-    assert _folder_bytes(folder) == before
-    assert cli_main([*base, "--replace"]) == 0
-    assert json.loads((folder / "manifest.json").read_text())["created"]  # written again, whole
-
-
-def test_replacing_the_data_models_were_trained_on_says_they_will_be_refused(tmp_path, capsys):
-    from recommender.errors import ModelError
-    from recommender.service import SoundalikeService
-
-    config_path = write_config(tmp_path / "env")
-    base = ["--config", str(config_path), "data", "demo", "--users", "300"]
-    assert cli_main(base) == 0
-    assert cli_main(["--config", str(config_path), "train", "--dataset", "demo", "--no-eval", "--quiet"]) == 0
-    capsys.readouterr()
-    assert cli_main(base) == 2
-    assert "models v1 were trained on it and would be refused until you train again" in capsys.readouterr().err
-    assert cli_main([*base, "--replace"]) == 0  # the same data again: the model still fits
-    assert "still fit it" in capsys.readouterr().out
-    config = load_config(config_path)
-    SoundalikeService.open(config)
-    assert cli_main(["--config", str(config_path), "data", "demo", "--users", "301", "--replace"]) == 0
-    out = capsys.readouterr().out
-    assert (
-        "warning: models v1 of 'demo' were trained on the data just replaced; the bot, the console and the "
-        "CLI will refuse them until you train again: python -m recommender train --dataset demo"
-    ) in out
-    with pytest.raises(ModelError, match="was trained on dataset fingerprint"):  # and so they are
-        SoundalikeService.open(config)
-
-
-# -- the separator and a header line, detected ---------------------------------------------------
-
-
-def cli_import(tmp_path, capsys, *argv, name="x"):
-    config = write_config(tmp_path / "env")
-    status = cli_main(["--config", str(config), "data", "import-csv", "--name", name, "--no-progress", *argv])
-    captured = capsys.readouterr()
-    dataset = Dataset.open(tmp_path / "env" / "data" / "datasets", name) if status == 0 else None
-    return status, captured.out + captured.err, dataset
-
-
-def test_the_newcomers_comma_files_with_header_lines_import_as_they_are(tmp_path, capsys):
-    plays = write(tmp_path / "plays.csv", "user,item,count\nann,s1,3\nann,s2,1\nbob,s1,2\ncid,s3,5\n")
-    catalog = write(
-        tmp_path / "catalog.csv", 'item,title,artist\ns1,Hey Ya!,OutKast\ns2,"Hello, World",Someone\ns3,Halo,Beyoncé\n'
-    )
-    status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(plays), "--catalog", str(catalog))
-    assert status == 0, out
-    assert cells(dataset) == {("ann", "s1"): 3.0, ("ann", "s2"): 1.0, ("bob", "s1"): 2.0, ("cid", "s3"): 5.0}
-    assert dataset.items.to_dict("list") == {
-        "item_id": ["s1", "s2", "s3"],
-        "title": ["Hey Ya!", "Hello, World", "Halo"],
-        "artist": ["OutKast", "Someone", "Beyoncé"],
-    }
-    assert (
-        "plays.csv: detected comma-separated fields and a header line (user, item, count: 'count' stands above "
-        "whole numbers) (--sep, --no-interactions-header to override)"
-    ) in out
-    assert "catalog.csv: detected comma-separated fields and a header line (item, title, artist" in out
-    assert "catalog.csv: artists from column 'artist'" in out
-
-
-@pytest.mark.parametrize(
-    "text, separator_word, header",
-    [
-        ("u1;i1;3\nu2;i2;1\n", "semicolon", False),
-        ("userID\tartistID\tweight\n2\t51\t13883\n3\t52\t11690\n", "TAB", True),
-        ("listener|song\nann|s1\nbob|s2\n", "pipe", True),
-        ("ann,s1\nbob,s2\n", "comma", False),
-        ('"ann","s,1",2\n"bob","s2",3\n', "comma", False),
-    ],
-)
-def test_separator_and_header_are_detected_and_said(tmp_path, capsys, text, separator_word, header):
-    status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(write(tmp_path / "p.txt", text)))
-    assert status == 0, out
-    assert f"p.txt: detected {separator_word}-separated fields and " in out
-    assert ("a header line" in out) == header and ("no header line" in out) == (not header)
-    assert dataset.n_users == 2 and sum(cells(dataset).values()) > 0
-    assert "userID" not in list(dataset.user_ids) and "listener" not in list(dataset.user_ids)
-
-
-def test_the_flags_still_override_what_would_be_detected(tmp_path, capsys):
-    plays = write(tmp_path / "plays.csv", "user,item,count\nann,s1,3\n")
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays), "--no-interactions-header")
-    assert status == 2 and "plays.csv, line 1: count 'count' is not a whole number" in out
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays), "--sep", "\\t")
-    assert status == 2 and "the line looks comma-separated; pass --sep ','" in out
-    assert "detected" not in out
-
-
-def test_a_file_with_one_field_a_line_asks_for_the_separator(tmp_path, capsys):
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(write(tmp_path / "p.txt", "a b\nc d\n")))
-    assert status == 2 and "cannot tell the interactions file's field separator" in out and "pass --sep" in out
-
-
-# -- Parquet --------------------------------------------------------------------------------------
-
-
-def write_parquet(path, columns: dict):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.table(columns), path)
-    return path
-
-
-def test_parquet_files_are_read_directly(tmp_path, capsys):
-    plays = write_parquet(
-        tmp_path / "plays.parquet",
-        {"listener": [7, 7, 8, 7], "song": ["s1", "s2", "s1", "s1"], "plays": [3, 1, 2.0, 4]},
-    )
-    catalog = write_parquet(
-        tmp_path / "catalog.parquet", {"id": ["s2", "s1"], "title": ["Second", " First "], "artist": [None, "Band A"]}
-    )
-    status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(plays), "--catalog", str(catalog))
-    assert status == 0, out
-    assert cells(dataset) == {("7", "s1"): 7.0, ("7", "s2"): 1.0, ("8", "s1"): 2.0}
-    assert dataset.items.to_dict("list") == {
-        "item_id": ["s2", "s1"],
-        "title": ["Second", "First"],
-        "artist": ["Unknown artist", "Band A"],
-    }
-    assert "plays.parquet: read as Parquet; counts from column 'plays'" in out
-
-
-@pytest.mark.parametrize(
-    "columns, row, words",
-    [
-        ({"u": ["a", None], "i": ["x", "y"], "n": [1, 2]}, 2, "empty user id (column 'u')"),
-        ({"u": ["a", "b"], "i": ["x", "  "], "n": [1, 2]}, 2, "empty item id (column 'i')"),
-        ({"u": ["a", "b", "c"], "i": ["x", "y", "z"], "n": [1, 0, 2]}, 2, "count must be a whole number of at least 1"),
-        ({"u": ["a", "b"], "i": ["x", "y"], "n": [1.0, 1.5]}, 2, "count must be a whole number of at least 1"),
-    ],
-)
-def test_bad_parquet_rows_are_named_or_skipped(tmp_path, capsys, columns, row, words):
-    plays = write_parquet(tmp_path / "plays.parquet", columns)
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays))
-    assert status == 2 and f"plays.parquet: row {row}: {words}" in out
-    status, out, dataset = cli_import(tmp_path, capsys, "--interactions", str(plays), "--on-error", "skip")
-    assert status == 0 and f"skipped 1 malformed row (first at row {row}: {words}" in out
-    assert dataset.interactions.nnz == len(columns["u"]) - 1
-
-
-def test_a_parquet_count_column_of_text_and_an_unknown_column_are_named(tmp_path, capsys):
-    plays = write_parquet(tmp_path / "plays.parquet", {"u": ["a"], "i": ["x"], "n": ["three"]})
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays))
-    assert status == 2 and "count column 'n' holds string, not numbers" in out
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(plays), "--user-col", "listener")
-    assert status == 2 and "--user-col: no column named 'listener' (the file has: u, i, n)" in out
-    not_parquet = write(tmp_path / "fake.parquet", "user,item\na,b\n")
-    status, out, _ = cli_import(tmp_path, capsys, "--interactions", str(not_parquet))
-    assert status == 2 and "fake.parquet: interactions file is not a readable Parquet file" in out

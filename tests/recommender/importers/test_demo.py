@@ -1,4 +1,4 @@
-"""`data demo`: the synthetic demo dataset is deterministic and has the structure it claims.
+"""The synthetic demo dataset is deterministic and has the structure it claims.
 
 The structure checks use raw co-listening counts (X.T @ X on who played what), no model, so
 they test the generator and nothing else. Thresholds were measured on seeds 1-5 at 1,500
@@ -7,12 +7,9 @@ listeners (see each test) and leave a margin below the weakest seed.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 
-from recommender.config import Config
 from recommender.dataset import Dataset
 from recommender.errors import DataError
 from recommender.importers import demo
@@ -147,39 +144,6 @@ def test_co_listened_songs_of_a_genre_come_from_nearby_years(built):
     gap_to_any_same_genre = np.abs(year[:, None] - year[None, :])[same_genre].mean()
     # Era taste: measured 9.6-10.1 years against 13.5 (ratio 0.71-0.75) on seeds 1-3.
     assert gap_to_co_listened <= 0.85 * gap_to_any_same_genre
-
-
-# -- the command -------------------------------------------------------------------------
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="data")
-    demo.register(parser.add_subparsers(dest="data_command", required=True))
-    return parser
-
-
-def test_command_builds_the_named_dataset_under_the_data_root(tmp_path, capsys):
-    args = _parser().parse_args(["demo", "--name", "mini", "--users", "200", "--seed", "3"])
-    args.config_obj = config = Config(base_dir=tmp_path)
-    assert args.func(args) == 0
-    dataset = Dataset.open(config.datasets_dir, "mini")
-    assert dataset.n_users == 200 and dataset.manifest["source"]["seed"] == 3
-    assert str(config.datasets_dir / "mini") in capsys.readouterr().out
-    assert sorted(p.name for p in config.datasets_dir.iterdir()) == ["mini"]  # no temp left
-
-
-@pytest.mark.parametrize(
-    "argv, named",
-    [
-        (["demo", "--users", "0"], "--users"),
-        (["demo", "--users", "many"], "--users"),
-        (["demo", "--seed", "-1"], "--seed"),
-        (["demo", "--name", "../outside"], "--name"),
-    ],
-)
-def test_command_rejects_bad_options_by_name(argv, named, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        _parser().parse_args(argv)
-    assert exit_info.value.code == 2
-    assert named in capsys.readouterr().err
 
 
 # -- a broken catalog ----------------------------------------------------------------------

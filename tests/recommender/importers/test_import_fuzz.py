@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from recommender.dataset import Dataset
 from recommender.errors import DataError
-from recommender.importers import csv as reader
+from recommender.importers import reading
 from recommender.importers.csv import CsvOptions, import_csv
 from recommender.importers.msd import import_msd
 
@@ -133,8 +133,8 @@ def check_outcome(run, dest: Path, files: dict[str, bytes]) -> Dataset | None:
 
 def chunk_patches(stack: ExitStack, tiny: bool) -> None:
     if tiny:
-        stack.enter_context(mock.patch.object(reader, "CHUNK_BYTES", 24))
-        stack.enter_context(mock.patch.object(reader, "MIN_CHUNK_BYTES", 24))
+        stack.enter_context(mock.patch.object(reading, "CHUNK_BYTES", 24))
+        stack.enter_context(mock.patch.object(reading, "MIN_CHUNK_BYTES", 24))
 
 
 @FUZZ

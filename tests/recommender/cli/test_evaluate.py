@@ -1,0 +1,124 @@
+"""`evaluate`: one JSON object or tables, the model's own configuration, --knobs, mixes, online rates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from planted_data import write_config, write_genre_dataset, write_planted_dataset
+from skewed_data import write_skewed_dataset
+
+from recommender.cli import evaluate as evaluate_command
+from recommender.cli.main import main as cli_main
+from recommender.config import load_config
+from recommender.ranking import MIX_STRATEGIES, MIX_STRATEGY
+
+
+def run_command(config_path, *argv: str) -> int:
+    return cli_main(["--config", str(config_path), *argv])
+
+
+def test_evaluate_json_is_one_object_with_model_and_baseline(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    write_planted_dataset(load_config(config_path).datasets_dir)
+    assert (
+        run_command(config_path, "evaluate", "--dataset", "planted", "--protocol", "holdout", "--k", "5", "--json") == 0
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert report["protocol"] == "holdout" and report["k"] == 5 and report["dataset"] == "planted"
+    assert set(report["model"]) == set(report["baseline"]) == {"precision@5", "map@5", "ndcg@5"}
+    assert "no model published" in report["evaluated"]
+    assert "online" not in report
+
+
+def test_evaluate_uses_the_models_configuration_and_explains_the_refit(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    write_planted_dataset(load_config(config_path).datasets_dir)
+    run_command(config_path, "train", "--dataset", "planted", "--algorithm", "cosine", "--no-eval", "--quiet")
+    capsys.readouterr()
+    assert run_command(config_path, "evaluate", "--dataset", "planted", "--model", "v1") == 0
+    out = capsys.readouterr().out
+    assert "model v1's configuration" in out and "cosine" in out
+    assert "re-fitted on the training part" in out
+    assert "popularity" in out
+    assert run_command(config_path, "evaluate", "--dataset", "planted", "--model", "v1", "--factors", "3") == 0
+    assert "model v1's configuration with overrides" in capsys.readouterr().out
+
+
+def test_online_rates_are_shown_when_the_bot_log_exists(tmp_path, capsys, monkeypatch):
+    config_path = write_config(tmp_path)
+    config = load_config(config_path)
+    write_planted_dataset(config.datasets_dir)
+    run_command(config_path, "evaluate", "--dataset", "planted", "--json")
+    assert "online" not in json.loads(capsys.readouterr().out), "no log: no online figures"
+    config.database_path.write_bytes(b"")
+    seen = []
+
+    def rates(path):
+        seen.append(path)
+        return {"v1": {"answers": 4, "up": 3, "down": 1, "up_rate": 0.75}}
+
+    monkeypatch.setattr(evaluate_command, "online_rates", rates)
+    run_command(config_path, "evaluate", "--dataset", "planted", "--json")
+    report = json.loads(capsys.readouterr().out)
+    assert report["online"] == {"v1": {"answers": 4, "up": 3, "down": 1, "up_rate": 0.75}}
+    assert seen == [config.database_path]
+    run_command(config_path, "evaluate", "--dataset", "planted")
+    assert "up-rate 0.750" in capsys.readouterr().out
+
+
+def test_a_log_that_cannot_be_read_leaves_the_offline_figures_and_says_why(tmp_path, capsys, caplog):
+    config_path = write_config(tmp_path)
+    config = load_config(config_path)
+    write_planted_dataset(config.datasets_dir)
+    config.database_path.write_bytes(b"this is not a SQLite database, it is text" * 100)
+    assert run_command(config_path, "evaluate", "--dataset", "planted", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "online" not in report and report["model"]
+    assert any("online feedback not shown" in record.getMessage() for record in caplog.records)
+
+
+def test_evaluate_knobs_json_and_table(tmp_path, capsys):
+    config_path = write_config(tmp_path, "[serving]\nper_artist_cap = 1\n")
+    write_skewed_dataset(load_config(config_path).datasets_dir)
+    argv = ["evaluate", "--dataset", "skewed", "--protocol", "item2item", "--k", "5", "--knobs", "--knob-users", "30"]
+    assert run_command(config_path, *argv, "--json") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert {"model", "baseline", "users_evaluated", "dataset", "evaluated"} <= set(report)
+    assert set(report["knobs"]) == set(report["knobs_no_artist_cap"]) == {"popular", "balanced", "deep"}
+    assert report["knobs_setup"]["per_artist_cap"] == 1 and report["knobs_setup"]["users_evaluated"] == 30
+
+    assert run_command(config_path, *argv) == 0
+    out = capsys.readouterr().out
+    assert "Novelty knob" in out and "at most 1 per artist" in out and "30 sampled" in out
+    rows = {
+        line.split()[0]: line.split()[-7:]
+        for line in out.splitlines()
+        if line.startswith(("popular ", "balanced ", "deep "))
+    }
+    assert set(rows) == {"popular", "balanced", "deep"}
+    assert float(rows["deep"][3]) == pytest.approx(report["knobs"]["deep"]["novelty"], abs=1e-4)
+    assert "popularity baseline" in out
+    assert "deep cuts: beta 0.04 (the default; model not calibrated)" in out
+
+
+def test_knobs_refuse_the_holdout_protocol_with_a_clear_message(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    write_skewed_dataset(load_config(config_path).datasets_dir)
+    status = run_command(config_path, "evaluate", "--dataset", "skewed", "--protocol", "holdout", "--knobs")
+    assert status == 2
+    assert "--protocol item2item" in capsys.readouterr().err
+
+
+def test_the_mix_table_names_every_strategy_and_the_one_served(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    write_genre_dataset(load_config(config_path).datasets_dir)
+    argv = ["evaluate", "--dataset", "genres", "--protocol", "mix", "--k", "5", "--genre-pairs", "40"]
+    assert run_command(config_path, *argv) == 0
+    out = capsys.readouterr().out
+    assert "genre_representation" in out and all(name in out for name in MIX_STRATEGIES)
+    assert f"served: {MIX_STRATEGY}" in out
