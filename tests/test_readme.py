@@ -25,7 +25,7 @@ def shell_commands() -> list[list[str]]:
     for block in re.findall(r"```sh\n(.*?)```", README, re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
             command: list[str] = []
-            for word in shlex.split(line, comments=True) + ["|"]:
+            for word in [*shlex.split(line, comments=True), "|"]:
                 if word in ("|", "&&", "&", ";"):
                     if command:
                         commands.append(command)

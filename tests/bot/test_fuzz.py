@@ -7,7 +7,6 @@ background thread, and each example waits (bounded) for the bot's reply.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
@@ -96,12 +95,13 @@ async def settled_replies(world, interaction, since: int) -> list[dict]:
         "POST", rf"/interactions/{interaction.id}/{token}/callback", since=since, timeout=WAIT
     )
     if callback.body["type"] == 5:  # deferred: then an edit of the placeholder, or an ephemeral followup
-        async with asyncio.timeout(WAIT):
-            while not (
+        await world.fake.wait_until(
+            lambda: (
                 world.fake.sent("PATCH", rf"/webhooks/\d+/{token}/messages/@original", since=since)
                 or world.fake.sent("POST", rf"/webhooks/\d+/{token}", since=since)
-            ):
-                await asyncio.sleep(0.005)
+            ),
+            timeout=WAIT,
+        )
     return message_bodies(world, token, since)
 
 

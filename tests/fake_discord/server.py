@@ -159,8 +159,16 @@ class FakeDiscord:
             sent = self.requests[since:]
             seen = "\n  ".join(f"{r.method} {r.path}" for r in sent[-20:]) or "(none)"
             more = f" ({len(sent) - 20} earlier not shown)" if len(sent) > 20 else ""
-            raise AssertionError(f"the bot never sent {method} {pattern} within {timeout} s; it sent{more}:\n  {seen}")
+            raise AssertionError(
+                f"the bot never sent {method} {pattern} within {timeout} s; it sent{more}:\n  {seen}"
+            ) from None
         return find()  # type: ignore[return-value]
+
+    async def wait_until(self, condition: Callable[[], object], timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` s) until ``condition()`` holds, checked each time the bot sends something."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                await self._changed.wait_for(lambda: bool(condition()))
 
     def sent(self, method: str, pattern: str, *, since: int = 0) -> list[Recorded]:
         return [r for r in self.requests[since:] if r.matches(method, pattern)]
@@ -373,29 +381,27 @@ class FakeDiscord:
             )
         if r.matches("PUT", rf"/applications/{app}/commands"):
             return _json(self._store_commands("global", r.body))
-        if match := re.fullmatch(rf"/applications/{app}/guilds/(\d+)/commands", r.path):
-            if r.method == "PUT":
-                return _json(self._store_commands(match[1], r.body))
-        if match := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", r.path):
-            if r.method == "POST":
-                return self._interaction_callback(match[2], r.body)  # type: ignore[arg-type]
-        if match := re.fullmatch(rf"/webhooks/{app}/([^/]+)", r.path):
-            if r.method == "POST":
-                pending = self.interactions[match[1]]
-                created = self._new_message(pending.channel_id, r.body)  # type: ignore[arg-type]
-                pending.followup_message_ids.append(int(created["id"]))
-                return _json(created)
+        if (match := re.fullmatch(rf"/applications/{app}/guilds/(\d+)/commands", r.path)) and r.method == "PUT":
+            return _json(self._store_commands(match[1], r.body))
+        if (match := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", r.path)) and r.method == "POST":
+            return self._interaction_callback(match[2], r.body)  # type: ignore[arg-type]
+        if (match := re.fullmatch(rf"/webhooks/{app}/([^/]+)", r.path)) and r.method == "POST":
+            pending = self.interactions[match[1]]
+            created = self._new_message(pending.channel_id, r.body)  # type: ignore[arg-type]
+            pending.followup_message_ids.append(int(created["id"]))
+            return _json(created)
         if match := re.fullmatch(rf"/webhooks/{app}/([^/]+)/messages/(@original|\d+)", r.path):
             return self._webhook_message(r.method, self.interactions[match[1]], match[2], r.body, r.files)
-        if re.fullmatch(r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", r.path):
-            if r.method in ("PUT", "DELETE"):
-                return web.Response(status=204)
-        if match := re.fullmatch(r"/channels/(\d+)/messages", r.path):
-            if r.method == "POST":
-                return _json(self._new_message(int(match[1]), r.body))  # type: ignore[arg-type]
-        if match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", r.path):
-            if r.method == "PATCH" and int(match[2]) in self.messages:
-                return _json(self._edit_message(int(match[2]), r.body))  # type: ignore[arg-type]
+        if re.fullmatch(r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", r.path) and r.method in ("PUT", "DELETE"):
+            return web.Response(status=204)
+        if (match := re.fullmatch(r"/channels/(\d+)/messages", r.path)) and r.method == "POST":
+            return _json(self._new_message(int(match[1]), r.body))  # type: ignore[arg-type]
+        if (
+            (match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", r.path))
+            and r.method == "PATCH"
+            and int(match[2]) in self.messages
+        ):
+            return _json(self._edit_message(int(match[2]), r.body))  # type: ignore[arg-type]
         return _json({"message": f"fake Discord has no route {r.method} {r.path}", "code": 0}, status=404)
 
     def _store_commands(self, scope: str, body: object) -> list[dict]:
