@@ -1,0 +1,47 @@
+"""(d) the bot's start: opening the service, and the first answer after it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import numpy as np
+
+from bench.steps.answering import ComputePath
+from bench.steps.context import Context, jsonable, rss_mb
+from bench.steps.serving import open_service, titles_and_listeners
+from recommender.search.resolver import CACHE_DIR
+
+
+def first_start(ctx: Context) -> dict:
+    """The first start after an import: the title index is built and saved beside the dataset."""
+    cache = ctx.dataset_dir / CACHE_DIR
+    if cache.exists():
+        shutil.rmtree(cache)
+    return start(ctx)
+
+
+def start(ctx: Context) -> dict:
+    """A start with the title index saved: open, then the first /soundalike."""
+    before = rss_mb()
+    started = time.perf_counter()
+    service = open_service()
+    seconds = time.perf_counter() - started
+    info = {}
+    try:
+        info = service.model_info()
+    except Exception as error:  # the figure is the start time; model_info is a courtesy
+        info = {"error": str(error)}
+    titles, listeners, _ = titles_and_listeners(service)
+    first = titles[int(np.argmax(listeners))]
+    path = ComputePath(service)
+    answered = time.perf_counter()
+    path(first)  # what the first /soundalike after a start costs
+    first_answer = time.perf_counter() - answered
+    return {
+        "seconds": round(seconds, 3),
+        "first_answer_ms": round(first_answer * 1000, 2),
+        "rss_after_open_mb": round(rss_mb(), 1),
+        "rss_added_mb": round(rss_mb() - before, 1),
+        "model": jsonable(info),
+    }
