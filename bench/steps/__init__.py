@@ -24,7 +24,9 @@ One module per group of steps, each importing the product directly:
 
 Each step's process is measured whole, so a module imports only what its own steps need:
 what one step imports must not count in another's time and memory (``python -m bench.steps``
-imports the module of the step it runs, and no other).
+imports the module of the step it runs, and no other). Two figures include imports on purpose,
+so their modules import inside the timed region: the start (d), as a bot process pays for
+importing the library before it can answer, and the import anchor's reader (a).
 
 Folders under ``--work`` (bench/work/scale-<s>/):
   msd/     the generated MSD-shaped files (bench.generate)
