@@ -4,8 +4,8 @@ Each step runs in its own process (bench.measure); results go to bench/results/s
 and bench/results/latest.json, the Markdown table is printed (paste it into the README), and
 bench/results/scaling.png is redrawn from every scale measured so far.
 
-Generated data is cached in bench/work/scale-<s>/ and reused. Steps whose product code is not
-there yet are reported as "not available" with the reason.
+Generated data is cached in bench/work/scale-<s>/ and reused. A step that fails is reported
+as "failed" with the reason, and the others still run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from bench import generate, report
 from bench.measure import run_measured, run_step
-from bench.steps import DATASET_NAME, Unavailable, import_msd_argv, product_env, train_argv, trained_model_figures
+from bench.steps.commands import import_msd_argv, train_argv, trained_model_figures
+from bench.steps.context import product_env
 
 BENCH = Path(__file__).resolve().parent
 ALL_STEPS = [
@@ -41,17 +42,6 @@ EXTRA_STEPS = ["ann-compare"]  # run on request: it chose recommender/ann.py's l
 # Steps that make their own data (a generated title catalog, synthetic factors): a run of only
 # these skips generating the MSD-shaped files (minutes and gigabytes at scale 1).
 SELF_CONTAINED_STEPS = {"resolver", "ann"}
-
-
-def _unavailable(argv_name: str, why: Exception) -> dict:
-    return {
-        "argv": [argv_name],
-        "returncode": 0,
-        "wall_s": None,
-        "cpu_s": None,
-        "peak_rss_mb": None,
-        "figures": {"status": "not available", "reason": str(why)},
-    }
 
 
 def _say(name: str, measured: dict) -> None:
@@ -125,11 +115,8 @@ def run_suite(
         )
         return m.as_dict()
 
-    def command(name: str, build_argv) -> dict:
-        try:
-            argv = build_argv()
-        except Unavailable as why:
-            return _unavailable(name, why)
+    def command(argv: list[str]) -> dict:
+        """One of the product's own commands, measured; its figures are whether it succeeded."""
         m = run_measured(argv, env=env, timeout=timeout)
         result = m.as_dict()
         result["figures"] = {
@@ -140,26 +127,18 @@ def run_suite(
 
     for name in steps:
         if name == "import-msd":
-            measured[name] = command(name, lambda: import_msd_argv(work))
+            measured[name] = command(import_msd_argv(work))
             _say(name, measured[name])
-            dataset_made = (work / "data" / "datasets" / DATASET_NAME / "manifest.json").exists()
-            if (measured[name]["figures"].get("status") != "ok") or not dataset_made:
-                # Later steps still need a dataset: write one with the anchor's reader.
-                measured["write-dataset"] = step("write-dataset")
-                _say("write-dataset", measured["write-dataset"])
         elif name == "train":
-            measured[name] = command(name, train_argv)
+            measured[name] = command(train_argv())
             if measured[name]["figures"].get("status") == "ok":
                 measured[name]["figures"].update(trained_model_figures(work))
-            elif "cannot be built" in str(measured[name]["figures"].get("reason")):
-                # Another command's module is missing; train through the library meanwhile.
-                measured[name] = step("train-library")
             _say(name, measured[name])
         else:
             measured[name] = step(name)
             _say(name, measured[name])
 
-    for name, step_result in measured.items():
+    for step_result in measured.values():
         step_result.setdefault("date", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     if results_dir is not None:
         # A run of some steps keeps the other steps' latest figures for this scale.

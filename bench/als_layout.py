@@ -61,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             model = AlternatingLeastSquares(
                 factors=64, iterations=args.iterations, regularization=1.0, alpha=0.5, random_state=1
             )
-            model.fit(matrix, show_progress=False, callback=lambda _i, elapsed, _loss: seconds.append(elapsed))
+            model.fit(
+                matrix,
+                show_progress=False,
+                # Bound now: the callback belongs to this layout's list.
+                callback=lambda _i, elapsed, _loss, seconds=seconds: seconds.append(elapsed),
+            )
         print(
             f"{layout}: {matrix.shape[1]:,} columns, seconds per iteration {' / '.join(f'{s:.1f}' for s in seconds)}",
             flush=True,

@@ -128,7 +128,7 @@ class Counts:
             raise ValueError(f"scale must be in (0, 4], got {scale!r}")
 
         def scaled(full: int, floor: int) -> int:
-            return max(floor, int(round(full * scale)))
+            return max(floor, round(full * scale))
 
         songs = scaled(FULL_SONGS_WITH_LISTENERS, 50)
         tracks = scaled(FULL_TRACKS, songs * 2)

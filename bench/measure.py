@@ -11,6 +11,7 @@ figures (latencies, per-iteration times) into FILE as JSON; see :mod:`bench.step
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -64,10 +65,8 @@ def run_measured(
 
         def stop() -> None:
             timed_out.set()
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
                 os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
         timer = threading.Timer(timeout, stop) if timeout else None
         if timer:

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -564,6 +564,43 @@ def run(
     catalog = generate_catalog(n_titles, seed)
     generated_s = time.perf_counter() - started
     dataset = SimpleNamespace(items=catalog.items[["item_id", "title", "artist"]], listeners=catalog.listeners)
+    resolver, build = build_index(dataset, memory_trace)
+    saved_index = saved_index_figures(resolver, dataset, catalog, f"bench-{n_titles}-{seed}", seed)
+
+    queries = make_queries(catalog, resolver, n_queries, seed, weighting)
+    for q in queries[:50]:  # warm-up
+        resolver.resolve(q["query"])
+    replayed = replay(resolver, catalog, queries)
+    rule_cost = confidence_rule_cost(resolver, queries)
+    complete = autocomplete_figures(resolver, catalog, queries, n_queries, seed)
+    scan = scan_baseline(resolver, catalog, queries, replayed.top1, scan_queries, seed) if scan_queries else {}
+    confidence = confidence_figures(replayed, catalog, n_queries, seed)
+    return {
+        "machine": {"cpus": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "titles": len(catalog.items),
+        "songs": catalog.n_songs,
+        "artists": int(catalog.items["artist"].nunique()),
+        "items_with_listeners": int(np.count_nonzero(catalog.listeners)),
+        "unique_title_strings": len(resolver.title_index),
+        "generate_s": round(generated_s, 2),
+        "build_s": build["build_s"],
+        "rss_delta_mb": build["rss_delta_mb"],
+        "saved_index": saved_index,
+        "tracemalloc_mb": build["tracemalloc_mb"],
+        "tracemalloc_peak_mb": build["tracemalloc_peak_mb"],
+        "queries": len(queries),
+        "target_weighting": weighting,
+        "resolve": replayed.overall(),
+        "resolve_by_kind": replayed.per_kind(),
+        "complete": complete,
+        "scan_baseline": scan,
+        "confidence": {**confidence, "rule_cost": rule_cost},
+    }
+
+
+def build_index(dataset: SimpleNamespace, memory_trace: bool) -> tuple[TitleResolver, dict]:
+    """The resolver built over the catalog: how long it took and the memory it added
+    (and, with ``memory_trace``, what tracemalloc sees in a second build)."""
     gc.collect()
     rss_before = _rss()
     started = time.perf_counter()
@@ -581,15 +618,22 @@ def run(
         tracemalloc.stop()
         del traced
         gc.collect()
+    return resolver, {
+        "build_s": round(build_s, 2),
+        "rss_delta_mb": round(rss_delta / 2**20, 1),
+        "tracemalloc_mb": None if traced_current is None else round(traced_current / 2**20, 1),
+        "tracemalloc_peak_mb": None if traced_peak is None else round(traced_peak / 2**20, 1),
+    }
 
-    # The index saved beside a dataset folder, as the bot and the CLI use it: save, then load.
-    cache = {}
+
+def saved_index_figures(
+    resolver: TitleResolver, dataset: SimpleNamespace, catalog: Catalog, fingerprint: str, seed: int
+) -> dict:
+    """The index saved beside a dataset folder, as the bot and the CLI use it: save, then load."""
+    cache: dict = {}
     with tempfile.TemporaryDirectory() as folder:
         beside = SimpleNamespace(
-            items=dataset.items,
-            listeners=dataset.listeners,
-            path=folder,
-            manifest={"fingerprint": f"bench-{n_titles}-{seed}"},
+            items=dataset.items, listeners=dataset.listeners, path=folder, manifest={"fingerprint": fingerprint}
         )
         started = time.perf_counter()
         resolver._save(Path(folder) / CACHE_DIR, cache_key(beside, resolver.titles, resolver.artists))
@@ -610,36 +654,80 @@ def run(
             loaded.complete(title[:5])
         cache["rss_delta_after_2000_queries_mb"] = round((_rss() - rss_before) / 2**20, 1)
         del loaded
+    return cache
 
-    queries = make_queries(catalog, resolver, n_queries, seed, weighting)
-    songs = catalog.items["song"].to_numpy()
-    for q in queries[:50]:  # warm-up
-        resolver.resolve(q["query"])
-    latency: dict[str, list[float]] = {k: [] for k in KINDS}
-    cpu: dict[str, list[float]] = {k: [] for k in KINDS}
-    correct: dict[str, list[bool]] = {k: [] for k in KINDS}
-    ambiguous: dict[str, list[bool]] = {k: [] for k in KINDS}
-    shown: dict[str, list[bool]] = {k: [] for k in KINDS}
+
+@dataclass
+class Replay:
+    """Each query resolved once, by kind of damage: time, and whether the answer was the song."""
+
+    latency: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    cpu: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    correct: dict[str, list[bool]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    ambiguous: dict[str, list[bool]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    shown: dict[str, list[bool]] = field(default_factory=lambda: {k: [] for k in KINDS})
     # Right at the top, or not confident with the right song among the choices offered (the
     # bot then asks the person to pick): what a person experiences.
-    answered: dict[str, list[bool]] = {k: [] for k in KINDS}
-    confident: dict[str, list[bool]] = {k: [] for k in KINDS}
-    top1: list[int] = []
+    answered: dict[str, list[bool]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    confident: dict[str, list[bool]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    top1: list[int] = field(default_factory=list)  # each query's top item index (-1: none)
+
+    def overall(self) -> dict:
+        all_latency = [x for v in self.latency.values() for x in v]
+        all_cpu = [x for v in self.cpu.values() for x in v]
+        all_correct = [x for k in ACCURACY_KINDS for x in self.correct[k]]
+        all_ambiguous = [x for k in ACCURACY_KINDS for x in self.ambiguous[k]]
+        unambiguous = [c for c, a in zip(all_correct, all_ambiguous) if not a]
+        return {
+            **_percentiles(all_latency, all_cpu),
+            "accuracy_kinds": ACCURACY_KINDS,
+            "top1": round(float(np.mean(all_correct)), 4),
+            "top1_unambiguous": round(float(np.mean(unambiguous)), 4),
+            "top1_or_offered": round(float(np.mean([x for k in ACCURACY_KINDS for x in self.answered[k]])), 4),
+            "ambiguous_share": round(float(np.mean(all_ambiguous)), 4),
+        }
+
+    def per_kind(self) -> dict:
+        return {
+            kind: {
+                **_percentiles(self.latency[kind], self.cpu[kind]),
+                "top1": round(float(np.mean(self.correct[kind])), 4),
+                "top1_unambiguous": round(
+                    float(np.mean([c for c, a in zip(self.correct[kind], self.ambiguous[kind]) if not a] or [0])), 4
+                ),
+                "in_candidates": round(float(np.mean(self.shown[kind])), 4),
+                "top1_or_offered": round(float(np.mean(self.answered[kind])), 4),
+            }
+            for kind in KINDS
+            if self.latency[kind]
+        }
+
+
+def replay(resolver: TitleResolver, catalog: Catalog, queries: list[dict]) -> Replay:
+    """Every query resolved and timed (wall clock and thread CPU), each answer judged."""
+    songs = catalog.items["song"].to_numpy()
+    replayed = Replay()
     for q in queries:
+        kind = q["kind"]
         t0, c0 = time.perf_counter(), time.thread_time()
         resolution = resolver.resolve(q["query"])
-        latency[q["kind"]].append(time.perf_counter() - t0)
-        cpu[q["kind"]].append(time.thread_time() - c0)
+        replayed.latency[kind].append(time.perf_counter() - t0)
+        replayed.cpu[kind].append(time.thread_time() - c0)
         best = resolution.best.item_index if resolution.best else -1
-        top1.append(best)
-        correct[q["kind"]].append(best >= 0 and songs[best] == q["song"])
-        shown[q["kind"]].append(any(songs[c.item_index] == q["song"] for c in resolution.candidates))
-        answered[q["kind"]].append(correct[q["kind"]][-1] or (not resolution.confident and shown[q["kind"]][-1]))
-        confident[q["kind"]].append(resolution.confident)
-        ambiguous[q["kind"]].append(_is_ambiguous(q, resolver, catalog))
+        replayed.top1.append(best)
+        replayed.correct[kind].append(best >= 0 and songs[best] == q["song"])
+        replayed.shown[kind].append(any(songs[c.item_index] == q["song"] for c in resolution.candidates))
+        replayed.answered[kind].append(
+            replayed.correct[kind][-1] or (not resolution.confident and replayed.shown[kind][-1])
+        )
+        replayed.confident[kind].append(resolution.confident)
+        replayed.ambiguous[kind].append(_is_ambiguous(q, resolver, catalog))
+    return replayed
 
-    # What deciding "sure or not" costs (evidence, artist names): resolve() against the same
-    # ranking and candidates without it, the two timed in turn on the same queries.
+
+def confidence_rule_cost(resolver: TitleResolver, queries: list[dict]) -> dict:
+    """What deciding "sure or not" costs (evidence, artist names): resolve() against the same
+    ranking and candidates without it, the two timed in turn on the same queries."""
     with_rule, ranking_only = [], []
     for q in queries[: min(len(queries), 2000)]:
         c0 = time.thread_time()
@@ -648,125 +736,83 @@ def run(
         _ranking_only(resolver, q["query"])
         with_rule.append(c1 - c0)
         ranking_only.append(time.thread_time() - c1)
-    rule_cost = {
+    return {
         "resolve_cpu_p50_ms": round(float(np.median(with_rule)) * 1000, 3),
         "ranking_only_cpu_p50_ms": round(float(np.median(ranking_only)) * 1000, 3),
         "ratio_p50": round(float(np.median(with_rule) / max(np.median(ranking_only), 1e-9)), 3),
         "n": len(with_rule),
     }
 
-    all_latency = [x for v in latency.values() for x in v]
-    all_cpu = [x for v in cpu.values() for x in v]
-    all_correct = [x for k in ACCURACY_KINDS for x in correct[k]]
-    all_ambiguous = [x for k in ACCURACY_KINDS for x in ambiguous[k]]
-    unambiguous = [c for c, a in zip(all_correct, all_ambiguous) if not a]
-    per_kind = {
-        kind: {
-            **_percentiles(latency[kind], cpu[kind]),
-            "top1": round(float(np.mean(correct[kind])), 4),
-            "top1_unambiguous": round(
-                float(np.mean([c for c, a in zip(correct[kind], ambiguous[kind]) if not a] or [0])), 4
-            ),
-            "in_candidates": round(float(np.mean(shown[kind])), 4),
-            "top1_or_offered": round(float(np.mean(answered[kind])), 4),
-        }
-        for kind in KINDS
-        if latency[kind]
-    }
 
-    # Autocomplete: every prefix length of some titles, as Discord sends them while typing.
+def autocomplete_figures(
+    resolver: TitleResolver, catalog: Catalog, queries: list[dict], n_queries: int, seed: int
+) -> dict:
+    """Autocomplete: every other prefix length of some titles, as Discord sends them while typing."""
+    songs = catalog.items["song"].to_numpy()
     rng = np.random.default_rng(seed + 11)
-    complete_latency: list[float] = []
-    complete_cpu: list[float] = []
-    complete_hits: list[bool] = []
+    latency: list[float] = []
+    cpu: list[float] = []
+    hits: list[bool] = []
     index_of_id = {item_id: i for i, item_id in enumerate(catalog.items["item_id"].tolist())}
     for q in rng.choice(len(queries), size=min(len(queries), max(20, n_queries // 10)), replace=False).tolist():
         title = _strip_version(str(catalog.items["title"].iat[queries[q]["target"]]))
         for cut in range(1, len(title) + 1, 2):
             t0, c0 = time.perf_counter(), time.thread_time()
             choices = resolver.complete(title[:cut])
-            complete_latency.append(time.perf_counter() - t0)
-            complete_cpu.append(time.thread_time() - c0)
+            latency.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
             if cut >= min(len(title), 12):
-                complete_hits.append(any(songs[index_of_id[c[1]]] == queries[q]["song"] for c in choices))
+                hits.append(any(songs[index_of_id[c[1]]] == queries[q]["song"] for c in choices))
+    return {**_percentiles(latency, cpu), "target_in_choices_from_12_chars": round(float(np.mean(hits or [0])), 4)}
 
-    # The full-scan baseline on a subsample: same queries, same success test.
-    scan = {}
-    if scan_queries:
-        from rapidfuzz import utils
 
-        processed = [utils.default_process(t) for t in catalog.items["title"].tolist()]
-        eligible = [i for i, q in enumerate(queries) if q["kind"] in ACCURACY_KINDS]
-        picks = np.random.default_rng(seed + 3).choice(eligible, size=min(scan_queries, len(eligible)), replace=False)
-        scan_correct, ours_correct, scan_time, determinable = [], [], [], []
-        for i in picks.tolist():
-            t0 = time.perf_counter()
-            best = _scan_top1(queries[i]["query"], processed, catalog.listeners)
-            scan_time.append(time.perf_counter() - t0)
-            scan_correct.append(songs[best] == queries[i]["song"])
-            ours_correct.append(top1[i] >= 0 and songs[top1[i]] == queries[i]["song"])
-            determinable.append(not _is_ambiguous(queries[i], resolver, catalog))
-        kept = np.array(determinable, dtype=bool)
-        scan = {
-            "queries": len(picks),
-            "scan_top1": round(float(np.mean(scan_correct)), 4),
-            "resolver_top1_same_queries": round(float(np.mean(ours_correct)), 4),
-            # The same comparison on the picks whose song the text determines.
-            "determinable_queries": int(kept.sum()),
-            "scan_top1_determinable": round(float(np.mean(np.array(scan_correct)[kept])), 4) if kept.any() else None,
-            "resolver_top1_determinable": round(float(np.mean(np.array(ours_correct)[kept])), 4)
-            if kept.any()
-            else None,
-            "scan_latency": _percentiles(scan_time),
-            "resolver_wins": int(np.sum(np.array(ours_correct) & ~np.array(scan_correct))),
-            "scan_wins": int(np.sum(~np.array(ours_correct) & np.array(scan_correct))),
-        }
+def scan_baseline(
+    resolver: TitleResolver, catalog: Catalog, queries: list[dict], top1: list[int], scan_queries: int, seed: int
+) -> dict:
+    """The full-scan baseline on a subsample: same queries, same success test."""
+    from rapidfuzz import utils
 
-    # When it answers without asking: of those answers, the share right; and titles held out
-    # of a second index (bench/resolver_confidence.py), typed the same ways, answered so.
+    songs = catalog.items["song"].to_numpy()
+    processed = [utils.default_process(t) for t in catalog.items["title"].tolist()]
+    eligible = [i for i, q in enumerate(queries) if q["kind"] in ACCURACY_KINDS]
+    picks = np.random.default_rng(seed + 3).choice(eligible, size=min(scan_queries, len(eligible)), replace=False)
+    scan_correct, ours_correct, scan_time, determinable = [], [], [], []
+    for i in picks.tolist():
+        t0 = time.perf_counter()
+        best = _scan_top1(queries[i]["query"], processed, catalog.listeners)
+        scan_time.append(time.perf_counter() - t0)
+        scan_correct.append(songs[best] == queries[i]["song"])
+        ours_correct.append(top1[i] >= 0 and songs[top1[i]] == queries[i]["song"])
+        determinable.append(not _is_ambiguous(queries[i], resolver, catalog))
+    kept = np.array(determinable, dtype=bool)
+    return {
+        "queries": len(picks),
+        "scan_top1": round(float(np.mean(scan_correct)), 4),
+        "resolver_top1_same_queries": round(float(np.mean(ours_correct)), 4),
+        # The same comparison on the picks whose song the text determines.
+        "determinable_queries": int(kept.sum()),
+        "scan_top1_determinable": round(float(np.mean(np.array(scan_correct)[kept])), 4) if kept.any() else None,
+        "resolver_top1_determinable": round(float(np.mean(np.array(ours_correct)[kept])), 4) if kept.any() else None,
+        "scan_latency": _percentiles(scan_time),
+        "resolver_wins": int(np.sum(np.array(ours_correct) & ~np.array(scan_correct))),
+        "scan_wins": int(np.sum(~np.array(ours_correct) & np.array(scan_correct))),
+    }
+
+
+def confidence_figures(replayed: Replay, catalog: Catalog, n_queries: int, seed: int) -> dict:
+    """When it answers without asking: of those answers, the share right; and titles held out
+    of a second index (bench/resolver_confidence.py), typed the same ways, answered so."""
     from bench.resolver_confidence import held_out_outcomes, rates
 
-    sure = [(c, r) for k in ACCURACY_KINDS for c, r in zip(confident[k], correct[k])]
+    sure = [(c, r) for k in ACCURACY_KINDS for c, r in zip(replayed.confident[k], replayed.correct[k])]
     started = time.perf_counter()
     held_out = rates(held_out_outcomes(catalog, n_queries, seed))
-    confidence = {
+    return {
         "confident_share": round(float(np.mean([c for c, _ in sure])), 4),
         "confident_right": round(float(np.mean([r for c, r in sure if c] or [0])), 4),
         "held_out_queries": held_out["held_out_queries"],
         "held_out_confident": held_out["held_out_confident"],
         "held_out_s": round(time.perf_counter() - started, 1),
-    }
-
-    return {
-        "machine": {"cpus": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
-        "titles": len(catalog.items),
-        "songs": catalog.n_songs,
-        "artists": int(catalog.items["artist"].nunique()),
-        "items_with_listeners": int(np.count_nonzero(catalog.listeners)),
-        "unique_title_strings": len(resolver.title_index),
-        "generate_s": round(generated_s, 2),
-        "build_s": round(build_s, 2),
-        "rss_delta_mb": round(rss_delta / 2**20, 1),
-        "saved_index": cache,
-        "tracemalloc_mb": None if traced_current is None else round(traced_current / 2**20, 1),
-        "tracemalloc_peak_mb": None if traced_peak is None else round(traced_peak / 2**20, 1),
-        "queries": len(queries),
-        "target_weighting": weighting,
-        "resolve": {
-            **_percentiles(all_latency, all_cpu),
-            "accuracy_kinds": ACCURACY_KINDS,
-            "top1": round(float(np.mean(all_correct)), 4),
-            "top1_unambiguous": round(float(np.mean(unambiguous)), 4),
-            "top1_or_offered": round(float(np.mean([x for k in ACCURACY_KINDS for x in answered[k]])), 4),
-            "ambiguous_share": round(float(np.mean(all_ambiguous)), 4),
-        },
-        "resolve_by_kind": per_kind,
-        "complete": {
-            **_percentiles(complete_latency, complete_cpu),
-            "target_in_choices_from_12_chars": round(float(np.mean(complete_hits or [0])), 4),
-        },
-        "scan_baseline": scan,
-        "confidence": {**confidence, "rule_cost": rule_cost},
     }
 
 

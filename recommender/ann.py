@@ -119,11 +119,16 @@ def _build(faiss, normalized_factors, n_items: int, dim: int, target_recall: flo
     return built
 
 
-def _exact_top_k(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Exact top-k inner products, in blocks so the score matrix stays small (~70 MB)."""
+def exact_top_k(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the ``k`` rows of ``data`` with the largest inner product with each query row,
+    best first (queries x k): the exact answer an index is judged against.
+
+    Works in blocks (128 queries x 131,072 rows) so the score matrix stays small (~70 MB) and
+    ``data`` may be a memmap larger than memory.
+    """
     if len(queries) > 128:
         return np.concatenate(
-            [_exact_top_k(data, queries[start : start + 128], k) for start in range(0, len(queries), 128)]
+            [exact_top_k(data, queries[start : start + 128], k) for start in range(0, len(queries), 128)]
         )
     best = np.empty((len(queries), 0), dtype=np.int64)
     best_scores = np.empty((len(queries), 0), dtype=np.float32)
@@ -142,7 +147,7 @@ def _calibrate(built: AnnIndex, data: np.ndarray, target_recall: float, rng: np.
     """Smallest nprobe (doubling) whose recall@10 on sampled items meets the target."""
     ids = np.sort(rng.choice(built.n_items, size=min(built.n_items, CALIBRATION_QUERIES), replace=False))
     queries = _as_rows(data[ids], "normalized_factors")
-    exact = _exact_top_k(data, queries, CALIBRATION_K)
+    exact = exact_top_k(data, queries, CALIBRATION_K)
     nlist = built.index.nlist
     nprobe = 8
     while True:

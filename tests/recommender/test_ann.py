@@ -69,6 +69,21 @@ def test_missing_index_file_is_a_clear_model_error(tmp_path):
         ann.load_index(tmp_path / "nothing.faiss")
 
 
+def test_exact_top_k_is_brute_force_best_first_across_row_and_query_blocks():
+    # More rows than one block (131,072) and more queries than one batch (128), so the
+    # running merge of the blocks' bests and the query batches are both exercised.
+    data = clustered_unit_rows(140_000, 4, seed=11)
+    queries = data[np.random.default_rng(2).choice(len(data), size=130, replace=False)]
+    found = ann.exact_top_k(data, queries, 5)
+    scores = queries @ data.T
+    expected = np.argsort(-scores, axis=1)[:, :5]
+    assert found.shape == (130, 5)
+    np.testing.assert_array_equal(
+        np.take_along_axis(scores, found, axis=1), np.take_along_axis(scores, expected, axis=1)
+    )
+    assert (found[:, 0] == expected[:, 0]).all()
+
+
 def test_without_faiss_the_message_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss now raises ImportError
     with pytest.raises(ann.AnnUnavailable, match="faiss-cpu"):
