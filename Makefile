@@ -6,7 +6,7 @@ DEMO_DATASET := data/datasets/demo/manifest.json
 DEMO_MODEL := data/models/demo/current
 SCALE ?= 0.1
 
-.PHONY: run test test-fast bench venv demo clean-data
+.PHONY: run test test-fast check bench venv demo clean-data
 
 $(VENV)/.installed-runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,13 @@ demo: $(DEMO_MODEL)
 run: $(DEMO_MODEL)
 	@$(PY) -m bot $(if $(DISCORD_TOKEN),,--console)
 
-test: $(VENV)/.installed-dev
+# Lint, format and type checks first (settings in pyproject.toml): a red check stops before pytest.
+check: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: check
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed-dev

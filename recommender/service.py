@@ -1,4 +1,7 @@
-"""SoundalikeService: the one object the bot, the console and the CLI call.
+"""SoundalikeService: the dataset, the title resolver and the current model, answering.
+
+The application (:class:`recommender.app.core.Soundalike`, which the bot and the console
+open) runs these methods on its compute pool; the CLI calls them directly.
 
 Built once at start (dataset, title resolver, current model); every compute method is
 synchronous, read-only on shared state and safe to run from several executor threads at
