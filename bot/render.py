@@ -88,7 +88,7 @@ def label(text: object, limit: int = LABEL) -> str:
 
     Never empty: Discord refuses empty labels.
     """
-    return shorten(one_line(text), limit) or "(untitled)"
+    return wording.plain_label(text, limit)
 
 
 def song_line(title: str, artist: str) -> str:

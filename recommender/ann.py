@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from recommender.atomic import write_text_atomically
+
 from .errors import ModelError, SoundalikeError
 
 LIBRARY = "faiss-cpu IndexIVFFlat (inner product)"
@@ -193,10 +195,7 @@ def save_index(index: AnnIndex, path: str | Path) -> None:
         "nprobe": index.nprobe,
         "calibrated_recall": index.calibrated_recall,
     }
-    side = path.with_name(path.name + ".json")
-    side_temp = side.with_name(side.name + ".tmp")
-    side_temp.write_text(json.dumps(settings) + "\n", encoding="utf-8")
-    os.replace(side_temp, side)
+    write_text_atomically(path.with_name(path.name + ".json"), json.dumps(settings) + "\n")
 
 
 def load_index(path: str | Path) -> AnnIndex:
