@@ -119,6 +119,13 @@ def shown_url(url: str) -> str:
     return SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment).geturl()
 
 
+def log_names(location: str | Path) -> tuple[str | Path, ...]:
+    """How messages may name the log at ``location``: the path, or the URL as given and as shown."""
+    if isinstance(location, Path):
+        return (location,)
+    return tuple(dict.fromkeys((location, shown_url(location))))
+
+
 def location_of(value: str | Path, base_dir: Path | None = None) -> str | Path:
     """The log a setting or argument names: a PostgreSQL URL as given, else a file path
     (relative ones resolved against ``base_dir`` when given)."""
