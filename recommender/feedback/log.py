@@ -64,7 +64,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from recommender.feedback import queries
-from recommender.feedback.backends import Backend, Row, Transaction, open_backend
+from recommender.feedback.backends import Backend, Row, Transaction, is_postgres_url
+from recommender.feedback.backends.sqlite import SqliteBackend
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,20 @@ class FeedbackDay(NamedTuple):
     model_version: str | None
     up: int
     down: int
+
+
+@asynccontextmanager
+async def open_backend(location: str | Path) -> AsyncIterator[Backend]:
+    """The database at ``location``: a PostgreSQL URL, else a SQLite file."""
+    if is_postgres_url(location):
+        # Imported here: a SQLite log never needs asyncpg loaded.
+        from recommender.feedback.backends.postgres import PostgresBackend
+
+        async with PostgresBackend.open(str(location)) as postgres:
+            yield postgres
+    else:
+        async with SqliteBackend.open(Path(location)) as sqlite:
+            yield sqlite
 
 
 def _utc_now() -> datetime:

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import SplitResult, parse_qs, urlsplit
@@ -133,21 +133,6 @@ def location_of(value: str | Path, base_dir: Path | None = None) -> str | Path:
         return str(value)
     path = Path(value)
     return path if base_dir is None or path.is_absolute() else base_dir / path
-
-
-@asynccontextmanager
-async def open_backend(location: str | Path) -> AsyncIterator[Backend]:
-    """Open (creating and migrating as needed) the log at ``location``: a path or a URL."""
-    if is_postgres_url(location):
-        from recommender.feedback.backends.postgres import PostgresBackend
-
-        async with PostgresBackend.open(str(location)) as postgres:
-            yield postgres
-    else:
-        from recommender.feedback.backends.sqlite import SqliteBackend
-
-        async with SqliteBackend.open(Path(location)) as sqlite:
-            yield sqlite
 
 
 # -- one statement, two parameter styles ------------------------------------------------------
