@@ -751,3 +751,27 @@ def test_sql_is_never_built_by_string_formatting():
     for migration in feedback_schema.MIGRATIONS:
         assert all(isinstance(statement, str) for statement in migration.sqlite)
         assert all(isinstance(statement, str) for statement in migration.postgres_statements())
+
+
+async def test_a_postgres_log_outlives_losing_its_connections(postgres_server):
+    """The server drops every connection of the log (a restart, an administrator): each write
+    after that either lands or fails with a clear error (never acknowledged without landing),
+    and the log reconnects rather than staying broken."""
+    url = postgres_server.fresh_url()
+    async with FeedbackLog.open(url) as log:
+        await answer(log, 1)
+        drop = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'soundalike'"
+        outcomes = []
+        for member in (ALICE, BOB, ASKER):
+            assert rows(url, drop)  # the log had a connection to drop
+            await asyncio.sleep(0.1)
+            try:
+                outcomes.append(await log.record_feedback(1, member, UP))
+            except LogWriteError as error:
+                assert "could not record a rating" in str(error) and url in str(error)
+                outcomes.append(False)
+        assert await log.liked_items(GUILD, ALICE) in (["a", "b", "c"], [])  # reads reconnect too
+        assert await log.record_feedback(1, ALICE, DOWN, position=1) is True
+    stored = {row[3] for row in table_rows(url)["feedback"]}
+    acknowledged = {member for member, landed in zip((ALICE, BOB, ASKER), outcomes) if landed}
+    assert acknowledged <= stored and ALICE in stored
