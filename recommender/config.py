@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .feedback.backends import database_problem, location_of
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,8 @@ class BotConfig:
     max_queue: int = 64
     feedback_weight: float = 5.0
     promotion_tolerance: float = 0.005
+    # The feedback log: a SQLite file (relative to the config's folder), or a PostgreSQL
+    # database several bot processes share: "postgresql://user@host:5432/dbname".
     database: str = "data/soundalike.sqlite3"
     # Questions older than this many days are erased with their answers and ratings; 0 keeps them.
     retention_days: int = 365
@@ -221,7 +224,16 @@ class Config:
 
     @property
     def database_path(self) -> Path:
-        return self.resolve_path(self.bot.database)
+        """The SQLite file of the log; a log on PostgreSQL has none (see database_location)."""
+        location = self.database_location
+        if not isinstance(location, Path):
+            raise ConfigError("[bot] database is a PostgreSQL URL, not a file: use Config.database_location")
+        return location
+
+    @property
+    def database_location(self) -> Path | str:
+        """The feedback log: its SQLite file, or the ``postgresql://`` URL as configured."""
+        return location_of(self.bot.database, self.base_dir)
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config) if f.name != "base_dir"}
@@ -259,6 +271,10 @@ def _coerce(section: str, key: str, value: object, annotation: Any, source: str)
     allowed = CHOICES.get((section, key))
     if allowed is not None and value not in allowed:
         raise ConfigError(f"{where}: {value!r} is not one of {sorted(allowed)}")
+    if (section, key) == ("bot", "database") and isinstance(value, str):
+        problem = database_problem(value)
+        if problem is not None:  # the value is not repeated: a URL may hold a password
+            raise ConfigError(f"{where} {problem}")
     _check_range(section, key, value if isinstance(value, list) else [value], where)
     return value
 

@@ -37,6 +37,7 @@ from recommender.errors import ModelError
 from recommender.evaluation.calibration import calibrate_novelty
 from recommender.evaluation.metrics import primary_metric
 from recommender.evaluation.protocols import evaluate
+from recommender.feedback.backends import location_of, shown_url
 from recommender.feedback.offline import read_positive_feedback
 from recommender.store import ModelStore, pid_alive
 from recommender.training import dataset_fields, fit
@@ -44,7 +45,7 @@ from recommender.training import dataset_fields, fit
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".retrain.lock"
-FeedbackReader = Callable[[Path], Iterable[tuple[str, str]]]
+FeedbackReader = Callable[[Path | str], Iterable[tuple[str, str]]]
 Reporter = Callable[[str, float, str], None]
 
 
@@ -102,8 +103,9 @@ class RetrainLock:
         self.release()
 
 
-def default_feedback_reader(db_path: Path) -> list[tuple[str, str]]:
-    """The members' likes in the bot's log (read-only); nothing when the log does not exist."""
+def default_feedback_reader(db_path: Path | str) -> list[tuple[str, str]]:
+    """The members' likes in the bot's log (a file or a PostgreSQL URL; read-only); nothing
+    when the log does not exist."""
     return read_positive_feedback(db_path)
 
 
@@ -175,7 +177,7 @@ def retrain(
     config: Config,
     dataset_name: str,
     *,
-    feedback_db: Path | None = None,
+    feedback_db: Path | str | None = None,
     feedback_weight: float | None = None,
     tolerance: float | None = None,
     protocol: str | None = None,
@@ -188,7 +190,9 @@ def retrain(
     Returns the final report (the ``done`` object without its ``stage``/``progress``).
     """
     report = report or (lambda stage, progress, message: None)
-    feedback_db = Path(feedback_db) if feedback_db is not None else config.database_path
+    # A file, or a PostgreSQL URL (never made a Path: that would fold its //).
+    feedback_db = location_of(feedback_db) if feedback_db is not None else config.database_location
+    shown_db = shown_url(feedback_db) if isinstance(feedback_db, str) else str(feedback_db)
     weight = config.bot.feedback_weight if feedback_weight is None else feedback_weight
     tolerance = config.bot.promotion_tolerance if tolerance is None else tolerance
     protocol = protocol or config.evaluation.protocol
@@ -201,7 +205,7 @@ def retrain(
         params = config.training
         if params_from == "current" and current_manifest is not None:
             params = TrainParams.from_dict(current_manifest.get("parameters", {}))
-        log.info("reading feedback from %s", feedback_db)
+        log.info("reading feedback from %s", shown_db)
         report("feedback", 0.05, "reading the members' 👍 from the feedback log")
         feedback = feedback_rows(dataset, (read_feedback or default_feedback_reader)(feedback_db), weight)
         report("feedback", 0.08, _feedback_line(feedback))
@@ -212,7 +216,7 @@ def retrain(
             return {"promoted": False, "version": current, **outcome}
         report("decide", 0.6, "promoting: " + comparison.reason)
         manifest = {
-            "feedback": {**feedback.summary(), "database": str(feedback_db)},
+            "feedback": {**feedback.summary(), "database": shown_db},
             "retrain": {"compared_with": current, "tolerance": tolerance, "reason": comparison.reason},
         }
         version = _train_and_publish(config, store, dataset, params, feedback, comparison, manifest, report)

@@ -168,9 +168,10 @@ async def bot_world(
         guild, member, dj, manager = make_people(fake)
         if dev_guild:
             bot_changes["dev_guild_ids"] = [guild.id]
-        config = bot_config(config, guild, database=str(tmp_path / "feedback.sqlite3"), **bot_changes)
+        bot_changes.setdefault("database", str(tmp_path / "feedback.sqlite3"))  # or a postgresql:// URL
+        config = bot_config(config, guild, **bot_changes)
         with pointed_at(fake):
-            async with FeedbackLog.open(config.database_path) as feedback_log:
+            async with FeedbackLog.open(config.database_location) as feedback_log:
                 world = BotWorld(
                     fake,
                     guild,

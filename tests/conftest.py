@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from environment import IN_CI, write_config
 from hypothesis import HealthCheck, settings
+from postgres_server import PostgresServer, require_postgres
 
 from recommender.cli.main import main as cli_main
 from recommender.config import Config, load_config
@@ -55,3 +56,16 @@ def demo_service(demo_env):
     from recommender.service import SoundalikeService
 
     return SoundalikeService.open(demo_env.config)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the whole session, started on first use and always
+    stopped at the end; tests take a schema of their own from it (``fresh_url()``). Skips
+    (fails in CI) where PostgreSQL is not installed."""
+    require_postgres()
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -155,7 +155,7 @@ class Soundalike:
         sizes = {"workers": workers} if workers is not None else {}
         pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue, **sizes)
         try:
-            async with FeedbackLog.open(config.database_path) as feedback_log:
+            async with FeedbackLog.open(config.database_location) as feedback_log:
                 yield cls(config, service, feedback_log, pool, retrainer or Retrainer(config, config_path=config_path))
         finally:
             pool.close()

@@ -17,14 +17,16 @@ import asyncio
 import collections
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recommender.config import PROJECT_ROOT, Config
+from recommender.config import ENV_PREFIX, PROJECT_ROOT, Config
 from recommender.errors import SoundalikeError, without_paths
+from recommender.feedback.backends import log_names
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,9 @@ class RetrainProgress:
     message: str
 
 
+DATABASE_VARIABLE = f"{ENV_PREFIX}BOT__DATABASE"  # how the retrain process learns a PostgreSQL log
+
+
 @dataclass(frozen=True)
 class RetrainOutcome:
     promoted: bool
@@ -64,9 +69,9 @@ class RetrainOutcome:
 ProgressCallback = Callable[[RetrainProgress], Awaitable[None]]
 
 
-def server_paths(config: Config) -> tuple[Path, ...]:
+def server_paths(config: Config) -> tuple[Path | str, ...]:
     """Folders that messages may name: the data, the log, the config's and the project's folder."""
-    return (config.data_root, config.database_path, config.base_dir, PROJECT_ROOT, Path.home())
+    return (config.data_root, *log_names(config.database_location), config.base_dir, PROJECT_ROOT, Path.home())
 
 
 def member_text(text: str, config: Config, what: str = "retrain") -> str:
@@ -107,13 +112,16 @@ class Retrainer:
         argv = list(self.command)
         if self.config_path is not None:
             argv += ["--config", str(self.config_path)]
+        location = self.config.database_location
+        # A PostgreSQL URL may hold a password: it goes in the environment (environment()),
+        # never on a command line that every user of the machine can list.
+        log_file = ["--feedback-db", str(location)] if isinstance(location, Path) else []
         return [
             *argv,
             "retrain",
             "--dataset",
             self.dataset,
-            "--feedback-db",
-            str(self.config.database_path),
+            *log_file,
             "--feedback-weight",
             repr(bot.feedback_weight),
             "--tolerance",
@@ -133,6 +141,15 @@ class Retrainer:
         finally:
             self._started_at = None
 
+    def environment(self) -> dict[str, str]:
+        """The retrain process's environment: this one's, and a PostgreSQL log's URL as the
+        config's own override of [bot] database (so the process reads the log the bot writes)."""
+        environment = dict(os.environ)
+        location = self.config.database_location
+        if isinstance(location, str):
+            environment[DATABASE_VARIABLE] = location
+        return environment
+
     async def _run(self, on_progress: ProgressCallback) -> RetrainOutcome:
         argv = self.argv()
         log.info("starting retrain: %s", " ".join(argv))
@@ -143,6 +160,7 @@ class Retrainer:
             stderr=asyncio.subprocess.PIPE,
             limit=LINE_LIMIT,
             cwd=PROJECT_ROOT,  # so that `-m recommender` imports this checkout
+            env=self.environment(),
         )
         errors: collections.deque[str] = collections.deque(maxlen=20)
         drain_stderr = asyncio.create_task(_collect_lines(process.stderr, errors))

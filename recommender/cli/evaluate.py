@@ -52,9 +52,10 @@ def _calibrated_deep_beta(config: Config, args: argparse.Namespace, key: str = "
     return None if version is None else calibrated_deep_beta(store.read_manifest(version), key)
 
 
-def _online(database_path: Path) -> dict | None:
-    """Per-version 👍/👎 rates from the bot's log, or None when there is no log to read."""
-    if not database_path.exists():
+def _online(database_path: Path | str) -> dict | None:
+    """Per-version 👍/👎 rates from the bot's log (a file or a PostgreSQL URL), or None when
+    there is no log to read."""
+    if isinstance(database_path, Path) and not database_path.exists():
         return None
     try:
         return online_rates(database_path)
@@ -88,7 +89,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     )
     report["dataset"] = name
     report["evaluated"] = label
-    online = _online(config.database_path)
+    online = _online(config.database_location)
     if online is not None:
         report["online"] = online
     if args.json:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from recommender.config import Config
 from recommender.errors import SoundalikeError, without_paths
+from recommender.feedback.backends import location_of, log_names
 from recommender.retrain import retrain
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def retrain_command(args: argparse.Namespace) -> int:
     last_stage = [""]
     # --json-progress lines are for the bot, which shows them in Discord: no server paths in
     # them (a message naming one is logged here whole, on stderr).
-    roots = (config.data_root, config.database_path, config.base_dir, Path.home())
+    roots = (config.data_root, *log_names(config.database_location), config.base_dir, Path.home())
 
     def for_the_bot(message: str) -> str:
         shown = without_paths(message, roots)
@@ -82,7 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "more than the tolerance.",
     )
     parser.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
-    parser.add_argument("--feedback-db", type=Path, help="the bot's SQLite log (default: [bot] database)")
+    parser.add_argument(
+        "--feedback-db",
+        type=location_of,
+        help="the bot's log: a SQLite file or a postgresql:// URL (default: [bot] database)",
+    )
     parser.add_argument("--feedback-weight", type=float, help="play count of one 👍 (default: [bot] feedback_weight)")
     parser.add_argument(
         "--tolerance", type=float, help="allowed drop of the figure (default: [bot] promotion_tolerance)"

@@ -1,4 +1,5 @@
-"""What the feedback log raises, whichever database holds it. Each message names the file."""
+"""What the feedback log raises, whichever database holds it. Each message names the file (or
+the PostgreSQL URL, without its password)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ class FeedbackLogError(SoundalikeError):
 class LogWriteError(FeedbackLogError):
     """A write did not reach the disk (read-only file, disk full, lock held too long...)."""
 
-    def __init__(self, path: Path, action: str, reason: str):
+    def __init__(self, path: Path | str, action: str, reason: str):
         super().__init__(f"Feedback log {path}: could not {action}: {reason}.")
         self.path = path
         self.action = action

@@ -1,4 +1,4 @@
-"""The feedback log the bot and the console write to: :class:`FeedbackLog` (async, aiosqlite).
+"""The feedback log the bot and the console write to: :class:`FeedbackLog` (async).
 
 It holds the queries, the suggestions shown for them, members' ratings and per-guild blocks.
 ``retrain`` and ``evaluate`` read the same file through :mod:`recommender.feedback.offline`
@@ -7,25 +7,27 @@ the statements in :mod:`recommender.feedback.queries`.
 
 The public methods of :class:`FeedbackLog` and the promises below are the log's interface: its
 results are the plain types defined here (never database rows) and its errors those of
-:mod:`recommender.feedback.errors`. A second database (PostgreSQL is planned) would offer the
-same methods, results and errors over the same schema history.
+:mod:`recommender.feedback.errors`. The log runs on SQLite (a file path, the default) or on
+PostgreSQL (a ``postgresql://`` URL): the same methods, results, errors and schema history on
+either, through :mod:`recommender.feedback.backends` (which says how to add a query or a table).
 
 What "acknowledged" means
 -------------------------
 Every public write method is one transaction and returns only after its ``COMMIT``. Once it has
-returned, the row is on disk: the database runs in WAL mode with ``synchronous = FULL``, so the
-WAL is fsync'ed at every commit. ``NORMAL`` would already survive a SIGKILL of the process (the
-committed frames are in the OS page cache); ``FULL`` also survives a power cut or kernel crash.
-A commit costs well under a millisecond on an SSD and the bot writes a few rows per command, so
-the stronger promise is cheap.
+returned, the row is on disk. In SQLite the database runs in WAL mode with ``synchronous =
+FULL``, so the WAL is fsync'ed at every commit. ``NORMAL`` would already survive a SIGKILL of
+the process (the committed frames are in the OS page cache); ``FULL`` also survives a power cut
+or kernel crash. A commit costs well under a millisecond on an SSD and the bot writes a few rows
+per command, so the stronger promise is cheap. On PostgreSQL the connections run with
+``synchronous_commit = on``: the server has flushed the commit to its WAL before it answers.
 
 One writer
 ----------
-All writes go through a single connection (aiosqlite runs it in its own thread) and an
-``asyncio.Lock`` makes each transaction run alone, so concurrent coroutines never interleave
-statements. Reads use a second connection: in WAL mode they see only committed data and never
-wait for the writer. Other processes may open the same file (``busy_timeout`` makes them wait
-for the write lock instead of failing at once).
+Write transactions run one at a time: in SQLite through a single writer connection, an
+``asyncio.Lock`` and the file's write lock; on PostgreSQL through an advisory lock every
+process takes first. So concurrent coroutines (and processes) never interleave a transaction,
+and a decision read inside one (``rate_or_take_back``) still holds when it writes. Reads run on
+other connections and see only committed data.
 
 Rating semantics
 ----------------
@@ -41,7 +43,7 @@ Rating semantics
 
 Guilds and members
 ------------------
-Ids are Discord snowflakes (SQLite INTEGERs). DMs and the console use ``NO_GUILD`` (0).
+Ids are Discord snowflakes (SQLite INTEGERs, PostgreSQL BIGINTs). DMs and the console use ``NO_GUILD`` (0).
 In the retrain feed a member is ``discord:<user_id>``
 (:func:`recommender.feedback.offline.member_key`): their ratings from all servers make one
 listener row.
@@ -51,33 +53,19 @@ Every SQL statement run here is a named constant with ``?`` or ``:name`` paramet
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import json
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-import aiosqlite
-
 from recommender.feedback import queries
-from recommender.feedback.errors import LogReadError, LogWriteError
-from recommender.feedback.schema import (
-    BEGIN_READ,
-    BEGIN_WRITE,
-    BUSY_TIMEOUT_SECONDS,
-    COMMIT,
-    PRAGMA_CHECKPOINT,
-    apply_migrations,
-    configure,
-    explain,
-    rollback_quietly,
-)
+from recommender.feedback.backends import Backend, Row, Transaction, is_postgres_url
+from recommender.feedback.backends.sqlite import SqliteBackend
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +126,10 @@ class VersionStats:
         return self.up / rated if rated else 0.0
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> VersionStats:
+    def from_row(cls, row: Row) -> VersionStats:
         """A row of the version-stats statements (recommender.feedback.queries)."""
-        return cls(row["model_version"], row["answers"], row["up"], row["down"])
+        # int(): PostgreSQL's sum of BIGINTs is a NUMERIC (asyncpg: a Decimal).
+        return cls(row["model_version"], int(row["answers"]), int(row["up"]), int(row["down"]))
 
 
 class TopQuery(NamedTuple):
@@ -155,6 +144,20 @@ class FeedbackDay(NamedTuple):
     model_version: str | None
     up: int
     down: int
+
+
+@asynccontextmanager
+async def open_backend(location: str | Path) -> AsyncIterator[Backend]:
+    """The database at ``location``: a PostgreSQL URL, else a SQLite file."""
+    if is_postgres_url(location):
+        # Imported here: a SQLite log never needs asyncpg loaded.
+        from recommender.feedback.backends.postgres import PostgresBackend
+
+        async with PostgresBackend.open(str(location)) as postgres:
+            yield postgres
+    else:
+        async with SqliteBackend.open(Path(location)) as sqlite:
+            yield sqlite
 
 
 def _utc_now() -> datetime:
@@ -196,87 +199,44 @@ def _checked_suggestions(
 
 
 class FeedbackLog:
-    """The log the bot and the console write to. Open with ``async with FeedbackLog.open(path)``."""
+    """The log the bot and the console write to. Open with ``async with FeedbackLog.open(where)``."""
 
-    def __init__(
-        self,
-        path: Path,
-        writer: aiosqlite.Connection,
-        reader: aiosqlite.Connection,
-        clock: Callable[[], datetime],
-    ):
-        self.path = path
-        self._writer = writer
-        self._reader = reader
+    def __init__(self, backend: Backend, clock: Callable[[], datetime]):
+        self._backend = backend
         self._clock = clock
-        self._write_lock = asyncio.Lock()
-        self._read_lock = asyncio.Lock()
+        # Where the log is, as messages name it: the file, or the URL without its password.
+        self.location = backend.location
+        # The file of a SQLite log; None on PostgreSQL.
+        self.path: Path | None = getattr(backend, "path", None)
 
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
     @asynccontextmanager
     async def open(cls, path: str | Path, *, clock: Callable[[], datetime] | None = None) -> AsyncIterator[FeedbackLog]:
-        """Open (creating and migrating as needed) the log at ``path``.
+        """Open (creating and migrating as needed) the log at ``path``: a SQLite file, or a
+        PostgreSQL database given as a ``postgresql://`` URL.
 
         ``clock`` returns the current time (aware datetime); tests pass a fixed one. Raises
-        LogWriteError when the file cannot be opened or upgraded, and FeedbackLogError when a
+        LogWriteError when the log cannot be opened or upgraded, and FeedbackLogError when a
         newer Soundalike made it. A read-only file opens; its writes raise LogWriteError.
         """
-        path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise LogWriteError(path, "create the folder", str(error)) from None
-        writer = await _connect(path, "open the log")
-        reader = None
-        try:
-            await configure(writer, path, writing=True)
-            await apply_migrations(writer, path)
-            writer.row_factory = sqlite3.Row  # statements inside write transactions read columns by name
-            reader = await _connect(path, "open the log for reading")
-            await configure(reader, path, writing=False)
-            reader.row_factory = sqlite3.Row
-            yield cls(path, writer, reader, clock or _utc_now)
-        finally:
-            if reader is not None:
-                await reader.close()
-            await writer.close()
+        async with open_backend(path) as backend:
+            yield cls(backend, clock or _utc_now)
 
     # -- transactions --------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _write(self, action: str) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction, alone on the writer; committed before the caller goes on."""
-        async with self._write_lock:
-            try:
-                await self._writer.execute(BEGIN_WRITE)
-                yield self._writer
-                await self._writer.execute(COMMIT)
-            except sqlite3.Error as error:
-                await rollback_quietly(self._writer)
-                raise LogWriteError(self.path, action, explain(error)) from error
-            except BaseException:
-                await rollback_quietly(self._writer)
-                raise
+    def _write(self, action: str) -> AbstractAsyncContextManager[Transaction]:
+        """One write transaction, alone among writers; committed before the caller goes on."""
+        return self._backend.write(action)
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+    def _read(self) -> AbstractAsyncContextManager[Transaction]:
         """One read transaction: every statement inside sees the same committed snapshot."""
-        async with self._read_lock:
-            try:
-                await self._reader.execute(BEGIN_READ)
-                try:
-                    yield self._reader
-                finally:
-                    await self._reader.execute(COMMIT)
-            except sqlite3.Error as error:
-                message = f"Feedback log {self.path}: could not read: {explain(error)}."
-                raise LogReadError(message) from error
+        return self._backend.read()
 
-    async def _fetch(self, sql: str, params: tuple | dict) -> list[sqlite3.Row]:
+    async def _fetch(self, sql: str, params: tuple | dict) -> list[Row]:
         async with self._read() as db:
-            return list(await db.execute_fetchall(sql, params))
+            return await db.fetch(sql, params)
 
     # -- answers -------------------------------------------------------------------------
 
@@ -319,10 +279,7 @@ class FeedbackLog:
         async with self._write("record a query") as db:
             if message_id is not None:
                 await db.execute(queries.RELEASE_MESSAGE, (message_id,))
-            cursor = await db.execute(queries.INSERT_QUERY, values)
-            query_id = cursor.lastrowid
-            if query_id is None:  # an INSERT into a rowid table always sets it
-                raise sqlite3.DatabaseError("the new query got no id")
+            query_id = int((await db.fetch(queries.INSERT_QUERY, values))[0]["id"])
             await db.executemany(queries.INSERT_SUGGESTION, _suggestion_rows(query_id, checked))
         return query_id
 
@@ -416,15 +373,13 @@ class FeedbackLog:
     async def block(self, guild_id: int, item_id: str, by: int) -> bool:
         """Never suggest ``item_id`` in this guild. True if it was not blocked already."""
         async with self._write("block a song") as db:
-            cursor = await db.execute(queries.INSERT_BLOCK, (guild_id, item_id, by, _timestamp(self._clock())))
-            added = cursor.rowcount
+            added = await db.execute(queries.INSERT_BLOCK, (guild_id, item_id, by, _timestamp(self._clock())))
         return added > 0
 
     async def unblock(self, guild_id: int, item_id: str) -> bool:
         """Allow ``item_id`` again in this guild. True if it was blocked."""
         async with self._write("unblock a song") as db:
-            cursor = await db.execute(queries.DELETE_BLOCK, (guild_id, item_id))
-            removed = cursor.rowcount
+            removed = await db.execute(queries.DELETE_BLOCK, (guild_id, item_id))
         return removed > 0
 
     async def blocked_items(self, guild_id: int) -> set[str]:
@@ -449,7 +404,7 @@ class FeedbackLog:
             rows = await self._fetch(queries.ALL_TOP_QUERIES, {"limit": limit})
         else:
             rows = await self._fetch(queries.GUILD_TOP_QUERIES, {"guild": guild_id, "limit": limit})
-        return [TopQuery(row["item_id"], row["typed_title"], row["typed_artist"], row["times"]) for row in rows]
+        return [TopQuery(row["item_id"], row["typed_title"], row["typed_artist"], int(row["times"])) for row in rows]
 
     async def feedback_over_time(self, guild_id: int | None = None) -> list[FeedbackDay]:
         """Current 👍/👎 counts per UTC day (the day each rating was made) and model version."""
@@ -457,17 +412,17 @@ class FeedbackLog:
             rows = await self._fetch(queries.ALL_FEEDBACK_BY_DAY, {})
         else:
             rows = await self._fetch(queries.GUILD_FEEDBACK_BY_DAY, {"guild": guild_id})
-        return [FeedbackDay(row["day"], row["model_version"], row["up"], row["down"]) for row in rows]
+        return [FeedbackDay(row["day"], row["model_version"], int(row["up"]), int(row["down"])) for row in rows]
 
     async def query_for_message(self, message_id: int) -> LoggedQuery | None:
         """The query a message shows, with its suggestions; None for a message not ours."""
         async with self._read() as db:
-            found = list(await db.execute_fetchall(queries.SELECT_QUERY_BY_MESSAGE, (message_id,)))
+            found = await db.fetch(queries.SELECT_QUERY_BY_MESSAGE, (message_id,))
             if not found:
                 return None
             row = found[0]
-            suggestions = await db.execute_fetchall(queries.SELECT_SUGGESTIONS, (row["id"],))
-        fields = dict(zip(row.keys(), row))  # (iterating a Row gives its values, not its keys)
+            suggestions = await db.fetch(queries.SELECT_SUGGESTIONS, (row["id"],))
+        fields = dict(zip(row.keys(), row))  # (iterating a row gives its values, not its keys)
         params_json = fields.pop("params_json")
         return LoggedQuery(
             **fields,
@@ -494,15 +449,10 @@ class FeedbackLog:
                 ("queries", queries.FORGET_QUERIES),
                 ("blocks_unnamed", queries.FORGET_BLOCKER),
             ):
-                cursor = await db.execute(statement, (user_id,))
-                counts[name] = cursor.rowcount
-        # Old page images in the WAL still hold the erased rows; fold them into the main file
-        # (where secure_delete zeroed them). Best effort: a busy reader only delays this.
-        try:
-            async with self._write_lock:
-                await self._writer.execute(PRAGMA_CHECKPOINT)
-        except sqlite3.Error as error:
-            log.info("checkpoint after forgetting a member was deferred: %s", error)
+                counts[name] = await db.execute(statement, (user_id,))
+        # Leave no readable copy of the erased rows (SQLite: checkpoint the WAL into the file,
+        # where secure_delete zeroed them; PostgreSQL: VACUUM). Best effort.
+        await self._backend.scrub()
         return counts
 
     async def expire(self, older_than_days: int) -> dict[str, int]:
@@ -522,8 +472,7 @@ class FeedbackLog:
                 ("suggestions", queries.EXPIRE_SUGGESTIONS),
                 ("queries", queries.EXPIRE_QUERIES),
             ):
-                cursor = await db.execute(statement, (cutoff,))
-                counts[name] = cursor.rowcount
+                counts[name] = await db.execute(statement, (cutoff,))
         return counts
 
 
@@ -538,46 +487,44 @@ class _Rating(NamedTuple):
     at: str  # the log's timestamp
 
 
-async def _insert_rating(db: aiosqlite.Connection, rating: _Rating) -> bool:
+async def _insert_rating(db: Transaction, rating: _Rating) -> bool:
     """Add the rating inside the caller's write transaction; False when its target is not logged."""
     target: int | None
     if rating.message_id is not None:
         statement, target = queries.FIND_QUERY_BY_MESSAGE, rating.message_id
     else:
         statement, target = queries.FIND_QUERY_BY_ID, rating.query_id
-    found = list(await db.execute_fetchall(statement, (target,)))
+    found = await db.fetch(statement, (target,))
     if not found:
         return False
     query_id, message_id = found[0]
     shown = (query_id, rating.position)
-    if rating.position is not None and not await db.execute_fetchall(queries.SUGGESTION_EXISTS, shown):
+    if rating.position is not None and not await db.fetch(queries.SUGGESTION_EXISTS, shown):
         return False
     values = (query_id, message_id, rating.user_id, rating.position, rating.value, rating.at)
     await db.execute(queries.INSERT_FEEDBACK, values)
     return True
 
 
-async def _retract_rating(db: aiosqlite.Connection, rating: _Rating) -> bool:
+async def _retract_rating(db: Transaction, rating: _Rating) -> bool:
     """Stamp the member's standing rating of that value retracted; False when none stands."""
     target: int | None
     if rating.message_id is not None:
         statement, target = queries.RETRACT_BY_MESSAGE, rating.message_id
     else:
         statement, target = queries.RETRACT_BY_QUERY, rating.query_id
-    cursor = await db.execute(statement, (rating.at, target, rating.user_id, rating.position, rating.value))
-    return cursor.rowcount > 0
+    values = {
+        "at": rating.at,
+        "target": target,
+        "user": rating.user_id,
+        "position": rating.position,
+        "value": rating.value,
+    }
+    return await db.execute(statement, values) > 0
 
 
-async def _verdict_stands(db: aiosqlite.Connection, guild_id: int, user_id: int, item_id: str, value: int) -> bool:
+async def _verdict_stands(db: Transaction, guild_id: int, user_id: int, item_id: str, value: int) -> bool:
     """Whether the member's current word on the song in this guild is ``value`` (liked or disliked)."""
     verdicts = {"guild": guild_id, "user": user_id, "seed": None, "value": value}
-    rows = await db.execute_fetchall(queries.MEMBER_SONG_VERDICTS, verdicts)
+    rows = await db.fetch(queries.MEMBER_SONG_VERDICTS, verdicts)
     return any(row["item_id"] == item_id for row in rows)
-
-
-async def _connect(path: Path, action: str) -> aiosqlite.Connection:
-    try:
-        # isolation_level=None: no implicit transactions; this module issues BEGIN/COMMIT.
-        return await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
-    except sqlite3.Error as error:
-        raise LogWriteError(path, action, explain(error)) from None

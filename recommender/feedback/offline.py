@@ -1,16 +1,20 @@
 """Reading the log from other processes (``retrain``, ``evaluate``): synchronous and read-only.
 
-These open the file with the standard library's sqlite3 in read-only mode, so they can run
-while the bot writes (WAL readers see only committed rows and never block the writer), and
-they never change the file: a log at another schema version is refused by name rather than
-upgraded. A log that does not exist yet (nothing was ever rated) reads as empty.
+A SQLite log is opened with the standard library's sqlite3 in read-only mode, so these can run
+while the bot writes (WAL readers see only committed rows and never block the writer); a
+PostgreSQL log (a ``postgresql://`` URL) is read in a read-only transaction through asyncpg in
+an event loop of its own (:func:`recommender.feedback.backends.postgres.read_rows`). Neither
+ever changes the log: a log at another schema version is refused by name rather than upgraded.
+A log that does not exist yet (nothing was ever rated) reads as empty.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+from recommender.feedback.backends import Row, is_postgres_url
 from recommender.feedback.errors import LogReadError
 from recommender.feedback.log import VersionStats
 from recommender.feedback.queries import ALL_SONG_VERDICTS, ALL_VERSION_STATS
@@ -27,7 +31,8 @@ def member_key(user_id: int) -> str:
 
 
 def read_positive_feedback(db_path: str | Path) -> list[tuple[str, str]]:
-    """``(member_key, item_id)`` for every song a member likes, over all guilds.
+    """``(member_key, item_id)`` for every song a member likes, over all guilds, in the log at
+    ``db_path`` (a SQLite file, or a ``postgresql://`` URL).
 
     "Likes" as in :meth:`FeedbackLog.liked_items`: retracted ratings and 👎 never count.
     Sorted, one pair per member and song. Empty when the log does not exist yet.
@@ -80,7 +85,11 @@ def _open_read_only(db_path: str | Path) -> sqlite3.Connection | None:
     return connection
 
 
-def _read_only_rows(db_path: str | Path, sql: str, params: dict) -> list[sqlite3.Row]:
+def _read_only_rows(db_path: str | Path, sql: str, params: dict[str, Any]) -> list[Row]:
+    if is_postgres_url(db_path):
+        from recommender.feedback.backends.postgres import read_rows
+
+        return read_rows(str(db_path), sql, params)
     connection = _open_read_only(db_path)
     if connection is None:
         return []

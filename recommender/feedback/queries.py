@@ -1,9 +1,17 @@
-"""Every statement the SQLite log runs on its tables (recommender.feedback.schema makes them).
+"""Every statement the log runs on its tables (recommender.feedback.schema makes them).
 
 The log (:mod:`recommender.feedback.log`) and the offline readers
 (:mod:`recommender.feedback.offline`) share these, so a rule such as which rating decides a
 song is written once. Each is a constant string with ``?`` or ``:name`` parameters: no SQL is
 ever built from values. See the log's docstring for the rating semantics they implement.
+
+Each statement is written once, in SQL that SQLite and PostgreSQL both run: the PostgreSQL
+backend turns ``?``/``:name`` into ``$1, $2...`` (:func:`recommender.feedback.backends.to_postgres`).
+So no ``IS ?`` (write ``(x = :p OR (x IS NULL AND CAST(:p AS INTEGER) IS NULL))``), a parameter
+only tested for NULL cast to its type (PostgreSQL must know it), no sums of comparisons
+(``SUM(CASE WHEN ... THEN 1 ELSE 0 END)``), no SQLite date functions on the TEXT timestamps
+(``substr(created_at, 1, 10)`` is the UTC day), no bare columns beside an aggregate, an alias
+on every subquery in FROM, and ``RETURNING id`` for a new row's id.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ INSERT INTO queries (created_at, guild_id, channel_id, user_id, command, typed_t
 VALUES (:created_at, :guild_id, :channel_id, :user_id, :command, :typed_title,
         :typed_artist, :resolved_item_id, :model_version, :latency_ms, :message_id,
         :params_json)
+RETURNING id
 """
 INSERT_SUGGESTION = "INSERT INTO suggestions (query_id, position, item_id, score) VALUES (?, ?, ?, ?)"
 FIND_QUERY_BY_MESSAGE = "SELECT id, message_id FROM queries WHERE message_id = ?"
@@ -29,12 +38,16 @@ VALUES (?, ?, ?, ?, ?, ?)
 # Retraction by message uses the message id stored on the rating itself, so a rating made
 # before the message was re-attached to a newer answer can still be withdrawn.
 RETRACT_BY_MESSAGE = """
-UPDATE feedback SET retracted_at = ?
-WHERE message_id = ? AND user_id = ? AND position IS ? AND value = ? AND retracted_at IS NULL
+UPDATE feedback SET retracted_at = :at
+WHERE message_id = :target AND user_id = :user
+  AND (position = :position OR (position IS NULL AND CAST(:position AS INTEGER) IS NULL))
+  AND value = :value AND retracted_at IS NULL
 """
 RETRACT_BY_QUERY = """
-UPDATE feedback SET retracted_at = ?
-WHERE query_id = ? AND user_id = ? AND position IS ? AND value = ? AND retracted_at IS NULL
+UPDATE feedback SET retracted_at = :at
+WHERE query_id = :target AND user_id = :user
+  AND (position = :position OR (position IS NULL AND CAST(:position AS INTEGER) IS NULL))
+  AND value = :value AND retracted_at IS NULL
 """
 INSERT_BLOCK = """
 INSERT INTO blocks (guild_id, item_id, blocked_by, created_at) VALUES (?, ?, ?, ?)
@@ -74,7 +87,7 @@ WITH rated AS (
     FROM current_feedback AS c
     JOIN queries AS q ON q.id = c.query_id
     WHERE c.user_id = :user AND q.guild_id = :guild
-      AND (:seed IS NULL OR q.resolved_item_id = :seed)
+      AND (CAST(:seed AS TEXT) IS NULL OR q.resolved_item_id = :seed)
 ),
 touches AS (
     SELECT r.user_id, r.query_id, s.position, s.item_id, r.value, r.id AS rating_id,
@@ -157,7 +170,7 @@ WITH ratings AS (
         FROM queries AS q
         JOIN feedback AS f ON f.query_id = q.id
         WHERE q.guild_id = :guild AND f.retracted_at IS NULL
-    )
+    ) AS ranked
     WHERE newest_first = 1
 )
 SELECT q.model_version AS model_version,
@@ -166,7 +179,8 @@ SELECT q.model_version AS model_version,
        COALESCE(SUM(r.down), 0) AS down
 FROM queries AS q
 LEFT JOIN (
-    SELECT query_id, SUM(value = 1) AS up, SUM(value = -1) AS down
+    SELECT query_id, SUM(CASE WHEN value = 1 THEN 1 ELSE 0 END) AS up,
+           SUM(CASE WHEN value = -1 THEN 1 ELSE 0 END) AS down
     FROM ratings GROUP BY query_id
 ) AS r ON r.query_id = q.id
 WHERE q.guild_id = :guild
@@ -186,7 +200,8 @@ SELECT q.model_version AS model_version,
        COALESCE(SUM(r.down), 0) AS down
 FROM queries AS q
 LEFT JOIN (
-    SELECT query_id, SUM(value = 1) AS up, SUM(value = -1) AS down
+    SELECT query_id, SUM(CASE WHEN value = 1 THEN 1 ELSE 0 END) AS up,
+           SUM(CASE WHEN value = -1 THEN 1 ELSE 0 END) AS down
     FROM ratings GROUP BY query_id
 ) AS r ON r.query_id = q.id
 WHERE q.model_version IS NOT NULL
@@ -195,23 +210,32 @@ GROUP BY q.model_version
 ORDER BY MIN(q.id)
 """
 
-# In SQLite a bare column beside MAX() comes from the row holding the max, so the label
-# shown for a seed is the title most recently typed for it.
+# The label shown for a seed is the title most recently typed for it: the newest query's.
 GUILD_TOP_QUERIES = """
-SELECT resolved_item_id AS item_id, typed_title, typed_artist, COUNT(*) AS times, MAX(id)
-FROM queries
-WHERE guild_id = :guild AND resolved_item_id IS NOT NULL
-GROUP BY resolved_item_id
-ORDER BY times DESC, MAX(id) DESC
+WITH counted AS (
+    SELECT resolved_item_id AS item_id, COUNT(*) AS times, MAX(id) AS newest_id
+    FROM queries
+    WHERE guild_id = :guild AND resolved_item_id IS NOT NULL
+    GROUP BY resolved_item_id
+)
+SELECT c.item_id AS item_id, q.typed_title AS typed_title, q.typed_artist AS typed_artist, c.times AS times
+FROM counted AS c
+JOIN queries AS q ON q.id = c.newest_id
+ORDER BY c.times DESC, c.newest_id DESC
 LIMIT :limit
 """
 
 ALL_TOP_QUERIES = """
-SELECT resolved_item_id AS item_id, typed_title, typed_artist, COUNT(*) AS times, MAX(id)
-FROM queries
-WHERE resolved_item_id IS NOT NULL
-GROUP BY resolved_item_id
-ORDER BY times DESC, MAX(id) DESC
+WITH counted AS (
+    SELECT resolved_item_id AS item_id, COUNT(*) AS times, MAX(id) AS newest_id
+    FROM queries
+    WHERE resolved_item_id IS NOT NULL
+    GROUP BY resolved_item_id
+)
+SELECT c.item_id AS item_id, q.typed_title AS typed_title, q.typed_artist AS typed_artist, c.times AS times
+FROM counted AS c
+JOIN queries AS q ON q.id = c.newest_id
+ORDER BY c.times DESC, c.newest_id DESC
 LIMIT :limit
 """
 
@@ -225,11 +249,12 @@ WITH ratings AS (
         FROM queries AS q
         JOIN feedback AS f ON f.query_id = q.id
         WHERE q.guild_id = :guild AND f.retracted_at IS NULL
-    )
+    ) AS ranked
     WHERE newest_first = 1
 )
-SELECT date(r.created_at) AS day, q.model_version AS model_version,
-       SUM(r.value = 1) AS up, SUM(r.value = -1) AS down
+SELECT substr(r.created_at, 1, 10) AS day, q.model_version AS model_version,
+       SUM(CASE WHEN r.value = 1 THEN 1 ELSE 0 END) AS up,
+       SUM(CASE WHEN r.value = -1 THEN 1 ELSE 0 END) AS down
 FROM ratings AS r
 JOIN queries AS q ON q.id = r.query_id
 GROUP BY day, q.model_version
@@ -240,8 +265,9 @@ ALL_FEEDBACK_BY_DAY = """
 WITH ratings AS (
     SELECT query_id, value, created_at FROM current_feedback
 )
-SELECT date(r.created_at) AS day, q.model_version AS model_version,
-       SUM(r.value = 1) AS up, SUM(r.value = -1) AS down
+SELECT substr(r.created_at, 1, 10) AS day, q.model_version AS model_version,
+       SUM(CASE WHEN r.value = 1 THEN 1 ELSE 0 END) AS up,
+       SUM(CASE WHEN r.value = -1 THEN 1 ELSE 0 END) AS down
 FROM ratings AS r
 JOIN queries AS q ON q.id = r.query_id
 GROUP BY day, q.model_version

@@ -4,7 +4,7 @@ tests/recommender/feedback/test_crash.py runs this in a subprocess and SIGKILLs 
 comes from its own member, so the member id names the row; that id is printed (and flushed)
 only after ``record_feedback`` has returned, which is the log's promise that the row is on disk.
 
-    python tests/helpers/feedback_writer.py DB_PATH [--max-rows N] [--max-seconds S] [--burst B]
+    python tests/helpers/feedback_writer.py DB_PATH_OR_URL [--max-rows N] [--max-seconds S] [--burst B]
 
 Prints ``ready`` once the answer being rated is logged, one member id per acknowledged rating,
 and ``done`` if it reaches a limit before being killed.
@@ -21,13 +21,14 @@ from pathlib import Path
 # Runnable as a plain script from anywhere: the project root holds the `recommender` package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from recommender.feedback.backends import location_of
 from recommender.feedback.log import FeedbackLog
 
 MESSAGE_ID = 424_242
 POSITIONS = 5
 
 
-async def write(db_path: Path, max_rows: int, max_seconds: float, burst: int) -> None:
+async def write(db_path: Path | str, max_rows: int, max_seconds: float, burst: int) -> None:
     async with FeedbackLog.open(db_path) as log:
         await log.record_answer(
             guild_id=1,
@@ -57,7 +58,7 @@ async def write(db_path: Path, max_rows: int, max_seconds: float, burst: int) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("db_path", type=Path)
+    parser.add_argument("db_path", type=location_of, help="a SQLite file or a postgresql:// URL")
     parser.add_argument("--max-rows", type=int, default=10_000)
     parser.add_argument("--max-seconds", type=float, default=30.0)
     parser.add_argument("--burst", type=int, default=8, help="ratings written concurrently")

@@ -4,6 +4,7 @@ one setting for an answer's default length."""
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -16,6 +17,39 @@ def write(tmp_path, text: str):
     path = tmp_path / "config.toml"
     path.write_text(f'[data]\nroot = "{tmp_path / "data"}"\n' + text, encoding="utf-8")
     return path
+
+
+@pytest.mark.parametrize(
+    "value, named",
+    [
+        ("mysql://bot:pw@db/soundalike", "mysql:// is not a database the log runs on"),
+        ("postgresql://bot:pw@db:99999/soundalike", "is not a valid PostgreSQL URL (Port out of range"),
+        ("postgresql://bot:pw@db:5432/", "names no database"),
+        ("postgresql:///soundalike", "names no server"),
+        ("postgresql://bot:pw@db/a/b", "has more than one database name"),
+        ("", "is empty"),
+    ],
+)
+def test_a_bad_database_url_is_refused_naming_the_key_and_never_its_password(tmp_path, value, named):
+    with pytest.raises(ConfigError, match=re.escape(named)) as caught:
+        load_config(write(tmp_path, f'[bot]\ndatabase = "{value}"\n'))
+    assert "[bot] database" in str(caught.value)
+    assert "pw@" not in str(caught.value)
+    # Each names what to write instead.
+    assert "postgresql://soundalike@db.example.org:5432/soundalike" in str(caught.value) or "a file path" in str(
+        caught.value
+    )
+
+
+def test_the_database_is_a_file_or_a_postgres_url(tmp_path):
+    assert load_config(write(tmp_path, "")).database_location == tmp_path / "data" / "soundalike.sqlite3"
+    config = load_config(write(tmp_path, '[bot]\ndatabase = "logs/bot.sqlite3"\n'))
+    assert config.database_location == config.database_path == tmp_path / "logs" / "bot.sqlite3"
+    url = "postgresql://bot@db.example.org:5432/soundalike?sslmode=require"
+    config = load_config(write(tmp_path, f'[bot]\ndatabase = "{url}"\n'))
+    assert config.database_location == url  # as given: a URL never becomes a path
+    with pytest.raises(ConfigError, match="PostgreSQL URL, not a file"):
+        _ = config.database_path
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from feedback_logs import LOG_KINDS, log_location
 from paths import PROJECT_ROOT
 from planted_data import ITEMS_PER_GENRE, write_config, write_planted_dataset
 
@@ -69,8 +70,9 @@ def test_feedback_rows_are_one_listener_per_member(env):
         feedback_rows(dataset, pairs, weight=0)
 
 
-async def test_the_default_reader_takes_the_members_likes_from_the_bots_log(tmp_path):
-    path = tmp_path / "log.sqlite3"
+@pytest.mark.parametrize("kind", LOG_KINDS)
+async def test_the_default_reader_takes_the_members_likes_from_the_bots_log(request, tmp_path, kind):
+    path = log_location(request, kind, tmp_path)
     assert retrain_module.default_feedback_reader(path) == []  # no log yet: nothing to learn from
     async with FeedbackLog.open(path) as log:
         shown = [(1, "song0", 0.9), (2, "song1", 0.8)]
@@ -78,6 +80,30 @@ async def test_the_default_reader_takes_the_members_likes_from_the_bots_log(tmp_
         assert await log.record_feedback(50, 8, 1, position=1)
         assert await log.record_feedback(50, 9, -1, position=2)  # a 👎 is never a play
     assert retrain_module.default_feedback_reader(path) == [("discord:8", "song0")]
+
+
+async def test_retrain_reads_the_members_likes_from_a_postgres_log(env, postgres_server, monkeypatch, capsys):
+    """`retrain --feedback-db postgresql://...` (what /retrain runs when the log is on PostgreSQL):
+    the likes logged there become the candidate's extra listeners."""
+    config_path, _, _ = env
+    train_first_model(config_path)
+    url = postgres_server.fresh_url()
+    async with FeedbackLog.open(url) as log:
+        for member in range(3):
+            shown = [(position, f"song{member * ITEMS_PER_GENRE + position}", 0.5) for position in range(1, 5)]
+            await log.record_answer(guild_id=1, user_id=100, command="soundalike", suggestions=shown, message_id=member)
+            assert await log.record_feedback(member, 1000 + member, 1)  # a whole-message 👍: four likes
+    argv = ["--config", str(config_path), "retrain", "--dataset", "planted", "--tolerance", "1"]
+    assert cli_main([*argv, "--feedback-db", url]) == 0
+    store = ModelStore.for_dataset(load_config(config_path).models_dir, "planted")
+    manifest = store.read_manifest("v2")
+    assert (manifest["feedback"]["members"], manifest["feedback"]["likes"]) == (3, 12)
+    assert manifest["feedback"]["database"] == url
+    # The same log named by the config (as the bot's /retrain passes it) is read the same way.
+    monkeypatch.setenv("SOUNDALIKE_BOT__DATABASE", url)
+    capsys.readouterr()
+    assert cli_main(argv) == 0
+    assert "[feedback] 12 liked songs from 3 members" in capsys.readouterr().out
 
 
 def test_candidate_is_promoted_when_not_worse(env):

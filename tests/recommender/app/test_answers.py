@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 from bot_mocks import FakeService
+from feedback_logs import LOG_KINDS, log_location
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -150,23 +151,27 @@ def test_a_typed_title_is_resolved_once_per_request(demo_service, monkeypatch):
 
 async def presses_on_a_fresh_log(path, standing: int | None, presses: tuple[int, ...], order) -> tuple:
     """Alice presses ``presses`` on suggestion 1 (Hey Ya!) of one answer, after a ``standing``
-    rating of it (None: none). ``order`` None presses all at once; else one after another in
-    that order. Returns each press's outcome (in ``presses`` order) and what she likes and
-    dislikes afterwards."""
-    async with FeedbackLog.open(path) as log:
+    rating of it (None: none). ``order`` None presses all at once; "apart" all at once through
+    two logs opened separately on the same database (as two bot processes would); else one
+    after another in that order. Returns each press's outcome (in ``presses`` order) and what
+    she likes and dislikes afterwards."""
+    async with FeedbackLog.open(path) as log, FeedbackLog.open(path) as other_log:
         await log.record_answer(
             guild_id=GUILD, user_id=BOB, command="soundalike", suggestions=[(1, HEY_YA, 0.9)], message_id=77
         )
         if standing is not None:
             assert await log.record_feedback(77, ALICE, standing, 1)
 
-        async def press(value: int) -> Rated:
+        async def press(value: int, through: FeedbackLog = log) -> Rated:
             return await rate_suggestion(
-                log, guild_id=GUILD, user_id=ALICE, value=value, position=1, item_id=HEY_YA, message_id=77
+                through, guild_id=GUILD, user_id=ALICE, value=value, position=1, item_id=HEY_YA, message_id=77
             )
 
         if order is None:
             outcomes = await asyncio.wait_for(asyncio.gather(*(press(value) for value in presses)), 30)
+        elif order == "apart":
+            logs = itertools.cycle((log, other_log))
+            outcomes = await asyncio.wait_for(asyncio.gather(*(press(value, next(logs)) for value in presses)), 30)
         else:
             outcomes = [None] * len(presses)
             for index in order:
@@ -174,12 +179,18 @@ async def presses_on_a_fresh_log(path, standing: int | None, presses: tuple[int,
         return tuple(outcomes), await log.liked_items(GUILD, ALICE), await log.disliked_items(GUILD, ALICE)
 
 
+@pytest.mark.parametrize("kind", LOG_KINDS)
 @pytest.mark.parametrize("standing", [None, 1, -1], ids=["unrated", "liked", "disliked"])
 @pytest.mark.parametrize("presses", [(-1, -1), (1, 1), (1, -1)], ids=["two-downs", "two-ups", "up-and-down"])
-async def test_two_quick_presses_end_as_if_one_came_after_the_other(tmp_path, standing, presses):
+async def test_two_quick_presses_end_as_if_one_came_after_the_other(request, tmp_path, kind, standing, presses):
+    def fresh(name: str):
+        return log_location(request, kind, tmp_path, name)
+
     serial = [
-        await presses_on_a_fresh_log(tmp_path / f"serial-{number}.sqlite3", standing, presses, order)
+        await presses_on_a_fresh_log(fresh(f"serial-{number}"), standing, presses, order)
         for number, order in enumerate(itertools.permutations(range(len(presses))))
     ]
-    together = await presses_on_a_fresh_log(tmp_path / "together.sqlite3", standing, presses, None)
+    together = await presses_on_a_fresh_log(fresh("together"), standing, presses, None)
     assert together in serial
+    apart = await presses_on_a_fresh_log(fresh("apart"), standing, presses, "apart")
+    assert apart in serial

@@ -26,7 +26,7 @@ from demo_copies import assert_store_consistent, copy_demo, fault_env
 from paths import HELPERS, PROJECT_ROOT
 
 from recommender.app.retrainer import RetrainAlreadyRunning, Retrainer, RetrainFailed
-from recommender.config import Config
+from recommender.config import Config, load_config
 from recommender.service import SoundalikeService
 from recommender.store import ModelStore
 
@@ -147,6 +147,22 @@ def test_command_line_carries_the_config_and_feedback_settings(tmp_path):
         "0.005",
         "--json-progress",
     ]
+
+
+def test_a_postgres_log_reaches_the_retrain_process_through_its_environment():
+    url = "postgresql://bot:s3cret@db.example.org:5432/soundalike"
+    config = Config()
+    config = dataclasses.replace(config, bot=dataclasses.replace(config.bot, database=url))
+    retrainer = Retrainer(config)
+    argv = retrainer.argv()
+    assert "--feedback-db" not in argv and not any("s3cret" in part for part in argv)  # ps shows argv
+    environment = retrainer.environment()
+    assert environment["SOUNDALIKE_BOT__DATABASE"] == url
+    # The process's config reads it back as the same log.
+    assert load_config(PROJECT_ROOT / "config.toml", environ=environment).database_location == url
+    assert Retrainer(Config()).environment().get("SOUNDALIKE_BOT__DATABASE") == os.environ.get(
+        "SOUNDALIKE_BOT__DATABASE"
+    )
 
 
 @pytest.mark.parametrize("mode", ["paths", "traceback-paths"])

@@ -11,6 +11,7 @@ from skewed_data import write_skewed_dataset
 from recommender.cli import evaluate as evaluate_command
 from recommender.cli.main import main as cli_main
 from recommender.config import load_config
+from recommender.feedback.log import FeedbackLog
 from recommender.ranking import MIX_STRATEGIES, MIX_STRATEGY
 
 
@@ -67,6 +68,27 @@ def test_online_rates_are_shown_when_the_bot_log_exists(tmp_path, capsys, monkey
     assert seen == [config.database_path]
     run_command(config_path, "evaluate", "--dataset", "planted")
     assert "up-rate 0.750" in capsys.readouterr().out
+
+
+async def test_online_rates_come_from_a_postgres_log(tmp_path, capsys, monkeypatch, postgres_server):
+    config_path = write_config(tmp_path)
+    write_planted_dataset(load_config(config_path).datasets_dir)
+    url = postgres_server.fresh_url()
+    monkeypatch.setenv("SOUNDALIKE_BOT__DATABASE", url)
+    async with FeedbackLog.open(url) as log:
+        await log.record_answer(
+            guild_id=1,
+            user_id=2,
+            command="soundalike",
+            model_version="v1",
+            suggestions=[(1, "song0", 0.5)],
+            message_id=3,
+        )
+        assert await log.record_feedback(3, 4, 1)
+        assert await log.record_feedback(3, 5, -1, position=1)
+    assert run_command(config_path, "evaluate", "--dataset", "planted", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["online"] == {"v1": {"answers": 1, "up": 1, "down": 1, "up_rate": 0.5}}
 
 
 def test_a_log_that_cannot_be_read_leaves_the_offline_figures_and_says_why(tmp_path, capsys, caplog):

@@ -1,5 +1,6 @@
 """Nothing acknowledged is lost: SIGKILL a process in the middle of a burst of writes, then
-check that the database is sound and holds every rating that process acknowledged."""
+check that the database is sound and holds every rating that process acknowledged (a SQLite
+file, and a real PostgreSQL server)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from feedback_logs import rows
 from paths import HELPERS
 
 from recommender.feedback.log import FeedbackLog
@@ -34,8 +36,7 @@ def pump_lines(stream, lines: queue.Queue) -> None:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
-def test_sigkill_mid_burst_loses_no_acknowledged_rating(tmp_path: Path):
-    db_path = tmp_path / "crash.sqlite3"
+def test_sigkill_mid_burst_loses_no_acknowledged_rating(db_path: Path | str):
     writer = subprocess.Popen(
         [
             sys.executable,
@@ -84,19 +85,17 @@ def test_sigkill_mid_burst_loses_no_acknowledged_rating(tmp_path: Path):
     writer.stderr.close()
     assert ready and len(acknowledged) >= ACKS_BEFORE_KILL
 
-    with closing(sqlite3.connect(db_path)) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        stored = {
-            member
-            for (member,) in connection.execute("SELECT user_id FROM feedback WHERE message_id = ?", (MESSAGE_ID,))
-        }
+    if isinstance(db_path, Path):
+        with closing(sqlite3.connect(db_path)) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    stored = {member for (member,) in rows(db_path, "SELECT user_id FROM feedback WHERE message_id = ?", (MESSAGE_ID,))}
     assert acknowledged <= stored, f"lost: {sorted(acknowledged - stored)[:10]}"
 
     # The log opens again after the crash and keeps working.
     asyncio.run(rate_again_after_the_crash(db_path))
 
 
-async def rate_again_after_the_crash(db_path: Path) -> None:
+async def rate_again_after_the_crash(db_path: Path | str) -> None:
     async with FeedbackLog.open(db_path) as log:
         assert await log.record_feedback(MESSAGE_ID, 1, 1) is True
         logged = await log.query_for_message(MESSAGE_ID)

@@ -1,5 +1,6 @@
 """FeedbackLog: round trips, rating semantics, concurrency, forgetting a member, write errors
-that name the file, and SQL that is never built from values."""
+that name the file, and SQL that is never built from values. Tests taking ``log``/``db_path``
+run on SQLite and on a real PostgreSQL server (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,22 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from feedback_logs import ALICE, ASKER, BOB, DOWN, GUILD, OTHER_GUILD, UP, answer, table_rows
+from feedback_logs import (
+    ALICE,
+    ASKER,
+    BOB,
+    DOWN,
+    GUILD,
+    OTHER_GUILD,
+    UP,
+    answer,
+    rows,
+    schema_version,
+    set_schema_version,
+    table_rows,
+)
 from paths import HELPERS
+from postgres_server import free_port
 
 from recommender.errors import SoundalikeError
 from recommender.feedback import schema as feedback_schema
@@ -36,14 +51,43 @@ from recommender.feedback.schema import CURRENT_SCHEMA_VERSION
 # -- opening -------------------------------------------------------------------------------
 
 
-async def test_open_creates_a_durable_wal_database(log: FeedbackLog, db_path: Path):
-    with closing(sqlite3.connect(db_path)) as connection, connection:
+async def test_open_creates_a_durable_wal_database(sqlite_log: FeedbackLog, sqlite_path: Path):
+    with closing(sqlite3.connect(sqlite_path)) as connection, connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert connection.execute("PRAGMA user_version").fetchone() == (CURRENT_SCHEMA_VERSION,)
     # Per-connection settings of the writer: FULL (2) fsyncs the WAL at every commit.
     for setting, expected in (("synchronous", 2), ("foreign_keys", 1), ("busy_timeout", 5000)):
-        rows = await log._writer.execute_fetchall(f"PRAGMA {setting}")
-        assert [tuple(row) for row in rows] == [(expected,)], setting
+        found = await sqlite_log._backend.writer.execute_fetchall(f"PRAGMA {setting}")
+        assert [tuple(row) for row in found] == [(expected,)], setting
+
+
+async def test_postgres_commits_are_durable_whatever_the_server_default(postgres_server):
+    # The URL asks for synchronous_commit = off (as a server's default could): the log's own
+    # connections still wait for the WAL flush at every commit.
+    url = postgres_server.fresh_url() + "&synchronous_commit=off"
+    async with FeedbackLog.open(url) as log:
+        assert log.location == url and log.path is None
+        async with log._backend.write("check a setting") as db:
+            assert (await db.fetch("SHOW synchronous_commit"))[0][0] == "on"
+        async with log._backend.read() as db:
+            assert (await db.fetch("SHOW transaction_isolation"))[0][0] == "repeatable read"
+            assert (await db.fetch("SHOW transaction_read_only"))[0][0] == "on"
+    assert schema_version(url) == CURRENT_SCHEMA_VERSION
+
+
+async def test_an_unreachable_or_missing_postgres_database_is_a_clear_error(postgres_server):
+    closed_port = free_port()  # nothing listens there
+    url = f"postgresql://soundalike:hunter2@127.0.0.1:{closed_port}/soundalike"
+    with pytest.raises(LogWriteError, match="could not connect to the server") as caught:
+        async with FeedbackLog.open(url):
+            pass
+    assert f"postgresql://soundalike:***@127.0.0.1:{closed_port}/soundalike" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    missing = f"postgresql://soundalike@127.0.0.1:{postgres_server.port}/no_such_db"
+    with pytest.raises(LogWriteError, match="the database does not exist") as caught:
+        async with FeedbackLog.open(missing):
+            pass
+    assert missing in str(caught.value)
 
 
 async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path):
@@ -55,11 +99,10 @@ async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path):
     assert "not a SQLite database" in str(caught.value)
 
 
-async def test_a_log_from_a_newer_soundalike_is_refused(db_path: Path):
+async def test_a_log_from_a_newer_soundalike_is_refused(db_path: Path | str):
     async with FeedbackLog.open(db_path):
         pass
-    with closing(sqlite3.connect(db_path)) as connection, connection:
-        connection.execute("PRAGMA user_version = 99")
+    set_schema_version(db_path, 99)
     with pytest.raises(FeedbackLogError, match="newer Soundalike") as caught:
         async with FeedbackLog.open(db_path):
             pass
@@ -521,9 +564,20 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(log, d
     assert await log.query_for_message(1) is None
     assert await log.liked_items(GUILD, ALICE) == []
     assert await log.liked_items(GUILD, ASKER) == ["c", "d"]
-    # Nothing readable is left in the file or its WAL either.
-    leftovers = b"".join(path.read_bytes() for path in db_path.parent.iterdir() if path.name.startswith(db_path.name))
-    assert secret_title.encode() not in leftovers
+    if isinstance(db_path, Path):
+        # Nothing readable is left in the file or its WAL either.
+        leftovers = b"".join(
+            path.read_bytes() for path in db_path.parent.iterdir() if path.name.startswith(db_path.name)
+        )
+        assert secret_title.encode() not in leftovers
+    else:
+        # PostgreSQL has no secure_delete: the tables were vacuumed, so the erased rows' space
+        # is free to be overwritten (the README says so).
+        vacuumed = rows(
+            db_path,
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() AND last_vacuum IS NOT NULL",
+        )
+        assert {name for (name,) in vacuumed} >= {"queries", "suggestions", "feedback", "blocks"}
     assert await log.forget_user(ALICE) == dict.fromkeys(counts, 0)
 
 
@@ -544,33 +598,54 @@ async def test_expire_erases_old_questions_with_their_answers_and_ratings_only(l
     assert counts == {"feedback": 2, "suggestions": 2, "queries": 1}
     assert await log.query_for_message(1) is None
     assert (await log.query_for_message(2)).suggestions[0].item_id == "new-a"
-    with sqlite3.connect(db_path) as db:
-        assert db.execute("SELECT count(*) FROM feedback").fetchone() == (1,)
-        assert db.execute("SELECT count(*) FROM suggestions").fetchone() == (1,)
+    assert rows(db_path, "SELECT count(*) FROM feedback") == [(1,)]
+    assert rows(db_path, "SELECT count(*) FROM suggestions") == [(1,)]
     assert await log.expire(35) == {"feedback": 0, "suggestions": 0, "queries": 0}
 
 
 # -- write errors ----------------------------------------------------------------------------
 
 
-async def test_a_refused_write_is_a_clear_error_and_leaves_no_partial_rows(log, db_path: Path):
+async def test_a_refused_write_is_a_clear_error_and_leaves_no_partial_rows(sqlite_log, sqlite_path: Path):
+    log, db_path = sqlite_log, sqlite_path
     await answer(log, 1)
     # query_only makes SQLite refuse every write as for a read-only file (works as root too).
-    await log._writer.execute("PRAGMA query_only = ON")
+    await log._backend.writer.execute("PRAGMA query_only = ON")
     with pytest.raises(LogWriteError) as caught:
         await answer(log, 2, ("x", "y"))
     assert str(db_path) in str(caught.value)
     assert "read-only" in str(caught.value)
     assert isinstance(caught.value, SoundalikeError)
-    await log._writer.execute("PRAGMA query_only = OFF")
+    await log._backend.writer.execute("PRAGMA query_only = OFF")
     # The failed transaction was rolled back and the log still works.
     assert await log.record_feedback(1, ALICE, UP) is True
     assert len(table_rows(db_path)["queries"]) == 1
 
 
-async def test_a_full_disk_is_a_clear_error(log, db_path: Path):
-    (pages,) = (await log._writer.execute_fetchall("PRAGMA page_count"))[0]
-    await log._writer.execute("PRAGMA max_page_count = " + str(pages))  # the file cannot grow
+async def test_a_write_failing_halfway_leaves_no_partial_rows(log, db_path: Path | str):
+    """The query row is written, then a suggestion is refused: the whole answer is rolled back,
+    the error names the log, and the log keeps working."""
+    await answer(log, 1)
+    if isinstance(db_path, Path):  # SQLite cannot add a CHECK to a table: a trigger refuses instead
+        rows(
+            db_path,
+            "CREATE TRIGGER no_x BEFORE INSERT ON suggestions WHEN NEW.item_id = 'x' "
+            "BEGIN SELECT RAISE(ABORT, 'no x'); END",
+        )
+    else:
+        rows(db_path, "ALTER TABLE suggestions ADD CONSTRAINT no_x CHECK (item_id <> 'x')")
+    with pytest.raises(LogWriteError, match="could not record a query") as caught:
+        await answer(log, 2, ("y", "x"))
+    assert str(log.location) in str(caught.value)
+    assert await log.query_for_message(2) is None
+    assert len(table_rows(db_path)["queries"]) == 1 and len(table_rows(db_path)["suggestions"]) == 3
+    assert await log.record_feedback(1, ALICE, UP) is True
+
+
+async def test_a_full_disk_is_a_clear_error(sqlite_log, sqlite_path: Path):
+    log, db_path = sqlite_log, sqlite_path
+    (pages,) = (await log._backend.writer.execute_fetchall("PRAGMA page_count"))[0]
+    await log._backend.writer.execute("PRAGMA max_page_count = " + str(pages))  # the file cannot grow
     big_answer = [f"song-with-a-long-identifier-{index:05d}" * 4 for index in range(500)]
     with pytest.raises(LogWriteError, match="disk is full") as caught:
         await answer(log, 1, big_answer)
@@ -583,10 +658,11 @@ async def write_one_answer(db_path: Path) -> None:
         await answer(log, 1)
 
 
-def test_a_read_only_file_opens_and_its_writes_fail_clearly(db_path: Path):
+def test_a_read_only_file_opens_and_its_writes_fail_clearly(sqlite_path: Path):
     """Another process opens a log whose file is read-only to it (chmod 444; run as root, the
     helper first gives up root's power to ignore permissions): reads work, a write is refused
     with a message naming the file, and the file is left as it was."""
+    db_path = sqlite_path
     asyncio.run(write_one_answer(db_path))
     before = table_rows(db_path)
     db_path.chmod(0o444)
@@ -611,7 +687,7 @@ def test_a_read_only_file_opens_and_its_writes_fail_clearly(db_path: Path):
 # -- SQL hygiene -----------------------------------------------------------------------------
 
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA|WHERE)\b")
-EXECUTING_CALLS = {"execute", "executemany", "execute_fetchall", "executescript"}
+EXECUTING_CALLS = {"execute", "executemany", "execute_fetchall", "executescript", "fetch"}
 # Functions of the package that pass a statement given to them on to execute().
 PASS_THROUGH = {"_fetch": 0, "_read_only_rows": 1, "_single_value": 1}
 
@@ -626,11 +702,13 @@ def statement_name(node: ast.expr) -> str | None:
 
 
 def test_sql_is_never_built_by_string_formatting():
-    """In every module of recommender/feedback: statements are named string constants (of any
-    of its modules), never f-strings, operators or str.format on SQL."""
+    """In every module of recommender/feedback (its backends too): statements are named string
+    constants (of any of its modules), never f-strings, operators or str.format on SQL."""
     package = Path(feedback_schema.__file__).parent
-    trees = {path.name: ast.parse(path.read_text()) for path in sorted(package.glob("*.py"))}
-    assert {"log.py", "offline.py", "queries.py", "schema.py"} <= set(trees)
+    trees = {str(path.relative_to(package)): ast.parse(path.read_text()) for path in sorted(package.rglob("*.py"))}
+    assert {"log.py", "offline.py", "queries.py", "schema.py", "backends/sqlite.py", "backends/postgres.py"} <= set(
+        trees
+    )
     constants = {
         target.id
         for tree in trees.values()
@@ -672,3 +750,28 @@ def test_sql_is_never_built_by_string_formatting():
     # The loop variables `statement` walk tuples of constants only.
     for migration in feedback_schema.MIGRATIONS:
         assert all(isinstance(statement, str) for statement in migration.sqlite)
+        assert all(isinstance(statement, str) for statement in migration.postgres_statements())
+
+
+async def test_a_postgres_log_outlives_losing_its_connections(postgres_server):
+    """The server drops every connection of the log (a restart, an administrator): each write
+    after that either lands or fails with a clear error (never acknowledged without landing),
+    and the log reconnects rather than staying broken."""
+    url = postgres_server.fresh_url()
+    async with FeedbackLog.open(url) as log:
+        await answer(log, 1)
+        drop = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'soundalike'"
+        outcomes = []
+        for member in (ALICE, BOB, ASKER):
+            assert rows(url, drop)  # the log had a connection to drop
+            await asyncio.sleep(0.1)
+            try:
+                outcomes.append(await log.record_feedback(1, member, UP))
+            except LogWriteError as error:
+                assert "could not record a rating" in str(error) and url in str(error)
+                outcomes.append(False)
+        assert await log.liked_items(GUILD, ALICE) in (["a", "b", "c"], [])  # reads reconnect too
+        assert await log.record_feedback(1, ALICE, DOWN, position=1) is True
+    stored = {row[3] for row in table_rows(url)["feedback"]}
+    acknowledged = {member for member, landed in zip((ALICE, BOB, ASKER), outcomes) if landed}
+    assert acknowledged <= stored and ALICE in stored
