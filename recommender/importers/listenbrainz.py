@@ -1,0 +1,454 @@
+"""``data import-listenbrainz``: a ListenBrainz listens dump -> a dataset of recordings.
+
+The dump (``docs/users/listenbrainz-dumps.rst`` in metabrainz/listenbrainz-server) is a folder
+``listenbrainz-listens-dump-<n>-<date>-full/`` with ``listens/<year>/<month>.listens`` files of
+one JSON listen per line, published as a ``.tar.xz`` (and newer ones as ``.tar.zst``) at
+https://data.metabrainz.org/pub/musicbrainz/listenbrainz/ under CC0. Each line is parsed by the
+pure functions of :mod:`recommender.importers.listens` (the format and the rules are there).
+
+What the dataset holds: users are listeners, items are recordings, a cell is the number of
+listens (plays). Recordings are merged by ``recording_mbid`` when ListenBrainz matched the
+listen, else by the normalised (title, artist); an unmatched spelling whose key is the key of
+exactly one matched recording counts for that recording. ``--from``/``--to`` keep the listens
+of those months (whole months, UTC; files of other months are not parsed), ``--min-listeners``
+keeps the recordings at least that many listeners played, and listeners left with no
+recording are dropped. The catalog keeps ``recording_mbid`` ("" when unmatched) and
+``artist_mbids`` next to title and artist.
+
+Reading streams: an archive is read as a tar stream (``zstandard`` for ``.tar.zst``, the
+standard library's ``lzma`` for ``.tar.xz``), a file line by line, and listens are counted in
+chunks of :data:`CHUNK_LISTENS` (summed per listener and recording, then handed to
+:class:`~.encoding.InteractionsBuilder`): a month is never in memory, only its distinct
+(listener, recording) pairs once encoded. Nothing is written until the whole dump has been
+read; a damaged or truncated archive stops the import with nothing written.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import lzma
+import re
+import tarfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
+
+from recommender.dataset import write_dataset
+from recommender.errors import DataError, SoundalikeError
+
+from .encoding import InteractionsBuilder, items_frame
+from .listens import TEXT_ITEM_PREFIX, BadListen, Listen, parse_listen_line, recording_key
+from .reading import ImportSummary, ReadReport, plural, validate_on_error
+
+log = logging.getLogger(__name__)
+
+CHUNK_LISTENS = 1 << 18
+MONTH_FILE = re.compile(r"(?:^|/)listens/(\d{4})/(\d{1,2})\.listens$")
+ZSTD_SUFFIXES = (".tar.zst", ".tar.zstd")
+XZ_SUFFIXES = (".tar.xz",)
+# Dumps may be made with zstd's long mode; the window is only allocated when a frame asks.
+ZSTD_MAX_WINDOW = 1 << 31
+PROGRESS_BYTES = 1 << 20
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+
+
+# -- the month range ----------------------------------------------------------------------------
+
+
+def parse_month(text: str, what: str) -> tuple[int, int]:
+    """ "2015-01" -> (2015, 1)."""
+    match = _MONTH.fullmatch(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise SoundalikeError(f"{what} {text!r} is not a month: write it as YYYY-MM, e.g. 2015-01")
+    return int(match.group(1)), int(match.group(2))
+
+
+@dataclass(frozen=True)
+class MonthRange:
+    """Whole months from ``first`` to ``last`` (inclusive, UTC); None: no bound."""
+
+    first: tuple[int, int] | None = None
+    last: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.first and self.last and self.first > self.last:
+            raise SoundalikeError(
+                f"--from {self.first[0]}-{self.first[1]:02d} is after --to {self.last[0]}-{self.last[1]:02d}"
+            )
+
+    def holds_month(self, year: int, month: int) -> bool:
+        return (self.first is None or (year, month) >= self.first) and (self.last is None or (year, month) <= self.last)
+
+    @property
+    def start(self) -> int | None:
+        """The first second of the range (Unix time), or None."""
+        return calendar.timegm((*self.first, 1, 0, 0, 0)) if self.first else None
+
+    @property
+    def end(self) -> int | None:
+        """The first second after the range, or None."""
+        if self.last is None:
+            return None
+        year, month = self.last
+        return calendar.timegm((year + month // 12, month % 12 + 1, 1, 0, 0, 0))
+
+    def describe(self) -> str:
+        def month(value: tuple[int, int] | None, otherwise: str) -> str:
+            return f"{value[0]}-{value[1]:02d}" if value else otherwise
+
+        return f"{month(self.first, 'the first month')} to {month(self.last, 'the last month')}"
+
+
+# -- the files of a dump ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthFile:
+    """One ``listens/<year>/<month>.listens`` file of a dump, open for reading."""
+
+    name: str  # as shown in messages: the folder or archive, then the file inside it
+    year: int
+    month: int
+    size: int
+    stream: IO[bytes]
+
+
+def dump_kind(path: Path) -> str:
+    """ "folder", "zst" or "xz"; anything else is refused with what is expected."""
+    if path.is_dir():
+        return "folder"
+    if not path.exists():
+        raise DataError("no such file or folder", path=path)
+    name = path.name.lower()
+    if name.endswith(ZSTD_SUFFIXES):
+        return "zst"
+    if name.endswith(XZ_SUFFIXES):
+        return "xz"
+    raise DataError(
+        "not a listens dump: give the listenbrainz-listens-dump-... folder or its .tar.zst or .tar.xz archive",
+        path=path,
+    )
+
+
+def _folder_files(root: Path) -> Iterator[MonthFile]:
+    listens = root / "listens"
+    if not listens.is_dir():
+        inner = [p for p in sorted(root.iterdir()) if (p / "listens").is_dir()]
+        if len(inner) != 1:
+            raise DataError("no listens/<year>/<month>.listens files (not a listens dump folder)", path=root)
+        listens = inner[0] / "listens"
+    found = []
+    for path in listens.glob("*/*.listens"):
+        match = MONTH_FILE.search(path.relative_to(listens.parent).as_posix())
+        if match:
+            found.append((int(match.group(1)), int(match.group(2)), path))
+    for year, month, path in sorted(found):
+        with path.open("rb") as stream:
+            yield MonthFile(str(path), year, month, path.stat().st_size, stream)
+
+
+def _archive_files(path: Path, kind: str) -> Iterator[MonthFile]:
+    with (
+        path.open("rb") as raw,
+        _decompressed(raw, kind) as stream,
+        tarfile.open(fileobj=stream, mode="r|") as archive,
+    ):
+        for member in archive:
+            match = MONTH_FILE.search(member.name)
+            if not member.isfile() or not match:
+                continue
+            extracted = archive.extractfile(member)
+            if extracted is None:
+                continue
+            yield MonthFile(f"{path}:{member.name}", int(match.group(1)), int(match.group(2)), member.size, extracted)
+
+
+@contextmanager
+def _decompressed(raw: IO[bytes], kind: str) -> Iterator[IO[bytes]]:
+    if kind == "zst":
+        decompressor = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+        with decompressor.stream_reader(raw, read_across_frames=True, closefd=False) as reader:
+            yield reader  # tarfile's stream mode only calls read()
+    else:
+        with lzma.open(raw, "rb") as reader:
+            yield reader
+
+
+def month_files(path: Path) -> Iterator[MonthFile]:
+    """The dump's month files in order (a folder's sorted by month, an archive's as stored)."""
+    kind = dump_kind(path)
+    return _folder_files(path) if kind == "folder" else _archive_files(path, kind)
+
+
+DAMAGED_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
+    tarfile.TarError,
+    EOFError,
+    lzma.LZMAError,
+    zstandard.ZstdError,
+)
+
+
+# -- counting listens ---------------------------------------------------------------------------
+
+
+@dataclass
+class Recording:
+    """What the catalog shows of a recording: the first listen of it that was read."""
+
+    title: str
+    artist: str
+    recording_mbid: str
+    artist_mbids: str  # comma-separated
+
+
+@dataclass
+class ListenCounts:
+    """Listens read so far: chunks of (listener, recording) summed into the builder, and the
+    catalog of every recording seen."""
+
+    builder: InteractionsBuilder = field(default_factory=InteractionsBuilder)
+    recordings: dict[str, Recording] = field(default_factory=dict)
+    # normalised (title, artist) spellings of matched listens -> their MBID ("" when two MBIDs
+    # share a spelling: then an unmatched listen of it cannot be told apart)
+    spelled: dict[str, str] = field(default_factory=dict)
+    listens: int = 0
+    matched: int = 0
+    outside: int = 0
+    _users: list[str] = field(default_factory=list)
+    _items: list[str] = field(default_factory=list)
+
+    def add(self, listen: Listen) -> None:
+        item = listen.item_id
+        self._users.append(listen.user)
+        self._items.append(item)
+        self.listens += 1
+        if listen.recording_mbid:
+            self.matched += 1
+            key = recording_key(listen.submitted_title, listen.submitted_artist)
+            known = self.spelled.setdefault(key, item)
+            if known and known != item:
+                self.spelled[key] = ""
+        if item not in self.recordings:
+            self.recordings[item] = Recording(
+                listen.title, listen.artist, listen.recording_mbid, ",".join(listen.artist_mbids)
+            )
+        if len(self._users) >= CHUNK_LISTENS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._users:
+            return
+        table = pa.table({"user": self._users, "item": self._items})
+        self._users, self._items = [], []
+        summed = table.group_by(["user", "item"], use_threads=False).aggregate([([], "count_all")])
+        summed = summed.rename_columns({"count_all": "count"})  # groups in order of first appearance
+        self.builder.add(self.builder.encode(summed))
+
+
+def read_month(
+    file: MonthFile,
+    counts: ListenCounts,
+    report: ReadReport,
+    window: MonthRange,
+    *,
+    on_error: str,
+    progress: bool,
+) -> None:
+    """Count the listens of one month file; a bad line stops (``on_error="stop"``) or is skipped."""
+    from tqdm import tqdm  # the other importers' progress bar
+
+    start, end = window.start, window.end
+    done = 0
+    with tqdm(
+        total=file.size,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=f"listens {file.year}-{file.month:02d}",
+        disable=None if progress else True,
+    ) as bar:
+        for number, line in enumerate(file.stream, start=1):
+            done += len(line)
+            if done >= PROGRESS_BYTES:
+                bar.update(done)
+                done = 0
+            line = line.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            try:
+                listen = parse_listen_line(line)
+            except BadListen as error:
+                if on_error == "stop":
+                    raise DataError(
+                        f"{error} (pass --on-error skip to skip bad lines and count them)",
+                        path=file.name,
+                        line=number,
+                    ) from None
+                report.skipped += 1
+                if report.first_skip is None:
+                    report.first_skip = (number, str(error))
+                continue
+            if (start is not None and listen.listened_at < start) or (end is not None and listen.listened_at >= end):
+                counts.outside += 1
+                continue
+            report.rows += 1
+            counts.add(listen)
+        bar.update(done)
+
+
+# -- the import ---------------------------------------------------------------------------------
+
+
+def _columns(item_ids: pa.Array, spelled: dict[str, str]) -> tuple[list[str], np.ndarray, int]:
+    """The dataset's items (sorted ids) and the column of each item the builder saw: an
+    unmatched spelling of exactly one matched recording goes to that recording's column."""
+    targets = []
+    merged = 0
+    known = set(item_ids.to_pylist())
+    for item in item_ids.to_pylist():
+        if item.startswith(TEXT_ITEM_PREFIX):
+            mbid = spelled.get(item[len(TEXT_ITEM_PREFIX) :])
+            if mbid and mbid in known:
+                targets.append(mbid)
+                merged += 1
+                continue
+        targets.append(item)
+    final = sorted(set(targets))
+    position = {item: column for column, item in enumerate(final)}
+    return final, np.fromiter((position[t] for t in targets), dtype=np.int64, count=len(targets)), merged
+
+
+def import_listenbrainz(
+    *,
+    dump: Path,
+    dest: Path,
+    name: str = "lb",
+    months: MonthRange | None = None,
+    min_listeners: int = 1,
+    on_error: str = "stop",
+    progress: bool = True,
+) -> ImportSummary:
+    """Import a listens dump (folder, ``.tar.zst`` or ``.tar.xz``) into the dataset folder ``dest``."""
+    started = time.perf_counter()
+    validate_on_error(on_error)
+    if min_listeners < 1:
+        raise SoundalikeError(f"--min-listeners must be 1 or more, got {min_listeners}")
+    dump, dest = Path(dump), Path(dest)
+    window = months or MonthRange()
+    counts = ListenCounts()
+    reports: list[ReadReport] = []
+    files = skipped_files = 0
+    try:
+        for file in month_files(dump):
+            files += 1
+            if not window.holds_month(file.year, file.month):
+                skipped_files += 1
+                continue
+            report = ReadReport(Path(file.name))
+            reports.append(report)
+            read_month(file, counts, report, window, on_error=on_error, progress=progress)
+    except DAMAGED_ARCHIVE_ERRORS as error:
+        raise DataError(
+            f"the archive is damaged or ends early ({error or type(error).__name__}); nothing was imported: "
+            "download it again",
+            path=dump,
+        ) from None
+    if files == 0:
+        raise DataError("no listens/<year>/<month>.listens files in this dump", path=dump)
+    counts.flush()
+    if counts.listens == 0:
+        why = f" in {window.describe()}" if window != MonthRange() else ""
+        raise DataError(f"no listens to import{why}", path=dump)
+    log.debug("%d listens read in %.1f s", counts.listens, time.perf_counter() - started)
+
+    builder = counts.builder
+    builder.finish()
+    item_ids, columns, merged = _columns(builder.item_ids, counts.spelled)
+    matrix = builder.to_csr(columns, len(item_ids))
+    user_ids = builder.user_ids
+
+    played_by = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    keep_items = np.flatnonzero(played_by >= min_listeners)
+    dropped_items = len(item_ids) - len(keep_items)
+    if dropped_items:
+        matrix = matrix[:, keep_items].tocsr()
+        item_ids = [item_ids[i] for i in keep_items]
+    keep_users = np.flatnonzero(np.diff(matrix.indptr) > 0)
+    dropped_users = matrix.shape[0] - len(keep_users)
+    if dropped_users:
+        matrix = matrix[keep_users]
+        user_ids = user_ids.take(pa.array(keep_users))
+    if matrix.shape[1] == 0:
+        raise DataError(
+            f"no recording has {min_listeners} or more listeners (of {len(played_by):,} recordings); "
+            "lower --min-listeners",
+            path=dump,
+        )
+
+    catalog = [counts.recordings[item] for item in item_ids]
+    items = items_frame(
+        pa.array(item_ids, pa.string()),
+        pa.array([r.title for r in catalog], pa.string()),
+        pa.array([r.artist for r in catalog], pa.string()),
+    )
+    items["recording_mbid"] = [r.recording_mbid for r in catalog]
+    items["artist_mbids"] = [r.artist_mbids for r in catalog]
+    plays = int(pc.sum(pa.array(matrix.data)).as_py() or 0)
+    write_dataset(
+        dest,
+        name=name,
+        interactions=matrix,
+        items=items,
+        user_ids=user_ids,
+        source={
+            "kind": "listenbrainz",
+            "dump": str(dump),
+            "months": window.describe(),
+            "files": files - skipped_files,
+            "listens": counts.listens,
+            "matched_listens": counts.matched,
+            "outside_months": counts.outside,
+            "skipped_lines": sum(r.skipped for r in reports),
+            "merged_spellings": merged,
+            "min_listeners": min_listeners,
+            "dropped_recordings": dropped_items,
+            "dropped_listeners": dropped_users,
+            "plays": plays,
+        },
+    )
+
+    notes = [
+        f"{plural(counts.matched, 'listen')} of {counts.listens:,} matched to a MusicBrainz recording "
+        f"({100 * counts.matched / counts.listens:.0f}%); the rest are merged by title and artist"
+    ]
+    if merged:
+        notes.append(f"{plural(merged, 'unmatched spelling')} counted for the matched recording of the same name")
+    if skipped_files:
+        notes.append(f"{plural(skipped_files, 'month file')} outside {window.describe()} not read")
+    if counts.outside:
+        notes.append(f"{plural(counts.outside, 'listen')} dated outside {window.describe()} left out")
+    if dropped_items:
+        notes.append(
+            f"{plural(dropped_items, 'recording')} with fewer than {min_listeners} listeners left out"
+            + (f", and {plural(dropped_users, 'listener')} with nothing left" if dropped_users else "")
+        )
+    return ImportSummary(
+        name,
+        dest,
+        matrix.shape[0],
+        matrix.shape[1],
+        int(matrix.nnz),
+        counts.listens,
+        time.perf_counter() - started,
+        reports,
+        notes,
+    )
