@@ -46,18 +46,19 @@ from recommender.dataset import write_dataset
 from recommender.errors import DataError, SoundalikeError
 
 from .encoding import InteractionsBuilder, items_frame
+from .listen_blocks import BlockListens, parse_block
 from .listens import TEXT_ITEM_PREFIX, BadListen, Listen, parse_listen_line, recording_key
 from .reading import ImportSummary, ReadReport, plural, validate_on_error
 
 log = logging.getLogger(__name__)
 
-CHUNK_LISTENS = 1 << 18
+CHUNK_LISTENS = 1 << 20
+BLOCK_BYTES = 4 << 20
 MONTH_FILE = re.compile(r"(?:^|/)listens/(\d{4})/(\d{1,2})\.listens$")
 ZSTD_SUFFIXES = (".tar.zst", ".tar.zstd")
 XZ_SUFFIXES = (".tar.xz",)
 # Dumps may be made with zstd's long mode; the window is only allocated when a frame asks.
 ZSTD_MAX_WINDOW = 1 << 31
-PROGRESS_BYTES = 1 << 20
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 
 
@@ -223,35 +224,141 @@ class ListenCounts:
     listens: int = 0
     matched: int = 0
     outside: int = 0
-    _users: list[str] = field(default_factory=list)
+    _users: list[str] = field(default_factory=list)  # listens read one line at a time
     _items: list[str] = field(default_factory=list)
+    _blocks: list[tuple[pa.Array, pa.Array]] = field(default_factory=list)  # listens read a block at a time
+    _pending: int = 0
+
+    def _spelling(self, title: str, artist: str, mbid: str) -> None:
+        key = recording_key(title, artist)
+        known = self.spelled.setdefault(key, mbid)
+        if known and known != mbid:
+            self.spelled[key] = ""
+
+    def _catalog(self, item: str, listen: Listen) -> None:
+        self.recordings[item] = Recording(
+            listen.title, listen.artist, listen.recording_mbid, ",".join(listen.artist_mbids)
+        )
 
     def add(self, listen: Listen) -> None:
         item = listen.item_id
         self._users.append(listen.user)
         self._items.append(item)
         self.listens += 1
+        self._pending += 1
         if listen.recording_mbid:
             self.matched += 1
-            key = recording_key(listen.submitted_title, listen.submitted_artist)
-            known = self.spelled.setdefault(key, item)
-            if known and known != item:
-                self.spelled[key] = ""
+            self._spelling(listen.submitted_title, listen.submitted_artist, item)
         if item not in self.recordings:
-            self.recordings[item] = Recording(
-                listen.title, listen.artist, listen.recording_mbid, ",".join(listen.artist_mbids)
+            self._catalog(item, listen)
+        if self._pending >= CHUNK_LISTENS:
+            self.flush()
+
+    def add_block(self, block: BlockListens, keep: np.ndarray) -> None:
+        """The listens of a block read at once; ``keep`` says which rows are in the months."""
+        if self._users:  # listens read line by line before this block stay before it
+            self._blocks.append((pa.array(self._users, pa.string()), pa.array(self._items, pa.string())))
+            self._users, self._items = [], []
+        if not keep.all():
+            rows = pa.array(np.flatnonzero(keep))
+            users, items, matched = block.users.take(rows), block.items.take(rows), block.matched[keep]
+            titles, artists = block.titles.take(rows), block.artists.take(rows)
+            first_row = np.flatnonzero(keep)
+        else:
+            users, items, matched, titles, artists = (
+                block.users,
+                block.items,
+                block.matched,
+                block.titles,
+                block.artists,
             )
-        if len(self._users) >= CHUNK_LISTENS:
+            first_row = np.arange(len(keep))
+        n = len(users)
+        if n == 0:
+            return
+        self.listens += n
+        self.matched += int(matched.sum())
+        if matched.any():
+            spelled = (
+                pa.table(
+                    {
+                        "title": titles.filter(pa.array(matched)),
+                        "artist": artists.filter(pa.array(matched)),
+                        "item": items.filter(pa.array(matched)),
+                    }
+                )
+                .group_by(["title", "artist", "item"], use_threads=False)
+                .aggregate([])
+            )
+            for title, artist, item in zip(*(spelled.column(c).to_pylist() for c in ("title", "artist", "item"))):
+                self._spelling(title, artist, item)
+        encoded = pc.dictionary_encode(items)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        _, firsts = np.unique(codes, return_index=True)
+        firsts.sort()  # the first listen of each recording, in file order
+        names = encoded.dictionary.take(pa.array(codes[firsts])).to_pylist()
+        new = [position for position, item in enumerate(names) if item not in self.recordings]
+        if new:
+            for position, listen in zip(new, block.listens(first_row[firsts[new]])):
+                self._catalog(names[position], listen)
+        self._blocks.append((users, items))
+        self._pending += n
+        if self._pending >= CHUNK_LISTENS:
             self.flush()
 
     def flush(self) -> None:
-        if not self._users:
+        if not self._pending:
             return
-        table = pa.table({"user": self._users, "item": self._items})
-        self._users, self._items = [], []
+        users = [array for array, _ in self._blocks]
+        items = [array for _, array in self._blocks]
+        if self._users:  # lines read one at a time since the last block
+            users.append(pa.array(self._users, pa.string()))
+            items.append(pa.array(self._items, pa.string()))
+        table = pa.table({"user": pa.chunked_array(users, pa.string()), "item": pa.chunked_array(items, pa.string())})
+        self._users, self._items, self._blocks, self._pending = [], [], [], 0
         summed = table.group_by(["user", "item"], use_threads=False).aggregate([([], "count_all")])
         summed = summed.rename_columns({"count_all": "count"})  # groups in order of first appearance
         self.builder.add(self.builder.encode(summed))
+
+
+def _bad_line(file: MonthFile, report: ReadReport, number: int, error: BadListen, on_error: str) -> None:
+    if on_error == "stop":
+        raise DataError(
+            f"{error} (pass --on-error skip to skip bad lines and count them)", path=file.name, line=number
+        ) from None
+    report.skipped += 1
+    if report.first_skip is None:
+        report.first_skip = (number, str(error))
+
+
+def _read_lines(
+    file: MonthFile,
+    block: bytes,
+    first_line: int,
+    counts: ListenCounts,
+    report: ReadReport,
+    window: MonthRange,
+    on_error: str,
+) -> None:
+    """A block one line at a time: each bad line named by its number."""
+    start, end = window.start, window.end
+    lines = block.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    for number, line in enumerate(lines, start=first_line):
+        line = line.rstrip(b"\r")
+        if not line.strip():
+            continue
+        try:
+            listen = parse_listen_line(line)
+        except BadListen as error:
+            _bad_line(file, report, number, error, on_error)
+            continue
+        if (start is not None and listen.listened_at < start) or (end is not None and listen.listened_at >= end):
+            counts.outside += 1
+            continue
+        report.rows += 1
+        counts.add(listen)
 
 
 def read_month(
@@ -263,11 +370,13 @@ def read_month(
     on_error: str,
     progress: bool,
 ) -> None:
-    """Count the listens of one month file; a bad line stops (``on_error="stop"``) or is skipped."""
+    """Count the listens of one month file, a block of lines at a time: parsed whole by
+    :func:`~.listen_blocks.parse_block` when every line is a good listen, else line by line
+    (a bad line stops the import with ``on_error="stop"``, or is skipped and counted)."""
     from tqdm import tqdm  # the other importers' progress bar
 
     start, end = window.start, window.end
-    done = 0
+    next_line = 1
     with tqdm(
         total=file.size,
         unit="B",
@@ -276,33 +385,27 @@ def read_month(
         desc=f"listens {file.year}-{file.month:02d}",
         disable=None if progress else True,
     ) as bar:
-        for number, line in enumerate(file.stream, start=1):
-            done += len(line)
-            if done >= PROGRESS_BYTES:
-                bar.update(done)
-                done = 0
-            line = line.rstrip(b"\r\n")
-            if not line.strip():
-                continue
-            try:
-                listen = parse_listen_line(line)
-            except BadListen as error:
-                if on_error == "stop":
-                    raise DataError(
-                        f"{error} (pass --on-error skip to skip bad lines and count them)",
-                        path=file.name,
-                        line=number,
-                    ) from None
-                report.skipped += 1
-                if report.first_skip is None:
-                    report.first_skip = (number, str(error))
-                continue
-            if (start is not None and listen.listened_at < start) or (end is not None and listen.listened_at >= end):
-                counts.outside += 1
-                continue
-            report.rows += 1
-            counts.add(listen)
-        bar.update(done)
+        while True:
+            block = file.stream.read(BLOCK_BYTES)
+            if not block:
+                break
+            if not block.endswith(b"\n"):
+                block += file.stream.readline()  # whole lines only (the last may lack its newline)
+            lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            parsed = parse_block(block, lines) if block.endswith(b"\n") else None
+            if parsed is None:
+                _read_lines(file, block, next_line, counts, report, window, on_error)
+            else:
+                keep = np.ones(len(parsed.listened_at), dtype=bool)
+                if start is not None:
+                    keep &= parsed.listened_at >= start
+                if end is not None:
+                    keep &= parsed.listened_at < end
+                counts.outside += int(len(keep) - keep.sum())
+                report.rows += int(keep.sum())
+                counts.add_block(parsed, keep)
+            next_line += lines
+            bar.update(len(block))
 
 
 # -- the import ---------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -43,6 +42,7 @@ from recommender.text import MAX_CATALOG_CHARS, parse_artist, parse_title
 TEXT_ITEM_PREFIX = "~"  # item ids of unmatched recordings: "~<folded title>|<folded artist>"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _SHOWN_REASON_CHARS = 80
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class BadListen(ValueError):
@@ -55,17 +55,28 @@ class Listen:
 
     user: str
     listened_at: int
-    title: str  # as shown: MusicBrainz's recording name when matched, else the submitted one
-    artist: str
-    recording_mbid: str  # "" when the listen was not matched
-    artist_mbids: tuple[str, ...]
     submitted_title: str  # track_metadata.track_name
     submitted_artist: str  # track_metadata.artist_name
+    recording_mbid: str = ""  # "" when the listen was not matched
+    artist_mbids: tuple[str, ...] = ()
+    recording_name: str = ""  # mbid_mapping.recording_name, "" when not given
+    artists: object = None  # mbid_mapping.artists as parsed (read by :attr:`artist` only)
 
     @property
     def item_id(self) -> str:
         """The recording this listen counts for: its MBID, or its normalised text key."""
         return self.recording_mbid or text_item_id(self.submitted_title, self.submitted_artist)
+
+    # Worked out only for the first listen of each recording (the one the catalog shows).
+    @property
+    def title(self) -> str:
+        """As shown: MusicBrainz's recording name when matched and given, else the submitted one."""
+        return self.recording_name if self.recording_name.strip() else self.submitted_title
+
+    @property
+    def artist(self) -> str:
+        """As shown: MusicBrainz's artist credit when matched and given, else the submitted one."""
+        return _credit(self.artists) or self.submitted_artist
 
 
 def _text(value: object, what: str, *, required: bool) -> str:
@@ -88,7 +99,7 @@ def _mbid(value: object, what: str) -> str:
     return value.lower()
 
 
-def _user(listen: Mapping) -> str:
+def _user(listen: dict) -> str:
     name = listen.get("user_name")
     if isinstance(name, str) and name.strip():
         return name
@@ -100,7 +111,7 @@ def _user(listen: Mapping) -> str:
     raise BadListen("no user_name or user_id")
 
 
-def _listened_at(listen: Mapping) -> int:
+def _listened_at(listen: dict) -> int:
     value = listen.get("listened_at", listen.get("timestamp"))
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadListen(f"listened_at is {_kind(value)}, not a whole number of seconds")
@@ -109,14 +120,13 @@ def _listened_at(listen: Mapping) -> int:
     return value
 
 
-def _credit(mapping: Mapping) -> str:
+def _credit(artists: object) -> str:
     """The artist credit as MusicBrainz writes it ("A feat. B"), or "" when not given."""
-    artists = mapping.get("artists")
     if not isinstance(artists, list) or not artists:
         return ""
     parts = []
     for artist in artists:
-        if not isinstance(artist, Mapping) or not isinstance(artist.get("artist_credit_name"), str):
+        if not isinstance(artist, dict) or not isinstance(artist.get("artist_credit_name"), str):
             return ""
         phrase = artist.get("join_phrase")
         parts.append(artist["artist_credit_name"] + (phrase if isinstance(phrase, str) else ""))
@@ -124,46 +134,62 @@ def _credit(mapping: Mapping) -> str:
 
 
 def listen_from_json(listen: object) -> Listen:
-    """The :class:`Listen` of one parsed JSON listen; :class:`BadListen` says why it is not one."""
-    if not isinstance(listen, Mapping):
+    """The :class:`Listen` of one parsed JSON listen (a dict, as ``json.loads`` or a Spark
+    ``Row.asDict(recursive=True)`` gives it); :class:`BadListen` says why it is not one."""
+    if not isinstance(listen, dict):
         raise BadListen(f"the line is {_kind(listen)}, not a listen object")
     user = _user(listen)
     listened_at = _listened_at(listen)
     metadata = listen.get("track_metadata")
-    if not isinstance(metadata, Mapping):
+    if not isinstance(metadata, dict):
         raise BadListen(f"track_metadata is {_kind(metadata)}, not an object")
     title = _text(metadata.get("track_name"), "track_name", required=True)
     artist = _text(metadata.get("artist_name"), "artist_name", required=True)
     mapping = metadata.get("mbid_mapping")
     if mapping is None:
-        return Listen(user, listened_at, title, artist, "", (), title, artist)
-    if not isinstance(mapping, Mapping):
+        return Listen(user, listened_at, title, artist)
+    if not isinstance(mapping, dict):
         raise BadListen(f"mbid_mapping is {_kind(mapping)}, not an object")
     raw_mbid = mapping.get("recording_mbid")
     if raw_mbid is None:  # a mapping without a recording: not matched
-        return Listen(user, listened_at, title, artist, "", (), title, artist)
+        return Listen(user, listened_at, title, artist)
     mbid = _mbid(raw_mbid, "mbid_mapping.recording_mbid")
     raw_artists = mapping.get("artist_mbids") or []
     if not isinstance(raw_artists, list):
         raise BadListen(f"mbid_mapping.artist_mbids is {_kind(raw_artists)}, not a list")
     artist_mbids = tuple(_mbid(value, "an artist_mbids entry") for value in raw_artists)
     name = mapping.get("recording_name")
-    shown_title = name if isinstance(name, str) and name.strip() else title
-    shown_artist = _credit(mapping) or artist
-    return Listen(user, listened_at, shown_title, shown_artist, mbid, artist_mbids, title, artist)
+    return Listen(
+        user,
+        listened_at,
+        title,
+        artist,
+        mbid,
+        artist_mbids,
+        name if isinstance(name, str) else "",
+        mapping.get("artists"),
+    )
 
 
 def parse_listen_line(line: bytes | str) -> Listen:
     """One line of a ``.listens`` file (without its newline) -> a :class:`Listen`."""
     try:
         # Decoded here: json.loads would take bytes with a UTF-16 byte-order mark as UTF-16.
-        parsed = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+        parsed = json.loads(text)
     except UnicodeDecodeError as error:
         raise BadListen(f"not UTF-8 (byte {error.start + 1})") from None
     except json.JSONDecodeError as error:
         raise BadListen(f"not JSON: {error.msg} at character {error.pos + 1}") from None
     except RecursionError:
         raise BadListen("not JSON: nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        # "\ud83d\ude00" is one character, but a lone "\ud800" is no text at all: it could
+        # be neither shown nor stored.
+        try:
+            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadListen("a string holds a lone surrogate escape (\\ud800-\\udfff), which is not text") from None
     return listen_from_json(parsed)
 
 

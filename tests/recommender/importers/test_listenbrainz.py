@@ -222,3 +222,23 @@ def test_the_command_refuses_a_bad_month_in_one_line(tmp_path, capsys):
     argv = ["--config", str(config), "data", "import-listenbrainz", "--dump", str(dump), "--from", "2019-1x"]
     assert cli_main(argv) == 2
     assert "--from '2019-1x' is not a month" in capsys.readouterr().err
+
+
+# -- blocks parsed at once give what line-by-line reading gives ---------------------------------
+
+
+@pytest.mark.parametrize("block_bytes", [1, 300, 1 << 20])
+def test_blocks_of_any_size_and_line_by_line_reading_give_one_dataset(tmp_path, monkeypatch, block_bytes):
+    months = dict(MONTHS)
+    months[(2019, 3)] = lines(*(listen(f"u{n % 7}", at(2019, 3), f"Track {n % 5}", "Band") for n in range(50)))
+    reference = Dataset.load(run(tmp_path / "ref", write_folder(tmp_path / "ref", months)).dest)
+    monkeypatch.setattr(listenbrainz, "BLOCK_BYTES", block_bytes)
+    blocks = run(tmp_path / "blocks", write_folder(tmp_path / "blocks", months))
+    monkeypatch.setattr(listenbrainz, "parse_block", lambda block, lines: None)
+    one_by_one = run(tmp_path / "lines", write_folder(tmp_path / "lines", months))
+    for summary in (blocks, one_by_one):
+        dataset = Dataset.load(summary.dest)
+        assert dataset.fingerprint == reference.fingerprint
+        assert list(dataset.user_ids) == list(reference.user_ids)
+        assert dataset.items.equals(reference.items)
+        assert "2.listens: skipped 1 malformed row (first at line 3: not JSON" in "\n".join(summary.lines())

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from listenbrainz_dumps import listen
 
+from recommender.importers.listen_blocks import parse_block
 from recommender.importers.listens import BadListen, listen_from_json, parse_listen_line, recording_key
 
 MBID = "5B11F4CE-A62D-471E-81FC-A69A8278C7DA"
@@ -101,3 +103,65 @@ def test_any_title_and_artist_give_a_listen_or_a_reason(title, artist):
     else:
         assert parsed.item_id.startswith("~") and parsed.item_id.count("|") >= 1
         assert parsed.item_id == "~" + recording_key(title, artist)
+
+
+# -- a block parsed at once by pyarrow: the same listens, or None (then read line by line) ------
+
+_names = st.sampled_from(["Hey Ya!", "hey ya", " ", "", "Beyoncé", "a\u0000b", "😀", "The Band", "x" * 3])
+
+
+@st.composite
+def _raw_listen(draw) -> dict | str:
+    kind = draw(st.sampled_from(["plain", "matched", "odd"]))
+    raw = listen(draw(st.sampled_from(["ana", "bo", " "])), draw(st.integers(-1, 3)), draw(_names), draw(_names))
+    if kind == "matched":
+        mapping = {"recording_mbid": draw(st.sampled_from([MBID, MBID.lower(), "nope", None]))}
+        if draw(st.booleans()):
+            mapping["artist_mbids"] = draw(st.sampled_from([[MBID], [], ["bad"], [None]]))
+        if draw(st.booleans()):
+            mapping["recording_name"] = draw(_names)
+        raw["track_metadata"]["mbid_mapping"] = mapping
+    elif kind == "odd":
+        change = draw(st.sampled_from(["user_id", "timestamp", "number title", "no metadata", "text", "two"]))
+        if change == "user_id":
+            raw["user_id"] = raw.pop("user_name") and 7
+        elif change == "timestamp":
+            raw["timestamp"] = raw.pop("listened_at")
+        elif change == "number title":
+            raw["track_metadata"]["track_name"] = 5
+        elif change == "no metadata":
+            del raw["track_metadata"]
+        elif change == "text":
+            return "not json"
+        else:
+            return json.dumps(raw) + json.dumps(raw)
+    return raw
+
+
+@hypothesis_settings(max_examples=300)
+@given(st.lists(_raw_listen(), min_size=1, max_size=6))
+def test_a_block_parsed_at_once_gives_the_listens_line_by_line_reading_gives(raws):
+    block = b"".join((r if isinstance(r, str) else json.dumps(r)).encode() + b"\n" for r in raws)
+    parsed = parse_block(block, len(raws))
+    one_by_one = []
+    for r in raws:
+        try:
+            one_by_one.append(parse_listen_line(r if isinstance(r, str) else json.dumps(r)))
+        except BadListen:
+            one_by_one.append(None)
+    if parsed is None:
+        return  # read line by line: the test above covers the reasons
+    assert None not in one_by_one  # a bad line never passes as a block
+    assert parsed.users.to_pylist() == [listen.user for listen in one_by_one]
+    assert parsed.items.to_pylist() == [listen.item_id for listen in one_by_one]
+    assert list(parsed.listened_at) == [listen.listened_at for listen in one_by_one]
+    assert list(parsed.matched) == [bool(listen.recording_mbid) for listen in one_by_one]
+    assert parsed.listens(np.arange(len(raws))) == one_by_one
+
+
+def test_a_block_of_plain_listens_is_parsed_at_once():
+    raws = [listen("ana", 5, "Hey Ya!", "OutKast", MBID, artist_mbids=[MBID]), listen("bo", 6, "hey ya", "Outkast")]
+    parsed = parse_block(b"".join(json.dumps(r).encode() + b"\n" for r in raws), 2)
+    assert parsed is not None
+    assert parsed.items.to_pylist() == [MBID.lower(), "~hey ya|outkast"] and list(parsed.matched) == [True, False]
+    assert parse_block(b"".join(json.dumps(r).encode() + b"\n" for r in raws) + b"\n", 3) is None  # a blank line
