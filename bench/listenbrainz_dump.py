@@ -8,8 +8,8 @@ the import reads a stream, decompresses and parses exactly as it would a real du
 
 Planted, roughly as in real listening: listens spread over 2015-01..2025-12 and growing each
 year; listener activity and recording popularity are power laws; 70 % of recordings are
-matched to MusicBrainz (their listens carry ``mbid_mapping``); 5 % of unmatched listens are
-spelled differently (lower case). Scale 1.0 of the bench is 50 M listens (about 20 GB of JSON
+matched to MusicBrainz (their listens carry ``mbid_mapping``); 5 % of listens are spelled
+differently (lower case) and not matched, as when ListenBrainz's mapper misses a spelling. Scale 1.0 of the bench is 50 M listens (about 20 GB of JSON
 before compression). Months are written one at a time through a temporary file (a tar member
 needs its size first), so memory stays at one month's arrays.
 """
@@ -110,10 +110,11 @@ def write_dump(dest: Path, listens: int, seed: int = 2025) -> dict:
                     respelled = rng.random(n) < RESPELLED_SHARE
                     lines = []
                     for u, r, t, lower in zip(who.tolist(), what.tolist(), when.tolist(), respelled.tolist()):
-                        key = (r, lower and not matched[r])
+                        key = (r, lower)
                         metadata = meta_cache.get(key)
                         if metadata is None:
-                            metadata = _metadata(r, bool(matched[r]), rng, lower=key[1])
+                            # A respelled listen is never matched: the spelling ListenBrainz missed.
+                            metadata = _metadata(r, bool(matched[r]) and not lower, rng, lower=lower)
                             if len(meta_cache) < 1 << 21:
                                 meta_cache[key] = metadata
                         lines.append(
