@@ -9,9 +9,10 @@ the import reads a stream, decompresses and parses exactly as it would a real du
 Planted, roughly as in real listening: listens spread over 2015-01..2025-12 and growing each
 year; listener activity and recording popularity are power laws; 70 % of recordings are
 matched to MusicBrainz (their listens carry ``mbid_mapping``); 5 % of listens are spelled
-differently (lower case) and not matched, as when ListenBrainz's mapper misses a spelling. Scale 1.0 of the bench is 50 M listens (about 20 GB of JSON
-before compression). Months are written one at a time through a temporary file (a tar member
-needs its size first), so memory stays at one month's arrays.
+differently (lower case) and not matched, as when ListenBrainz's mapper misses a spelling.
+Scale 1.0 of the bench is 50 M listens (about 20 GB of JSON before compression). Months are
+written one at a time through a temporary file (a tar member needs its size first), so memory
+stays at one month's arrays.
 """
 
 from __future__ import annotations
