@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_LISTENS = 1 << 20
 BLOCK_BYTES = 4 << 20
+NOTED_SPELLINGS = 1 << 21
 MONTH_FILE = re.compile(r"(?:^|/)listens/(\d{4})/(\d{1,2})\.listens$")
 ZSTD_SUFFIXES = (".tar.zst", ".tar.zstd")
 XZ_SUFFIXES = (".tar.xz",)
@@ -228,8 +229,15 @@ class ListenCounts:
     _items: list[str] = field(default_factory=list)
     _blocks: list[tuple[pa.Array, pa.Array]] = field(default_factory=list)  # listens read a block at a time
     _pending: int = 0
+    # (title, artist, MBID) spellings already noted: a recording's spellings recur every block.
+    _noted: set[tuple[str, str, str]] = field(default_factory=set)
 
     def _spelling(self, title: str, artist: str, mbid: str) -> None:
+        if (title, artist, mbid) in self._noted:
+            return
+        if len(self._noted) >= NOTED_SPELLINGS:
+            self._noted.clear()  # only a shortcut: noting a spelling twice changes nothing
+        self._noted.add((title, artist, mbid))
         key = recording_key(title, artist)
         known = self.spelled.setdefault(key, mbid)
         if known and known != mbid:
