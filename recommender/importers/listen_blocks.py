@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from .listens import TEXT_ITEM_PREFIX, BadListen, Listen, _mbid, _text, listen_from_json, recording_key
+from .listens import TEXT_ITEM_PREFIX, BadListen, Listen, listen_from_json, mbid_field, recording_key, text_field
 
 SCHEMA = pa.schema(
     [
@@ -150,9 +150,9 @@ def parse_block(block: bytes, lines: int) -> BlockListens | None:
     if titles.null_count or artists.null_count:
         return None
     if not (
-        _distinct_all(users, lambda value: _text(value, "user_name", required=True), _visible(users))
-        and _distinct_all(titles, lambda value: _text(value, "track_name", required=True), _visible(titles))
-        and _distinct_all(artists, lambda value: _text(value, "artist_name", required=True), _visible(artists))
+        _distinct_all(users, lambda value: text_field(value, "user_name", required=True), _visible(users))
+        and _distinct_all(titles, lambda value: text_field(value, "track_name", required=True), _visible(titles))
+        and _distinct_all(artists, lambda value: text_field(value, "artist_name", required=True), _visible(artists))
     ):
         return None
     # flatten(), not field(): a listen without mbid_mapping has null fields whatever is below.
@@ -167,10 +167,12 @@ def parse_block(block: bytes, lines: int) -> BlockListens | None:
         if artist_mbids.null_count or not (
             _distinct_all(
                 recording_mbids,
-                lambda value: _mbid(value, "mbid_mapping.recording_mbid"),
+                lambda value: mbid_field(value, "mbid_mapping.recording_mbid"),
                 _uuids(recording_mbids),
             )
-            and _distinct_all(artist_mbids, lambda value: _mbid(value, "an artist_mbids entry"), _uuids(artist_mbids))
+            and _distinct_all(
+                artist_mbids, lambda value: mbid_field(value, "an artist_mbids entry"), _uuids(artist_mbids)
+            )
         ):
             return None
     matched_rows = matched.to_numpy(zero_copy_only=False)

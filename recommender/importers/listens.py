@@ -79,7 +79,8 @@ class Listen:
         return _credit(self.artists) or self.submitted_artist
 
 
-def _text(value: object, what: str, *, required: bool) -> str:
+def text_field(value: object, what: str, *, required: bool) -> str:
+    """``value`` when it is a string (not blank, when ``required``); else BadListen says why."""
     if value is None and not required:
         return ""
     if not isinstance(value, str):
@@ -93,7 +94,8 @@ def _kind(value: object) -> str:
     return "missing" if value is None else f"a JSON {type(value).__name__.replace('dict', 'object')}"
 
 
-def _mbid(value: object, what: str) -> str:
+def mbid_field(value: object, what: str) -> str:
+    """``value`` as a lower-case MusicBrainz id; BadListen when it is not one."""
     if not isinstance(value, str) or not _UUID.fullmatch(value.lower()):
         raise BadListen(f"{what} {str(value)[:_SHOWN_REASON_CHARS]!r} is not a MusicBrainz id")
     return value.lower()
@@ -143,8 +145,8 @@ def listen_from_json(listen: object) -> Listen:
     metadata = listen.get("track_metadata")
     if not isinstance(metadata, dict):
         raise BadListen(f"track_metadata is {_kind(metadata)}, not an object")
-    title = _text(metadata.get("track_name"), "track_name", required=True)
-    artist = _text(metadata.get("artist_name"), "artist_name", required=True)
+    title = text_field(metadata.get("track_name"), "track_name", required=True)
+    artist = text_field(metadata.get("artist_name"), "artist_name", required=True)
     mapping = metadata.get("mbid_mapping")
     if mapping is None:
         return Listen(user, listened_at, title, artist)
@@ -153,11 +155,11 @@ def listen_from_json(listen: object) -> Listen:
     raw_mbid = mapping.get("recording_mbid")
     if raw_mbid is None:  # a mapping without a recording: not matched
         return Listen(user, listened_at, title, artist)
-    mbid = _mbid(raw_mbid, "mbid_mapping.recording_mbid")
+    mbid = mbid_field(raw_mbid, "mbid_mapping.recording_mbid")
     raw_artists = mapping.get("artist_mbids") or []
     if not isinstance(raw_artists, list):
         raise BadListen(f"mbid_mapping.artist_mbids is {_kind(raw_artists)}, not a list")
-    artist_mbids = tuple(_mbid(value, "an artist_mbids entry") for value in raw_artists)
+    artist_mbids = tuple(mbid_field(value, "an artist_mbids entry") for value in raw_artists)
     name = mapping.get("recording_name")
     return Listen(
         user,

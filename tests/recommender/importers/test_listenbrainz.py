@@ -242,3 +242,20 @@ def test_blocks_of_any_size_and_line_by_line_reading_give_one_dataset(tmp_path, 
         assert list(dataset.user_ids) == list(reference.user_ids)
         assert dataset.items.equals(reference.items)
         assert "2.listens: skipped 1 malformed row (first at line 3: not JSON" in "\n".join(summary.lines())
+
+
+def test_the_command_never_replaces_a_dataset_without_replace(tmp_path, capsys):
+    config = write_config(tmp_path / "env")
+    dump = write_folder(tmp_path, MONTHS)
+    argv = ["--config", str(config), "data", "import-listenbrainz", "--dump", str(dump), "--no-progress"]
+    assert cli_main([*argv, "--on-error", "skip"]) == 0
+    folder = tmp_path / "env" / "data" / "datasets" / "lb"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert cli_main([*argv, "--on-error", "skip", "--from", "2020-01"]) == 2
+    assert "dataset 'lb' already exists" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert cli_main([*argv, "--on-error", "skip", "--from", "2020-01", "--replace"]) == 0
+    assert Dataset.load(folder).manifest["source"]["listens"] == 2
+    with pytest.raises(SystemExit):
+        cli_main([*argv, "--min-listeners", "0"])
+    assert "--min-listeners: must be 1 or more, got 0" in capsys.readouterr().err
