@@ -107,7 +107,9 @@ def test_any_title_and_artist_give_a_listen_or_a_reason(title, artist):
 
 # -- a block parsed at once by pyarrow: the same listens, or None (then read line by line) ------
 
-_names = st.sampled_from(["Hey Ya!", "hey ya", " ", "", "Beyoncé", "a\u0000b", "😀", "The Band", "x" * 3])
+_names = st.sampled_from(
+    ["Hey Ya!", "hey ya", " ", "", "\u3000", "\x1c", "Beyoncé", "a\u0000b", "😀", "The Band", "x" * 3]
+)
 
 
 @st.composite
