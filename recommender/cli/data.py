@@ -19,7 +19,8 @@ from recommender.importers import demo
 from recommender.importers.csv import CsvOptions, import_csv
 from recommender.importers.detection import parse_separator
 from recommender.importers.download import download_msd
-from recommender.importers.listenbrainz import MonthRange, import_listenbrainz, parse_month
+from recommender.importers.dump_files import MonthRange, parse_month
+from recommender.importers.listenbrainz import import_listenbrainz
 from recommender.importers.msd import import_msd
 from recommender.store import ModelStore
 

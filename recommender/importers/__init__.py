@@ -10,6 +10,7 @@
 - ``msd``: ``data import-msd`` (Taste Profile triplets + ``unique_tracks.txt``);
 - ``listens``: one ListenBrainz listen parsed and normalised (pure functions, no I/O);
 - ``listen_blocks``: a block of listens lines parsed at once by pyarrow, by the same rules;
+- ``dump_files``: the month files of a listens dump (folder or archive stream), the month range;
 - ``listenbrainz``: ``data import-listenbrainz`` (a listens dump folder, ``.tar.zst`` or ``.tar.xz``);
 - ``download``: ``data download-msd`` (resumable HTTP download, size check, unzip);
 - ``demo``: ``data demo`` (synthetic listeners over the shipped catalog).

@@ -14,7 +14,8 @@ from recommender.cli.main import main as cli_main
 from recommender.dataset import Dataset
 from recommender.errors import DataError, SoundalikeError
 from recommender.importers import listenbrainz
-from recommender.importers.listenbrainz import MonthRange, import_listenbrainz, parse_month
+from recommender.importers.dump_files import MonthRange, parse_month
+from recommender.importers.listenbrainz import import_listenbrainz
 
 HEY_YA = "1b9f2a6e-0000-4000-8000-000000000001"
 ROSES = "1b9f2a6e-0000-4000-8000-000000000002"
