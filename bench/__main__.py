@@ -38,10 +38,12 @@ ALL_STEPS = [
     "resolver",
     "ann",
 ]
-EXTRA_STEPS = ["ann-compare"]  # run on request: it chose recommender/ann.py's library
+# Run on request: ann-compare chose recommender/ann.py's library; import-listenbrainz generates
+# and reads a dump of 50 M x scale listens (about 20 GB of JSON at scale 1).
+EXTRA_STEPS = ["ann-compare", "import-listenbrainz"]
 # Steps that make their own data (a generated title catalog, synthetic factors): a run of only
 # these skips generating the MSD-shaped files (minutes and gigabytes at scale 1).
-SELF_CONTAINED_STEPS = {"resolver", "ann"}
+SELF_CONTAINED_STEPS = {"resolver", "ann", "import-listenbrainz"}
 
 
 def _say(name: str, measured: dict) -> None:

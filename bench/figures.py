@@ -105,6 +105,8 @@ def build_rows(steps: dict) -> list[Row]:
         *retrain_rows(run),
         *resolver_rows(run),
         *ann_rows(run),
+        # Only in runs that measured it (an extra step): saved runs rebuild their tables as they were.
+        *(listenbrainz_rows(run) if "import-listenbrainz" in steps else []),
     ]
 
 
@@ -428,6 +430,22 @@ def ann_rows(run: Measured) -> list[Row]:
             note=note,
         ),
         Row(step, "index build", "s", "<= 600", ours=run.value("ann", "build_seconds"), note=note),
+    ]
+
+
+def listenbrainz_rows(run: Measured) -> list[Row]:
+    note = run.note("import-listenbrainz")
+    listens = run.value("import-listenbrainz", "listens")
+    step = f"(k) import ListenBrainz dump, {listens:,} listens" if listens else "(k) import ListenBrainz dump"
+    return [
+        Row(
+            step,
+            "listens per second",
+            "/s",
+            ours=run.value("import-listenbrainz", "listens_per_second"),
+            note=note or "data import-listenbrainz on a generated .tar.zst (bench/listenbrainz_dump.py), wall time",
+        ),
+        Row(step, "peak RSS", "MB", ours=run.value("import-listenbrainz", "import_peak_rss_mb"), note=note),
     ]
 
 

@@ -1,4 +1,4 @@
-"""``python -m recommender data import-msd | import-csv | download-msd | demo``.
+"""``python -m recommender data import-msd | import-csv | import-listenbrainz | download-msd | demo``.
 
 Each handler takes the parsed arguments (``args.config_obj`` is the loaded Config), writes
 datasets under ``config.datasets_dir / <name>`` and returns an exit status. Expected failures
@@ -19,6 +19,8 @@ from recommender.importers import demo
 from recommender.importers.csv import CsvOptions, import_csv
 from recommender.importers.detection import parse_separator
 from recommender.importers.download import download_msd
+from recommender.importers.dump_files import MonthRange, parse_month
+from recommender.importers.listenbrainz import import_listenbrainz
 from recommender.importers.msd import import_msd
 from recommender.store import ModelStore
 
@@ -141,6 +143,26 @@ def import_csv_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_listenbrainz_command(args: argparse.Namespace) -> int:
+    months = MonthRange(
+        parse_month(args.first, "--from") if args.first else None,
+        parse_month(args.last, "--to") if args.last else None,
+    )
+    summary = import_listenbrainz(
+        dump=args.dump,
+        dest=dataset_dest(args),
+        name=args.name,
+        months=months,
+        min_listeners=args.min_listeners,
+        on_error=args.on_error,
+        progress=not args.no_progress,
+    )
+    _print_summary(summary)
+    report_models_after_replace(args.config_obj, args.name, summary.dest)
+    print(f"Next: python -m recommender train --dataset {args.name}")
+    return 0
+
+
 def download_msd_command(args: argparse.Namespace) -> int:
     dest = args.dest if args.dest is not None else args.config_obj.data_root / "downloads"
     files = download_msd(
@@ -236,6 +258,7 @@ def _seed(text: str) -> int:
 def register(data_subparsers: argparse._SubParsersAction) -> None:
     _register_import_msd(data_subparsers)
     _register_import_csv(data_subparsers)
+    _register_import_listenbrainz(data_subparsers)
     _register_download_msd(data_subparsers)
     _register_demo(data_subparsers)
 
@@ -320,6 +343,45 @@ def _register_import_csv(data_subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common(csv, None)
     csv.set_defaults(func=import_csv_command)
+
+
+def _register_import_listenbrainz(data_subparsers: argparse._SubParsersAction) -> None:
+    lb = data_subparsers.add_parser(
+        "import-listenbrainz",
+        help="import a ListenBrainz listens dump (real listening up to this month, CC0)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Import a ListenBrainz listens dump: the listenbrainz-listens-dump-... folder or its\n"
+        ".tar.zst / .tar.xz archive as published at\n"
+        "https://data.metabrainz.org/pub/musicbrainz/listenbrainz/ (listens/<year>/<month>.listens,\n"
+        "one JSON listen per line). Users are listeners, songs are recordings (merged by\n"
+        "MusicBrainz recording id when ListenBrainz matched the listen, else by normalised title\n"
+        "and artist), counts are listens. The archive is read as a stream, never unpacked.\n\n"
+        "  python -m recommender data import-listenbrainz \\\n"
+        "    --dump listenbrainz-listens-dump-2000-20250101-000000-full.tar.zst \\\n"
+        "    --from 2015-01 --to 2025-12 --min-listeners 5 --name lb",
+    )
+    lb.add_argument("--dump", type=Path, required=True, help="the dump folder, .tar.zst or .tar.xz")
+    lb.add_argument("--from", dest="first", metavar="YYYY-MM", help="first month to import (default: the dump's first)")
+    lb.add_argument("--to", dest="last", metavar="YYYY-MM", help="last month to import, inclusive (default: the last)")
+    lb.add_argument(
+        "--min-listeners",
+        type=_positive_count,
+        default=1,
+        metavar="N",
+        help="keep only recordings at least N listeners played (default 1: all)",
+    )
+    _add_common(lb, "lb")
+    lb.set_defaults(func=import_listenbrainz_command)
+
+
+def _positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def _register_download_msd(data_subparsers: argparse._SubParsersAction) -> None:
