@@ -13,7 +13,7 @@ from pathlib import Path
 
 from recommender.feedback.errors import LogReadError
 from recommender.feedback.log import VersionStats
-from recommender.feedback.queries import ALL_SONG_VERDICTS, ALL_VERSION_STATS
+from recommender.feedback.queries import ALL_SONG_VERDICTS, ALL_VERSION_STATS, SELECT_GUILD_MEMBERS, SELECT_LINKS
 from recommender.feedback.schema import BUSY_TIMEOUT_SECONDS, CURRENT_SCHEMA_VERSION, PRAGMA_USER_VERSION, explain
 
 
@@ -34,6 +34,26 @@ def read_positive_feedback(db_path: str | Path) -> list[tuple[str, str]]:
     """
     rows = _read_only_rows(db_path, ALL_SONG_VERDICTS, {"value": 1})
     return sorted((member_key(row["user_id"]), row["item_id"]) for row in rows)
+
+
+def read_linked_accounts(db_path: str | Path, service: str, guild_ids: list[int]) -> list[tuple[int, str]]:
+    """``(user_id, username)`` of members linked to ``service`` who asked something in one of
+    ``guild_ids`` (the servers that opted in); empty when the log does not exist yet."""
+    if not guild_ids:
+        return []
+    connection = _open_read_only(db_path)
+    if connection is None:
+        return []
+    try:
+        members: set[int] = set()
+        for guild_id in guild_ids:
+            members.update(row["user_id"] for row in connection.execute(SELECT_GUILD_MEMBERS, (guild_id,)))
+        links = connection.execute(SELECT_LINKS, (service,)).fetchall()
+    except sqlite3.Error as error:
+        raise LogReadError(f"Feedback log {db_path}: could not read: {explain(error)}.") from None
+    finally:
+        connection.close()
+    return [(row["user_id"], row["username"]) for row in links if row["user_id"] in members]
 
 
 def online_rates(db_path: str | Path) -> dict[str, dict[str, float | int]]:
