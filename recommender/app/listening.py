@@ -54,16 +54,16 @@ class Listening:
 
     def note(self) -> str:
         """One line for the answer: a true count of matched listens, or what went wrong."""
+        head = f"ListenBrainz {self.username}:"
+        only_likes = "this playlist is from your 👍 only."
         if self.matched is None:
-            who = f"Your ListenBrainz listens ({self.username})"
-            return f"{who} could not be read: {self.problem} This playlist is from your 👍 only."
+            return f"{head} your listens could not be read: {self.problem} This playlist is from your 👍 only."
         listens, matched = self.matched.listens, self.matched.matched
         if listens == 0:
-            return f"ListenBrainz has no public listens for {self.username} yet; this playlist is from your 👍 only."
+            return f"{head} no public listens yet; {only_likes}"
         songs = len(self.matched.songs)
-        return f"{matched:,} of your {listens:,} latest ListenBrainz listens ({self.username}) matched the catalog" + (
-            f" ({songs:,} song{'s' if songs != 1 else ''})." if matched else "; this playlist is from your 👍 only."
-        )
+        text = f"{head} {matched:,} of your {listens:,} latest listens matched the catalog"
+        return text + (f", {songs:,} song{'s' if songs != 1 else ''}." if matched else f"; {only_likes}")
 
 
 class MemberListening:
