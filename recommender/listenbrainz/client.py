@@ -85,6 +85,8 @@ def check_username(typed: str) -> str:
         raise BadUsername(f"A ListenBrainz username is at most {MAX_USERNAME_CHARS} characters.")
     if any(not character.isprintable() for character in typed):
         raise BadUsername("A ListenBrainz username has no control characters.")
+    if typed in (".", ".."):  # a URL path would read them as "this folder" and "the one above"
+        raise BadUsername(f"“{typed}” cannot be a ListenBrainz username.")
     return typed
 
 
@@ -238,6 +240,8 @@ class ListenBrainzClient:
                 return document
             elif status == 404:
                 raise UnknownListenBrainzUser(username)
+            elif status in (401, 403):
+                raise ListenBrainzError(f"ListenBrainz does not share the listens of “{username}” ({status}).")
             elif status == 429:
                 reset_in = _seconds(headers.get("X-RateLimit-Reset-In"))
                 wait = reset_in if reset_in is not None else 1.0

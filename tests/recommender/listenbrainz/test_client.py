@@ -8,11 +8,15 @@ import time
 
 import pytest
 from fake_listenbrainz import FakeListenBrainz, listen, running
+from hypothesis import example, given
+from hypothesis import settings as settings_of_hypothesis
+from hypothesis import strategies as st
 
 from recommender.config import ListenBrainzConfig
 from recommender.listenbrainz.client import (
     BadUsername,
     ListenBrainzClient,
+    ListenBrainzError,
     ListenBrainzUnavailable,
     UnknownListenBrainzUser,
     check_username,
@@ -163,8 +167,40 @@ def test_listens_without_title_or_artist_are_left_out_and_odd_documents_refused(
         parse_listens({"payload": {"listens": "nope"}})
 
 
-@pytest.mark.parametrize("typed", ["", "   ", " rob", "rob ", "x" * 65, "a\nb"])
+@pytest.mark.parametrize("typed", ["", "   ", " rob", "rob ", "x" * 65, "a\nb", ".", ".."])
 def test_usernames_that_cannot_be_are_refused_not_changed(typed):
     with pytest.raises(BadUsername):
         check_username(typed)
     assert check_username("Rob_the-listener.2") == "Rob_the-listener.2"
+
+
+async def test_a_user_whose_listens_are_not_shared_is_said_so():
+    fake = FakeListenBrainz(users={"hidden": []})
+    fake.fail_next.append((403, {}))
+    async with running(fake), ListenBrainzClient(settings(fake)) as client:
+        with pytest.raises(ListenBrainzError, match="does not share the listens of “hidden”"):
+            await client.recent_listens("hidden")
+    assert len(fake.calls) == 1
+
+
+@settings_of_hypothesis(max_examples=60)
+@given(typed=st.text(max_size=80))
+@example(typed="..")
+@example(typed="a/../b?c=d#e%2F")
+async def test_any_typed_name_is_refused_or_asked_about_as_exactly_that_one_user(typed):
+    """Whatever is typed: a clear refusal without a call, or one call whose path names exactly
+    that user (one path segment, nothing added, nothing dropped)."""
+    fake = FakeListenBrainz()
+    async with running(fake), ListenBrainzClient(dataclasses.replace(FAST, attempts=1)) as client:
+        client.settings = dataclasses.replace(client.settings, api_url=fake.url)
+        try:
+            check_username(typed)
+        except BadUsername:
+            with pytest.raises(BadUsername):
+                await client.listen_count(typed)
+            assert fake.calls == []
+            return
+        with pytest.raises(UnknownListenBrainzUser) as caught:
+            await client.listen_count(typed)
+    assert caught.value.username == typed
+    assert len(fake.calls) == 1 and fake.calls[0].path == f"/1/user/{typed}/listen-count"
