@@ -18,7 +18,8 @@ from recommender.app.wording import linked_text, unlinked_text
 from recommender.errors import SoundalikeError
 
 from .. import render
-from ..messages import GENERIC_FAILURE, NO_MENTIONS
+from ..messages import GENERIC_FAILURE, NO_MENTIONS, send_ephemeral, slow_down_text
+from ..replies import member_cooldown_key
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -35,6 +36,10 @@ class ListeningCog(commands.Cog, name="Listening"):
     @link.command(name="listenbrainz", description="Link your public ListenBrainz account: /foryou uses your listens")
     @app_commands.describe(username="Your ListenBrainz username (listenbrainz.org/user/…)")
     async def link_listenbrainz(self, interaction: discord.Interaction, username: str) -> None:
+        wait = self.bot.cooldowns.retry_after(member_cooldown_key(interaction))  # each /link asks ListenBrainz
+        if wait > 0:
+            await send_ephemeral(interaction, slow_down_text(wait))
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             linked = await self.bot.app.link_listenbrainz(interaction.user.id, username)

@@ -271,9 +271,12 @@ class ListenBrainzClient:
         if ready <= now:
             return
         if ready > deadline:
-            raise ListenBrainzUnavailable(
-                f"ListenBrainz is busy (rate limited); try again in {_wait_words(ready - now)}."
+            why = (
+                "ListenBrainz is busy (rate limited)"
+                if self._blocked_until >= ready
+                else "Too many questions for ListenBrainz at once (one a second)"
             )
+            raise ListenBrainzUnavailable(f"{why}; try again in {_wait_words(ready - now)}.")
         await self._sleep(ready - now)
 
     def _note_rate_limit(self, headers: Any) -> None:
