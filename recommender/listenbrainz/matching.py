@@ -2,8 +2,10 @@
 resolver on (title, artist).
 
 A listen counts as matched only when the match is sure: the same ``recording_mbid`` (a column
-of the catalog's items, which a dataset imported from ListenBrainz dumps keeps), or a title the
-resolver takes without asking (``confident``) by the artist the listen names
+of the catalog's items, which a dataset imported from ListenBrainz dumps keeps); else the same
+title and artist as a catalog song, letter for letter but for case and spaces at the ends (a
+hash look-up, the most listened of equal songs: most listens carry their player's exact tags);
+else a title the resolver takes without asking (``confident``) by the artist the listen names
 (``artist_matched``). A "did you mean ...?" is never a match: a wrong song in someone's
 history would steer every suggestion after it.
 """
@@ -14,6 +16,8 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from recommender.dataset import Dataset
 from recommender.listenbrainz.client import Listen
@@ -49,6 +53,7 @@ class CatalogMatcher:
         self.resolver = resolver
         self._lock = threading.Lock()
         self._mbids: dict[str, int] | None = None
+        self._exact: tuple[np.ndarray, np.ndarray] | None = None  # sorted key hashes, their item indices
         self._pairs: OrderedDict[tuple[str, str], int | None] = OrderedDict()
 
     @property
@@ -66,27 +71,48 @@ class CatalogMatcher:
                 self._mbids = mapping
             return self._mbids
 
+    def _exact_index(self) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            if self._exact is None:
+                items = self.dataset.items
+                keys = _keys(items["title"], items["artist"])
+                hashes = np.fromiter((hash(key) for key in keys), dtype=np.int64, count=len(keys))
+                listeners = np.asarray(self.dataset.listeners, dtype=np.int64)
+                order = np.lexsort((-listeners, hashes))  # by hash, then most listened first
+                self._exact = (hashes[order], order)
+            return self._exact
+
+    def _by_exact_text(self, title: str, artist: str) -> int | None:
+        key = _key(title, artist)
+        hashes, order = self._exact_index()
+        wanted = hash(key)
+        start, end = np.searchsorted(hashes, wanted, "left"), np.searchsorted(hashes, wanted, "right")
+        for position in range(int(start), int(end)):
+            index = int(order[position])
+            if _key(self.dataset.title(index), self.dataset.artist(index)) == key:
+                return index
+        return None
+
     def _by_title(self, title: str, artist: str) -> int | None:
         key = (title, artist)
         with self._lock:
             if key in self._pairs:
                 self._pairs.move_to_end(key)
                 return self._pairs[key]
-        resolution = self.resolver.resolve(title, artist=artist)
-        best = resolution.best
-        found = (
-            best.item_index
-            if best is not None
-            and resolution.kind == "song"
-            and resolution.confident
-            and resolution.artist_matched is True
-            else None
-        )
+        found = self._by_exact_text(title, artist)
+        if found is None:
+            found = self._by_resolver(title, artist)
         with self._lock:
             self._pairs[key] = found
             while len(self._pairs) > REMEMBERED_PAIRS:
                 self._pairs.popitem(last=False)
         return found
+
+    def _by_resolver(self, title: str, artist: str) -> int | None:
+        resolution = self.resolver.resolve(title, artist=artist)
+        best = resolution.best
+        sure = resolution.kind == "song" and resolution.confident and resolution.artist_matched is True
+        return best.item_index if best is not None and sure else None
 
     def match(self, username: str, listens: Sequence[Listen]) -> MatchedListening:
         """The catalog songs of ``listens`` (newest first, as ListenBrainz gives them)."""
@@ -113,3 +139,14 @@ class CatalogMatcher:
             songs=tuple(str(item_ids[index]) for index in ordered),
             by_mbid=by_mbid,
         )
+
+
+def _key(title: str, artist: str) -> str:
+    return f"{str(title).strip().casefold()}\x1f{str(artist).strip().casefold()}"
+
+
+def _keys(titles, artists) -> list[str]:
+    """:func:`_key` of whole catalog columns, vectorised by pandas."""
+    folded_titles = titles.astype(str).str.strip().str.casefold()
+    folded_artists = artists.astype(str).str.strip().str.casefold()
+    return (folded_titles + "\x1f" + folded_artists).tolist()
