@@ -12,10 +12,12 @@ An account ListenBrainz cannot give is counted and skipped; the retrain goes on 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from recommender.config import Config
 from recommender.dataset import Dataset
@@ -26,6 +28,7 @@ from recommender.search.resolver import TitleResolver
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 SERVICE = "listenbrainz"
 Reporter = Callable[[str, float, str], None]
 
@@ -59,6 +62,17 @@ async def _read_all(config: Config, accounts: list[tuple[int, str]]) -> dict[int
     return got
 
 
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end: here, or on a thread of its own when an event loop is already
+    running in this one (a caller inside async code)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, work).result()
+
+
 def linked_listening(
     config: Config, dataset: Dataset, feedback_db: Path, report: Reporter | None = None
 ) -> tuple[list[tuple[str, str]], ListeningSummary]:
@@ -71,7 +85,7 @@ def linked_listening(
     if not accounts:
         return [], summary
     report("feedback", 0.06, f"reading the listens of {len(accounts)} linked ListenBrainz accounts")
-    listens = asyncio.run(_read_all(config, accounts))
+    listens = _run(_read_all(config, accounts))
     matcher = CatalogMatcher(dataset, TitleResolver.build(dataset))
     pairs: list[tuple[str, str]] = []
     for user_id, username in accounts:

@@ -13,7 +13,7 @@ from planted_data import ITEMS_PER_GENRE, write_config, write_planted_dataset
 from recommender.cli.main import main as cli_main
 from recommender.config import load_config
 from recommender.feedback.log import FeedbackLog
-from recommender.listenbrainz.training import linked_listening
+from recommender.listenbrainz.training import _run, linked_listening
 from recommender.retrain import retrain
 from recommender.store import ModelStore
 
@@ -84,3 +84,9 @@ async def test_a_retrain_learns_the_listens_weighted_like_a_like(env):
     manifest = ModelStore.for_dataset(config.models_dir, "planted").read_manifest(result["version"])
     assert manifest["training"]["users"] == dataset.n_users + 2
     assert manifest["feedback"]["listening"]["songs"] == 4
+
+
+async def test_reading_from_inside_a_running_event_loop_runs_on_a_thread_of_its_own():
+    # asyncio.run would refuse here ("cannot be called from a running event loop").
+    assert _run(asyncio.sleep(0, result="read")) == "read"
+    assert await asyncio.to_thread(_run, asyncio.sleep(0, result="plain")) == "plain"
