@@ -20,11 +20,12 @@ is left is not started, and the member is told when to try again instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,7 +215,7 @@ class ListenBrainzClient:
         backoff = FIRST_BACKOFF_SECONDS
         problem = "did not answer"
         for attempt in range(1, settings.attempts + 1):
-            async with self._turn:
+            async with self._my_turn(deadline):
                 await self._wait_for_turn(deadline)
                 left = deadline - self._clock()
                 if left <= 0:
@@ -260,6 +261,22 @@ class ListenBrainzClient:
                 await self._sleep(backoff)
                 backoff *= 2
         raise ListenBrainzUnavailable(f"ListenBrainz {problem}; try again in a few minutes.")
+
+    @contextlib.asynccontextmanager
+    async def _my_turn(self, deadline: float) -> AsyncIterator[None]:
+        """The one call at a time, waited for no longer than ``deadline`` (the questions ahead
+        may each take their own whole time)."""
+        try:
+            async with asyncio.timeout(max(0.0, deadline - self._clock())):
+                await self._turn.acquire()
+        except TimeoutError:
+            raise ListenBrainzUnavailable(
+                "Too many questions for ListenBrainz at once (one a second); try again in a minute."
+            ) from None
+        try:
+            yield
+        finally:
+            self._turn.release()
 
     async def _wait_for_turn(self, deadline: float) -> None:
         """Wait out the rate limit's window and the one-call-a-second rule, if it fits before

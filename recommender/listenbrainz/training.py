@@ -57,7 +57,8 @@ async def _read_all(config: Config, accounts: list[tuple[int, str]]) -> dict[int
             try:
                 got[user_id] = await client.recent_listens(username)
             except ListenBrainzError as error:
-                log.warning("retrain: the listens of a linked account could not be read: %s", error)
+                # The reason only: the username stays out of the log.
+                log.warning("retrain: the listens of a linked account could not be read (%s)", type(error).__name__)
                 got[user_id] = None
     return got
 

@@ -3,6 +3,7 @@ slow answers, unknown and empty users, and the bounds on every question."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
@@ -103,6 +104,19 @@ async def test_calls_are_at_least_min_interval_apart():
             await client.listen_count("rob")
     gaps = [later.at - earlier.at for earlier, later in zip(fake.calls, fake.calls[1:], strict=False)]
     assert len(gaps) == 2 and min(gaps) >= 0.3
+
+
+async def test_questions_queued_behind_others_give_up_at_their_own_deadline():
+    fake = FakeListenBrainz(users={"rob": []}, delay=0.4)
+    async with running(fake), ListenBrainzClient(settings(fake, total_seconds=0.6, timeout_seconds=0.5)) as client:
+        started = time.monotonic()
+        outcomes = await asyncio.gather(*(client.listen_count("rob") for _ in range(4)), return_exceptions=True)
+        took = time.monotonic() - started
+    assert outcomes[0] == 0
+    refused = [o for o in outcomes if isinstance(o, ListenBrainzUnavailable)]
+    assert refused and all("try again" in str(o) for o in refused)
+    assert took < 1.2  # not 4 x 0.4 s one after another
+    assert len(fake.calls) < 4
 
 
 async def test_a_5xx_is_tried_again_and_then_answers():
