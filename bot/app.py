@@ -35,6 +35,7 @@ EXTENSIONS = (
     "bot.cogs.blocks",
     "bot.cogs.stats",
     "bot.cogs.privacy",
+    "bot.cogs.listening",
 )
 
 # The bot never joins voice: discord.py's start-up warnings that voice libraries (PyNaCl,

@@ -30,9 +30,12 @@ from recommender.app.wording import (
     NO_MORE_SUGGESTIONS,
     NO_RECORD_OF_RATED_ANSWER,
     as_far_as_i_go,
+    linked_text,
+    plain,
     rating_text,
     rollback_text,
     thumb,
+    unlinked_text,
 )
 from recommender.config import Config
 from recommender.errors import SoundalikeError
@@ -73,7 +76,9 @@ Commands (as in Discord):
   /model                         the model answering now
   /model rollback                serve the previous model version again
   /stats                         answers, 👍/👎 per model version, most asked-for songs (console)
-  /forgetme                      erase the console's questions and ratings
+  /link listenbrainz NAME        use your public ListenBrainz listens in /foryou too
+  /unlink                        remove the linked ListenBrainz account
+  /forgetme                      erase the console's questions, ratings and linked account
   /help                          this list
   /quit                          leave (end of input does too)"""
 
@@ -167,6 +172,11 @@ class Console:
             await self.stats()
         elif command == "forgetme":
             await self.forget_me()
+        elif command == "link":
+            await self.link(rest)
+        elif command == "unlink":
+            removed = await self.app.unlink_listenbrainz(CONSOLE_USER_ID)
+            self.say(unlinked_text(removed.username if removed is not None else None, plain))
         else:
             self.say(f"Unknown command /{one_line(command)[:40]}; /help lists the commands.")
         return True
@@ -369,7 +379,16 @@ class Console:
     async def forget_me(self) -> None:
         erased = await self.app.forget(CONSOLE_USER_ID)
         self.last_query_id = self.last_answer = self.last_request = None
-        self.say(f"Erased {erased.questions} questions and {erased.ratings} ratings.")
+        unlinked = " and unlinked the ListenBrainz account" if erased.linked_accounts else ""
+        self.say(f"Erased {erased.questions} questions and {erased.ratings} ratings{unlinked}.")
+
+    async def link(self, text: str) -> None:
+        service, _, username = text.partition(" ")
+        if service.lower() != "listenbrainz":
+            self.say("Link what? /link listenbrainz NAME (ListenBrainz is the one service there is).")
+            return
+        linked = await self.app.link_listenbrainz(CONSOLE_USER_ID, username)
+        self.say(linked_text(linked.account.username, linked.listens, plain))
 
 
 async def read_line(stream: TextIO, prompt: str) -> str:

@@ -15,6 +15,7 @@ import math
 import os
 import tomllib
 import typing
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,29 @@ class BotConfig:
     retention_days: int = 365
 
 
+@dataclass(frozen=True)
+class ListenBrainzConfig:
+    """The ``[listenbrainz]`` section: members' own listening, read from ListenBrainz's public API."""
+
+    # The API root (the production one by default); tests point it at a fake on 127.0.0.1.
+    api_url: str = "https://api.listenbrainz.org"
+    # A contact (URL or e-mail) for the User-Agent ListenBrainz asks every client to send.
+    contact: str = ""
+    # How many of a member's most recent listens /foryou reads (ListenBrainz answers at most 1,000).
+    listens: int = 100
+    # How long fetched listens are kept in memory (never on disk) before they are read again.
+    cache_seconds: float = 600.0
+    # Seconds one request may take, and all tries of one question together.
+    timeout_seconds: float = 5.0
+    total_seconds: float = 12.0
+    # Tries of one request (a 429, a 5xx or a timeout is tried again, within total_seconds).
+    attempts: int = 3
+    # ListenBrainz asks each client for at most one call per second.
+    min_interval_seconds: float = 1.0
+    # Servers whose linked members' listens become training rows at /retrain (opt-in per server).
+    train_from_linked: list[int] = field(default_factory=list)
+
+
 # Allowed values for string keys that are really enumerations.
 CHOICES = {
     ("training", "algorithm"): set(ALGORITHMS),
@@ -189,6 +213,13 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("bot", "feedback_weight"): (1e-9, 1e6),
     ("bot", "promotion_tolerance"): (0, 1),
     ("bot", "retention_days"): (0, 36_500),  # 100 years; 0 keeps everything
+    ("listenbrainz", "listens"): (1, 1000),  # MAX_ITEMS_PER_GET of ListenBrainz's API
+    ("listenbrainz", "cache_seconds"): (0, 86_400),
+    ("listenbrainz", "timeout_seconds"): (0.01, 120),
+    ("listenbrainz", "total_seconds"): (0.01, 600),
+    ("listenbrainz", "attempts"): (1, 10),
+    ("listenbrainz", "min_interval_seconds"): (0, 60),
+    ("listenbrainz", "train_from_linked"): (1, DISCORD_SNOWFLAKE_MAX),
 }
 # Keys that were merged into another: (old section, old key) -> (new section, new key).
 RENAMED = {
@@ -203,6 +234,7 @@ class Config:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
     bot: BotConfig = field(default_factory=BotConfig)
+    listenbrainz: ListenBrainzConfig = field(default_factory=ListenBrainzConfig)
     # Folder that relative paths in the config are resolved against.
     base_dir: Path = PROJECT_ROOT
 
@@ -361,6 +393,27 @@ def _check_together(config: Config) -> None:
             f"[serving] default_count {serving.default_count} is above [bot] max_results "
             f"{bot.max_results}: answers could not hold it"
         )
+    listenbrainz = config.listenbrainz
+    problem = api_url_problem(listenbrainz.api_url)
+    if problem:
+        raise ConfigError(f"[listenbrainz] api_url {listenbrainz.api_url!r}: {problem}")
+    if listenbrainz.timeout_seconds > listenbrainz.total_seconds:
+        raise ConfigError(
+            f"[listenbrainz] timeout_seconds {listenbrainz.timeout_seconds:g} is above total_seconds "
+            f"{listenbrainz.total_seconds:g}: one request could never take its own time"
+        )
+
+
+def api_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an API root (an http(s) URL with a host, no query), or None."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https"):
+        return "it must start with https:// (or http:// for a server on this machine)"
+    if not parsed.hostname:
+        return "it names no host"
+    if parsed.query or parsed.fragment:
+        return "it must not hold a query or a fragment"
+    return None
 
 
 def _read_toml(path: Path) -> dict:

@@ -21,7 +21,7 @@ costs well under a millisecond beyond the model's own call.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -429,14 +429,19 @@ def explain_for_you(
     picked: list[tuple[int, float]],
     history: Sequence[int],
     contributions: Callable[[Sequence[int], int], np.ndarray],
+    played: Collection[int] = frozenset(),
 ) -> list[Suggestion]:
-    """Suggestions for a member's own history: each names the liked songs that led to it."""
+    """Suggestions for a member's own history: each names the liked (or, for ``played``,
+    listened) songs that led to it."""
     suggestions = []
     for index, score in picked:
         weights = np.asarray(contributions(history, index), dtype=np.float64)
         order = [i for i in np.argsort(-weights, kind="stable") if weights[i] > 0][:2] or [int(np.argmax(weights))]
         because = tuple(int(history[i]) for i in order)
-        reason = "Because you liked " + " and ".join(dataset.title(i) for i in because)
+        liked = [dataset.title(i) for i in because if i not in played]
+        heard = [dataset.title(i) for i in because if i in played]
+        parts = [verb + " and ".join(titles) for verb, titles in (("liked ", liked), ("played ", heard)) if titles]
+        reason = "Because you " + " and ".join(parts)
         suggestions.append(_suggestion(dataset, index, score, reason, because))
     return suggestions
 

@@ -39,6 +39,7 @@ from recommender.evaluation.metrics import primary_metric
 from recommender.evaluation.protocols import evaluate
 from recommender.feedback.backends import location_of, shown_url
 from recommender.feedback.offline import read_positive_feedback
+from recommender.listenbrainz.training import ListeningSummary, linked_listening
 from recommender.store import ModelStore, pid_alive
 from recommender.training import dataset_fields, fit
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = ".retrain.lock"
 FeedbackReader = Callable[[Path | str], Iterable[tuple[str, str]]]
+ListeningReader = Callable[..., tuple[list[tuple[str, str]], ListeningSummary]]
 Reporter = Callable[[str, float, str], None]
 
 
@@ -184,8 +186,13 @@ def retrain(
     params_from: str = "current",
     read_feedback: FeedbackReader | None = None,
     report: Reporter | None = None,
+    read_listening: ListeningReader | None = None,
 ) -> dict:
     """Train a candidate on dataset + feedback; promote it only if it is not worse.
+
+    Feedback is the members' 👍 and, for servers listed in ``[listenbrainz]
+    train_from_linked``, the catalog songs of their linked ListenBrainz accounts' recent
+    listens, weighted like a 👍 (:mod:`recommender.listenbrainz.training`).
 
     Returns the final report (the ``done`` object without its ``stage``/``progress``).
     """
@@ -207,25 +214,43 @@ def retrain(
             params = TrainParams.from_dict(current_manifest.get("parameters", {}))
         log.info("reading feedback from %s", shown_db)
         report("feedback", 0.05, "reading the members' 👍 from the feedback log")
-        feedback = feedback_rows(dataset, (read_feedback or default_feedback_reader)(feedback_db), weight)
-        report("feedback", 0.08, _feedback_line(feedback))
+        liked = list((read_feedback or default_feedback_reader)(feedback_db))
+        listened, listening = (read_listening or linked_listening)(config, dataset, feedback_db, report)
+        feedback = feedback_rows(dataset, [*liked, *listened], weight)
+        report("feedback", 0.08, _feedback_line(feedback, played=bool(listened)) + _listening_line(listening))
         comparison = _compare(config, dataset, params, protocol, current, feedback, tolerance, report)
-        outcome = {"reason": comparison.reason, "metrics": comparison.metrics, "feedback": feedback.summary()}
+        outcome = {
+            "reason": comparison.reason,
+            "metrics": comparison.metrics,
+            "feedback": feedback.summary(),
+            "listening": listening.to_dict(),
+        }
         if not comparison.promote:
             report("decide", 0.6, comparison.reason)
             return {"promoted": False, "version": current, **outcome}
         report("decide", 0.6, "promoting: " + comparison.reason)
         manifest = {
-            "feedback": {**feedback.summary(), "database": shown_db},
+            "feedback": {**feedback.summary(), "database": shown_db, "listening": listening.to_dict()},
             "retrain": {"compared_with": current, "tolerance": tolerance, "reason": comparison.reason},
         }
         version = _train_and_publish(config, store, dataset, params, feedback, comparison, manifest, report)
         return {"promoted": True, "version": version, **outcome}
 
 
-def _feedback_line(feedback: FeedbackRows) -> str:
+def _feedback_line(feedback: FeedbackRows, *, played: bool = False) -> str:
     unknown = f", {feedback.unknown_items} not in the catalog" if feedback.unknown_items else ""
-    return f"{feedback.likes} liked songs from {feedback.members} members (weight {feedback.weight:g} each{unknown})"
+    what = "songs liked or played" if played else "liked songs"
+    return f"{feedback.likes} {what} from {feedback.members} members (weight {feedback.weight:g} each{unknown})"
+
+
+def _listening_line(listening: ListeningSummary) -> str:
+    if not listening.members:
+        return ""
+    unavailable = f", {listening.unavailable} could not be read" if listening.unavailable else ""
+    return (
+        f"; with {listening.matched} of {listening.listens} listens of {listening.members} linked ListenBrainz "
+        f"accounts matched ({listening.songs} member-song pairs{unavailable})"
+    )
 
 
 def _compare(

@@ -70,6 +70,18 @@ def no_match_note(dataset) -> str | None:
     )
 
 
+def not_enough_history_text(liked: int, played: int, *, linked: bool = False) -> str:
+    """Why /foryou cannot answer yet, and how to start."""
+    text = f"You have liked {liked} suggestion{'s' if liked != 1 else ''} so far"
+    if linked:
+        songs = f"{played} other song{'s' if played != 1 else ''}"
+        text += f", and {songs} you played on ListenBrainz {'is' if played == 1 else 'are'} in the catalog"
+    return (
+        text + f"; /foryou needs at least {MIN_LIKES_FOR_YOU}{' songs' if linked else ''}. Ask /soundalike for a "
+        "song you love and rate the suggestions with the 👍 buttons."
+    )
+
+
 class NoListeningData(SoundalikeError):
     """The song is in the catalog but nobody in the data has played it."""
 
@@ -346,15 +358,18 @@ class SoundalikeService:
         novelty: str | None = None,
         per_artist_cap: int | None = None,
         exclude_ids: Iterable[str] = (),
+        played_ids: Sequence[str] = (),
     ) -> Answer:
-        """A playlist from a member's liked songs, folded into the current model on the fly."""
-        history = list(dict.fromkeys(self._indices(liked_ids)))
+        """A playlist from a member's liked songs, folded into the current model on the fly.
+
+        ``played_ids``: catalog songs of the member's own listening (a linked ListenBrainz
+        account); each weighs like a 👍, and reasons say "played" for them.
+        """
+        liked = list(dict.fromkeys(self._indices(liked_ids)))
+        played = [index for index in dict.fromkeys(self._indices(played_ids)) if index not in set(liked)]
+        history = liked + played
         if len(history) < MIN_LIKES_FOR_YOU:
-            raise NotEnoughHistory(
-                f"You have liked {len(history)} suggestion{'s' if len(history) != 1 else ''} so far; "
-                f"/foryou needs at least {MIN_LIKES_FOR_YOU}. Ask /soundalike for a song you love and rate "
-                "the suggestions with the 👍 buttons."
-            )
+            raise NotEnoughHistory(not_enough_history_text(len(liked), len(played), linked=bool(played_ids)))
         model = self.model
         options = self._options(count, offset, novelty, per_artist_cap, model=model, for_you=True)
         indices, scores = model.score_for_history(
@@ -372,7 +387,7 @@ class SoundalikeService:
         )
         return Answer(
             seeds=[],
-            suggestions=explain_for_you(self.dataset, page.picked, history, model.contributions),
+            suggestions=explain_for_you(self.dataset, page.picked, history, model.contributions, played=set(played)),
             model_version=model.version,
             dataset=self.dataset.name,
             offset=offset,

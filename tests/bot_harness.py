@@ -72,6 +72,7 @@ class BotWorld:
     async def stop(self) -> None:
         if self.bot is not None:
             await self.bot.close()
+            await self.bot.app.close()  # its ListenBrainz client
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._task, WAIT)

@@ -39,13 +39,14 @@ from recommender.app.answers import (
     tidy,
 )
 from recommender.app.limits import ComputePool
+from recommender.app.listening import Linked, Listening, MemberListening
 from recommender.app.policy import exclusions_for
 from recommender.app.retrainer import ProgressCallback, Retrainer, RetrainOutcome
 from recommender.config import Config
 from recommender.errors import SoundalikeError
-from recommender.feedback.log import FeedbackDay, FeedbackLog, VersionStats
+from recommender.feedback.log import FeedbackDay, FeedbackLog, LinkedAccount, VersionStats
 from recommender.results import Answer, Candidate
-from recommender.service import SoundalikeService
+from recommender.service import NotEnoughHistory, SoundalikeService, not_enough_history_text
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Erased:
 
     questions: int
     ratings: int
+    linked_accounts: int = 0  # the ListenBrainz link, if any
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,19 @@ class Soundalike:
         feedback_log: FeedbackLog,
         pool: ComputePool,
         retrainer: Retrainer,
+        listening: MemberListening | None = None,
     ):
         self.config = config
         self.service = service
         self.feedback_log = feedback_log
         self.pool = pool
         self.retrainer = retrainer
+        # Members' linked ListenBrainz accounts (its client makes no call until one is linked).
+        self.listening = listening or MemberListening(config, service, feedback_log, pool)
+
+    async def close(self) -> None:
+        """Close what the application opened beyond the log and the pool (the ListenBrainz client)."""
+        await self.listening.close()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -156,7 +165,11 @@ class Soundalike:
         pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue, **sizes)
         try:
             async with FeedbackLog.open(config.database_location) as feedback_log:
-                yield cls(config, service, feedback_log, pool, retrainer or Retrainer(config, config_path=config_path))
+                app = cls(config, service, feedback_log, pool, retrainer or Retrainer(config, config_path=config_path))
+                try:
+                    yield app
+                finally:
+                    await app.close()
         finally:
             pool.close()
 
@@ -224,8 +237,42 @@ class Soundalike:
         if request.command == "mix":
             return await self.pool.run(pool_key, service.mix, list(request.seeds), **options)
         if request.command == "foryou":
-            return await self.pool.run(pool_key, service.for_you, list(policy.liked), **options)
+            return await self._for_you(list(policy.liked), member, pool_key, options)
         raise ValueError(f"unknown command {request.command!r}")
+
+    async def _for_you(self, liked: list[str], member: Member, pool_key: Hashable | None, options: dict) -> Answer:
+        """/foryou: the member's 👍 in this server and, when they linked ListenBrainz, the
+        catalog songs of their recent listens; the answer says how many listens matched."""
+        listening = await self.listening.for_member(member.user_id, pool_key=pool_key)
+        played = list(listening.songs) if listening is not None else []
+        extra = {"played_ids": played} if listening is not None else {}
+        try:
+            answer = await self.pool.run(pool_key, self.service.for_you, liked, **options, **extra)
+        except NotEnoughHistory as error:
+            if listening is None:
+                raise
+            others = len(set(played) - set(liked))
+            text = not_enough_history_text(len(set(liked)), others, linked=True) + " " + listening.note()
+            raise NotEnoughHistory(text) from error
+        if listening is None:
+            return answer
+        return dataclasses.replace(answer, notes=[listening.note(), *answer.notes])
+
+    # -- members' own listening ----------------------------------------------------------
+    async def link_listenbrainz(self, user_id: int, username: str) -> Linked:
+        """/link listenbrainz NAME: checked on ListenBrainz, then kept (username and when)."""
+        return await self.listening.link(user_id, username)
+
+    async def unlink_listenbrainz(self, user_id: int) -> LinkedAccount | None:
+        """/unlink: the link removed (None: there was none); listens held in memory go too."""
+        return await self.listening.unlink(user_id)
+
+    async def linked_listenbrainz(self, user_id: int) -> LinkedAccount | None:
+        return await self.listening.linked(user_id)
+
+    async def listening_of(self, user_id: int, *, pool_key: Hashable | None = None) -> Listening | None:
+        """The member's matched ListenBrainz listens (None: nothing linked)."""
+        return await self.listening.for_member(user_id, pool_key=pool_key)
 
     async def log_answer(
         self,
@@ -383,8 +430,11 @@ class Soundalike:
 
     async def forget(self, user_id: int) -> Erased:
         """/forgetme: everything the log holds about a member."""
+        linked = await self.listening.linked(user_id)
         counts = await self.feedback_log.forget_user(user_id)
-        return Erased(counts.get("queries", 0), counts.get("feedback", 0))
+        if linked is not None:
+            self.listening.forget_listens(linked.username)
+        return Erased(counts.get("queries", 0), counts.get("feedback", 0), counts.get("linked_accounts", 0))
 
     async def expire_old_questions(self) -> Erased:
         """The README's retention promise: questions older than [bot] retention_days go, with

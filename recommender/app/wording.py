@@ -190,3 +190,29 @@ def metrics_lines(metrics: Mapping[str, object], quote: Quote = plain) -> list[s
     if protocol is not None:
         lines.append(f"{quote(protocol, 40)} protocol, seed {quote(metrics.get('seed', '?'), 20)}")
     return lines
+
+
+# -- linked ListenBrainz accounts (/link listenbrainz, /unlink) ------------------------------
+USERNAME_SHOWN = 64
+
+
+def linked_text(username: str, listens: int, quote: Quote) -> str:
+    """A link made: what it does, and what is kept."""
+    name = quote(username, USERNAME_SHOWN)
+    held = f"{listens:,} public listen{'s' if listens != 1 else ''}"
+    text = f"Linked ListenBrainz account {name} ({held}). "
+    if listens == 0:
+        text += "It has no listens yet, so /foryou will use only your 👍 until it has some. "
+    else:
+        text += "/foryou now also uses your recent listens. "
+    return text + (
+        "I keep only the username and when you linked it; listens are read when you ask, "
+        "never stored. /unlink removes the link."
+    )
+
+
+def unlinked_text(username: str | None, quote: Quote) -> str:
+    """/unlink: what was removed, or that nothing was linked."""
+    if username is None:
+        return "You have no ListenBrainz account linked."
+    return f"Unlinked ListenBrainz account {quote(username, USERNAME_SHOWN)}; /foryou uses only your 👍 again."

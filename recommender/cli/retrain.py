@@ -78,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "retrain",
         help="train on the dataset plus the bot's 👍 feedback; promote only if not worse",
         description="Each member's 👍 songs become one extra listener (play count = feedback weight; "
-        "👎 never counts). The candidate and the current model's configuration are scored with the "
+        "👎 never counts); in servers listed in [listenbrainz] train_from_linked, so do the catalog songs "
+        "of members' linked ListenBrainz listens, weighted like a 👍. The candidate and the current "
+        "model's configuration are scored with the "
         "same protocol, split and seed; the candidate becomes current unless its figure drops by "
         "more than the tolerance.",
     )

@@ -139,6 +139,14 @@ class TopQuery(NamedTuple):
     times: int
 
 
+class LinkedAccount(NamedTuple):
+    """A member's account elsewhere, as the log keeps it: nothing but the name and when."""
+
+    service: str  # "listenbrainz"
+    username: str
+    linked_at: str  # the log's timestamp (UTC, ISO 8601)
+
+
 class FeedbackDay(NamedTuple):
     day: str  # YYYY-MM-DD (UTC)
     model_version: str | None
@@ -430,6 +438,29 @@ class FeedbackLog:
             suggestions=tuple(LoggedSuggestion(*suggestion) for suggestion in suggestions),
         )
 
+    # -- linked accounts -----------------------------------------------------------------
+
+    async def link_account(self, user_id: int, service: str, username: str) -> LinkedAccount:
+        """Link (or re-link) the member's account on ``service``; only the username and the
+        time are kept. Returns what is now stored."""
+        at = _timestamp(self._clock())
+        async with self._write("link an account") as db:
+            await db.execute(queries.UPSERT_LINK, (user_id, service, username, at))
+        return LinkedAccount(service, username, at)
+
+    async def unlink_account(self, user_id: int, service: str) -> LinkedAccount | None:
+        """Remove the member's link to ``service``; returns the link removed, None if none was."""
+        async with self._write("unlink an account") as db:
+            found = await db.fetch(queries.SELECT_LINK, (user_id, service))
+            if not found:
+                return None
+            await db.execute(queries.DELETE_LINK, (user_id, service))
+        return LinkedAccount(service, found[0]["username"], found[0]["linked_at"])
+
+    async def linked_account(self, user_id: int, service: str) -> LinkedAccount | None:
+        rows = await self._fetch(queries.SELECT_LINK, (user_id, service))
+        return LinkedAccount(service, rows[0]["username"], rows[0]["linked_at"]) if rows else None
+
     # -- privacy -------------------------------------------------------------------------
 
     async def forget_user(self, user_id: int) -> dict[str, int]:
@@ -437,8 +468,8 @@ class FeedbackLog:
 
         Deletes their queries with the suggestions shown for them, every rating on those
         answers (a rating of an answer that no longer exists means nothing), and their own
-        ratings everywhere. Blocks they made stay (they are the guild's decision) but no longer
-        name them. Returns how many rows each step touched.
+        ratings everywhere, and their linked accounts. Blocks they made stay (they are the
+        guild's decision) but no longer name them. Returns how many rows each step touched.
         """
         async with self._write("forget a member") as db:
             counts = {}
@@ -448,6 +479,7 @@ class FeedbackLog:
                 ("suggestions", queries.FORGET_SUGGESTIONS),
                 ("queries", queries.FORGET_QUERIES),
                 ("blocks_unnamed", queries.FORGET_BLOCKER),
+                ("linked_accounts", queries.FORGET_LINKS),
             ):
                 counts[name] = await db.execute(statement, (user_id,))
         # Leave no readable copy of the erased rows (SQLite: checkpoint the WAL into the file,

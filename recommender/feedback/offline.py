@@ -17,7 +17,7 @@ from typing import Any
 from recommender.feedback.backends import Row, is_postgres_url
 from recommender.feedback.errors import LogReadError
 from recommender.feedback.log import VersionStats
-from recommender.feedback.queries import ALL_SONG_VERDICTS, ALL_VERSION_STATS
+from recommender.feedback.queries import ALL_SONG_VERDICTS, ALL_VERSION_STATS, SELECT_GUILD_MEMBERS, SELECT_LINKS
 from recommender.feedback.schema import BUSY_TIMEOUT_SECONDS, CURRENT_SCHEMA_VERSION, PRAGMA_USER_VERSION, explain
 
 
@@ -39,6 +39,18 @@ def read_positive_feedback(db_path: str | Path) -> list[tuple[str, str]]:
     """
     rows = _read_only_rows(db_path, ALL_SONG_VERDICTS, {"value": 1})
     return sorted((member_key(row["user_id"]), row["item_id"]) for row in rows)
+
+
+def read_linked_accounts(db_path: str | Path, service: str, guild_ids: list[int]) -> list[tuple[int, str]]:
+    """``(user_id, username)`` of members linked to ``service`` who asked something in one of
+    ``guild_ids`` (the servers that opted in); empty when the log does not exist yet."""
+    if not guild_ids:
+        return []
+    members: set[int] = set()
+    for guild_id in guild_ids:
+        members.update(row["user_id"] for row in _read_only_rows(db_path, SELECT_GUILD_MEMBERS, (guild_id,)))
+    links = _read_only_rows(db_path, SELECT_LINKS, (service,))
+    return [(row["user_id"], row["username"]) for row in links if row["user_id"] in members]
 
 
 def online_rates(db_path: str | Path) -> dict[str, dict[str, float | int]]:
@@ -85,7 +97,7 @@ def _open_read_only(db_path: str | Path) -> sqlite3.Connection | None:
     return connection
 
 
-def _read_only_rows(db_path: str | Path, sql: str, params: dict[str, Any]) -> list[Row]:
+def _read_only_rows(db_path: str | Path, sql: str, params: dict[str, Any] | tuple[Any, ...]) -> list[Row]:
     if is_postgres_url(db_path):
         from recommender.feedback.backends.postgres import read_rows
 

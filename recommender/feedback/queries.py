@@ -61,6 +61,18 @@ FORGET_FEEDBACK_ON_ANSWERS = "DELETE FROM feedback WHERE query_id IN (SELECT id 
 FORGET_SUGGESTIONS = "DELETE FROM suggestions WHERE query_id IN (SELECT id FROM queries WHERE user_id = ?)"
 FORGET_QUERIES = "DELETE FROM queries WHERE user_id = ?"
 FORGET_BLOCKER = "UPDATE blocks SET blocked_by = NULL WHERE blocked_by = ?"
+FORGET_LINKS = "DELETE FROM linked_accounts WHERE user_id = ?"
+
+# Linked accounts (one per member and service); portable SQL (SQLite and PostgreSQL alike).
+UPSERT_LINK = """
+INSERT INTO linked_accounts (user_id, service, username, linked_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (user_id, service) DO UPDATE SET username = excluded.username, linked_at = excluded.linked_at
+"""
+DELETE_LINK = "DELETE FROM linked_accounts WHERE user_id = ? AND service = ?"
+SELECT_LINK = "SELECT username, linked_at FROM linked_accounts WHERE user_id = ? AND service = ?"
+SELECT_LINKS = "SELECT user_id, username FROM linked_accounts WHERE service = ? ORDER BY user_id"
+# Members who asked something in a server (the retrain's opt-in is per server).
+SELECT_GUILD_MEMBERS = "SELECT DISTINCT user_id FROM queries WHERE guild_id = ?"
 
 EXPIRE_FEEDBACK = "DELETE FROM feedback WHERE query_id IN (SELECT id FROM queries WHERE created_at < ?)"
 EXPIRE_SUGGESTIONS = "DELETE FROM suggestions WHERE query_id IN (SELECT id FROM queries WHERE created_at < ?)"

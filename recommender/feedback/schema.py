@@ -214,9 +214,26 @@ POSTGRES_V2 = (
     """,
 )
 
+# Members' linked accounts elsewhere (ListenBrainz): the account's username and when it was
+# linked, nothing else. Standard SQL, valid as written on SQLite and PostgreSQL (BIGINT holds
+# a Discord snowflake in both); only the version stamp after it is SQLite's own.
+LINKED_ACCOUNTS_DDL = (
+    """
+    CREATE TABLE linked_accounts (
+        user_id BIGINT NOT NULL,
+        service TEXT NOT NULL,
+        username TEXT NOT NULL,
+        linked_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, service)
+    )
+    """,
+)
+SCHEMA_V3 = (*LINKED_ACCOUNTS_DDL, "PRAGMA user_version = 3")
+
 MIGRATIONS = (
     Migration(1, "queries, suggestions shown, feedback", SCHEMA_V1, POSTGRES_V1),
     Migration(2, "retractions, per-guild blocks, lookup indexes, current_feedback view", SCHEMA_V2, POSTGRES_V2),
+    Migration(3, "members' linked accounts (ListenBrainz username and when linked)", SCHEMA_V3),
 )
 CURRENT_SCHEMA_VERSION = MIGRATIONS[-1].version
 

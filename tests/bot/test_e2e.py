@@ -23,6 +23,7 @@ pytestmark = pytest.mark.asyncio
 
 THUMBS_UP, THUMBS_DOWN = "👍", "👎"
 ALL_COMMANDS = {"soundalike", "mix", "foryou", "retrain", "model", "block", "unblock", "stats", "forgetme"}
+ALL_COMMANDS |= {"link", "unlink"}  # /link listenbrainz, /unlink: a member's own listening
 
 
 @pytest.fixture

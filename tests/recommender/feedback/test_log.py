@@ -554,6 +554,7 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(log, d
         "suggestions": 2,
         "queries": 1,
         "blocks_unnamed": 1,
+        "linked_accounts": 0,
     }
     after = table_rows(db_path)
     assert after["queries"] == [row for row in before["queries"] if row[0] != alice_query]
