@@ -121,6 +121,10 @@ class SoundalikeBot(commands.Bot):
             return
         if erased.questions:
             log.info("erased %d questions older than %d days (%d ratings)", erased.questions, days, erased.ratings)
+        try:
+            await self.app.feedback_log.forget_past_turns()  # cooldowns that are over decide nothing
+        except FeedbackLogError as error:
+            log.warning("could not drop members' past turns: %s", error)
 
     async def close(self) -> None:
         self.expire_old_questions.cancel()

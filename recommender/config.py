@@ -137,7 +137,7 @@ class BotConfig:
     max_results: int = 10
     cooldown_seconds: float = 3.0
     per_guild_concurrency: int = 4
-    max_queue: int = 64
+    max_queue: int = 2000
     feedback_weight: float = 5.0
     promotion_tolerance: float = 0.005
     database: str = "data/soundalike.sqlite3"

@@ -177,6 +177,17 @@ class Soundalike:
         """What to add when nothing matches well (on the demo data: what they know)."""
         return self.service.no_match_note()
 
+    async def claim_turn(self, member: Member, seconds: float) -> float:
+        """The member's cooldown, shared by every bot process on the log: 0.0 when their turn
+        is taken now (the next comes ``seconds`` later), else the seconds until it may be."""
+        if seconds <= 0:
+            return 0.0
+        return await self.feedback_log.claim_turn(member.guild_id, member.user_id, seconds)
+
+    async def give_back_turn(self, member: Member) -> None:
+        """The member's request was refused as busy: they may ask again at once."""
+        await self.feedback_log.give_back_turn(member.guild_id, member.user_id)
+
     def check_busy(self, pool_key: Hashable | None) -> None:
         """Raise Busy if work for ``pool_key`` would be refused right now."""
         self.pool.check(pool_key)

@@ -493,6 +493,7 @@ class FeedbackLog:
                 ("suggestions", queries.FORGET_SUGGESTIONS),
                 ("queries", queries.FORGET_QUERIES),
                 ("blocks_unnamed", queries.FORGET_BLOCKER),
+                ("turns", queries.FORGET_TURNS),
             ):
                 cursor = await db.execute(statement, (user_id,))
                 counts[name] = cursor.rowcount
@@ -525,6 +526,36 @@ class FeedbackLog:
                 cursor = await db.execute(statement, (cutoff,))
                 counts[name] = cursor.rowcount
         return counts
+
+    # -- members' turns (the cooldown shared by every bot process on this log) ------------
+
+    async def claim_turn(self, guild_id: int, user_id: int, seconds: float) -> float:
+        """Take the member's turn in this guild for ``seconds``: 0.0 when taken (their next
+        turn comes ``seconds`` from now), else the seconds until their current turn is over.
+
+        One statement decides, so of two processes claiming at once exactly one wins.
+        """
+        now = self._clock().timestamp()
+        allowed_at = now + seconds
+        async with self._write("claim a member's turn") as db:
+            cursor = await db.execute(queries.CLAIM_TURN, (guild_id, user_id, allowed_at, now))
+            if cursor.rowcount > 0:
+                return 0.0
+            rows = list(await db.execute_fetchall(queries.SELECT_TURN, (guild_id, user_id)))
+        return max(0.0, float(rows[0][0]) - now) if rows else 0.0
+
+    async def give_back_turn(self, guild_id: int, user_id: int) -> bool:
+        """Undo the member's running turn (their request was refused as busy), so that they
+        may ask again at once. True if one was given back."""
+        async with self._write("give a member's turn back") as db:
+            cursor = await db.execute(queries.GIVE_BACK_TURN, (guild_id, user_id, self._clock().timestamp()))
+        return cursor.rowcount > 0
+
+    async def forget_past_turns(self) -> int:
+        """Drop turns that are over (they decide nothing any more); how many went."""
+        async with self._write("drop past turns") as db:
+            cursor = await db.execute(queries.EXPIRE_TURNS, (self._clock().timestamp(),))
+        return cursor.rowcount
 
 
 class _Rating(NamedTuple):

@@ -121,9 +121,26 @@ SCHEMA_V2 = (
     "PRAGMA user_version = 2",
 )
 
+# Members' turns, shared by every bot process on the log: when a member may next ask in a
+# server (the cooldown), as seconds since the Unix epoch. Standard SQL only (valid on SQLite
+# and PostgreSQL alike): BIGINT ids, DOUBLE PRECISION times.
+MEMBER_TURNS = (
+    """
+    CREATE TABLE member_turns (
+        guild_id BIGINT NOT NULL,
+        user_id BIGINT NOT NULL,
+        allowed_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    )
+    """,
+    "CREATE INDEX member_turns_by_time ON member_turns(allowed_at)",
+)
+SCHEMA_V3 = (*MEMBER_TURNS, "PRAGMA user_version = 3")
+
 MIGRATIONS = (
     Migration(1, "queries, suggestions shown, feedback", SCHEMA_V1),
     Migration(2, "retractions, per-guild blocks, lookup indexes, current_feedback view", SCHEMA_V2),
+    Migration(3, "members' turns (cooldowns shared by every bot process)", SCHEMA_V3),
 )
 CURRENT_SCHEMA_VERSION = MIGRATIONS[-1].version
 
