@@ -133,3 +133,12 @@ class SoundalikeBot(commands.Bot):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("logged in as %s (id %d) in %d servers", self.user, self.user.id, len(self.guilds))
+
+
+class ShardedSoundalikeBot(SoundalikeBot, commands.AutoShardedBot):
+    """The same bot over some shards of Discord's gateway, in one process (discord.py's
+    ``AutoShardedBot``): pass ``shard_ids`` and ``shard_count`` (see :mod:`bot.shards`).
+    Each shard is its own connection; Discord sends a server's events to its shard only."""
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.info("shard %d of %s is ready", shard_id, self.shard_count)
