@@ -56,6 +56,7 @@ def _claim_in_a_process(path: str, start, results) -> None:
 
 def test_of_processes_claiming_at_once_exactly_one_gets_the_turn(db_path: Path):
     """Four processes on one log file, each asking for the same member's turn at the same moment."""
+
     async def make() -> None:
         async with FeedbackLog.open(db_path):
             pass
