@@ -125,6 +125,9 @@ class ServingConfig:
     novelty: str = "balanced"
     per_artist_cap: int = 2
     index: str = "auto"
+    # Seconds between looks at the model store's `current` pointer: a model published by
+    # another process (a /retrain elsewhere, the command line) is served within this; 0: never.
+    watch_model_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("serving", "min_listeners"): (0, 10**9),
     ("serving", "default_count"): (1, 25),
     ("serving", "per_artist_cap"): (0, 25),
+    ("serving", "watch_model_seconds"): (0, 3600),
     ("bot", "dev_guild_ids"): (1, DISCORD_SNOWFLAKE_MAX),
     ("bot", "admin_role_ids"): (1, DISCORD_SNOWFLAKE_MAX),
     ("bot", "admin_user_ids"): (1, DISCORD_SNOWFLAKE_MAX),

@@ -41,6 +41,7 @@ from recommender.app.answers import (
 from recommender.app.limits import ComputePool
 from recommender.app.policy import exclusions_for
 from recommender.app.retrainer import ProgressCallback, Retrainer, RetrainOutcome
+from recommender.app.swap import ModelWatcher
 from recommender.config import Config
 from recommender.errors import SoundalikeError
 from recommender.feedback.log import FeedbackDay, FeedbackLog, VersionStats
@@ -148,16 +149,25 @@ class Soundalike:
         workers: int | None = None,
     ) -> AsyncIterator[Soundalike]:
         """Open the service (unless one is given), the feedback log and the compute pool
-        (``workers`` threads; default: the pool's); all are closed when the block ends."""
+        (``workers`` threads; default: the pool's), and watch the model store for models other
+        processes publish ([serving] watch_model_seconds); all are closed when the block ends."""
         if service is None:
             service = await asyncio.to_thread(SoundalikeService.open, config)
         settings = config.bot
         sizes = {"workers": workers} if workers is not None else {}
         pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue, **sizes)
+        watching: asyncio.Task | None = None
+        interval = config.serving.watch_model_seconds
+        if interval > 0:  # serve what any process publishes (recommender.app.swap)
+            watching = asyncio.create_task(ModelWatcher(service, interval).run(), name="soundalike-model-watcher")
         try:
             async with FeedbackLog.open(config.database_path) as feedback_log:
                 yield cls(config, service, feedback_log, pool, retrainer or Retrainer(config, config_path=config_path))
         finally:
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
             pool.close()
 
     # -- the catalog ---------------------------------------------------------------------
