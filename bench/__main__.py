@@ -38,7 +38,9 @@ ALL_STEPS = [
     "resolver",
     "ann",
 ]
-EXTRA_STEPS = ["ann-compare"]  # run on request: it chose recommender/ann.py's library
+# Run on request: ann-compare chose recommender/ann.py's library; burst drives the whole bot
+# through a fake Discord (README: "Under load").
+EXTRA_STEPS = ["ann-compare", "burst"]
 # Steps that make their own data (a generated title catalog, synthetic factors): a run of only
 # these skips generating the MSD-shaped files (minutes and gigabytes at scale 1).
 SELF_CONTAINED_STEPS = {"resolver", "ann"}

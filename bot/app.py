@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
@@ -45,6 +46,8 @@ discord.VoiceClient.warn_dave = False
 # No message content, no members, no presences: slash commands need no intents, and
 # reactions arrive as raw events with the (non-privileged) reaction intents.
 INTENTS = discord.Intents.default()
+# Connections to Discord's HTTP API held at once (discord.py's default is no limit).
+HTTP_CONNECTIONS = 32
 
 
 class SoundalikeTree(app_commands.CommandTree):
@@ -93,6 +96,13 @@ class SoundalikeBot(commands.Bot):
         self.app = app
         self.config = app.config
         self.cooldowns = Cooldowns(app.config.bot.cooldown_seconds)
+
+    async def login(self, token: str) -> None:
+        # A bounded pool of HTTP connections to Discord: a burst of responses reuses them
+        # instead of opening (and TLS-handshaking) one connection per response.
+        if not isinstance(self.http.connector, aiohttp.BaseConnector):
+            self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        await super().login(token)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:

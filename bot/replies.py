@@ -55,12 +55,22 @@ T = TypeVar("T")
 RESPOND_WITHIN_S = 1.0
 
 
+# Interactions whose work is under way before any response: while one is, another cannot
+# count on being answered quickly, so it is acknowledged at once (a burst).
+_in_window = 0
+
+
 def _queued(interaction: discord.Interaction) -> bool:
-    """Whether work for this interaction would wait its turn for a compute worker now (not
-    refused: a full queue answers Busy at once, privately)."""
+    """Whether this interaction's work has to wait: other interactions are being worked on, or
+    the compute pool has no worker free for it (not refused: a full queue answers Busy at
+    once, privately)."""
     app = getattr(interaction.client, "app", None)
     pool = getattr(app, "pool", None)
-    return pool is not None and pool.would_wait(guild_key(interaction)) and pool.waiting < pool.max_queue
+    if pool is None:
+        return _in_window > 0
+    if pool.would_wait(guild_key(interaction)):
+        return pool.waiting < pool.max_queue
+    return _in_window > 0
 
 
 def guild_key(interaction: discord.Interaction) -> int:
@@ -140,18 +150,22 @@ class Reply:
         the compute pool has no worker free for it now, show "thinking…" (Discord's deferred
         response, which may be answered within 15 minutes) and wait on. Errors of ``work``
         propagate (see :meth:`fail`)."""
+        global _in_window
         if self.state != "fresh":
             return await work
-        task = asyncio.ensure_future(work)
         left = max(0.0, RESPOND_WITHIN_S - (time.perf_counter() - self.started))
         if _queued(self.interaction):
             left = 0.0  # it waits its turn: acknowledge now, answer when it comes
+        task = asyncio.ensure_future(work)
+        _in_window += 1
         try:
             return await asyncio.wait_for(asyncio.shield(task), left)
         except TimeoutError:
             await self.interaction.response.defer(thinking=True)
             self.state = "thinking"
             return await task
+        finally:
+            _in_window -= 1
 
     async def private(self, text: str, *, view: discord.ui.View | None = None) -> None:
         """An ephemeral reply; a public placeholder goes first."""

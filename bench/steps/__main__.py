@@ -26,6 +26,7 @@ STEP_NAMES = (
     "resolver",
     "ann",
     "ann-compare",
+    "burst",
 )
 
 
@@ -57,6 +58,8 @@ def step_function(name: str) -> Step:
             from bench.steps.ann import ann_step as step
         case "ann-compare":
             from bench.steps.ann_compare import ann_compare as step
+        case "burst":
+            from bench.steps.burst import burst as step
         case _:
             raise ValueError(f"unknown step {name!r}; known: {', '.join(STEP_NAMES)}")
     return step

@@ -211,6 +211,9 @@ class FeedbackLog:
         self._clock = clock
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
+        # Turn claims waiting for the next batch (one transaction for all that came meanwhile).
+        self._claims: list[tuple[int, int, float, asyncio.Future[float]]] = []
+        self._claiming: asyncio.Task | None = None
 
     # -- opening -------------------------------------------------------------------------
 
@@ -533,16 +536,42 @@ class FeedbackLog:
         """Take the member's turn in this guild for ``seconds``: 0.0 when taken (their next
         turn comes ``seconds`` from now), else the seconds until their current turn is over.
 
-        One statement decides, so of two processes claiming at once exactly one wins.
+        One statement decides each claim, so of two processes claiming at once exactly one
+        wins. Claims that come while a batch is being written go together in the next one
+        (one transaction, one commit): a burst of a thousand members costs a few commits.
         """
+        decided: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._claims.append((guild_id, user_id, seconds, decided))
+        if self._claiming is None or self._claiming.done():
+            self._claiming = asyncio.create_task(self._claim_in_batches())
+        return await decided
+
+    async def _claim_in_batches(self) -> None:
+        while self._claims:
+            batch, self._claims = self._claims, []
+            try:
+                waits = await self._claim_batch(batch)
+            except Exception as error:
+                for *_, decided in batch:
+                    if not decided.done():
+                        decided.set_exception(error)
+                continue
+            for (*_, decided), wait in zip(batch, waits):
+                if not decided.done():  # the caller may have gone (cancelled)
+                    decided.set_result(wait)
+
+    async def _claim_batch(self, batch: list[tuple[int, int, float, asyncio.Future[float]]]) -> list[float]:
         now = self._clock().timestamp()
-        allowed_at = now + seconds
+        waits = []
         async with self._write("claim a member's turn") as db:
-            cursor = await db.execute(queries.CLAIM_TURN, (guild_id, user_id, allowed_at, now))
-            if cursor.rowcount > 0:
-                return 0.0
-            rows = list(await db.execute_fetchall(queries.SELECT_TURN, (guild_id, user_id)))
-        return max(0.0, float(rows[0][0]) - now) if rows else 0.0
+            for guild_id, user_id, seconds, _ in batch:
+                cursor = await db.execute(queries.CLAIM_TURN, (guild_id, user_id, now + seconds, now))
+                if cursor.rowcount > 0:
+                    waits.append(0.0)
+                    continue
+                rows = list(await db.execute_fetchall(queries.SELECT_TURN, (guild_id, user_id)))
+                waits.append(max(0.0, float(rows[0][0]) - now) if rows else 0.0)
+        return waits
 
     async def give_back_turn(self, guild_id: int, user_id: int) -> bool:
         """Undo the member's running turn (their request was refused as busy), so that they

@@ -75,3 +75,20 @@ def test_of_processes_claiming_at_once_exactly_one_gets_the_turn(db_path: Path):
             worker.join(30)
     assert waits[0] == 0.0, "one process got the turn"
     assert all(55 < wait <= 60 for wait in waits[1:]), waits
+
+
+async def test_a_burst_of_claims_is_decided_one_by_one_in_few_commits(db_path: Path, clock: SteppingClock):
+    async with FeedbackLog.open(db_path, clock=clock) as log:
+        commits = []
+        real_write = log._write
+
+        def counting(action: str):
+            commits.append(action)
+            return real_write(action)
+
+        log._write = counting  # type: ignore[method-assign]
+        members = [*range(200), 7, 7]  # member 7 asks three times in the burst
+        waits = await asyncio.gather(*(log.claim_turn(GUILD, 1000 + member, 5.0) for member in members))
+    assert waits.count(0.0) == 200, "every member's first claim wins"
+    assert sorted(waits)[-2:] == [5.0, 5.0], "member 7's later claims wait"
+    assert len(commits) < 20, f"{len(commits)} transactions for a burst of {len(members)} claims"
