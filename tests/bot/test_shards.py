@@ -158,3 +158,30 @@ async def test_the_fake_closes_a_connection_identifying_as_a_shard_that_does_not
         await socket.send_json({"op": 2, "d": {"token": "t", "intents": 0, "properties": {}, "shard": [2, 2]}})
         closed = await socket.receive(timeout=WAIT)
         assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4010
+
+
+def test_a_shard_that_cannot_connect_is_one_line_not_a_traceback():
+    import logging
+
+    from bot.__main__ import OneLineReconnects
+
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 9)")
+    except ConnectionRefusedError:
+        import sys
+
+        record = logging.LogRecord(
+            "discord.shard",
+            logging.ERROR,
+            __file__,
+            1,
+            "Failed to connect for shard_id: %s. Retrying...",
+            (1,),
+            sys.exc_info(),
+        )
+    assert OneLineReconnects().filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == (
+        "shard 1 cannot reach Discord (ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 9)); "
+        "trying again in 5 s"
+    )
