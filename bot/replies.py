@@ -264,14 +264,16 @@ async def send_answer(
     typed_artist: str | None,
     for_name: str | None = None,
     claim_turn: bool = False,
+    resume: bool = False,
 ) -> discord.Message | None:
     """Compute, show, log and react: one answer, whichever command asked for it.
-    ``claim_turn``: take the member's turn in the shared log first (see :func:`after_turn`)."""
+    ``claim_turn``: take the member's turn in the shared log first (see :func:`after_turn`);
+    ``resume``: the request's look-up ran already (it goes ahead of new requests)."""
     interaction = reply.interaction
     member = member_of(interaction)
 
     def work() -> Awaitable[Answer]:
-        return bot.app.answer(request, member, pool_key=member.guild_id)
+        return bot.app.answer(request, member, pool_key=member.guild_id, resume=resume)
 
     try:
         answer = await reply.within_window(after_turn(bot, interaction, work) if claim_turn else work())

@@ -85,7 +85,7 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
             return
         request = Request("mix", tuple(seed.item_id for seed in seeds), wanted, novelty=level)
         typed = " | ".join(str(song) for song, _ in songs)
-        await send_answer(bot, reply, request, typed_title=typed, typed_artist=None)
+        await send_answer(bot, reply, request, typed_title=typed, typed_artist=None, resume=True)
 
     @mix.autocomplete("song1")
     @mix.autocomplete("song2")

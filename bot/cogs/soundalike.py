@@ -83,7 +83,7 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
             await self._not_sure(reply, request, found)
             return
         request = dataclasses.replace(request, seeds=(found.seed.item_id,))
-        await send_answer(bot, reply, request, typed_title=title, typed_artist=artist)
+        await send_answer(bot, reply, request, typed_title=title, typed_artist=artist, resume=True)
 
     @staticmethod
     async def _not_sure(reply: Reply, request: Request, found: Lookup) -> None:

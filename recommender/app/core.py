@@ -224,10 +224,13 @@ class Soundalike:
         """The songs of a mix from (title or item id, artist) pairs (see answers.mix_seeds)."""
         return await self.pool.run(pool_key, mix_seeds, self.service, songs)
 
-    async def answer(self, request: Request, member: Member, *, pool_key: Hashable | None = None) -> Answer:
+    async def answer(
+        self, request: Request, member: Member, *, pool_key: Hashable | None = None, resume: bool = False
+    ) -> Answer:
         """One page of suggestions for ``request``, leaving out what the serving policy says
         (:mod:`recommender.app.policy`). Raises Busy when the pool is full, SoundalikeError
-        (e.g. NotEnoughHistory) when there is no answer."""
+        (e.g. NotEnoughHistory) when there is no answer. ``resume``: the request's look-up ran
+        already, so it goes ahead of its server's new requests on the pool."""
         policy = await exclusions_for(self.feedback_log, request, member)
         service = self.service
         options = {
@@ -240,12 +243,17 @@ class Soundalike:
         if request.command == "soundalike":
             (seed,) = request.seeds[:1]
             return await self.pool.run(
-                pool_key, service.similar, seed, exclude_seed_artist=request.exclude_seed_artist, **options
+                pool_key,
+                service.similar,
+                seed,
+                resume=resume,
+                exclude_seed_artist=request.exclude_seed_artist,
+                **options,
             )
         if request.command == "mix":
-            return await self.pool.run(pool_key, service.mix, list(request.seeds), **options)
+            return await self.pool.run(pool_key, service.mix, list(request.seeds), resume=resume, **options)
         if request.command == "foryou":
-            return await self.pool.run(pool_key, service.for_you, list(policy.liked), **options)
+            return await self.pool.run(pool_key, service.for_you, list(policy.liked), resume=resume, **options)
         raise ValueError(f"unknown command {request.command!r}")
 
     async def log_answer(

@@ -72,7 +72,9 @@ class ComputePool:
     most ``per_guild`` requests computing at once, so a burst in one server never holds up the
     others. Only when ``max_queue`` requests are already waiting is a new one refused at once
     with :class:`Busy` (real overload). ``guild_id=None`` (console, autocomplete) waits in a
-    line of its own, with no per-server cap.
+    line of its own, with no per-server cap. ``resume=True`` marks the next step of a request
+    already under way (the answer after its look-up): it goes ahead of its server's new
+    requests, so requests are finished before more are started.
     """
 
     def __init__(self, *, per_guild: int, max_queue: int, workers: int = DEFAULT_WORKERS):
@@ -85,7 +87,7 @@ class ComputePool:
         self._free = workers
         self._running: dict[Hashable, int] = {}
         # Waiting requests per server, servers in the order their turn comes.
-        self._lines: OrderedDict[Hashable, deque[asyncio.Future[None]]] = OrderedDict()
+        self._lines: OrderedDict[Hashable, deque[tuple[bool, asyncio.Future[None]]]] = OrderedDict()
         self._waiting = 0
         self._mean_seconds = INITIAL_ESTIMATE_S
 
@@ -115,9 +117,9 @@ class ComputePool:
         if self.would_wait(guild_id) and self._waiting >= self.max_queue:
             raise Busy(self.retry_after())
 
-    async def run(self, guild_id: Hashable | None, fn: Callable[..., T], *args, **kwargs) -> T:
+    async def run(self, guild_id: Hashable | None, fn: Callable[..., T], *args, resume: bool = False, **kwargs) -> T:
         self.check(guild_id)
-        await self._take_turn(guild_id)
+        await self._take_turn(guild_id, resume)
         try:
             started = time.perf_counter()
             loop = asyncio.get_running_loop()
@@ -128,12 +130,17 @@ class ComputePool:
         finally:
             self._release(guild_id)
 
-    async def _take_turn(self, guild_id: Hashable | None) -> None:
+    async def _take_turn(self, guild_id: Hashable | None, resume: bool) -> None:
         if not self.would_wait(guild_id):
             self._start(guild_id)
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._lines.setdefault(guild_id, deque()).append(turn)
+        line = self._lines.setdefault(guild_id, deque())
+        if resume:  # behind the other resumed steps, ahead of new requests
+            ahead = next((i for i, (resumed, _) in enumerate(line) if not resumed), len(line))
+            line.insert(ahead, (True, turn))
+        else:
+            line.append((False, turn))
         self._waiting += 1
         try:
             await turn
@@ -151,8 +158,9 @@ class ComputePool:
 
     def _leave_line(self, guild_id: Hashable | None, turn: asyncio.Future[None]) -> None:
         line = self._lines.get(guild_id)
-        if line is not None and turn in line:
-            line.remove(turn)
+        entry = next((entry for entry in line if entry[1] is turn), None) if line is not None else None
+        if line is not None and entry is not None:
+            line.remove(entry)
             self._waiting -= 1
             if not line:
                 del self._lines[guild_id]
@@ -177,7 +185,7 @@ class ComputePool:
             if chosen is _NOBODY:
                 return
             line = self._lines.pop(chosen)
-            turn = line.popleft()
+            _, turn = line.popleft()
             if line:
                 self._lines[chosen] = line  # back of the round
             self._waiting -= 1

@@ -134,3 +134,22 @@ async def test_a_failing_job_frees_its_slot():
         assert await pool.run("g", lambda: 2) == 2
     finally:
         pool.close()
+
+
+async def test_the_next_step_of_a_request_under_way_goes_ahead_of_new_requests():
+    pool = ComputePool(per_guild=4, max_queue=100, workers=1)
+    gate = threading.Event()
+    order: list[str] = []
+    try:
+        holder = asyncio.create_task(pool.run("g", gate.wait, 5))
+        await asyncio.sleep(0)
+        new = [asyncio.create_task(pool.run("g", order.append, f"new-{n}")) for n in range(3)]
+        await asyncio.sleep(0)
+        resumed = [asyncio.create_task(pool.run("g", order.append, f"answer-{n}", resume=True)) for n in range(2)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(holder, *new, *resumed)
+        assert order == ["answer-0", "answer-1", "new-0", "new-1", "new-2"]
+    finally:
+        gate.set()
+        pool.close()
