@@ -7,9 +7,9 @@ the console), show it (embed, rating buttons, More), log it with its params, put
 Discord drops an interaction that has no response within 3 s. :class:`Reply` answers at once
 when the work is done within ``RESPOND_WITHIN_S`` of the command (so a quick "no such song"
 stays private and leaves nothing behind), and shows a public "thinking…" placeholder first
-when it is not, or at once when the work has to wait its turn on the compute pool (a burst:
-Discord lets a deferred interaction be answered within 15 minutes); failures after that
-replace the placeholder with a private note.
+when it is not, or at once when the work has to wait (a burst: other interactions under way,
+no compute worker free; Discord lets a deferred interaction be answered within 15 minutes);
+failures after that replace the placeholder with a private note.
 
 "More" is a persistent button (``soundalike:more``): the click carries the id of the message
 it sits on, and the log maps that message to its query and params, so it works on answers
@@ -147,9 +147,9 @@ class Reply:
 
     async def within_window(self, work: Awaitable[T]) -> T:
         """Await ``work``; if it is not done ``RESPOND_WITHIN_S`` after the command came, or
-        the compute pool has no worker free for it now, show "thinking…" (Discord's deferred
-        response, which may be answered within 15 minutes) and wait on. Errors of ``work``
-        propagate (see :meth:`fail`)."""
+        it has to wait (other interactions are being worked on, or the compute pool has no
+        worker free for it), show "thinking…" (Discord's deferred response, which may be
+        answered within 15 minutes) and wait on. Errors of ``work`` propagate (see :meth:`fail`)."""
         global _in_window
         if self.state != "fresh":
             return await work

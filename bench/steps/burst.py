@@ -38,6 +38,7 @@ def burst(ctx: Context, requests: int = BURST_REQUESTS, servers: int = BURST_SER
     from recommender.app.core import Soundalike
     from recommender.config import load_config
 
+    real_base, real_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     driver = subprocess.Popen(
         [sys.executable, "-m", "bench.steps.discord_burst", "--requests", str(requests), "--servers", str(servers)],
         cwd=ROOT,
@@ -46,8 +47,10 @@ def burst(ctx: Context, requests: int = BURST_REQUESTS, servers: int = BURST_SER
         text=True,
     )
     try:
-        assert driver.stdout is not None
-        port = json.loads(driver.stdout.readline())["port"]
+        replies = driver.stdout
+        assert replies is not None
+        port = json.loads(replies.readline())["port"]
+        # discord.py's REST base and gateway, pointed at the fake (put back at the end).
         discord.http.Route.BASE = f"http://127.0.0.1:{port}/api/v10"
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(f"ws://127.0.0.1:{port}/gateway")
         config = load_config()
@@ -60,7 +63,7 @@ def burst(ctx: Context, requests: int = BURST_REQUESTS, servers: int = BURST_SER
                     await bot.login(TOKEN)
                     connection = asyncio.create_task(bot.connect(reconnect=False))
                     try:
-                        line = await asyncio.wait_for(asyncio.to_thread(driver.stdout.readline), 300)  # type: ignore[union-attr]
+                        line = await asyncio.wait_for(asyncio.to_thread(replies.readline), 300)
                     finally:
                         await bot.close()
                         await asyncio.wait_for(connection, 30)
@@ -70,6 +73,7 @@ def burst(ctx: Context, requests: int = BURST_REQUESTS, servers: int = BURST_SER
         with tempfile.TemporaryDirectory(prefix="soundalike-burst-") as folder:
             seen = asyncio.run(serve(Path(folder) / "log.sqlite3"))
     finally:
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = real_base, real_gateway
         if driver.stdin is not None:
             with contextlib.suppress(OSError):
                 driver.stdin.write("close\n")
