@@ -26,6 +26,9 @@ from recommender.cli.main import Parser
 from recommender.config import Config, load_config
 from recommender.errors import SoundalikeError
 
+from .shards import ShardSpecError, shard_options
+from .shards import describe as describe_shards
+
 TOKEN_VARIABLE = "DISCORD_TOKEN"
 NO_TOKEN = (
     f"{TOKEN_VARIABLE} is not set. Put your bot's token in the environment "
@@ -78,6 +81,11 @@ class OneLineReconnects(logging.Filter):
             error = record.exc_info[1]
             record.msg = f"lost the connection to Discord ({describe(error)}); reconnecting in %.0f s"
             record.exc_info, record.exc_text = None, None
+        elif record.exc_info and str(record.msg).startswith("Failed to connect for shard_id"):
+            # AutoShardedBot's shard launcher: it tries again itself after 5 s.
+            error = record.exc_info[1]
+            record.msg = f"shard %s cannot reach Discord ({describe(error)}); trying again in 5 s"
+            record.exc_info, record.exc_text = None, None
         return True
 
 
@@ -113,7 +121,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--console", action="store_true", help="use the commands in this terminal instead of Discord")
     parser.add_argument("--config", type=Path, help="config file (default: config.toml at the project root)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--shards",
+        metavar="IDS",
+        help="run only these shards of Discord's gateway here: ids and ranges, e.g. 0-1 or 0,2,5-7 "
+        "(needs --shard-count; other processes run the rest)",
+    )
+    parser.add_argument(
+        "--shard-count",
+        type=int,
+        metavar="N",
+        help="the number of shards over all bot processes; alone, this process runs all N",
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.shard_options = shard_options(args.shards, args.shard_count)
+    except ShardSpecError as error:
+        parser.error(str(error))
+    if args.console and args.shard_options:
+        parser.error("--shards and --shard-count are for the Discord bot, not --console")
+    return args
 
 
 def configure_logging(verbose: bool, console: bool, token: str | None) -> None:
@@ -125,6 +152,7 @@ def configure_logging(verbose: bool, console: bool, token: str | None) -> None:
             handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter(), token))
     if not verbose:
         logging.getLogger("discord.client").addFilter(OneLineReconnects())
+        logging.getLogger("discord.shard").addFilter(OneLineReconnects())
 
 
 def retry_delays(delays: tuple[float, ...] = RETRY_DELAYS_S) -> Iterator[float]:
@@ -145,8 +173,11 @@ async def run_bot(
     """
     from recommender.app.core import Soundalike
 
-    from .app import SoundalikeBot
+    from .app import ShardedSoundalikeBot, SoundalikeBot
 
+    bot_class = ShardedSoundalikeBot if "shard_count" in bot_options else SoundalikeBot
+    if "shard_count" in bot_options:
+        log.info("running %s", describe_shards(bot_options))
     delays = delays if delays is not None else retry_delays()
     stopping = asyncio.Event()
     running: list[SoundalikeBot] = []
@@ -168,7 +199,7 @@ async def run_bot(
             while not stopping.is_set():
                 attempt += 1
                 try:
-                    async with SoundalikeBot(app=app, **bot_options) as bot:
+                    async with bot_class(app=app, **bot_options) as bot:
                         running[:] = [bot]
                         await bot.start(token)
                     return
@@ -205,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         if not token:
             print(f"error: {NO_TOKEN}", file=sys.stderr)
             return 2
-        asyncio.run(run_bot(config, token, args.config))
+        asyncio.run(run_bot(config, token, args.config, **args.shard_options))
     except discord.LoginFailure:
         print(f"error: {BAD_TOKEN}", file=sys.stderr)
         return 2

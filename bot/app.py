@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
@@ -46,6 +47,8 @@ discord.VoiceClient.warn_dave = False
 # No message content, no members, no presences: slash commands need no intents, and
 # reactions arrive as raw events with the (non-privileged) reaction intents.
 INTENTS = discord.Intents.default()
+# Connections to Discord's HTTP API held at once (discord.py's default is no limit).
+HTTP_CONNECTIONS = 32
 
 
 class SoundalikeTree(app_commands.CommandTree):
@@ -95,6 +98,13 @@ class SoundalikeBot(commands.Bot):
         self.config = app.config
         self.cooldowns = Cooldowns(app.config.bot.cooldown_seconds)
 
+    async def login(self, token: str) -> None:
+        # A bounded pool of HTTP connections to Discord: a burst of responses reuses them
+        # instead of opening (and TLS-handshaking) one connection per response.
+        if not isinstance(self.http.connector, aiohttp.BaseConnector):
+            self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        await super().login(token)
+
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -122,6 +132,10 @@ class SoundalikeBot(commands.Bot):
             return
         if erased.questions:
             log.info("erased %d questions older than %d days (%d ratings)", erased.questions, days, erased.ratings)
+        try:
+            await self.app.feedback_log.forget_past_turns()  # cooldowns that are over decide nothing
+        except FeedbackLogError as error:
+            log.warning("could not drop members' past turns: %s", error)
 
     async def close(self) -> None:
         self.expire_old_questions.cancel()
@@ -130,3 +144,12 @@ class SoundalikeBot(commands.Bot):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("logged in as %s (id %d) in %d servers", self.user, self.user.id, len(self.guilds))
+
+
+class ShardedSoundalikeBot(SoundalikeBot, commands.AutoShardedBot):
+    """The same bot over some shards of Discord's gateway, in one process (discord.py's
+    ``AutoShardedBot``): pass ``shard_ids`` and ``shard_count`` (see :mod:`bot.shards`).
+    Each shard is its own connection; Discord sends a server's events to its shard only."""
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.info("shard %d of %s is ready", shard_id, self.shard_count)

@@ -7,7 +7,9 @@ the console), show it (embed, rating buttons, More), log it with its params, put
 Discord drops an interaction that has no response within 3 s. :class:`Reply` answers at once
 when the work is done within ``RESPOND_WITHIN_S`` of the command (so a quick "no such song"
 stays private and leaves nothing behind), and shows a public "thinking…" placeholder first
-when it is not; failures after that replace the placeholder with a private note.
+when it is not, or at once when the work has to wait (a burst: other interactions under way,
+no compute worker free; Discord lets a deferred interaction be answered within 15 minutes);
+failures after that replace the placeholder with a private note.
 
 "More" is a persistent button (``soundalike:more``): the click carries the id of the message
 it sits on, and the log maps that message to its query and params, so it works on answers
@@ -22,7 +24,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
@@ -47,9 +49,28 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Discord drops an interaction that gets no response within 3 s; work not done by then
-# (a queue on the compute pool) answers "thinking…" first.
-RESPOND_WITHIN_S = 2.0
+# Discord drops an interaction that gets no response within 3 s; work that must wait its turn
+# on the compute pool answers "thinking…" at once, and work not done within this many seconds
+# (a slow disk, a busy machine) answers "thinking…" then.
+RESPOND_WITHIN_S = 1.0
+
+
+# Interactions whose work is under way before any response: while one is, another cannot
+# count on being answered quickly, so it is acknowledged at once (a burst).
+_in_window = 0
+
+
+def _queued(interaction: discord.Interaction) -> bool:
+    """Whether this interaction's work has to wait: other interactions are being worked on, or
+    the compute pool has no worker free for it (not refused: a full queue answers Busy at
+    once, privately)."""
+    app = getattr(interaction.client, "app", None)
+    pool = getattr(app, "pool", None)
+    if pool is None:
+        return _in_window > 0
+    if pool.would_wait(guild_key(interaction)):
+        return pool.waiting < pool.max_queue
+    return _in_window > 0
 
 
 def guild_key(interaction: discord.Interaction) -> int:
@@ -66,8 +87,45 @@ def member_cooldown_key(interaction: discord.Interaction) -> tuple[int, int]:
     return (guild_key(interaction), interaction.user.id)
 
 
+class SlowDown(Exception):
+    """The member's turn is not over: another bot process (or this one, before a restart)
+    answered them within their cooldown."""
+
+    def __init__(self, wait: float):
+        self.wait = wait
+        super().__init__(slow_down_text(wait))
+
+
+async def after_turn(bot: SoundalikeBot, interaction: discord.Interaction, work: Callable[[], Awaitable[T]]) -> T:
+    """``work()`` once the member's turn is claimed in the log that every bot process shares
+    (this process's own cooldown was checked before, at once). Raises SlowDown when their turn
+    is not over. A log that cannot be reached leaves this process's cooldown alone to decide."""
+    seconds = bot.cooldowns.seconds
+    if seconds > 0:
+        try:
+            wait = await bot.app.claim_turn(member_of(interaction), seconds)
+        except FeedbackLogError as error:
+            log.warning("could not check a member's turn in the log (%s); this process's cooldown decides", error)
+            wait = 0.0
+        if wait > 0:
+            raise SlowDown(wait)
+    return await work()
+
+
+async def give_turn_back(bot: SoundalikeBot, interaction: discord.Interaction) -> None:
+    """A request refused as busy at once: the member may ask again without waiting."""
+    bot.cooldowns.reset(member_cooldown_key(interaction))
+    if bot.cooldowns.seconds > 0:
+        try:
+            await bot.app.give_back_turn(member_of(interaction))
+        except FeedbackLogError as error:
+            log.warning("could not give a member's turn back in the log: %s", error)
+
+
 def failure_text(error: BaseException, what: str) -> str:
     """One sentence for the member: theirs to act on, or ours (then logged)."""
+    if isinstance(error, SlowDown):
+        return str(error)
     if isinstance(error, (Busy, SoundalikeError)):
         return render.message_text(error)
     log.error("answering %s failed", what, exc_info=error)
@@ -88,18 +146,26 @@ class Reply:
         self.state = state
 
     async def within_window(self, work: Awaitable[T]) -> T:
-        """Await ``work``; if it is not done ``RESPOND_WITHIN_S`` after the command came, show
-        "thinking…" and wait on. Errors of ``work`` propagate (see :meth:`fail`)."""
+        """Await ``work``; if it is not done ``RESPOND_WITHIN_S`` after the command came, or
+        it has to wait (other interactions are being worked on, or the compute pool has no
+        worker free for it), show "thinking…" (Discord's deferred response, which may be
+        answered within 15 minutes) and wait on. Errors of ``work`` propagate (see :meth:`fail`)."""
+        global _in_window
         if self.state != "fresh":
             return await work
-        task = asyncio.ensure_future(work)
         left = max(0.0, RESPOND_WITHIN_S - (time.perf_counter() - self.started))
+        if _queued(self.interaction):
+            left = 0.0  # it waits its turn: acknowledge now, answer when it comes
+        task = asyncio.ensure_future(work)
+        _in_window += 1
         try:
             return await asyncio.wait_for(asyncio.shield(task), left)
         except TimeoutError:
             await self.interaction.response.defer(thinking=True)
             self.state = "thinking"
             return await task
+        finally:
+            _in_window -= 1
 
     async def private(self, text: str, *, view: discord.ui.View | None = None) -> None:
         """An ephemeral reply; a public placeholder goes first."""
@@ -169,6 +235,7 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"soundalik
             typed_title=page.typed_title,
             typed_artist=page.typed_artist,
             for_name=interaction.user.display_name if page.request.command == "foryou" else None,
+            claim_turn=True,
         )
 
 
@@ -196,15 +263,23 @@ async def send_answer(
     typed_title: str | None,
     typed_artist: str | None,
     for_name: str | None = None,
+    claim_turn: bool = False,
+    resume: bool = False,
 ) -> discord.Message | None:
-    """Compute, show, log and react: one answer, whichever command asked for it."""
+    """Compute, show, log and react: one answer, whichever command asked for it.
+    ``claim_turn``: take the member's turn in the shared log first (see :func:`after_turn`);
+    ``resume``: the request's look-up ran already (it goes ahead of new requests)."""
     interaction = reply.interaction
     member = member_of(interaction)
+
+    def work() -> Awaitable[Answer]:
+        return bot.app.answer(request, member, pool_key=member.guild_id, resume=resume)
+
     try:
-        answer = await reply.within_window(bot.app.answer(request, member, pool_key=member.guild_id))
+        answer = await reply.within_window(after_turn(bot, interaction, work) if claim_turn else work())
     except Exception as error:  # Busy, SoundalikeError or a bug: never leave a placeholder behind
         if isinstance(error, Busy) and reply.state == "fresh":
-            bot.cooldowns.reset(member_cooldown_key(interaction))  # refused at once: give the turn back
+            await give_turn_back(bot, interaction)  # refused at once: give the turn back
         await reply.fail(error, f"/{request.command}")
         return None
     if request.offset and not answer.suggestions:

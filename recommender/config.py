@@ -127,6 +127,9 @@ class ServingConfig:
     novelty: str = "balanced"
     per_artist_cap: int = 2
     index: str = "auto"
+    # Seconds between looks at the model store's `current` pointer: a model published by
+    # another process (a /retrain elsewhere, the command line) is served within this; 0: never.
+    watch_model_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ class BotConfig:
     max_results: int = 10
     cooldown_seconds: float = 3.0
     per_guild_concurrency: int = 4
-    max_queue: int = 64
+    max_queue: int = 2000
     feedback_weight: float = 5.0
     promotion_tolerance: float = 0.005
     # The feedback log: a SQLite file (relative to the config's folder), or a PostgreSQL
@@ -203,6 +206,7 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("serving", "min_listeners"): (0, 10**9),
     ("serving", "default_count"): (1, 25),
     ("serving", "per_artist_cap"): (0, 25),
+    ("serving", "watch_model_seconds"): (0, 3600),
     ("bot", "dev_guild_ids"): (1, DISCORD_SNOWFLAKE_MAX),
     ("bot", "admin_role_ids"): (1, DISCORD_SNOWFLAKE_MAX),
     ("bot", "admin_user_ids"): (1, DISCORD_SNOWFLAKE_MAX),

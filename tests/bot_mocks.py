@@ -202,6 +202,8 @@ def make_bot(config: Config, *, service=None, feedback_log=None, retrainer=None,
         feedback_log.query_for_message.return_value = None
         feedback_log.feedback_over_time.return_value = []
         feedback_log.top_queries.return_value = []
+        feedback_log.claim_turn.return_value = 0.0
+        feedback_log.give_back_turn.return_value = True
     app = Soundalike(
         config,
         service or FakeService(),

@@ -27,6 +27,7 @@ STEP_NAMES = (
     "ann",
     "ann-compare",
     "import-listenbrainz",
+    "burst",
 )
 
 
@@ -60,6 +61,8 @@ def step_function(name: str) -> Step:
             from bench.steps.ann_compare import ann_compare as step
         case "import-listenbrainz":
             from bench.steps.listenbrainz import import_listenbrainz as step
+        case "burst":
+            from bench.steps.burst import burst as step
         case _:
             raise ValueError(f"unknown step {name!r}; known: {', '.join(STEP_NAMES)}")
     return step

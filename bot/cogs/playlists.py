@@ -27,7 +27,7 @@ from recommender.app.limits import Busy
 
 from ..messages import send_ephemeral, slow_down_text
 from ..options import NOVELTY_CHOICES, count_option, declare_count_range, novelty_of, song_choices
-from ..replies import Reply, guild_key, member_cooldown_key, send_answer
+from ..replies import Reply, after_turn, give_turn_back, guild_key, member_cooldown_key, send_answer
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -75,15 +75,17 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
         reply = Reply(interaction, time.perf_counter())
         songs: list[tuple[str, str | None]] = [(s, None) for s in (song1, song2, song3, song4, song5) if s is not None]
         try:
-            seeds = await reply.within_window(bot.app.mix_seeds(songs, pool_key=guild_key(interaction)))
+            seeds = await reply.within_window(
+                after_turn(bot, interaction, lambda: bot.app.mix_seeds(songs, pool_key=guild_key(interaction)))
+            )
         except Exception as error:
             if isinstance(error, Busy):
-                bot.cooldowns.reset(member_cooldown_key(interaction))
+                await give_turn_back(bot, interaction)
             await reply.fail(error, "/mix")
             return
         request = Request("mix", tuple(seed.item_id for seed in seeds), wanted, novelty=level)
         typed = " | ".join(str(song) for song, _ in songs)
-        await send_answer(bot, reply, request, typed_title=typed, typed_artist=None)
+        await send_answer(bot, reply, request, typed_title=typed, typed_artist=None, resume=True)
 
     @mix.autocomplete("song1")
     @mix.autocomplete("song2")
@@ -113,7 +115,13 @@ class PlaylistsCog(commands.Cog, name="Playlists"):
             return
         reply = Reply(interaction, time.perf_counter())
         await send_answer(
-            bot, reply, request, typed_title=None, typed_artist=None, for_name=interaction.user.display_name
+            bot,
+            reply,
+            request,
+            typed_title=None,
+            typed_artist=None,
+            for_name=interaction.user.display_name,
+            claim_turn=True,
         )
 
 

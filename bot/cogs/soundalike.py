@@ -26,7 +26,7 @@ from .. import render
 from ..messages import send_ephemeral, slow_down_text
 from ..options import NOVELTY_CHOICES, artist_choices, count_option, declare_count_range, novelty_of, song_choices
 from ..picks import PickSong
-from ..replies import MoreButton, Reply, guild_key, member_cooldown_key, send_answer
+from ..replies import MoreButton, Reply, after_turn, give_turn_back, guild_key, member_cooldown_key, send_answer
 
 if TYPE_CHECKING:
     from ..app import SoundalikeBot
@@ -71,17 +71,19 @@ class SoundalikeCog(commands.Cog, name="Soundalike"):
             return
         reply = Reply(interaction, time.perf_counter())
         try:
-            found: Lookup = await reply.within_window(bot.app.look_up(title, artist, pool_key=guild_key(interaction)))
+            found: Lookup = await reply.within_window(
+                after_turn(bot, interaction, lambda: bot.app.look_up(title, artist, pool_key=guild_key(interaction)))
+            )
         except Exception as error:
             if isinstance(error, Busy):
-                bot.cooldowns.reset(member_cooldown_key(interaction))
+                await give_turn_back(bot, interaction)
             await reply.fail(error, "/soundalike")
             return
         if found.seed is None:
             await self._not_sure(reply, request, found)
             return
         request = dataclasses.replace(request, seeds=(found.seed.item_id,))
-        await send_answer(bot, reply, request, typed_title=title, typed_artist=artist)
+        await send_answer(bot, reply, request, typed_title=title, typed_artist=artist, resume=True)
 
     @staticmethod
     async def _not_sure(reply: Reply, request: Request, found: Lookup) -> None:

@@ -42,6 +42,7 @@ from recommender.app.limits import ComputePool
 from recommender.app.listening import Linked, Listening, MemberListening
 from recommender.app.policy import exclusions_for
 from recommender.app.retrainer import ProgressCallback, Retrainer, RetrainOutcome
+from recommender.app.swap import ModelWatcher
 from recommender.config import Config
 from recommender.errors import SoundalikeError
 from recommender.feedback.log import FeedbackDay, FeedbackLog, LinkedAccount, VersionStats
@@ -157,12 +158,17 @@ class Soundalike:
         workers: int | None = None,
     ) -> AsyncIterator[Soundalike]:
         """Open the service (unless one is given), the feedback log and the compute pool
-        (``workers`` threads; default: the pool's); all are closed when the block ends."""
+        (``workers`` threads; default: the pool's), and watch the model store for models other
+        processes publish ([serving] watch_model_seconds); all are closed when the block ends."""
         if service is None:
             service = await asyncio.to_thread(SoundalikeService.open, config)
         settings = config.bot
         sizes = {"workers": workers} if workers is not None else {}
         pool = ComputePool(per_guild=settings.per_guild_concurrency, max_queue=settings.max_queue, **sizes)
+        watching: asyncio.Task | None = None
+        interval = config.serving.watch_model_seconds
+        if interval > 0:  # serve what any process publishes (recommender.app.swap)
+            watching = asyncio.create_task(ModelWatcher(service, interval).run(), name="soundalike-model-watcher")
         try:
             async with FeedbackLog.open(config.database_location) as feedback_log:
                 app = cls(config, service, feedback_log, pool, retrainer or Retrainer(config, config_path=config_path))
@@ -171,6 +177,10 @@ class Soundalike:
                 finally:
                     await app.close()
         finally:
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
             pool.close()
 
     # -- the catalog ---------------------------------------------------------------------
@@ -189,6 +199,17 @@ class Soundalike:
     def no_match_note(self) -> str | None:
         """What to add when nothing matches well (on the demo data: what they know)."""
         return self.service.no_match_note()
+
+    async def claim_turn(self, member: Member, seconds: float) -> float:
+        """The member's cooldown, shared by every bot process on the log: 0.0 when their turn
+        is taken now (the next comes ``seconds`` later), else the seconds until it may be."""
+        if seconds <= 0:
+            return 0.0
+        return await self.feedback_log.claim_turn(member.guild_id, member.user_id, seconds)
+
+    async def give_back_turn(self, member: Member) -> None:
+        """The member's request was refused as busy: they may ask again at once."""
+        await self.feedback_log.give_back_turn(member.guild_id, member.user_id)
 
     def check_busy(self, pool_key: Hashable | None) -> None:
         """Raise Busy if work for ``pool_key`` would be refused right now."""
@@ -216,10 +237,13 @@ class Soundalike:
         """The songs of a mix from (title or item id, artist) pairs (see answers.mix_seeds)."""
         return await self.pool.run(pool_key, mix_seeds, self.service, songs)
 
-    async def answer(self, request: Request, member: Member, *, pool_key: Hashable | None = None) -> Answer:
+    async def answer(
+        self, request: Request, member: Member, *, pool_key: Hashable | None = None, resume: bool = False
+    ) -> Answer:
         """One page of suggestions for ``request``, leaving out what the serving policy says
         (:mod:`recommender.app.policy`). Raises Busy when the pool is full, SoundalikeError
-        (e.g. NotEnoughHistory) when there is no answer."""
+        (e.g. NotEnoughHistory) when there is no answer. ``resume``: the request's look-up ran
+        already, so it goes ahead of its server's new requests on the pool."""
         policy = await exclusions_for(self.feedback_log, request, member)
         service = self.service
         options = {
@@ -232,22 +256,29 @@ class Soundalike:
         if request.command == "soundalike":
             (seed,) = request.seeds[:1]
             return await self.pool.run(
-                pool_key, service.similar, seed, exclude_seed_artist=request.exclude_seed_artist, **options
+                pool_key,
+                service.similar,
+                seed,
+                resume=resume,
+                exclude_seed_artist=request.exclude_seed_artist,
+                **options,
             )
         if request.command == "mix":
-            return await self.pool.run(pool_key, service.mix, list(request.seeds), **options)
+            return await self.pool.run(pool_key, service.mix, list(request.seeds), resume=resume, **options)
         if request.command == "foryou":
-            return await self._for_you(list(policy.liked), member, pool_key, options)
+            return await self._for_you(list(policy.liked), member, pool_key, options, resume)
         raise ValueError(f"unknown command {request.command!r}")
 
-    async def _for_you(self, liked: list[str], member: Member, pool_key: Hashable | None, options: dict) -> Answer:
+    async def _for_you(
+        self, liked: list[str], member: Member, pool_key: Hashable | None, options: dict, resume: bool
+    ) -> Answer:
         """/foryou: the member's 👍 in this server and, when they linked ListenBrainz, the
         catalog songs of their recent listens; the answer says how many listens matched."""
         listening = await self.listening.for_member(member.user_id, pool_key=pool_key)
         played = list(listening.songs) if listening is not None else []
         extra = {"played_ids": played} if listening is not None else {}
         try:
-            answer = await self.pool.run(pool_key, self.service.for_you, liked, **options, **extra)
+            answer = await self.pool.run(pool_key, self.service.for_you, liked, resume=resume, **options, **extra)
         except NotEnoughHistory as error:
             if listening is None:
                 raise

@@ -53,6 +53,7 @@ Every SQL statement run here is a named constant with ``?`` or ``:name`` paramet
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import logging
@@ -216,6 +217,9 @@ class FeedbackLog:
         self.location = backend.location
         # The file of a SQLite log; None on PostgreSQL.
         self.path: Path | None = getattr(backend, "path", None)
+        # Turn claims waiting for the next batch (one transaction for all that came meanwhile).
+        self._claims: list[tuple[int, int, float, asyncio.Future[float]]] = []
+        self._claiming: asyncio.Task | None = None
 
     # -- opening -------------------------------------------------------------------------
 
@@ -480,6 +484,7 @@ class FeedbackLog:
                 ("queries", queries.FORGET_QUERIES),
                 ("blocks_unnamed", queries.FORGET_BLOCKER),
                 ("linked_accounts", queries.FORGET_LINKS),
+                ("turns", queries.FORGET_TURNS),
             ):
                 counts[name] = await db.execute(statement, (user_id,))
         # Leave no readable copy of the erased rows (SQLite: checkpoint the WAL into the file,
@@ -506,6 +511,60 @@ class FeedbackLog:
             ):
                 counts[name] = await db.execute(statement, (cutoff,))
         return counts
+
+    # -- members' turns (the cooldown shared by every bot process on this log) ------------
+
+    async def claim_turn(self, guild_id: int, user_id: int, seconds: float) -> float:
+        """Take the member's turn in this guild for ``seconds``: 0.0 when taken (their next
+        turn comes ``seconds`` from now), else the seconds until their current turn is over.
+
+        One statement decides each claim, so of two processes claiming at once exactly one
+        wins. Claims that come while a batch is being written go together in the next one
+        (one transaction, one commit): a burst of a thousand members costs a few commits.
+        """
+        decided: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._claims.append((guild_id, user_id, seconds, decided))
+        if self._claiming is None or self._claiming.done():
+            self._claiming = asyncio.create_task(self._claim_in_batches())
+        return await decided
+
+    async def _claim_in_batches(self) -> None:
+        while self._claims:
+            batch, self._claims = self._claims, []
+            try:
+                waits = await self._claim_batch(batch)
+            except Exception as error:
+                for *_, decided in batch:
+                    if not decided.done():
+                        decided.set_exception(error)
+                continue
+            for (*_, decided), wait in zip(batch, waits):
+                if not decided.done():  # the caller may have gone (cancelled)
+                    decided.set_result(wait)
+
+    async def _claim_batch(self, batch: list[tuple[int, int, float, asyncio.Future[float]]]) -> list[float]:
+        now = self._clock().timestamp()
+        waits = []
+        async with self._write("claim a member's turn") as db:
+            for guild_id, user_id, seconds, _ in batch:
+                if await db.execute(queries.CLAIM_TURN, (guild_id, user_id, now + seconds, now)) > 0:
+                    waits.append(0.0)
+                    continue
+                rows = await db.fetch(queries.SELECT_TURN, (guild_id, user_id))
+                waits.append(max(0.0, float(rows[0][0]) - now) if rows else 0.0)
+        return waits
+
+    async def give_back_turn(self, guild_id: int, user_id: int) -> bool:
+        """Undo the member's running turn (their request was refused as busy), so that they
+        may ask again at once. True if one was given back."""
+        async with self._write("give a member's turn back") as db:
+            given_back = await db.execute(queries.GIVE_BACK_TURN, (guild_id, user_id, self._clock().timestamp()))
+        return given_back > 0
+
+    async def forget_past_turns(self) -> int:
+        """Drop turns that are over (they decide nothing any more); how many went."""
+        async with self._write("drop past turns") as db:
+            return await db.execute(queries.EXPIRE_TURNS, (self._clock().timestamp(),))
 
 
 class _Rating(NamedTuple):

@@ -285,3 +285,17 @@ JOIN queries AS q ON q.id = r.query_id
 GROUP BY day, q.model_version
 ORDER BY day, MIN(q.id)
 """
+
+# Members' turns (the cooldown every bot process shares). Portable SQL: a claim takes the turn
+# when the member has none or theirs is over, in one statement, so two processes claiming at
+# once cannot both win; the row count says whether it did.
+CLAIM_TURN = """
+INSERT INTO member_turns (guild_id, user_id, allowed_at) VALUES (?, ?, ?)
+ON CONFLICT (guild_id, user_id) DO UPDATE SET allowed_at = excluded.allowed_at
+WHERE member_turns.allowed_at <= ?
+"""
+SELECT_TURN = "SELECT allowed_at FROM member_turns WHERE guild_id = ? AND user_id = ?"
+# Giving a turn back (the request was refused as busy) ends the running one.
+GIVE_BACK_TURN = "DELETE FROM member_turns WHERE guild_id = ? AND user_id = ? AND allowed_at > ?"
+EXPIRE_TURNS = "DELETE FROM member_turns WHERE allowed_at < ?"
+FORGET_TURNS = "DELETE FROM member_turns WHERE user_id = ?"

@@ -230,10 +230,27 @@ LINKED_ACCOUNTS_DDL = (
 )
 SCHEMA_V3 = (*LINKED_ACCOUNTS_DDL, "PRAGMA user_version = 3")
 
+# Members' turns, shared by every bot process on the log: when a member may next ask in a
+# server (the cooldown), as seconds since the Unix epoch. Standard SQL only (valid on SQLite
+# and PostgreSQL alike): BIGINT ids, DOUBLE PRECISION times.
+MEMBER_TURNS = (
+    """
+    CREATE TABLE member_turns (
+        guild_id BIGINT NOT NULL,
+        user_id BIGINT NOT NULL,
+        allowed_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    )
+    """,
+    "CREATE INDEX member_turns_by_time ON member_turns(allowed_at)",
+)
+SCHEMA_V4 = (*MEMBER_TURNS, "PRAGMA user_version = 4")
+
 MIGRATIONS = (
     Migration(1, "queries, suggestions shown, feedback", SCHEMA_V1, POSTGRES_V1),
     Migration(2, "retractions, per-guild blocks, lookup indexes, current_feedback view", SCHEMA_V2, POSTGRES_V2),
     Migration(3, "members' linked accounts (ListenBrainz username and when linked)", SCHEMA_V3),
+    Migration(4, "members' turns (cooldowns shared by every bot process)", SCHEMA_V4),
 )
 CURRENT_SCHEMA_VERSION = MIGRATIONS[-1].version
 

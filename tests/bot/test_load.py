@@ -1,5 +1,6 @@
-"""Under load: 1,000 /soundalike at once through the fake Discord are each answered or told
-"Busy, try again in N s.", none lost, memory bounded, gateway heartbeats kept."""
+"""Under load: 1,000 /soundalike at once through the fake Discord are each acknowledged and
+answered, none told "Busy" (a burst is not overload: requests wait their turn, servers taking
+turns), memory bounded, gateway heartbeats kept. How fast is the bench's (step burst)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ BUSY = re.compile(r"Busy, try again in \d+ s\.")
 EPHEMERAL = 1 << 6
 
 LOAD_INTERACTIONS = 1000
-LOAD_SERVERS = 10  # 100 members each: the per-server limit and the global queue bound both act
+LOAD_SERVERS = 10  # 100 members each: far past the per-server limit of 4 computing at once
 HEARTBEAT_MS = 250  # Discord's is ~41 s; a short one shows whether heartbeats kept coming
-# Peak RSS growth allowed while 1,000 requests come in and go out. Measured: about 40 MiB
-# with the limits, about 70 MiB when nothing is refused (the fake Discord, in the same
-# process, keeps every request and message too). A copy of the model's factor matrix held
+# Peak RSS growth allowed while 1,000 requests come in and go out. Measured: about 70 MiB
+# when all are answered (the fake Discord, in the same process, keeps every request and
+# message too). A copy of the model's factor matrix held
 # per request (about 100 KiB each on the demo data) would add 100 MiB and break it.
 MEMORY_GROWTH_BOUND = 150 * 1024 * 1024
 
@@ -102,7 +103,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def test_a_thousand_soundalikes_at_once_are_each_answered_or_told_busy(tmp_path, demo_env, demo_service, caplog):
+async def test_a_thousand_soundalikes_at_once_are_each_answered_none_told_busy(
+    tmp_path, demo_env, demo_service, caplog
+):
     songs = catalog_songs(40)
     process = psutil.Process()
     caplog.set_level(logging.WARNING)
@@ -159,11 +162,11 @@ async def test_a_thousand_soundalikes_at_once_are_each_answered_or_told_busy(tmp
     answered, busy = watch.count("answer"), watch.count("busy")
     others = [o.detail for o in watch.outcomes.values() if o.final == "other"]
     assert not others, f"{len(others)} interactions got neither an answer nor 'Busy': {others[:5]}"
-    assert answered + busy == LOAD_INTERACTIONS, "an interaction was lost"
+    assert busy == 0, f"{busy} of a burst of {LOAD_INTERACTIONS} were told busy; a burst waits its turn"
+    assert answered == LOAD_INTERACTIONS, "every interaction is answered"
     assert logged_answers == answered, "every answer shown is in the log"
     assert all(o.first_response_at is not None for o in watch.outcomes.values())
     responses = [o.first_response_at - o.sent_at for o in watch.outcomes.values()]
-    assert answered > 0 and busy > 0, "the load should both be served and refused in part"
     growth = peak_rss - baseline_rss
     assert growth < MEMORY_GROWTH_BOUND, f"memory grew by {growth / 2**20:.0f} MiB under load"
     # Heartbeats kept: the fake saw them while the load was on, and discord.py never said it

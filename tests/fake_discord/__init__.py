@@ -17,7 +17,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from .payloads import MANAGE_GUILD, FakeGuild, FakeMember, FakeUser, option, snowflake
+from .payloads import MANAGE_GUILD, FakeGuild, FakeMember, FakeUser, option, shard_of, snowflake, snowflake_on_shard
 from .server import FakeDiscord, PendingInteraction, Recorded
 
 # The fake was written against this release; see tests/bot/test_fake_discord_smoke.py.
@@ -35,7 +35,9 @@ __all__ = [
     "check_discord_py",
     "option",
     "pointed_at",
+    "shard_of",
     "snowflake",
+    "snowflake_on_shard",
 ]
 
 

@@ -26,6 +26,18 @@ def snowflake() -> int:
     return (millis << 22) | (next(_counter) % 4096)
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """Discord's rule: the shard whose connection gets a server's events."""
+    return (guild_id >> 22) % shard_count
+
+
+def snowflake_on_shard(shard_id: int, shard_count: int) -> int:
+    """A fresh id (a little in the past) that :func:`shard_of` puts on ``shard_id`` of ``shard_count``."""
+    millis = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    millis -= (millis - shard_id) % shard_count
+    return (millis << 22) | (next(_counter) % 4096)
+
+
 def iso_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 

@@ -7,6 +7,14 @@ test push gateway events (slash commands, autocomplete, button presses, reaction
 It speaks exactly what discord.py 2.7.1 needs (see shared notes/offline-discord-testing.md):
 JSON bodies with ``Content-Type: application/json`` (no charset), interaction callbacks that
 return the created message, plain-text gateway frames.
+
+Shards as Discord has them: a connection may IDENTIFY with ``"shard": [id, count]`` (id below
+count, else it is closed with 4010, "Invalid shard"); a server belongs to shard
+``(guild_id >> 22) % count``, and its events (READY's guild list, GUILD_CREATE, interactions,
+reactions) go only to the connections of that shard; events of no server (direct messages)
+go to shard 0. A connection without ``shard`` is shard 0 of 1 and gets everything.
+``GET /gateway/bot`` reports ``shard_count`` (what discord.py's AutoShardedBot asks when it is
+given no count).
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from .payloads import (
     FakeGuild,
     FakeMember,
     FakeUser,
+    shard_of,
     snowflake,
+    snowflake_on_shard,
 )
 from .payloads import (
     message as message_payload,
@@ -36,6 +46,7 @@ EPHEMERAL = 1 << 6
 
 # Gateway opcodes.
 DISPATCH, HEARTBEAT, IDENTIFY, RESUME, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 0, 1, 2, 6, 9, 10, 11
+INVALID_SHARD = 4010  # gateway close code
 # Interaction callback types that create or change a message.
 CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 4, 5, 6, 7
 
@@ -72,7 +83,9 @@ class PendingInteraction:
 class FakeDiscord:
     """REST + gateway. Use ``async with FakeDiscord() as fake`` (or start/close)."""
 
-    def __init__(self, *, bot_name: str = "Soundalike", heartbeat_interval_ms: int = 45_000) -> None:
+    def __init__(
+        self, *, bot_name: str = "Soundalike", heartbeat_interval_ms: int = 45_000, shard_count: int = 1
+    ) -> None:
         self.application_id = snowflake()
         self.bot_user = FakeUser(self.application_id, bot_name, bot=True)
         self.owner = FakeUser(snowflake(), "owner")
@@ -88,15 +101,28 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.heartbeats: list[float] = []  # time.monotonic() of every HEARTBEAT received
         self._sockets: list[web.WebSocketResponse] = []
+        self.shard_count = shard_count  # what GET /gateway/bot recommends
+        self._socket_shards: dict[int, tuple[int, int]] = {}  # id(socket) -> (shard id, count)
+        # Every event sent: (event, the server it is about or None, the shard it went to).
+        self.delivered: list[tuple[str, int | None, int]] = []
         self._sequence = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     # -- set-up ----------------------------------------------------------------------------
-    def add_guild(self, name: str = "Test server", members: list[FakeMember] | None = None) -> FakeGuild:
+    def add_guild(
+        self,
+        name: str = "Test server",
+        members: list[FakeMember] | None = None,
+        *,
+        shard: tuple[int, int] | None = None,
+    ) -> FakeGuild:
+        """A server with a channel and an admin role; ``shard=(id, count)`` gives it an id that
+        Discord's rule puts on that shard."""
+        guild_id = snowflake() if shard is None else snowflake_on_shard(*shard)
         guild = FakeGuild(
-            id=snowflake(), name=name, channel_id=snowflake(), admin_role_id=snowflake(), members=list(members or [])
+            id=guild_id, name=name, channel_id=snowflake(), admin_role_id=snowflake(), members=list(members or [])
         )
         self.guilds.append(guild)
         return guild
@@ -180,11 +206,21 @@ class FakeDiscord:
 
     # -- events the tests drive ------------------------------------------------------------
     async def dispatch(self, event: str, data: dict) -> None:
+        """Send an event to the connections of the shard it belongs to (see the module's doc)."""
         if not self._sockets:
             raise AssertionError("no bot is connected to the fake gateway")
-        for socket in list(self._sockets):
-            self._sequence += 1
-            await socket.send_str(json.dumps({"op": DISPATCH, "t": event, "s": self._sequence, "d": data}))
+        guild = data.get("id") if event == "GUILD_CREATE" else data.get("guild_id")
+        guild_id = int(guild) if guild is not None else None
+        targets = [socket for socket in list(self._sockets) if self._owns(socket, guild_id)]
+        if not targets:
+            shards = sorted(set(self._socket_shards.values()))
+            raise AssertionError(f"no bot is connected for the shard of server {guild_id} (connected: {shards})")
+        for socket in targets:
+            await self.dispatch_to(socket, event, data)
+
+    def _owns(self, socket: web.WebSocketResponse, guild_id: int | None) -> bool:
+        shard, count = self._socket_shards.get(id(socket), (0, 1))
+        return shard == (0 if guild_id is None else shard_of(guild_id, count))
 
     def _interaction_base(
         self, kind: int, guild: FakeGuild | None, member: FakeMember, channel_id: int | None = None
@@ -305,9 +341,16 @@ class FakeDiscord:
         finally:
             if socket in self._sockets:
                 self._sockets.remove(socket)
+            self._socket_shards.pop(id(socket), None)
         return socket
 
     async def _identify(self, socket: web.WebSocketResponse, identify: dict) -> None:
+        shard, count = identify.get("shard") or (0, 1)
+        if not (isinstance(shard, int) and isinstance(count, int) and 0 <= shard < count):
+            await socket.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            return
+        self._socket_shards[id(socket)] = (shard, count)
+        mine = [g for g in self.guilds if shard_of(g.id, count) == shard]
         self._sockets.append(socket)
         await self.dispatch_to(
             socket,
@@ -315,7 +358,8 @@ class FakeDiscord:
             {
                 "v": 10,
                 "user": self.bot_user.payload(),
-                "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
+                "guilds": [{"id": str(g.id), "unavailable": True} for g in mine],
+                "shard": [shard, count],
                 "session_id": f"session-{snowflake()}",
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(self.application_id), "flags": 0},
@@ -323,15 +367,24 @@ class FakeDiscord:
                 "relationships": [],
             },
         )
-        for guild in self.guilds:
+        for guild in mine:
             await self.dispatch_to(socket, "GUILD_CREATE", guild.payload())
         async with self._changed:
             self.identify_payloads.append(identify)
             self._changed.notify_all()
 
     async def dispatch_to(self, socket: web.WebSocketResponse, event: str, data: dict) -> None:
+        guild = data.get("id") if event == "GUILD_CREATE" else data.get("guild_id")
+        self.delivered.append((event, int(guild) if guild is not None else None, self.shard_on(socket)))
         self._sequence += 1
         await socket.send_str(json.dumps({"op": DISPATCH, "t": event, "s": self._sequence, "d": data}))
+
+    def shard_on(self, socket: web.WebSocketResponse) -> int:
+        return self._socket_shards.get(id(socket), (0, 1))[0]
+
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """(shard id, count) of every connection that identified, in the order they did."""
+        return [self._socket_shards.get(id(socket), (0, 1)) for socket in self._sockets]
 
     # -- REST ------------------------------------------------------------------------------
     async def _rest(self, request: web.Request) -> web.Response:
@@ -365,6 +418,14 @@ class FakeDiscord:
             if r.authorization in {f"Bot {token}" for token in self.rejected_tokens}:
                 return _json({"message": "401: Unauthorized", "code": 0}, status=401)
             return _json(self.bot_user.payload())
+        if r.matches("GET", "/gateway/bot"):
+            return _json(
+                {
+                    "url": self.gateway_url,
+                    "shards": self.shard_count,
+                    "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+                }
+            )
         if r.matches("GET", "/oauth2/applications/@me"):
             return _json(
                 {

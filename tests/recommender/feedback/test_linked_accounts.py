@@ -81,5 +81,6 @@ def test_the_new_statements_are_portable_sql():
     for statement in statements:
         assert not sqlite_only.search(statement), statement
     assert "ON CONFLICT (user_id, service) DO UPDATE" in queries.UPSERT_LINK
-    assert MIGRATIONS[-1].sqlite[:-1] == LINKED_ACCOUNTS_DDL
-    assert MIGRATIONS[-1].sqlite[-1] == "PRAGMA user_version = 3"
+    (step,) = [migration for migration in MIGRATIONS if migration.version == 3]
+    assert step.sqlite[:-1] == LINKED_ACCOUNTS_DDL
+    assert step.sqlite[-1] == "PRAGMA user_version = 3"

@@ -544,6 +544,8 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(log, d
     await log.record_feedback(2, ASKER, UP)
     await log.block(GUILD, "zz", by=ALICE)
     await log.block(GUILD, "yy", by=BOB)
+    assert await log.claim_turn(GUILD, ALICE, 60) == 0.0  # her cooldown names her too
+    assert await log.claim_turn(GUILD, BOB, 60) == 0.0
     before = table_rows(db_path)
 
     counts = await log.forget_user(ALICE)
@@ -555,6 +557,7 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(log, d
         "queries": 1,
         "blocks_unnamed": 1,
         "linked_accounts": 0,
+        "turns": 1,
     }
     after = table_rows(db_path)
     assert after["queries"] == [row for row in before["queries"] if row[0] != alice_query]
@@ -580,6 +583,8 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(log, d
         )
         assert {name for (name,) in vacuumed} >= {"queries", "suggestions", "feedback", "blocks"}
     assert await log.forget_user(ALICE) == dict.fromkeys(counts, 0)
+    assert await log.claim_turn(GUILD, BOB, 60) == 60.0, "his turn stays"
+    assert await log.claim_turn(GUILD, ALICE, 60) == 0.0, "hers went with the rest"
 
 
 # -- retention -------------------------------------------------------------------------------
