@@ -1,6 +1,6 @@
 """Two bot processes, each running one shard of two, against one fake Discord, sharing one
-feedback log (a SQLite file) and one model store: a /retrain in one, and both answer with the
-new model within a bounded wait (the other swaps through the store's ``current`` pointer)."""
+feedback log (a SQLite file, or a real PostgreSQL server) and one model store: a /retrain in
+one, and both answer with the new model within a bounded wait (the other swaps through the store's ``current`` pointer)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def version_in(footer: str) -> str:
     return found[1]
 
 
-async def test_a_retrain_in_one_process_is_served_by_both(tmp_path, demo_env):
+@pytest.mark.parametrize("log_kind", ["sqlite", "postgres"])
+async def test_a_retrain_in_one_process_is_served_by_both(tmp_path, demo_env, log_kind, request):
     admin = FakeUser(7001, "dj")
     config_path, _ = copy_demo(
         tmp_path,
@@ -85,6 +86,11 @@ async def test_a_retrain_in_one_process_is_served_by_both(tmp_path, demo_env):
         f"admin_user_ids = [{admin.id}]\ncooldown_seconds = 0\npromotion_tolerance = 1.0\n"
         f"[serving]\nwatch_model_seconds = {WATCH_SECONDS}\n",
     )
+    if log_kind == "postgres":  # both processes (and the retrain they start) on one PostgreSQL log
+        url = request.getfixturevalue("postgres_server").fresh_url()
+        text = config_path.read_text(encoding="utf-8")
+        config_path.write_text(text.replace(f'database = "{tmp_path / "feedback.sqlite3"}"', f'database = "{url}"'))
+        assert url in config_path.read_text(encoding="utf-8")
     async with FakeDiscord(shard_count=2) as fake:
         member, dj = FakeMember(FakeUser(7002, "listener")), FakeMember(admin, permissions=MANAGE_GUILD | 3136)
         guilds = [fake.add_guild(f"Server on shard {shard}", [member, dj], shard=(shard, 2)) for shard in (0, 1)]
