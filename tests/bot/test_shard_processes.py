@@ -1,6 +1,7 @@
 """Two bot processes, each running one shard of two, against one fake Discord, sharing one
 feedback log (a SQLite file, or a real PostgreSQL server) and one model store: a /retrain in
-one, and both answer with the new model within a bounded wait (the other swaps through the store's ``current`` pointer)."""
+one, and both answer with the new model within a bounded wait (the other swaps through the
+store's ``current`` pointer)."""
 
 from __future__ import annotations
 
