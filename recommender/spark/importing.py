@@ -309,9 +309,9 @@ def write_spark_dataset(
         user_part.rename(temp / USERS)
         _remove_tree(temp / "users.tmp")
         n_users = user_ids.num_rows
-        counts = pairs.groupBy("item").count().toPandas()
+        counts = pairs.groupBy("item").count().toArrow()
         listeners = np.zeros(n_items, dtype=np.int64)
-        listeners[counts["item"].to_numpy(dtype=np.int64)] = counts["count"].to_numpy(dtype=np.int64)
+        listeners[counts.column("item").to_numpy().astype(np.int64)] = counts.column("count").to_numpy()
         nnz = int(listeners.sum())
         np.save(temp / LISTENERS, listeners, allow_pickle=False)
         indptr = np.concatenate([[0], np.cumsum(listeners)]).astype(np.int64 if nnz >= 2**31 else np.int32)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -82,7 +83,14 @@ def spark_session(master: str, *, app_name: str = "soundalike", conf: Mapping[st
             "spark.sql.session.timeZone": "UTC",
         }
         if _on_this_machine(master):
-            defaults.update({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"})
+            # Executors here run this interpreter (the project's virtualenv), not whatever python3 is first on PATH.
+            defaults.update(
+                {
+                    "spark.driver.host": "127.0.0.1",
+                    "spark.driver.bindAddress": "127.0.0.1",
+                    "spark.pyspark.python": sys.executable,
+                }
+            )
         for name, value in {**defaults, **settings}.items():
             builder = builder.config(name, value)
         try:

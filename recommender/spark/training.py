@@ -30,13 +30,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from recommender.config import TrainParams
 from recommender.errors import ConfigError
@@ -104,9 +107,21 @@ def _als(settings: SparkALSSettings) -> Any:
     )
 
 
+@contextmanager
+def quiet_pandas() -> Iterator[None]:
+    """pyspark 4.3 warns on every pandas conversion that it does not "fully support" pandas 3;
+    the conversions used here (numbers, arrays of floats) are checked by the tests."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pyspark\.")
+        warnings.filterwarnings("ignore", message=r"The copy keyword is deprecated")
+        yield
+
+
 def _factor_matrix(frame: Any, rows: int, rank: int) -> np.ndarray:
     """Spark's (id, features) factors as a rows x rank float32 array, row = id (zero when absent)."""
-    table = frame.toPandas()
+    with quiet_pandas():
+        table = frame.toPandas()
     matrix = np.zeros((rows, rank), dtype=np.float32)
     if len(table):
         ids = table["id"].to_numpy(dtype=np.int64)
@@ -155,21 +170,23 @@ def fit_matrix(
         }
     )
     started = time.perf_counter()
-    frame = session.createDataFrame(ratings).repartition(settings.blocks)
+    with quiet_pandas():
+        frame = session.createDataFrame(ratings)
     fitted = _als(settings).fit(frame)
     item_factors = _factor_matrix(fitted.itemFactors, n_items, settings.rank)
     user_factors = _factor_matrix(fitted.userFactors, n_users, settings.rank)
     seconds = time.perf_counter() - started
     if progress is not None:
         progress(1.0)
-    model = AlternatingLeastSquares(
-        factors=settings.rank,
-        regularization=params.regularization,
-        alpha=params.alpha,
-        iterations=params.iterations,
-        random_state=params.random_state,
-        num_threads=1,
-    )
+    with threadpool_limits(1, "blas"):  # implicit checks BLAS threads when built
+        model = AlternatingLeastSquares(
+            factors=settings.rank,
+            regularization=params.regularization,
+            alpha=params.alpha,
+            iterations=params.iterations,
+            random_state=params.random_state,
+            num_threads=1,
+        )
     model.item_factors = item_factors
     model.user_factors = user_factors
     return model, seconds, _session_details(session, params.spark_master, settings, seconds)
