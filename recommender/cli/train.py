@@ -69,6 +69,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_master_use(params: TrainParams, args: argparse.Namespace) -> None:
+    """--master is refused, not ignored, when the implicit engine fits."""
+    if getattr(args, "master", None) is not None and params.engine != "spark":
+        raise ConfigError("--master names where the spark engine runs: add --engine spark (or set [training] engine)")
+
+
 def format_metrics(metrics: dict) -> str:
     return ", ".join(f"{name} {value:.4f}" for name, value in metrics.items() if isinstance(value, float))
 
@@ -79,8 +85,7 @@ def train_command(args: argparse.Namespace) -> int:
     name = args.dataset or config.data.default_dataset
     dataset = Dataset.open(config.datasets_dir, name)
     params = params_from_args(config, args)
-    if args.master is not None and params.engine != "spark":
-        raise ConfigError("--master names where the spark engine runs: add --engine spark (or set [training] engine)")
+    check_master_use(params, args)
     print(
         f"Dataset {name}: {dataset.n_users:,} users x {dataset.n_items:,} items, "
         f"{dataset.n_interactions:,} interactions"
