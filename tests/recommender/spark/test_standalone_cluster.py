@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msd_samples
 import numpy as np
 import pytest
 from environment import require_lastfm, write_config
@@ -148,3 +149,28 @@ def test_bad_rows_stop_a_spark_import_and_leave_nothing(tmp_path, capsys, spark_
     assert "Skipped 1 rows" in capsys.readouterr().out
     skipped = Dataset.open(tmp_path / "data" / "datasets", "bad")
     assert (skipped.n_users, skipped.n_items, skipped.n_interactions) == (2, 2, 2)
+
+
+def test_spark_msd_import_from_a_file_url_is_the_in_memory_import(tmp_path, spark_cluster: SparkCluster):
+    (tmp_path / "train_triplets.txt").write_text(msd_samples.TRIPLETS, encoding="utf-8")
+    (tmp_path / "unique_tracks.txt").write_text(msd_samples.TRACKS, encoding="utf-8")
+    config = write_config(tmp_path)
+    argv = ["--config", str(config), "data", "import-msd", "--no-progress"]
+    argv += ["--triplets", str(tmp_path / "train_triplets.txt"), "--tracks", str(tmp_path / "unique_tracks.txt")]
+    assert cli_main(argv) == 0
+    urls = [
+        "--triplets",
+        (tmp_path / "train_triplets.txt").as_uri(),
+        "--tracks",
+        (tmp_path / "unique_tracks.txt").as_uri(),
+    ]
+    spark_argv = [*argv[:5], *urls, "--name", "msd-spark", "--engine", "spark", "--master", spark_cluster.master_url]
+    assert cli_main(spark_argv) == 0
+    datasets = tmp_path / "data" / "datasets"
+    memory, spark = Dataset.open(datasets, "msd"), Dataset.open(datasets, "msd-spark")
+    # Songs sorted by id in both; S1 titled by its smallest track, S9 (no catalog row) by its id, S4 unplayed.
+    assert spark.items[["item_id", "title", "artist"]].equals(memory.items[["item_id", "title", "artist"]])
+    assert spark.items["title"].tolist() == ["Title A", "Title C", "Title D", "Title E", "S9"]
+    assert (spark.listeners == memory.listeners).all()
+    rows = [list(memory.user_ids).index(user_id) for user_id in spark.user_ids]
+    assert (spark.interactions != memory.interactions[rows]).nnz == 0  # repeated lines summed: u1/S3 = 5
