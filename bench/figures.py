@@ -183,7 +183,10 @@ def training_rows(run: Measured) -> list[Row]:
 
 
 def spark_rows(run: Measured) -> list[Row]:
-    """The spark engine beside implicit's anchor, on the same data in the same run."""
+    """The spark engine beside implicit's anchor, on the same data in the same run (runs saved
+    before the step existed, or run without it, have no Spark rows)."""
+    if "train-spark" not in run.steps:
+        return []
     step, note = "(c) Spark ALS 64 factors, local[2]", run.note("train-spark")
     implicit = "implicit defaults as installed (train-implicit, same run)"
     return [
