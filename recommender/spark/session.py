@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,10 +65,10 @@ def spark_session(master: str, *, app_name: str = "soundalike", conf: Mapping[st
         session = _current.get("session")
         if session is not None and _current.get("key") == key:
             return session
-        _stop_locked()
         problem = java_problem()
         if problem is not None:
             raise SparkUnavailable(problem)
+        _stop_locked()
         try:
             from pyspark.sql import SparkSession
         except ImportError as error:
@@ -94,7 +95,9 @@ def spark_session(master: str, *, app_name: str = "soundalike", conf: Mapping[st
         for name, value in {**defaults, **settings}.items():
             builder = builder.config(name, value)
         try:
-            session = builder.getOrCreate()
+            with warnings.catch_warnings():  # pyspark 4.3 says it does not "fully support" pandas 3 (tests check ours)
+                warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
+                session = builder.getOrCreate()
         except Exception as error:  # py4j and the JVM raise many kinds; say which master failed
             shutil.rmtree(scratch, ignore_errors=True)
             raise SparkUnavailable(f"cannot start Spark on {master}: {error}") from error

@@ -8,8 +8,10 @@ import sys
 
 import numpy as np
 import pytest
+from environment import write_config
 from paths import PROJECT_ROOT
 
+from recommender.cli.main import main as cli_main
 from recommender.config import TrainParams
 from recommender.errors import ConfigError
 from recommender.spark.session import check_master
@@ -57,3 +59,18 @@ def test_the_library_and_the_bot_do_not_import_pyspark():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_java_the_spark_engine_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on it
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    config = write_config(tmp_path)
+    assert cli_main(["--config", str(config), "data", "demo", "--users", "50"]) == 0
+    assert cli_main(["--config", str(config), "train", "--engine", "spark", "--no-eval", "--no-calibrate"]) == 2
+    assert (
+        "Java is not installed (pyspark needs Java 17+: apt-get install openjdk-17-jre-headless"
+        in capsys.readouterr().err
+    )
+    assert not (tmp_path / "data" / "models" / "demo").exists() or not any(
+        (tmp_path / "data" / "models" / "demo").iterdir()
+    )
