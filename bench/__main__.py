@@ -29,6 +29,7 @@ ALL_STEPS = [
     "load",
     "train",
     "train-implicit",
+    "train-spark",
     "open-first",
     "open",
     "compute",

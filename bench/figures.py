@@ -180,6 +180,43 @@ def training_rows(run: Measured) -> list[Row]:
             anchor=run.measured("train-implicit", "peak_rss_mb"),
             anchor_name="same",
         ),
+        *spark_rows(run),
+    ]
+
+
+def spark_rows(run: Measured) -> list[Row]:
+    """The spark engine beside implicit's anchor, on the same data in the same run (runs saved
+    before the step existed, or run without it, have no Spark rows)."""
+    if "train-spark" not in run.steps:
+        return []
+    step, note = "(c) Spark ALS 64 factors, local[2]", run.note("train-spark")
+    implicit = "implicit defaults as installed (train-implicit, same run)"
+    return [
+        Row(
+            step,
+            "seconds per iteration",
+            "s",
+            ours=run.value("train-spark", "per_iteration_s"),
+            anchor=run.value("train-implicit", "per_iteration_s"),
+            anchor_name=implicit,
+            note=note or "(fit with 5 iterations - fit with 1) / 4",
+        ),
+        Row(
+            step,
+            "peak RSS, Python driver",
+            "MB",
+            ours=run.value("train-spark", "peak_python_driver_mb"),
+            anchor=run.measured("train-implicit", "peak_rss_mb"),
+            anchor_name=implicit,
+            note=note,
+        ),
+        Row(
+            step,
+            "peak RSS, JVM (driver and executors)",
+            "MB",
+            ours=run.value("train-spark", "peak_jvm_mb"),
+            note=note or "local mode: both executor threads live in the driver's JVM",
+        ),
     ]
 
 

@@ -38,6 +38,9 @@ class DataConfig:
 # Allowed values of [training] algorithm and weighting (also the CLI's choices).
 ALGORITHMS = ("als", "bm25", "bpr", "cosine", "lmf")
 WEIGHTINGS = ("raw", "log", "bm25")
+# Allowed values of [training] engine: implicit on this machine, or Apache Spark's ALS
+# (recommender.spark) on the cluster [training] spark_master names.
+ENGINES = ("implicit", "spark")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class TrainParams:
     neighbours: int = 100
     random_state: int = 1
     threads: int = 0
+    engine: str = "implicit"
+    # Where a Spark engine runs: local[N] (threads here), spark://host:7077 (standalone), yarn.
+    # Where it ran is recorded in a model's manifest under "training", not as a parameter.
+    spark_master: str = "local[*]"
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -74,6 +81,12 @@ class TrainParams:
                 raise ConfigError(f"training {name} must not be negative, got {getattr(self, name)!r}")
         if self.alpha == 0:
             raise ConfigError("training alpha must be above 0 (it multiplies every confidence)")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"training engine {self.engine!r} is not one of {', '.join(ENGINES)}")
+        if self.engine == "spark" and self.algorithm != "als":
+            raise ConfigError(f"the spark engine trains als only, not {self.algorithm!r}: use engine implicit for it")
+        if not self.spark_master.strip():
+            raise ConfigError("training spark_master is empty: use local[2], spark://host:7077 or yarn")
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainParams:
@@ -92,7 +105,9 @@ class TrainParams:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        del values["spark_master"]  # where it ran, not what was fitted (the manifest's "training" says)
+        return values
 
     def relevant(self) -> dict:
         """The parameters that change this algorithm's result (for summaries)."""
@@ -109,7 +124,8 @@ class TrainParams:
         return chosen
 
     def describe(self) -> str:
-        return f"{self.algorithm} (" + ", ".join(f"{k} {v}" for k, v in self.relevant().items()) + ")"
+        engine = f" on {self.engine}" if self.engine != "implicit" else ""
+        return f"{self.algorithm}{engine} (" + ", ".join(f"{k} {v}" for k, v in self.relevant().items()) + ")"
 
 
 @dataclass(frozen=True)
@@ -179,6 +195,7 @@ class ListenBrainzConfig:
 CHOICES = {
     ("training", "algorithm"): set(ALGORITHMS),
     ("training", "weighting"): set(WEIGHTINGS),
+    ("training", "engine"): set(ENGINES),
     ("evaluation", "protocol"): {"holdout", "users", "item2item"},
     ("serving", "novelty"): {"popular", "balanced", "deep"},
     ("serving", "index"): {"brute", "ann", "auto"},

@@ -15,6 +15,12 @@ A dataset folder ``data/datasets/<name>/`` holds:
 - ``manifest.json``: name, counts, source, creation time, and a fingerprint that models
   record so a model trained on other data is refused.
 
+A dataset imported by Spark (``data import-* --engine spark``, recommender.spark.importing) has
+``"storage": "parquet"`` in its manifest and ``interactions.parquet/`` (a folder of Parquet
+parts: user, item, count; written by Spark) instead of ``interactions.npz``; the derived arrays
+and the catalog are the same files, so serving reads it as any other. Spark trains on the
+Parquet folder directly; the matrix is built here only if evaluation or /retrain ask for it.
+
 Nothing here is ever unpickled. Datasets are written to a temporary sibling folder and
 renamed into place, so a failed import never leaves a half-written dataset.
 """
@@ -43,6 +49,8 @@ from .errors import DataError, DatasetNotFound
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 INTERACTIONS = "interactions.npz"
+INTERACTIONS_PARQUET = "interactions.parquet"
+PARQUET_STORAGE = "parquet"
 ITEMS = "items.parquet"
 USERS = "users.parquet"
 LISTENERS = "listeners.npy"
@@ -138,8 +146,9 @@ class Dataset:
                 f"{FORMAT_VERSION}; import it again",
                 path=manifest_path,
             )
-        if not (path / INTERACTIONS).exists():
-            raise DataError(f"{INTERACTIONS} is missing; import the dataset again", path=path)
+        stored = INTERACTIONS_PARQUET if manifest.get("storage") == PARQUET_STORAGE else INTERACTIONS
+        if not (path / stored).exists():
+            raise DataError(f"{stored} is missing; import the dataset again", path=path)
         items = pq.read_table(path / ITEMS).to_pandas()
         if "items" in manifest and manifest["items"] != len(items):
             raise DataError(f"{manifest['items']} items in {MANIFEST} but {len(items)} catalog rows", path=path)
@@ -148,13 +157,47 @@ class Dataset:
     @property
     def interactions(self) -> sp.csr_matrix:
         if self._interactions is None:
-            interactions = sp.load_npz(self.path / INTERACTIONS).tocsr()  # allow_pickle=False inside
+            interactions = (
+                self._parquet_matrix()
+                if self.is_parquet
+                else sp.load_npz(self.path / INTERACTIONS).tocsr()  # allow_pickle=False inside
+            )
             if interactions.shape[1] != len(self.items):
                 raise DataError(
                     f"{interactions.shape[1]} item columns but {len(self.items)} catalog rows", path=self.path
                 )
             self._interactions = interactions
         return self._interactions
+
+    @property
+    def is_parquet(self) -> bool:
+        """Imported by Spark: its interactions are a Parquet folder Spark trains on directly."""
+        return self.manifest.get("storage") == PARQUET_STORAGE
+
+    @property
+    def interactions_parquet(self) -> Path:
+        return self.path / INTERACTIONS_PARQUET
+
+    def _parquet_matrix(self) -> sp.csr_matrix:
+        """The Parquet interactions as the users x items matrix (only when a caller needs it)."""
+        table = pq.read_table(self.interactions_parquet, columns=["user", "item", "count"])
+        users, items = int(self.manifest["users"]), len(self.items)
+        matrix = sp.csr_matrix(
+            (
+                table.column("count").to_numpy().astype(np.float32),
+                (table.column("user").to_numpy(), table.column("item").to_numpy()),
+            ),
+            shape=(users, items),
+        )
+        matrix.sort_indices()
+        return matrix
+
+    @property
+    def n_interactions(self) -> int:
+        """Stored (user, item) pairs: from the manifest when the matrix is not loaded."""
+        if self._interactions is None and "interactions" in self.manifest:
+            return int(self.manifest["interactions"])
+        return int(self.interactions.nnz)
 
     @classmethod
     def open(cls, datasets_dir: str | Path, name: str) -> Dataset:

@@ -212,6 +212,8 @@ def retrain(
         params = config.training
         if params_from == "current" and current_manifest is not None:
             params = TrainParams.from_dict(current_manifest.get("parameters", {}))
+            # Which engine fits, and where, is this deployment's choice, not the model's.
+            params = params.replace(engine=config.training.engine, spark_master=config.training.spark_master)
         log.info("reading feedback from %s", shown_db)
         report("feedback", 0.05, "reading the members' 👍 from the feedback log")
         liked = list((read_feedback or default_feedback_reader)(feedback_db))

@@ -121,6 +121,7 @@ class FittedModel:
     weighted: sp.csr_matrix  # the users x items confidences it was fitted on
     seconds: float  # implicit's whole fit: its set-up (a transpose) and every iteration
     iteration_seconds: list[float] = field(default_factory=list)  # implicit's own, per iteration
+    spark: dict = field(default_factory=dict)  # engine "spark": where and how Spark fitted it
 
     @property
     def typical_weight(self) -> float:
@@ -137,6 +138,7 @@ class FittedModel:
         n_users, n_items = self.weighted.shape
         return {
             "algorithm": self.params.algorithm,
+            "engine": self.params.engine,
             "weighting": self.params.weighting,
             "parameters": self.params.to_dict(),
             "typical_weight": self.typical_weight,
@@ -150,6 +152,7 @@ class FittedModel:
                     if self.iteration_seconds
                     else {}
                 ),
+                **({"spark": self.spark} if self.spark else {}),
             },
         }
 
@@ -167,9 +170,15 @@ def fit(
 ) -> FittedModel:
     """Weigh ``counts`` (users x items) and fit the implicit model for ``params``.
 
-    ``progress`` (0..1) is called after each iteration of the factor models.
+    ``progress`` (0..1) is called after each iteration of the factor models (at the end
+    for the spark engine, which fits on ``params.spark_master``: recommender.spark.training).
     """
     weighted = training_matrix(counts, params)
+    if params.engine == "spark":
+        from .spark.training import fit_matrix
+
+        model, seconds, details = fit_matrix(params, weighted, progress=progress)
+        return FittedModel(params=params, implicit_model=model, weighted=weighted, seconds=seconds, spark=details)
     iteration_seconds: list[float] = []
     callback = None
     if params.algorithm in FACTOR_ALGORITHMS:
@@ -209,5 +218,5 @@ def dataset_fields(dataset: Dataset) -> dict:
         "fingerprint": dataset.fingerprint,
         "users": int(dataset.n_users),
         "items": int(dataset.n_items),
-        "interactions": int(dataset.interactions.nnz),
+        "interactions": dataset.n_interactions,
     }

@@ -12,6 +12,7 @@ One module per group of steps, each importing the product directly:
   importing     (a) the import anchor: pandas' reader -> CSR
   loading       (b) Dataset.load
   training      (c) implicit's ALS with its defaults, and its factors for the compute anchors
+  spark         (c) the spark engine's ALS at local[2] beside it: seconds per iteration, memory
   serving       the service and the titles people type, shared by (d)-(h)
   answering     one /soundalike as the bot answers it (resolve, similar, render) and its pool
   startup       (d) open-first, open

@@ -17,6 +17,7 @@ STEP_NAMES = (
     "import-anchor",
     "load",
     "train-implicit",
+    "train-spark",
     "open-first",
     "open",
     "compute",
@@ -41,6 +42,8 @@ def step_function(name: str) -> Step:
             from bench.steps.loading import load as step
         case "train-implicit":
             from bench.steps.training import train_implicit as step
+        case "train-spark":
+            from bench.steps.spark import train_spark as step
         case "open-first":
             from bench.steps.startup import first_start as step
         case "open":

@@ -101,9 +101,17 @@ def _print_summary(summary) -> None:
 
 
 def import_msd_command(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        from recommender.cli.spark_data import import_msd_on_spark
+
+        summary = import_msd_on_spark(args, dataset_dest(args))
+        _print_summary(summary)
+        report_models_after_replace(args.config_obj, args.name, summary.dest)
+        return 0
+    _refuse_master(args)
     summary = import_msd(
-        triplets=args.triplets,
-        tracks=args.tracks,
+        triplets=Path(args.triplets),
+        tracks=Path(args.tracks),
         dest=dataset_dest(args),
         name=args.name,
         on_error=args.on_error,
@@ -115,6 +123,14 @@ def import_msd_command(args: argparse.Namespace) -> int:
 
 
 def import_csv_command(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        from recommender.cli.spark_data import import_csv_on_spark
+
+        summary = import_csv_on_spark(args, dataset_dest(args))
+        _print_summary(summary)
+        report_models_after_replace(args.config_obj, args.name, summary.dest)
+        return 0
+    _refuse_master(args)
     separator = parse_separator(args.sep)
     options = CsvOptions(
         separator=separator,
@@ -131,8 +147,8 @@ def import_csv_command(args: argparse.Namespace) -> int:
         on_error=args.on_error,
     )
     summary = import_csv(
-        interactions=args.interactions,
-        catalog=args.catalog,
+        interactions=Path(args.interactions),
+        catalog=Path(args.catalog) if args.catalog is not None else None,
         dest=dataset_dest(args),
         name=args.name,
         options=options,
@@ -216,6 +232,24 @@ def _add_common(parser: argparse.ArgumentParser, default_name: str | None) -> No
     add_replace_option(parser)
 
 
+def _refuse_master(args: argparse.Namespace) -> None:
+    if args.master is not None:
+        raise SoundalikeError("--master names where Spark runs: add --engine spark, or leave --master out")
+
+
+def _add_engine(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("memory", "spark"),
+        default="memory",
+        help="memory: read here into memory (default); spark: Spark reads the files (file://, hdfs://, "
+        "s3a://) and writes a dataset Spark trains on directly (README, Training on Spark)",
+    )
+    parser.add_argument(
+        "--master", help="with --engine spark: local[2], spark://host:7077, yarn (default: [training] spark_master)"
+    )
+
+
 def add_replace_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--replace",
@@ -272,9 +306,10 @@ def _register_import_msd(data_subparsers: argparse._SubParsersAction) -> None:
         "sorted by song id; each song takes the title and artist of its smallest track "
         "id; songs missing from the catalog are titled by their id.",
     )
-    msd.add_argument("--triplets", type=Path, required=True, help="train_triplets.txt")
-    msd.add_argument("--tracks", type=Path, required=True, help="unique_tracks.txt")
+    msd.add_argument("--triplets", required=True, help="train_triplets.txt (with --engine spark: any path Spark reads)")
+    msd.add_argument("--tracks", required=True, help="unique_tracks.txt (with --engine spark: any path Spark reads)")
     _add_common(msd, "msd")
+    _add_engine(msd)
     msd.set_defaults(func=import_msd_command)
 
 
@@ -297,10 +332,10 @@ def _register_import_csv(data_subparsers: argparse._SubParsersAction) -> None:
         "    --catalog ../shared/datasets/hetrec2011-lastfm-2k/artists.dat --catalog-header \\\n"
         "    --catalog-item-col 0 --title-col 1 --artist-col 1 --name lastfm",
     )
-    csv.add_argument("--interactions", type=Path, required=True, help="user, item[, count] file")
     csv.add_argument(
-        "--catalog", type=Path, help="item, title[, artist] file (default: none; items are then titled by their id)"
+        "--interactions", required=True, help="user, item[, count] file (with --engine spark: any path Spark reads)"
     )
+    csv.add_argument("--catalog", help="item, title[, artist] file (default: none; items are then titled by their id)")
     csv.add_argument(
         "--sep",
         default="auto",
@@ -342,6 +377,7 @@ def _register_import_csv(data_subparsers: argparse._SubParsersAction) -> None:
         "of artists give the name column again",
     )
     _add_common(csv, None)
+    _add_engine(csv)
     csv.set_defaults(func=import_csv_command)
 
 

@@ -23,7 +23,7 @@ from recommender.ranking import MIX_STRATEGY
 from recommender.service import calibrated_deep_beta
 from recommender.store import ModelStore
 
-from .train import add_param_arguments, param_overrides, params_from_args
+from .train import add_engine_arguments, add_param_arguments, check_master_use, param_overrides, params_from_args
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,11 @@ def _model_params(config: Config, args: argparse.Namespace) -> tuple[TrainParams
         return params_from_args(config, args), "the [training] configuration (no model published yet)"
     manifest = store.read_manifest(version)
     params = TrainParams.from_dict(manifest.get("parameters", {})).replace(**overrides)
+    # Which engine re-fits it, and where, is this deployment's choice (--engine, [training]).
+    params = params.replace(
+        engine=getattr(args, "engine", None) or config.training.engine,
+        spark_master=getattr(args, "master", None) or config.training.spark_master,
+    )
     label = f"model {version}'s configuration" + (" with overrides" if overrides else "")
     return params, label
 
@@ -69,6 +74,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     name = args.dataset or config.data.default_dataset
     dataset = Dataset.open(config.datasets_dir, name)
     params, label = _model_params(config, args)
+    check_master_use(params, args)
     protocol = args.protocol or config.evaluation.protocol
     k = args.k or config.evaluation.k
     seed = config.evaluation.random_state if args.seed is None else args.seed
@@ -230,4 +236,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_param_arguments(parser)
+    add_engine_arguments(parser)
     parser.set_defaults(func=evaluate_command)

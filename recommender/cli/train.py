@@ -9,15 +9,19 @@ go into the manifest.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from recommender.config import ALGORITHMS, WEIGHTINGS, Config, TrainParams
+from recommender.config import ALGORITHMS, ENGINES, WEIGHTINGS, Config, TrainParams
 from recommender.dataset import Dataset
-from recommender.errors import ModelError, ModelForOtherData, SoundalikeError
+from recommender.errors import ConfigError, ModelError, ModelForOtherData, SoundalikeError
 from recommender.evaluation.calibration import calibrate_novelty
 from recommender.evaluation.protocols import evaluate
 from recommender.evaluation.tuning import tune
 from recommender.store import ModelStore
-from recommender.training import dataset_fields, fit
+from recommender.training import FittedModel, dataset_fields, fit
+
+if TYPE_CHECKING:
+    from recommender.spark.training import SparkFit
 
 # The [training] keys `train` and `evaluate` take as options (--learning-rate: learning_rate).
 PARAM_OPTIONS = (
@@ -50,7 +54,25 @@ def param_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def params_from_args(config: Config, args: argparse.Namespace) -> TrainParams:
-    return config.training.replace(**param_overrides(args))
+    engine = {"engine": getattr(args, "engine", None), "spark_master": getattr(args, "master", None)}
+    return config.training.replace(**param_overrides(args), **engine)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--engine and --master: who fits the model (implicit here, or Spark's ALS on a cluster)."""
+    parser.add_argument(
+        "--engine", choices=ENGINES, help="implicit (this machine) or spark (Spark's ALS); default: [training] engine"
+    )
+    parser.add_argument(
+        "--master",
+        help="the spark engine's master: local[2], spark://host:7077, yarn (default: [training] spark_master)",
+    )
+
+
+def check_master_use(params: TrainParams, args: argparse.Namespace) -> None:
+    """--master is refused, not ignored, when the implicit engine fits."""
+    if getattr(args, "master", None) is not None and params.engine != "spark":
+        raise ConfigError("--master names where the spark engine runs: add --engine spark (or set [training] engine)")
 
 
 def format_metrics(metrics: dict) -> str:
@@ -63,9 +85,10 @@ def train_command(args: argparse.Namespace) -> int:
     name = args.dataset or config.data.default_dataset
     dataset = Dataset.open(config.datasets_dir, name)
     params = params_from_args(config, args)
+    check_master_use(params, args)
     print(
         f"Dataset {name}: {dataset.n_users:,} users x {dataset.n_items:,} items, "
-        f"{dataset.interactions.nnz:,} interactions"
+        f"{dataset.n_interactions:,} interactions"
     )
     manifest_extra: dict = {}
     metrics: dict = {}
@@ -78,9 +101,19 @@ def train_command(args: argparse.Namespace) -> int:
         print(f"               popularity {format_metrics(metrics['baseline'])}")
     if not args.no_calibrate:
         manifest_extra["novelty"] = calibrate_novelty(dataset, params, config)
-    print(f"Training {params.describe()} on all {dataset.interactions.nnz:,} interactions ...")
-    fitted = fit(params, dataset.interactions, show_progress=not args.quiet)
-    print(f"Trained in {fitted.seconds:.1f} s")
+    print(f"Training {params.describe()} on all {dataset.n_interactions:,} interactions ...")
+    fitted: FittedModel | SparkFit
+    if params.engine == "spark" and dataset.is_parquet:
+        # Spark reads the Parquet interactions itself: the matrix never comes into this process.
+        from recommender.spark.training import fit_parquet
+
+        fitted = fit_parquet(
+            params, dataset.interactions_parquet.resolve().as_uri(), n_users=dataset.n_users, n_items=dataset.n_items
+        )
+    else:
+        fitted = fit(params, dataset.interactions, show_progress=not args.quiet)
+    where = f" on Spark ({params.spark_master})" if params.engine == "spark" else ""
+    print(f"Trained{where} in {fitted.seconds:.1f} s")
     if args.no_publish:
         print("Not published (--no-publish).")
         return 0
@@ -220,6 +253,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--dataset", help="dataset name (default: [data] default_dataset)")
     add_param_arguments(train)
+    add_engine_arguments(train)
     train.add_argument(
         "--tune",
         action="store_true",
