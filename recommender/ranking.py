@@ -177,7 +177,10 @@ class RankingOptions:
 
     @property
     def listener_floor(self) -> int:
-        """The fewest listeners a song shown may have: the serving floor or the default's."""
+        """The fewest listeners a song shown may have: the serving floor, or the default's when it
+        has one above 1 (a floor of 1 is the plain default's "none")."""
+        if self.default.min_listeners <= 1:
+            return self.min_listeners
         return max(self.min_listeners, self.default.min_listeners)
 
     @property
