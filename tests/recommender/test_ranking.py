@@ -140,9 +140,8 @@ def test_the_default_ranking_weighs_scores_against_listeners_as_it_says(dataset)
         # The shown score stays the model's similarity: the default only changes the order.
         assert {i: pytest.approx(float(scores[list(indices).index(i)])) for i, _ in picked} == dict(picked)
     # The plain default keeps the model's order; a strong pull towards listeners puts the hit first.
-    assert [i for i, _ in rank_page(dataset, indices, scores, RankingOptions(count=10, per_artist_cap=0)).picked][
-        0
-    ] == 2
+    plain = rank_page(dataset, indices, scores, RankingOptions(count=10, per_artist_cap=0)).picked
+    assert plain[0][0] == 2
     pulled = RankingOptions(count=10, per_artist_cap=0, default=DefaultRanking(popularity_exponent=1.0))
     assert rank_page(dataset, indices, scores, pulled).picked[0][0] == 1
 

@@ -18,8 +18,8 @@ from recommender.service import (
     MIN_LIKES_FOR_YOU,
     MixNeedsTwoSongs,
     NotEnoughHistory,
-    calibrated_default,
     calibrated_deep_beta,
+    calibrated_default,
 )
 
 
