@@ -41,6 +41,9 @@ from recommender.versions import VersionGroups
 # 0.769 (-0.5: 0.798, -0.1: 0.708).
 # Since models calibrate "deep" for their own data at train time (``evaluation.calibration.calibrate_deep``,
 # kept in the manifest's "novelty"), 0.04 is only the fallback for models published before that.
+# Each level is relative to the model's default ranking (``DefaultRanking``, what "balanced" means,
+# chosen per command at train time): popular leans 0.25 further towards popularity than it, deep
+# cuts its calibrated beta further away.
 NOVELTY_BETA = {"popular": -0.25, "balanced": 0.0, "deep": 0.04}
 NOVELTY_LEVELS = tuple(NOVELTY_BETA)
 
