@@ -1,7 +1,7 @@
 """``evaluate --protocol item2item``: /soundalike's answers about one song of a held-out listener.
 
 Each case is one song of a held-out listener as the seed (``--seed-choice``: the one they
-played most, one drawn at random, or every one in turn), answered as the bot answers it
+played most, one drawn at random, or every one in turn, each listener counting once), answered as the bot answers it
 (``similar_to_each`` + ``ranking.rank_for_seeds`` with the model's default ranking, the artist
 cap, version merging); their other songs are the targets. Figures (:class:`ListFigures`):
 hit rate@k and recall@k, the same counting only hits outside the ``head`` most listened songs
@@ -46,10 +46,10 @@ class BaselineFigures:
     def add(self, case: HeldOutCase, options: RankingOptions, *, seed_artists: bool = True) -> None:
         plain = dataclasses.replace(options, default=PLAIN_DEFAULT)
         context = self.context
-        self.figures.add(context.popular(self.popularity, plain, case.seeds, seed_artists=seed_artists), case.targets)
-        self.longtail.add(
-            context.popular(self.longtail_popularity, plain, case.seeds, seed_artists=seed_artists), case.targets
-        )
+        shown = context.popular(self.popularity, plain, case.seeds, seed_artists=seed_artists)
+        self.figures.add(shown, case.targets, case.weight)
+        shown = context.popular(self.longtail_popularity, plain, case.seeds, seed_artists=seed_artists)
+        self.longtail.add(shown, case.targets, case.weight)
 
     def result(self) -> tuple[dict, dict]:
         """(the baseline's row, long-tail figures from the long-tail list; that list's own row)."""
@@ -93,8 +93,8 @@ def item2item_report(
     cases = item2item_cases(split, counts, seed_choice, seed)
     for case in cases:
         pool, scores = context.pool(case.seeds, options.pool_size)
-        model.add(context.rank(pool, scores, options, case.seeds), case.targets)
-        plain.add(context.rank(pool, scores, plain_options, case.seeds), case.targets)
+        model.add(context.rank(pool, scores, options, case.seeds), case.targets, case.weight)
+        plain.add(context.rank(pool, scores, plain_options, case.seeds), case.targets, case.weight)
         baseline.add(case, options)
     baseline_row, longtail_row = baseline.result()
     return {

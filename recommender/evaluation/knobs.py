@@ -145,6 +145,6 @@ def _answer_cases(
         pool, scores = context.pool(case.seeds, baseline_options.pool_size, fold_in=not about_songs)
         for key, options in settings.items():
             shown = context.rank(pool, scores, options, case.seeds, seed_artists=about_songs)
-            per_setting[key].add(shown, case.targets)
+            per_setting[key].add(shown, case.targets, case.weight)
         baseline.add(case, baseline_options, seed_artists=about_songs)
     return per_setting, baseline

@@ -131,6 +131,7 @@ class HeldOutCase:
     user: int  # row in the dataset's matrix
     seeds: np.ndarray  # item2item: the seed song; users: the visible half, folded in (/foryou); mix: two songs
     targets: np.ndarray  # their songs an answer should find
+    weight: float = 1.0  # in averages: item2item's "all" seeds count 1 / the listener's songs each
 
 
 def item2item_seeds(split: UsersSplit, seed: int) -> np.ndarray:
@@ -160,7 +161,9 @@ def item2item_cases(
 
     ``counts`` is the matrix the split was made from (its rows are ``split.users``): the play
     counts that say which song a listener played most. "random" draws the seeds of
-    :func:`item2item_seeds`; "all" gives one case per song of each user, in index order.
+    :func:`item2item_seeds`; "all" gives one case per song of each user, in index order, each
+    weighing 1 / their songs, so that every listener counts once in the averages (the average
+    over "all" is the expectation over a random seed, without its draw).
     """
     if choice not in SEED_CHOICES:
         raise ConfigError(f"seed choice {choice!r} is not one of {', '.join(SEED_CHOICES)}")
@@ -183,8 +186,9 @@ def item2item_cases(
             played = dict(zip(counts.indices[start:end].tolist(), counts.data[start:end].tolist()))
             plays = np.array([played.get(item, 0) for item in items.tolist()], dtype=np.float64)
             seeds = items[int(np.argmax(plays)) :][:1]
+        weight = 1.0 / seeds.size
         for seed_item in seeds.tolist():
-            cases.append(HeldOutCase(user, np.array([seed_item], dtype=np.int64), items[items != seed_item]))
+            cases.append(HeldOutCase(user, np.array([seed_item], dtype=np.int64), items[items != seed_item], weight))
     return cases
 
 

@@ -45,8 +45,9 @@ def brute_head(listeners: np.ndarray, head: int) -> set[int]:
     return {i for i in ranked[:head] if listeners[i] > 0}
 
 
-def brute_seeds(split: UsersSplit, counts: sp.csr_matrix, choice: str, seed: int) -> list[tuple[int, list[int]]]:
-    """(seed, targets) per case, by hand."""
+def brute_seeds(split: UsersSplit, counts: sp.csr_matrix, choice: str, seed: int) -> list[tuple[int, list[int], float]]:
+    """(seed, targets, weight) per case, by hand: with every song as a seed, each listener's
+    cases share one listener's weight."""
     dense = counts.toarray()
     drawn = item2item_seeds(split, seed)
     cases = []
@@ -59,24 +60,24 @@ def brute_seeds(split: UsersSplit, counts: sp.csr_matrix, choice: str, seed: int
             chosen = [int(drawn[position])]
         else:
             chosen = items
-        cases += [(s, [i for i in items if i != s]) for s in chosen]
+        cases += [(s, [i for i in items if i != s], 1.0 / len(chosen)) for s in chosen]
     return cases
 
 
 def brute_figures(lists: list[list[int]], cases, listeners: np.ndarray, n_users: int, head: set[int]) -> dict:
-    hits = recall = hits_lt = recall_lt = novelty = 0.0
+    hits = recall = hits_lt = recall_lt = novelty = n = 0.0
     shown_ever: set[int] = set()
-    for shown, (_, targets) in zip(lists, cases):
+    for shown, (_, targets, weight) in zip(lists, cases):
         found = [i for i in shown if i in targets]
         found_lt = [i for i in found if i not in head]
         wanted = min(K, len(targets))
-        hits += 1.0 if found else 0.0
-        recall += len(found) / wanted
-        hits_lt += 1.0 if found_lt else 0.0
-        recall_lt += len(found_lt) / wanted
-        novelty += sum(-np.log2(max(listeners[i], 1) / n_users) for i in shown) / len(shown)
+        hits += weight * (1.0 if found else 0.0)
+        recall += weight * len(found) / wanted
+        hits_lt += weight * (1.0 if found_lt else 0.0)
+        recall_lt += weight * len(found_lt) / wanted
+        novelty += weight * sum(-np.log2(max(listeners[i], 1) / n_users) for i in shown) / len(shown)
         shown_ever |= set(shown)
-    n = len(cases)
+        n += weight
     return {
         f"hit_rate@{K}": hits / n,
         f"recall@{K}": recall / n,
@@ -105,7 +106,7 @@ def test_item2item_seeds_by_hand(choice):
     counts = small_counts()
     split = users_split(counts, 0.7, 2)
     cases = item2item_cases(split, counts, choice, 2)
-    assert [(int(c.seeds[0]), c.targets.tolist()) for c in cases] == brute_seeds(split, counts, choice, 2)
+    assert [(int(c.seeds[0]), c.targets.tolist(), c.weight) for c in cases] == brute_seeds(split, counts, choice, 2)
     if choice == "all":
         assert len(cases) == sum(v.size + h.size for v, h in zip(split.visible, split.hidden))
     else:
@@ -125,7 +126,7 @@ def test_long_tail_figures_count_only_hits_outside_the_head_by_hand():
         targets = rng.choice(20, size=int(rng.integers(1, 8)), replace=False).tolist()
         figures.add(np.array(shown), np.array(targets))
         lists.append(shown)
-        cases.append((None, targets))
+        cases.append((None, targets, 1.0))
     expected = brute_figures(lists, cases, listeners, 40, brute_head(listeners, HEAD))
     result = figures.result()
     for name, value in expected.items():
@@ -157,8 +158,8 @@ def test_item2item_protocol_figures_match_a_brute_force_count(choice):
     assert report["item2item_setup"]["cases"] == len(cases)
     n_users = train.shape[0]
 
-    popular = [brute_popular(listeners, s, set()) for s, _ in cases]
-    longtail = [brute_popular(listeners, s, head) for s, _ in cases]
+    popular = [brute_popular(listeners, s, set()) for s, _, _ in cases]
+    longtail = [brute_popular(listeners, s, head) for s, _, _ in cases]
     expected = brute_figures(popular, cases, listeners, n_users, head)
     expected_lt = brute_figures(longtail, cases, listeners, n_users, head)
     baseline = report["baseline"]
@@ -171,7 +172,7 @@ def test_item2item_protocol_figures_match_a_brute_force_count(choice):
     # The model's own order: its neighbours above the match floor, the seed and silent songs left out.
     served = fit(FAST, train).loaded("check")
     plain = []
-    for seed_item, _ in cases:
+    for seed_item, _, _ in cases:
         pool, scores = served.similar_to_each(np.array([seed_item]), 200)
         plain.append(
             [
