@@ -229,7 +229,7 @@ def _print_knobs(report: dict) -> None:
     )
     if "deep_beta" in setup:
         how = "calibrated for this model" if setup.get("deep_beta_calibrated") else "the default; model not calibrated"
-        print(f"deep cuts: beta {setup['deep_beta']:g} ({how})")
+        print(f"deep cuts: beta {setup['deep_beta']:g} from balanced ({how})")
     print(f"balanced: {setup['default_described']}; long tail = outside the {setup['head']} most listened songs")
     columns = [f"hit_rate@{k}", f"recall@{k}", f"hit_rate@{k}_longtail", f"recall@{k}_longtail"]
     columns += ["coverage", "novelty", "diversity", "mean_listeners", "median_listeners"]

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from recommender.dataset import Dataset
 from recommender.errors import ConfigError
-from recommender.ranking import NOVELTY_LEVELS, PLAIN_DEFAULT, DefaultRanking, RankingOptions
+from recommender.ranking import NOVELTY_BETA, NOVELTY_LEVELS, PLAIN_DEFAULT, DefaultRanking, RankingOptions
 from recommender.training import FittedModel
 
 from .item2item import BaselineFigures
@@ -109,7 +109,10 @@ def knob_tradeoffs(
             "min_listeners": min_listeners,
             "pool_size": baseline_options.pool_size,  # the same for every setting: it depends on count only
             "items_with_listeners": int(np.count_nonzero(context.listeners)),
-            "deep_beta": settings[("deep", per_artist_cap)].beta,
+            # deep cuts' beta from balanced (the calibrated one, else the constant), and the
+            # exponent it ranks with once the default's own is taken off
+            "deep_beta": NOVELTY_BETA["deep"] if deep_beta is None else deep_beta,
+            "deep_effective_beta": settings[("deep", per_artist_cap)].beta,
             "deep_beta_calibrated": deep_beta is not None,
             "default": default.to_dict(),
             "default_described": default.describe(),

@@ -104,7 +104,7 @@ def test_evaluate_knobs_json_and_table(tmp_path, capsys):
     assert set(rows) == {"popular", "balanced", "deep"}
     assert float(rows["deep"][3]) == pytest.approx(report["knobs"]["deep"]["novelty"], abs=1e-4)
     assert "popularity baseline" in out
-    assert "deep cuts: beta 0.04 (the default; model not calibrated)" in out
+    assert "deep cuts: beta 0.04 from balanced (the default; model not calibrated)" in out
 
 
 def test_knobs_refuse_the_holdout_protocol_with_a_clear_message(tmp_path, capsys):
