@@ -41,6 +41,9 @@ from recommender.versions import VersionGroups
 # 0.769 (-0.5: 0.798, -0.1: 0.708).
 # Since models calibrate "deep" for their own data at train time (``evaluation.calibration.calibrate_deep``,
 # kept in the manifest's "novelty"), 0.04 is only the fallback for models published before that.
+# Each level is relative to the model's default ranking (``DefaultRanking``, what "balanced" means,
+# chosen per command at train time): popular leans 0.25 further towards popularity than it, deep
+# cuts its calibrated beta further away.
 NOVELTY_BETA = {"popular": -0.25, "balanced": 0.0, "deep": 0.04}
 NOVELTY_LEVELS = tuple(NOVELTY_BETA)
 
@@ -74,6 +77,72 @@ SHARED_WEIGHT = 0.5  # "turns-shared": the weight of the other seeds' mean scale
 
 
 @dataclass(frozen=True)
+class DefaultRanking:
+    """What "balanced" means for one command: the model's scores re-weighed against listeners.
+
+    A song's ranking score is ``score * popularity ** popularity_exponent * n / (n + shrinkage)``
+    (popularity: listeners relative to the most listened song, as the novelty knob has it; n: its
+    listeners), and songs with fewer than ``min_listeners`` listeners are left out. The plain
+    default (all zero, floor 1) is the model's own order. Each model's is chosen on validation
+    listeners at train time (``evaluation.defaults.choose_defaults``, kept in its manifest's
+    "novelty" as "default"); the knob's "popular" and "deep cuts" move relative to it.
+    """
+
+    popularity_exponent: float = 0.0
+    shrinkage: float = 0.0
+    min_listeners: int = 1
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.popularity_exponent):
+            raise ValueError(f"popularity exponent must be a finite number, not {self.popularity_exponent!r}")
+        if not (math.isfinite(self.shrinkage) and self.shrinkage >= 0):
+            raise ValueError(f"shrinkage must be a finite number >= 0, not {self.shrinkage!r}")
+        if isinstance(self.min_listeners, bool) or not isinstance(self.min_listeners, int) or self.min_listeners < 1:
+            raise ValueError(f"the listener floor must be a whole number >= 1, not {self.min_listeners!r}")
+
+    def to_dict(self) -> dict:
+        return {
+            "popularity_exponent": self.popularity_exponent,
+            "shrinkage": self.shrinkage,
+            "min_listeners": self.min_listeners,
+        }
+
+    @classmethod
+    def from_dict(cls, values: object) -> DefaultRanking | None:
+        """The setting a manifest keeps, or None when it is missing or not a valid setting."""
+        if not isinstance(values, dict):
+            return None
+        numbers: list[float] = []
+        for key in ("popularity_exponent", "shrinkage", "min_listeners"):
+            value = values.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return None
+            numbers.append(float(value))
+        exponent, shrinkage, floor = numbers
+        if not floor.is_integer():
+            return None
+        try:
+            return cls(exponent, shrinkage, int(floor))
+        except (ValueError, OverflowError):
+            return None
+
+    def describe(self) -> str:
+        if self == PLAIN_DEFAULT:
+            return "the model's own order"
+        parts = []
+        if self.popularity_exponent:
+            parts.append(f"score x popularity^{self.popularity_exponent:g}")
+        if self.shrinkage:
+            parts.append(f"shrunk by listeners n/(n+{self.shrinkage:g})")
+        if self.min_listeners > 1:
+            parts.append(f"at least {self.min_listeners} listeners")
+        return ", ".join(parts)
+
+
+PLAIN_DEFAULT = DefaultRanking()
+
+
+@dataclass(frozen=True)
 class RankingOptions:
     count: int = 5
     offset: int = 0
@@ -85,6 +154,9 @@ class RankingOptions:
     # The model's calibrated "deep" beta (its manifest's novelty.deep_beta); None = NOVELTY_BETA.
     deep_beta: float | None = None
     mix_strategy: str = MIX_STRATEGY
+    # What "balanced" means for this command (its model's chosen default); the knob's levels
+    # move from it.
+    default: DefaultRanking = PLAIN_DEFAULT
 
     def __post_init__(self) -> None:
         if self.novelty not in NOVELTY_BETA:
@@ -98,10 +170,21 @@ class RankingOptions:
 
     @property
     def beta(self) -> float:
-        """The exponent the novelty knob applies: the model's own for "deep" when it has one."""
+        """The exponent on popularity the ranking applies (``score * popularity ** -beta``): the
+        knob's level (the model's own for "deep" when it has one) moved from the default's."""
         if self.novelty == "deep" and self.deep_beta is not None:
-            return float(self.deep_beta)
-        return NOVELTY_BETA[self.novelty]
+            level = float(self.deep_beta)
+        else:
+            level = NOVELTY_BETA[self.novelty]
+        return level - self.default.popularity_exponent
+
+    @property
+    def listener_floor(self) -> int:
+        """The fewest listeners a song shown may have: the serving floor, or the default's when it
+        has one above 1 (a floor of 1 is the plain default's "none")."""
+        if self.default.min_listeners <= 1:
+            return self.min_listeners
+        return max(self.min_listeners, self.default.min_listeners)
 
     @property
     def pool_size(self) -> int:
@@ -199,7 +282,7 @@ def rank_page(
     if per_list.shape[1] != indices.size:
         raise ValueError(f"{per_list.shape[1]} scores for {indices.size} candidates")
     listeners = dataset.listeners
-    keep = listeners[indices] >= options.min_listeners if indices.size else np.ones(0, dtype=bool)
+    keep = listeners[indices] >= options.listener_floor if indices.size else np.ones(0, dtype=bool)
     excluded = np.fromiter(exclude, dtype=np.int64)
     if excluded.size:
         keep &= ~np.isin(indices, excluded)
@@ -210,6 +293,9 @@ def rank_page(
     for floored, ranking, shown in mix_lists(per_list, options.mix_strategy):
         good = np.flatnonzero(floored >= options.min_score)
         adjusted = _novelty_adjusted(indices[good], ranking[good], listeners, options.beta)
+        if options.default.shrinkage:
+            counts = listeners[indices[good]].astype(np.float64)
+            adjusted = np.maximum(adjusted, 0.0) * counts / (counts + options.default.shrinkage)
         order = good[np.argsort(-adjusted, kind="stable")]
         orders.append((indices[order].tolist(), shown[order].tolist()))
 

@@ -22,6 +22,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from recommender.ranking import (
+    PLAIN_DEFAULT,
+    DefaultRanking,
     RankingOptions,
     explain_for_you,
     explain_similar,
@@ -104,6 +106,16 @@ def calibrated_deep_beta(manifest, key: str = "deep_beta") -> float | None:
         return None
     value = float(value)
     return value if value >= 0 and value == value and value != float("inf") else None
+
+
+def calibrated_default(manifest, command: str = "similar") -> DefaultRanking:
+    """What "balanced" means for ``command`` ("similar", "mix" or "for_you") with this model: the
+    default ranking chosen at train time (its manifest's novelty.default), or the model's own
+    order for a model from before that choice (or a setting that is not a valid one)."""
+    novelty = manifest.get("novelty") if hasattr(manifest, "get") else None
+    defaults = novelty.get("default") if isinstance(novelty, dict) else None
+    chosen = DefaultRanking.from_dict(defaults.get(command)) if isinstance(defaults, dict) else None
+    return PLAIN_DEFAULT if chosen is None else chosen
 
 
 def wants_ann_index(config: Config, model) -> bool:
@@ -249,9 +261,11 @@ class SoundalikeService:
         exclude_seed_artist: bool = False,
         model=None,
         for_you: bool = False,
+        mix: bool = False,
     ) -> RankingOptions:
         serving = self.config.serving
         model = self.model if model is None else model
+        command = "for_you" if for_you else "mix" if mix else "similar"
         try:
             return RankingOptions(
                 count=count,
@@ -261,6 +275,7 @@ class SoundalikeService:
                 exclude_seed_artist=exclude_seed_artist,
                 min_listeners=serving.min_listeners,
                 deep_beta=calibrated_deep_beta(model.manifest, "for_you_deep_beta" if for_you else "deep_beta"),
+                default=calibrated_default(model.manifest, command),
             )
         except ValueError as error:
             raise SoundalikeError(str(error)) from None
@@ -329,7 +344,7 @@ class SoundalikeService:
     ) -> Answer:
         self._require_listeners(seeds)
         model = self.model
-        options = self._options(count, offset, novelty, per_artist_cap, exclude_seed_artist, model)
+        options = self._options(count, offset, novelty, per_artist_cap, exclude_seed_artist, model, mix=len(seeds) > 1)
         indices, scores = model.similar_to_each(np.asarray(seeds, dtype=np.int64), options.pool_size)
         page = rank_for_seeds(
             self.dataset,

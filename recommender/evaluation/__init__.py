@@ -6,7 +6,8 @@
 - ``metrics``: implicit's holdout metrics, Liang et al.'s per-list scores, and the
   beyond-accuracy figures of answer lists (coverage, novelty, diversity, listeners);
 - ``ranking_context``: a split's training part as the bot ranks answers from it;
-- ``protocols``: ``evaluate`` for holdout / users / item2item / mix;
+- ``protocols``: ``evaluate`` for holdout / users / item2item / mix (``item2item``: its figures);
+- ``defaults``: each command's default ranking (what "balanced" means), chosen on validation;
 - ``knobs``: the novelty knob's trade-off measured on the bot's own ranking (``--knobs``);
 - ``tuning``: ``train --tune``, a search on a validation split of the training part;
 - ``calibration``: each model's "deep cuts" beta, chosen on a validation split.

@@ -19,6 +19,13 @@ class PopularityRecommender:
         self.listeners = np.asarray(listeners, dtype=np.float64)
         self.order = np.argsort(-self.listeners, kind="stable")
 
+    def outside(self, head: np.ndarray) -> PopularityRecommender:
+        """The same baseline with the items of the mask ``head`` never recommended: the most
+        listened songs of the long tail (what the long-tail figures compare with)."""
+        other = PopularityRecommender(self.listeners)
+        other.order = self.order[~np.asarray(head, dtype=bool)[self.order]]
+        return other
+
     @classmethod
     def fit(cls, train: sp.spmatrix) -> PopularityRecommender:
         train = sp.csr_matrix(train)

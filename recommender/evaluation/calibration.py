@@ -16,10 +16,11 @@ import scipy.sparse as sp
 from recommender.config import Config, TrainParams
 from recommender.dataset import Dataset
 from recommender.errors import SoundalikeError
-from recommender.ranking import NOVELTY_BETA, RankingOptions
+from recommender.ranking import NOVELTY_BETA, PLAIN_DEFAULT, DefaultRanking, RankingOptions
 from recommender.training import fit
 
-from .metrics import ListFigures
+from .defaults import COMMANDS, DEFAULT_CHOICE_USERS, DefaultChooser
+from .metrics import DEFAULT_HEAD, ListFigures
 from .ranking_context import RankingContext, ranking_options
 from .splits import UsersSplit, held_out_cases, interactions_of, users_split
 
@@ -79,6 +80,9 @@ def calibrate_deep(
     max_users: int = DEFAULT_CALIBRATION_USERS,
     grid: tuple[float, ...] = DEEP_BETA_GRID,
     interactions: sp.spmatrix | None = None,
+    choose_default: bool = True,
+    default_users: int = DEFAULT_CHOICE_USERS,
+    head: int = DEFAULT_HEAD,
 ) -> dict:
     """Choose this data's "deep cuts" betas on a validation split of the training data.
 
@@ -92,10 +96,14 @@ def calibrate_deep(
     - "for_you" (/foryou): half of their songs folded in (``score_for_history``), whose scores
       spread much wider, so the same beta moves them far less.
 
-    See :func:`choose_deep_beta` for the rule. Returns what the model's manifest keeps as
-    "novelty": ``deep_beta`` and ``for_you_deep_beta`` (what serving reads) and each one's
-    validation figures. ``interactions`` replaces the dataset's own (a retrain's dataset +
-    feedback listeners).
+    See :func:`choose_deep_beta` for the rule. Before that (``choose_default``), each command's
+    default ranking ("balanced") is chosen on the same validation listeners and fit
+    (:class:`recommender.evaluation.defaults.DefaultChooser`, at most ``default_users`` of them,
+    long tail beyond the ``head`` most listened songs), and "deep cuts" is calibrated relative
+    to it. Returns what the model's manifest keeps as "novelty": ``deep_beta`` and
+    ``for_you_deep_beta``, ``default`` (each command's setting: what serving reads), and the
+    validation figures of each choice. ``interactions`` replaces the dataset's own (a
+    retrain's dataset + feedback listeners).
     """
     counts = interactions_of(dataset if interactions is None else interactions)
     outer = users_split(counts, train_share, seed)
@@ -103,19 +111,53 @@ def calibrate_deep(
     if not inner.visible:
         raise SoundalikeError("too few listeners to calibrate the novelty knob on a validation split")
     context = RankingContext.build(dataset, inner.train, fit(params, inner.train))
-    balanced = ranking_options(count=k, per_artist_cap=per_artist_cap, min_listeners=min_listeners)
-    deep = {
-        beta: ranking_options(
-            count=k, novelty="deep", deep_beta=beta, per_artist_cap=per_artist_cap, min_listeners=min_listeners
+    defaults = dict.fromkeys(COMMANDS, PLAIN_DEFAULT)
+    chosen: dict[str, dict] = {}
+    if choose_default:
+        chooser = DefaultChooser(
+            context,
+            inner,
+            outer.train,
+            k,
+            seed + 1,
+            per_artist_cap=per_artist_cap,
+            min_listeners=min_listeners,
+            head=head,
+            max_users=default_users,
         )
-        for beta in grid
-    }
+        for command in COMMANDS:
+            chosen[command] = chooser.choose(command)
+            defaults[command] = DefaultRanking(**chosen[command]["default"])
+
+    def options(default: DefaultRanking, beta: float | None = None) -> RankingOptions:
+        return ranking_options(
+            count=k,
+            novelty="balanced" if beta is None else "deep",
+            deep_beta=beta,
+            per_artist_cap=per_artist_cap,
+            min_listeners=min_listeners,
+            default=default,
+        )
+
     validation = _Validation(context, inner, k, seed, train_share, per_artist_cap, max_users)
-    similar, for_you = validation.calibrate("item2item", balanced, deep), validation.calibrate("users", balanced, deep)
+    similar = validation.calibrate(
+        "item2item", options(defaults["similar"]), {beta: options(defaults["similar"], beta) for beta in grid}
+    )
+    for_you = validation.calibrate(
+        "users", options(defaults["for_you"]), {beta: options(defaults["for_you"], beta) for beta in grid}
+    )
     return {
         "deep_beta": similar["deep_beta"],
         "for_you_deep_beta": for_you["deep_beta"],
         "popular_beta": NOVELTY_BETA["popular"],
+        **(
+            {
+                "default": {command: setting.to_dict() for command, setting in defaults.items()},
+                "default_choice": chosen,
+            }
+            if choose_default
+            else {}
+        ),
         "rule": (
             f"smallest beta whose median listeners are <= {DEEP_LISTENER_TARGET:g} x balanced's while "
             f"hit@{k} stays >= {DEEP_HIT_FLOOR:g} x balanced's (else the largest keeping that floor)"
@@ -214,9 +256,25 @@ def calibrate_novelty(
         min_listeners=serving.min_listeners,
         interactions=interactions,
     )
+    for command, name in (("similar", "/soundalike"), ("mix", "/mix"), ("for_you", "/foryou")):
+        if command in novelty.get("default_choice", {}):
+            report(default_line(name, novelty["default_choice"][command], evaluation.k))
     for name, part in (("/soundalike and /mix", novelty["similar"]), ("/foryou", novelty["for_you"])):
         report(_chosen_line(name, part))
     return novelty
+
+
+def default_line(name: str, choice: dict, k: int) -> str:
+    """One line saying which default a command got, and its validation figures beside popularity's."""
+    setting = DefaultRanking(**choice["default"])
+    row = next(r for r in choice["grid"] if DefaultRanking(**{n: r[n] for n in choice["default"]}) == setting)
+    figures, popular = row["figures"][0], choice["validation"]["popularity"][0]
+    rule = "" if choice["coverage_rule_met"] else " (no setting met the coverage rule: the plain order is kept)"
+    return (
+        f"Default for {name}: {setting.describe()}{rule}; validation hit@{k} {figures[f'hit_rate@{k}']:.3f} "
+        f"(popularity {popular[f'hit_rate@{k}']:.3f}), long tail {figures[f'hit_rate@{k}_longtail']:.3f}, "
+        f"coverage {figures['coverage']:.3f} ({popular['coverage']:.3f})"
+    )
 
 
 def _chosen_line(name: str, part: dict) -> str:

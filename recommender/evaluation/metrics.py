@@ -145,11 +145,30 @@ class ItemSimilarity:
         return float(np.mean(1.0 - pairwise[upper]))
 
 
+# The most listened songs of the training part whose hits do not count as long-tail hits.
+DEFAULT_HEAD = 100
+
+
+def head_items(listeners: np.ndarray, head: int) -> np.ndarray:
+    """A mask of the ``head`` most listened items (ties: the lower index first, as the
+    popularity baseline orders them); only items with listeners can be in it."""
+    listeners = np.asarray(listeners)
+    if head < 0:
+        raise ValueError(f"the head must be 0 or more songs, got {head}")
+    mask = np.zeros(listeners.size, dtype=bool)
+    order = np.argsort(-listeners, kind="stable")[:head]
+    mask[order[listeners[order] > 0]] = True
+    return mask
+
+
 class ListFigures:
     """Accuracy and beyond-accuracy figures over the answer lists of one setting.
 
     - hit rate@k / recall@k: a shown song counts when the user played any version of it
       (the bot merges versions and shows the most listened one);
+    - with ``head`` (a mask of the most listened songs), hit rate@k_longtail / recall@k_longtail:
+      the same over every list, counting only shown songs outside the head (a list with no
+      long-tail hit scores 0 there; the recall's denominator is recall@k's);
     - coverage: distinct songs shown / songs with a listener in the training part;
     - novelty: mean self-information -log2(listeners / users) of the songs shown, in bits
       (Zhou et al. 2010; Castells et al.'s "popularity-based novelty");
@@ -157,13 +176,22 @@ class ListFigures:
       no ``similarity`` is given);
     - mean_listeners: mean training listeners of the songs shown; median_listeners: the median
       over every song shown (what "deep cuts" is calibrated on).
-    Per-list means are averaged over lists (lists of one song count for all but diversity).
+    Per-list means are averaged over lists (lists of one song count for all but diversity), each
+    list counting its ``weight`` (item2item's "all" seeds: 1 / the listener's songs, so that every
+    listener counts once); the median listeners and coverage count every song shown alike.
     """
 
     def __init__(
-        self, k: int, listeners: np.ndarray, n_users: int, similarity: ItemSimilarity | None, group_of: np.ndarray
+        self,
+        k: int,
+        listeners: np.ndarray,
+        n_users: int,
+        similarity: ItemSimilarity | None,
+        group_of: np.ndarray,
+        head: np.ndarray | None = None,
     ):
         self.k = k
+        self.head = head
         self.listeners = listeners
         self.self_information = -np.log2(np.maximum(listeners, 1) / max(n_users, 1))
         self.similarity = similarity
@@ -171,35 +199,49 @@ class ListFigures:
         self.shown: set[int] = set()
         self.shown_listeners: list[np.ndarray] = []  # of every song shown, for the median
         self.sums = {"hits": 0.0, "recall": 0.0, "novelty": 0.0, "listeners": 0.0, "length": 0.0, "diversity": 0.0}
-        self.lists = self.lists_with_pairs = self.nonempty = 0
+        self.sums.update({"longtail_hits": 0.0, "longtail_recall": 0.0})
+        self.lists = self.lists_with_pairs = self.nonempty = 0.0
 
-    def add(self, shown: np.ndarray, targets: np.ndarray) -> None:
+    def add(self, shown: np.ndarray, targets: np.ndarray, weight: float = 1.0) -> None:
         shown = np.asarray(shown, dtype=np.int64)
-        self.lists += 1
-        self.sums["length"] += shown.size
-        found = int(np.isin(self.group_of[shown], self.group_of[targets]).sum()) if shown.size else 0
-        self.sums["hits"] += float(found > 0)
-        self.sums["recall"] += found / max(min(self.k, targets.size), 1)
+        self.lists += weight
+        self.sums["length"] += weight * shown.size
+        matched = np.isin(self.group_of[shown], self.group_of[targets]) if shown.size else np.zeros(0, dtype=bool)
+        found = int(matched.sum())
+        self.sums["hits"] += weight * float(found > 0)
+        self.sums["recall"] += weight * found / max(min(self.k, targets.size), 1)
+        if self.head is not None:
+            longtail = int((matched & ~self.head[shown]).sum())
+            self.sums["longtail_hits"] += weight * float(longtail > 0)
+            self.sums["longtail_recall"] += weight * longtail / max(min(self.k, targets.size), 1)
         if shown.size:
-            self.nonempty += 1
+            self.nonempty += weight
             self.shown.update(shown.tolist())
-            self.sums["novelty"] += float(self.self_information[shown].mean())
-            self.sums["listeners"] += float(self.listeners[shown].mean())
+            self.sums["novelty"] += weight * float(self.self_information[shown].mean())
+            self.sums["listeners"] += weight * float(self.listeners[shown].mean())
             self.shown_listeners.append(self.listeners[shown])
         distance = self.similarity.mean_distance(shown) if self.similarity is not None else None
         if distance is not None:
-            self.lists_with_pairs += 1
-            self.sums["diversity"] += distance
+            self.lists_with_pairs += weight
+            self.sums["diversity"] += weight * distance
 
     def result(self) -> dict:
-        lists, nonempty = max(self.lists, 1), max(self.nonempty, 1)
+        lists = self.lists if self.lists > 0 else 1.0
+        nonempty = self.nonempty if self.nonempty > 0 else 1.0
         with_listeners = max(int(np.count_nonzero(self.listeners)), 1)
+        longtail = {}
+        if self.head is not None:
+            longtail = {
+                f"hit_rate@{self.k}_longtail": self.sums["longtail_hits"] / lists,
+                f"recall@{self.k}_longtail": self.sums["longtail_recall"] / lists,
+            }
         return {
             f"hit_rate@{self.k}": self.sums["hits"] / lists,
             f"recall@{self.k}": self.sums["recall"] / lists,
+            **longtail,
             "coverage": len(self.shown) / with_listeners,
             "novelty": self.sums["novelty"] / nonempty,
-            "diversity": self.sums["diversity"] / max(self.lists_with_pairs, 1),
+            "diversity": self.sums["diversity"] / (self.lists_with_pairs if self.lists_with_pairs > 0 else 1.0),
             "mean_listeners": self.sums["listeners"] / nonempty,
             "median_listeners": float(np.median(np.concatenate(self.shown_listeners))) if self.shown_listeners else 0.0,
             "mean_length": self.sums["length"] / lists,

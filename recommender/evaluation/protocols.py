@@ -4,8 +4,10 @@
   training part and scored by implicit's own ``ranking_metrics_at_k``;
 - ``users``: held-out users, the visible half of each history folded in without retraining
   (``LoadedModel.score_for_history``), the hidden half to find;
-- ``item2item``: what the bot does: one song of each held-out user is the seed of
-  ``similar_items``; hit rate and recall of their other songs;
+- ``item2item``: what /soundalike does: one song of each held-out user (``seed_choice``) is the
+  seed of an answer ranked as the bot ranks it; hit rate and recall of their other songs, the
+  same outside the most listened (``_longtail``), coverage and novelty
+  (:mod:`recommender.evaluation.item2item`);
 - ``mix``: /mix: two songs of each held-out user with 3+ songs are the seeds of a mix answered
   through the bot's ranking, for each way of sharing a mix between its seeds
   (``ranking.MIX_STRATEGIES``); on a catalog with genres, also how often a mix of two songs of
@@ -17,6 +19,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -24,17 +28,20 @@ import scipy.sparse as sp
 from recommender.config import TrainParams
 from recommender.dataset import Dataset
 from recommender.errors import ConfigError, SoundalikeError
-from recommender.ranking import MIX_STRATEGIES, MIX_STRATEGY, RankingOptions
+from recommender.ranking import MIX_STRATEGIES, MIX_STRATEGY, PLAIN_DEFAULT, DefaultRanking, RankingOptions
 from recommender.training import FittedModel, fit
 
 from .baseline import PopularityRecommender
+from .item2item import BaselineFigures, item2item_report
 from .knobs import DEFAULT_KNOB_USERS, check_knob_protocol, knob_tradeoffs
-from .metrics import ItemSimilarity, ListFigures, holdout_metrics, item2item_metrics, users_metrics
+from .metrics import DEFAULT_HEAD, ItemSimilarity, ListFigures, head_items, holdout_metrics, users_metrics
 from .ranking_context import RankingContext, ranking_options
 from .splits import (
     DEFAULT_MAX_HELDOUT_USERS,
     DEFAULT_MAX_HOLDOUT_USERS,
+    DEFAULT_SEED_CHOICE,
     MIX_SEEDS,
+    SEED_CHOICES,
     UsersSplit,
     holdout_split,
     interactions_of,
@@ -64,6 +71,9 @@ def evaluate(
     min_listeners: int = 1,
     deep_beta: float | None = None,
     genre_pairs_count: int = DEFAULT_GENRE_PAIRS,
+    seed_choice: str = DEFAULT_SEED_CHOICE,
+    head: int = DEFAULT_HEAD,
+    defaults: dict[str, DefaultRanking] | None = None,
 ) -> dict:
     """Fit ``config_params`` on the protocol's training part and score it beside popularity.
 
@@ -72,10 +82,17 @@ def evaluate(
     baseline is computed on the dataset's own split, identical for every call with the
     same seed. ``knobs`` (item2item or users) adds the novelty knob's trade-off on the
     same split and fit: see :func:`knob_tradeoffs`. ``deep_beta`` is the calibrated "deep"
-    of the model whose configuration is evaluated (None: the constant). ``mix``: see
+    of the model whose configuration is evaluated (None: the constant), ``defaults`` its
+    default rankings by command ("similar", "mix", "for_you"; missing: the model's own order).
+    ``item2item``: see :func:`item2item_report` (``seed_choice``, ``head``); ``mix``: see
     :func:`mix_report`.
     """
     _check_request(protocol, k, knobs)
+    if seed_choice not in SEED_CHOICES:
+        raise ConfigError(f"seed choice {seed_choice!r} is not one of {', '.join(SEED_CHOICES)}")
+    if head < 0:
+        raise ConfigError(f"the head must be 0 or more songs, got {head}")
+    defaults = defaults or {}
     counts = interactions_of(dataset)
     report: dict = {
         "protocol": protocol,
@@ -105,6 +122,8 @@ def evaluate(
             min_listeners=min_listeners,
             n_pairs=genre_pairs_count,
             deep_beta=deep_beta,
+            default=defaults.get("mix", PLAIN_DEFAULT),
+            head=head,
         )
         report.update(mix)
         served = (f"hit_rate@{k}", f"recall@{k}")
@@ -112,7 +131,25 @@ def evaluate(
         report["baseline"] = {name: mix["mix_baseline"][name] for name in served}
         report["users_evaluated"] = mix["mix_setup"]["users_evaluated"]
         return report
-    report.update(_held_out_users(split, fitted, protocol, k, seed))
+    if protocol == "item2item":
+        report.update(
+            item2item_report(
+                dataset,
+                split,
+                counts,
+                fitted,
+                k,
+                seed,
+                seed_choice=seed_choice,
+                head=head,
+                per_artist_cap=per_artist_cap,
+                min_listeners=min_listeners,
+                deep_beta=deep_beta,
+                default=defaults.get("similar", PLAIN_DEFAULT),
+            )
+        )
+    else:
+        report.update(_held_out_users(split, fitted, protocol, k, seed))
     if knobs:
         report.update(
             knob_tradeoffs(
@@ -126,6 +163,10 @@ def evaluate(
                 min_listeners=min_listeners,
                 max_users=knob_users,
                 deep_beta=deep_beta,
+                default=defaults.get("similar" if protocol == "item2item" else "for_you", PLAIN_DEFAULT),
+                head=head,
+                counts=counts,
+                seed_choice=seed_choice,
             )
         )
     return report
@@ -168,15 +209,11 @@ def _holdout(
 
 
 def _held_out_users(split: UsersSplit, fitted: FittedModel, protocol: str, k: int, seed: int) -> dict:
-    """The users (/foryou fold-in) or item2item (/soundalike) figures, beside popularity."""
+    """The users (/foryou fold-in) figures, beside popularity."""
     served = fitted.loaded("evaluation")
     popularity = PopularityRecommender.fit(split.train)
-    if protocol == "users":
-        model = users_metrics(lambda seen, n: served.score_for_history(seen, None, n)[0], split, k)
-        baseline = users_metrics(popularity.top, split, k)
-    else:
-        model = item2item_metrics(lambda item, n: served.similar_items(np.array([item]), n)[0], split, k, seed)
-        baseline = item2item_metrics(lambda item, n: popularity.top(np.array([item]), n), split, k, seed)
+    model = users_metrics(lambda seen, n: served.score_for_history(seen, None, n)[0], split, k)
+    baseline = users_metrics(popularity.top, split, k)
     return {"model": model, "baseline": baseline, "users_evaluated": len(split.visible)}
 
 
@@ -210,6 +247,8 @@ def mix_report(
     max_users: int | None = None,
     n_pairs: int = DEFAULT_GENRE_PAIRS,
     deep_beta: float | None = None,
+    default: DefaultRanking = PLAIN_DEFAULT,
+    head: int = DEFAULT_HEAD,
 ) -> dict:
     """How each way of sharing a mix between its seeds (``ranking.MIX_STRATEGIES``) does.
 
@@ -218,6 +257,9 @@ def mix_report(
       and any of their other songs shown is a hit; the popularity baseline is ranked the same way;
     - genre_representation (catalogs with a genre): over ``n_pairs`` random pairs of songs of
       different genres, the share of k-song mixes in which both seeds' genres appear.
+
+    Each strategy ranks with ``default`` (the model's "balanced" for mixes); long-tail figures
+    count hits outside the ``head`` most listened songs (the baseline's: its long-tail list's).
     """
     context = RankingContext.build(dataset, split.train, fitted)
     settings = {
@@ -227,33 +269,35 @@ def mix_report(
             min_listeners=min_listeners,
             mix_strategy=strategy,
             deep_beta=deep_beta,
+            default=default,
         )
         for strategy in MIX_STRATEGIES
     }
     baseline_options = settings[MIX_STRATEGIES[0]]
     popularity = PopularityRecommender(context.listeners)
     similarity = ItemSimilarity(fitted.arrays())
+    head_mask = head_items(context.listeners, head)
 
     def figures() -> ListFigures:
-        return ListFigures(k, context.listeners, context.training.n_users, similarity, context.item_group)
+        return ListFigures(k, context.listeners, context.training.n_users, similarity, context.item_group, head_mask)
 
     per_strategy = {strategy: figures() for strategy in MIX_STRATEGIES}
-    baseline = figures()
+    baseline = BaselineFigures(context, head_mask, figures(), figures())
     cases = mix_cases(split, seed, max_users)
     for case in cases:
         pool, scores = context.pool(case.seeds, baseline_options.pool_size)
         for strategy, options in settings.items():
             per_strategy[strategy].add(context.rank(pool, scores, options, case.seeds), case.targets)
-        baseline.add(context.popular(popularity, baseline_options, case.seeds), case.targets)
+        baseline.add(case, baseline_options)
     results = {strategy: per_strategy[strategy].result() for strategy in MIX_STRATEGIES}
-    baseline_result = baseline.result()
+    baseline_result, _ = baseline.result()
 
     pairs = genre_pairs(context.items, context.listeners, n_pairs, seed)
     if pairs:
         for strategy, options in settings.items():
             results[strategy]["genre_representation"] = _genre_representation(context, pairs, options)
         baseline_result["genre_representation"] = _genre_representation(
-            context, pairs, baseline_options, popularity=popularity
+            context, pairs, dataclasses.replace(baseline_options, default=PLAIN_DEFAULT), popularity=popularity
         )
     return {
         "mix": results,
@@ -265,6 +309,9 @@ def mix_report(
             "min_listeners": min_listeners,
             "pool_size": baseline_options.pool_size,
             "genre_pairs": len(pairs),
+            "default": default.to_dict(),
+            "default_described": default.describe(),
+            "head": head,
         },
     }
 

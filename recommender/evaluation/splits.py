@@ -131,6 +131,7 @@ class HeldOutCase:
     user: int  # row in the dataset's matrix
     seeds: np.ndarray  # item2item: the seed song; users: the visible half, folded in (/foryou); mix: two songs
     targets: np.ndarray  # their songs an answer should find
+    weight: float = 1.0  # in averages: item2item's "all" seeds count 1 / the listener's songs each
 
 
 def item2item_seeds(split: UsersSplit, seed: int) -> np.ndarray:
@@ -144,6 +145,51 @@ def item2item_seeds(split: UsersSplit, seed: int) -> np.ndarray:
         items = np.concatenate([visible, hidden])
         seeds[position] = items[rng.integers(items.size)]
     return seeds
+
+
+# Which of a held-out listener's songs is the seed of an item2item case: the one they played
+# most (ties: the lowest index), one drawn at random, or every one in turn (a case each).
+SEED_CHOICES = ("most-played", "random", "all")
+DEFAULT_SEED_CHOICE = "most-played"
+
+
+def item2item_cases(
+    split: UsersSplit, counts: sp.spmatrix, choice: str, seed: int, max_users: int | None = None
+) -> list[HeldOutCase]:
+    """Item2item cases for the split's held-out users (at most ``max_users``, drawn with ``seed``):
+    the seed song chosen by ``choice`` (``SEED_CHOICES``), the user's other songs the targets.
+
+    ``counts`` is the matrix the split was made from (its rows are ``split.users``): the play
+    counts that say which song a listener played most. "random" draws the seeds of
+    :func:`item2item_seeds`; "all" gives one case per song of each user, in index order, each
+    weighing 1 / their songs, so that every listener counts once in the averages (the average
+    over "all" is the expectation over a random seed, without its draw).
+    """
+    if choice not in SEED_CHOICES:
+        raise ConfigError(f"seed choice {choice!r} is not one of {', '.join(SEED_CHOICES)}")
+    counts = sp.csr_matrix(counts)
+    count = len(split.visible)
+    positions = list(range(count))
+    if max_users is not None and count > max_users:
+        positions = np.sort(np.random.default_rng(seed).choice(count, max(int(max_users), 0), replace=False)).tolist()
+    drawn = item2item_seeds(split, seed) if choice == "random" else None
+    cases = []
+    for position in positions:
+        items = np.sort(np.concatenate([split.visible[position], split.hidden[position]]))
+        user = int(split.users[position])
+        if choice == "all":
+            seeds = items
+        elif choice == "random":
+            seeds = np.asarray(drawn)[position : position + 1]
+        else:
+            start, end = counts.indptr[user], counts.indptr[user + 1]
+            played = dict(zip(counts.indices[start:end].tolist(), counts.data[start:end].tolist()))
+            plays = np.array([played.get(item, 0) for item in items.tolist()], dtype=np.float64)
+            seeds = items[int(np.argmax(plays)) :][:1]
+        weight = 1.0 / seeds.size
+        for seed_item in seeds.tolist():
+            cases.append(HeldOutCase(user, np.array([seed_item], dtype=np.int64), items[items != seed_item], weight))
+    return cases
 
 
 def held_out_cases(split: UsersSplit, protocol: str, seed: int, max_users: int) -> list[HeldOutCase]:

@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 from recommender.dataset import Dataset, write_dataset
 from recommender.ranking import (
     MIN_MATCH_SCORE,
+    NOVELTY_BETA,
+    PLAIN_DEFAULT,
     CoListeners,
+    DefaultRanking,
     RankingOptions,
     co_listener_reason,
     explain_for_you,
@@ -109,6 +112,76 @@ def test_rank_filters_merges_versions_caps_artists_and_pages(dataset):
         versions=versions,
     )
     assert [i for i, _ in second_page] == [6]
+
+
+def test_the_default_ranking_weighs_scores_against_listeners_as_it_says(dataset):
+    """score x popularity^e x n/(n+s), songs under the floor left out: recomputed by hand."""
+    listeners = dataset.listeners  # item 1: 100, 2: 5, 3/4/6/7: 10, 0: 20
+    indices = np.array([2, 3, 6, 1])
+    scores = np.array([0.9, 0.8, 0.7, 0.3], dtype=np.float32)
+    top = float(listeners.max())
+    for default in (
+        PLAIN_DEFAULT,
+        DefaultRanking(popularity_exponent=0.5),
+        DefaultRanking(shrinkage=20.0),
+        DefaultRanking(popularity_exponent=1.0, shrinkage=5.0),
+        DefaultRanking(min_listeners=6),
+    ):
+        options = RankingOptions(count=10, per_artist_cap=0, default=default)
+        picked = rank_page(dataset, indices, scores, options).picked
+        weight = {
+            int(i): float(s)
+            * ((listeners[i] + 1) / (top + 1)) ** default.popularity_exponent
+            * (listeners[i] / (listeners[i] + default.shrinkage) if default.shrinkage else 1.0)
+            for i, s in zip(indices, scores)
+            if listeners[i] >= default.min_listeners
+        }
+        assert [i for i, _ in picked] == sorted(weight, key=lambda i: -weight[i]), default
+        # The shown score stays the model's similarity: the default only changes the order.
+        assert {i: pytest.approx(float(scores[list(indices).index(i)])) for i, _ in picked} == dict(picked)
+    # The plain default keeps the model's order; a strong pull towards listeners puts the hit first.
+    plain = rank_page(dataset, indices, scores, RankingOptions(count=10, per_artist_cap=0)).picked
+    assert plain[0][0] == 2
+    pulled = RankingOptions(count=10, per_artist_cap=0, default=DefaultRanking(popularity_exponent=1.0))
+    assert rank_page(dataset, indices, scores, pulled).picked[0][0] == 1
+
+
+def test_the_knob_moves_from_the_default():
+    default = DefaultRanking(popularity_exponent=0.25)
+    for level in ("popular", "balanced", "deep"):
+        assert RankingOptions(novelty=level, default=default).beta == NOVELTY_BETA[level] - 0.25
+    assert RankingOptions(novelty="deep", deep_beta=0.4, default=default).beta == pytest.approx(0.15)
+    assert RankingOptions(min_listeners=3, default=DefaultRanking(min_listeners=5)).listener_floor == 5
+    assert RankingOptions(min_listeners=7, default=DefaultRanking(min_listeners=5)).listener_floor == 7
+    assert RankingOptions(min_listeners=0).listener_floor == 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        None,
+        {},
+        {"popularity_exponent": 0.2, "shrinkage": 1.0},
+        {"popularity_exponent": "0.2", "shrinkage": 1.0, "min_listeners": 1},
+        {"popularity_exponent": float("nan"), "shrinkage": 1.0, "min_listeners": 1},
+        {"popularity_exponent": 0.2, "shrinkage": -1.0, "min_listeners": 1},
+        {"popularity_exponent": 0.2, "shrinkage": 1.0, "min_listeners": 0},
+        {"popularity_exponent": 0.2, "shrinkage": 1.0, "min_listeners": 2.5},
+        {"popularity_exponent": True, "shrinkage": 1.0, "min_listeners": 1},
+    ],
+)
+def test_a_kept_default_that_is_not_a_valid_setting_is_refused(values):
+    assert DefaultRanking.from_dict(values) is None
+
+
+def test_a_kept_default_reads_back_as_it_was_written():
+    setting = DefaultRanking(0.25, 10.0, 5)
+    assert DefaultRanking.from_dict(setting.to_dict()) == setting
+    assert DefaultRanking.from_dict({**setting.to_dict(), "min_listeners": 5.0}) == setting
+    with pytest.raises(ValueError, match="listener floor"):
+        DefaultRanking(min_listeners=0)
+    with pytest.raises(ValueError, match="shrinkage"):
+        DefaultRanking(shrinkage=float("inf"))
 
 
 def test_options_reject_bad_values():

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from recommender.errors import SoundalikeError, UnknownSong
-from recommender.ranking import MIN_MATCH_SCORE, NOVELTY_BETA
+from recommender.ranking import MIN_MATCH_SCORE, NOVELTY_BETA, PLAIN_DEFAULT, DefaultRanking
 from recommender.service import (
     END_OF_LIST,
     MIN_LIKES_FOR_YOU,
     MixNeedsTwoSongs,
     NotEnoughHistory,
     calibrated_deep_beta,
+    calibrated_default,
 )
 
 
@@ -192,8 +193,15 @@ def test_deep_cuts_use_the_beta_calibrated_for_the_served_model(demo_service, mo
     service = demo_service
     novelty = service.model.manifest["novelty"]
     assert novelty["deep_beta"] in [row["beta"] for row in novelty["similar"]["grid"]]
-    assert service._options(5, 0, "deep", None).beta == novelty["deep_beta"]
-    assert service._options(5, 0, "deep", None, for_you=True).beta == novelty["for_you_deep_beta"]
+    similar_default = calibrated_default(service.model.manifest, "similar")
+    for_you_default = calibrated_default(service.model.manifest, "for_you")
+    # Deep cuts move from the model's default by the calibrated beta.
+    assert service._options(5, 0, "deep", None).beta == pytest.approx(
+        novelty["deep_beta"] - similar_default.popularity_exponent
+    )
+    assert service._options(5, 0, "deep", None, for_you=True).beta == pytest.approx(
+        novelty["for_you_deep_beta"] - for_you_default.popularity_exponent
+    )
     hey_ya = song_id(service, "Hey Ya!", "OutKast")
     balanced = [s.item_id for s in service.similar(hey_ya, count=5).suggestions]
     deep = [s.item_id for s in service.similar(hey_ya, count=5, novelty="deep").suggestions]
@@ -222,6 +230,33 @@ def test_deep_cuts_use_the_beta_calibrated_for_the_served_model(demo_service, mo
     monkeypatch.delitem(service.model.manifest, "novelty")
     assert service._options(5, 0, "deep", None).beta == NOVELTY_BETA["deep"]
     assert service._options(5, 0, "deep", None, for_you=True).beta == NOVELTY_BETA["deep"]
+
+
+def test_balanced_answers_rank_with_the_default_chosen_for_each_command(demo_service, monkeypatch):
+    service = demo_service
+    manifest = service.model.manifest
+    chosen = manifest["novelty"]["default"]
+    assert service._options(5, 0, None, None).default == DefaultRanking(**chosen["similar"])
+    assert service._options(5, 0, None, None, mix=True).default == DefaultRanking(**chosen["mix"])
+    assert service._options(5, 0, None, None, for_you=True).default == DefaultRanking(**chosen["for_you"])
+    # A strong pull towards listeners, kept in the manifest, is what /soundalike then answers with.
+    listeners = service.dataset.listeners
+    seeds = [service.seed(title).item_id for title in ("Hey Ya!", "Jolene", "So What")]
+
+    def mean_listeners() -> float:
+        shown = [s.item_index for seed in seeds for s in service.similar(seed, count=10).suggestions]
+        return float(np.mean(listeners[shown]))
+
+    novelty = {**manifest["novelty"], "default": {**chosen, "similar": DefaultRanking(1.0).to_dict()}}
+    monkeypatch.setitem(manifest, "novelty", novelty)
+    pulled = mean_listeners()
+    novelty["default"]["similar"] = PLAIN_DEFAULT.to_dict()
+    assert pulled > mean_listeners()
+    # A model from before the choice (or with a damaged entry) answers in the model's own order.
+    monkeypatch.setitem(manifest, "novelty", {"default": {"similar": {"popularity_exponent": "x"}}})
+    assert service._options(5, 0, None, None).default == PLAIN_DEFAULT
+    monkeypatch.delitem(manifest, "novelty")
+    assert calibrated_default(manifest, "mix") == PLAIN_DEFAULT
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from recommender.cli import evaluate as evaluate_command
 from recommender.cli.main import main as cli_main
 from recommender.config import load_config
 from recommender.feedback.log import FeedbackLog
-from recommender.ranking import MIX_STRATEGIES, MIX_STRATEGY
+from recommender.ranking import MIX_STRATEGIES, MIX_STRATEGY, PLAIN_DEFAULT, DefaultRanking
+from recommender.store import ModelStore
 
 
 def run_command(config_path, *argv: str) -> int:
@@ -125,7 +126,7 @@ def test_evaluate_knobs_json_and_table(tmp_path, capsys):
     assert set(rows) == {"popular", "balanced", "deep"}
     assert float(rows["deep"][3]) == pytest.approx(report["knobs"]["deep"]["novelty"], abs=1e-4)
     assert "popularity baseline" in out
-    assert "deep cuts: beta 0.04 (the default; model not calibrated)" in out
+    assert "deep cuts: beta 0.04 from balanced (the default; model not calibrated)" in out
 
 
 def test_knobs_refuse_the_holdout_protocol_with_a_clear_message(tmp_path, capsys):
@@ -144,3 +145,51 @@ def test_the_mix_table_names_every_strategy_and_the_one_served(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "genre_representation" in out and all(name in out for name in MIX_STRATEGIES)
     assert f"served: {MIX_STRATEGY}" in out
+
+
+def test_item2item_reports_the_fair_figures_for_each_seed_choice(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    write_skewed_dataset(load_config(config_path).datasets_dir)
+    argv = ["evaluate", "--dataset", "skewed", "--protocol", "item2item", "--k", "5", "--head", "10"]
+    names = {"hit_rate@5", "recall@5", "hit_rate@5_longtail", "recall@5_longtail", "coverage", "novelty"}
+    cases = {}
+    for choice in ("most-played", "random", "all"):
+        assert run_command(config_path, *argv, "--seed-choice", choice, "--json") == 0
+        report = json.loads(capsys.readouterr().out)
+        assert names <= set(report["model"]) and names <= set(report["baseline"]) and names <= set(report["plain"])
+        assert report["item2item_setup"]["seed_choice"] == choice and report["item2item_setup"]["head"] == 10
+        cases[choice] = report["item2item_setup"]["cases"]
+    assert cases["most-played"] == cases["random"] < cases["all"]
+    assert run_command(config_path, *argv) == 0
+    out = capsys.readouterr().out
+    assert "one song of each as the seed (most-played)" in out and "outside the 10 most listened songs" in out
+    assert "hit_rate@5_longtail" in out and "default ranking: the model's own order" in out
+    for bad, message in ((["--head", "-3"], "the head must be 0 or more songs"), (["--seed-choice", "x"], "invalid")):
+        with pytest.raises(SystemExit):
+            run_command(config_path, *argv, *bad)
+        assert message in capsys.readouterr().err
+
+
+def test_choose_default_is_what_train_keeps_and_never_needs_the_test_users(tmp_path, capsys):
+    config_path = write_config(tmp_path, "[evaluation]\nk = 5\n")
+    config = load_config(config_path)
+    write_skewed_dataset(config.datasets_dir)
+    argv = ["evaluate", "--dataset", "skewed", "--choose-default"]
+    assert run_command(config_path, *argv, "--json") == 0
+    chosen = json.loads(capsys.readouterr().out)["novelty"]
+    assert run_command(config_path, "train", "--dataset", "skewed", "--no-eval", "--quiet") == 0
+    capsys.readouterr()
+    manifest = ModelStore.for_dataset(config.models_dir, "skewed").read_manifest("v1")
+    assert manifest["novelty"]["default"] == chosen["default"]
+    assert manifest["novelty"]["default_choice"] == chosen["default_choice"]
+    assert run_command(config_path, *argv) == 0
+    out = capsys.readouterr().out
+    assert "the test users are never read" in out
+    for name, command in (("/soundalike", "similar"), ("/mix", "mix"), ("/foryou", "for_you")):
+        assert f"Default for {name}: {DefaultRanking(**chosen['default'][command]).describe()}" in out
+    # evaluate ranks with the published model's default, or with the plain order when asked to.
+    item2item = ["evaluate", "--dataset", "skewed", "--protocol", "item2item", "--json"]
+    assert run_command(config_path, *item2item) == 0
+    assert json.loads(capsys.readouterr().out)["item2item_setup"]["default"] == chosen["default"]["similar"]
+    assert run_command(config_path, *item2item, "--plain-default") == 0
+    assert json.loads(capsys.readouterr().out)["item2item_setup"]["default"] == PLAIN_DEFAULT.to_dict()

@@ -19,6 +19,7 @@ from recommender.evaluation.calibration import (
     choose_deep_beta,
 )
 from recommender.evaluation.splits import users_split
+from recommender.ranking import DefaultRanking
 
 FAST = TrainParams(factors=8, iterations=10, threads=1)
 
@@ -88,6 +89,7 @@ def test_calibration_never_looks_at_the_test_users(skewed):
     before = calibrate_deep(skewed, FAST, k=5, seed=1)
     after = calibrate_deep(skewed, FAST, k=5, seed=1, interactions=scrambled)
     assert before == after
+    assert before["default_choice"]["similar"]["grid"], "each command's default is chosen in the same pass"
 
 
 def test_calibrating_for_a_model_says_what_was_chosen_for_each_kind_of_answer(skewed, tmp_path):
@@ -104,5 +106,7 @@ def test_calibrating_for_a_model_says_what_was_chosen_for_each_kind_of_answer(sk
         min_listeners=config.serving.min_listeners,
     )
     assert lines[0].startswith("Calibrating the deep cuts setting on a validation split") and "(seed 2)" in lines[0]
-    assert lines[1].startswith(f"Deep cuts for /soundalike and /mix: beta {novelty['deep_beta']:g}: ")
-    assert lines[2].startswith(f"Deep cuts for /foryou: beta {novelty['for_you_deep_beta']:g}")
+    for line, name, command in zip(lines[1:4], ("/soundalike", "/mix", "/foryou"), ("similar", "mix", "for_you")):
+        assert line.startswith(f"Default for {name}: {DefaultRanking(**novelty['default'][command]).describe()}")
+    assert lines[4].startswith(f"Deep cuts for /soundalike and /mix: beta {novelty['deep_beta']:g}: ")
+    assert lines[5].startswith(f"Deep cuts for /foryou: beta {novelty['for_you_deep_beta']:g}")

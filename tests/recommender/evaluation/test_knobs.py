@@ -15,12 +15,14 @@ from recommender import ranking
 from recommender.config import TrainParams
 from recommender.dataset import Dataset
 from recommender.evaluation.protocols import evaluate
-from recommender.evaluation.splits import held_out_cases, users_split
+from recommender.evaluation.splits import item2item_cases, users_split
 
 FAST = TrainParams(factors=8, iterations=10, threads=1)
 FIGURES = {
     "hit_rate@5",
     "recall@5",
+    "hit_rate@5_longtail",
+    "recall@5_longtail",
     "coverage",
     "novelty",
     "diversity",
@@ -69,9 +71,11 @@ def test_every_setting_ranks_the_same_users_pools_and_seeds_through_the_bots_ran
     report = evaluate(skewed, FAST, "item2item", k=5, seed=4, knobs=True, knob_users=20)
     assert report["knobs_setup"]["users_evaluated"] == 20
 
-    # Per user: the six settings on one model pool, then the popularity baseline.
-    per_user = [calls[start : start + 7] for start in range(0, len(calls), 7)]
-    assert len(per_user) == 20 and len(calls) == 20 * 7
+    # Per user: the six settings on one model pool, then the popularity baseline and its long-tail
+    # variant (after the protocol's own answers, which come first).
+    calls = calls[-20 * 8 :]
+    per_user = [calls[start : start + 8] for start in range(0, len(calls), 8)]
+    assert len(per_user) == 20
     for user_calls in per_user:
         settings = [(options.novelty, options.per_artist_cap) for options, *_ in user_calls]
         assert settings == [
@@ -82,19 +86,21 @@ def test_every_setting_ranks_the_same_users_pools_and_seeds_through_the_bots_ran
             ("balanced", 0),
             ("deep", 0),
             ("balanced", 2),
+            ("balanced", 2),
         ]
         assert len({excluded for _, excluded, _, _ in user_calls}) == 1
         assert len({pool for _, _, pool, _ in user_calls[:6]}) == 1
         assert user_calls[6][2] != user_calls[0][2], "the baseline ranks popularity's pool, not the model's"
 
     # The seeds are the ones the model and baseline rows were scored with, on the same split.
-    cases = held_out_cases(users_split(skewed.interactions, 0.8, 4), "item2item", 4, 20)
+    split = users_split(skewed.interactions, 0.8, 4)
+    cases = item2item_cases(split, skewed.interactions, "most-played", 4, 20)
     assert [user_calls[0][1] for user_calls in per_user] == [frozenset({c.seeds[0]}) for c in cases]
 
     # The artist cap reaches the ranking: capped lists never hold 3 songs by one artist.
     def most_by_one_artist(picked):
         artists = [skewed.artist(index) for index, _ in picked]
-        return max(artists.count(a) for a in artists)
+        return max((artists.count(a) for a in artists), default=0)  # (the long-tail baseline may show none)
 
     capped = [most_by_one_artist(p) for o, _, _, p in calls if o.per_artist_cap == 2]
     uncapped = [most_by_one_artist(p) for o, _, _, p in calls if o.per_artist_cap == 0]

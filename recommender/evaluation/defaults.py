@@ -1,0 +1,166 @@
+"""Each command's default ranking (what "balanced" means), chosen on validation listeners.
+
+The model's raw order is not the best answer to show by default: on Last.fm 2k, multiplying
+``similar_items``' scores by a little popularity finds more of a listener's other artists, in
+the long tail too. So at train time (``calibration.calibrate_deep``, with the "deep cuts"
+calibration, on the same validation split and fit) every setting of a small family
+(:data:`FAMILY`: score x popularity^e, a shrinkage of scores by the song's listeners, a
+listener floor; :class:`recommender.ranking.DefaultRanking`) answers validation listeners as
+the bot would, for each command by the measure that matches what it does:
+
+- "similar" (/soundalike): one song of theirs as the seed, the one they played most and one
+  drawn at random (the protocol's "all" seeds would cost a case per song);
+- "mix" (/mix): two songs of theirs as a mix's seeds (the protocol of ``evaluate --protocol mix``);
+- "for_you" (/foryou): half of their songs folded in (the ``users`` protocol).
+
+:func:`choose_setting` keeps the setting with the best mean of hit rate@k and long-tail hit
+rate@k (over the seed choices), among those showing at least :data:`COVERAGE_FACTOR` times
+the distinct songs the popularity baseline shows to the same listeners; the plain order
+wins ties, and is kept when no setting qualifies. The test listeners are never looked at.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.ranking import PLAIN_DEFAULT, DefaultRanking, RankingOptions
+
+from .baseline import PopularityRecommender
+from .metrics import DEFAULT_HEAD, ListFigures, head_items
+from .ranking_context import RankingContext, ranking_options
+from .splits import HeldOutCase, UsersSplit, held_out_cases, item2item_cases, mix_cases
+
+POPULARITY_EXPONENTS = (0.0, 0.1, 0.25, 0.5, 1.0)
+SHRINKAGES = (0.0, 10.0)
+LISTENER_FLOORS = (1, 5)
+# The family tried, the plain order first (so it wins ties).
+FAMILY = tuple(
+    DefaultRanking(exponent, shrinkage, floor)
+    for exponent in POPULARITY_EXPONENTS
+    for shrinkage in SHRINKAGES
+    for floor in LISTENER_FLOORS
+)
+# A default must show at least this many times the distinct songs popularity shows.
+COVERAGE_FACTOR = 10.0
+DEFAULT_CHOICE_USERS = 200
+# command -> how its validation listeners are asked
+COMMANDS = {"similar": "item2item", "mix": "mix", "for_you": "users"}
+SIMILAR_SEED_CHOICES = ("most-played", "random")
+
+
+def objective(figures: list[dict], k: int) -> float:
+    """The mean over seed choices of (hit rate@k + long-tail hit rate@k) / 2."""
+    return float(np.mean([(f[f"hit_rate@{k}"] + f[f"hit_rate@{k}_longtail"]) / 2 for f in figures]))
+
+
+def choose_setting(
+    results: dict[DefaultRanking, list[dict]], baseline: list[dict], k: int
+) -> tuple[DefaultRanking, bool]:
+    """(setting, whether one met the coverage rule): the best :func:`objective` among the
+    settings whose coverage is at least ``COVERAGE_FACTOR`` x the baseline's on every seed
+    choice (the first of equals, in ``results``' order); the plain order when none is."""
+    best: DefaultRanking | None = None
+    best_score = -1.0
+    for setting, figures in results.items():
+        if any(f["coverage"] < COVERAGE_FACTOR * b["coverage"] for f, b in zip(figures, baseline)):
+            continue
+        score = objective(figures, k)
+        if score > best_score:
+            best, best_score = setting, score
+    return (best, True) if best is not None else (PLAIN_DEFAULT, False)
+
+
+class DefaultChooser:
+    """The validation listeners of one split, asked as each command asks, for every setting."""
+
+    def __init__(
+        self,
+        context: RankingContext,
+        split: UsersSplit,
+        source: sp.spmatrix,
+        k: int,
+        seed: int,
+        *,
+        per_artist_cap: int = 2,
+        min_listeners: int = 1,
+        head: int = DEFAULT_HEAD,
+        max_users: int = DEFAULT_CHOICE_USERS,
+        family: tuple[DefaultRanking, ...] = FAMILY,
+    ):
+        self.context, self.split, self.source, self.k, self.seed = context, split, source, k, seed
+        self.per_artist_cap, self.min_listeners, self.max_users = per_artist_cap, min_listeners, max_users
+        self.head_size, self.family = head, family
+        self.head = head_items(context.listeners, head)
+
+    def options(self, default: DefaultRanking) -> RankingOptions:
+        return ranking_options(
+            count=self.k, per_artist_cap=self.per_artist_cap, min_listeners=self.min_listeners, default=default
+        )
+
+    def case_sets(self, command: str) -> list[tuple[str, list[HeldOutCase]]]:
+        """(name, cases) for each way ``command``'s validation listeners are asked."""
+        split, seed, users = self.split, self.seed, self.max_users
+        if command == "similar":
+            return [(c, item2item_cases(split, self.source, c, seed, users)) for c in SIMILAR_SEED_CHOICES]
+        if command == "mix":
+            return [("two seeds", mix_cases(split, seed, users))]
+        return [("history", held_out_cases(split, "users", seed, users))]
+
+    def choose(self, command: str) -> dict:
+        """The setting chosen for ``command``, with the validation figures it was chosen on."""
+        context, k = self.context, self.k
+        about_songs, fold_in = command != "for_you", command == "for_you"
+        options = {setting: self.options(setting) for setting in self.family}
+        plain = self.options(PLAIN_DEFAULT)
+        popularity = PopularityRecommender(context.listeners)
+        results: dict[DefaultRanking, list[dict]] = {setting: [] for setting in self.family}
+        baseline: list[dict] = []
+        names = []
+        for name, cases in self.case_sets(command):
+            names.append(name)
+            per_setting = {setting: self._figures() for setting in self.family}
+            popular = self._figures()
+            for case in cases:
+                pool, scores = context.pool(case.seeds, plain.pool_size, fold_in=fold_in)
+                for setting, setting_options in options.items():
+                    shown = context.rank(pool, scores, setting_options, case.seeds, seed_artists=about_songs)
+                    per_setting[setting].add(shown, case.targets)
+                popular.add(context.popular(popularity, plain, case.seeds, seed_artists=about_songs), case.targets)
+            for setting, figures in per_setting.items():
+                results[setting].append(figures.result())
+            baseline.append(popular.result())
+        chosen, met = choose_setting(results, baseline, k)
+        return {
+            "default": chosen.to_dict(),
+            "coverage_rule_met": met,
+            "validation": {
+                "protocol": COMMANDS[command],
+                "asked": names,
+                "k": k,
+                "head": self.head_size,
+                "users": len(self.split.visible)
+                if self.max_users is None
+                else min(len(self.split.visible), self.max_users),
+                "objective": f"mean of hit_rate@{k} and hit_rate@{k}_longtail over {', '.join(names)}",
+                "coverage_rule": f"coverage >= {COVERAGE_FACTOR:g} x popularity's",
+                "popularity": [_rounded(b, k) for b in baseline],
+            },
+            "grid": [
+                {
+                    **setting.to_dict(),
+                    "objective": round(objective(figures, k), 4),
+                    "figures": [_rounded(f, k) for f in figures],
+                }
+                for setting, figures in results.items()
+            ],
+        }
+
+    def _figures(self) -> ListFigures:
+        context = self.context
+        return ListFigures(self.k, context.listeners, context.training.n_users, None, context.item_group, self.head)
+
+
+def _rounded(figures: dict, k: int) -> dict:
+    names = (f"hit_rate@{k}", f"hit_rate@{k}_longtail", "coverage", "novelty", "mean_listeners")
+    return {name: round(float(figures[name]), 4) for name in names}
