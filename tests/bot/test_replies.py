@@ -14,8 +14,8 @@ async def fill_the_disk(feedback_log, message_id: int) -> None:
     pages it has are filled with answers and ratings until SQLite says SQLITE_FULL for both."""
     from recommender.feedback.errors import LogWriteError
 
-    (pages,) = (await feedback_log._writer.execute_fetchall("PRAGMA page_count"))[0]
-    await feedback_log._writer.execute(f"PRAGMA max_page_count = {int(pages)}")
+    (pages,) = (await feedback_log._backend.writer.execute_fetchall("PRAGMA page_count"))[0]
+    await feedback_log._backend.writer.execute(f"PRAGMA max_page_count = {int(pages)}")
     for fill in (
         lambda n: feedback_log.record_answer(
             guild_id=1, user_id=n, command="soundalike", suggestions=[(p, "x", None) for p in range(1, 6)]
@@ -34,7 +34,7 @@ async def fill_the_disk(feedback_log, message_id: int) -> None:
 
 async def make_log_read_only(feedback_log, message_id: int) -> None:
     # query_only makes SQLite refuse every write as for a read-only file (works as root too).
-    await feedback_log._writer.execute("PRAGMA query_only = ON")
+    await feedback_log._backend.writer.execute("PRAGMA query_only = ON")
 
 
 @pytest.mark.parametrize("break_the_log", [fill_the_disk, make_log_read_only], ids=["disk-full", "read-only"])
