@@ -81,7 +81,7 @@ async def running(fake: FakeListenBrainz | None = None) -> AsyncIterator[FakeLis
     """Serve ``fake`` on a free port of 127.0.0.1 for the block; ``fake.url`` is its API root."""
     fake = fake or FakeListenBrainz()
     app = web.Application()
-    app.router.add_get(r"/1/user/{name}/{what:listen-count|listens}", fake._answer)
+    app.router.add_get(r"/1/user/{name:[^/]+}/{what:listen-count|listens}", fake._answer)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
