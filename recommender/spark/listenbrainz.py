@@ -34,6 +34,7 @@ from .importing import Reader, SparkSource
 
 ARCHIVE_SUFFIXES = ZSTD_SUFFIXES + XZ_SUFFIXES
 _SHOWN_LINE_CHARS = 60
+CATALOG_COLUMNS = ("title", "artist", "recording_mbid", "artist_mbids")  # as the in-memory importer's
 # Where a dump folder keeps its month files: the folder itself, or the one folder inside it.
 _GLOBS = ("listens/*/*.listens", "*/listens/*/*.listens")
 
@@ -205,9 +206,9 @@ def listenbrainz_reader(
         # A recording's catalog row: its own earliest listen (a merged spelling's are not its).
         catalog = (
             kept.groupBy(F.col("item").alias("item_id"))
-            .agg(F.min(F.struct("listened_at", "title", "artist")).alias("first"))
+            .agg(F.min(F.struct("listened_at", "title", "artist", "recording_mbid", "artist_mbids")).alias("first"))
             .join(keep, "item_id", "left_semi")
-            .select("item_id", F.col("first.title").alias("title"), F.col("first.artist").alias("artist"))
+            .select("item_id", *(F.col(f"first.{c}").alias(c) for c in CATALOG_COLUMNS))
         )
 
         notes.insert(

@@ -55,11 +55,12 @@ def plays(dataset: Dataset) -> dict[tuple[str, str], float]:
     return {(str(users[u]), str(items[i])): float(v) for u, i, v in zip(matrix.row, matrix.col, matrix.data)}
 
 
-def catalog(dataset: Dataset) -> dict[str, tuple[str, str, int]]:
+def catalog(dataset: Dataset) -> dict[str, tuple[str, str, str, str, int]]:
     listeners = dataset.listeners
+    columns = ["item_id", "title", "artist", "recording_mbid", "artist_mbids"]
     return {
-        row.item_id: (row.title, row.artist, int(listeners[i]))
-        for i, row in enumerate(dataset.items[["item_id", "title", "artist"]].itertuples())
+        row.item_id: (row.title, row.artist, row.recording_mbid, row.artist_mbids, int(listeners[i]))
+        for i, row in enumerate(dataset.items[columns].itertuples())
     }
 
 
@@ -109,7 +110,8 @@ def test_spark_import_of_a_dump_folder_is_the_in_memory_import(tmp_path, capsys,
     assert sorted(spark.user_ids) == sorted(memory.user_ids)
     assert list(spark.item_ids) == list(memory.item_ids)  # both sorted by id
     assert catalog(spark) == catalog(memory)
-    assert catalog(spark)[ROSES][:2] == ("Roses", "OutKast")
+    assert catalog(spark)[ROSES][:4] == ("Roses", "OutKast", ROSES, "")
+    assert catalog(spark)["~song 2|blur"][:4] == ("Song 2", "Blur", "", "")  # the earliest spelling
     source = spark.manifest["source"]
     assert source["engine"] == "spark" and source["kind"] == "listenbrainz"
     for field in ("listens", "matched_listens", "outside_months", "merged_spellings", "dropped_recordings"):
@@ -117,7 +119,7 @@ def test_spark_import_of_a_dump_folder_is_the_in_memory_import(tmp_path, capsys,
     if "--from" in options:
         assert source["files"] == 2 and source["outside_months"] == 1 and source["merged_spellings"] == 1
         assert said.count("1 month file outside 2019-01 to 2019-02 not read") == 2  # both engines say it
-        assert catalog(spark)[HEY_YA][:2] == ("Hey Ya!", "OutKast")  # MusicBrainz's names
+        assert catalog(spark)[HEY_YA][:4] == ("Hey Ya!", "OutKast", HEY_YA, OUTKAST)  # MusicBrainz's names
     else:
         assert said.count("2 recordings with fewer than 3 listeners left out") == 2
 
