@@ -184,12 +184,12 @@ def listenbrainz_reader(
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
 
-        items_before = counted.select("counted_as").distinct().count()
-        users_before = counted.select("user").distinct().count()
         played_by = counted.groupBy("counted_as").agg(F.countDistinct("user").alias("listeners"))
         keep = played_by.where(F.col("listeners") >= min_listeners).select(F.col("counted_as").alias("item_id"))
         dropped_items = dropped_users = 0
         if min_listeners > 1:
+            items_before = counted.select("counted_as").distinct().count()
+            users_before = counted.select("user").distinct().count()
             keep = keep.persist(StorageLevel.MEMORY_AND_DISK)
             kept_items = keep.count()
             if kept_items == 0:

@@ -127,19 +127,25 @@ def test_spark_import_of_a_dump_folder_is_the_in_memory_import(tmp_path, capsys,
 def test_a_corrupt_line_stops_the_spark_import_or_is_skipped_and_counted(tmp_path, capsys, spark_local):
     months = {**MONTHS, (2019, 2): MONTHS[(2019, 2)] + lines(CORRUPT)}
     dump = write_folder(tmp_path, months)
+    # Valid JSON in Latin-1, not UTF-8: bad as in the in-memory importer (Spark must not read it as U+FFFD).
+    latin1 = lines(listen("zoe", at(2019, 4), "Café", "Blur")).replace(b"\\u00e9", b"\xe9")
+    assert b"Caf\xe9" in latin1
+    write_folder(tmp_path, {(2019, 4): latin1})
     config = write_config(tmp_path)
     argv = ["--config", str(config), "data", "import-listenbrainz", "--dump", str(dump), "--no-progress"]
     argv += ["--engine", "spark", "--master", spark_local]
     assert cli_main(argv) == 2
     said = capsys.readouterr().err
-    assert "1 line of the dump is not a listen (for example " in said, said
-    assert "2019/2.listens: not JSON: Unterminated string" in said and "--on-error skip" in said
+    assert "2 lines of the dump are not listens (for example " in said, said
+    assert "2019/2.listens: not JSON: Unterminated string" in said or "2019/4.listens: not UTF-8" in said, said
+    assert "--on-error skip" in said
     assert not (tmp_path / "data" / "datasets" / "lb").exists()
 
     assert cli_main([*argv, "--on-error", "skip"]) == 0
-    assert "Skipped 1 bad line (for example " in capsys.readouterr().out
+    assert "Skipped 2 bad lines (for example " in capsys.readouterr().out
     dataset = Dataset.open(tmp_path / "data" / "datasets", "lb")
-    assert dataset.manifest["source"]["skipped_lines"] == 1 and dataset.manifest["source"]["listens"] == 11
+    assert dataset.manifest["source"]["skipped_lines"] == 2 and dataset.manifest["source"]["listens"] == 11
+    assert "zoe" not in set(dataset.user_ids)
 
 
 @pytest.mark.parametrize("kind", ["zst", "xz"])
