@@ -157,3 +157,11 @@ def test_an_archive_is_refused_with_what_to_do(tmp_path, capsys, kind):
     said = capsys.readouterr().err
     assert f".tar.{kind}" in said and "extract it first" in said and "--engine memory" in said, said
     assert not (tmp_path / "data" / "datasets" / "lb").exists()
+
+
+def test_master_without_the_spark_engine_is_refused(tmp_path, capsys):
+    config = write_config(tmp_path)
+    argv = ["--config", str(config), "data", "import-listenbrainz", "--dump", str(write_folder(tmp_path, MONTHS))]
+    assert cli_main([*argv, "--master", "local[2]", "--no-progress"]) == 2
+    assert "--master names where Spark runs: add --engine spark" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "datasets" / "lb").exists()
