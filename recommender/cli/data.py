@@ -164,6 +164,15 @@ def import_listenbrainz_command(args: argparse.Namespace) -> int:
         parse_month(args.first, "--from") if args.first else None,
         parse_month(args.last, "--to") if args.last else None,
     )
+    if args.engine == "spark":
+        from recommender.cli.spark_data import import_listenbrainz_on_spark
+
+        summary = import_listenbrainz_on_spark(args, dataset_dest(args), months)
+        _print_summary(summary)
+        report_models_after_replace(args.config_obj, args.name, summary.dest)
+        print(f"Next: python -m recommender train --dataset {args.name}")
+        return 0
+    _refuse_master(args)
     summary = import_listenbrainz(
         dump=args.dump,
         dest=dataset_dest(args),
@@ -396,7 +405,12 @@ def _register_import_listenbrainz(data_subparsers: argparse._SubParsersAction) -
         "    --dump listenbrainz-listens-dump-2000-20250101-000000-full.tar.zst \\\n"
         "    --from 2015-01 --to 2025-12 --min-listeners 5 --name lb",
     )
-    lb.add_argument("--dump", type=Path, required=True, help="the dump folder, .tar.zst or .tar.xz")
+    lb.add_argument(
+        "--dump",
+        type=Path,
+        required=True,
+        help="the dump folder, .tar.zst or .tar.xz (with --engine spark: the extracted folder, any path Spark reads)",
+    )
     lb.add_argument("--from", dest="first", metavar="YYYY-MM", help="first month to import (default: the dump's first)")
     lb.add_argument("--to", dest="last", metavar="YYYY-MM", help="last month to import, inclusive (default: the last)")
     lb.add_argument(
@@ -407,6 +421,7 @@ def _register_import_listenbrainz(data_subparsers: argparse._SubParsersAction) -
         help="keep only recordings at least N listeners played (default 1: all)",
     )
     _add_common(lb, "lb")
+    _add_engine(lb)
     lb.set_defaults(func=import_listenbrainz_command)
 
 

@@ -1,4 +1,4 @@
-"""``data import-msd | import-csv --engine spark``: the options of the in-memory importers, read
+"""``data import-msd | import-csv | import-listenbrainz --engine spark``: the options of the in-memory importers, read
 by Spark (recommender.spark.importing). Imported only when ``--engine spark`` is given."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from urllib.parse import unquote
 
 from recommender.errors import SoundalikeError
 from recommender.importers.detection import AUTO, NONE_WORDS, detect_format, parse_separator
+from recommender.importers.dump_files import MonthRange
 from recommender.importers.reading import ImportSummary
 from recommender.spark.importing import SparkCsvOptions, csv_reader, import_with_spark, msd_reader, spark_url
 
@@ -98,4 +99,12 @@ def import_csv_on_spark(args: argparse.Namespace, dest: Path) -> ImportSummary:
         artist_col=_spec(artist_col),
     )
     reader = csv_reader(interactions, catalog, options)
+    return import_with_spark(reader, dest, name=args.name, master=_master(args), on_error=args.on_error)
+
+
+def import_listenbrainz_on_spark(args: argparse.Namespace, dest: Path, months: MonthRange) -> ImportSummary:
+    from recommender.spark.listenbrainz import listenbrainz_reader, refuse_archive
+
+    refuse_archive(str(args.dump))  # before spark_url, which would only check that the file exists
+    reader = listenbrainz_reader(spark_url(args.dump), months, min_listeners=args.min_listeners, on_error=args.on_error)
     return import_with_spark(reader, dest, name=args.name, master=_master(args), on_error=args.on_error)

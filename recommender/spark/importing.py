@@ -75,6 +75,7 @@ class SparkSource:
 
     plays: Any  # DataFrame: user string, item string, count double (one row per line read)
     catalog: Any | None  # DataFrame: item_id string, title string, artist string; None: no catalog
+    # (any further string columns, e.g. recording_mbid, are kept in items.parquet; "" where missing)
     description: dict = field(default_factory=dict)  # the manifest's "source"
     notes: list[str] = field(default_factory=list)
 
@@ -269,9 +270,19 @@ def write_spark_dataset(
         raise DataError("no rows to import" + (" (every row was skipped)" if notes else ""))
     users = _indexed(summed.select(F.col("user").alias("user_id")).distinct(), "user_id", "user")
     played = summed.select(F.col("item").alias("item_id")).distinct()
+    extra = (
+        [c for c in source.catalog.columns if c not in ("item_id", "title", "artist")]
+        if source.catalog is not None
+        else []
+    )
     if source.catalog is not None:
-        chosen = source.catalog.groupBy("item_id").agg(F.min(F.struct("title", "artist")).alias("row"))
-        catalog = chosen.select("item_id", F.col("row.title").alias("title"), F.col("row.artist").alias("artist"))
+        chosen = source.catalog.groupBy("item_id").agg(F.min(F.struct("title", "artist", *extra)).alias("row"))
+        catalog = chosen.select(
+            "item_id",
+            F.col("row.title").alias("title"),
+            F.col("row.artist").alias("artist"),
+            *(F.col(f"row.`{c}`").alias(c) for c in extra),
+        )
         items = catalog.join(played, "item_id", "full_outer")
         missing = played.join(catalog, "item_id", "left_anti").count()
         if missing:
@@ -284,6 +295,7 @@ def write_spark_dataset(
         F.when(F.coalesce(F.col("artist"), F.lit("")) == "", F.lit(UNKNOWN_ARTIST))
         .otherwise(F.col("artist"))
         .alias("artist"),
+        *(F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("")).alias(c) for c in extra),
     )
     items = _indexed(items, "item_id", "item").persist(StorageLevel.MEMORY_AND_DISK)
     users = users.persist(StorageLevel.MEMORY_AND_DISK)
@@ -300,7 +312,7 @@ def write_spark_dataset(
     )
     with atomic_directory(dest) as temp:
         pairs.orderBy("user", "item").write.parquet((temp / INTERACTIONS_PARQUET).as_uri())
-        item_table = items.orderBy("item").select("item_id", "title", "artist").toArrow()
+        item_table = items.orderBy("item").select("item_id", "title", "artist", *extra).toArrow()
         n_items = item_table.num_rows
         pq.write_table(item_table, temp / ITEMS)
         users.orderBy("user").select("user_id").coalesce(1).write.parquet((temp / "users.tmp").as_uri())

@@ -92,6 +92,9 @@ def spark_session(master: str, *, app_name: str = "soundalike", conf: Mapping[st
                     "spark.pyspark.python": sys.executable,
                 }
             )
+            # pyspark's driver reads only the environment for the interpreter of Python functions
+            # run on RDDs (a ListenBrainz import parses listens so), not spark.pyspark.python.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         for name, value in {**defaults, **settings}.items():
             builder = builder.config(name, value)
         try:
