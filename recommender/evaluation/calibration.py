@@ -269,7 +269,12 @@ def default_line(name: str, choice: dict, k: int) -> str:
     setting = DefaultRanking(**choice["default"])
     row = next(r for r in choice["grid"] if DefaultRanking(**{n: r[n] for n in choice["default"]}) == setting)
     figures, popular = row["figures"][0], choice["validation"]["popularity"][0]
-    rule = "" if choice["coverage_rule_met"] else " (no setting met the coverage rule: the plain order is kept)"
+    if not choice["coverage_rule_met"]:
+        rule = " (no setting met the coverage rule: the plain order is kept)"
+    elif not choice.get("beats_popularity", True):  # models chosen before this rule do not say
+        rule = " (no setting beat popularity on every validation figure: the best objective is kept)"
+    else:
+        rule = ""
     return (
         f"Default for {name}: {setting.describe()}{rule}; validation hit@{k} {figures[f'hit_rate@{k}']:.3f} "
         f"(popularity {popular[f'hit_rate@{k}']:.3f}), long tail {figures[f'hit_rate@{k}_longtail']:.3f}, "

@@ -13,10 +13,12 @@ the bot would, for each command by the measure that matches what it does:
 - "mix" (/mix): two songs of theirs as a mix's seeds (the protocol of ``evaluate --protocol mix``);
 - "for_you" (/foryou): half of their songs folded in (the ``users`` protocol).
 
-:func:`choose_setting` keeps the setting with the best mean of hit rate@k and long-tail hit
-rate@k (over the seed choices), among those showing at least :data:`COVERAGE_FACTOR` times
-the distinct songs the popularity baseline shows to the same listeners; the plain order
-wins ties, and is kept when no setting qualifies. The test listeners are never looked at.
+:func:`choose_setting` keeps, among the settings showing at least :data:`COVERAGE_FACTOR`
+times the distinct songs the popularity baseline shows to the same listeners, the best mean of
+hit rate@k and long-tail hit rate@k (over the seed choices), preferring the settings that beat
+popularity on both figures in every way the command was asked: a default that loses to "most
+listened" on any of them is not worth its name. The plain order wins ties, and is kept when no
+setting covers enough. The test listeners are never looked at.
 """
 
 from __future__ import annotations
@@ -57,18 +59,27 @@ def objective(figures: list[dict], k: int) -> float:
 def choose_setting(
     results: dict[DefaultRanking, list[dict]], baseline: list[dict], k: int
 ) -> tuple[DefaultRanking, bool]:
-    """(setting, whether one met the coverage rule): the best :func:`objective` among the
-    settings whose coverage is at least ``COVERAGE_FACTOR`` x the baseline's on every seed
-    choice (the first of equals, in ``results``' order); the plain order when none is."""
-    best: DefaultRanking | None = None
-    best_score = -1.0
-    for setting, figures in results.items():
-        if any(f["coverage"] < COVERAGE_FACTOR * b["coverage"] for f, b in zip(figures, baseline)):
-            continue
-        score = objective(figures, k)
-        if score > best_score:
-            best, best_score = setting, score
-    return (best, True) if best is not None else (PLAIN_DEFAULT, False)
+    """(setting, whether one met the coverage rule): among the settings whose coverage is at
+    least ``COVERAGE_FACTOR`` x the baseline's on every seed choice, the best :func:`objective`
+    of those that :func:`beats_baseline`, or of all of them when none does (the first of
+    equals, in ``results``' order); the plain order when no setting covers enough."""
+    covering = {
+        setting: figures
+        for setting, figures in results.items()
+        if all(f["coverage"] >= COVERAGE_FACTOR * b["coverage"] for f, b in zip(figures, baseline))
+    }
+    if not covering:
+        return PLAIN_DEFAULT, False
+    winning = {setting: figures for setting, figures in covering.items() if beats_baseline(figures, baseline, k)}
+    candidates = winning or covering
+    # max() keeps the first of equals, so the plain order (first in the family) wins ties.
+    return max(candidates, key=lambda setting: objective(candidates[setting], k)), True
+
+
+def beats_baseline(figures: list[dict], baseline: list[dict], k: int) -> bool:
+    """Whether hit rate@k and long-tail hit rate@k are above the baseline's on every seed choice."""
+    names = (f"hit_rate@{k}", f"hit_rate@{k}_longtail")
+    return all(f[name] > b[name] for f, b in zip(figures, baseline) for name in names)
 
 
 class DefaultChooser:
@@ -134,6 +145,7 @@ class DefaultChooser:
         return {
             "default": chosen.to_dict(),
             "coverage_rule_met": met,
+            "beats_popularity": met and beats_baseline(results[chosen], baseline, k),
             "validation": {
                 "protocol": COMMANDS[command],
                 "asked": names,
@@ -144,6 +156,7 @@ class DefaultChooser:
                 else min(len(self.split.visible), self.max_users),
                 "objective": f"mean of hit_rate@{k} and hit_rate@{k}_longtail over {', '.join(names)}",
                 "coverage_rule": f"coverage >= {COVERAGE_FACTOR:g} x popularity's",
+                "preferred": f"settings above popularity's hit_rate@{k} and hit_rate@{k}_longtail on every way asked",
                 "popularity": [_rounded(b, k) for b in baseline],
             },
             "grid": [
