@@ -25,6 +25,7 @@ from recommender.feedback.errors import FeedbackLogError
 
 from . import render
 from .messages import GENERIC_FAILURE, LOG_NOT_WRITTEN, NO_MENTIONS, send_ephemeral
+from .rating import RatingReactions
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class SoundalikeBot(commands.Bot):
         self.app = app
         self.config = app.config
         self.cooldowns = Cooldowns(app.config.bot.cooldown_seconds)
+        # Answers first: their 👍/👎 follow once no request is computing or waiting.
+        self.rating_reactions = RatingReactions(lambda: app.pool.in_flight > 0)
 
     async def login(self, token: str) -> None:
         # A bounded pool of HTTP connections to Discord: a burst of responses reuses them
@@ -106,6 +109,7 @@ class SoundalikeBot(commands.Bot):
         await super().login(token)
 
     async def setup_hook(self) -> None:
+        self.rating_reactions.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         guild_ids = self.config.bot.dev_guild_ids
@@ -139,6 +143,7 @@ class SoundalikeBot(commands.Bot):
 
     async def close(self) -> None:
         self.expire_old_questions.cancel()
+        await self.rating_reactions.close()
         await super().close()
 
     async def on_ready(self) -> None:

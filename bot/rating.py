@@ -9,8 +9,12 @@ the song out of their answers until then; see :meth:`recommender.app.core.Sounda
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -107,3 +111,68 @@ async def add_rating_reactions(message: discord.Message) -> None:
         except discord.HTTPException as error:  # no Add Reactions permission, message gone...
             log.info("could not add %s to message %d: %s", emoji, message.id, error)
             return
+
+
+class RatingReactions:
+    """Puts 👍 and 👎 on answers after the answers themselves are shown.
+
+    They are two of an answer's four calls to Discord, and Discord allows only a few reactions
+    a second per channel: added before the bot turns to the next answer, they would hold up
+    every answer of a burst. So an answer is shown, then queued here; ``workers`` tasks add
+    the reactions while no request is computing or waiting (``answers_pending``), or once an
+    answer has waited ``max_delay_s``. Past ``max_queued`` answers waiting, a new one gets no
+    reactions (its buttons still rate it, and members can still react themselves).
+    """
+
+    def __init__(
+        self,
+        answers_pending: Callable[[], bool],
+        *,
+        workers: int = 4,
+        max_delay_s: float = 5.0,
+        max_queued: int = 10_000,
+        poll_s: float = 0.05,
+    ):
+        self._answers_pending = answers_pending
+        self.workers, self.max_delay_s, self.poll_s = workers, max_delay_s, poll_s
+        self._queue: asyncio.Queue[tuple[float, discord.Message]] = asyncio.Queue(maxsize=max_queued)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._work(), name=f"soundalike-rating-reactions-{n}") for n in range(self.workers)
+            ]
+
+    def add(self, message: discord.Message) -> None:
+        try:
+            self._queue.put_nowait((time.monotonic(), message))
+        except asyncio.QueueFull:
+            waiting = self._queue.qsize()
+            log.info("%d answers are waiting for their reactions; message %d gets none", waiting, message.id)
+
+    async def _work(self) -> None:
+        while True:
+            queued_at, message = await self._queue.get()
+            try:
+                # Polled: the compute pool has no event for "idle", and a check every 50 ms
+                # costs nothing beside an answer.
+                while self._answers_pending() and time.monotonic() - queued_at < self.max_delay_s:  # noqa: ASYNC110
+                    await asyncio.sleep(self.poll_s)
+                await add_rating_reactions(message)
+            except Exception:  # a worker that stopped would leave every later answer bare
+                log.exception("could not add the rating reactions to message %d", message.id)
+            finally:
+                self._queue.task_done()
+
+    async def close(self, within_s: float = 2.0) -> None:
+        """Add what is queued, for at most ``within_s`` seconds, then stop."""
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), within_s)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []

@@ -9,6 +9,7 @@ builder here returns something Discord accepts, whatever the input.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -69,6 +70,8 @@ _LINE_START = re.compile(r"^(?:([#>+-])|(\d+)(\.))")
 _URL_SCHEME = re.compile(r"(?<=[A-Za-z0-9])(:)(?=//)")
 
 
+# Answers of a burst show the same few songs again and again: each title is escaped once.
+@functools.lru_cache(maxsize=16384)
 def _escape(text: str) -> str:
     """No markdown and no mention of any form, whatever the text.
 

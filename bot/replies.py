@@ -2,7 +2,8 @@
 
 /soundalike (typed or picked from its menu), /mix, /foryou and the More button all end in
 :func:`send_answer`: compute the request (:class:`recommender.app.core.Soundalike`, shared with
-the console), show it (embed, rating buttons, More), log it with its params, put 👍/👎 on it.
+the console), show it (embed, rating buttons, More), log it with its params, then queue it for
+its 👍/👎 (:class:`bot.rating.RatingReactions`: reactions come after the answers of a burst).
 
 Discord drops an interaction that has no response within 3 s. :class:`Reply` answers at once
 when the work is done within ``RESPOND_WITHIN_S`` of the command (so a quick "no such song"
@@ -40,7 +41,7 @@ from recommender.results import Answer
 
 from . import render
 from .messages import GENERIC_FAILURE, LOG_NOT_WRITTEN, NO_MENTIONS, send_ephemeral, slow_down_text
-from .rating import add_rating_reactions, rating_view
+from .rating import rating_view
 
 if TYPE_CHECKING:
     from .app import SoundalikeBot
@@ -308,5 +309,5 @@ async def send_answer(
             log.error("an answer to /%s was not logged", request.command, exc_info=error)
         await send_ephemeral(interaction, LOG_NOT_WRITTEN)
         return message
-    await add_rating_reactions(message)
+    bot.rating_reactions.add(message)  # after the answer and its log entry, once the burst allows
     return message

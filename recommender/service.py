@@ -12,6 +12,7 @@ on the hot path.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -46,6 +47,8 @@ MIN_MIX_SEEDS = 2
 MAX_MIX_SEEDS = 5
 # Titles named beside "no song matches".
 CLOSEST_TITLES = 5
+# Typed (title, artist) pairs whose resolution is kept, per served catalog.
+RESOLUTIONS_CACHED = 4096
 # Said under the last page of a list (no song left above the match floor).
 END_OF_LIST = "These are the last songs that match well enough; there are no more."
 
@@ -151,6 +154,10 @@ class SoundalikeService:
         self.store = store
         self.model = model  # replaced whole by reload(); read once per request
         self.loaded_at = time.time()
+        # A typed title resolves the same way for as long as this catalog is served, resolving
+        # is the costliest step of an answer, and a burst asks about the same few songs again
+        # and again (bench step burst). Resolutions are frozen; lru_cache is thread-safe.
+        self._resolve_cached = functools.lru_cache(maxsize=RESOLUTIONS_CACHED)(self._resolve)
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -206,6 +213,9 @@ class SoundalikeService:
     # -- titles ----------------------------------------------------------------------------
     def resolve(self, title: str, artist: str | None = None) -> Resolution:
         """What a typed title means; when nothing matched, the closest titles come with it."""
+        return self._resolve_cached(title, artist)
+
+    def _resolve(self, title: str, artist: str | None) -> Resolution:
         return self.resolver.resolve(title, artist=artist, closest=CLOSEST_TITLES)
 
     def complete(self, partial: str, artist: str | None = None, limit: int = 25) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from unittest import mock
 
@@ -17,7 +18,7 @@ from bot_mocks import (
 )
 
 from bot.cogs.feedback import FeedbackCog
-from bot.rating import RateButton, rating_of, rating_view
+from bot.rating import RateButton, RatingReactions, rating_of, rating_view
 from recommender.errors import SoundalikeError
 from recommender.feedback.log import LoggedQuery, LoggedSuggestion, RatingOutcome
 
@@ -129,3 +130,73 @@ async def test_pressing_the_same_rating_again_takes_it_back(bot):
     assert bot.app.feedback_log.rate_or_take_back.await_args.kwargs["item_id"] == SONGS[2][0]
     bot.app.feedback_log.record_feedback.assert_not_awaited()
     assert sent_texts(interaction) == ["Took back your 👎 for suggestion 2: it may be suggested to you again."]
+
+
+WAIT_S = 10.0  # a bound, never reached when reactions work
+
+
+class Added(list):
+    """(message id, emoji) of each reaction put on a :class:`ReactedMessage`; ``reached(n)``
+    waits until there are ``n``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    async def reached(self, count: int) -> None:
+        async with asyncio.timeout(WAIT_S):
+            while len(self) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+class ReactedMessage:
+    """A message that records the reactions put on it."""
+
+    def __init__(self, message_id: int, added: Added):
+        self.id, self.added = message_id, added
+
+    async def add_reaction(self, emoji: str) -> None:
+        self.added.append((self.id, emoji))
+        self.added.changed.set()
+
+
+async def test_rating_reactions_wait_for_the_answers_of_a_burst_then_follow_in_order():
+    pending = True
+    added = Added()
+    reactions = RatingReactions(lambda: pending, workers=1, max_delay_s=60.0, poll_s=0.01)
+    reactions.start()
+    try:
+        for message_id in (1, 2, 3):
+            reactions.add(ReactedMessage(message_id, added))
+        await asyncio.sleep(0.2)
+        assert added == []  # answers are still computing or waiting: reactions wait
+        pending = False
+        await added.reached(6)
+        assert added == [(n, emoji) for n in (1, 2, 3) for emoji in ("👍", "👎")]
+    finally:
+        await reactions.close()
+
+
+async def test_rating_reactions_wait_at_most_their_delay_and_a_full_queue_drops_only_the_extra():
+    added = Added()
+    reactions = RatingReactions(lambda: True, workers=2, max_delay_s=0.1, max_queued=2, poll_s=0.01)
+    for message_id in (1, 2, 3):  # not started yet: the third finds the queue full
+        reactions.add(ReactedMessage(message_id, added))
+    reactions.start()
+    try:
+        await added.reached(4)  # never idle, yet each gets its reactions after the delay
+        assert sorted(added) == [(n, emoji) for n in (1, 2) for emoji in ("👍", "👎")]
+    finally:
+        await reactions.close()
+    assert all(message_id != 3 for message_id, _ in added)
+
+
+async def test_closing_adds_what_is_queued_within_its_bound():
+    added = Added()
+    reactions = RatingReactions(lambda: False, workers=1, poll_s=0.01)
+    reactions.start()
+    for message_id in range(20):
+        reactions.add(ReactedMessage(message_id, added))
+    await reactions.close(within_s=10)
+    assert len(added) == 40

@@ -317,6 +317,28 @@ def test_a_title_that_matches_nothing_comes_back_with_the_closest_titles(demo_se
     assert caught.value.suggestions == nothing.closest
 
 
+def test_a_title_typed_again_is_resolved_once_with_the_same_answer(demo_env, monkeypatch):
+    from recommender.service import SoundalikeService
+
+    service = SoundalikeService.open(demo_env.config)  # its own cache, not the shared service's
+    asked: list[tuple[str, str | None]] = []
+    resolve = service.resolver.resolve
+
+    def counted(title, artist=None, **options):
+        asked.append((title, artist))
+        return resolve(title, artist=artist, **options)
+
+    monkeypatch.setattr(service.resolver, "resolve", counted)
+    first = service.resolve("hey ya", "outkast")
+    assert service.resolve("hey ya", "outkast") == first and first.best is not None
+    assert asked == [("hey ya", "outkast")]
+    # Another artist or another spelling is another question.
+    service.resolve("hey ya", "Eminem")
+    service.resolve("Hey Ya!", "outkast")
+    assert asked == [("hey ya", "outkast"), ("hey ya", "Eminem"), ("Hey Ya!", "outkast")]
+    assert first == resolve("hey ya", artist="outkast", closest=5)
+
+
 def test_reload_swaps_the_model_in_place(demo_env, demo_service):
     from recommender.service import SoundalikeService
 
