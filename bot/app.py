@@ -10,6 +10,7 @@ Discord's: per-member cooldowns and the daily retention task.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import aiohttp
@@ -50,6 +51,18 @@ discord.VoiceClient.warn_dave = False
 INTENTS = discord.Intents.default()
 # Connections to Discord's HTTP API held at once (discord.py's default is no limit).
 HTTP_CONNECTIONS = 32
+# Tasks discord.py starts to handle one interaction or event (app_commands/tree.py,
+# ui/view.py, ui/modal.py, client.py). On shutdown those already under way finish, for at most
+# HANDLERS_FINISH_S, before the HTTP session (and after it the log) is closed: an
+# acknowledged request still gets its answer and its log entry.
+HANDLER_TASK_PREFIXES = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-modal-dispatch-",
+    "discord-ui-dynamic-item-",
+    "discord.py: ",
+)
+HANDLERS_FINISH_S = 10.0
 
 
 class SoundalikeTree(app_commands.CommandTree):
@@ -143,12 +156,30 @@ class SoundalikeBot(commands.Bot):
 
     async def close(self) -> None:
         self.expire_old_questions.cancel()
+        await finish_handlers(HANDLERS_FINISH_S)
         await self.rating_reactions.close()
         await super().close()
 
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("logged in as %s (id %d) in %d servers", self.user, self.user.id, len(self.guilds))
+
+
+async def finish_handlers(within_s: float) -> None:
+    """Wait, at most ``within_s`` seconds, for the interaction and event handlers under way
+    (not the task calling this: a handler may close the bot)."""
+    this = asyncio.current_task()
+    handlers = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not this and not task.done() and task.get_name().startswith(HANDLER_TASK_PREFIXES)
+    ]
+    if not handlers:
+        return
+    log.info("closing: waiting for %d request(s) under way", len(handlers))
+    _, unfinished = await asyncio.wait(handlers, timeout=within_s)
+    if unfinished:
+        log.warning("closing with %d request(s) unfinished after %.0f s", len(unfinished), within_s)
 
 
 class ShardedSoundalikeBot(SoundalikeBot, commands.AutoShardedBot):

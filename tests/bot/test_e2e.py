@@ -102,6 +102,35 @@ async def test_artist_autocomplete_offers_artists(world):
     assert recorded.body["data"]["choices"][0] == {"name": "OutKast", "value": "OutKast"}
 
 
+async def test_closing_the_bot_lets_an_acknowledged_answer_finish_and_be_logged(world, monkeypatch):
+    """SIGTERM closes the bot: a request already acknowledged ("thinking…") still gets its
+    answer, its log entry and its reactions before the HTTP session closes."""
+    app, release = world.bot.app, asyncio.Event()
+    answer = app.answer
+
+    async def held_answer(*args, **kwargs):
+        await release.wait()
+        return await answer(*args, **kwargs)
+
+    monkeypatch.setattr(app, "answer", held_answer)
+    interaction = await world.soundalike("Hey Ya!")
+    callback = await world.fake.wait_for(
+        "POST", rf"/interactions/{interaction.id}/{interaction.token}/callback", timeout=WAIT
+    )
+    assert callback.body["type"] == 5  # deferred: "thinking…"
+    closing = asyncio.create_task(world.bot.close())
+    await asyncio.sleep(0.3)
+    assert not closing.done()  # it waits for the request under way
+    release.set()
+    async with asyncio.timeout(WAIT):
+        await closing
+    message = world.fake.message(interaction.original_message_id)
+    assert message["embeds"][0]["title"] == "Songs like Hey Ya! — OutKast"
+    assert world.fake.reactions_added(interaction.original_message_id) == [THUMBS_UP, THUMBS_DOWN]
+    logged = await world.feedback_log.query_for_message(interaction.original_message_id)
+    assert logged is not None and logged.typed_title == "Hey Ya!"
+
+
 async def test_soundalike_answers_with_embed_buttons_and_reactions(world):
     interaction = await world.soundalike("Hey Ya!")
     message = await world.answer_message(interaction)
