@@ -24,6 +24,8 @@ from recommender.importers.listenbrainz import import_listenbrainz
 from recommender.importers.msd import import_msd
 from recommender.store import ModelStore
 
+from .arguments import whole_number
+
 DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -288,16 +290,6 @@ def _user_count(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the seed must not be negative, got {value}")
-    return value
-
-
 def register(data_subparsers: argparse._SubParsersAction) -> None:
     _register_import_msd(data_subparsers)
     _register_import_csv(data_subparsers)
@@ -415,7 +407,7 @@ def _register_import_listenbrainz(data_subparsers: argparse._SubParsersAction) -
     lb.add_argument("--to", dest="last", metavar="YYYY-MM", help="last month to import, inclusive (default: the last)")
     lb.add_argument(
         "--min-listeners",
-        type=_positive_count,
+        type=whole_number(1, "must be 1 or more, got {value}"),
         default=1,
         metavar="N",
         help="keep only recordings at least N listeners played (default 1: all)",
@@ -423,16 +415,6 @@ def _register_import_listenbrainz(data_subparsers: argparse._SubParsersAction) -
     _add_common(lb, "lb")
     _add_engine(lb)
     lb.set_defaults(func=import_listenbrainz_command)
-
-
-def _positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
 
 
 def _register_download_msd(data_subparsers: argparse._SubParsersAction) -> None:
@@ -479,7 +461,10 @@ def _register_demo(data_subparsers: argparse._SubParsersAction) -> None:
         help=f"number of synthetic listeners (default {demo.DEFAULT_USERS:,})",
     )
     demo_parser.add_argument(
-        "--seed", type=_seed, default=demo.DEFAULT_SEED, help=f"random seed (default {demo.DEFAULT_SEED})"
+        "--seed",
+        type=whole_number(0, "the seed must not be negative, got {value}"),
+        default=demo.DEFAULT_SEED,
+        help=f"random seed (default {demo.DEFAULT_SEED})",
     )
     add_replace_option(demo_parser)
     demo_parser.set_defaults(func=demo_command)

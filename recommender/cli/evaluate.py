@@ -31,6 +31,7 @@ from recommender.ranking import MIX_STRATEGY, PLAIN_DEFAULT, DefaultRanking
 from recommender.service import calibrated_deep_beta, calibrated_default
 from recommender.store import ModelStore
 
+from .arguments import whole_number
 from .train import add_engine_arguments, add_param_arguments, check_master_use, param_overrides, params_from_args
 
 log = logging.getLogger(__name__)
@@ -280,16 +281,6 @@ def _print_mix(report: dict) -> None:
         )
 
 
-def _head(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of songs") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the head must be 0 or more songs, got {value}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
@@ -342,7 +333,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--head",
-        type=_head,
+        type=whole_number(0, "the head must be 0 or more songs, got {value}", unit=" of songs"),
         default=DEFAULT_HEAD,
         help=f"long-tail figures count only hits outside this many most listened songs of the training "
         f"part (default {DEFAULT_HEAD})",
