@@ -15,9 +15,9 @@ listeners played. Differences, because Spark reads files in parallel and has no 
 a bad line is named by its file (not its line number) with the reason; a recording's catalog
 row is its earliest listen (ties: smallest title, artist), not the first line read.
 
-The executors import :mod:`recommender`: on this machine they run this interpreter from this
-folder; on a cluster the package must be installed on the workers (or shipped with
-``--py-files``).
+The executors import :mod:`recommender`: a job on a cluster carries the package with it
+(:func:`recommender.spark.session.package_zip`), so the workers need only its dependencies
+(``requirements.txt``'s, in the Python that ``spark.pyspark.python`` names).
 """
 
 from __future__ import annotations

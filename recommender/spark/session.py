@@ -22,7 +22,9 @@ import sys
 import tempfile
 import threading
 import warnings
+import zipfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from recommender.errors import ConfigError, SoundalikeError
@@ -43,6 +45,16 @@ def java_problem() -> str | None:
     if shutil.which("java"):
         return None
     return "Java is not installed (pyspark needs Java 17+: apt-get install openjdk-17-jre-headless, or set JAVA_HOME)"
+
+
+def package_zip(folder: str) -> str:
+    """A zip of the ``recommender`` package's Python files in ``folder``, for executors' sys.path."""
+    package = Path(__file__).resolve().parents[1]
+    target = os.path.join(folder, "recommender.zip")
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for source in sorted(package.rglob("*.py")):
+            archive.write(source, source.relative_to(package.parent).as_posix())
+    return target
 
 
 def check_master(master: str) -> str:
@@ -106,6 +118,11 @@ def spark_session(master: str, *, app_name: str = "soundalike", conf: Mapping[st
             raise SparkUnavailable(f"cannot start Spark on {master}: {error}") from error
         session.sparkContext.setLogLevel("ERROR")
         session.sparkContext.setCheckpointDir(os.path.join(scratch, "checkpoints"))
+        if not master.startswith("local"):
+            # Executors import recommender (a ListenBrainz import parses listens with its
+            # functions): the job carries the package, so a cluster's workers need only its
+            # dependencies (pyspark's own --py-files, done here for every job).
+            session.sparkContext.addPyFile(package_zip(scratch))
         _current.update(session=session, key=key, scratch=scratch)
         return session
 

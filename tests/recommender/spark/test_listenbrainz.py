@@ -124,6 +124,16 @@ def test_spark_import_of_a_dump_folder_is_the_in_memory_import(tmp_path, capsys,
         assert said.count("2 recordings with fewer than 3 listeners left out") == 2
 
 
+def test_on_a_cluster_the_job_carries_the_package_its_executors_parse_listens_with(tmp_path, spark_cluster):
+    """Executors on a standalone cluster start in their own work folders, where ``recommender``
+    is not importable: the job ships the package (``package_zip``), and the import is the same."""
+    dump = write_folder(tmp_path, MONTHS)
+    memory, spark = import_both(tmp_path, dump, spark_cluster.master_url, "--min-listeners", "3")[:2]
+    assert spark.is_parquet and plays(spark) == plays(memory) and len(plays(spark)) > 0
+    assert catalog(spark) == catalog(memory)
+    assert spark.manifest["source"]["listens"] == memory.manifest["source"]["listens"]
+
+
 def test_a_corrupt_line_stops_the_spark_import_or_is_skipped_and_counted(tmp_path, capsys, spark_local):
     months = {**MONTHS, (2019, 2): MONTHS[(2019, 2)] + lines(CORRUPT)}
     dump = write_folder(tmp_path, months)
