@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -419,7 +418,3 @@ class SoundalikeService:
             notes=[END_OF_LIST] if page.picked and not page.has_more else [],
             has_more=page.has_more,
         )
-
-    @property
-    def database_path(self) -> Path:
-        return self.config.database_path
