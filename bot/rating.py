@@ -34,6 +34,8 @@ RATING_BY_EMOJI = {THUMBS_UP: 1, THUMBS_DOWN: -1}
 # Skin tones (🏻..🏿) and the emoji variation selector do not change what a thumb means.
 _MODIFIERS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
 BUTTONS_PER_ROW = 5
+# On shutdown, queued 👍/👎 still being added for at most this long.
+REACTIONS_FINISH_S = 2.0
 
 
 def rating_of(emoji: discord.PartialEmoji) -> int | None:
@@ -165,7 +167,7 @@ class RatingReactions:
             finally:
                 self._queue.task_done()
 
-    async def close(self, within_s: float = 2.0) -> None:
+    async def close(self, within_s: float = REACTIONS_FINISH_S) -> None:
         """Add what is queued, for at most ``within_s`` seconds, then stop."""
         if self._tasks:
             with contextlib.suppress(TimeoutError):

@@ -45,6 +45,12 @@ def test_the_topology_is_postgres_two_bot_processes_and_a_spark_master_and_worke
         shards.append((tuple(options["shard_ids"]), options["shard_count"]))
     assert shards[0][1] == shards[1][1]
     assert sorted(shards[0][0] + shards[1][0]) == list(range(shards[0][1]))
+    # docker stop waits this long before SIGKILL: longer than the bot's own shutdown takes.
+    from bot.app import HANDLERS_FINISH_S
+    from bot.rating import REACTIONS_FINISH_S
+
+    for bot in bots:
+        assert int(bot["stop_grace_period"].removesuffix("s")) > HANDLERS_FINISH_S + REACTIONS_FINISH_S
 
 
 @pytest.mark.parametrize("name", sorted(services()))
