@@ -156,7 +156,7 @@ class SoundalikeService:
         # A typed title resolves the same way for as long as this catalog is served, resolving
         # is the costliest step of an answer, and a burst asks about the same few songs again
         # and again (bench step burst). Resolutions are frozen; lru_cache is thread-safe.
-        self._resolve_cached = functools.lru_cache(maxsize=RESOLUTIONS_CACHED)(self._resolve)
+        self._resolve_cached = functools.lru_cache(maxsize=RESOLUTIONS_CACHED)(self.resolve_afresh)
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -214,7 +214,8 @@ class SoundalikeService:
         """What a typed title means; when nothing matched, the closest titles come with it."""
         return self._resolve_cached(title, artist)
 
-    def _resolve(self, title: str, artist: str | None) -> Resolution:
+    def resolve_afresh(self, title: str, artist: str | None = None) -> Resolution:
+        """:meth:`resolve` without its cache: what a first-time question costs (the bench times this)."""
         return self.resolver.resolve(title, artist=artist, closest=CLOSEST_TITLES)
 
     def complete(self, partial: str, artist: str | None = None, limit: int = 25) -> list[tuple[str, str]]:

@@ -30,7 +30,8 @@ class ComputePath:
         """The answer (rendered and dropped, as sent), None when no title matched, or the
         SoundalikeError the bot would show."""
         started = time.perf_counter()
-        best = self.service.resolve(title).best
+        # Uncached: each query is timed as a first-time question, as before the service kept answers.
+        best = self.service.resolve_afresh(title).best
         resolved = time.perf_counter()
         if best is None:
             return None

@@ -64,6 +64,9 @@ async def test_confident_title_is_answered_logged_and_given_reactions(bot):
         "per_artist_cap": None,
     }
     message = interaction.edit_original_response.return_value
+    assert message.add_reaction.call_args_list == []  # queued: reactions follow the answers
+    bot.rating_reactions.start()  # setup_hook starts them in a connected bot
+    await bot.rating_reactions.close(within_s=10)  # adds what is queued, then stops
     assert [c.args[0] for c in message.add_reaction.call_args_list] == ["👍", "👎"]
 
 

@@ -135,6 +135,9 @@ class ResolverPasses:
 
 
 def test_a_typed_title_is_resolved_once_per_request(demo_service, monkeypatch):
+    # The shared service keeps what other tests resolved (SoundalikeService.resolve's cache):
+    # start from none, so that each request's own resolving is counted.
+    demo_service._resolve_cached.cache_clear()
     counted = ResolverPasses(monkeypatch, demo_service.resolver)
     unknown = look_up(demo_service, "Everlastingly Blorp")
     # Nothing matched: one resolve, whose one wider look names the closest titles (before:
