@@ -543,9 +543,11 @@ class FeedbackLog:
                     decided.set_result(wait)
 
     async def _claim_batch(self, batch: list[tuple[int, int, float, asyncio.Future[float]]]) -> list[float]:
-        now = self._clock().timestamp()
         waits = []
         async with self._write("claim a member's turn") as db:
+            # The time is read once the write is ours: a turn another process took while this
+            # one waited for the lock began before now, so no wait exceeds that turn's length.
+            now = self._clock().timestamp()
             for guild_id, user_id, seconds, _ in batch:
                 if await db.execute(queries.CLAIM_TURN, (guild_id, user_id, now + seconds, now)) > 0:
                     waits.append(0.0)
