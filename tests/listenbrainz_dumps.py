@@ -13,6 +13,15 @@ from pathlib import Path
 import zstandard
 
 DUMP_FOLDER = "listenbrainz-listens-dump-2001-20251201-000003-full"
+# Two recordings and an artist as MusicBrainz matched them, with the mapping a matched listen carries.
+HEY_YA = "1b9f2a6e-0000-4000-8000-000000000001"
+ROSES = "1b9f2a6e-0000-4000-8000-000000000002"
+OUTKAST = "73fdb566-a9b1-494c-9f32-51768ec9fd31"
+HEY_YA_MAPPING = {
+    "recording_name": "Hey Ya!",
+    "artist_mbids": [OUTKAST],
+    "artists": [{"artist_mbid": OUTKAST, "artist_credit_name": "OutKast", "join_phrase": ""}],
+}
 
 
 def at(year: int, month: int, day: int = 15) -> int:

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from environment import write_config
-from listenbrainz_dumps import at, lines, listen, write_archive, write_folder
+from listenbrainz_dumps import HEY_YA, HEY_YA_MAPPING, OUTKAST, ROSES, at, lines, listen, write_archive, write_folder
 
 from recommender.cli.main import main as cli_main
 from recommender.dataset import Dataset
@@ -16,15 +16,6 @@ from recommender.errors import DataError, SoundalikeError
 from recommender.importers import listenbrainz
 from recommender.importers.dump_files import MonthRange, parse_month
 from recommender.importers.listenbrainz import import_listenbrainz
-
-HEY_YA = "1b9f2a6e-0000-4000-8000-000000000001"
-ROSES = "1b9f2a6e-0000-4000-8000-000000000002"
-OUTKAST = "73fdb566-a9b1-494c-9f32-51768ec9fd31"
-HEY_YA_MAPPING = {
-    "recording_name": "Hey Ya!",
-    "artist_mbids": [OUTKAST],
-    "artists": [{"artist_mbid": OUTKAST, "artist_credit_name": "OutKast", "join_phrase": ""}],
-}
 
 # Three months. Hey Ya! is matched for alice (two listens) and unmatched, spelled "hey ya" /
 # "Outkast", for bob: one recording. "Hey Ya! (Live)" is another recording. "Song 2" is never

@@ -7,21 +7,13 @@ from __future__ import annotations
 
 import pytest
 from environment import write_config
-from listenbrainz_dumps import at, lines, listen, write_archive, write_folder
+from listenbrainz_dumps import HEY_YA, HEY_YA_MAPPING, OUTKAST, ROSES, at, lines, listen, write_archive, write_folder
 
 from recommender.cli.main import main as cli_main
 from recommender.dataset import Dataset
 
 pytestmark = pytest.mark.slow
 
-HEY_YA = "1b9f2a6e-0000-4000-8000-000000000001"
-ROSES = "1b9f2a6e-0000-4000-8000-000000000002"
-OUTKAST = "73fdb566-a9b1-494c-9f32-51768ec9fd31"
-HEY_YA_MAPPING = {
-    "recording_name": "Hey Ya!",
-    "artist_mbids": [OUTKAST],
-    "artists": [{"artist_mbid": OUTKAST, "artist_credit_name": "OutKast", "join_phrase": ""}],
-}
 CORRUPT = '{"user_name": "bob", "listened_at": 1550000000, "track_metadata": {"track_name": "cut off'
 
 # Hey Ya! is matched for alice and unmatched for bob ("hey ya" / "Outkast"): one recording.
