@@ -157,6 +157,23 @@ def _tune(
 def _held_out_figures(config: Config, dataset: Dataset, params: TrainParams) -> dict:
     """The configuration on the holdout split beside popularity, as the manifest keeps them."""
     evaluation = config.evaluation
+    if params.engine == "spark" and dataset.is_parquet:
+        # Split, fitted and counted by Spark: the matrix never comes into this process.
+        from recommender.spark.evaluation import DEFAULT_HELD_OUT_USERS, holdout_figures
+
+        print(
+            f"Evaluating {params.describe()} on Spark's holdout split (seed {evaluation.random_state}, "
+            f"up to {DEFAULT_HELD_OUT_USERS:,} held-out listeners) ..."
+        )
+        return holdout_figures(
+            params,
+            dataset.interactions_parquet.resolve().as_uri(),
+            n_users=dataset.n_users,
+            n_items=dataset.n_items,
+            k=evaluation.k,
+            seed=evaluation.random_state,
+            train_share=evaluation.train_share,
+        )
     print(f"Evaluating {params.describe()} on the holdout split (seed {evaluation.random_state}) ...")
     report = evaluate(
         dataset, params, "holdout", evaluation.k, evaluation.random_state, train_share=evaluation.train_share

@@ -43,8 +43,6 @@ def holdout_metrics(model: FittedModel | PopularityRecommender, train: sp.spmatr
     For a FittedModel the matrix it was fitted on (weighted ``train``) is what the model
     scores from (kNN) and filters already-liked items with.
     """
-    from implicit.evaluation import ranking_metrics_at_k
-
     recommender: object
     if isinstance(model, FittedModel):
         if model.weighted.shape != train.shape:
@@ -52,8 +50,18 @@ def holdout_metrics(model: FittedModel | PopularityRecommender, train: sp.spmatr
         recommender, train_items = model.implicit_model, model.weighted
     else:
         recommender, train_items = model, sp.csr_matrix(train)
+    return implicit_ranking_metrics(recommender, train_items, test, k)
+
+
+def implicit_ranking_metrics(recommender: object, train_items: sp.spmatrix, test: sp.spmatrix, k: int) -> dict:
+    """implicit's ``ranking_metrics_at_k`` of any recommender (rows of ``train_items`` are what
+    it filters out, rows of ``test`` what it should find), under the project's names."""
+    from implicit.evaluation import ranking_metrics_at_k
+
     with threadpool_limits(1, "blas"):
-        raw = ranking_metrics_at_k(recommender, train_items, sp.csr_matrix(test), K=k, show_progress=False)
+        raw = ranking_metrics_at_k(
+            recommender, sp.csr_matrix(train_items), sp.csr_matrix(test), K=k, show_progress=False
+        )
     return {f"precision@{k}": float(raw["precision"]), f"map@{k}": float(raw["map"]), f"ndcg@{k}": float(raw["ndcg"])}
 
 

@@ -266,11 +266,27 @@ def fit_parquet(
     conf: dict[str, str] | None = None,
 ) -> SparkFit:
     """Fit Spark's ALS on a Parquet (user, item, count) folder any Spark node can read."""
-    from pyspark.sql import functions as F
-
     session = spark_session(params.spark_master, conf=conf)
     started = time.perf_counter()
-    plays = session.read.parquet(interactions_url)
+    fitted, settings, summary = fit_plays(session, params, session.read.parquet(interactions_url), n_users)
+    item_factors = _factor_matrix(fitted.itemFactors, n_items, settings.rank)
+    seconds = time.perf_counter() - started
+    return SparkFit(
+        params=params,
+        item_factors=item_factors,
+        typical_weight=float(summary["typical"] or 1.0),
+        users=n_users,
+        interactions=int(summary["plays"]),
+        seconds=seconds,
+        details=_session_details(session, params.spark_master, settings, seconds),
+    )
+
+
+def fit_plays(session: Any, params: TrainParams, plays: Any, n_users: int) -> tuple[Any, SparkALSSettings, Any]:
+    """Spark's ALS fitted on a (user, item, count) frame: (the ALSModel, its settings, a summary
+    row of plays, typical weight, users and items)."""
+    from pyspark.sql import functions as F
+
     ratings = weighted_ratings(plays, params, n_users).cache()
     summary = ratings.agg(
         F.count("*").alias("plays"),
@@ -285,15 +301,5 @@ def fit_parquet(
         blocks=int(session.sparkContext.defaultParallelism),
     )
     fitted = _als(settings).fit(ratings.select("user", "item", "rating"))
-    item_factors = _factor_matrix(fitted.itemFactors, n_items, settings.rank)
     ratings.unpersist()
-    seconds = time.perf_counter() - started
-    return SparkFit(
-        params=params,
-        item_factors=item_factors,
-        typical_weight=float(summary["typical"] or 1.0),
-        users=n_users,
-        interactions=int(summary["plays"]),
-        seconds=seconds,
-        details=_session_details(session, params.spark_master, settings, seconds),
-    )
+    return fitted, settings, summary

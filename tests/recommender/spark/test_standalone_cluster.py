@@ -80,7 +80,9 @@ def _lastfm_argv(folder: Path, config: Path, name: str, *extra: str) -> list[str
     ]
 
 
-def test_spark_import_is_the_in_memory_import_and_trains_from_parquet(tmp_path, spark_cluster: SparkCluster):
+def test_spark_import_is_the_in_memory_import_and_trains_from_parquet(
+    tmp_path, monkeypatch, spark_cluster: SparkCluster
+):
     folder = require_lastfm()
     config = write_config(tmp_path, dataset="lastfm-spark")
     assert cli_main(_lastfm_argv(folder, config, "lastfm")) == 0
@@ -107,24 +109,19 @@ def test_spark_import_is_the_in_memory_import_and_trains_from_parquet(tmp_path, 
     assert (spark.interactions != by_id[rows]).nnz == 0  # the Parquet plays, summed, are the matrix's
     assert json.loads((spark.path / "manifest.json").read_text())["source"]["engine"] == "spark"
 
-    # Trained from the Parquet folder by the cluster; served with co-listener reasons like any model.
-    assert (
-        cli_main(
-            [
-                "--config",
-                str(config),
-                "train",
-                "--engine",
-                "spark",
-                "--master",
-                url,
-                "--no-eval",
-                "--no-calibrate",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    # Trained and evaluated from the Parquet folder by the cluster, the matrix never built here;
+    # served with co-listener reasons like any model.
+    def no_matrix(self: Dataset) -> None:
+        raise AssertionError("the users x songs matrix was built in the driver")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Dataset, "interactions", property(no_matrix))
+        argv = ["--config", str(config), "train", "--engine", "spark", "--master", url, "--no-calibrate", "--quiet"]
+        assert cli_main(argv) == 0
+    store = ModelStore.for_dataset(load_config(config).models_dir, "lastfm-spark")
+    metrics = store.read_manifest(store.current_version())["metrics"]
+    assert metrics["split"].startswith("a hash of (user, song, seed)") and metrics["users_evaluated"] > 1000
+    assert metrics["model"]["precision@10"] > metrics["baseline"]["precision@10"] + 0.05, metrics
     service = SoundalikeService.open(load_config(config))
     assert service.model.manifest["engine"] == "spark"
     radiohead = next(i for i in range(spark.n_items) if spark.title(i) == "Radiohead")
