@@ -42,7 +42,7 @@ ALL_STEPS = [
 # Run on request: ann-compare chose recommender/ann.py's library; import-listenbrainz generates
 # and reads a dump of 50 M x scale listens (about 20 GB of JSON at scale 1); burst drives the whole
 # bot through a fake Discord (README: "Under load").
-EXTRA_STEPS = ["ann-compare", "import-listenbrainz", "burst"]
+EXTRA_STEPS = ["ann-compare", "import-listenbrainz", "burst", "burst-processes"]
 # Steps that make their own data (a generated title catalog, synthetic factors): a run of only
 # these skips generating the MSD-shaped files (minutes and gigabytes at scale 1).
 SELF_CONTAINED_STEPS = {"resolver", "ann", "import-listenbrainz"}

@@ -23,6 +23,7 @@ One module per group of steps, each importing the product directly:
   resolver      (i) bench.resolver_bench at the scale's title count
   ann           (j) recommender.ann beside brute force; ann-compare (the library choice)
   burst         (k) 1,000 /soundalike at once through the bot and a fake Discord in its own process
+  burst-processes (k) the same against two bot processes, one shard each (one per core)
 
 Each step's process is measured whole, so a module imports only what its own steps need:
 what one step imports must not count in another's time and memory (``python -m bench.steps``

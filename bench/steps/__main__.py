@@ -29,6 +29,7 @@ STEP_NAMES = (
     "ann-compare",
     "import-listenbrainz",
     "burst",
+    "burst-processes",
 )
 
 
@@ -66,6 +67,8 @@ def step_function(name: str) -> Step:
             from bench.steps.listenbrainz import import_listenbrainz as step
         case "burst":
             from bench.steps.burst import burst as step
+        case "burst-processes":
+            from bench.steps.burst import burst_in_processes as step
         case _:
             raise ValueError(f"unknown step {name!r}; known: {', '.join(STEP_NAMES)}")
     return step

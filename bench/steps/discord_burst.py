@@ -19,13 +19,14 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))  # the fake Discord lives with the tests
 
-from fake_discord import FakeDiscord, FakeMember, FakeUser, option, snowflake  # noqa: E402
+from fake_discord import FakeDiscord, FakeMember, FakeUser, option, shard_of, snowflake  # noqa: E402
 
 BUSY = re.compile(r"Busy, try again in \d+ s\.")
 EPHEMERAL = 1 << 6
@@ -34,6 +35,7 @@ EPHEMERAL = 1 << 6
 @dataclass
 class Seen:
     sent_at: float
+    shard: int = 0  # the shard of its server: the bot process whose connection gets it
     acknowledged_at: float | None = None
     answered_at: float | None = None
     final: str | None = None  # "answer", "busy" or "other"
@@ -81,11 +83,13 @@ def _final(one: Seen, data: dict) -> None:
         one.final, one.detail = "other", content[:200]
 
 
-async def main(requests: int, servers: int, bound_s: float) -> None:
+async def main(requests: int, servers: int, bound_s: float, connections: int = 1) -> None:
     async with FakeDiscord() as fake:
-        guilds = [fake.add_guild(f"Server {number}") for number in range(servers)]
+        # Servers spread over the shards as Discord's ids spread them (ids made within one
+        # millisecond would otherwise all fall on one shard).
+        guilds = [fake.add_guild(f"Server {n}", shard=(n % connections, connections)) for n in range(servers)]
         print(json.dumps({"port": fake.port}), flush=True)
-        await fake.wait_connected(1, timeout=bound_s)
+        await fake.wait_connected(connections, timeout=bound_s)
         await fake.wait_until(lambda: "global" in fake.commands, timeout=bound_s)
         await asyncio.sleep(1.0)  # let the bot settle after READY (guild_ready_timeout)
         catalog = songs(40)
@@ -95,13 +99,11 @@ async def main(requests: int, servers: int, bound_s: float) -> None:
             title, artist = catalog[number % len(catalog)]
             member = FakeMember(FakeUser(snowflake(), f"listener{number}"))
             sent_at = time.monotonic()
+            guild = guilds[number % servers]
             pending = await fake.slash_command(
-                "soundalike",
-                [option("title", title), option("artist", artist)],
-                member=member,
-                guild=guilds[number % servers],
+                "soundalike", [option("title", title), option("artist", artist)], member=member, guild=guild
             )
-            seen[pending.token] = Seen(sent_at)
+            seen[pending.token] = Seen(sent_at, shard=shard_of(guild.id, connections))
         dispatched = time.monotonic() - started
         index = 0
         async with asyncio.timeout(bound_s):
@@ -124,6 +126,9 @@ def figures(seen: dict[str, Seen], requests: int, servers: int, dispatched: floa
         "dispatch_s": round(dispatched, 3),
         "all_done_s": round(finished, 3),
         "answered": sum(one.final == "answer" for one in seen.values()),
+        "answered_by_shard": dict(
+            sorted(Counter(str(one.shard) for one in seen.values() if one.final == "answer").items())
+        ),
         "busy": sum(one.final == "busy" for one in seen.values()),
         "other": [one.detail for one in seen.values() if one.final == "other"][:5],
         "acknowledged_s": [round(one.acknowledged_at - one.sent_at, 4) for one in seen.values() if one.acknowledged_at],
@@ -136,5 +141,6 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--servers", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--connections", type=int, default=1, help="gateway connections (shards) to wait for")
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.servers, args.timeout))
+    asyncio.run(main(args.requests, args.servers, args.timeout, args.connections))
