@@ -19,7 +19,7 @@ from recommender.errors import SoundalikeError
 from recommender.ranking import NOVELTY_BETA, PLAIN_DEFAULT, DefaultRanking, RankingOptions
 from recommender.training import fit
 
-from .defaults import COMMANDS, DEFAULT_CHOICE_USERS, DefaultChooser
+from .defaults import COMMANDS, DEFAULT_CHOICE_USERS, DefaultChooser, gain_names
 from .metrics import DEFAULT_HEAD, ListFigures
 from .ranking_context import RankingContext, ranking_options
 from .splits import UsersSplit, held_out_cases, interactions_of, users_split
@@ -275,11 +275,19 @@ def default_line(name: str, choice: dict, k: int) -> str:
         rule = " (no setting beat popularity on every validation figure: the best objective is kept)"
     else:
         rule = ""
-    return (
+    line = (
         f"Default for {name}: {setting.describe()}{rule}; validation hit@{k} {figures[f'hit_rate@{k}']:.3f} "
         f"(popularity {popular[f'hit_rate@{k}']:.3f}), long tail {figures[f'hit_rate@{k}_longtail']:.3f}, "
         f"coverage {figures['coverage']:.3f} ({popular['coverage']:.3f})"
     )
+    hits, longtail = gain_names(k)
+    if all(hits in f and longtail in f for f in row["figures"]):  # models chosen before the bound do not say
+        line += (
+            f"; gain over popularity, least sure bound over {', '.join(choice['validation']['asked'])}: "
+            f"hit@{k} {min(f[hits] for f in row['figures']):+.3f}, "
+            f"long tail {min(f[longtail] for f in row['figures']):+.3f}"
+        )
+    return line
 
 
 def _chosen_line(name: str, part: dict) -> str:

@@ -47,9 +47,9 @@ class BaselineFigures:
         plain = dataclasses.replace(options, default=PLAIN_DEFAULT)
         context = self.context
         shown = context.popular(self.popularity, plain, case.seeds, seed_artists=seed_artists)
-        self.figures.add(shown, case.targets, case.weight)
+        self.figures.add(shown, case.targets, case.weight, listener=case.user)
         shown = context.popular(self.longtail_popularity, plain, case.seeds, seed_artists=seed_artists)
-        self.longtail.add(shown, case.targets, case.weight)
+        self.longtail.add(shown, case.targets, case.weight, listener=case.user)
 
     def result(self) -> tuple[dict, dict]:
         """(the baseline's row, long-tail figures from the long-tail list; that list's own row)."""

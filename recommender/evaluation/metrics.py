@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -153,6 +154,16 @@ class ItemSimilarity:
         return float(np.mean(1.0 - pairwise[upper]))
 
 
+def _in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted, distinct ``sorted_set``: a binary search,
+    several times quicker than ``np.isin`` for the few songs of one answer, asked millions of
+    times when a default is chosen."""
+    if not sorted_set.size:
+        return np.zeros(values.size, dtype=bool)
+    positions = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
+    return sorted_set[positions] == values
+
+
 # The most listened songs of the training part whose hits do not count as long-tail hits.
 DEFAULT_HEAD = 100
 
@@ -209,19 +220,28 @@ class ListFigures:
         self.sums = {"hits": 0.0, "recall": 0.0, "novelty": 0.0, "listeners": 0.0, "length": 0.0, "diversity": 0.0}
         self.sums.update({"longtail_hits": 0.0, "longtail_recall": 0.0})
         self.lists = self.lists_with_pairs = self.nonempty = 0.0
+        # listener -> [their lists' weight, weighted hits, weighted long-tail hits], for paired
+        # comparisons (:func:`paired_gain`); kept for the lists added with a listener.
+        self.by_listener: dict[int, list[float]] = {}
 
-    def add(self, shown: np.ndarray, targets: np.ndarray, weight: float = 1.0) -> None:
+    def add(self, shown: np.ndarray, targets: np.ndarray, weight: float = 1.0, listener: int | None = None) -> None:
         shown = np.asarray(shown, dtype=np.int64)
         self.lists += weight
         self.sums["length"] += weight * shown.size
-        matched = np.isin(self.group_of[shown], self.group_of[targets]) if shown.size else np.zeros(0, dtype=bool)
+        matched = _in_sorted(self.group_of[shown], np.unique(self.group_of[targets]))
         found = int(matched.sum())
         self.sums["hits"] += weight * float(found > 0)
         self.sums["recall"] += weight * found / max(min(self.k, targets.size), 1)
+        longtail = 0
         if self.head is not None:
             longtail = int((matched & ~self.head[shown]).sum())
             self.sums["longtail_hits"] += weight * float(longtail > 0)
             self.sums["longtail_recall"] += weight * longtail / max(min(self.k, targets.size), 1)
+        if listener is not None:
+            sums = self.by_listener.setdefault(int(listener), [0.0, 0.0, 0.0])
+            sums[0] += weight
+            sums[1] += weight * float(found > 0)
+            sums[2] += weight * float(longtail > 0)
         if shown.size:
             self.nonempty += weight
             self.shown.update(shown.tolist())
@@ -232,6 +252,11 @@ class ListFigures:
         if distance is not None:
             self.lists_with_pairs += weight
             self.sums["diversity"] += weight * distance
+
+    def listener_rates(self, longtail: bool = False) -> dict[int, float]:
+        """Each listener's hit rate (or long-tail hit rate) over their own lists."""
+        column = 2 if longtail else 1
+        return {listener: sums[column] / sums[0] for listener, sums in self.by_listener.items() if sums[0] > 0}
 
     def result(self) -> dict:
         lists = self.lists if self.lists > 0 else 1.0
@@ -254,3 +279,21 @@ class ListFigures:
             "median_listeners": float(np.median(np.concatenate(self.shown_listeners))) if self.shown_listeners else 0.0,
             "mean_length": self.sums["length"] / lists,
         }
+
+
+# One-sided 95% normal quantile: a gain counts when its lower bound at this confidence is above 0.
+GAIN_CONFIDENCE_Z = 1.645
+
+
+def paired_gain(ours: dict[int, float], theirs: dict[int, float], z: float = GAIN_CONFIDENCE_Z) -> tuple[float, float]:
+    """(mean, lower bound) of the per-listener differences ``ours - theirs`` over the listeners
+    both were asked about: the lower bound is the mean less ``z`` standard errors (a paired
+    comparison, so that the listeners' own spread cancels out). With fewer than two listeners
+    there is no spread to go by, and the bound is -1, the least a difference of rates can be."""
+    listeners = sorted(ours.keys() & theirs.keys())
+    differences = np.array([ours[listener] - theirs[listener] for listener in listeners])
+    if differences.size < 2:
+        return float(differences.sum()), -1.0
+    mean = float(differences.mean())
+    error = float(differences.std(ddof=1)) / math.sqrt(differences.size)
+    return mean, mean - z * error

@@ -154,7 +154,12 @@ DEFAULT_SEED_CHOICE = "most-played"
 
 
 def item2item_cases(
-    split: UsersSplit, counts: sp.spmatrix, choice: str, seed: int, max_users: int | None = None
+    split: UsersSplit,
+    counts: sp.spmatrix,
+    choice: str,
+    seed: int,
+    max_users: int | None = None,
+    max_seeds: int | None = None,
 ) -> list[HeldOutCase]:
     """Item2item cases for the split's held-out users (at most ``max_users``, drawn with ``seed``):
     the seed song chosen by ``choice`` (``SEED_CHOICES``), the user's other songs the targets.
@@ -163,7 +168,9 @@ def item2item_cases(
     counts that say which song a listener played most. "random" draws the seeds of
     :func:`item2item_seeds`; "all" gives one case per song of each user, in index order, each
     weighing 1 / their songs, so that every listener counts once in the averages (the average
-    over "all" is the expectation over a random seed, without its draw).
+    over "all" is the expectation over a random seed, without its draw). With ``max_seeds``, a
+    listener with more songs than that gets that many of them, drawn with ``seed``, as "all"
+    seeds (each weighing 1 / ``max_seeds``): the same expectation, estimated at a bounded cost.
     """
     if choice not in SEED_CHOICES:
         raise ConfigError(f"seed choice {choice!r} is not one of {', '.join(SEED_CHOICES)}")
@@ -172,13 +179,18 @@ def item2item_cases(
     positions = list(range(count))
     if max_users is not None and count > max_users:
         positions = np.sort(np.random.default_rng(seed).choice(count, max(int(max_users), 0), replace=False)).tolist()
+    if max_seeds is not None and max_seeds < 1:
+        raise ConfigError(f"at most {max_seeds} seeds per listener: it must be at least 1")
     drawn = item2item_seeds(split, seed) if choice == "random" else None
+    some_seeds = np.random.default_rng(seed)
     cases = []
     for position in positions:
         items = np.sort(np.concatenate([split.visible[position], split.hidden[position]]))
         user = int(split.users[position])
         if choice == "all":
             seeds = items
+            if max_seeds is not None and items.size > max_seeds:
+                seeds = np.sort(some_seeds.choice(items, max_seeds, replace=False))
         elif choice == "random":
             seeds = np.asarray(drawn)[position : position + 1]
         else:

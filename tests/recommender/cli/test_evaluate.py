@@ -187,6 +187,12 @@ def test_choose_default_is_what_train_keeps_and_never_needs_the_test_users(tmp_p
     assert "the test users are never read" in out
     for name, command in (("/soundalike", "similar"), ("/mix", "mix"), ("/foryou", "for_you")):
         assert f"Default for {name}: {DefaultRanking(**chosen['default'][command]).describe()}" in out
+        # The line names the least sure gain over popularity among the ways its command was asked.
+        choice = chosen["default_choice"][command]
+        row = next(r for r in choice["grid"] if {n: r[n] for n in choice["default"]} == choice["default"])
+        least = min(f["hit_rate@5_gain_low"] for f in row["figures"])
+        asked = ", ".join(choice["validation"]["asked"])
+        assert f"least sure bound over {asked}: hit@5 {least:+.3f}, long tail" in out
     # evaluate ranks with the published model's default, or with the plain order when asked to.
     item2item = ["evaluate", "--dataset", "skewed", "--protocol", "item2item", "--json"]
     assert run_command(config_path, *item2item) == 0

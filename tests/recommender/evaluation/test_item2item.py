@@ -115,6 +115,30 @@ def test_item2item_seeds_by_hand(choice):
         item2item_cases(split, counts, "first", 2)
 
 
+def test_every_seed_capped_per_listener_draws_that_many_of_each_listeners_songs():
+    counts = small_counts()
+    split = users_split(counts, 0.7, 2)
+    whole = item2item_cases(split, counts, "all", 2)
+    capped = item2item_cases(split, counts, "all", 2, max_seeds=4)
+    again = item2item_cases(split, counts, "all", 2, max_seeds=4)
+    assert [(c.user, int(c.seeds[0])) for c in capped] == [(c.user, int(c.seeds[0])) for c in again]  # seeded
+    for position, user in enumerate(split.users.tolist()):
+        songs = sorted(split.visible[position].tolist() + split.hidden[position].tolist())
+        mine = [case for case in capped if case.user == user]
+        seeds = [int(case.seeds[0]) for case in mine]
+        assert len(seeds) == min(len(songs), 4) == len(set(seeds)) and set(seeds) <= set(songs)
+        assert sum(case.weight for case in mine) == pytest.approx(1.0)
+        for case in mine:  # the targets are all their other songs, as without the cap
+            assert case.targets.tolist() == [song for song in songs if song != int(case.seeds[0])]
+        if len(songs) <= 4:
+            assert [(int(c.seeds[0]), c.weight) for c in mine] == [
+                (int(c.seeds[0]), c.weight) for c in whole if c.user == user
+            ]
+    assert any(v.size + h.size > 4 for v, h in zip(split.visible, split.hidden))
+    with pytest.raises(ConfigError, match="at most 0 seeds per listener"):
+        item2item_cases(split, counts, "all", 2, max_seeds=0)
+
+
 def test_long_tail_figures_count_only_hits_outside_the_head_by_hand():
     rng = np.random.default_rng(0)
     listeners = rng.integers(0, 30, size=20)

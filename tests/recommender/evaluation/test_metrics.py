@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.evaluation.metrics import ItemSimilarity, ListFigures, item2item_metrics, ranking_scores
+from recommender.evaluation.metrics import ItemSimilarity, ListFigures, item2item_metrics, paired_gain, ranking_scores
 from recommender.evaluation.splits import UsersSplit
 
 
@@ -68,3 +68,28 @@ def test_list_figures_by_hand():
     assert result["mean_listeners"] == pytest.approx(((8 + 4) / 2 + (2 + 1) / 2 + 8) / 3)
     assert result["diversity"] == pytest.approx(1.0)  # orthogonal factors; the one-song list has no pair
     assert result["mean_length"] == pytest.approx(5 / 3)
+
+
+def test_listener_rates_average_each_listeners_own_lists_by_hand():
+    head = np.array([True, False, False, False, False])
+    figures = ListFigures(
+        k=2, listeners=np.array([8, 4, 2, 1, 1]), n_users=16, similarity=None, group_of=np.arange(5), head=head
+    )
+    figures.add(np.array([0, 1]), np.array([0]), weight=0.5, listener=7)  # a hit in the head
+    figures.add(np.array([2, 3]), np.array([3]), weight=0.5, listener=7)  # a long-tail hit
+    figures.add(np.array([0, 2]), np.array([4]), weight=1.0, listener=9)  # no hit
+    figures.add(np.array([1, 2]), np.array([1]))  # no listener given: not in the rates
+    assert figures.listener_rates() == {7: pytest.approx(1.0), 9: 0.0}
+    assert figures.listener_rates(longtail=True) == {7: pytest.approx(0.5), 9: 0.0}
+
+
+def test_paired_gain_is_the_mean_difference_less_z_standard_errors_by_hand():
+    ours = {1: 1.0, 2: 0.5, 3: 1.0, 4: 0.0, 5: 1.0}
+    theirs = {1: 0.0, 2: 0.5, 3: 1.0, 4: 0.0, 5: 0.0, 6: 1.0}  # listener 6: not asked of ours
+    differences = [1.0, 0.0, 0.0, 0.0, 1.0]
+    mean = sum(differences) / 5
+    spread = (sum((d - mean) ** 2 for d in differences) / 4) ** 0.5
+    assert paired_gain(ours, theirs) == pytest.approx((mean, mean - 1.645 * spread / 5**0.5))
+    assert paired_gain(ours, theirs, z=0.0) == pytest.approx((mean, mean))
+    # One listener: no spread to go by, so no gain is sure.
+    assert paired_gain({1: 1.0}, {1: 0.0}) == (1.0, -1.0)
