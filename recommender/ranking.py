@@ -250,6 +250,16 @@ def mix_lists(per_seed: np.ndarray, strategy: str = MIX_STRATEGY) -> list[tuple[
     raise ValueError(f"mix strategy must be one of {', '.join(MIX_STRATEGIES)}, not {strategy!r}")
 
 
+def in_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted ``sorted_set`` (``np.unique``'s output): a
+    binary search, several times quicker than ``np.isin`` on the few songs of one answer, which
+    choosing a default asks millions of times."""
+    if not sorted_set.size:
+        return np.zeros(np.shape(values), dtype=bool)
+    positions = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
+    return sorted_set[positions] == values
+
+
 @dataclass(frozen=True)
 class RankedPage:
     """One page of (item index, shown score) pairs, and whether any song is left after it."""
@@ -283,9 +293,9 @@ def rank_page(
         raise ValueError(f"{per_list.shape[1]} scores for {indices.size} candidates")
     listeners = dataset.listeners
     keep = listeners[indices] >= options.listener_floor if indices.size else np.ones(0, dtype=bool)
-    excluded = np.fromiter(exclude, dtype=np.int64)
+    excluded = np.unique(np.fromiter(exclude, dtype=np.int64))
     if excluded.size:
-        keep &= ~np.isin(indices, excluded)
+        keep &= ~in_sorted(indices, excluded)
     indices, per_list = indices[keep], per_list[:, keep]
     # Each list in its own order (a mix's pool is in no seed's order), the knob applied:
     # (item indices, shown scores), best first.

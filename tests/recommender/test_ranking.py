@@ -22,6 +22,7 @@ from recommender.ranking import (
     co_listener_reason,
     explain_for_you,
     explain_similar,
+    in_sorted,
     novelty_rerank,
     popularity_ranking,
     rank,
@@ -370,3 +371,16 @@ def test_the_seeds_artists_are_left_out_only_for_songs_asked_about(dataset):
     history = rank_for_seeds(dataset, versions, pool, scores, options, seeds=[0], seed_artists=False).picked
     assert [index for index, _ in asked] == [2]  # item 4 is by the seed's artist A
     assert [index for index, _ in history] == [4, 2]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.integers(-5, 40), max_size=30),
+    st.lists(st.integers(-5, 40), max_size=10),
+)
+def test_in_sorted_is_numpys_isin(values, members):
+    values_array = np.array(values, dtype=np.int64)
+    assert (
+        in_sorted(values_array, np.unique(np.array(members, dtype=np.int64))).tolist()
+        == np.isin(values_array, members).tolist()
+    )
