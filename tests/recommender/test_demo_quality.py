@@ -11,7 +11,7 @@ from environment import write_config
 from recommender.cli.main import main as cli_main
 from recommender.config import load_config
 from recommender.dataset import Dataset
-from recommender.evaluation.calibration import calibrate_deep
+from recommender.evaluation.calibration import calibrate_novelty
 from recommender.evaluation.protocols import evaluate
 from recommender.importers.demo import DEFAULT_USERS
 from recommender.ranking import DefaultRanking
@@ -28,16 +28,8 @@ def demo(tmp_path_factory):
     # The project's own [training], [evaluation] and [serving] settings: what `make run` trains with.
     project = load_config(environ={})
     dataset = Dataset.open(config.datasets_dir, "demo")
-    evaluation, serving = project.evaluation, project.serving
-    novelty = calibrate_deep(
-        dataset,
-        project.training,
-        k=10,
-        seed=evaluation.random_state,
-        train_share=evaluation.train_share,
-        per_artist_cap=serving.per_artist_cap,
-        min_listeners=serving.min_listeners,
-    )
+    # As `train` calibrates: the configuration's split, k and serving settings.
+    novelty = calibrate_novelty(dataset, project.training, project, report=lambda line: None)
     return project, dataset, novelty
 
 
@@ -50,7 +42,7 @@ def test_the_demo_default_beats_popularity_on_the_test_listeners(demo, seed_choi
         dataset,
         project.training,
         "item2item",
-        10,
+        project.evaluation.k,
         project.evaluation.random_state,
         train_share=project.evaluation.train_share,
         per_artist_cap=project.serving.per_artist_cap,

@@ -20,7 +20,7 @@ from recommender.cli import train as train_command
 from recommender.cli.main import main as cli_main
 from recommender.config import DataConfig, load_config
 from recommender.dataset import Dataset
-from recommender.evaluation.calibration import calibrate_deep
+from recommender.evaluation.calibration import calibrate_novelty
 from recommender.evaluation.protocols import evaluate
 from recommender.ranking import PLAIN_DEFAULT, DefaultRanking
 from recommender.store import ModelStore
@@ -136,16 +136,9 @@ def test_the_default_chosen_on_validation_beats_popularity_on_the_test_listeners
     chosen on validation listeners only beats "most listened" on hit@10 and long-tail hit@10, at
     10x its coverage, with popular and deep cuts on either side of it."""
     config, dataset = lastfm
-    evaluation, serving = config.evaluation, config.serving
-    novelty = calibrate_deep(
-        dataset,
-        config.training,
-        k=10,
-        seed=evaluation.random_state,
-        train_share=evaluation.train_share,
-        per_artist_cap=serving.per_artist_cap,
-        min_listeners=serving.min_listeners,
-    )
+    evaluation = config.evaluation
+    # As `train` calibrates: the configuration's split, k and serving settings.
+    novelty = calibrate_novelty(dataset, config.training, config, report=lambda line: None)
     defaults = {command: DefaultRanking(**setting) for command, setting in novelty["default"].items()}
     assert defaults["similar"] != PLAIN_DEFAULT, "on Last.fm the model's own order is not the best default"
     report = evaluate(
