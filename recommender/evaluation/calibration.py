@@ -272,7 +272,7 @@ def default_line(name: str, choice: dict, k: int) -> str:
     if not choice["coverage_rule_met"]:
         rule = " (no setting met the coverage rule: the plain order is kept)"
     elif not choice.get("beats_popularity", True):  # models chosen before this rule do not say
-        rule = " (no setting beat popularity on every validation figure: the best objective is kept)"
+        rule = " (no setting had a sure gain over popularity on every validation figure: the best objective is kept)"
     else:
         rule = ""
     line = (

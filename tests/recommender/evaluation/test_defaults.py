@@ -13,7 +13,7 @@ from skewed_data import write_skewed_dataset
 
 from recommender.config import TrainParams
 from recommender.dataset import Dataset
-from recommender.evaluation.calibration import calibrate_deep
+from recommender.evaluation.calibration import calibrate_deep, default_line
 from recommender.evaluation.defaults import (
     ALL_SEEDS_PER_LISTENER,
     COMMANDS,
@@ -211,3 +211,17 @@ def _relative(context: RankingContext, items: np.ndarray) -> tuple[np.ndarray, n
     """A popularity list as a pool: the items, scored by their listeners relative to the most's."""
     listeners = context.listeners
     return items, listeners[items] / float(listeners.max())
+
+
+def test_the_default_line_says_when_no_setting_had_a_sure_gain():
+    row = {**PLAIN_DEFAULT.to_dict(), "objective": 0.5, "figures": [figures(0.7, 0.4, 0.2), figures(0.6, 0.3, 0.2)]}
+    choice = {
+        "default": PLAIN_DEFAULT.to_dict(),
+        "coverage_rule_met": True,
+        "beats_popularity": False,
+        "validation": {"asked": ["most-played", "all"], "popularity": [figures(0.8, 0.3, 0.01)] * 2},
+        "grid": [row],
+    }
+    line = default_line("/soundalike", choice, 10)
+    assert "no setting had a sure gain over popularity on every validation figure" in line
+    assert line.endswith("least sure bound over most-played, all: hit@10 -0.100, long tail -0.100")
