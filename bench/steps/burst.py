@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -32,7 +31,6 @@ ANSWER_TARGET_S = 10.0
 BURST_PROCESSES = 2
 TOKEN = "bench.fake-token.not-secret"
 ROOT = Path(__file__).resolve().parents[2]
-RUN_BOT = ROOT / "tests" / "fake_discord" / "run_bot.py"  # ``python -m bot`` pointed at a fake Discord
 
 
 def burst(ctx: Context, requests: int = BURST_REQUESTS, servers: int = BURST_SERVERS, processes: int = 1) -> dict:
@@ -129,20 +127,19 @@ def _serve_here(config: Any, port: int, log_path: Path, replies: IO[str]) -> dic
 def _serve_in_processes(processes: int, port: int, log_path: Path, replies: IO[str], folder: Path) -> dict:
     """``processes`` bot processes (``tests/fake_discord/run_bot.py``: ``python -m bot`` pointed at
     the fake), one shard each, until the driver's line; then SIGTERM, as a deployment stops them."""
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": TOKEN,
-        "FAKE_DISCORD_PORT": str(port),
-        "PYTHONPATH": str(ROOT),
-        "SOUNDALIKE_BOT__DATABASE": str(log_path),
-    }
+    tests = str(ROOT / "tests")  # the fake Discord lives with the tests
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from fake_discord.processes import bot_command, bot_environment
+
+    env = bot_environment(port, TOKEN, SOUNDALIKE_BOT__DATABASE=str(log_path))
     bots = []
     try:
         for shard in range(processes):
             output = (folder / f"bot-{shard}.log").open("wb")
             bots.append(
                 subprocess.Popen(
-                    [sys.executable, str(RUN_BOT), "--shards", str(shard), "--shard-count", str(processes)],
+                    bot_command(shard, processes),
                     cwd=ROOT,
                     env=env,
                     stdin=subprocess.DEVNULL,

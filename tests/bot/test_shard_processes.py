@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from bot_harness import TEST_TOKEN, WAIT
 from demo_copies import copy_demo
 from fake_discord import MANAGE_GUILD, FakeDiscord, FakeGuild, FakeMember, FakeUser, option, shard_of
+from fake_discord.processes import bot_command, bot_environment
 from paths import PROJECT_ROOT
 
-RUN_BOT = PROJECT_ROOT / "tests" / "fake_discord" / "run_bot.py"
 WATCH_SECONDS = 0.5
 # Bound on a process's start (loading the demo service, logging in, IDENTIFY) on a busy machine.
 START_WAIT = 90.0
@@ -30,22 +28,14 @@ pytestmark = pytest.mark.slow
 
 @contextlib.asynccontextmanager
 async def bot_process(config_path: Path, port: int, shard: int, count: int, output: Path):
-    env = {**os.environ, "DISCORD_TOKEN": TEST_TOKEN, "FAKE_DISCORD_PORT": str(port), "PYTHONPATH": str(PROJECT_ROOT)}
     with output.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(RUN_BOT),
-            "--config",
-            str(config_path),
-            "--shards",
-            str(shard),
-            "--shard-count",
-            str(count),
+            *bot_command(shard, count, "--config", str(config_path)),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=PROJECT_ROOT,
-            env=env,
+            env=bot_environment(port, TEST_TOKEN),
         )
         try:
             yield process
