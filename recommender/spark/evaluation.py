@@ -29,7 +29,7 @@ from recommender.evaluation.baseline import PopularityRecommender
 from recommender.evaluation.metrics import implicit_ranking_metrics
 
 from .session import spark_session
-from .training import _factor_matrix, fit_plays, quiet_pandas
+from .training import factor_matrix, fit_plays, quiet_pandas
 
 # Held-out listeners scored: the precision@10 of 10,000 listeners has a standard error of about
 # 0.003 at the values seen here, and their plays come back to this process.
@@ -113,7 +113,7 @@ def holdout_figures(
         users = np.sort(held_out)
         chosen = F.broadcast(session.createDataFrame([(int(u),) for u in users], "user int"))
         fitted, settings, _ = fit_plays(session, params, train, n_users)
-        item_factors = _factor_matrix(fitted.itemFactors, n_items, settings.rank)
+        item_factors = factor_matrix(fitted.itemFactors, n_items, settings.rank)
         user_factors = _held_out_factors(fitted.userFactors.join(chosen, F.col("id") == F.col("user")), users)
         listeners = np.zeros(n_items, dtype=np.int64)
         with quiet_pandas():

@@ -118,7 +118,7 @@ def quiet_pandas() -> Iterator[None]:
         yield
 
 
-def _factor_matrix(frame: Any, rows: int, rank: int) -> np.ndarray:
+def factor_matrix(frame: Any, rows: int, rank: int) -> np.ndarray:
     """Spark's (id, features) factors as a rows x rank float32 array, row = id (zero when absent)."""
     with quiet_pandas():
         table = frame.toPandas()
@@ -173,8 +173,8 @@ def fit_matrix(
     with quiet_pandas():
         frame = session.createDataFrame(ratings)
     fitted = _als(settings).fit(frame)
-    item_factors = _factor_matrix(fitted.itemFactors, n_items, settings.rank)
-    user_factors = _factor_matrix(fitted.userFactors, n_users, settings.rank)
+    item_factors = factor_matrix(fitted.itemFactors, n_items, settings.rank)
+    user_factors = factor_matrix(fitted.userFactors, n_users, settings.rank)
     seconds = time.perf_counter() - started
     if progress is not None:
         progress(1.0)
@@ -269,7 +269,7 @@ def fit_parquet(
     session = spark_session(params.spark_master, conf=conf)
     started = time.perf_counter()
     fitted, settings, summary = fit_plays(session, params, session.read.parquet(interactions_url), n_users)
-    item_factors = _factor_matrix(fitted.itemFactors, n_items, settings.rank)
+    item_factors = factor_matrix(fitted.itemFactors, n_items, settings.rank)
     seconds = time.perf_counter() - started
     return SparkFit(
         params=params,
