@@ -105,8 +105,9 @@ def build_rows(steps: dict) -> list[Row]:
         *retrain_rows(run),
         *resolver_rows(run),
         *ann_rows(run),
-        # Only in runs that measured it (an extra step): saved runs rebuild their tables as they were.
+        # Only in runs that measured them (extra steps): saved runs rebuild their tables as they were.
         *(listenbrainz_rows(run) if "import-listenbrainz" in steps else []),
+        *burst_rows(run),
     ]
 
 
@@ -484,6 +485,43 @@ def listenbrainz_rows(run: Measured) -> list[Row]:
         ),
         Row(step, "peak RSS", "MB", ours=run.value("import-listenbrainz", "import_peak_rss_mb"), note=note),
     ]
+
+
+# The burst steps, and who answers the burst in each.
+BURST_STEPS = {"burst": "one bot process", "burst-processes": "two bot processes, one shard each"}
+
+
+def burst_rows(run: Measured) -> list[Row]:
+    """(k) the burst through the fake Discord (README: "Under load"), for each burst step the run
+    measured: every request answered, none "busy", acknowledgement p99 <= 1.5 s (Discord drops an
+    interaction not acknowledged within 3 s), every answer within 10 s."""
+    rows = []
+    for name, answering in BURST_STEPS.items():
+        if name not in run.steps:
+            continue
+        note, requests = run.note(name), run.value(name, "requests")
+        step = f"(k) burst of {requests:,} /soundalike, {answering}" if requests else f"(k) burst, {answering}"
+        rows += [
+            Row(
+                step,
+                "answered",
+                "",
+                f">= {requests}" if requests else None,
+                ours=run.value(name, "answered"),
+                note=note,
+            ),
+            Row(step, "answered busy", "", "<= 0", ours=run.value(name, "busy"), note=note),
+            Row(
+                step,
+                "acknowledgement p99",
+                "ms",
+                "<= 1500",
+                ours=run.value(name, "acknowledgement", "p99_ms"),
+                note=note,
+            ),
+            Row(step, "last answer", "ms", "<= 10000", ours=run.value(name, "answer", "max_ms"), note=note),
+        ]
+    return rows
 
 
 def _flatten(figures: dict, prefix: str = "") -> dict:

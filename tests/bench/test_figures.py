@@ -51,3 +51,29 @@ def test_every_saved_run_gives_back_the_table_it_saved(path):
     saved = json.loads(path.read_text(encoding="utf-8"))
     rows = [row.as_dict() for row in build_rows(saved["steps"])]
     assert rows == saved["figures"][1:]  # the first row is the generated data's, made by build_report
+
+
+def test_a_burst_step_gets_rows_judged_against_its_targets_and_only_when_it_ran():
+    burst = {
+        "requests": 1000,
+        "answered": 1000,
+        "busy": 0,
+        "acknowledgement": {"p99_ms": 1090.0},
+        "answer": {"max_ms": 10400.0},
+    }
+    steps = {
+        "burst": {"returncode": 0, "figures": {"status": "ok", **burst}},
+        "burst-processes": {"returncode": 1, "figures": {"status": "failed", "reason": "a bot process exited"}},
+    }
+    rows = {(r.step, r.figure): r for r in build_rows(steps)}
+    one = "(k) burst of 1,000 /soundalike, one bot process"
+    assert [(rows[(one, f)].ours, rows[(one, f)].met) for f in ("answered", "answered busy")] == [
+        (1000, True),
+        (0, True),
+    ]
+    assert (rows[(one, "acknowledgement p99")].ours, rows[(one, "acknowledgement p99")].met) == (1090.0, True)
+    assert (rows[(one, "last answer")].ours, rows[(one, "last answer")].met) == (10400.0, False)
+    failed = rows[("(k) burst, two bot processes, one shard each", "last answer")]
+    assert failed.ours is None and failed.note == "burst-processes: failed: a bot process exited"
+    # A run without the burst steps has no burst rows.
+    assert not [row for row in build_rows({}) if "burst" in row.step]
